@@ -35,9 +35,16 @@ def results_dir() -> Path:
     return Path(os.environ.get("HAR_RESULTS_DIR", PROJECT_ROOT / "results"))
 
 
-FIGURES_DIR: Path = PROJECT_ROOT / "figures"
+def figures_dir() -> Path:
+    """Where figures go: ``HAR_FIGURES_DIR`` or ``PROJECT_ROOT/figures``."""
+    return Path(os.environ.get("HAR_FIGURES_DIR", PROJECT_ROOT / "figures"))
+
+
 NOTEBOOKS_DIR: Path = PROJECT_ROOT / "notebooks"
 BUILD_DIR: Path = PROJECT_ROOT / "build"
+PARAMS_DIR: Path = PROJECT_ROOT / "params"
+#: The profile whose outputs are the committed ``results/`` and ``figures/``.
+PUBLISHED_PROFILE: str = "paper"
 
 # --- UCI HAR constants -----------------------------------------------------------------
 SAMPLING_RATE_HZ: float = 50.0

@@ -45,7 +45,12 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _explain_os_error(path: Path, exc: OSError) -> HarDataError:
+def explain_os_error(path: Path, exc: OSError) -> HarDataError:
+    """Turn an ``OSError`` raised while writing ``path`` into a :class:`HarDataError`.
+
+    The error names the folder and the file, and says how to fix a full disk, a read-only or
+    unwritable folder, or anything else.
+    """
     folder = path.parent
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return HarDataError(folder, f"no space left while writing {path.name}",
@@ -79,7 +84,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
-        raise _explain_os_error(path, exc) from exc
+        raise explain_os_error(path, exc) from exc
     finally:
         if tmp is not None:
             with contextlib.suppress(OSError):

@@ -1,0 +1,64 @@
+# Reproducible companion to "CNN-LSTM for human activity recognition" (UCI HAR).
+# `make help` lists the targets. Everything runs inside .venv, created on first use.
+
+SHELL       := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON  ?= python3
+PROFILE ?= paper
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+# Notebooks in order; each runs only when its hash (code, parameters, har_utils, lock) changed.
+NOTEBOOKS := 01_data
+PYTEST  := $(PY) -m pytest
+
+.PHONY: lock help venv reproduce data test test-fast test-data test-notebooks lab clean clean-data
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "  Variables: PROFILE=$(PROFILE) (paper|smoke), HAR_UCI_ZIP=path/to/official.zip, HAR_OFFLINE=1"
+
+venv: $(STAMP) ## Create .venv from requirements.lock (exact versions) and register the python3 kernel
+
+$(STAMP): pyproject.toml requirements.lock
+	@echo ">> creating $(VENV) with $$($(PYTHON) --version) (about 2 minutes)"
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (har .venv)" >/dev/null
+	$(PY) -m pip check
+	touch $@
+
+reproduce: $(STAMP) ## Run every notebook (PROFILE=paper by default) into build/$(PROFILE)/
+	@echo ">> reproducing with profile '$(PROFILE)': $(NOTEBOOKS)"
+	$(PY) -m har_utils.pipeline run --profile $(PROFILE) $(NOTEBOOKS)
+
+data: $(STAMP) ## Only the data step (notebook 01): source, fidelity, results/data_summary.json
+	$(PY) -m har_utils.pipeline run --profile $(PROFILE) 01_data
+
+test: $(STAMP) ## All test tiers: unit, real data (offline HAPT), notebook smoke run (~10 min)
+	$(PYTEST) tests
+	$(PYTEST) -p no:cacheprovider --nbval-lax --nbval-current-env notebooks/
+
+test-fast: $(STAMP) ## Unit tier only: synthetic data, seconds
+	$(PYTEST) tests -m "not realdata and not slow"
+
+lab: $(STAMP) ## Open the notebooks in JupyterLab
+	$(VENV)/bin/jupyter lab notebooks/
+
+clean: ## Remove build outputs (keeps data/ and .venv/)
+	rm -rf build .pytest_cache
+
+clean-data: ## Remove the data cache (raw archives in data/raw are kept)
+	rm -rf data/cache
+
+lock: ## Re-resolve pyproject.toml's ranges in a scratch venv and rewrite requirements.lock
+	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/pip install --quiet --upgrade "pip>=24" setuptools
+	build/lock-venv/bin/pip install --quiet ".[test]"
+	{ echo "# Exact versions for .venv (make venv). Regenerate: make lock. Python $$($(PYTHON) -c 'import sys;print(*sys.version_info[:2],sep=".")'), CPU."; \
+	  build/lock-venv/bin/pip freeze --all | grep -v -e '^har-utils' -e '^pip==' -e '^-e '; } > requirements.lock
+	rm -rf build/lock-venv
