@@ -14,7 +14,7 @@ STAMP   := $(VENV)/.installed
 NOTEBOOKS := 01_data
 PYTEST  := $(PY) -m pytest
 
-.PHONY: lock help venv reproduce data test test-fast test-data test-notebooks lab clean clean-data
+.PHONY: lock help venv reproduce data test test-fast test-data test-notebooks bench readme lab clean clean-data
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,12 +39,26 @@ reproduce: $(STAMP) ## Run every notebook (PROFILE=paper by default) into build/
 data: $(STAMP) ## Only the data step (notebook 01): source, fidelity, results/data_summary.json
 	$(PY) -m har_utils.pipeline run --profile $(PROFILE) 01_data
 
-test: $(STAMP) ## All test tiers: unit, real data (offline HAPT), notebook smoke run (~10 min)
+test: $(STAMP) ## All test tiers: unit, real data (offline HAPT), every notebook via papermill + nbval
 	$(PYTEST) tests
-	$(PYTEST) -p no:cacheprovider --nbval-lax --nbval-current-env notebooks/
+	$(MAKE) --no-print-directory test-notebooks
+
+test-notebooks: $(STAMP) ## Smoke tier: run every notebook with PROFILE=smoke (papermill), then re-run and check it (nbval)
+	$(PY) -m har_utils.pipeline run --profile smoke $(NOTEBOOKS)
+	HAR_RESULTS_DIR=build/smoke/results HAR_FIGURES_DIR=build/smoke/figures TF_CPP_MIN_LOG_LEVEL=2 \
+	  $(PYTEST) -p no:cacheprovider --nbval-lax --nbval-current-env $(NOTEBOOKS:%=build/smoke/%.ipynb)
 
 test-fast: $(STAMP) ## Unit tier only: synthetic data, seconds
 	$(PYTEST) tests -m "not realdata and not slow"
+
+test-data: $(STAMP) ## Real-data tier only: the HAPT rebuild against the official counts
+	$(PYTEST) tests -m realdata
+
+bench: $(STAMP) ## Benchmarks that print figures: data load cold vs cached (writes results/benchmarks/)
+	$(PY) benchmarks/bench_data.py --repeats 3
+
+readme: $(STAMP) ## Re-render README.md's result blocks from results/
+	$(PY) -m har_utils.report
 
 lab: $(STAMP) ## Open the notebooks in JupyterLab
 	$(VENV)/bin/jupyter lab notebooks/

@@ -94,7 +94,7 @@ def run_notebook(name: str, profile: str, *, force: bool = False, timeout: int =
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
     env = {"HAR_RESULTS_DIR": str(dirs["results"]), "HAR_FIGURES_DIR": str(dirs["figures"]),
-           "HAR_PROFILE": profile}
+           "HAR_PROFILE": profile, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # inherited by the kernel papermill starts
     running = dirs["build"] / f"{name}.running.ipynb"

@@ -1,0 +1,81 @@
+"""Tables and text built from results files, including the README's generated blocks.
+
+The README never holds a hand-typed result: each block between ``<!-- BEGIN name -->`` and
+``<!-- END name -->`` is rendered here from the committed results, by ``make readme``, and a
+test fails when the README and the results disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import config
+
+
+def _load(name: str, results: Path) -> dict[str, Any] | None:
+    path = results / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def data_block(results: Path) -> str:
+    """Markdown: source, windows and fidelity of the published data step, and load times."""
+    s = _load("data_summary.json", results)
+    if s is None:
+        return "_No published data step yet: run `make reproduce` and `make publish`._"
+    f = s["fidelity"]["overall"]
+    w = s["windows"]
+    off = {k: v["official"] for k, v in s["fidelity"]["per_split"].items()}
+    lines = [
+        f"Published run: source **{s['source_label']}** (`{s['source']}`), "
+        f"{w['train']:,} training and {w['test']:,} test windows "
+        f"(official: {off['train']:,} and {off['test']:,}).",
+        "",
+        "| activity | official windows | rebuilt | difference | cells exact (of 30) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    per_activity = s["fidelity"]["per_activity"]
+    for name in (n for n in config.ACTIVITY_NAMES if n in per_activity):
+        a = per_activity[name]
+        lines.append(f"| {name} | {a['official']:,} | {a['rebuilt']:,} | "
+                     f"{a['total_diff']:+d} | {a['cells_exact']} |")
+    lines.append(f"| **all** | {f['official']:,} | {f['rebuilt']:,} | {f['total_diff']:+d} | "
+                 f"{f['cells_exact']} of {f['cells']} |")
+    b = _load("benchmarks/data_load.json", results)
+    if b is not None:
+        lines += ["", f"Loading ({b['source_label']}, {b['cpu_count']} cores, median of "
+                      f"{b['repeats']}): {b['cold_median_s']:.1f} s cold (convert, filter, window, "
+                      f"cache), {b['cached_median_s']:.2f} s from the cache."]
+    return "\n".join(lines)
+
+
+BLOCKS: dict[str, Callable[[Path], str]] = {"data": data_block}
+
+
+def render_readme(text: str, results: Path | None = None) -> str:
+    """``text`` with every generated block re-rendered from ``results``."""
+    results = config.results_dir() if results is None else results
+    for name, render in BLOCKS.items():
+        pattern = re.compile(rf"(<!-- BEGIN {name} -->\n).*?(<!-- END {name} -->)", re.S)
+        if not pattern.search(text):
+            raise ValueError(f"README has no block '{name}'")
+        text = pattern.sub(lambda m: m.group(1) + render(results) + "\n" + m.group(2), text)
+    return text
+
+
+def main() -> None:
+    """``python -m har_utils.report readme``: rewrite README.md's generated blocks."""
+    from .io import atomic_write
+
+    readme = config.PROJECT_ROOT / "README.md"
+    new = render_readme(readme.read_text())
+    with atomic_write(readme, "w") as f:
+        f.write(new)
+    print(f"updated {readme}")
+
+
+if __name__ == "__main__":
+    main()

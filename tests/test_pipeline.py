@@ -1,0 +1,109 @@
+"""Notebook conventions, the papermill runner's staleness hash, profiles and the README blocks."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from har_utils import config, pipeline, report
+
+NOTEBOOKS = sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
+
+
+def cells(nb: Path) -> list[dict]:
+    return json.loads(nb.read_text())["cells"]
+
+
+def test_there_are_notebooks() -> None:
+    assert [p.stem for p in NOTEBOOKS][:1] == ["01_data"]
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_conventions(nb: Path) -> None:
+    cs = cells(nb)
+    assert cs[0]["cell_type"] == "markdown" and "".join(cs[0]["source"]).startswith("# ")
+    assert any("## Setup" in "".join(c["source"]) for c in cs if c["cell_type"] == "markdown")
+    tagged = [c for c in cs if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    for line in "".join(tagged[0]["source"]).splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            assert re.fullmatch(r"[A-Z_][A-Z0-9_]* = (\"[^\"]*\"|-?[\d.e+-]+|True|False)", line), line
+    code = "\n".join("".join(c["source"]) for c in cs if c["cell_type"] == "code")
+    assert "os.chdir" not in code
+    assert not re.search(r"if\s+.*\bCI\b", code), "no CI branches in notebooks"
+    assert all(not c.get("outputs") for c in cs if c["cell_type"] == "code"), \
+        "source notebooks are committed without outputs"
+
+
+@pytest.mark.parametrize("profile", ["paper", "smoke"])
+def test_profiles_give_every_notebook_scalar_parameters_it_declares(profile: str) -> None:
+    for nb in NOTEBOOKS:
+        params = pipeline.notebook_params(profile, nb.stem)
+        tagged = next(c for c in cells(nb) if "parameters" in c.get("metadata", {}).get("tags", []))
+        declared = set(re.findall(r"^([A-Z_][A-Z0-9_]*) =", "".join(tagged["source"]), re.M))
+        assert set(params) <= declared, f"{profile} sets parameters {nb.stem} does not declare"
+
+
+def test_unknown_profile_is_a_clear_error() -> None:
+    with pytest.raises(SystemExit, match="no such profile"):
+        pipeline.load_profile("nope")
+
+
+def test_input_hash_follows_code_and_parameters_not_outputs(tmp_path: Path) -> None:
+    nb = json.loads(NOTEBOOKS[0].read_text())
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(nb))
+    h0 = pipeline.input_hash(path, {"SEED": 0})
+    assert pipeline.input_hash(path, {"SEED": 0}) == h0
+    assert pipeline.input_hash(path, {"SEED": 1}) != h0
+    nb["cells"][-1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x"}]
+    nb["cells"][-1]["execution_count"] = 7
+    path.write_text(json.dumps(nb))
+    assert pipeline.input_hash(path, {"SEED": 0}) == h0, "outputs must not change the hash"
+    nb["cells"][-1]["source"] = "print('changed')"
+    path.write_text(json.dumps(nb))
+    assert pipeline.input_hash(path, {"SEED": 0}) != h0
+
+
+def test_only_the_paper_profile_writes_committed_outputs() -> None:
+    assert pipeline.output_dirs("paper")["results"] == config.PROJECT_ROOT / "results"
+    smoke = pipeline.output_dirs("smoke")
+    assert smoke["results"].is_relative_to(config.BUILD_DIR / "smoke")
+    assert smoke["figures"].is_relative_to(config.BUILD_DIR / "smoke")
+
+
+def test_readme_blocks_match_the_committed_results() -> None:
+    readme = (config.PROJECT_ROOT / "README.md").read_text()
+    rendered = report.render_readme(readme, config.PROJECT_ROOT / "results")
+    assert rendered == readme, "README is out of date with results/: run `make readme`"
+
+
+def test_readme_block_renders_from_a_summary(tmp_path: Path) -> None:
+    summary = {"source": "hapt", "source_label": "HAPT rebuild",
+               "windows": {"train": 7415, "test": 2996},
+               "fidelity": {"overall": {"official": 10299, "rebuilt": 10411, "total_diff": 112,
+                                        "cells_exact": 105, "cells": 180},
+                            "per_split": {"train": {"official": 7352}, "test": {"official": 2947}},
+                            "per_activity": {"WALKING": {"official": 1722, "rebuilt": 1722,
+                                                         "total_diff": 0, "cells_exact": 30}}}}
+    (tmp_path / "data_summary.json").write_text(json.dumps(summary))
+    text = report.render_readme("<!-- BEGIN data -->\nold\n<!-- END data -->", tmp_path)
+    assert "7,415 training" in text and "| WALKING | 1,722 | 1,722 | +0 | 30 |" in text
+    assert "105 of 180" in text and "old" not in text
+
+
+@pytest.mark.realdata
+def test_data_benchmark_prints_and_writes_figures(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    r = subprocess.run([sys.executable, str(config.PROJECT_ROOT / "benchmarks" / "bench_data.py"),
+                        "--repeats", "1", "--out", str(out)], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "cached s" in r.stdout
+    b = json.loads(out.read_text())
+    assert b["windows"] > 10000 and b["cold_median_s"] > b["cached_median_s"] > 0
