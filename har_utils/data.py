@@ -10,7 +10,7 @@ arrays are cached in ``data/cache`` (atomic writes, no pickles) and carry their 
 
 from __future__ import annotations
 
-import json
+import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +26,15 @@ from .signals import Preprocessing
 
 Source = Literal["auto", "uci", "hapt"]
 SOURCE_LABELS = {"uci": "official UCI HAR", "hapt": "HAPT rebuild"}
-CACHE_VERSION = "1"
+
+
+def code_key(*modules: str) -> str:
+    """Short hash of the named ``har_utils`` modules' source: a cache built by other code is
+    never reused (editing ``signals.py`` rebuilds the windows, for example)."""
+    h = hashlib.sha256()
+    for m in modules:
+        h.update((config.PACKAGE_DIR / f"{m}.py").read_bytes())
+    return h.hexdigest()[:8]
 
 
 class Split(NamedTuple):
@@ -124,7 +132,7 @@ def _uci_arrays(zip_path: Path | None, known: dict[str, str] | None
         zip_path = download(config.UCI_URL, config.raw_dir() / config.UCI_OUTER_ZIP["name"],
                             config.UCI_OUTER_ZIP["sha256"], config.UCI_OUTER_ZIP["size"])
     info = uci.verify_zip(zip_path, known)
-    cache = config.cache_dir() / f"uci-{info['sha256'][:12]}-v{CACHE_VERSION}.npz"
+    cache = config.cache_dir() / f"uci-{info['sha256'][:12]}-{code_key('uci')}.npz"
     prov = {"archive": str(zip_path), "archive_sha256": info["sha256"], "archive_kind": info["kind"],
             "preprocessing": "official (as published by UCI)"}
     return _cached(cache, lambda: uci.load_uci_zip(zip_path, known)), {**prov, "cache": cache.name}
@@ -132,7 +140,8 @@ def _uci_arrays(zip_path: Path | None, known: dict[str, str] | None
 
 def _hapt_arrays(p: Preprocessing) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     raw, prov = hapt.load_raw()
-    cache = config.cache_dir() / f"hapt-{config.HAPT_SHA256[:12]}-{p.key()}-v{CACHE_VERSION}.npz"
+    cache = config.cache_dir() / (f"hapt-{config.HAPT_SHA256[:12]}-{p.key()}-"
+                                  f"{code_key('hapt', 'signals')}.npz")
     arrays = _cached(cache, lambda: hapt.build_windows(raw, p))
     return arrays, {**prov, "preprocessing": p.as_dict(), "cache": cache.name}
 
@@ -192,7 +201,10 @@ def features(ds: HarDataset) -> tuple[np.ndarray, np.ndarray, list[str], str]:
         assert ds.features_test is not None
         return ds.features_train, ds.features_test, ds.feature_names, "official 561 features"
     from .features import FEATURE_SET_VERSION, compute_features
-    cache = config.cache_dir() / f"features-{ds.provenance.get('cache', 'nocache')}"
+    source_cache = ds.provenance.get("cache")
+    if source_cache is None:
+        raise ValueError("features need a dataset from load_dataset (its cache names the windows)")
+    cache = config.cache_dir() / f"features-{code_key('features')}-{source_cache}"
     def build() -> dict[str, np.ndarray]:
         ftr, names = compute_features(ds.train.X)
         fte, _ = compute_features(ds.test.X)

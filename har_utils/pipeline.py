@@ -90,6 +90,7 @@ def run_notebook(name: str, profile: str, *, force: bool = False, timeout: int =
     digest = input_hash(src, params)
     if not force and out.exists() and stamp.exists() and stamp.read_text().strip() == digest:
         print(f"[{profile}] {name}: up to date, skipped", flush=True)
+        print_summary(name, profile)
         return 0.0
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
@@ -122,7 +123,17 @@ def run_notebook(name: str, profile: str, *, force: bool = False, timeout: int =
         f.write(digest + "\n")
     _record(profile, name, digest, params, wall)
     print(f"[{profile}] {name}: done in {wall:.1f} s", flush=True)
+    print_summary(name, profile)
     return wall
+
+
+def print_summary(name: str, profile: str) -> None:
+    """Print the headline results a notebook wrote, if it has a console summary."""
+    from .report import CONSOLE
+
+    if name in CONSOLE:
+        text = CONSOLE[name](output_dirs(profile)["results"])
+        print("\n".join(f"[{profile}] {name}: {line}" for line in text.splitlines()), flush=True)
 
 
 def _record(profile: str, name: str, digest: str, params: dict[str, Any], wall: float) -> None:

@@ -55,6 +55,28 @@ def data_block(results: Path) -> str:
 BLOCKS: dict[str, Callable[[Path], str]] = {"data": data_block}
 
 
+def data_console(results: Path) -> str:
+    """Plain-text summary of the data step for the terminal: source, reason, fidelity."""
+    s = _load("data_summary.json", results)
+    if s is None:
+        return "no data_summary.json written"
+    lines = [f"source: {s['source_label']} ({s['source']}) - {s['provenance'].get('reason', '')}",
+             f"windows: {s['windows']['train']} train / {s['windows']['test']} test",
+             "fidelity against the official window counts (rebuilt - official):",
+             f"  {'activity':20} {'official':>8} {'rebuilt':>8} {'diff':>6} {'exact cells':>12}"]
+    per = s["fidelity"]["per_activity"]
+    rows = [(n, per[n]) for n in config.ACTIVITY_NAMES if n in per]
+    rows.append(("all", s["fidelity"]["overall"]))
+    for name, a in rows:
+        lines.append(f"  {name:20} {a['official']:8d} {a['rebuilt']:8d} {a['total_diff']:+6d} "
+                     f"{a['cells_exact']:>5d} of {a['cells']:<3d}")
+    return "\n".join(lines)
+
+
+#: What the pipeline prints after a notebook ran (notebook name -> summary of its results).
+CONSOLE: dict[str, Callable[[Path], str]] = {"01_data": data_console}
+
+
 def render_readme(text: str, results: Path | None = None) -> str:
     """``text`` with every generated block re-rendered from ``results``."""
     results = config.results_dir() if results is None else results

@@ -127,3 +127,21 @@ def test_features_official_for_uci(synthetic_zip: tuple[Path, dict[str, str]]) -
     ds = data.load_dataset(zip_path=path, known=known, verbose=False)
     ftr, fte, names, what = data.features(ds)
     assert ftr.shape == (60, 561) and len(names) == 561 and what == "official 561 features"
+
+
+def test_a_bad_archive_leaves_no_cache_behind(tmp_path: Path) -> None:
+    from har_utils.io import HarDataError
+
+    bad = make_uci_zip(tmp_path / "UCI HAR Dataset.zip", nan_in="train/y_train.txt")
+    with pytest.raises(HarDataError, match="y_train.txt"):
+        data.load_dataset(zip_path=bad, known={sha256_file(bad): "inner"}, verbose=False)
+    cache = config.cache_dir()
+    assert not cache.exists() or list(cache.iterdir()) == []
+
+
+def test_cache_names_change_with_the_code_that_builds_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = data.code_key("hapt", "signals")
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes",
+                        lambda self: real(self) + (b"#" if self.name == "signals.py" else b""))
+    assert data.code_key("hapt", "signals") != before
