@@ -77,6 +77,14 @@ class HarDataset:
             ["split", "subject", "activity_id", "activity", "n_windows"]]
 
 
+def stamp(ds: HarDataset) -> dict[str, Any]:
+    """The short provenance every results file carries: which data, which checksum."""
+    p = ds.provenance
+    return {"source": ds.source, "source_label": ds.label,
+            "checksum_sha256": p.get("archive_sha256") or p.get("resource_sha256"),
+            "preprocessing": p.get("preprocessing"), "cache": p.get("cache")}
+
+
 # --- validation split -------------------------------------------------------------------
 
 def validation_subjects(n: int = config.DEFAULT_N_VALIDATION_SUBJECTS,

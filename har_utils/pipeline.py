@@ -1,31 +1,47 @@
-"""Run the notebooks with papermill, one profile at a time, skipping what is up to date.
+"""Run the notebooks with papermill, one profile at a time, and publish a finished run.
 
-``python -m har_utils.pipeline run [--profile NAME] [--force] NOTEBOOK...`` executes each
-``notebooks/NAME.ipynb`` into ``build/<profile>/NAME.ipynb`` (the source notebooks are never
-overwritten), with the parameters of ``params/<profile>.yml``: its ``common`` section plus the
-notebook's own section. Staleness is decided by a hash of the notebook's code cells, its
-parameters, the ``har_utils`` sources and the lock file, never by file times (a fresh clone's
-times are arbitrary). Each run's wall time and provenance go to ``build/<profile>/manifest.json``.
+``python -m har_utils.pipeline run [--profile NAME] [--force] [NOTEBOOK ...]`` executes each
+``notebooks/NAME.ipynb`` (all of them, in order, by default) into ``build/<profile>/NAME.ipynb``
+(the source notebooks are never overwritten), with the parameters of ``params/<profile>.yml``:
+its ``common`` section plus the notebook's own section. Staleness is decided by a hash of the
+notebook's cells, its parameters, the ``har_utils`` sources, the lock file and the hashes of the
+notebooks before it (they produce its inputs), never by file times: after an interruption the
+finished notebooks are skipped and the run resumes. Cell outputs are logged to
+``build/<profile>/NAME.log``; wall times and provenance go to ``build/<profile>/manifest.json``.
+
 The ``paper`` profile writes its results and figures to the committed ``results/`` and
 ``figures/``; every other profile to ``build/<profile>/results`` and ``build/<profile>/figures``.
+``python -m har_utils.pipeline publish`` copies a finished ``paper`` run's executed notebooks
+into ``notebooks/`` (outputs kept; execution counts, injected parameters and timing metadata
+stripped so diffs stay readable) and writes ``results/manifest.json`` with the checksum of every
+committed result and figure.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import hashlib
 import json
+import logging
 import os
+import re
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from . import config
-from .io import atomic_write, write_json_atomic
+from .io import atomic_write, sha256_file, write_json_atomic
 from .provenance import environment
+
+
+def notebook_names() -> list[str]:
+    """The pipeline's notebooks, in run order (``NN_name.ipynb``)."""
+    return sorted(p.stem for p in config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 
 def load_profile(profile: str) -> dict[str, Any]:
@@ -37,10 +53,33 @@ def load_profile(profile: str) -> dict[str, Any]:
     return yaml.safe_load(path.read_text()) or {}
 
 
+def declared_parameters(notebook: str) -> dict[str, str]:
+    """Names and default source text of the notebook's ``parameters`` cell."""
+    nb = json.loads((config.NOTEBOOKS_DIR / f"{notebook}.ipynb").read_text())
+    cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise SystemExit(f"notebooks/{notebook}.ipynb: {len(cells)} cells tagged 'parameters'. "
+                         "Fix: tag exactly one cell")
+    out = {}
+    for line in "".join(cells[0]["source"]).splitlines():
+        m = re.match(r"^([A-Za-z_]\w*)\s*=\s*(.+?)\s*(#.*)?$", line)
+        if m:
+            out[m.group(1)] = m.group(2)
+    return out
+
+
 def notebook_params(profile: str, notebook: str) -> dict[str, Any]:
-    """Parameters for one notebook: the profile's ``common`` section, then the notebook's."""
+    """Parameters for one notebook: the profile's ``common`` values that the notebook
+    declares, then the notebook's own section (whose names must all be declared)."""
     prof = load_profile(profile)
-    params = {**(prof.get("common") or {}), **(prof.get(notebook) or {})}
+    declared = declared_parameters(notebook)
+    own = prof.get(notebook) or {}
+    unknown = sorted(set(own) - set(declared))
+    if unknown:
+        raise SystemExit(f"params/{profile}.yml: {notebook} has no parameters {unknown}. "
+                         f"Fix: use one of {sorted(declared)}")
+    common = {k: v for k, v in (prof.get("common") or {}).items() if k in declared}
+    params = {**common, **own}
     bad = {k: v for k, v in params.items() if not isinstance(v, (int, float, str, bool))}
     if bad:
         raise SystemExit(f"params/{profile}.yml: parameters must be scalars, not {bad}")
@@ -58,16 +97,14 @@ def output_dirs(profile: str) -> dict[str, Path]:
 
 def _code_of(notebook: Path) -> str:
     nb = json.loads(notebook.read_text())
-    return json.dumps([(c["cell_type"], "".join(c["source"])) for c in nb["cells"]])
+    cells = [c for c in nb["cells"] if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    return json.dumps([(c["cell_type"], "".join(c["source"])) for c in cells])
 
 
-def input_hash(notebook: Path, params: dict[str, Any]) -> str:
-    """Hash of everything that decides a notebook's outputs (besides the data)."""
+def _package_hash() -> str:
     h = hashlib.sha256()
-    h.update(_code_of(notebook).encode())
-    h.update(json.dumps(params, sort_keys=True).encode())
     for f in sorted(config.PACKAGE_DIR.rglob("*")):
-        if f.is_file() and f.suffix in (".py", ".csv", ".json"):
+        if f.is_file() and f.suffix in (".py", ".csv", ".json") and "__pycache__" not in f.parts:
             h.update(str(f.relative_to(config.PACKAGE_DIR)).encode())
             h.update(f.read_bytes())
     lock = config.PROJECT_ROOT / "requirements.lock"
@@ -76,42 +113,89 @@ def input_hash(notebook: Path, params: dict[str, Any]) -> str:
     return h.hexdigest()
 
 
-def run_notebook(name: str, profile: str, *, force: bool = False, timeout: int = 3600) -> float:
+def input_hash(notebook: Path, params: dict[str, Any], upstream: str = "",
+               package: str | None = None) -> str:
+    """Hash of everything that decides a notebook's outputs besides the data.
+
+    Cell sources (not outputs), parameters, ``har_utils`` and the lock file, and ``upstream``
+    (the hash of the notebooks before it).
+    """
+    h = hashlib.sha256()
+    h.update(_code_of(notebook).encode())
+    h.update(json.dumps(params, sort_keys=True).encode())
+    h.update((package if package is not None else _package_hash()).encode())
+    h.update(upstream.encode())
+    return h.hexdigest()
+
+
+def chain_hashes(profile: str) -> dict[str, str]:
+    """Input hash of every notebook, each including the hashes of those before it."""
+    package = _package_hash()
+    out: dict[str, str] = {}
+    upstream = ""
+    for name in notebook_names():
+        upstream = input_hash(config.NOTEBOOKS_DIR / f"{name}.ipynb",
+                              notebook_params(profile, name), upstream, package)
+        out[name] = upstream
+    return out
+
+
+def _manifest_path(profile: str) -> Path:
+    return output_dirs(profile)["build"] / "manifest.json"
+
+
+def load_manifest(profile: str) -> dict[str, Any]:
+    """The run manifest of a profile (a new, empty one if none exists)."""
+    path = _manifest_path(profile)
+    if path.exists():
+        return json.loads(path.read_text())
+    return {"run_id": uuid.uuid4().hex[:12], "profile": profile, "notebooks": {}}
+
+
+def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
+                 timeout: int = 3600) -> float:
     """Execute one notebook unless its outputs are current; return the wall time in seconds."""
     import papermill as pm
 
     src = config.NOTEBOOKS_DIR / f"{name}.ipynb"
-    if not src.is_file():
-        raise SystemExit(f"{src}: no such notebook")
     dirs = output_dirs(profile)
     params = notebook_params(profile, name)
     out = dirs["build"] / f"{name}.ipynb"
-    stamp = dirs["build"] / f".{name}.hash"
-    digest = input_hash(src, params)
-    if not force and out.exists() and stamp.exists() and stamp.read_text().strip() == digest:
+    recorded = load_manifest(profile)["notebooks"].get(name, {})
+    if not force and out.exists() and recorded.get("input_hash") == digest:
         print(f"[{profile}] {name}: up to date, skipped", flush=True)
         print_summary(name, profile)
         return 0.0
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
     env = {"HAR_RESULTS_DIR": str(dirs["results"]), "HAR_FIGURES_DIR": str(dirs["figures"]),
-           "HAR_PROFILE": profile, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
+           "HAR_PROFILE": profile, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0",
+           "PYTHONWARNINGS": "ignore::DeprecationWarning"}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # inherited by the kernel papermill starts
     running = dirs["build"] / f"{name}.running.ipynb"
-    print(f"[{profile}] {name}: running -> {out.relative_to(config.PROJECT_ROOT)}", flush=True)
+    log = logging.getLogger("papermill")
+    handler = logging.FileHandler(dirs["build"] / f"{name}.log", mode="w")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    print(f"[{profile}] {name}: running -> {out.relative_to(config.PROJECT_ROOT)} "
+          f"(log: {handler.baseFilename})", flush=True)
     t0 = time.perf_counter()
     try:
         pm.execute_notebook(src, running, parameters=params, kernel_name="python3",
                             cwd=str(config.NOTEBOOKS_DIR), execution_timeout=timeout,
-                            progress_bar=False, log_output=False, report_mode=False)
+                            progress_bar=False, log_output=True, report_mode=False)
     except BaseException:
         failed = dirs["build"] / f"{name}.failed.ipynb"
         if running.exists():
             os.replace(running, failed)
-            print(f"[{profile}] {name}: FAILED; executed copy kept at {failed}", file=sys.stderr)
+        print(f"[{profile}] {name}: FAILED after {time.perf_counter() - t0:.1f} s; executed "
+              f"copy at {failed}, log at {handler.baseFilename}", file=sys.stderr, flush=True)
         raise
     finally:
+        log.removeHandler(handler)
+        handler.close()
         for k, v in old.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -119,8 +203,6 @@ def run_notebook(name: str, profile: str, *, force: bool = False, timeout: int =
                 os.environ[k] = v
     wall = time.perf_counter() - t0
     os.replace(running, out)
-    with atomic_write(stamp, "w") as f:
-        f.write(digest + "\n")
     _record(profile, name, digest, params, wall)
     print(f"[{profile}] {name}: done in {wall:.1f} s", flush=True)
     print_summary(name, profile)
@@ -136,29 +218,122 @@ def print_summary(name: str, profile: str) -> None:
         print("\n".join(f"[{profile}] {name}: {line}" for line in text.splitlines()), flush=True)
 
 
+def _data_provenance(profile: str) -> dict[str, Any] | None:
+    path = output_dirs(profile)["results"] / "data_summary.json"
+    if not path.exists():
+        return None
+    p = json.loads(path.read_text())["provenance"]
+    keep = ("source", "source_label", "archive_sha256", "resource_sha256", "package_version",
+            "preprocessing", "cache")
+    return {k: p[k] for k in keep if k in p}
+
+
 def _record(profile: str, name: str, digest: str, params: dict[str, Any], wall: float) -> None:
-    path = output_dirs(profile)["build"] / "manifest.json"
-    manifest = json.loads(path.read_text()) if path.exists() else {"profile": profile, "notebooks": {}}
-    manifest["notebooks"][name] = {"input_hash": digest, "parameters": params,
-                                   "wall_seconds": round(wall, 2), "environment": environment()}
-    write_json_atomic(path, manifest)
+    manifest = load_manifest(profile)
+    env = environment()
+    manifest.update({"git": env["git"], "python": env["python"], "packages": env["packages"],
+                     "platform": env["platform"], "cpu_count": os.cpu_count(),
+                     "data": _data_provenance(profile),
+                     "seed": params.get("SEED", manifest.get("seed"))})
+    manifest["notebooks"][name] = {
+        "input_hash": digest, "parameters": params, "wall_seconds": round(wall, 2),
+        "finished_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": env["git"]["commit"]}
+    write_json_atomic(_manifest_path(profile), manifest)
+
+
+def run(names: list[str] | None, profile: str, *, force: bool = False, timeout: int = 3600) -> float:
+    """Run ``names`` (default: all notebooks) in pipeline order; return total execution time."""
+    order = notebook_names()
+    names = order if not names else names
+    unknown = sorted(set(names) - set(order))
+    if unknown:
+        raise SystemExit(f"unknown notebook(s) {unknown}. Fix: choose from {order}")
+    hashes = chain_hashes(profile)
+    total, t0 = 0.0, time.perf_counter()
+    for i, name in enumerate(n for n in order if n in names):
+        print(f"[{profile}] ({i + 1}/{len(names)}) {name}", flush=True)
+        total += run_notebook(name, profile, hashes[name], force=force, timeout=timeout)
+    print(f"[{profile}] all done: {len(names)} notebook(s), {total:.1f} s of execution, "
+          f"{time.perf_counter() - t0:.1f} s wall")
+    return total
+
+
+# --- publishing ---------------------------------------------------------------------------
+
+def clean_notebook(nb: dict[str, Any], run_id: str, profile: str) -> dict[str, Any]:
+    """An executed notebook made diffable: outputs kept; injected parameters, execution counts
+    and timing metadata removed; the run id recorded in the notebook metadata."""
+    cells = []
+    for c in nb["cells"]:
+        if "injected-parameters" in c.get("metadata", {}).get("tags", []):
+            continue
+        c = dict(c)
+        c["metadata"] = {k: v for k, v in c.get("metadata", {}).items()
+                         if k not in ("papermill", "execution", "ExecuteTime")}
+        if c["cell_type"] == "code":
+            c["execution_count"] = None
+            c["outputs"] = [{k: v for k, v in o.items() if k != "execution_count"}
+                            | ({"execution_count": None} if o.get("output_type") == "execute_result" else {})
+                            for o in c.get("outputs", [])]
+        cells.append(c)
+    meta = {k: v for k, v in nb.get("metadata", {}).items() if k not in ("papermill",)}
+    meta["har"] = {"run_id": run_id, "profile": profile}
+    return {**nb, "cells": cells, "metadata": meta}
+
+
+def output_checksums() -> dict[str, str]:
+    """SHA-256 of every committed result and figure (relative path -> digest)."""
+    out = {}
+    for folder in (config.PROJECT_ROOT / "results", config.PROJECT_ROOT / "figures"):
+        for f in sorted(folder.rglob("*")):
+            if f.is_file() and f.name != "manifest.json" and not f.name.startswith("."):
+                out[str(f.relative_to(config.PROJECT_ROOT))] = sha256_file(f)
+    return out
+
+
+def publish(profile: str = config.PUBLISHED_PROFILE) -> Path:
+    """Copy a finished, current ``paper`` run into the committed notebooks and manifest."""
+    if profile != config.PUBLISHED_PROFILE:
+        raise SystemExit(f"only the '{config.PUBLISHED_PROFILE}' profile is published")
+    manifest = load_manifest(profile)
+    hashes = chain_hashes(profile)
+    stale = [n for n in notebook_names()
+             if manifest["notebooks"].get(n, {}).get("input_hash") != hashes[n]
+             or not (output_dirs(profile)["build"] / f"{n}.ipynb").exists()]
+    if stale:
+        raise SystemExit(f"the {profile} run is missing or out of date for {stale}. "
+                         f"Fix: run `make reproduce` first")
+    for name in notebook_names():
+        nb = json.loads((output_dirs(profile)["build"] / f"{name}.ipynb").read_text())
+        clean = clean_notebook(nb, manifest["run_id"], profile)
+        with atomic_write(config.NOTEBOOKS_DIR / f"{name}.ipynb", "w") as f:
+            f.write(json.dumps(clean, indent=1, ensure_ascii=False) + "\n")
+    published = {**manifest, "outputs": output_checksums(),
+                 "published_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    path = config.PROJECT_ROOT / "results" / "manifest.json"
+    write_json_atomic(path, published)
+    print(f"published run {manifest['run_id']}: {len(notebook_names())} notebooks, "
+          f"{len(published['outputs'])} result and figure files -> {path}")
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``run [--profile P] [--force] [--timeout S] NOTEBOOK...``."""
+    """Command line: ``run [--profile P] [--force] [--timeout S] [NOTEBOOK...]`` or ``publish``."""
     ap = argparse.ArgumentParser(prog="python -m har_utils.pipeline", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="execute notebooks with papermill")
-    r.add_argument("notebooks", nargs="+")
+    r.add_argument("notebooks", nargs="*", help="default: all, in order")
     r.add_argument("--profile", default=os.environ.get("PROFILE", "paper"))
     r.add_argument("--force", action="store_true", help="run even if up to date")
     r.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    sub.add_parser("publish", help="copy the finished paper run into the committed notebooks")
     args = ap.parse_args(argv)
-    total = 0.0
-    for name in args.notebooks:
-        total += run_notebook(name, args.profile, force=args.force, timeout=args.timeout)
-    print(f"[{args.profile}] all done: {len(args.notebooks)} notebook(s), {total:.1f} s of execution")
+    if args.cmd == "publish":
+        publish()
+    else:
+        run(args.notebooks, args.profile, force=args.force, timeout=args.timeout)
     return 0
 
 

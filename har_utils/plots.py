@@ -88,3 +88,171 @@ def example_windows(X: np.ndarray, y: np.ndarray, rng: np.random.Generator,
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def tsne_scatter(Z: np.ndarray, y: np.ndarray, title: str) -> plt.Figure:
+    """2-D embedding coloured by activity, legend with names (the paper's Fig. 4)."""
+    Z, y = np.asarray(Z), np.asarray(y).ravel()
+    fig, ax = plt.subplots(figsize=(7, 6))
+    size = 4 if len(y) > 2000 else 8
+    for aid, name in config.ACTIVITIES.items():
+        m = y == aid
+        if m.any():
+            ax.scatter(Z[m, 0], Z[m, 1], s=size, alpha=0.7, color=PALETTE[name],
+                       label=f"{name} ({int(m.sum())})", linewidths=0, rasterized=True)
+    ax.legend(fontsize=8, markerscale=3, loc="best", frameon=True)
+    ax.set(xlabel="t-SNE 1", ylabel="t-SNE 2", title=title, xticks=[], yticks=[])
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrices(confusion: list[list[int]], title: str) -> plt.Figure:
+    """Counts and row-normalised (recall) confusion matrices side by side (the paper's
+    Fig. 6); rows true, columns predicted, in activity-id order."""
+    cm = np.asarray(confusion, dtype=float)
+    rows = cm.sum(axis=1, keepdims=True)
+    norm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
+    names = config.ACTIVITY_NAMES
+    fig, axes = plt.subplots(1, 2, figsize=(15, 5.8))
+    sns.heatmap(cm.astype(int), annot=True, fmt="d", cmap="Blues", square=True,
+                xticklabels=names, yticklabels=names, annot_kws={"fontsize": 8}, ax=axes[0],
+                cbar_kws={"label": "windows", "shrink": 0.8})
+    sns.heatmap(norm, annot=True, fmt=".2f", cmap="Blues", vmin=0, vmax=1, square=True,
+                xticklabels=names, yticklabels=names, annot_kws={"fontsize": 8}, ax=axes[1],
+                cbar_kws={"label": "share of true class", "shrink": 0.8})
+    for ax, sub in zip(axes, ("counts", "row-normalised (recall)")):
+        ax.set(xlabel="predicted", ylabel="true", title=sub)
+        ax.tick_params(axis="x", rotation=40, labelsize=8)
+        ax.tick_params(axis="y", rotation=0, labelsize=8)
+        plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def per_subject_accuracy(table: pd.DataFrame, title: str, overall: float) -> plt.Figure:
+    """Accuracy per test subject (``table`` from ``evaluation.per_subject_table``), with a
+    line at the overall (pooled) accuracy."""
+    t = table.sort_values("subject")
+    fig, ax = plt.subplots(figsize=(8, 4))
+    x = [str(int(s)) for s in t["subject"]]
+    bars = ax.bar(x, t["accuracy"], color=sns.color_palette("colorblind")[0])
+    ax.bar_label(bars, labels=[f"{a:.3f}\n(n={n})" for a, n in zip(t["accuracy"], t["n"])],
+                 fontsize=7)
+    ax.axhline(overall, color="0.2", ls="--", lw=1, label=f"overall {overall:.3f}")
+    low = float(min(t["accuracy"].min(), overall))
+    ax.set_ylim(max(0.0, low - 0.1), 1.06)
+    ax.set(xlabel="test subject", ylabel="accuracy", title=title)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(history: dict, title: str, best_epoch: int | None,
+                    val_label: str = "validation") -> plt.Figure:
+    """Accuracy and loss per epoch, training and validation, with a marker at the best
+    epoch (the paper's Fig. 5). ``history`` as from ``training.TrainResult.history``."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    colors = sns.color_palette("colorblind", 2)
+    for ax, metric, label in ((axes[0], "accuracy", "accuracy"), (axes[1], "loss", "loss")):
+        for key, name, c in ((metric, "training", colors[0]),
+                             (f"val_{metric}", val_label, colors[1])):
+            values = history.get(key)
+            if values:
+                ax.plot(np.arange(1, len(values) + 1), values, color=c, lw=1.4,
+                        marker="o" if len(values) <= 30 else None, ms=3, label=name)
+        if best_epoch is not None:
+            ax.axvline(best_epoch, color="0.3", ls="--", lw=1, label=f"best epoch {best_epoch}")
+        ax.set(xlabel="epoch", ylabel=label, title=label)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _layer_color(kind: str) -> tuple[float, float, float]:
+    pastel = sns.color_palette("pastel", 8)
+    for i, key in enumerate(("Conv", "Pool", "Dropout", "LSTM", "Dense")):
+        if key in kind:
+            return pastel[i]
+    return (0.93, 0.93, 0.93)
+
+
+def architecture_diagram(model, title: str) -> plt.Figure:
+    """Vertical block diagram of ``model``: one box per layer (name, type, output shape,
+    parameters), arrows between them (the paper's Fig. 2, drawn from the code)."""
+    from matplotlib.patches import FancyBboxPatch
+
+    from .models import count_params, layer_table
+
+    table = layer_table(model)
+    n = len(table)
+    step, box_h = 1.0, 0.62
+    fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.62 * n))
+    for i, row in enumerate(table.itertuples(index=False)):
+        y = (n - 1 - i) * step
+        ax.add_patch(FancyBboxPatch((0.06, y - box_h / 2), 0.88, box_h,
+                                    boxstyle="round,pad=0,rounding_size=0.06",
+                                    fc=_layer_color(row.type), ec="0.35", lw=0.8))
+        ax.text(0.09, y + 0.12, row.layer, ha="left", va="center", fontsize=9,
+                fontweight="bold")
+        ax.text(0.91, y + 0.12, row.type, ha="right", va="center", fontsize=8.5)
+        ax.text(0.09, y - 0.15, f"output {row.output_shape}", ha="left", va="center",
+                fontsize=8, family="monospace", color="0.2")
+        ax.text(0.91, y - 0.15, f"{row.params:,} params" if row.params else "no params",
+                ha="right", va="center", fontsize=8, color="0.2")
+        if i < n - 1:
+            ax.annotate("", xy=(0.5, y - step + box_h / 2), xytext=(0.5, y - box_h / 2),
+                        arrowprops={"arrowstyle": "-|>", "color": "0.3", "lw": 1})
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.6 - 0.35, (n - 1) * step + 0.6)
+    ax.text(0.5, -0.6 - 0.1, f"total {count_params(model):,} parameters", ha="center",
+            va="center", fontsize=9)
+    ax.axis("off")
+    ax.set_title(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def framework_diagram(title: str) -> plt.Figure:
+    """The paper's Fig. 1 framework as boxes and arrows, labelled from the project constants."""
+    import textwrap
+
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    from .signals import Preprocessing
+
+    p = Preprocessing()
+    stages = [
+        (f"smartphone accelerometer + gyroscope ({config.SAMPLING_RATE_HZ:g} Hz)", "data"),
+        (f"preprocessing: median + {p.noise_cutoff_hz:g} Hz low-pass, gravity split at "
+         f"{p.gravity_cutoff_hz:g} Hz", "data"),
+        (f"windows {p.window / p.fs:g}\u00a0s ({p.window}\u00a0x\u00a0{len(config.CHANNELS)}), "
+         f"{100 * (1 - p.step / p.window):g}\u00a0% overlap", "data"),
+        ("CNN (per sub-sequence) feature extraction", "model"),
+        ("LSTM (temporal)", "model"),
+        (f"dense + softmax: {len(config.ACTIVITIES)} activities", "model"),
+    ]
+    colors = {"data": "#dbe9f6", "model": "#fde4c8"}
+    w, h, gap = 2.1, 1.3, 0.55
+    fig, ax = plt.subplots(figsize=(14, 2.9))
+    for i, (label, kind) in enumerate(stages):
+        x = i * (w + gap)
+        ax.add_patch(FancyBboxPatch((x, 0), w, h, boxstyle="round,pad=0.05,rounding_size=0.12",
+                                    fc=colors[kind], ec="0.25", lw=1.2))
+        ax.text(x + w / 2, h / 2, textwrap.fill(label, 19, break_on_hyphens=False),
+                ha="center", va="center", fontsize=10)
+        if i:
+            ax.add_patch(FancyArrowPatch((x - gap + 0.04, h / 2), (x - 0.06, h / 2),
+                                         arrowstyle="-|>", mutation_scale=16, lw=1.4,
+                                         color="0.2"))
+    ax.text(0, -0.3, "signal pipeline (UCI HAR)", fontsize=9, color="0.3", va="top")
+    ax.text(3 * (w + gap), -0.3, "CNN-LSTM model", fontsize=9, color="0.3", va="top")
+    ax.set(xlim=(-0.15, len(stages) * (w + gap) - gap + 0.15), ylim=(-0.6, h + 0.15))
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,173 @@
+"""Test-set evaluation: the paper's metrics, per-subject accuracy and its uncertainty.
+
+All metrics come from :mod:`sklearn.metrics` with the six activity ids ``1..6`` as labels, so a
+class that is never predicted (or absent) still gets its row (scores 0, no warnings).
+:func:`metrics` returns plain Python types only, ready for ``json.dumps``; dictionary keys
+that are numbers in Python (subjects, batch sizes) are strings there, so a JSON round trip
+gives back the same object.
+
+Uncertainty is by subject, not by window: windows of one volunteer are strongly correlated,
+so :func:`subject_bootstrap_ci` resamples the test *subjects* (a cluster bootstrap).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.stats
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+from . import config
+
+LABELS: list[int] = sorted(config.ACTIVITIES)
+NAMES: list[str] = [config.ACTIVITIES[i] for i in LABELS]
+
+
+def _as_1d(*arrays: Any) -> list[np.ndarray]:
+    out = [np.asarray(a).ravel() for a in arrays]
+    if len({len(a) for a in out}) != 1:
+        raise ValueError(f"arrays differ in length: {[len(a) for a in out]}")
+    if len(out[0]) == 0:
+        raise ValueError("empty arrays: nothing to evaluate")
+    return out
+
+
+def metrics(y_true: Any, y_pred: Any, subjects: Any | None = None) -> dict[str, Any]:
+    """Accuracy, per-class and averaged precision/recall/F1, the confusion matrix (rows true,
+    columns predicted, ids 1-6) and, when ``subjects`` is given, accuracy per subject."""
+    y_true, y_pred = _as_1d(y_true, y_pred)
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=LABELS, zero_division=0)
+    out: dict[str, Any] = {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "n": int(len(y_true)),
+        "labels": list(NAMES),
+        "per_class": {name: {"precision": float(p[i]), "recall": float(r[i]),
+                             "f1": float(f[i]), "support": int(s[i])}
+                      for i, name in enumerate(NAMES)},
+        "confusion": confusion_matrix(y_true, y_pred, labels=LABELS).astype(int).tolist(),
+    }
+    for avg in ("macro", "weighted"):
+        pa, ra, fa, _ = precision_recall_fscore_support(y_true, y_pred, labels=LABELS,
+                                                        average=avg, zero_division=0)
+        out[f"{avg}_avg"] = {"precision": float(pa), "recall": float(ra), "f1": float(fa)}
+    if subjects is not None:
+        t = per_subject_table(y_true, y_pred, subjects)
+        out["per_subject"] = {str(int(row.subject)): {"accuracy": float(row.accuracy),
+                                                      "n": int(row.n)}
+                              for row in t.itertuples()}
+    return out
+
+
+def classification_table(m: dict[str, Any]) -> pd.DataFrame:
+    """Table I layout: one row per activity plus ``macro avg`` and ``weighted avg``;
+    columns precision, recall, f1, support (the averages' support is the total)."""
+    rows = {name: m["per_class"][name] for name in m["labels"]}
+    total = sum(int(v["support"]) for v in rows.values())
+    for avg in ("macro", "weighted"):
+        rows[f"{avg} avg"] = {**m[f"{avg}_avg"], "support": total}
+    t = pd.DataFrame.from_dict(rows, orient="index")[["precision", "recall", "f1", "support"]]
+    t["support"] = t["support"].astype(int)
+    return t
+
+
+def per_subject_table(y_true: Any, y_pred: Any, subjects: Any) -> pd.DataFrame:
+    """Per subject (sorted): windows ``n``, ``correct`` and ``accuracy``."""
+    y_true, y_pred, subjects = _as_1d(y_true, y_pred, subjects)
+    df = pd.DataFrame({"subject": subjects, "correct": (y_true == y_pred).astype(int)})
+    t = df.groupby("subject", sort=True)["correct"].agg(n="size", correct="sum").reset_index()
+    t["accuracy"] = t["correct"] / t["n"]
+    return t[["subject", "n", "correct", "accuracy"]]
+
+
+def subject_bootstrap_ci(y_true: Any, y_pred: Any, subjects: Any, n_boot: int = 2000,
+                         seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of the pooled accuracy under a cluster bootstrap over subjects.
+
+    Each replicate draws as many subjects as there are, with replacement, and pools their
+    windows (accuracy = total correct / total windows). Deterministic for a ``seed``.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    t = per_subject_table(y_true, y_pred, subjects)
+    correct, n = t["correct"].to_numpy(float), t["n"].to_numpy(float)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(t), size=(n_boot, len(t)))
+    acc = correct[idx].sum(axis=1) / n[idx].sum(axis=1)
+    alpha = (1 - level) / 2
+    low, high = np.quantile(acc, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
+def mcnemar(y_true: Any, pred_a: Any, pred_b: Any) -> dict[str, Any]:
+    """McNemar's test of two classifiers on the same windows.
+
+    ``b``: A right and B wrong; ``c``: A wrong and B right. Exact two-sided binomial test
+    when ``b + c < 25`` (statistic = ``min(b, c)``), else chi-square with continuity
+    correction, ``(|b - c| - 1)^2 / (b + c)`` on 1 degree of freedom.
+    """
+    y_true, pred_a, pred_b = _as_1d(y_true, pred_a, pred_b)
+    ok_a, ok_b = pred_a == y_true, pred_b == y_true
+    b, c = int(np.sum(ok_a & ~ok_b)), int(np.sum(~ok_a & ok_b))
+    if b + c == 0:
+        stat, p, method = 0.0, 1.0, "exact binomial"
+    elif b + c < 25:
+        stat = float(min(b, c))
+        p = float(scipy.stats.binomtest(b, b + c, 0.5, alternative="two-sided").pvalue)
+        method = "exact binomial"
+    else:
+        stat = (abs(b - c) - 1) ** 2 / (b + c)
+        p = float(scipy.stats.chi2.sf(stat, df=1))
+        method = "chi-square with continuity correction"
+    return {"b": b, "c": c, "statistic": float(stat), "p_value": min(1.0, p), "method": method,
+            "n": int(len(y_true))}
+
+
+def top_confusions(m: dict[str, Any], k: int = 5) -> pd.DataFrame:
+    """The ``k`` largest off-diagonal cells of ``m["confusion"]``: true, predicted, count and
+    ``share`` (of the true class's windows). Zero cells are left out."""
+    cm = np.asarray(m["confusion"], dtype=int)
+    names = m["labels"]
+    rows = [(names[i], names[j], int(cm[i, j]), cm[i, j] / cm[i].sum())
+            for i in range(len(cm)) for j in range(len(cm)) if i != j and cm[i, j] > 0]
+    t = pd.DataFrame(rows, columns=["true", "predicted", "count", "share"])
+    t = t.sort_values("count", ascending=False, kind="stable").head(k).reset_index(drop=True)
+    t["share"] = t["share"].astype(float)
+    return t
+
+
+def inference_time(predict: Callable[[np.ndarray], Any], X: np.ndarray,
+                   batch_sizes: Sequence[int] = (1, 256), repeats: int = 5,
+                   warmup: int = 1) -> dict[str, dict[str, float]]:
+    """Wall-clock inference time per batch size (``time.perf_counter``).
+
+    This is a *measurement* for reporting, not a timed test: the numbers depend on the
+    machine, its load and the backend, and nothing asserts on them. ``predict`` is e.g.
+    ``lambda x: model(x, training=False)``; its output goes through ``numpy.asarray`` inside
+    the timed region so that asynchronous (GPU) work is counted. A batch larger than ``X``
+    repeats windows. Returns ``{str(batch_size): {batch_size, median_ms_per_batch,
+    min_ms_per_batch, ms_per_window, windows_per_s, repeats}}``.
+    """
+    X = np.asarray(X)
+    out: dict[str, dict[str, float]] = {}
+    for bs in batch_sizes:
+        if bs < 1:
+            raise ValueError(f"batch sizes must be positive, got {bs}")
+        batch = X[np.arange(bs) % len(X)]
+        for _ in range(warmup):
+            np.asarray(predict(batch))
+        times = []
+        for _ in range(max(1, repeats)):
+            t0 = time.perf_counter()
+            np.asarray(predict(batch))
+            times.append(time.perf_counter() - t0)
+        med = statistics.median(times) * 1000.0
+        med = max(med, 1e-6)  # a trivial callable can round to zero on a coarse clock
+        out[str(bs)] = {"batch_size": int(bs), "median_ms_per_batch": med,
+                        "min_ms_per_batch": min(times) * 1000.0, "ms_per_window": med / bs,
+                        "windows_per_s": bs / (med / 1000.0), "repeats": int(max(1, repeats))}
+    return out

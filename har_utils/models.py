@@ -1,0 +1,168 @@
+"""The models, by name: a small registry of Keras builders.
+
+``build_model("cnn_lstm_paper")`` returns the paper's CNN-LSTM (our reading of its Fig. 2);
+``build_model("tiny_cnn")`` a very small network for tests and smoke runs. Models come back
+**uncompiled**: :func:`har_utils.training.train` compiles them. ``describe(name)`` lists a
+builder's hyper-parameters and their defaults; ``layer_table`` and ``count_params`` summarise
+a built model.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import pandas as pd
+from keras import layers
+
+from . import config
+
+Builder = Callable[..., keras.Model]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model: its name, a one-line description and its builder."""
+
+    name: str
+    description: str
+    builder: Builder
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The builder's keyword-only hyper-parameters and their defaults."""
+        sig = inspect.signature(self.builder)
+        return {p.name: p.default for p in sig.parameters.values()
+                if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+#: Every model the project knows, by name (filled by :func:`register`).
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register(name: str, *, description: str) -> Callable[[Builder], Builder]:
+    """Decorator adding a builder ``f(input_shape, n_classes, *, **hparams)`` to ``MODELS``."""
+    def deco(builder: Builder) -> Builder:
+        if name in MODELS:
+            raise ValueError(f"model {name!r} is already registered")
+        MODELS[name] = ModelSpec(name, description, builder)
+        return builder
+    return deco
+
+
+def _spec(name: str) -> ModelSpec:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; known models: "
+                         f"{', '.join(sorted(MODELS))}") from None
+
+
+def build_model(name: str, input_shape: tuple[int, int] = (config.WINDOW_LENGTH,
+                                                            len(config.CHANNELS)),
+                n_classes: int = len(config.ACTIVITIES), **hparams: Any) -> keras.Model:
+    """Build the registered model ``name`` (uncompiled).
+
+    Unknown names raise ``ValueError`` (listing the known ones); unknown hyper-parameters
+    raise ``TypeError`` naming them.
+    """
+    spec = _spec(name)
+    unknown = sorted(set(hparams) - set(spec.defaults))
+    if unknown:
+        raise TypeError(f"model {name!r} has no hyper-parameter(s) {', '.join(unknown)}; "
+                        f"it takes {', '.join(spec.defaults) or 'none'}")
+    return spec.builder(tuple(input_shape), int(n_classes), **hparams)
+
+
+def describe(name: str) -> dict[str, Any]:
+    """The default hyper-parameters of model ``name``."""
+    return dict(_spec(name).defaults)
+
+
+# --- models -------------------------------------------------------------------------------
+
+@register("cnn_lstm_paper", description="CNN-LSTM of the paper's Fig. 2 (TimeDistributed "
+                                        "Conv1D x2 on sub-sequences, then LSTM x2 and Dense)")
+def cnn_lstm_paper(input_shape: tuple[int, int], n_classes: int, *, n_subsequences: int = 4,
+                   filters: int = 128, kernel_size: int = 4, pool_size: int = 2,
+                   conv_dropout: float = 0.5, lstm_units: int = 100, dropout: float = 0.5,
+                   dense_units: int = 100) -> keras.Model:
+    """The paper's CNN-LSTM, as we read its Fig. 2.
+
+    1. The (128, 9) window is reshaped into ``n_subsequences`` = 4 sub-sequences of 32 steps
+       (``reshape``: (4, 32, 9)); the CNN sees each sub-sequence, the LSTM the sequence of 4.
+    2. Per sub-sequence (``TimeDistributed``): Conv1D(128 filters, kernel 4, ReLU, valid)
+       ``conv1`` -> MaxPool1D(2) ``pool1`` -> Dropout(``conv_dropout``) ``conv_dropout`` ->
+       Conv1D(128, 4, ReLU) ``conv2`` -> MaxPool1D(2) ``pool2`` -> Flatten ``flatten``.
+       On 32 steps: 32 -> 29 -> 14 -> 11 -> 5, i.e. 5 x 128 = 640 features per sub-sequence.
+    3. LSTM(100, return_sequences=True) ``lstm1`` -> LSTM(100) ``lstm2`` ->
+       Dropout(``dropout``) ``dropout`` -> Dense(100, ReLU) ``dense`` ->
+       Dense(n_classes, softmax) ``output``.
+
+    The paper gives no dropout rates; 0.5 for both is our choice. ``n_subsequences`` must
+    divide the window length (1 gives a single 128-step sub-sequence).
+    """
+    length, channels = input_shape
+    if n_subsequences < 1 or length % n_subsequences:
+        raise ValueError(f"n_subsequences={n_subsequences} must be a positive divisor of the "
+                         f"window length {length}")
+    steps = length // n_subsequences
+    inputs = keras.Input(shape=(length, channels), name="window")
+    x = layers.Reshape((n_subsequences, steps, channels), name="reshape")(inputs)
+    td = layers.TimeDistributed
+    x = td(layers.Conv1D(filters, kernel_size, activation="relu"), name="conv1")(x)
+    x = td(layers.MaxPooling1D(pool_size), name="pool1")(x)
+    x = td(layers.Dropout(conv_dropout), name="conv_dropout")(x)
+    x = td(layers.Conv1D(filters, kernel_size, activation="relu"), name="conv2")(x)
+    x = td(layers.MaxPooling1D(pool_size), name="pool2")(x)
+    x = td(layers.Flatten(), name="flatten")(x)
+    x = layers.LSTM(lstm_units, return_sequences=True, name="lstm1")(x)
+    x = layers.LSTM(lstm_units, name="lstm2")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name="cnn_lstm_paper")
+
+
+@register("tiny_cnn", description="Conv1D(8, 3) + global average pooling + softmax "
+                                  "(for tests and smoke runs)")
+def tiny_cnn(input_shape: tuple[int, int], n_classes: int, *, filters: int = 8,
+             kernel_size: int = 3) -> keras.Model:
+    """A very small model: Conv1D(``filters``, ``kernel_size``, ReLU) -> global average
+    pooling -> Dense(n_classes, softmax). Trains in a second; not meant to be accurate."""
+    inputs = keras.Input(shape=tuple(input_shape), name="window")
+    x = layers.Conv1D(filters, kernel_size, activation="relu", name="conv1")(inputs)
+    x = layers.GlobalAveragePooling1D(name="gap")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name="tiny_cnn")
+
+
+# --- summaries ----------------------------------------------------------------------------
+
+def _layer_type(layer: keras.layers.Layer) -> str:
+    kind = type(layer).__name__
+    inner = getattr(layer, "layer", None)
+    return f"{kind}({type(inner).__name__})" if inner is not None else kind
+
+
+def _output_shape(layer: keras.layers.Layer) -> str:
+    try:
+        return str(tuple(layer.output.shape))
+    except (AttributeError, ValueError):  # layer not called, or called more than once
+        return "?"
+
+
+def layer_table(model: keras.Model) -> pd.DataFrame:
+    """One row per layer of ``model``: name, type, output shape, parameters."""
+    rows = [{"layer": lyr.name, "type": _layer_type(lyr), "output_shape": _output_shape(lyr),
+             "params": int(lyr.count_params()) if lyr.built else 0}
+            for lyr in model.layers]
+    return pd.DataFrame(rows, columns=["layer", "type", "output_shape", "params"])
+
+
+def count_params(model: keras.Model) -> int:
+    """Total number of parameters (trainable and not) of ``model``."""
+    return int(model.count_params())

@@ -1,0 +1,321 @@
+"""Seeded training, one line per epoch, and atomic saving of trained models.
+
+``train(TrainConfig(...), fit, val)`` seeds everything, builds the model from the registry in
+:mod:`har_utils.models`, compiles it (categorical cross-entropy on one-hot labels, accuracy)
+and fits it with early stopping on the validation loss (best weights restored). It prints one
+compact line per epoch and returns a :class:`TrainResult`. ``save_run`` writes the model and
+its history atomically; ``load_model`` and ``load_history`` read them back, with an error that
+says how to get the file when it is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata as md
+import json
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import config
+from .data import Split
+from .io import HarDataError, explain_os_error, write_json_atomic
+from .models import build_model, count_params
+
+#: Activity ids in label order: column ``k`` of a one-hot row is ``ACTIVITY_IDS[k]``.
+ACTIVITY_IDS: np.ndarray = np.array(sorted(config.ACTIVITIES), dtype=np.int64)
+OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
+MISSING_MODEL_FIX = ("run notebook 04 with TRAIN = True, or restore the committed file with "
+                     "git checkout")
+
+_determinism_enabled = False
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy, TensorFlow and Keras, and make TensorFlow ops deterministic."""
+    global _determinism_enabled
+    keras.utils.set_random_seed(int(seed))
+    if not _determinism_enabled:
+        tf.config.experimental.enable_op_determinism()
+        _determinism_enabled = True
+
+
+# --- configuration --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run (hashable; ``key()`` names the run)."""
+
+    model: str = "cnn_lstm_paper"
+    #: Model hyper-parameters as sorted (key, value) pairs; a dict is accepted and converted.
+    model_kwargs: tuple[tuple[str, Any], ...] = ()
+    epochs: int = 100
+    batch_size: int = 32
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    patience: int = 10
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        kw = self.model_kwargs
+        pairs = kw.items() if isinstance(kw, Mapping) else kw
+        object.__setattr__(self, "model_kwargs", tuple(sorted((str(k), v) for k, v in pairs)))
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; use one of {OPTIMIZERS}")
+        if self.epochs < 1 or self.batch_size < 1 or self.patience < 0:
+            raise ValueError("epochs and batch_size must be >= 1 and patience >= 0")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """``model_kwargs`` as a dict."""
+        return dict(self.model_kwargs)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (``model_kwargs`` as a dict)."""
+        return {"model": self.model, "model_kwargs": self.kwargs, "epochs": self.epochs,
+                "batch_size": self.batch_size, "optimizer": self.optimizer,
+                "learning_rate": self.learning_rate, "patience": self.patience,
+                "seed": self.seed}
+
+    def key(self) -> str:
+        """Short SHA-256 of the key-sorted JSON of :meth:`as_dict` (12 hex digits)."""
+        text = json.dumps(self.as_dict(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
+    if cfg.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=cfg.learning_rate, momentum=0.9)
+    return keras.optimizers.Adam(learning_rate=cfg.learning_rate)
+
+
+# --- labels ---------------------------------------------------------------------------------
+
+def to_one_hot(y: np.ndarray) -> np.ndarray:
+    """Activity ids 1..6 -> one-hot float32 of shape (n, 6); other ids raise ``ValueError``."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"labels must be a 1-D array of activity ids, got shape {y.shape}")
+    if y.size and not np.issubdtype(y.dtype, np.integer):
+        if not (np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0)):
+            raise ValueError(f"labels must be integer activity ids, got dtype {y.dtype}")
+    bad = sorted(set(np.unique(y).tolist()) - set(ACTIVITY_IDS.tolist()))
+    if bad:
+        raise ValueError(f"activity ids must be in {ACTIVITY_IDS.min()}..{ACTIVITY_IDS.max()} "
+                         f"(activity_labels.txt, not zero-based); got {bad[:10]}")
+    idx = np.searchsorted(ACTIVITY_IDS, y.astype(np.int64))
+    out = np.zeros((y.size, ACTIVITY_IDS.size), dtype=np.float32)
+    out[np.arange(y.size), idx] = 1.0
+    return out
+
+
+def predict_classes(model: keras.Model, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Predicted activity ids (1..6) for windows ``X``."""
+    p = model.predict(np.asarray(X, dtype=np.float32), batch_size=batch_size, verbose=0)
+    return ACTIVITY_IDS[np.argmax(p, axis=1)]
+
+
+# --- training -------------------------------------------------------------------------------
+
+class EpochLog(keras.callbacks.Callback):
+    """Print one fixed-format line per epoch (every ``every``-th, and the last) via ``out``."""
+
+    def __init__(self, epochs: int, every: int = 1, out: Callable[[str], Any] = print):
+        super().__init__()
+        self.epochs, self.every, self.out = epochs, max(1, int(every)), out
+        self.epoch_seconds: list[float] = []
+        self._t0 = 0.0
+        self._last: tuple[int, str] | None = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        secs = time.perf_counter() - self._t0
+        self.epoch_seconds.append(secs)
+        line = self.format(epoch + 1, logs or {}, secs)
+        if (epoch + 1) % self.every == 0 or epoch + 1 == self.epochs:
+            self.out(line)
+            self._last = None
+        else:
+            self._last = (epoch + 1, line)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self._last is not None:  # stopped early on an epoch that was not printed
+            self.out(self._last[1])
+            self._last = None
+
+    def format(self, epoch: int, logs: dict, secs: float) -> str:
+        """``epoch   3/100  loss 0.5123  acc 0.8120  val_loss 0.4300  val_acc 0.8512  6.9 s``."""
+        w = len(str(self.epochs))
+        parts = [f"epoch {epoch:>{w}d}/{self.epochs}"]
+        for key, short in (("loss", "loss"), ("accuracy", "acc"),
+                           ("val_loss", "val_loss"), ("val_accuracy", "val_acc")):
+            if key in logs:
+                parts.append(f"{short} {float(logs[key]):.4f}")
+        parts.append(f"{secs:.1f} s")
+        return "  ".join(parts)
+
+
+@dataclass
+class TrainResult:
+    """A trained model and how it got there."""
+
+    model: keras.Model
+    history: dict[str, list[float]]
+    epochs_run: int
+    best_epoch: int  # 1-based: lowest val_loss, or the last epoch without validation
+    seconds: float
+    seconds_per_epoch: float
+    config: TrainConfig
+    epoch_seconds: list[float] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line: epochs run, best epoch, time."""
+        stop = "stopped early" if self.epochs_run < self.config.epochs else "ran all epochs"
+        best = ""
+        if "val_loss" in self.history:
+            best = (f", best epoch {self.best_epoch} restored "
+                    f"(val_loss {self.history['val_loss'][self.best_epoch - 1]:.4f})")
+        return (f"{self.config.model}: {self.epochs_run}/{self.config.epochs} epochs ({stop})"
+                f"{best}, {self.seconds:.1f} s ({self.seconds_per_epoch:.1f} s/epoch)")
+
+
+def _xy(split: Split) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(split.X, dtype=np.float32), to_one_hot(split.y)
+
+
+def train(config: TrainConfig, fit: Split, val: Split | None, *, log_every: int = 1,
+          out: Callable[[str], Any] = print) -> TrainResult:
+    """Seed, build, compile and fit ``config.model`` on ``fit``.
+
+    With a non-empty ``val`` and ``config.patience > 0``: early stopping on ``val_loss``, best
+    weights restored. ``patience == 0`` turns early stopping off (all ``config.epochs``
+    epochs, validation still logged). With ``val`` None or empty: all epochs, no validation
+    (e.g. the final retrain on all training subjects). ``best_epoch`` is the epoch whose
+    weights the returned model holds.
+    """
+    set_seed(config.seed)
+    X, Y = _xy(fit)
+    if len(X) == 0:
+        raise ValueError("the training split is empty")
+    has_val = val is not None and len(val.X) > 0
+    model = build_model(config.model, input_shape=X.shape[1:], n_classes=ACTIVITY_IDS.size,
+                        **config.kwargs)
+    model.compile(optimizer=_optimizer(config), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    log = EpochLog(config.epochs, log_every, out)
+    callbacks: list[keras.callbacks.Callback] = [log]
+    early_stopping = has_val and config.patience > 0
+    if early_stopping:
+        callbacks.insert(0, keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.patience, restore_best_weights=True))
+    t0 = time.perf_counter()
+    hist = model.fit(X, Y, validation_data=_xy(val) if has_val else None,
+                     epochs=config.epochs, batch_size=config.batch_size, callbacks=callbacks,
+                     verbose=0, shuffle=True)
+    seconds = time.perf_counter() - t0
+    history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
+    epochs_run = len(history["loss"])
+    if early_stopping:
+        best_epoch = int(np.nanargmin(history["val_loss"])) + 1
+    else:
+        best_epoch = epochs_run
+    return TrainResult(model=model, history=history, epochs_run=epochs_run,
+                       best_epoch=best_epoch, seconds=seconds,
+                       seconds_per_epoch=seconds / epochs_run, config=config,
+                       epoch_seconds=list(log.epoch_seconds))
+
+
+# --- saving and loading ---------------------------------------------------------------------
+
+def _versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in ("keras", "tensorflow", "numpy"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def save_model_atomic(model: keras.Model, path: str | os.PathLike[str]) -> Path:
+    """``model.save`` to a temporary ``.keras`` file beside ``path``, then rename it onto it."""
+    path = Path(path)
+    tmp: Path | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.keras",
+                                    dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
+        with warnings.catch_warnings():  # keras-internal numpy 2 notice, not ours
+            warnings.filterwarnings("ignore", message="__array__ implementation",
+                                    category=DeprecationWarning)
+            model.save(tmp)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise explain_os_error(path, exc) from exc
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+    return path
+
+
+def save_run(result: TrainResult, directory: str | os.PathLike[str], name: str
+             ) -> dict[str, Path]:
+    """Write ``<name>.keras`` and ``<name>.history.json`` into ``directory`` (atomically)."""
+    directory = Path(directory)
+    model_path = save_model_atomic(result.model, directory / f"{name}.keras")
+    meta = {
+        "name": name,
+        "history": result.history,
+        "epochs_run": result.epochs_run,
+        "best_epoch": result.best_epoch,
+        "seconds": round(result.seconds, 3),
+        "seconds_per_epoch": round(result.seconds_per_epoch, 3),
+        "config": result.config.as_dict(),
+        "config_key": result.config.key(),
+        "n_params": count_params(result.model),
+        "versions": _versions(),
+    }
+    history_path = write_json_atomic(directory / f"{name}.history.json", meta)
+    return {"model": model_path, "history": history_path}
+
+
+def load_model(path: str | os.PathLike[str], *, compile: bool = False) -> keras.Model:
+    """Load a ``.keras`` model written by :func:`save_run`; a clear error if missing/broken."""
+    path = Path(path)
+    if not path.is_file():
+        raise HarDataError(path, "trained model not found", MISSING_MODEL_FIX)
+    try:
+        return keras.models.load_model(path, compile=compile)
+    except Exception as exc:  # keras raises ValueError, OSError, zipfile errors, ...
+        raise HarDataError(path, f"unreadable model file ({type(exc).__name__}: {exc})",
+                           MISSING_MODEL_FIX) from exc
+
+
+def load_history(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a ``<name>.history.json`` written by :func:`save_run`."""
+    path = Path(path)
+    if not path.is_file():
+        raise HarDataError(path, "training history not found", MISSING_MODEL_FIX)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise HarDataError(path, f"unreadable training history ({exc})",
+                           MISSING_MODEL_FIX) from exc

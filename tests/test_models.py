@@ -1,0 +1,151 @@
+"""The model registry, the paper's CNN-LSTM and the architecture figure."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from keras import layers  # noqa: E402
+
+from har_utils import models, plots  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def paper():
+    return models.build_model("cnn_lstm_paper")
+
+
+def test_registry_lists_both_models():
+    assert {"cnn_lstm_paper", "tiny_cnn"} <= set(models.MODELS)
+    for spec in models.MODELS.values():
+        assert spec.description
+
+
+def test_paper_output_is_a_softmax_over_six_classes(paper):
+    assert tuple(paper.output.shape) == (None, 6)
+    assert tuple(paper.input.shape) == (None, 128, 9)
+    x = np.random.default_rng(0).normal(size=(5, 128, 9)).astype("float32")
+    p = np.asarray(paper(x, training=False))
+    assert p.shape == (5, 6)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
+    assert (p >= 0).all()
+
+
+def test_paper_layer_sequence(paper):
+    expected = [
+        ("window", layers.InputLayer, None),
+        ("reshape", layers.Reshape, None),
+        ("conv1", layers.TimeDistributed, layers.Conv1D),
+        ("pool1", layers.TimeDistributed, layers.MaxPooling1D),
+        ("conv_dropout", layers.TimeDistributed, layers.Dropout),
+        ("conv2", layers.TimeDistributed, layers.Conv1D),
+        ("pool2", layers.TimeDistributed, layers.MaxPooling1D),
+        ("flatten", layers.TimeDistributed, layers.Flatten),
+        ("lstm1", layers.LSTM, None),
+        ("lstm2", layers.LSTM, None),
+        ("dropout", layers.Dropout, None),
+        ("dense", layers.Dense, None),
+        ("output", layers.Dense, None),
+    ]
+    assert [lyr.name for lyr in paper.layers] == [e[0] for e in expected]
+    for lyr, (_, kind, inner) in zip(paper.layers, expected):
+        assert type(lyr) is kind, lyr.name
+        if inner is not None:
+            assert type(lyr.layer) is inner, lyr.name
+    by = {lyr.name: lyr for lyr in paper.layers}
+    assert tuple(by["reshape"].output.shape) == (None, 4, 32, 9)
+    for name in ("conv1", "conv2"):
+        conv = by[name].layer
+        assert conv.filters == 128 and conv.kernel_size == (4,)
+        assert conv.activation.__name__ == "relu"
+    assert by["pool1"].layer.pool_size == (2,) and by["pool2"].layer.pool_size == (2,)
+    assert by["conv_dropout"].layer.rate == 0.5 and by["dropout"].rate == 0.5
+    assert by["lstm1"].units == 100 and by["lstm1"].return_sequences
+    assert by["lstm2"].units == 100 and not by["lstm2"].return_sequences
+    assert by["dense"].units == 100 and by["dense"].activation.__name__ == "relu"
+    assert by["output"].activation.__name__ == "softmax"
+
+
+def test_paper_parameter_count(paper):
+    # Each of the 4 sub-sequences has 32 steps. Valid convs and pools:
+    # 32 -conv(4)-> 29 -pool(2)-> 14 -conv(4)-> 11 -pool(2)-> 5 steps x 128 filters = 640.
+    conv1 = 9 * 4 * 128 + 128                      # 4_736
+    conv2 = 128 * 4 * 128 + 128                    # 65_664
+    lstm1 = 4 * (100 * (640 + 100) + 100)          # 296_400
+    lstm2 = 4 * (100 * (100 + 100) + 100)          # 80_400
+    dense = 100 * 100 + 100                        # 10_100
+    out = 100 * 6 + 6                              # 606
+    expected = conv1 + conv2 + lstm1 + lstm2 + dense + out
+    assert expected == 457_906
+    assert models.count_params(paper) == expected
+    table = models.layer_table(paper).set_index("layer")["params"]
+    assert table["conv1"] == conv1 and table["conv2"] == conv2
+    assert table["lstm1"] == lstm1 and table["lstm2"] == lstm2
+    assert table["dense"] == dense and table["output"] == out
+
+
+@pytest.mark.parametrize("n_sub", [3, 5, 0])
+def test_subsequences_must_divide_the_window(n_sub):
+    with pytest.raises(ValueError, match="n_subsequences"):
+        models.build_model("cnn_lstm_paper", n_subsequences=n_sub)
+
+
+def test_one_subsequence_and_other_hparams():
+    m = models.build_model("cnn_lstm_paper", n_subsequences=1, filters=8, lstm_units=4,
+                           dense_units=4)
+    assert tuple(m.get_layer("reshape").output.shape) == (None, 1, 128, 9)
+    assert tuple(m.output.shape) == (None, 6)
+
+
+def test_unknown_model_lists_known_ones():
+    with pytest.raises(ValueError, match="cnn_lstm_paper.*tiny_cnn"):
+        models.build_model("resnet")
+    with pytest.raises(ValueError, match="known models"):
+        models.describe("resnet")
+
+
+def test_unknown_hparam_is_named():
+    with pytest.raises(TypeError, match="lstm_unit"):
+        models.build_model("cnn_lstm_paper", lstm_unit=50)
+
+
+def test_describe_gives_defaults():
+    d = models.describe("cnn_lstm_paper")
+    assert d["n_subsequences"] == 4 and d["conv_dropout"] == 0.5 and d["dropout"] == 0.5
+    assert d["filters"] == 128 and d["lstm_units"] == 100 and d["dense_units"] == 100
+    assert models.describe("tiny_cnn") == {"filters": 8, "kernel_size": 3}
+
+
+def test_register_refuses_duplicates():
+    with pytest.raises(ValueError, match="already registered"):
+        models.register("tiny_cnn", description="again")(models.tiny_cnn)
+
+
+def test_models_are_uncompiled_and_tiny_is_tiny():
+    m = models.build_model("tiny_cnn", n_classes=6)
+    assert not m.compiled
+    assert models.count_params(m) == (9 * 3 * 8 + 8) + (8 * 6 + 6)
+
+
+def test_layer_table_has_one_row_per_layer(paper):
+    t = models.layer_table(paper)
+    assert list(t.columns) == ["layer", "type", "output_shape", "params"]
+    assert len(t) == len(paper.layers)
+    assert t["params"].sum() == models.count_params(paper)
+    assert t.loc[t["layer"] == "conv1", "type"].item() == "TimeDistributed(Conv1D)"
+    assert t.loc[t["layer"] == "output", "output_shape"].item() == "(None, 6)"
+
+
+def test_architecture_diagram(paper):
+    fig = plots.architecture_diagram(paper, "CNN-LSTM")
+    try:
+        assert len(fig.axes) == 1
+        texts = [t.get_text() for t in fig.axes[0].texts]
+        assert "lstm1" in texts and "TimeDistributed(Conv1D)" in texts
+        assert any("457,906" in t for t in texts)
+    finally:
+        plt.close(fig)
