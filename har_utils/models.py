@@ -166,3 +166,13 @@ def layer_table(model: keras.Model) -> pd.DataFrame:
 def count_params(model: keras.Model) -> int:
     """Total number of parameters (trainable and not) of ``model``."""
     return int(model.count_params())
+
+
+def supported_hparams(name: str, **candidates: Any) -> dict[str, Any]:
+    """The subset of ``candidates`` that model ``name`` accepts.
+
+    Notebooks pass the paper model's knobs (e.g. ``n_subsequences``, ``dropout``) for any
+    ``MODEL``; a model without such a knob simply does not get it.
+    """
+    accepted = _spec(name).defaults
+    return {k: v for k, v in candidates.items() if k in accepted}

@@ -179,8 +179,8 @@ def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
-    print(f"[{profile}] {name}: running -> {out.relative_to(config.PROJECT_ROOT)} "
-          f"(log: {handler.baseFilename})", flush=True)
+    print(f"[{profile}] {name}: running -> {_show(out)} (log: {_show(Path(handler.baseFilename))})",
+          flush=True)
     t0 = time.perf_counter()
     try:
         pm.execute_notebook(src, running, parameters=params, kernel_name="python3",
@@ -207,6 +207,11 @@ def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
     print(f"[{profile}] {name}: done in {wall:.1f} s", flush=True)
     print_summary(name, profile)
     return wall
+
+
+def _show(path: Path) -> str:
+    """A path relative to the project when it lies inside it."""
+    return str(path.relative_to(config.PROJECT_ROOT)) if path.is_relative_to(config.PROJECT_ROOT) else str(path)
 
 
 def print_summary(name: str, profile: str) -> None:
@@ -282,13 +287,18 @@ def clean_notebook(nb: dict[str, Any], run_id: str, profile: str) -> dict[str, A
     return {**nb, "cells": cells, "metadata": meta}
 
 
+#: Committed results written by other commands than the notebook run (benchmarks, studies).
+NOT_FROM_THE_RUN = ("results/manifest.json", "results/benchmarks/")
+
+
 def output_checksums() -> dict[str, str]:
-    """SHA-256 of every committed result and figure (relative path -> digest)."""
+    """SHA-256 of every committed result and figure the notebook run wrote (path -> digest)."""
     out = {}
     for folder in (config.PROJECT_ROOT / "results", config.PROJECT_ROOT / "figures"):
         for f in sorted(folder.rglob("*")):
-            if f.is_file() and f.name != "manifest.json" and not f.name.startswith("."):
-                out[str(f.relative_to(config.PROJECT_ROOT))] = sha256_file(f)
+            rel = str(f.relative_to(config.PROJECT_ROOT))
+            if f.is_file() and not f.name.startswith(".") and not rel.startswith(NOT_FROM_THE_RUN):
+                out[rel] = sha256_file(f)
     return out
 
 
@@ -309,7 +319,9 @@ def publish(profile: str = config.PUBLISHED_PROFILE) -> Path:
         clean = clean_notebook(nb, manifest["run_id"], profile)
         with atomic_write(config.NOTEBOOKS_DIR / f"{name}.ipynb", "w") as f:
             f.write(json.dumps(clean, indent=1, ensure_ascii=False) + "\n")
-    published = {**manifest, "outputs": output_checksums(),
+    smoke = load_manifest("smoke")["notebooks"]
+    smoke_times = {n: smoke[n]["wall_seconds"] for n in notebook_names() if n in smoke}
+    published = {**manifest, "outputs": output_checksums(), "smoke_wall_seconds": smoke_times,
                  "published_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     path = config.PROJECT_ROOT / "results" / "manifest.json"
     write_json_atomic(path, published)

@@ -16,6 +16,17 @@ from typing import Any
 from . import config
 
 
+def write_table(df: Any, path: Path, data_label: str, producer: str, **to_csv: Any) -> Path:
+    """Write a results table as CSV, atomically, headed by a comment naming its data and
+    producer (read it back with ``pandas.read_csv(path, comment="#")``)."""
+    from .io import atomic_write
+
+    with atomic_write(path, "w") as f:
+        f.write(f"# data: {data_label}; written by {producer}\n")
+        df.to_csv(f, **to_csv)
+    return path
+
+
 def _load(name: str, results: Path) -> dict[str, Any] | None:
     path = results / name
     return json.loads(path.read_text()) if path.exists() else None
@@ -52,7 +63,61 @@ def data_block(results: Path) -> str:
     return "\n".join(lines)
 
 
-BLOCKS: dict[str, Callable[[Path], str]] = {"data": data_block}
+def results_block(results: Path, model: str = "cnn_lstm_paper") -> str:
+    """Markdown: the paper model's published test result, training run and the audit."""
+    ev = _load(f"evaluation_{model}.json", results)
+    tr = _load(f"training_{model}.json", results)
+    au = _load("paper_audit.json", results)
+    if ev is None or tr is None or au is None:
+        return "_No published model run yet: run `make reproduce` and `make publish`._"
+    t = ev["test"]
+    low, high = ev["test_ci95_subject_bootstrap"]
+    acc = ev["accuracy"]
+    lines = [
+        f"Published run ({ev['data']['source_label']}): `{model}` trained with the paper's settings "
+        f"stopped after {tr['epochs_run']} epochs (best validation loss at epoch {tr['best_epoch']}, "
+        f"{tr['seconds']:.0f} s of training).",
+        "",
+        "| accuracy | fit subjects | validation subjects | test subjects |",
+        "|---|---:|---:|---:|",
+        f"| this companion | {100 * acc['fit']:.2f} % | {100 * acc['validation']:.2f} % | "
+        f"**{100 * t['accuracy']:.2f} %** (95 % CI {100 * low:.2f}-{100 * high:.2f}, subject bootstrap) |",
+        "",
+        f"Test macro F1 {t['macro_avg']['f1']:.3f}, weighted F1 {t['weighted_avg']['f1']:.3f} "
+        f"on {t['n']:,} windows. The paper's audit (notebook 06), computed from the numbers it reports:",
+        "",
+        "| finding | verdict |",
+        "|---|---|",
+    ]
+    for f in au["findings"]:
+        text = f["explanation"].splitlines()[0]
+        text = text if len(text) <= 320 else text[:text.rfind(" ", 0, 320)] + " …"
+        lines.append(f"| {f['title']}: {text} | {f['verdict']} |")
+    return "\n".join(lines)
+
+
+def timings_block(results: Path) -> str:
+    """Markdown: wall time of each notebook in the published paper run and the smoke run."""
+    m = _load("manifest.json", results)
+    if m is None:
+        return "_No published run yet._"
+    smoke = m.get("smoke_wall_seconds", {})
+    lines = [f"Wall time per notebook on {m.get('cpu_count', '?')} CPU cores (published run "
+             f"`{m['run_id']}`; smoke times from the run before publishing):", "",
+             "| notebook | paper | smoke |", "|---|---:|---:|"]
+    total = {"paper": 0.0, "smoke": 0.0}
+    for name, nb in m["notebooks"].items():
+        s = smoke.get(name)
+        total["paper"] += nb["wall_seconds"]
+        total["smoke"] += s or 0.0
+        lines.append(f"| {name} | {nb['wall_seconds']:.0f} s | "
+                     f"{'-' if s is None else f'{s:.0f} s'} |")
+    lines.append(f"| **all** | {total['paper']:.0f} s | {total['smoke']:.0f} s |")
+    return "\n".join(lines)
+
+
+BLOCKS: dict[str, Callable[[Path], str]] = {"data": data_block, "results": results_block,
+                                             "timings": timings_block}
 
 
 def data_console(results: Path) -> str:

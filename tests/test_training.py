@@ -229,3 +229,15 @@ def test_training_curves(run):
     fig = plots.training_curves({"loss": [1.0, 0.5], "accuracy": [0.5, 0.7]}, "no val", None)
     assert len(fig.axes) == 2
     plt.close(fig)
+
+
+def test_patience_zero_turns_early_stopping_off() -> None:
+    from har_utils.data import Split
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(120, 128, 9)).astype(np.float32)
+    y = rng.integers(1, 7, size=120)
+    fit, val = Split(X[:80], y[:80], np.ones(80, int)), Split(X[80:], y[80:], np.ones(40, int))
+    cfg = TrainConfig(model="tiny_cnn", epochs=4, batch_size=16, patience=0, seed=0)
+    result = train(cfg, fit, val, out=lambda _l: None)
+    assert result.epochs_run == 4 and result.best_epoch == 4
+    assert len(result.history["val_loss"]) == 4
