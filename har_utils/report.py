@@ -143,12 +143,12 @@ CONSOLE: dict[str, Callable[[Path], str]] = {"01_data": data_console}
 
 
 def render_readme(text: str, results: Path | None = None) -> str:
-    """``text`` with every generated block re-rendered from ``results``."""
+    """``text`` with every generated block it contains re-rendered from ``results``."""
     results = config.results_dir() if results is None else results
     for name, render in BLOCKS.items():
         pattern = re.compile(rf"(<!-- BEGIN {name} -->\n).*?(<!-- END {name} -->)", re.S)
         if not pattern.search(text):
-            raise ValueError(f"README has no block '{name}'")
+            continue
         text = pattern.sub(lambda m: m.group(1) + render(results) + "\n" + m.group(2), text)
     return text
 

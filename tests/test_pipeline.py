@@ -101,6 +101,8 @@ def test_only_the_paper_profile_writes_committed_outputs() -> None:
 
 def test_readme_blocks_match_the_committed_results() -> None:
     readme = (config.PROJECT_ROOT / "README.md").read_text()
+    for name in report.BLOCKS:
+        assert f"<!-- BEGIN {name} -->" in readme and f"<!-- END {name} -->" in readme, name
     rendered = report.render_readme(readme, config.PROJECT_ROOT / "results")
     assert rendered == readme, "README is out of date with results/: run `make readme`"
 
