@@ -147,9 +147,11 @@ def _manifest_path(profile: str) -> Path:
 def load_manifest(profile: str) -> dict[str, Any]:
     """The run manifest of a profile (a new, empty one if none exists)."""
     path = _manifest_path(profile)
-    if path.exists():
-        return json.loads(path.read_text())
-    return {"run_id": uuid.uuid4().hex[:12], "profile": profile, "notebooks": {}}
+    manifest = json.loads(path.read_text()) if path.exists() else {}
+    manifest.setdefault("run_id", uuid.uuid4().hex[:12])
+    manifest.setdefault("profile", profile)
+    manifest.setdefault("notebooks", {})
+    return manifest
 
 
 def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
