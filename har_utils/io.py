@@ -65,22 +65,21 @@ def explain_os_error(path: Path, exc: OSError) -> HarDataError:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
-    """Open a temporary file beside ``path``; rename it onto ``path`` only if the block succeeds.
+def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary path beside ``path``, renamed onto ``path`` only if the block succeeds.
 
-    On any failure the temporary file is removed and ``path`` is untouched. ``OSError`` from a
-    read-only or full folder becomes a :class:`HarDataError` naming the folder and the fix.
+    For writers that need a file name (``model.save``, ``np.savez``). On any failure the
+    temporary file is removed and ``path`` is untouched; ``OSError`` from a read-only or full
+    folder becomes a :class:`HarDataError` naming the folder and the fix.
     """
     path = Path(path)
     tmp: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+        os.close(fd)
         tmp = Path(tmp_name)
-        with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
@@ -89,6 +88,16 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[
         if tmp is not None:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path`` (see :func:`atomic_path`), flushed to disk and
+    renamed onto ``path`` only if the block succeeds."""
+    with atomic_path(path) as tmp, open(tmp, mode) as f:
+        yield f
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> Path:

@@ -10,12 +10,10 @@ says how to get the file when it is missing.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.metadata as md
 import json
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -29,7 +27,7 @@ import tensorflow as tf
 
 from . import config
 from .data import Split
-from .io import HarDataError, explain_os_error, write_json_atomic
+from .io import HarDataError, atomic_path, write_json_atomic
 from .models import build_model, count_params
 
 #: Activity ids in label order: column ``k`` of a one-hot row is ``ACTIVITY_IDS[k]``.
@@ -253,27 +251,12 @@ def _versions() -> dict[str, str | None]:
 
 def save_model_atomic(model: keras.Model, path: str | os.PathLike[str]) -> Path:
     """``model.save`` to a temporary ``.keras`` file beside ``path``, then rename it onto it."""
-    path = Path(path)
-    tmp: Path | None = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.keras",
-                                    dir=path.parent)
-        os.close(fd)
-        tmp = Path(name)
-        with warnings.catch_warnings():  # keras-internal numpy 2 notice, not ours
-            warnings.filterwarnings("ignore", message="__array__ implementation",
-                                    category=DeprecationWarning)
-            model.save(tmp)
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as exc:
-        raise explain_os_error(path, exc) from exc
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-    return path
+    with atomic_path(path, suffix=".tmp.keras") as tmp, warnings.catch_warnings():
+        # keras-internal numpy 2 notice, not ours
+        warnings.filterwarnings("ignore", message="__array__ implementation",
+                                category=DeprecationWarning)
+        model.save(tmp)
+    return Path(path)
 
 
 def save_run(result: TrainResult, directory: str | os.PathLike[str], name: str
