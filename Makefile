@@ -15,7 +15,7 @@ STAMP   := $(VENV)/.installed
 NOTEBOOKS := $(sort $(basename $(notdir $(wildcard notebooks/[0-9][0-9]_*.ipynb))))
 PYTEST  := $(PY) -m pytest
 
-.PHONY: lock help venv reproduce publish data test test-fast test-data test-notebooks bench readme lab clean clean-data
+.PHONY: lock help venv reproduce publish zoo zoo-cost data test test-fast test-data test-notebooks bench readme lab clean clean-data
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -67,6 +67,13 @@ test-data: $(STAMP) ## Real-data tier only: the HAPT rebuild against the officia
 
 bench: $(STAMP) ## Benchmarks that print figures: data load cold vs cached (writes results/benchmarks/)
 	$(PY) benchmarks/bench_data.py --repeats 3
+
+zoo-cost: $(STAMP) ## Measure seconds per epoch of every zoo model on 2 cores (results/zoo/cost_table.json)
+	HAR_OFFLINE=1 $(PY) benchmarks/bench_epoch_cost.py --epochs 3
+
+zoo: $(STAMP) ## The model zoo under one protocol (hours; resumable: finished runs are skipped)
+	$(PY) -m har_utils.zoo run --protocols subjects,retrain_all
+	$(PY) -m har_utils.zoo run --models cnn_lstm_paper --protocols paper --seeds 0,1,2
 
 readme: $(STAMP) ## Re-render README.md's result blocks from results/
 	$(PY) -m har_utils.report

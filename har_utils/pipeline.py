@@ -290,7 +290,8 @@ def clean_notebook(nb: dict[str, Any], run_id: str, profile: str) -> dict[str, A
 
 
 #: Committed results written by other commands than the notebook run (benchmarks, studies).
-NOT_FROM_THE_RUN = ("results/manifest.json", "results/benchmarks/")
+NOT_FROM_THE_RUN = ("results/manifest.json", "results/benchmarks/", "results/zoo/",
+                    "results/summary.json")
 
 
 def output_checksums() -> dict[str, str]:

@@ -149,3 +149,126 @@ def test_architecture_diagram(paper):
         assert any("457,906" in t for t in texts)
     finally:
         plt.close(fig)
+
+
+# --- the model zoo ----------------------------------------------------------------------------
+
+ZOO_NEW = ("cnn_lstm_sequential", "cnn", "lstm", "deepconvlstm", "isplinception")
+ZOO = ("cnn_lstm_paper", *ZOO_NEW)
+
+
+@pytest.fixture(scope="module")
+def zoo():
+    return {name: models.build_model(name) for name in ZOO_NEW}
+
+
+def _of_type(model, kind):
+    return [lyr for lyr in model.layers if type(lyr) is kind]
+
+
+@pytest.mark.parametrize("name", ZOO_NEW)
+def test_zoo_model_builds_and_outputs_a_softmax(zoo, name):
+    m = zoo[name]
+    assert not m.compiled
+    assert tuple(m.input.shape) == (None, 128, 9)
+    assert tuple(m.output.shape) == (None, 6)
+    assert m.layers[-1].activation.__name__ == "softmax"
+    x = np.random.default_rng(1).normal(size=(2, 128, 9)).astype("float32")
+    p = np.asarray(m(x, training=False))
+    assert p.shape == (2, 6) and (p >= 0).all()
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_zoo_parameter_counts(zoo, paper):
+    counts = {name: models.count_params(m) for name, m in zoo.items()}
+    assert all(c > 0 for c in counts.values())
+    assert counts["cnn_lstm_sequential"] != models.count_params(paper)
+    # Hand counts: conv (k*c_in + 1)*c_out, LSTM 4*(u*(c_in + u) + u), dense (c_in + 1)*c_out.
+    conv128 = (4 * 9 + 1) * 128 + (4 * 128 + 1) * 128
+    head = (100 + 1) * 100 + (100 + 1) * 6
+    assert counts["cnn_lstm_sequential"] == conv128 + 4 * (100 * 228 + 100) + 80_400 + head
+    assert counts["cnn"] == (3 * 9 + 1) * 64 + (3 * 64 + 1) * 64 + (62 * 64 + 1) * 100 + 606
+    assert counts["lstm"] == 4 * (100 * 109 + 100) + 80_400 + head
+    assert counts["deepconvlstm"] == ((5 * 9 + 1) * 64 + 3 * (5 * 64 + 1) * 64
+                                      + 4 * (128 * 192 + 128) + 4 * (128 * 256 + 128)
+                                      + 129 * 6)
+
+
+def test_sequential_reading_feeds_pooled_steps_to_the_lstm(zoo):
+    m = zoo["cnn_lstm_sequential"]
+    assert tuple(m.get_layer("pool2").output.shape) == (None, 29, 128)
+    assert not any(isinstance(lyr, (layers.Flatten, layers.TimeDistributed)) for lyr in m.layers)
+    assert [lyr.name for lyr in _of_type(m, layers.LSTM)] == ["lstm1", "lstm2"]
+
+
+def test_isplinception_structure(zoo):
+    m = zoo["isplinception"]
+    concats = _of_type(m, layers.Concatenate)
+    assert len(concats) == 5
+    assert all(tuple(c.output.shape) == (None, 128, 256) for c in concats)
+    assert len(_of_type(m, layers.Add)) == 1
+    for i in range(1, 6):
+        assert {m.get_layer(f"m{i}_conv{k}").kernel_size for k in (68, 34, 17)} == {
+            (68,), (34,), (17,)}
+        assert m.get_layer(f"m{i}_bottleneck").filters == 32
+    # The residual joins module 3's output and the projected input.
+    add = m.get_layer("residual_add")
+    assert [tuple(t.shape) for t in add.input] == [(None, 128, 256)] * 2
+    assert tuple(m.get_layer("shortcut_conv").input.shape) == (None, 128, 9)  # from the input
+    assert isinstance(m.get_layer(index=-2), layers.GlobalAveragePooling1D)
+    assert m.losses  # L2 kernel regularisation
+    convs = _of_type(m, layers.Conv1D)
+    assert all(c.kernel_regularizer is not None for c in convs)
+    assert m.get_layer("output").kernel_regularizer.l2 == pytest.approx(0.00593)
+
+
+def test_deepconvlstm_structure(zoo):
+    m = zoo["deepconvlstm"]
+    convs, lstms = _of_type(m, layers.Conv1D), _of_type(m, layers.LSTM)
+    assert len(convs) == 4 and len(lstms) == 2
+    assert all(c.filters == 64 and c.kernel_size == (5,) for c in convs)
+    assert not _of_type(m, layers.MaxPooling1D)
+    assert [lyr.units for lyr in lstms] == [128, 128]
+    assert lstms[0].return_sequences and not lstms[1].return_sequences
+
+
+def test_train_defaults():
+    assert models.train_defaults("isplinception") == {
+        "optimizer": "adam_amsgrad", "learning_rate": 5e-4, "batch_size": 64, "max_epochs": 15}
+    paper = {"batch_size": 32, "optimizer": "adam", "learning_rate": 1e-3}
+    for name in ("cnn_lstm_paper", "cnn_lstm_sequential", "cnn", "lstm"):
+        assert models.train_defaults(name) == paper
+    assert models.train_defaults("deepconvlstm")["batch_size"] == 32
+    assert models.train_defaults("tiny_cnn") == {}
+    spec = models.MODELS["isplinception"]
+    with pytest.raises(TypeError):
+        spec.train_defaults["batch_size"] = 1  # read-only
+    hash(spec)  # still hashable
+
+
+def test_register_validates_train_defaults():
+    with pytest.raises(ValueError, match="epochs"):
+        models.register("bad_model", description="x", train_defaults={"epochs": 3})
+    with pytest.raises(ValueError, match="optimizer"):
+        models.register("bad_model", description="x", train_defaults={"optimizer": "rmsprop"})
+    assert "bad_model" not in models.MODELS
+
+
+def test_cnn_lstm_features_takes_the_561_features():
+    m = models.build_model("cnn_lstm_features", input_shape=(561, 1))
+    assert tuple(m.input.shape) == (None, 561, 1) and tuple(m.output.shape) == (None, 6)
+    assert tuple(m.get_layer("pool2").output.shape) == (None, 138, 64)
+    assert "561" in models.MODELS["cnn_lstm_features"].description
+    with pytest.raises(ValueError, match="561, 1"):
+        models.build_model("cnn_lstm_features")  # the (128, 9) default is not features
+
+
+def test_parameters_table_has_a_row_per_zoo_model(zoo):
+    t = models.parameters_table()
+    assert list(t.columns) == ["name", "description", "parameters", "train_defaults"]
+    assert list(t["name"]) == list(ZOO) == models.zoo_names()
+    by = t.set_index("name")
+    for name, m in zoo.items():
+        assert by.loc[name, "parameters"] == models.count_params(m)
+    assert by.loc["cnn_lstm_paper", "parameters"] == 457_906
+    assert by.loc["isplinception", "train_defaults"]["max_epochs"] == 15

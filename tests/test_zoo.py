@@ -1,0 +1,93 @@
+"""The zoo runner on a small synthetic dataset: protocols, resumable runs, summary, paired tests."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from har_utils import config, zoo
+from har_utils.data import HarDataset, Split
+
+
+@pytest.fixture
+def ds() -> HarDataset:
+    rng = np.random.default_rng(0)
+
+    def split(subjects: tuple[int, ...], per: int) -> Split:
+        s = np.repeat(subjects, per)
+        y = np.tile(np.arange(1, 7), len(s) // 6 + 1)[: len(s)]
+        X = rng.normal(size=(len(s), 128, 9)).astype(np.float32)
+        X[..., 0] += y[:, None] * 0.5  # learnable signal
+        return Split(X, y, s)
+
+    return HarDataset(split(config.TRAIN_SUBJECTS, 12), split(config.TEST_SUBJECTS, 12), "hapt",
+                      {"resource_sha256": "synthetic", "cache": "synthetic.npz"})
+
+
+def spec(protocol: str, seed: int = 0) -> zoo.RunSpec:
+    return zoo.RunSpec("tiny_cnn", protocol, seed, max_epochs=3, patience=1)
+
+
+def test_protocols_write_resumable_results(ds: HarDataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    r = zoo.run(spec("subjects"), ds, log=lambda _l: None)
+    assert r["validation_subjects"] == [8, 17, 21, 25]
+    assert 1 <= r["best_epoch"] <= r["epochs_run"] <= 3
+    assert len(r["y_pred"]) == len(ds.test.y) and r["data"]["source"] == "hapt"
+    assert set(r["test"]["per_subject"]) == {str(s) for s in config.TEST_SUBJECTS}
+    assert zoo.is_done(spec("subjects"), ds)
+
+    calls = []
+    with monkeypatch.context() as m:
+        m.setattr(zoo, "_run_keras", lambda *a, **k: calls.append(1))
+        assert zoo.run(spec("subjects"), ds)["key"] == r["key"] and calls == []  # skipped
+
+    again = zoo.run(spec("retrain_all"), ds, log=lambda _l: None)
+    assert again["epochs_run"] == r["best_epoch"] and again["epochs_from"] == r["name"]
+
+    paper = zoo.run(spec("paper"), ds, log=lambda _l: None)
+    assert paper["epochs_run"] == 3  # no early stopping in the paper's protocol
+    assert paper["best_epoch_test_accuracy"] >= paper["final_epoch_test_accuracy"]
+    assert paper["final_epoch_test_accuracy"] == pytest.approx(paper["test"]["accuracy"], abs=1e-6)
+
+
+def test_retrain_needs_the_subjects_run(ds: HarDataset) -> None:
+    with pytest.raises(RuntimeError, match="subjects"):
+        zoo.run(spec("retrain_all", seed=5), ds, log=lambda _l: None)
+
+
+def test_key_depends_on_data_and_settings(ds: HarDataset) -> None:
+    k = spec("subjects").key(ds)
+    assert zoo.RunSpec("tiny_cnn", "subjects", 0, max_epochs=4, patience=1).key(ds) != k
+    other = HarDataset(ds.train, ds.test, "uci", {"archive_sha256": "x"})
+    assert spec("subjects").key(other) != k
+
+
+def test_summary_and_paired_tests(ds: HarDataset) -> None:
+    for seed in (0, 1):
+        zoo.run(spec("subjects", seed), ds, log=lambda _l: None)
+    zoo.run(zoo.RunSpec("logreg_features", "subjects", 0), ds)
+    runs = zoo.load_runs()
+    rows = {(r["model"], r["protocol"]): r for r in zoo.summarize(runs, ds.test.y, ds.test.subject)}
+    row = rows[("tiny_cnn", "subjects")]
+    assert row["n_seeds"] == 2 and row["seeds"] == [0, 1]
+    accs = [r["test"]["accuracy"] for r in runs if r["spec"]["model"] == "tiny_cnn"]
+    assert row["accuracy_mean"] == pytest.approx(np.mean(accs))
+    low, high = row["ci95_subject_bootstrap"]
+    assert low <= row["accuracy_mean"] <= high
+    assert rows[("logreg_features", "subjects")]["n_seeds"] == 1
+    tests = zoo.paired_tests(runs, ds.test.y, reference="tiny_cnn")
+    assert [t["model"] for t in tests] == ["logreg_features"] and 0 <= tests[0]["p_value"] <= 1
+    path = zoo.write_summary(ds)
+    doc = json.loads(path.read_text())
+    assert doc["n_runs"] == 3 and doc["data"]["source"] == "hapt"
+
+
+def test_plan_orders_protocols_and_seeds() -> None:
+    specs = zoo.plan(["cnn_lstm_paper", "cnn", "logreg_features"], ["retrain_all", "subjects"])
+    names = [s.name for s in specs]
+    assert names.index("cnn_lstm_paper__subjects__seed0") < names.index("cnn_lstm_paper__retrain_all__seed0")
+    assert sum(s.model == "cnn_lstm_paper" and s.protocol == "subjects" for s in specs) == 5
+    assert sum(s.model == "cnn" and s.protocol == "subjects" for s in specs) == 3
+    assert [s.protocol for s in specs if s.model == "logreg_features"] == ["subjects"]
