@@ -3,7 +3,9 @@
 ``train(TrainConfig(...), fit, val)`` seeds everything, builds the model from the registry in
 :mod:`har_utils.models`, compiles it (categorical cross-entropy on one-hot labels, accuracy)
 and fits it with early stopping on the validation loss (best weights restored). It prints one
-compact line per epoch and returns a :class:`TrainResult`. ``save_run`` writes the model and
+compact line per epoch and returns a :class:`TrainResult`. Optional input standardisation
+(fitted on the fit windows) and training-only augmentation live *inside* the model as its
+first layers, so a saved model needs no extra state to predict. ``save_run`` writes the model and
 its history atomically; ``load_model`` and ``load_history`` read them back, with an error that
 says how to get the file when it is missing.
 """
@@ -17,7 +19,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,9 @@ from .models import build_model, count_params
 
 #: Activity ids in label order: column ``k`` of a one-hot row is ``ACTIVITY_IDS[k]``.
 ACTIVITY_IDS: np.ndarray = np.array(sorted(config.ACTIVITIES), dtype=np.int64)
-OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
+OPTIMIZERS: tuple[str, ...] = ("adam", "adam_amsgrad", "sgd")
+#: Augmentations ``TrainConfig.augment`` may combine with "+" (written in this order).
+AUGMENTATIONS: tuple[str, ...] = ("noise", "scaling", "shift")
 MISSING_MODEL_FIX = ("run notebook 04 with TRAIN = True, or restore the committed file with "
                      "git checkout")
 
@@ -63,6 +67,18 @@ class TrainConfig:
     learning_rate: float = 1e-3
     patience: int = 10
     seed: int = 0
+    # Fields below are left out of as_dict()/key() while at their defaults, so the keys of
+    # runs configured before they existed do not change.
+    #: Standardise each channel with the fit windows' mean/std (a first layer of the model).
+    standardize: bool = False
+    #: Training-only augmentation: "none" or "+"-joined names from ``AUGMENTATIONS``.
+    augment: str = "none"
+    #: Gaussian noise std (per-channel std units when standardised, else absolute).
+    noise_std: float = 0.01
+    #: Std of the one random amplitude factor per window, drawn from N(1, scale_std).
+    scale_std: float = 0.1
+    #: Circular time shift of each window by a random whole number in [-max_shift, max_shift].
+    max_shift: int = 8
 
     def __post_init__(self) -> None:
         kw = self.model_kwargs
@@ -74,6 +90,15 @@ class TrainConfig:
             raise ValueError("epochs and batch_size must be >= 1 and patience >= 0")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        object.__setattr__(self, "standardize", bool(self.standardize))
+        object.__setattr__(self, "augment", "+".join(parse_augment(self.augment)) or "none")
+        if not (self.noise_std >= 0 and self.scale_std >= 0 and self.max_shift >= 0):
+            raise ValueError("noise_std, scale_std and max_shift must be >= 0")
+
+    @property
+    def augmentations(self) -> tuple[str, ...]:
+        """``augment`` as a tuple of names (empty for "none")."""
+        return parse_augment(self.augment)
 
     @property
     def kwargs(self) -> dict[str, Any]:
@@ -81,11 +106,15 @@ class TrainConfig:
         return dict(self.model_kwargs)
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict (``model_kwargs`` as a dict)."""
-        return {"model": self.model, "model_kwargs": self.kwargs, "epochs": self.epochs,
-                "batch_size": self.batch_size, "optimizer": self.optimizer,
-                "learning_rate": self.learning_rate, "patience": self.patience,
-                "seed": self.seed}
+        """Plain JSON-ready dict (``model_kwargs`` as a dict); the optional fields
+        (``OPTIONAL_FIELDS``) only where they differ from their defaults."""
+        d = {"model": self.model, "model_kwargs": self.kwargs, "epochs": self.epochs,
+             "batch_size": self.batch_size, "optimizer": self.optimizer,
+             "learning_rate": self.learning_rate, "patience": self.patience,
+             "seed": self.seed}
+        d.update({k: getattr(self, k) for k, default in OPTIONAL_FIELDS.items()
+                  if getattr(self, k) != default})
+        return d
 
     def key(self) -> str:
         """Short SHA-256 of the key-sorted JSON of :meth:`as_dict` (12 hex digits)."""
@@ -93,10 +122,109 @@ class TrainConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
+#: The fields left out of ``as_dict()``/``key()`` while at these defaults.
+OPTIONAL_FIELDS: dict[str, Any] = {
+    f.name: f.default for f in fields(TrainConfig)
+    if f.name in ("standardize", "augment", "noise_std", "scale_std", "max_shift")}
+
+
+def parse_augment(augment: str) -> tuple[str, ...]:
+    """``"scaling+noise"`` -> ``("noise", "scaling")`` (order of ``AUGMENTATIONS``); "none"
+    -> ``()``. Unknown or repeated names raise ``ValueError``."""
+    names = [] if augment.strip() == "none" else [a.strip() for a in augment.split("+")]
+    bad = [a for a in names if a not in AUGMENTATIONS]
+    if bad or len(set(names)) != len(names):
+        raise ValueError(f"bad augment {augment!r}: use 'none' or names from {AUGMENTATIONS} "
+                         "joined by '+', each at most once")
+    return tuple(a for a in AUGMENTATIONS if a in names)
+
+
+def make_optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
+    """The optimizer ``cfg.optimizer`` names, at ``cfg.learning_rate``."""
     if cfg.optimizer == "sgd":
         return keras.optimizers.SGD(learning_rate=cfg.learning_rate, momentum=0.9)
-    return keras.optimizers.Adam(learning_rate=cfg.learning_rate)
+    return keras.optimizers.Adam(learning_rate=cfg.learning_rate,
+                                 amsgrad=cfg.optimizer == "adam_amsgrad")
+
+
+
+# --- input layers: standardisation and augmentation -----------------------------------------
+
+def standardization_layer(X: np.ndarray) -> keras.layers.Normalization:
+    """A ``Normalization(axis=-1)`` with fixed per-channel mean/variance of windows ``X``
+    (n, steps, channels), over all windows and time steps (computed in float64)."""
+    X = np.asarray(X)
+    if X.ndim != 3 or len(X) == 0:
+        raise ValueError(f"need non-empty windows (n, steps, channels), got shape {X.shape}")
+    mean = X.mean(axis=(0, 1), dtype=np.float64)
+    var = X.var(axis=(0, 1), dtype=np.float64)
+    return keras.layers.Normalization(axis=-1, mean=mean.tolist(), variance=var.tolist(),
+                                      name="standardize")
+
+
+@keras.saving.register_keras_serializable(package="har_utils")
+class Augment(keras.layers.Layer):
+    """Training-only augmentation of windows (batch, steps, channels); identity at inference.
+
+    Applied in a fixed order whatever order ``kinds`` is written in: ``shift`` (circular, by
+    a random whole number of steps in [-max_shift, max_shift] per window), ``scaling`` (one
+    factor ~ N(1, scale_std) per window), then ``noise`` (N(0, noise_std) per value). Random
+    draws come from a ``keras.random.SeedGenerator``, so ``set_seed`` makes them reproducible.
+    """
+
+    def __init__(self, kinds: str | tuple[str, ...] = "none", noise_std: float = 0.01,
+                 scale_std: float = 0.1, max_shift: int = 8, seed: int | None = None,
+                 **kwargs: Any):
+        super().__init__(**kwargs)
+        self.kinds = parse_augment(kinds if isinstance(kinds, str) else "+".join(kinds))
+        self.noise_std, self.scale_std = float(noise_std), float(scale_std)
+        self.max_shift, self.seed = int(max_shift), seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        if not training or not self.kinds:
+            return inputs
+        x = inputs
+        ops = keras.ops
+        batch, steps = ops.shape(x)[0], ops.shape(x)[1]
+        if "shift" in self.kinds and self.max_shift > 0:
+            k = keras.random.randint((batch, 1), -self.max_shift, self.max_shift + 1,
+                                     seed=self.seed_generator)
+            idx = ops.mod(ops.arange(steps)[None, :] - k, steps)  # out[t] = x[t - k]
+            x = ops.take_along_axis(x, ops.expand_dims(idx, -1), axis=1)
+        if "scaling" in self.kinds and self.scale_std > 0:
+            x = x * keras.random.normal((batch, 1, 1), mean=1.0, stddev=self.scale_std,
+                                        dtype=x.dtype, seed=self.seed_generator)
+        if "noise" in self.kinds and self.noise_std > 0:
+            x = x + keras.random.normal(ops.shape(x), stddev=self.noise_std, dtype=x.dtype,
+                                        seed=self.seed_generator)
+        return x
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]
+                             ) -> tuple[int | None, ...]:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "kinds": "+".join(self.kinds) or "none",
+                "noise_std": self.noise_std, "scale_std": self.scale_std,
+                "max_shift": self.max_shift, "seed": self.seed}
+
+
+def build_for(config: TrainConfig, X: np.ndarray) -> keras.Model:
+    """Build ``config.model`` for windows shaped like ``X``; with ``standardize`` or
+    ``augment``, wrapped as input -> standardize -> augment -> model (weights of the inner
+    model as without the wrapping, for the same seed). Uncompiled."""
+    shape = tuple(X.shape[1:])
+    base = build_model(config.model, input_shape=shape, n_classes=ACTIVITY_IDS.size,
+                       **config.kwargs)
+    if not config.standardize and not config.augmentations:
+        return base
+    inputs = keras.Input(shape=shape, name="window")
+    x = standardization_layer(X)(inputs) if config.standardize else inputs
+    if config.augmentations:
+        x = Augment(config.augment, noise_std=config.noise_std, scale_std=config.scale_std,
+                    max_shift=config.max_shift, name="augment")(x)
+    return keras.Model(inputs, base(x), name=base.name)
 
 
 # --- labels ---------------------------------------------------------------------------------
@@ -201,18 +329,18 @@ def train(config: TrainConfig, fit: Split, val: Split | None, *, log_every: int 
 
     With a non-empty ``val`` and ``config.patience > 0``: early stopping on ``val_loss``, best
     weights restored. ``patience == 0`` turns early stopping off (all ``config.epochs``
-    epochs, validation still logged). With ``val`` None or empty: all epochs, no validation
-    (e.g. the final retrain on all training subjects). ``best_epoch`` is the epoch whose
-    weights the returned model holds.
+    epochs, validation still logged). ``config.standardize`` fits the standardisation on
+    ``fit`` only (never on ``val``); ``config.augment`` acts on training batches only. With
+    ``val`` None or empty: all epochs, no validation (e.g. the final retrain on all training
+    subjects). ``best_epoch`` is the epoch whose weights the returned model holds.
     """
     set_seed(config.seed)
     X, Y = _xy(fit)
     if len(X) == 0:
         raise ValueError("the training split is empty")
     has_val = val is not None and len(val.X) > 0
-    model = build_model(config.model, input_shape=X.shape[1:], n_classes=ACTIVITY_IDS.size,
-                        **config.kwargs)
-    model.compile(optimizer=_optimizer(config), loss="categorical_crossentropy",
+    model = build_for(config, X)
+    model.compile(optimizer=make_optimizer(config), loss="categorical_crossentropy",
                   metrics=["accuracy"])
     log = EpochLog(config.epochs, log_every, out)
     callbacks: list[keras.callbacks.Callback] = [log]

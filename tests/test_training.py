@@ -241,3 +241,200 @@ def test_patience_zero_turns_early_stopping_off() -> None:
     result = train(cfg, fit, val, out=lambda _l: None)
     assert result.epochs_run == 4 and result.best_epoch == 4
     assert len(result.history["val_loss"]) == 4
+
+
+# --- optional fields: optimizer, standardisation, augmentation ------------------------------
+
+import keras  # noqa: E402
+
+from har_utils.training import (  # noqa: E402
+    AUGMENTATIONS,
+    OPTIONAL_FIELDS,
+    Augment,
+    build_for,
+    make_optimizer,
+    set_seed,
+)
+
+#: Keys of runs configured before the optional fields existed: they must not change.
+KNOWN_KEYS = {"c1334b2c3f43": TrainConfig(),
+              "8e9e1e8fa0c4": TrainConfig(model="tiny_cnn", epochs=2, patience=5),
+              "f4f5684aa287": TrainConfig(model_kwargs={"dropout": 0.3}),
+              "01a198ba6023": TrainConfig(optimizer="sgd")}
+OLD_FIELDS = {"model", "model_kwargs", "epochs", "batch_size", "optimizer", "learning_rate",
+              "patience", "seed"}
+
+
+def offset_windows(n: int, seed: int, offset: float = 0.0) -> Split:
+    """Learnable windows with a per-channel offset and scale (so standardising matters)."""
+    s = synthetic(n, seed)
+    X = s.X * np.linspace(0.5, 4.0, 9, dtype=np.float32) + np.arange(9, dtype=np.float32)
+    return Split((X + offset).astype(np.float32), s.y, s.subject)
+
+
+def test_optional_fields_defaults_and_key_stability():
+    cfg = TrainConfig()
+    assert (cfg.standardize, cfg.augment, cfg.noise_std, cfg.scale_std, cfg.max_shift) == (
+        False, "none", 0.01, 0.1, 8)
+    assert OPTIONAL_FIELDS == {"standardize": False, "augment": "none", "noise_std": 0.01,
+                               "scale_std": 0.1, "max_shift": 8}
+    for key, c in KNOWN_KEYS.items():
+        assert set(c.as_dict()) == OLD_FIELDS and c.key() == key
+    # explicitly passing a default is the same run
+    assert TrainConfig(standardize=False, augment="none", max_shift=8).key() == "c1334b2c3f43"
+
+
+def test_optional_fields_appear_when_set_and_round_trip():
+    cfg = TrainConfig(standardize=True, augment="shift+noise", noise_std=0.05)
+    d = cfg.as_dict()
+    assert set(d) - OLD_FIELDS == {"standardize", "augment", "noise_std"}
+    assert d["augment"] == "noise+shift"  # canonical order of AUGMENTATIONS
+    assert TrainConfig(**d) == cfg and TrainConfig(**d).key() == cfg.key()
+    assert cfg.augmentations == ("noise", "shift")
+    assert cfg.key() not in KNOWN_KEYS
+    keys = {TrainConfig(**{k: v}).key() for k, v in [("standardize", True), ("augment", "noise"),
+                                                      ("noise_std", 0.02), ("scale_std", 0.2),
+                                                      ("max_shift", 4)]}
+    assert len(keys) == 5
+    assert TrainConfig(augment="scaling+noise") == TrainConfig(augment="noise+scaling")
+    assert TrainConfig(augment="+".join(AUGMENTATIONS)).augmentations == AUGMENTATIONS
+
+
+@pytest.mark.parametrize("kw", [{"augment": "blur"}, {"augment": "noise+blur"},
+                                {"augment": "noise+noise"}, {"augment": "none+noise"},
+                                {"augment": ""}, {"noise_std": -0.1}, {"scale_std": -1.0},
+                                {"max_shift": -1}, {"optimizer": "amsgrad"}])
+def test_optional_fields_reject_bad_values(kw):
+    with pytest.raises(ValueError):
+        TrainConfig(**kw)
+
+
+def test_unknown_augmentation_layer_name_raises():
+    with pytest.raises(ValueError, match="augment"):
+        Augment("noise+blur")
+
+
+def test_adam_amsgrad_builds_and_trains(data):
+    opt = make_optimizer(TrainConfig(optimizer="adam_amsgrad", learning_rate=0.01))
+    assert type(opt).__name__ == "Adam" and opt.amsgrad
+    assert float(opt.learning_rate) == pytest.approx(0.01)
+    assert not make_optimizer(TrainConfig()).amsgrad
+    fit = Split(*(a[:100] for a in data[0]))
+    result = train(tiny(epochs=1, optimizer="adam_amsgrad"), fit, None, out=lambda s: None)
+    assert result.epochs_run == 1 and np.isfinite(result.history["loss"]).all()
+
+
+@pytest.fixture(scope="module")
+def standardized():
+    fit, val = offset_windows(100, 11), offset_windows(40, 12)
+    cfg = tiny(standardize=True, patience=0)
+    quiet = {"out": lambda s: None}
+    return cfg, fit, val, train(cfg, fit, val, **quiet), train(
+        cfg, fit, Split(val.X + 1e4, val.y, val.subject), **quiet)
+
+
+def test_standardization_uses_the_fit_windows_only(standardized):
+    cfg, fit, _, result, far = standardized
+    layer = result.model.get_layer("standardize")
+    mean, var = np.asarray(layer.mean).ravel(), np.asarray(layer.variance).ravel()
+    np.testing.assert_allclose(mean, fit.X.mean(axis=(0, 1), dtype=np.float64), rtol=1e-6)
+    np.testing.assert_allclose(var, fit.X.var(axis=(0, 1), dtype=np.float64), rtol=1e-5)
+    other = far.model.get_layer("standardize")  # validation 1e4 away: the same statistics
+    np.testing.assert_array_equal(np.asarray(other.mean), np.asarray(layer.mean))
+    np.testing.assert_array_equal(np.asarray(other.variance), np.asarray(layer.variance))
+    z = np.asarray(layer(fit.X))  # standardised fit windows: mean 0, std 1 per channel
+    np.testing.assert_allclose(z.mean(axis=(0, 1)), 0, atol=1e-4)
+    np.testing.assert_allclose(z.std(axis=(0, 1)), 1, atol=1e-4)
+    assert result.history["loss"] == far.history["loss"]  # training never saw val
+
+
+def test_standardized_model_saves_and_predicts_identically(standardized, tmp_path: Path):
+    _, fit, val, result, _ = standardized
+    paths = save_run(result, tmp_path, "std")
+    model = load_model(paths["model"])
+    for X in (val.X, val.X * 3 - 7):
+        np.testing.assert_array_equal(model.predict(X, verbose=0),
+                                      result.model.predict(X, verbose=0))
+    assert load_history(paths["history"])["config"]["standardize"] is True
+
+
+def test_standardization_changes_the_input_not_the_initial_weights():
+    X = offset_windows(20, 5).X
+    set_seed(3)
+    plain = build_for(tiny(), X)
+    set_seed(3)
+    wrapped = build_for(tiny(standardize=True), X)
+    assert [lyr.name for lyr in wrapped.layers] == ["window", "standardize", "tiny_cnn"]
+    for a, b in zip(plain.get_weights(), wrapped.get_layer("tiny_cnn").get_weights()):
+        np.testing.assert_array_equal(a, b)
+    z = np.asarray(wrapped.get_layer("standardize")(X))
+    np.testing.assert_allclose(np.asarray(wrapped(X)), np.asarray(plain(z)), rtol=1e-5,
+                               atol=1e-6)
+
+
+def _augmented(augment: str, seed: int = 0, **kw) -> tuple[keras.Model, keras.Model]:
+    X = synthetic(8, 6).X
+    set_seed(seed)
+    plain = build_for(tiny(), X)
+    set_seed(seed)
+    return plain, build_for(tiny(augment=augment, **kw), X)
+
+
+def test_augmentation_is_inactive_at_inference_and_active_in_training():
+    X = synthetic(16, 7).X
+    plain, model = _augmented("noise+scaling+shift")
+    assert [lyr.name for lyr in model.layers] == ["window", "augment", "tiny_cnn"]
+    expected = np.asarray(plain(X, training=False))
+    np.testing.assert_array_equal(np.asarray(model(X, training=False)), expected)
+    np.testing.assert_array_equal(model.predict(X, verbose=0), plain.predict(X, verbose=0))
+    assert not np.allclose(np.asarray(model(X, training=True)), expected)
+
+
+def test_augmentation_is_deterministic_for_a_seed():
+    X = synthetic(16, 7).X
+    outs = []
+    for seed in (0, 0, 1):
+        set_seed(seed)
+        layer = Augment("noise+scaling+shift")
+        outs.append(np.asarray(layer(X, training=True)))
+    np.testing.assert_array_equal(outs[0], outs[1])
+    assert not np.array_equal(outs[0], outs[2])
+    set_seed(0)
+    layer = Augment("noise")
+    first, second = (np.asarray(layer(X, training=True)) for _ in range(2))
+    assert not np.array_equal(first, second)  # new draws per batch
+
+
+@pytest.mark.parametrize("augment", ["noise", "scaling", "shift"])
+def test_each_augmentation_does_what_it_says(augment):
+    X = synthetic(64, 8).X
+    set_seed(0)
+    out = np.asarray(Augment(augment, noise_std=0.5, scale_std=0.2, max_shift=3)(
+        X, training=True))
+    if augment == "noise":
+        assert (out - X).std() == pytest.approx(0.5, rel=0.05)
+    elif augment == "scaling":
+        factors = (out / X).reshape(len(X), -1)
+        np.testing.assert_allclose(factors, np.broadcast_to(factors[:, :1], factors.shape),
+                                   rtol=1e-4)  # one factor per window
+        assert factors[:, 0].std() > 0.05 and abs(factors[:, 0].mean() - 1) < 0.15
+    else:
+        shifts = []
+        for x, o in zip(X, out):
+            ks = [k for k in range(-3, 4) if np.array_equal(o, np.roll(x, k, axis=0))]
+            assert len(ks) == 1
+            shifts.append(ks[0])
+        assert len(set(shifts)) > 1
+
+
+def test_augmented_training_is_reproducible_and_saves(data, tmp_path: Path):
+    fit, val = (Split(*(a[:n] for a in s)) for s, n in zip(data, (100, 30)))
+    cfg = tiny(augment="noise+scaling+shift", standardize=True, patience=0)
+    first = train(cfg, fit, val, out=lambda s: None)
+    second = train(cfg, fit, val, out=lambda s: None)
+    assert first.history == second.history
+    plain = train(tiny(standardize=True, patience=0), fit, val, out=lambda s: None)
+    assert plain.history["loss"] != first.history["loss"]
+    model = load_model(save_run(first, tmp_path, "aug")["model"])
+    np.testing.assert_array_equal(model.predict(val.X, verbose=0),
+                                  first.model.predict(val.X, verbose=0))
