@@ -116,8 +116,102 @@ def timings_block(results: Path) -> str:
     return "\n".join(lines)
 
 
+#: The paper's Table II rows that a zoo model re-runs (reported-number id in paper_reported.json).
+TABLE2_ROWS = {"cnn_lstm_paper": ("CNN-LSTM (this paper)", "table2_proposed"),
+               "cnn": ("CNN [23]", "table2_cnn_23"),
+               "isplinception": ("iSPLInception [24]", "table2_isplinception_24"),
+               "logreg_features": ("linear model on features (literature ~96 % on the 561)",
+                                   "anchor_linear_561")}
+
+
+def zoo_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
+    """Table II as re-run by the zoo: one row per model and protocol, with the paper's number
+    for the rows it reports (``None`` summary -> an empty table)."""
+    import pandas as pd
+
+    from .paper import reported
+
+    cols = ["model", "protocol", "paper row", "paper reports %", "n_seeds", "accuracy % (mean ± std)",
+            "95 % CI (subjects)", "macro F1", "data"]
+    if not summary:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for r in summary["rows"]:
+        label, rid = TABLE2_ROWS.get(r["model"], ("", None))
+        paper_value = reported(rid) if rid else None
+        low, high = r["ci95_subject_bootstrap"]
+        rows.append({"model": r["model"], "protocol": r["protocol"], "paper row": label,
+                     "paper reports %": paper_value, "n_seeds": r["n_seeds"],
+                     "accuracy % (mean ± std)": f"{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f}",
+                     "95 % CI (subjects)": f"{100 * low:.2f}-{100 * high:.2f}",
+                     "macro F1": round(r["macro_f1_mean"], 4), "data": r["data_source"]})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def cost_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
+    """Seconds per epoch of every zoo model on this machine (from the cost benchmark)."""
+    import pandas as pd
+
+    cost = (summary or {}).get("cost_table")
+    if not cost:
+        return pd.DataFrame(columns=["model", "parameters", "batch_size", "first_epoch_s", "s_per_epoch"])
+    return pd.DataFrame(cost["models"]) if isinstance(cost.get("models"), list) else pd.DataFrame(cost["models"]).T
+
+
+def load_zoo_summary(path: Path | None = None) -> dict[str, Any] | None:
+    """The committed zoo study (``results/summary.json`` of the project, whatever the
+    profile: the zoo is its own study, run by ``make zoo``), or None if it has not run."""
+    path = config.PROJECT_ROOT / "results" / "summary.json" if path is None else path
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def inflation_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
+    """How much the paper's protocol (test set as validation) inflates test accuracy."""
+    import pandas as pd
+
+    rows = []
+    by = {(r["model"], r["protocol"]): r for r in (summary or {}).get("rows", [])}
+    for (model, protocol), r in by.items():
+        if protocol != "paper":
+            continue
+        honest = by.get((model, "subjects"))
+        rows.append({"model": model, "n_seeds": r["n_seeds"],
+                     "paper protocol, final epoch %": 100 * r["final_epoch_test_accuracy_mean"],
+                     "paper protocol, best epoch chosen on test %": 100 * r["best_epoch_test_accuracy_mean"],
+                     "one protocol (validation subjects) %": None if honest is None else 100 * honest["accuracy_mean"]})
+    return pd.DataFrame(rows)
+
+
+def markdown_table(df: Any) -> str:
+    """A DataFrame as a GitHub markdown table (no extra dependency)."""
+    def cell(v: Any) -> str:
+        if v is None or (isinstance(v, float) and v != v):
+            return "-"
+        return f"{v:.2f}" if isinstance(v, float) else str(v)
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in df.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def zoo_block(results: Path) -> str:
+    """Markdown: the cost table and the zoo's results table, from results/summary.json."""
+    s = _load("summary.json", results)
+    if s is None:
+        return "_The zoo has not run yet: `make zoo-cost`, then `make zoo`._"
+    out = []
+    cost = cost_table(s)
+    if len(cost):
+        out += [f"Cost on {s['cost_table'].get('cpu_count', '?')} CPU cores (`make zoo-cost`):", "",
+                markdown_table(cost), ""]
+    table = zoo_table(s)
+    out += [f"Results so far ({s['n_runs']} runs, `make zoo` resumes the rest):", "",
+            markdown_table(table)]
+    return "\n".join(out)
+
+
 BLOCKS: dict[str, Callable[[Path], str]] = {"data": data_block, "results": results_block,
-                                             "timings": timings_block}
+                                             "timings": timings_block, "zoo": zoo_block}
 
 
 def data_console(results: Path) -> str:

@@ -91,3 +91,31 @@ def test_plan_orders_protocols_and_seeds() -> None:
     assert sum(s.model == "cnn_lstm_paper" and s.protocol == "subjects" for s in specs) == 5
     assert sum(s.model == "cnn" and s.protocol == "subjects" for s in specs) == 3
     assert [s.protocol for s in specs if s.model == "logreg_features"] == ["subjects"]
+
+
+def test_report_tables_from_a_summary(ds: HarDataset) -> None:
+    from har_utils import report
+
+    zoo.run(spec("subjects"), ds, log=lambda _l: None)
+    zoo.run(spec("paper"), ds, log=lambda _l: None)
+    summary = json.loads(zoo.write_summary(ds).read_text())
+    table = report.zoo_table(summary)
+    assert set(table["protocol"]) == {"subjects", "paper"} and (table["n_seeds"] == 1).all()
+    assert report.zoo_table(None).empty and report.cost_table(None).empty
+    infl = report.inflation_table(summary)
+    assert len(infl) == 1 and infl.iloc[0]["model"] == "tiny_cnn"
+    assert infl.iloc[0]["paper protocol, best epoch chosen on test %"] >= \
+        infl.iloc[0]["paper protocol, final epoch %"]
+    md = report.markdown_table(table)
+    assert md.splitlines()[0].startswith("| model | protocol |") and md.count("\n") == len(table) + 1
+
+
+def test_paper_row_is_matched_to_its_reported_number() -> None:
+    from har_utils import report
+
+    summary = {"rows": [{"model": "cnn_lstm_paper", "protocol": "subjects", "n_seeds": 5,
+                         "accuracy_mean": 0.91, "accuracy_std": 0.01, "macro_f1_mean": 0.9,
+                         "ci95_subject_bootstrap": [0.85, 0.95], "data_source": "HAPT rebuild"}]}
+    row = report.zoo_table(summary).iloc[0]
+    assert row["paper reports %"] == 98.8 and row["paper row"] == "CNN-LSTM (this paper)"
+    assert row["accuracy % (mean ± std)"] == "91.00 ± 1.00"
