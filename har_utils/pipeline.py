@@ -128,14 +128,21 @@ def input_hash(notebook: Path, params: dict[str, Any], upstream: str = "",
     return h.hexdigest()
 
 
+#: Committed files a notebook reads besides its upstream notebooks' outputs (they are part of
+#: its input hash): notebook 06 shows the zoo study, which `make zoo` writes.
+EXTRA_INPUTS: dict[str, tuple[str, ...]] = {"06_comparison": ("results/summary.json",)}
+
+
 def chain_hashes(profile: str) -> dict[str, str]:
     """Input hash of every notebook, each including the hashes of those before it."""
     package = _package_hash()
     out: dict[str, str] = {}
     upstream = ""
     for name in notebook_names():
+        extra = "".join(sha256_file(config.PROJECT_ROOT / f) if (config.PROJECT_ROOT / f).exists()
+                        else f"{f}: missing" for f in EXTRA_INPUTS.get(name, ()))
         upstream = input_hash(config.NOTEBOOKS_DIR / f"{name}.ipynb",
-                              notebook_params(profile, name), upstream, package)
+                              notebook_params(profile, name), upstream + extra, package)
         out[name] = upstream
     return out
 

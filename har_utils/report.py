@@ -182,6 +182,27 @@ def inflation_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
     return pd.DataFrame(rows)
 
 
+def per_subject_zoo(summary: dict[str, Any] | None, protocol: str = "subjects") -> "pd.DataFrame":
+    """Test accuracy per subject (mean over seeds), one row per model: the spread that
+    subjects cause, beside the spread over seeds."""
+    import pandas as pd
+
+    rows = {r["model"]: r["per_subject_accuracy_mean"] for r in (summary or {}).get("rows", [])
+            if r["protocol"] == protocol and "per_subject_accuracy_mean" in r}
+    table = pd.DataFrame(rows).T
+    if len(table):
+        table = table[sorted(table.columns, key=int)]
+        table.columns = [f"subject {c}" for c in table.columns]
+    return table
+
+
+def mcnemar_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
+    """McNemar's test of each model against cnn_lstm_paper (seed 0, same test windows)."""
+    import pandas as pd
+
+    return pd.DataFrame((summary or {}).get("mcnemar_vs_cnn_lstm_paper", []))
+
+
 def markdown_table(df: Any) -> str:
     """A DataFrame as a GitHub markdown table (no extra dependency)."""
     def cell(v: Any) -> str:

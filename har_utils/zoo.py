@@ -223,6 +223,9 @@ def summarize(runs: list[dict[str, Any]], y_true: np.ndarray, subjects: np.ndarr
                "macro_f1_mean": float(f1.mean()), "macro_f1_std": float(f1.std(ddof=1)) if len(rs) > 1 else 0.0,
                "ci95_subject_bootstrap": [low, high],
                "train_seconds_total": float(sum(r.get("train_seconds", 0.0) for r in rs)),
+               "per_subject_accuracy_mean": {
+                   subj: float(np.mean([r["test"]["per_subject"][subj]["accuracy"] for r in rs]))
+                   for subj in rs[0]["test"]["per_subject"]},
                "data_source": rs[0]["data"]["source_label"]}
         if protocol == "paper":
             row["final_epoch_test_accuracy_mean"] = float(np.mean([r["final_epoch_test_accuracy"] for r in rs]))
