@@ -140,6 +140,16 @@ def zoo_names() -> list[str]:
 
 # --- models -------------------------------------------------------------------------------
 
+def _lstm_head(x: Any, n_classes: int, lstm_units: int, dropout: float, dense_units: int) -> Any:
+    """The paper's recurrent head: LSTM(return_sequences) ``lstm1`` -> LSTM ``lstm2`` ->
+    Dropout ``dropout`` -> Dense(ReLU) ``dense`` -> Dense(n_classes, softmax) ``output``."""
+    x = layers.LSTM(lstm_units, return_sequences=True, name="lstm1")(x)
+    x = layers.LSTM(lstm_units, name="lstm2")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
+    return layers.Dense(n_classes, activation="softmax", name="output")(x)
+
+
 #: The training the CNN-LSTM paper prescribes (and the zoo's default): Adam 1e-3, batch 32.
 PAPER_TRAIN_DEFAULTS: dict[str, Any] = {"batch_size": 32, "optimizer": "adam",
                                         "learning_rate": 1e-3}
@@ -181,11 +191,7 @@ def cnn_lstm_paper(input_shape: tuple[int, int], n_classes: int, *, n_subsequenc
     x = td(layers.Conv1D(filters, kernel_size, activation="relu"), name="conv2")(x)
     x = td(layers.MaxPooling1D(pool_size), name="pool2")(x)
     x = td(layers.Flatten(), name="flatten")(x)
-    x = layers.LSTM(lstm_units, return_sequences=True, name="lstm1")(x)
-    x = layers.LSTM(lstm_units, name="lstm2")(x)
-    x = layers.Dropout(dropout, name="dropout")(x)
-    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="output")(x)
+    outputs = _lstm_head(x, n_classes, lstm_units, dropout, dense_units)
     return keras.Model(inputs, outputs, name="cnn_lstm_paper")
 
 
@@ -232,11 +238,7 @@ def cnn_lstm_sequential(input_shape: tuple[int, int], n_classes: int, *, filters
     x = layers.Dropout(conv_dropout, name="conv_dropout")(x)
     x = layers.Conv1D(filters, kernel_size, activation="relu", name="conv2")(x)
     x = layers.MaxPooling1D(pool_size, name="pool2")(x)
-    x = layers.LSTM(lstm_units, return_sequences=True, name="lstm1")(x)
-    x = layers.LSTM(lstm_units, name="lstm2")(x)
-    x = layers.Dropout(dropout, name="dropout")(x)
-    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="output")(x)
+    outputs = _lstm_head(x, n_classes, lstm_units, dropout, dense_units)
     return keras.Model(inputs, outputs, name="cnn_lstm_sequential")
 
 
@@ -278,11 +280,7 @@ def lstm(input_shape: tuple[int, int], n_classes: int, *, lstm_units: int = 100,
     Dense(n_classes, softmax) ``output``.
     """
     inputs = keras.Input(shape=tuple(input_shape), name="window")
-    x = layers.LSTM(lstm_units, return_sequences=True, name="lstm1")(inputs)
-    x = layers.LSTM(lstm_units, name="lstm2")(x)
-    x = layers.Dropout(dropout, name="dropout")(x)
-    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="output")(x)
+    outputs = _lstm_head(inputs, n_classes, lstm_units, dropout, dense_units)
     return keras.Model(inputs, outputs, name="lstm")
 
 
@@ -413,11 +411,7 @@ def cnn_lstm_features(input_shape: tuple[int, int], n_classes: int, *, filters: 
     x = layers.MaxPooling1D(pool_size, name="pool1")(x)
     x = layers.Conv1D(filters, kernel_size, activation="relu", name="conv2")(x)
     x = layers.MaxPooling1D(pool_size, name="pool2")(x)
-    x = layers.LSTM(lstm_units, return_sequences=True, name="lstm1")(x)
-    x = layers.LSTM(lstm_units, name="lstm2")(x)
-    x = layers.Dropout(dropout, name="dropout")(x)
-    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="output")(x)
+    outputs = _lstm_head(x, n_classes, lstm_units, dropout, dense_units)
     return keras.Model(inputs, outputs, name="cnn_lstm_features")
 
 
