@@ -152,10 +152,12 @@ def cost_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
     """Seconds per epoch of every zoo model on this machine (from the cost benchmark)."""
     import pandas as pd
 
+    cols = ["model", "parameters", "batch_size", "optimizer", "max_epochs", "first_epoch_s",
+            "s_per_epoch"]
     cost = (summary or {}).get("cost_table")
     if not cost:
-        return pd.DataFrame(columns=["model", "parameters", "batch_size", "first_epoch_s", "s_per_epoch"])
-    return pd.DataFrame(cost["models"]) if isinstance(cost.get("models"), list) else pd.DataFrame(cost["models"]).T
+        return pd.DataFrame(columns=cols)
+    return pd.DataFrame(cost["models"])[cols]
 
 
 def load_zoo_summary(path: Path | None = None) -> dict[str, Any] | None:
@@ -208,7 +210,9 @@ def markdown_table(df: Any) -> str:
     def cell(v: Any) -> str:
         if v is None or (isinstance(v, float) and v != v):
             return "-"
-        return f"{v:.2f}" if isinstance(v, float) else str(v)
+        if isinstance(v, float):
+            return str(int(v)) if v.is_integer() and abs(v) >= 10 else f"{v:.2f}"
+        return str(v)
     head = "| " + " | ".join(map(str, df.columns)) + " |"
     rule = "|" + "|".join("---" for _ in df.columns) + "|"
     body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
