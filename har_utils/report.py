@@ -124,6 +124,15 @@ TABLE2_ROWS = {"cnn_lstm_paper": ("CNN-LSTM (this paper)", "table2_proposed"),
                                    "anchor_linear_561")}
 
 
+#: Table II rows the zoo does not re-run, and why.
+NOT_RERUN = {
+    "AM-DLFC [25]": ("table2_amdlfc_25", "it classifies spectrograms of 3 s windows, which the "
+                     "2.56 s (128-sample) windows of this protocol do not provide"),
+    "CNN-LSTM on the 561 features": ("table2_proposed", "needs the official 561 features "
+                                     "(source uci, `cnn_lstm_features`); not available offline"),
+}
+
+
 def zoo_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
     """Table II as re-run by the zoo: one row per model and protocol, with the paper's number
     for the rows it reports (``None`` summary -> an empty table)."""
@@ -145,6 +154,11 @@ def zoo_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
                      "accuracy % (mean ± std)": f"{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f}",
                      "95 % CI (subjects)": f"{100 * low:.2f}-{100 * high:.2f}",
                      "macro F1": round(r["macro_f1_mean"], 4), "data": r["data_source"]})
+    for label, (rid, reason) in NOT_RERUN.items():
+        rows.append({"model": "-", "protocol": f"not re-run: {reason}", "paper row": label,
+                     "paper reports %": reported(rid), "n_seeds": 0,
+                     "accuracy % (mean ± std)": "-", "95 % CI (subjects)": "-", "macro F1": None,
+                     "data": "-"})
     return pd.DataFrame(rows, columns=cols)
 
 

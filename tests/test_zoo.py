@@ -100,7 +100,11 @@ def test_report_tables_from_a_summary(ds: HarDataset) -> None:
     zoo.run(spec("paper"), ds, log=lambda _l: None)
     summary = json.loads(zoo.write_summary(ds).read_text())
     table = report.zoo_table(summary)
-    assert set(table["protocol"]) == {"subjects", "paper"} and (table["n_seeds"] == 1).all()
+    runs = table[table["n_seeds"] > 0]
+    assert set(runs["protocol"]) == {"subjects", "paper"} and (runs["n_seeds"] == 1).all()
+    skipped = table[table["n_seeds"] == 0]
+    assert "AM-DLFC [25]" in set(skipped["paper row"])
+    assert skipped["protocol"].str.startswith("not re-run: ").all()
     assert report.zoo_table(None).empty and report.cost_table(None).empty
     infl = report.inflation_table(summary)
     assert len(infl) == 1 and infl.iloc[0]["model"] == "tiny_cnn"
