@@ -143,7 +143,8 @@ def _uci_arrays(zip_path: Path | None, known: dict[str, str] | None
     cache = config.cache_dir() / f"uci-{info['sha256'][:12]}-{code_key('uci')}.npz"
     prov = {"archive": str(zip_path), "archive_sha256": info["sha256"], "archive_kind": info["kind"],
             "preprocessing": "official (as published by UCI)"}
-    return _cached(cache, lambda: uci.load_uci_zip(zip_path, known)), {**prov, "cache": cache.name}
+    return (_cached(cache, lambda: uci.load_uci_zip(zip_path, known, verified=info)),
+            {**prov, "cache": cache.name})
 
 
 def _hapt_arrays(p: Preprocessing) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -212,7 +212,7 @@ def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
                 os.environ[k] = v
     wall = time.perf_counter() - t0
     os.replace(running, out)
-    _record(profile, name, digest, params, wall)
+    _record(profile, name, digest, params, wall, new_run=name == notebook_names()[0])
     print(f"[{profile}] {name}: done in {wall:.1f} s", flush=True)
     print_summary(name, profile)
     return wall
@@ -242,8 +242,13 @@ def _data_provenance(profile: str) -> dict[str, Any] | None:
     return {k: p[k] for k in keep if k in p}
 
 
-def _record(profile: str, name: str, digest: str, params: dict[str, Any], wall: float) -> None:
+def _record(profile: str, name: str, digest: str, params: dict[str, Any], wall: float,
+            new_run: bool = False) -> None:
+    """Record a finished notebook in the manifest; ``new_run`` (the first notebook ran again)
+    gives the run a new id, so a published run id names one execution of the data step."""
     manifest = load_manifest(profile)
+    if new_run:
+        manifest["run_id"] = uuid.uuid4().hex[:12]
     env = environment()
     manifest.update({"git": env["git"], "python": env["python"], "packages": env["packages"],
                      "platform": env["platform"], "cpu_count": os.cpu_count(),

@@ -267,16 +267,18 @@ def _parse_split(arc: _Archive, split: str) -> dict[str, np.ndarray]:
             f"features_{split}": features.astype(np.float32)}
 
 
-def load_uci_zip(path: str | os.PathLike[str],
-                 known: dict[str, str] | None = None) -> dict[str, np.ndarray]:
+def load_uci_zip(path: str | os.PathLike[str], known: dict[str, str] | None = None, *,
+                 verified: dict | None = None) -> dict[str, np.ndarray]:
     """Verify, then parse the official archive in memory into a flat dict of arrays.
 
     Keys: ``X_{split}`` float32 (n, 128, 9) in ``config.CHANNELS`` order, ``y_{split}`` int64
     activity ids 1-6, ``subject_{split}`` int64, ``features_{split}`` float32 (n, 561) for
     ``split`` in train/test, and ``feature_names`` (unicode, 561). Nothing is written to disk.
+    ``verified``: the result of :func:`verify_zip` for this path, when the caller has just
+    checked it (the archive is then not hashed a second time).
     """
     path = Path(path)
-    info = verify_zip(path, known)
+    info = verified if verified is not None else verify_zip(path, known)
     arc = _Archive(path, info["kind"])
     try:
         _check_activity_labels(arc)

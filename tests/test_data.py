@@ -145,3 +145,18 @@ def test_cache_names_change_with_the_code_that_builds_them(monkeypatch: pytest.M
     monkeypatch.setattr(Path, "read_bytes",
                         lambda self: real(self) + (b"#" if self.name == "signals.py" else b""))
     assert data.code_key("hapt", "signals") != before
+
+
+def test_a_cold_load_hashes_the_archive_once(synthetic_zip: tuple[Path, dict[str, str]],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    path, known = synthetic_zip
+    calls: list[Path] = []
+    real = uci.sha256_file
+
+    def counting(p: Path) -> str:
+        calls.append(Path(p))
+        return real(p)
+
+    monkeypatch.setattr(uci, "sha256_file", counting)
+    data.load_dataset(zip_path=path, known=known, verbose=False)
+    assert calls.count(path) == 1

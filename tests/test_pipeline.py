@@ -129,3 +129,15 @@ def test_data_benchmark_prints_and_writes_figures(tmp_path: Path) -> None:
     assert "cached s" in r.stdout
     b = json.loads(out.read_text())
     assert b["windows"] > 10000 and b["cold_median_s"] > b["cached_median_s"] > 0
+
+
+def test_the_run_id_is_renewed_when_the_data_step_runs_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(config, "BUILD_DIR", tmp_path)
+    first, second = pipeline.notebook_names()[:2]
+    pipeline._record("scratch", first, "h1", {"SEED": 0}, 1.0, new_run=True)
+    run_id = pipeline.load_manifest("scratch")["run_id"]
+    pipeline._record("scratch", second, "h2", {"SEED": 0}, 1.0)
+    assert pipeline.load_manifest("scratch")["run_id"] == run_id  # a later notebook keeps it
+    pipeline._record("scratch", first, "h1", {"SEED": 0}, 1.0, new_run=True)
+    assert pipeline.load_manifest("scratch")["run_id"] != run_id
