@@ -124,6 +124,34 @@ TABLE2_ROWS = {"cnn_lstm_paper": ("CNN-LSTM (this paper)", "table2_proposed"),
                                    "anchor_linear_561")}
 
 
+#: Zoo models that are not rows of the paper's Table II, and what they stand for.
+EXTRA_ROWS = {"cnn_lstm_sequential": "(not in Table II) the paper's model, other reading of Fig. 2",
+              "lstm": "(not in Table II) 2-layer LSTM baseline",
+              "deepconvlstm": "(not in Table II) DeepConvLSTM, Ordonez and Roggen 2016"}
+
+
+def _row_note(r: dict[str, Any]) -> str:
+    """The note beside one zoo row: protocol caveats, caps and seeds still missing."""
+    notes = []
+    if r["protocol"] == "paper":
+        notes.append("test set used as validation, 100 epochs; accuracy at the final epoch "
+                     f"(best epoch chosen on test: {100 * r['best_epoch_test_accuracy_mean']:.2f} %)")
+    elif r["protocol"] == "retrain_all":
+        notes.append("retrained on all 21 training subjects for the best epoch of the subjects run")
+    if r["model"] == "logreg_features":
+        notes.append("deterministic, one fit; " + ("the official 561 features" if "official" in
+                                                    r["data_source"] else
+                                                    "our 339 window features, not the official 561"))
+    if r["model"] == "isplinception":
+        notes.append("epochs capped at 15 for cost")
+    planned = r.get("planned_seeds", r["n_seeds"])
+    if r["n_seeds"] < planned:
+        minutes = r.get("wall_seconds_total", 0.0) / 60 / max(r["n_seeds"], 1)
+        notes.append(f"{r['n_seeds']} of {planned} planned seeds so far (~{minutes:.0f} min per "
+                     f"seed on 2 cores; `make zoo` resumes)")
+    return "; ".join(notes)
+
+
 #: Table II rows the zoo does not re-run, and why.
 NOT_RERUN = {
     "AM-DLFC [25]": ("table2_amdlfc_25", "it classifies spectrograms of 3 s windows, which the "
@@ -141,24 +169,44 @@ def zoo_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
     from .paper import reported
 
     cols = ["model", "protocol", "paper row", "paper reports %", "n_seeds", "accuracy % (mean ± std)",
-            "95 % CI (subjects)", "macro F1", "data"]
+            "95 % CI (subjects)", "macro F1", "data", "note"]
     if not summary:
         return pd.DataFrame(columns=cols)
+    from .zoo import CLASSICAL, PROTOCOLS, ZOO, planned_seeds
+
+    order = [*ZOO, *CLASSICAL]
+    rank = {m: i for i, m in enumerate(order)}
+    ran = {(r["model"], r["protocol"]) for r in summary["rows"]}
+    missing = [{"model": m, "protocol": p, "planned_seeds": planned_seeds(m, p), "missing": True}
+               for m in order for p in ("subjects", "retrain_all")
+               if (m, p) not in ran and not (m in CLASSICAL and p != "subjects")]
     rows = []
-    for r in summary["rows"]:
-        label, rid = TABLE2_ROWS.get(r["model"], ("", None))
+    for r in sorted([*summary["rows"], *missing],
+                    key=lambda r: (rank.get(r["model"], len(order)), PROTOCOLS.index(r["protocol"]))):
+        if r.get("missing"):
+            label, rid = TABLE2_ROWS.get(r["model"], (EXTRA_ROWS.get(r["model"], ""), None))
+            rows.append({"model": r["model"], "protocol": r["protocol"], "paper row": label,
+                         "paper reports %": reported(rid) if rid else None, "n_seeds": 0,
+                         "accuracy % (mean ± std)": "-", "95 % CI (subjects)": "-",
+                         "macro F1": None, "data": "-",
+                         "note": f"not run yet: 0 of {r['planned_seeds']} planned seeds "
+                                 "(cost table above; `make zoo` runs it)"})
+            continue
+        label, rid = TABLE2_ROWS.get(r["model"], (EXTRA_ROWS.get(r["model"], ""), None))
         paper_value = reported(rid) if rid else None
         low, high = r["ci95_subject_bootstrap"]
+        spread = f" ± {100 * r['accuracy_std']:.2f}" if r["n_seeds"] > 1 else " (one seed)"
         rows.append({"model": r["model"], "protocol": r["protocol"], "paper row": label,
                      "paper reports %": paper_value, "n_seeds": r["n_seeds"],
-                     "accuracy % (mean ± std)": f"{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f}",
+                     "accuracy % (mean ± std)": f"{100 * r['accuracy_mean']:.2f}{spread}",
                      "95 % CI (subjects)": f"{100 * low:.2f}-{100 * high:.2f}",
-                     "macro F1": round(r["macro_f1_mean"], 4), "data": r["data_source"]})
+                     "macro F1": round(r["macro_f1_mean"], 4), "data": r["data_source"],
+                     "note": _row_note(r)})
     for label, (rid, reason) in NOT_RERUN.items():
         rows.append({"model": "-", "protocol": f"not re-run: {reason}", "paper row": label,
                      "paper reports %": reported(rid), "n_seeds": 0,
                      "accuracy % (mean ± std)": "-", "95 % CI (subjects)": "-", "macro F1": None,
-                     "data": "-"})
+                     "data": "-", "note": "reported number only"})
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -244,8 +292,16 @@ def zoo_block(results: Path) -> str:
         out += [f"Cost on {s['cost_table'].get('cpu_count', '?')} CPU cores (`make zoo-cost`):", "",
                 markdown_table(cost), ""]
     table = zoo_table(s)
-    out += [f"Results so far ({s['n_runs']} runs, `make zoo` resumes the rest):", "",
+    out += [f"Results ({s['n_runs']} runs; `make zoo` runs whatever is missing):", "",
             markdown_table(table)]
+    if "train_seconds_total" in s:
+        out += ["", f"Compute: {s['train_seconds_total'] / 3600:.2f} h of training "
+                    f"({s['wall_seconds_total'] / 3600:.2f} h wall including evaluation) for these "
+                    f"{s['n_runs']} runs, on {s['cost_table'].get('cpu_count', '?') if s.get('cost_table') else '?'} CPU cores."]
+    infl = inflation_table(s)
+    if len(infl):
+        out += ["", "How much the paper's protocol inflates test accuracy (cnn_lstm_paper):", "",
+                markdown_table(infl)]
     return "\n".join(out)
 
 

@@ -44,6 +44,8 @@ PATIENCE = 10
 #: Seeds per model: 5 for the paper's model, 3 for the others.
 SEEDS = {"cnn_lstm_paper": 5}
 DEFAULT_SEEDS = 3
+#: Seeds of the paper's protocol (it exists to measure inflation, not to rank models).
+PAPER_PROTOCOL_SEEDS = 3
 #: The zoo's models (Keras registry names plus the classical baseline).
 ZOO = ("cnn_lstm_paper", "cnn_lstm_sequential", "cnn", "lstm", "deepconvlstm", "isplinception",
        "logreg_features")
@@ -183,6 +185,16 @@ def run(spec: RunSpec, ds: HarDataset, *, force: bool = False, log: Any = print)
     return result
 
 
+def planned_seeds(model: str, protocol: str = "subjects") -> int:
+    """How many seeds the study plans for a model: 5 for the paper's model, 3 for the others,
+    1 for a classical model (its fit is deterministic; a seed changes nothing)."""
+    if model in CLASSICAL:
+        return 1
+    if protocol == "paper":
+        return PAPER_PROTOCOL_SEEDS
+    return SEEDS.get(model, DEFAULT_SEEDS)
+
+
 def plan(models: list[str], protocols: list[str], seeds: list[int] | None = None) -> list[RunSpec]:
     """Run specs in a sensible order (``subjects`` before ``retrain_all``)."""
     out = []
@@ -190,7 +202,7 @@ def plan(models: list[str], protocols: list[str], seeds: list[int] | None = None
         for model in models:
             if model in CLASSICAL and protocol != "subjects":
                 continue  # no epochs to choose, no validation to misuse
-            n = 1 if model in CLASSICAL else SEEDS.get(model, DEFAULT_SEEDS)
+            n = planned_seeds(model, protocol)
             for seed in (seeds if seeds is not None else range(n)):
                 out.append(RunSpec(model, protocol, seed))
     return out
@@ -218,11 +230,13 @@ def summarize(runs: list[dict[str, Any]], y_true: np.ndarray, subjects: np.ndarr
         low, high = evaluation.subject_bootstrap_ci(np.tile(y_true, len(rs)), preds,
                                                     np.tile(subjects, len(rs)))
         row = {"model": model, "protocol": protocol, "n_seeds": len(rs),
+               "planned_seeds": planned_seeds(model, protocol),
                "seeds": sorted(r["spec"]["seed"] for r in rs),
                "accuracy_mean": float(acc.mean()), "accuracy_std": float(acc.std(ddof=1)) if len(rs) > 1 else 0.0,
                "macro_f1_mean": float(f1.mean()), "macro_f1_std": float(f1.std(ddof=1)) if len(rs) > 1 else 0.0,
                "ci95_subject_bootstrap": [low, high],
                "train_seconds_total": float(sum(r.get("train_seconds", 0.0) for r in rs)),
+               "wall_seconds_total": float(sum(r.get("wall_seconds", 0.0) for r in rs)),
                "per_subject_accuracy_mean": {
                    subj: float(np.mean([r["test"]["per_subject"][subj]["accuracy"] for r in rs]))
                    for subj in rs[0]["test"]["per_subject"]},
@@ -251,8 +265,15 @@ def paired_tests(runs: list[dict[str, Any]], y_true: np.ndarray, reference: str 
 
 
 def write_summary(ds: HarDataset) -> Path:
-    """``results/summary.json``: the summary table, paired tests and the cost table if measured."""
-    runs = load_runs()
+    """``results/summary.json``: the summary table, paired tests and the cost table if measured.
+
+    Only runs made with the current configuration and data count (their key matches); others,
+    e.g. runs on the other data source, are named in ``stale_runs_left_out``."""
+    current, stale = [], []
+    for r in load_runs():
+        spec = RunSpec(**r["spec"])
+        (current if r.get("key") == spec.key(ds) else stale).append(r)
+    runs = current
     cost_path = config.results_dir() / "zoo" / "cost_table.json"
     doc = {"data": data.stamp(ds), "protocols": {"subjects": f"early stopping on validation "
                                                   f"subjects, patience {PATIENCE}",
@@ -262,7 +283,10 @@ def write_summary(ds: HarDataset) -> Path:
            "rows": summarize(runs, ds.test.y, ds.test.subject),
            "mcnemar_vs_cnn_lstm_paper": paired_tests(runs, ds.test.y),
            "cost_table": json.loads(cost_path.read_text()) if cost_path.exists() else None,
-           "n_runs": len(runs)}
+           "n_runs": len(runs),
+           "train_seconds_total": float(sum(r.get("train_seconds", 0.0) for r in runs)),
+           "wall_seconds_total": float(sum(r.get("wall_seconds", 0.0) for r in runs)),
+           "stale_runs_left_out": sorted(RunSpec(**r["spec"]).name for r in stale)}
     path = config.results_dir() / "summary.json"
     write_json_atomic(path, doc)
     return path

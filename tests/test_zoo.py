@@ -102,9 +102,15 @@ def test_report_tables_from_a_summary(ds: HarDataset) -> None:
     table = report.zoo_table(summary)
     runs = table[table["n_seeds"] > 0]
     assert set(runs["protocol"]) == {"subjects", "paper"} and (runs["n_seeds"] == 1).all()
-    skipped = table[table["n_seeds"] == 0]
+    skipped = table[table["model"] == "-"]
     assert "AM-DLFC [25]" in set(skipped["paper row"])
     assert skipped["protocol"].str.startswith("not re-run: ").all()
+    # every zoo model appears, the ones that have not run yet saying so
+    todo = table[(table["n_seeds"] == 0) & (table["model"] != "-")]
+    assert set(todo["model"]) == set(zoo.ZOO)
+    assert todo["note"].str.startswith("not run yet: 0 of ").all()
+    assert (runs["note"].str.contains("1 of 3 planned seeds")).all()  # tiny_cnn: 1 seed of 3
+    assert runs["accuracy % (mean ± std)"].str.endswith("(one seed)").all()
     assert report.zoo_table(None).empty and report.cost_table(None).empty
     infl = report.inflation_table(summary)
     assert len(infl) == 1 and infl.iloc[0]["model"] == "tiny_cnn"
@@ -123,3 +129,14 @@ def test_paper_row_is_matched_to_its_reported_number() -> None:
     row = report.zoo_table(summary).iloc[0]
     assert row["paper reports %"] == 98.8 and row["paper row"] == "CNN-LSTM (this paper)"
     assert row["accuracy % (mean ± std)"] == "91.00 ± 1.00"
+
+
+def test_summary_counts_only_runs_of_the_current_data(ds: HarDataset) -> None:
+    zoo.run(spec("subjects"), ds, log=lambda _l: None)
+    other = HarDataset(ds.train, ds.test, "uci", {"archive_sha256": "x", "cache": "x.npz"})
+    doc = json.loads(zoo.write_summary(other).read_text())
+    assert doc["n_runs"] == 0 and doc["rows"] == []
+    assert doc["stale_runs_left_out"] == ["tiny_cnn__subjects__seed0"]
+    doc = json.loads(zoo.write_summary(ds).read_text())
+    assert doc["n_runs"] == 1 and doc["stale_runs_left_out"] == []
+    assert doc["train_seconds_total"] > 0 and doc["wall_seconds_total"] >= doc["train_seconds_total"]
