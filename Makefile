@@ -65,8 +65,9 @@ test-fast: $(STAMP) ## Unit tier only: synthetic data, seconds
 test-data: $(STAMP) ## Real-data tier only: the HAPT rebuild against the official counts
 	$(PYTEST) tests -m realdata
 
-bench: $(STAMP) ## Benchmarks that print figures: data load cold vs cached (writes results/benchmarks/)
+bench: $(STAMP) ## Benchmarks that print figures: data load, training loop vs bare fit (writes results/benchmarks/)
 	$(PY) benchmarks/bench_data.py --repeats 3
+	$(PY) benchmarks/bench_training_loop.py --max-windows 3000 --epochs 3 --repeats 3
 
 zoo-cost: $(STAMP) ## Measure seconds per epoch of every zoo model on 2 cores (results/zoo/cost_table.json)
 	HAR_OFFLINE=1 $(PY) benchmarks/bench_epoch_cost.py --epochs 3

@@ -305,8 +305,31 @@ def zoo_block(results: Path) -> str:
     return "\n".join(out)
 
 
+def benchmarks_block(results: Path) -> str:
+    """Markdown: the figures the benchmarks in ``benchmarks/`` wrote (``make bench``)."""
+    rows = []
+    d = _load("benchmarks/data_load.json", results)
+    if d is not None:
+        rows.append(f"| data load ({d['source_label']}, {d['windows']:,} windows) | cold "
+                    f"{d['cold_median_s']:.2f} s, cached {d['cached_median_s']:.3f} s "
+                    f"({d['speedup']:.0f}x) | median of {d['repeats']} |")
+    t = _load("benchmarks/training_loop.json", results)
+    if t is not None:
+        rows.append(f"| project training loop vs bare `model.fit` ({t['model']}, "
+                    f"{t['fit_windows'] + t['val_windows']:,} windows, {t['epochs']} epochs) | "
+                    f"{t['loop_median_s']:.1f} s vs {t['bare_median_s']:.1f} s, ratio "
+                    f"{t['ratio_loop_over_bare']:.3f} (target <= {t['target_ratio']}) | "
+                    f"median of {t['repeats']}, interleaved |")
+    if not rows:
+        return "_No benchmark has run yet: `make bench`._"
+    cpus = (d or t)["cpu_count"]
+    return "\n".join([f"On {cpus} CPU cores (`make bench`):", "", "| benchmark | figure | how |",
+                      "|---|---|---|", *rows])
+
+
 BLOCKS: dict[str, Callable[[Path], str]] = {"data": data_block, "results": results_block,
-                                             "timings": timings_block, "zoo": zoo_block}
+                                             "timings": timings_block, "zoo": zoo_block,
+                                             "benchmarks": benchmarks_block}
 
 
 def data_console(results: Path) -> str:

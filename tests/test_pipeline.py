@@ -141,3 +141,14 @@ def test_the_run_id_is_renewed_when_the_data_step_runs_again(
     assert pipeline.load_manifest("scratch")["run_id"] == run_id  # a later notebook keeps it
     pipeline._record("scratch", first, "h1", {"SEED": 0}, 1.0, new_run=True)
     assert pipeline.load_manifest("scratch")["run_id"] != run_id
+
+
+def test_benchmarks_block_renders_what_the_benchmarks_wrote(tmp_path: Path) -> None:
+    assert "No benchmark has run yet" in report.benchmarks_block(tmp_path)
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "training_loop.json").write_text(json.dumps({
+        "model": "m", "fit_windows": 80, "val_windows": 20, "epochs": 3, "loop_median_s": 10.0,
+        "bare_median_s": 9.5, "ratio_loop_over_bare": 10 / 9.5, "target_ratio": 1.05,
+        "repeats": 3, "cpu_count": 2}))
+    block = report.benchmarks_block(tmp_path)
+    assert "ratio 1.053 (target <= 1.05)" in block and "100 windows" in block
