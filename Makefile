@@ -12,10 +12,12 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 # Notebooks in order; each runs only when its hash (code, parameters, har_utils, lock, and the
 # notebooks before it) changed, so an interrupted `make reproduce` resumes where it stopped.
-NOTEBOOKS := $(sort $(basename $(notdir $(wildcard notebooks/[0-9][0-9]_*.ipynb))))
+# Study notebooks (07_ablations: `make ablations`) are not part of the pipeline.
+STUDY_NOTEBOOKS := 07_ablations
+NOTEBOOKS := $(filter-out $(STUDY_NOTEBOOKS),$(sort $(basename $(notdir $(wildcard notebooks/[0-9][0-9]_*.ipynb)))))
 PYTEST  := $(PY) -m pytest
 
-.PHONY: lock help venv reproduce publish zoo zoo-cost data test test-fast test-data test-notebooks bench readme lab clean clean-data
+.PHONY: lock help venv reproduce publish zoo zoo-cost ablations data test test-fast test-data test-notebooks test-ablations bench readme lab clean clean-data
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -51,6 +53,7 @@ data: $(STAMP) ## Only the data step (notebook 01): source, fidelity, results/da
 test: $(STAMP) ## All test tiers: unit, real data (offline HAPT), every notebook via papermill + nbval
 	$(PYTEST) tests
 	$(MAKE) --no-print-directory test-notebooks
+	$(MAKE) --no-print-directory test-ablations
 
 test-notebooks: $(STAMP) ## Smoke tier: run every notebook with PROFILE=smoke (papermill), then re-run and check it (nbval)
 	$(PY) -m har_utils.pipeline run --profile smoke $(NOTEBOOKS)
@@ -58,6 +61,14 @@ test-notebooks: $(STAMP) ## Smoke tier: run every notebook with PROFILE=smoke (p
 	  TF_CPP_MIN_LOG_LEVEL=3 PYTHONHASHSEED=0 PYTHONWARNINGS=ignore::DeprecationWarning \
 	  $(PYTEST) -p no:cacheprovider --nbval --nbval-kernel-name python3 --nbval-cell-timeout=1800 \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg $(NOTEBOOKS:%=build/smoke/%.ipynb)
+
+test-ablations: $(STAMP) ## Smoke form of the ablation study (notebook 07: 2 points, 1 seed, 1 epoch) into build/ablations_smoke/, then nbval (resumed)
+	rm -rf build/ablations_smoke
+	$(PY) -m har_utils.pipeline study 07_ablations --profile ablations_smoke --force --timeout 1800
+	HAR_RESULTS_DIR=$(CURDIR)/build/ablations_smoke/results HAR_FIGURES_DIR=$(CURDIR)/build/ablations_smoke/figures \
+	  TF_CPP_MIN_LOG_LEVEL=3 PYTHONHASHSEED=0 PYTHONWARNINGS=ignore::DeprecationWarning \
+	  $(PYTEST) -p no:cacheprovider --nbval --nbval-kernel-name python3 --nbval-cell-timeout=1800 \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg build/ablations_smoke/07_ablations.ipynb
 
 test-fast: $(STAMP) ## Unit tier only: synthetic data, seconds
 	$(PYTEST) tests -m "not realdata and not slow"
@@ -75,6 +86,9 @@ zoo-cost: $(STAMP) ## Measure seconds per epoch of every zoo model on 2 cores (r
 zoo: $(STAMP) ## The model zoo under one protocol (hours; resumable: finished runs are skipped)
 	$(PY) -m har_utils.zoo run --protocols subjects,retrain_all
 	$(PY) -m har_utils.zoo run --models cnn_lstm_paper --protocols paper --seeds 0,1,2
+
+ablations: $(STAMP) ## The ablation study (notebook 07, params/ablations.yml; hours, resumable) -> results/ablations/
+	$(PY) -m har_utils.pipeline study 07_ablations --profile ablations --force
 
 readme: $(STAMP) ## Re-render README.md's result blocks from results/
 	$(PY) -m har_utils.report

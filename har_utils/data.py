@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -111,6 +112,27 @@ def split_validation(ds: HarDataset, subjects: tuple[int, ...] | None = None
     fit = Split(*(a[~m] for a in ds.train))
     val = Split(*(a[m] for a in ds.train))
     return fit, val
+
+
+def select_channels(ds: HarDataset, channels: Sequence[str]) -> HarDataset:
+    """The same windows with only ``channels`` (names from ``config.CHANNELS``, kept in the
+    order given): ``X`` becomes (n, 128, len(channels)) in both splits.
+
+    Labels, subjects, provenance and features are shared with ``ds``; all nine channels give
+    ``ds`` itself back. Unknown or repeated names raise ``ValueError``.
+    """
+    channels = list(channels)
+    bad = [c for c in channels if c not in config.CHANNELS]
+    if bad or not channels or len(set(channels)) != len(channels):
+        raise ValueError(f"bad channel selection {channels}: use distinct names from "
+                         f"{config.CHANNELS}")
+    if channels == list(config.CHANNELS):
+        return ds
+    idx = [config.CHANNELS.index(c) for c in channels]
+
+    def pick(s: Split) -> Split:
+        return Split(np.ascontiguousarray(s.X[..., idx]), s.y, s.subject)
+    return replace(ds, train=pick(ds.train), test=pick(ds.test))
 
 
 # --- sources ----------------------------------------------------------------------------

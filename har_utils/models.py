@@ -140,11 +140,18 @@ def zoo_names() -> list[str]:
 
 # --- models -------------------------------------------------------------------------------
 
-def _lstm_head(x: Any, n_classes: int, lstm_units: int, dropout: float, dense_units: int) -> Any:
+def _lstm_head(x: Any, n_classes: int, lstm_units: int, dropout: float, dense_units: int,
+               lstm_layers: int = 2) -> Any:
     """The paper's recurrent head: LSTM(return_sequences) ``lstm1`` -> LSTM ``lstm2`` ->
-    Dropout ``dropout`` -> Dense(ReLU) ``dense`` -> Dense(n_classes, softmax) ``output``."""
-    x = layers.LSTM(lstm_units, return_sequences=True, name="lstm1")(x)
-    x = layers.LSTM(lstm_units, name="lstm2")(x)
+    Dropout ``dropout`` -> Dense(ReLU) ``dense`` -> Dense(n_classes, softmax) ``output``.
+
+    ``lstm_layers`` stacked LSTMs ``lstm1``..``lstm<n>`` (2, the paper's, by default); every
+    one but the last returns its sequence. ``lstm_layers=1`` keeps only ``lstm1``, which then
+    returns its last step."""
+    if int(lstm_layers) < 1:
+        raise ValueError(f"lstm_layers must be >= 1, got {lstm_layers}")
+    for i in range(1, int(lstm_layers) + 1):
+        x = layers.LSTM(lstm_units, return_sequences=i < lstm_layers, name=f"lstm{i}")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     return layers.Dense(n_classes, activation="softmax", name="output")(x)
@@ -161,7 +168,7 @@ PAPER_TRAIN_DEFAULTS: dict[str, Any] = {"batch_size": 32, "optimizer": "adam",
 def cnn_lstm_paper(input_shape: tuple[int, int], n_classes: int, *, n_subsequences: int = 4,
                    filters: int = 128, kernel_size: int = 4, pool_size: int = 2,
                    conv_dropout: float = 0.5, lstm_units: int = 100, dropout: float = 0.5,
-                   dense_units: int = 100) -> keras.Model:
+                   dense_units: int = 100, lstm_layers: int = 2) -> keras.Model:
     """The paper's CNN-LSTM, as we read its Fig. 2.
 
     1. The (128, 9) window is reshaped into ``n_subsequences`` = 4 sub-sequences of 32 steps
@@ -175,7 +182,8 @@ def cnn_lstm_paper(input_shape: tuple[int, int], n_classes: int, *, n_subsequenc
        Dense(n_classes, softmax) ``output``.
 
     The paper gives no dropout rates; 0.5 for both is our choice. ``n_subsequences`` must
-    divide the window length (1 gives a single 128-step sub-sequence).
+    divide the window length (1 gives a single 128-step sub-sequence). ``lstm_layers`` (2, as
+    in the paper) stacks that many LSTMs; 1 keeps ``lstm1`` only (the ablation study's knob).
     """
     length, channels = input_shape
     if n_subsequences < 1 or length % n_subsequences:
@@ -191,7 +199,7 @@ def cnn_lstm_paper(input_shape: tuple[int, int], n_classes: int, *, n_subsequenc
     x = td(layers.Conv1D(filters, kernel_size, activation="relu"), name="conv2")(x)
     x = td(layers.MaxPooling1D(pool_size), name="pool2")(x)
     x = td(layers.Flatten(), name="flatten")(x)
-    outputs = _lstm_head(x, n_classes, lstm_units, dropout, dense_units)
+    outputs = _lstm_head(x, n_classes, lstm_units, dropout, dense_units, lstm_layers)
     return keras.Model(inputs, outputs, name="cnn_lstm_paper")
 
 
@@ -217,7 +225,7 @@ def tiny_cnn(input_shape: tuple[int, int], n_classes: int, *, filters: int = 8,
 def cnn_lstm_sequential(input_shape: tuple[int, int], n_classes: int, *, filters: int = 128,
                         kernel_size: int = 4, pool_size: int = 2, conv_dropout: float = 0.5,
                         lstm_units: int = 100, dropout: float = 0.5,
-                        dense_units: int = 100) -> keras.Model:
+                        dense_units: int = 100, lstm_layers: int = 2) -> keras.Model:
     """The paper's CNN-LSTM read the other way: one CNN over the whole window.
 
     1. Conv1D(128 filters, kernel 4, ReLU, valid) ``conv1`` -> MaxPool1D(2) ``pool1`` ->
@@ -230,7 +238,7 @@ def cnn_lstm_sequential(input_shape: tuple[int, int], n_classes: int, *, filters
        Dense(n_classes, softmax) ``output``.
 
     Same layers and sizes as :func:`cnn_lstm_paper`; only the time axis the LSTM sees differs
-    (29 CNN steps here, 4 sub-sequences there).
+    (29 CNN steps here, 4 sub-sequences there). ``lstm_layers`` as in :func:`cnn_lstm_paper`.
     """
     inputs = keras.Input(shape=tuple(input_shape), name="window")
     x = layers.Conv1D(filters, kernel_size, activation="relu", name="conv1")(inputs)
@@ -238,7 +246,7 @@ def cnn_lstm_sequential(input_shape: tuple[int, int], n_classes: int, *, filters
     x = layers.Dropout(conv_dropout, name="conv_dropout")(x)
     x = layers.Conv1D(filters, kernel_size, activation="relu", name="conv2")(x)
     x = layers.MaxPooling1D(pool_size, name="pool2")(x)
-    outputs = _lstm_head(x, n_classes, lstm_units, dropout, dense_units)
+    outputs = _lstm_head(x, n_classes, lstm_units, dropout, dense_units, lstm_layers)
     return keras.Model(inputs, outputs, name="cnn_lstm_sequential")
 
 

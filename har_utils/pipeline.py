@@ -15,6 +15,12 @@ The ``paper`` profile writes its results and figures to the committed ``results/
 into ``notebooks/`` (outputs kept; execution counts, injected parameters and timing metadata
 stripped so diffs stay readable) and writes ``results/manifest.json`` with the checksum of every
 committed result and figure.
+
+Study notebooks (``config.STUDY_NOTEBOOKS``, e.g. ``07_ablations``) are not part of that chain:
+``python -m har_utils.pipeline study NAME --profile P`` runs one with ``params/P.yml`` into
+``build/P/``. The full studies' profiles (``config.STUDY_PROFILES``) write the committed
+``results/`` and ``figures/`` (their own sub-folders); others, e.g. ``ablations_smoke``, write
+under ``build/P/``.
 """
 
 from __future__ import annotations
@@ -40,8 +46,10 @@ from .provenance import environment
 
 
 def notebook_names() -> list[str]:
-    """The pipeline's notebooks, in run order (``NN_name.ipynb``)."""
-    return sorted(p.stem for p in config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    """The pipeline's notebooks, in run order (``NN_name.ipynb``); the study notebooks
+    (``config.STUDY_NOTEBOOKS``) have their own targets and are left out."""
+    return sorted(p.stem for p in config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")
+                  if p.stem not in config.STUDY_NOTEBOOKS)
 
 
 def load_profile(profile: str) -> dict[str, Any]:
@@ -87,9 +95,10 @@ def notebook_params(profile: str, notebook: str) -> dict[str, Any]:
 
 
 def output_dirs(profile: str) -> dict[str, Path]:
-    """Where a profile's executed notebooks, results and figures go."""
+    """Where a profile's executed notebooks, results and figures go (the committed folders
+    for the published profile and the full studies' profiles)."""
     build = config.BUILD_DIR / profile
-    if profile == config.PUBLISHED_PROFILE:
+    if profile == config.PUBLISHED_PROFILE or profile in config.STUDY_PROFILES:
         return {"build": build, "results": config.PROJECT_ROOT / "results",
                 "figures": config.PROJECT_ROOT / "figures"}
     return {"build": build, "results": build / "results", "figures": build / "figures"}
@@ -162,8 +171,9 @@ def load_manifest(profile: str) -> dict[str, Any]:
 
 
 def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
-                 timeout: int = 3600) -> float:
-    """Execute one notebook unless its outputs are current; return the wall time in seconds."""
+                 timeout: int | None = 3600) -> float:
+    """Execute one notebook unless its outputs are current; return the wall time in seconds.
+    ``timeout``: seconds per cell (None: no limit)."""
     import papermill as pm
 
     src = config.NOTEBOOKS_DIR / f"{name}.ipynb"
@@ -278,6 +288,19 @@ def run(names: list[str] | None, profile: str, *, force: bool = False, timeout: 
     return total
 
 
+def run_study(name: str, profile: str, *, force: bool = False, timeout: int | None = None
+              ) -> float:
+    """Run the study notebook ``name`` (one of ``config.STUDY_NOTEBOOKS``) with
+    ``params/<profile>.yml``; its hash covers its own code and parameters and ``har_utils``
+    (no upstream notebooks). Cells have no time limit by default: a study's run cell may
+    take hours (its jobs resume when interrupted)."""
+    if name not in config.STUDY_NOTEBOOKS:
+        raise SystemExit(f"{name} is not a study notebook. Fix: choose from "
+                         f"{list(config.STUDY_NOTEBOOKS)} (pipeline notebooks: `run`)")
+    digest = input_hash(config.NOTEBOOKS_DIR / f"{name}.ipynb", notebook_params(profile, name))
+    return run_notebook(name, profile, digest, force=force, timeout=timeout)
+
+
 # --- publishing ---------------------------------------------------------------------------
 
 def clean_notebook(nb: dict[str, Any], run_id: str, profile: str) -> dict[str, Any]:
@@ -303,7 +326,7 @@ def clean_notebook(nb: dict[str, Any], run_id: str, profile: str) -> dict[str, A
 
 #: Committed results written by other commands than the notebook run (benchmarks, studies).
 NOT_FROM_THE_RUN = ("results/manifest.json", "results/benchmarks/", "results/zoo/",
-                    "results/summary.json")
+                    "results/summary.json", "results/ablations/", "figures/ablations/")
 
 
 def output_checksums() -> dict[str, str]:
@@ -346,7 +369,8 @@ def publish(profile: str = config.PUBLISHED_PROFILE) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``run [--profile P] [--force] [--timeout S] [NOTEBOOK...]`` or ``publish``."""
+    """Command line: ``run [--profile P] [--force] [--timeout S] [NOTEBOOK...]``, ``publish``
+    or ``study NOTEBOOK --profile P [--force] [--timeout S]``."""
     ap = argparse.ArgumentParser(prog="python -m har_utils.pipeline", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -356,9 +380,16 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--force", action="store_true", help="run even if up to date")
     r.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
     sub.add_parser("publish", help="copy the finished paper run into the committed notebooks")
+    st = sub.add_parser("study", help="execute a study notebook (e.g. 07_ablations)")
+    st.add_argument("notebook", choices=config.STUDY_NOTEBOOKS)
+    st.add_argument("--profile", required=True, help="params/<profile>.yml, e.g. ablations")
+    st.add_argument("--force", action="store_true", help="run even if up to date")
+    st.add_argument("--timeout", type=int, default=0, help="seconds per cell (0: no limit)")
     args = ap.parse_args(argv)
     if args.cmd == "publish":
         publish()
+    elif args.cmd == "study":
+        run_study(args.notebook, args.profile, force=args.force, timeout=args.timeout or None)
     else:
         run(args.notebooks, args.profile, force=args.force, timeout=args.timeout)
     return 0

@@ -256,3 +256,33 @@ def framework_diagram(title: str) -> plt.Figure:
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def ablation_factor(rows: pd.DataFrame, title: str) -> plt.Figure:
+    """One factor of the ablation study: validation accuracy per point (mean ± std over
+    seeds, the selection criterion) and, beside it, test accuracy (reported, never used to
+    choose). ``rows``: one row per point, in the study's order, with columns ``point``,
+    ``baseline``, ``n_seeds``, ``val_accuracy_mean``/``_std`` and ``accuracy_mean``/``_std``
+    (as in ``results/ablations/summary.json``); the baseline's label is bold."""
+    colors = sns.color_palette("colorblind", 2)
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.3 * len(rows) + 2), 3.8))
+    for dx, col, label, c, marker in ((-0.08, "val_accuracy", "validation subjects (chooses)",
+                                       colors[0], "o"),
+                                      (0.08, "accuracy", "test subjects (reported only)",
+                                       colors[1], "s")):
+        mean = rows[f"{col}_mean"].to_numpy(float)
+        std = np.nan_to_num(rows[f"{col}_std"].to_numpy(float))
+        ax.errorbar(x + dx, mean, yerr=std, fmt=marker, color=c, capsize=4, ms=6, label=label)
+    base = rows["baseline"].to_numpy(bool)
+    if base.any():
+        ax.axhline(float(rows.loc[base, "val_accuracy_mean"].iloc[0]), color=colors[0], lw=0.8,
+                   ls=":", label="baseline (validation)")
+    ax.set_xticks(x, [f"{p}\n(n={n})" for p, n in zip(rows["point"], rows["n_seeds"])])
+    for tick, b in zip(ax.get_xticklabels(), base):
+        tick.set_fontweight("bold" if b else "normal")
+    ax.set(ylabel="accuracy", title=title)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig

@@ -20,9 +20,28 @@ def cells(nb: Path) -> list[dict]:
 
 
 def test_the_six_notebooks_are_the_pipeline() -> None:
-    assert [p.stem for p in NOTEBOOKS] == ["01_data", "02_eda_tsne", "03_model", "04_training",
-                                           "05_evaluation", "06_comparison"]
-    assert pipeline.notebook_names() == [p.stem for p in NOTEBOOKS]
+    six = ["01_data", "02_eda_tsne", "03_model", "04_training", "05_evaluation", "06_comparison"]
+    assert [p.stem for p in NOTEBOOKS if p.stem not in config.STUDY_NOTEBOOKS] == six
+    assert pipeline.notebook_names() == six
+    assert {p.stem for p in NOTEBOOKS} - set(six) == set(config.STUDY_NOTEBOOKS)
+
+
+def test_study_notebooks_have_their_own_profiles() -> None:
+    """07 opened and run top to bottom is the full study; its smoke form is a 2-point study,
+    1 seed, 1 epoch that writes under build/, never results/."""
+    declared = pipeline.declared_parameters("07_ablations")
+    full = pipeline.notebook_params("ablations", "07_ablations")
+    assert set(full) == set(declared)
+    for name, value in full.items():
+        assert eval(declared[name]) == value, f"07_ablations: {name} default differs from ablations.yml"
+    smoke = pipeline.notebook_params("ablations_smoke", "07_ablations")
+    assert smoke["MAX_EPOCHS"] == 1 and smoke["SEEDS"] == 1 and smoke["STUDY"] != "all"
+    from har_utils import ablations
+    assert len(ablations.STUDIES[smoke["STUDY"]].points) == 2
+    assert pipeline.output_dirs("ablations")["results"] == config.PROJECT_ROOT / "results"
+    assert pipeline.output_dirs("ablations_smoke")["results"].is_relative_to(config.BUILD_DIR)
+    with pytest.raises(SystemExit, match="not a study notebook"):
+        pipeline.run_study("01_data", "smoke")
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)

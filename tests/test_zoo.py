@@ -8,22 +8,13 @@ import numpy as np
 import pytest
 
 from har_utils import config, zoo
-from har_utils.data import HarDataset, Split
+from har_utils.data import HarDataset
+from synthetic_uci import synthetic_dataset
 
 
 @pytest.fixture
 def ds() -> HarDataset:
-    rng = np.random.default_rng(0)
-
-    def split(subjects: tuple[int, ...], per: int) -> Split:
-        s = np.repeat(subjects, per)
-        y = np.tile(np.arange(1, 7), len(s) // 6 + 1)[: len(s)]
-        X = rng.normal(size=(len(s), 128, 9)).astype(np.float32)
-        X[..., 0] += y[:, None] * 0.5  # learnable signal
-        return Split(X, y, s)
-
-    return HarDataset(split(config.TRAIN_SUBJECTS, 12), split(config.TEST_SUBJECTS, 12), "hapt",
-                      {"resource_sha256": "synthetic", "cache": "synthetic.npz"})
+    return synthetic_dataset()
 
 
 def spec(protocol: str, seed: int = 0) -> zoo.RunSpec:

@@ -1,0 +1,221 @@
+"""TFLite export and runner, FLOPs and energy estimates, the day-of-recording timer, and the
+deployment benchmark in its smoke form (tiny models, synthetic data)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from har_utils import config, deploy
+from har_utils.io import HarDataError
+from har_utils.models import build_model
+
+
+@pytest.fixture(scope="module")
+def windows() -> np.ndarray:
+    """21 windows: not a multiple of the export batch of 8, so the last batch is padded."""
+    return np.random.default_rng(0).normal(size=(21, 128, 9)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    return build_model("tiny_cnn")
+
+
+@pytest.fixture(scope="module")
+def lstm():
+    """A small LSTM on 32-step windows (short loops keep unrolling and conversion fast)."""
+    return build_model("lstm", input_shape=(STEPS, 9), lstm_units=6, dense_units=6)
+
+
+STEPS = 32
+
+
+def inputs_for(model, windows: np.ndarray) -> np.ndarray:
+    return windows[:, :model.input_shape[1]]
+
+
+@pytest.mark.parametrize("which", ["cnn", "lstm"])
+def test_float32_export_matches_keras_with_a_padded_last_batch(
+        which: str, windows: np.ndarray, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    model = request.getfixturevalue(which)
+    windows = inputs_for(model, windows)
+    path = tmp_path / "m.tflite"
+    res = deploy.export_tflite(model, path, batch_size=8, quantization="float32")
+    assert res.ok and res.error is None and not res.isolated and not res.unrolled
+    assert res.size_bytes == path.stat().st_size > 0
+    assert [p.name for p in tmp_path.iterdir()] == ["m.tflite"]  # no temporary file left
+    runner = deploy.TFLiteRunner(path)
+    assert (runner.batch_size, runner.input_shape, runner.n_classes) == (
+        8, windows.shape[1:], 6)
+    probs = runner.predict(windows)  # 8 + 8 + 5 (padded to 8)
+    ref = model.predict(windows, verbose=0)
+    assert probs.shape == (21, 6) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs, ref, atol=1e-5)
+    np.testing.assert_allclose(runner.predict(windows[:3]), ref[:3], atol=1e-5)
+
+
+def test_dynamic_range_export_of_an_lstm_runs_close_to_keras(lstm, windows: np.ndarray,
+                                                               tmp_path: Path) -> None:
+    x = inputs_for(lstm, windows)[:4]
+    res = deploy.export_tflite(lstm, tmp_path / "d.tflite", batch_size=1, quantization="dynamic")
+    assert res.ok, res.error
+    probs = deploy.TFLiteRunner(res.path).predict(x)
+    np.testing.assert_allclose(probs, lstm.predict(x, verbose=0), atol=2e-2)
+
+
+def test_int8_export_quantises_input_and_output(cnn, windows: np.ndarray,
+                                                tmp_path: Path) -> None:
+    res = deploy.export_tflite(cnn, tmp_path / "q.tflite", batch_size=4, quantization="int8",
+                               representative_data=windows)
+    assert res.ok, res.error
+    assert not res.isolated  # no recurrent layer: converted in this process
+    runner = deploy.TFLiteRunner(res.path)
+    assert runner.input_dtype == np.int8 and runner.output_dtype == np.int8
+    probs = runner.predict(windows)
+    assert probs.dtype == np.float32 and probs.shape == (21, 6)
+    assert np.abs(probs - cnn.predict(windows, verbose=0)).max() < 0.05
+
+
+@pytest.mark.slow  # a child process (TensorFlow start-up, ~10 s)
+def test_int8_failures_are_reported_not_raised(cnn, lstm, windows: np.ndarray,
+                                               tmp_path: Path) -> None:
+    res = deploy.export_tflite(cnn, tmp_path / "none.tflite", batch_size=1, quantization="int8")
+    assert not res.ok and "representative_data" in res.error
+    assert res.path is None and not (tmp_path / "none.tflite").exists()
+    # int8 calibration of a while-loop LSTM crashes TF 2.21's converter (SIGSEGV): in a child
+    # process that is a recorded failure. Should a later TF fix it, the export simply works.
+    x = inputs_for(lstm, windows)
+    res = deploy.export_tflite(lstm, tmp_path / "loop.tflite", batch_size=2, quantization="int8",
+                               representative_data=x, unroll=False)
+    assert res.isolated and not res.unrolled
+    if res.ok:
+        assert deploy.TFLiteRunner(res.path).predict(x[:2]).shape == (2, 6)
+    else:
+        assert "crashed" in res.error and "unroll=True" in res.error, res.error
+        assert not (tmp_path / "loop.tflite").exists()
+
+
+def test_bad_export_arguments_raise(cnn, windows: np.ndarray, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="quantization"):
+        deploy.export_tflite(cnn, tmp_path / "x.tflite", batch_size=1, quantization="int4")
+    with pytest.raises(ValueError, match="batch_size"):
+        deploy.export_tflite(cnn, tmp_path / "x.tflite", batch_size=0)
+    with pytest.raises(ValueError, match="do not match"):
+        deploy.export_tflite(cnn, tmp_path / "x.tflite", batch_size=1, quantization="int8",
+                             representative_data=windows[:, :64])
+
+
+def test_runner_errors(tmp_path: Path, cnn, windows: np.ndarray) -> None:
+    with pytest.raises(HarDataError, match="TFLite model not found"):
+        deploy.TFLiteRunner(tmp_path / "missing.tflite")
+    res = deploy.export_tflite(cnn, tmp_path / "m.tflite", batch_size=2)
+    with pytest.raises(ValueError, match="windows must be"):
+        deploy.TFLiteRunner(res.path).predict(windows[:, :100])
+
+
+def test_unrolling_keeps_the_function(lstm, cnn, windows: np.ndarray) -> None:
+    assert deploy.has_recurrent_layers(lstm) and not deploy.has_recurrent_layers(cnn)
+    assert deploy.unroll_recurrent(cnn) is cnn
+    unrolled = deploy.unroll_recurrent(lstm)
+    assert all(getattr(lyr, "unroll", True) for lyr in unrolled.layers
+               if isinstance(lyr, type(lstm.get_layer("lstm1"))))
+    x = inputs_for(lstm, windows)[:3]
+    np.testing.assert_allclose(unrolled.predict(x, verbose=0), lstm.predict(x, verbose=0),
+                               atol=1e-6)
+
+
+def test_flops_analytic_count_and_profiler_cross_check(cnn, lstm) -> None:
+    f = deploy.flops_per_window(cnn)
+    # Conv1D(8, 3) on (128, 9): 126 x 3 x 9 x 8 MACs + 126 x 8 biases; Dense 8 -> 6
+    assert f["macs"] == 126 * 3 * 9 * 8 + 8 * 6
+    assert f["flops"] == 2 * f["macs"] + 126 * 8 + 6 and f["uncounted"] == []
+    u = 6  # LSTM(6) x2 over 32 steps: 4 gates x units x (inputs + units) per step
+    expected = STEPS * 4 * u * (9 + u) + STEPS * 4 * u * (u + u) + u * 6 + 6 * 6
+    assert deploy.flops_per_window(lstm)["macs"] == expected
+    for model in (cnn, lstm):
+        analytic = deploy.flops_per_window(model)["flops"]
+        profiled = deploy.flops_per_window(model, "profiler")["flops"]
+        assert 0.8 < analytic / profiled <= 1.0  # the profiler also counts element-wise ops
+    with pytest.raises(ValueError, match="method"):
+        deploy.flops_per_window(cnn, "guess")
+
+
+def test_energy_estimates_are_labelled_and_use_the_named_constants() -> None:
+    e = deploy.energy_estimate(1_000_000, precision="float32", n_params=1000)
+    assert e["label"] == "estimate" and "Horowitz" in e["source"]
+    assert e["arithmetic_uj_per_window"] == pytest.approx(
+        1e6 * (deploy.FP32_MULT_PJ + deploy.FP32_ADD_PJ) * 1e-6)
+    assert e["weights_from_dram_uj_per_window"] == pytest.approx(1000 * 640e-6)
+    i = deploy.energy_estimate(1_000_000, precision="int8")
+    assert i["arithmetic_uj_per_window"] < e["arithmetic_uj_per_window"] / 10
+    c = deploy.energy_from_cpu_time(2e-4, watts=5.0)
+    assert c["label"] == "estimate" and c["uj_per_window"] == pytest.approx(1000.0)
+    with pytest.raises(ValueError):
+        deploy.energy_from_cpu_time(1e-4, watts=0)
+    with pytest.raises(ValueError):
+        deploy.energy_estimate(1, precision="int4")
+
+
+def test_measure_and_keras_predictors_agree(cnn, windows: np.ndarray) -> None:
+    preds = deploy.keras_predictors(cnn)
+    assert set(preds) == {"keras_eager", "keras_predict", "tf_function"}
+    outs = [np.asarray(f(windows[:5])) for f in preds.values()]
+    for o in outs[1:]:
+        np.testing.assert_allclose(o, outs[0], atol=1e-6)
+    m = deploy.measure(preds["tf_function"], windows, 4, warmup=1, repeats=3)
+    assert m["batch_size"] == 4 and m["repeats"] == 3
+    assert m["ms_per_window"] == pytest.approx(m["median_ms_per_batch"] / 4)
+
+
+def test_day_of_recording_counts_every_window(cnn, tmp_path: Path) -> None:
+    res = deploy.export_tflite(cnn, tmp_path / "m.tflite", batch_size=16)
+    runner = deploy.TFLiteRunner(res.path)
+    hours = 0.02  # 3,600 samples
+    n = int(hours * 3600 * 50)
+    day = deploy.day_of_recording(runner.predict, hours=hours, batch_size=16)
+    assert day["samples"] == n and day["windows"] == (n - 128) // 64 + 1
+    assert sum(day["class_counts"]) == day["windows"] and "synthetic" in day["data"]
+    assert day["total_s"] >= day["preprocess_s"] > 0
+    acc, gyro = deploy.synthetic_recording(1000, seed=3)
+    tiled = deploy.day_of_recording(runner.predict, acc=acc, gyro=gyro, hours=hours,
+                                    zero_phase=False, batch_size=16, data_label="tiled test")
+    assert tiled["tiles"] == pytest.approx(n / 1000) and tiled["data"] == "tiled test"
+    assert not tiled["zero_phase"]
+
+
+def test_classify_stream_equals_classifying_all_windows(cnn) -> None:
+    from har_utils.signals import sliding_windows
+    sig = np.random.default_rng(2).normal(size=(1000, 9)).astype(np.float32)
+    f = lambda X: cnn.predict(X, verbose=0)  # noqa: E731
+    got = deploy.classify_stream(sig, f, batch_size=4)
+    want = np.argmax(f(sliding_windows(sig)), axis=1)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.slow  # the whole smoke benchmark in a child process (~15 s)
+def test_the_benchmark_runs_in_smoke_form(tmp_path: Path) -> None:
+    out = tmp_path / "deploy" / "benchmark.json"
+    r = subprocess.run([sys.executable, str(config.PROJECT_ROOT / "benchmarks" / "bench_deploy.py"),
+                        "--smoke", "--out", str(out)], capture_output=True, text=True,
+                       timeout=600, cwd=config.PROJECT_ROOT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "dynamic_b1" in r.stdout and f"wrote {out}" in r.stdout
+    b = json.loads(out.read_text())
+    (row,) = b["models"]
+    assert row["model"] == "tiny_cnn" and row["trained"]
+    assert set(row["keras"]) == {"keras_eager", "keras_predict", "tf_function"}
+    assert {f"{q}_b{bs}" for q in deploy.QUANTIZATIONS for bs in (1, 16)} == set(row["tflite"])
+    assert all(e["ok"] and "accuracy" in e for e in row["tflite"].values())
+    assert (out.parent / "tflite" / "tiny_cnn_dynamic_b1.tflite").is_file()
+    assert row["energy_estimate"]["float32"]["label"] == "estimate"
+    assert set(row["day"]) == {"zero_phase", "causal"}
+    assert set(b["targets"]) >= {"dynamic_b1_ms_per_window", "quantisation_loss_points",
+                                 "day_seconds"}
+    assert set(b["streaming"]["pooled"]) == {"zero_phase", "causal"}
+    assert b["environment"]["packages"]["tensorflow"]
