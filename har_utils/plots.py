@@ -286,3 +286,31 @@ def ablation_factor(rows: pd.DataFrame, title: str) -> plt.Figure:
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
+
+
+def zoo_accuracy(rows: list[dict], reported: dict[str, float], title: str) -> plt.Figure:
+    """Table II re-run as a figure: per model, test accuracy of each seed (dots), the mean, and
+    the 95 % subject-bootstrap interval (bar); the reported number as a red cross (the paper's
+    Table II; for the linear model the literature's figure on the official 561 features).
+    ``rows``: ``results/summary.json`` rows of one protocol; ``reported``: model -> percent."""
+    rows = sorted(rows, key=lambda r: r["accuracy_mean"])
+    fig, ax = plt.subplots(figsize=(8, 0.6 * len(rows) + 1.5))
+    colors = sns.color_palette("colorblind", 3)
+    for i, r in enumerate(rows):
+        low, high = (100 * v for v in r["ci95_subject_bootstrap"])
+        ax.plot([low, high], [i, i], color=colors[0], lw=2, solid_capstyle="butt",
+                label="95 % interval (test subjects)" if i == 0 else None)
+        seeds = [100 * a for a in r.get("accuracy_per_seed", [r["accuracy_mean"]])]
+        ax.scatter(seeds, [i] * len(seeds), s=14, color="0.3", zorder=3,
+                   label="one seed" if i == 0 else None)
+        ax.scatter([100 * r["accuracy_mean"]], [i], marker="|", s=300, color=colors[0], zorder=4)
+        if r["model"] in reported:
+            ax.scatter([reported[r["model"]]], [i], marker="x", s=60, color="tab:red", zorder=5,
+                       label="reported number" if "reported number" not in
+                       ax.get_legend_handles_labels()[1] else None)
+    ax.set_yticks(range(len(rows)), [f"{r['model']} (n={r['n_seeds']})" for r in rows])
+    ax.set(xlabel="test accuracy %", title=title)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig

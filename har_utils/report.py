@@ -124,6 +124,15 @@ TABLE2_ROWS = {"cnn_lstm_paper": ("CNN-LSTM (this paper)", "table2_proposed"),
                                    "anchor_linear_561")}
 
 
+def reported_by_model() -> dict[str, float]:
+    """The paper's reported accuracy (%) for each zoo model that re-runs a Table II row and
+    whose number is transcribed."""
+    from .paper import reported
+
+    out = {m: reported(rid) for m, (_, rid) in TABLE2_ROWS.items()}
+    return {m: v for m, v in out.items() if v is not None}
+
+
 #: Zoo models that are not rows of the paper's Table II, and what they stand for.
 EXTRA_ROWS = {"cnn_lstm_sequential": "(not in Table II) the paper's model, other reading of Fig. 2",
               "lstm": "(not in Table II) 2-layer LSTM baseline",

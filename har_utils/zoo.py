@@ -232,6 +232,7 @@ def summarize(runs: list[dict[str, Any]], y_true: np.ndarray, subjects: np.ndarr
         row = {"model": model, "protocol": protocol, "n_seeds": len(rs),
                "planned_seeds": planned_seeds(model, protocol),
                "seeds": sorted(r["spec"]["seed"] for r in rs),
+               "accuracy_per_seed": [float(a) for a in acc],
                "accuracy_mean": float(acc.mean()), "accuracy_std": float(acc.std(ddof=1)) if len(rs) > 1 else 0.0,
                "macro_f1_mean": float(f1.mean()), "macro_f1_std": float(f1.std(ddof=1)) if len(rs) > 1 else 0.0,
                "ci95_subject_bootstrap": [low, high],

@@ -107,6 +107,11 @@ def test_report_tables_from_a_summary(ds: HarDataset) -> None:
     assert len(infl) == 1 and infl.iloc[0]["model"] == "tiny_cnn"
     assert infl.iloc[0]["paper protocol, best epoch chosen on test %"] >= \
         infl.iloc[0]["paper protocol, final epoch %"]
+    from har_utils import plots
+    rows = [r for r in summary["rows"] if r["protocol"] == "subjects"]
+    assert rows[0]["accuracy_per_seed"] == [rows[0]["accuracy_mean"]]
+    fig = plots.zoo_accuracy(rows, {"tiny_cnn": 99.0}, "t")
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["tiny_cnn (n=1)"]
     md = report.markdown_table(table)
     assert md.splitlines()[0].startswith("| model | protocol |") and md.count("\n") == len(table) + 1
 
