@@ -46,6 +46,10 @@ SEEDS = {"cnn_lstm_paper": 5}
 DEFAULT_SEEDS = 3
 #: Seeds of the paper's protocol (it exists to measure inflation, not to rank models).
 PAPER_PROTOCOL_SEEDS = 3
+#: Seeds of ``retrain_all`` where the cost forbids one per ``subjects`` seed: these models cost
+#: 74-85 s per epoch on 2 cores (``results/zoo/cost_table.json``), about 25 min per run; one
+#: retrained run shows the effect of retraining, the ``subjects`` rows carry the seed spread.
+RETRAIN_SEEDS = {"deepconvlstm": 1, "isplinception": 1}
 #: The zoo's models (Keras registry names plus the classical baseline).
 ZOO = ("cnn_lstm_paper", "cnn_lstm_sequential", "cnn", "lstm", "deepconvlstm", "isplinception",
        "logreg_features")
@@ -187,11 +191,14 @@ def run(spec: RunSpec, ds: HarDataset, *, force: bool = False, log: Any = print)
 
 def planned_seeds(model: str, protocol: str = "subjects") -> int:
     """How many seeds the study plans for a model: 5 for the paper's model, 3 for the others,
-    1 for a classical model (its fit is deterministic; a seed changes nothing)."""
+    1 for a classical model (its fit is deterministic; a seed changes nothing); the paper's
+    protocol 3; ``retrain_all`` of the costliest models 1 (``RETRAIN_SEEDS``)."""
     if model in CLASSICAL:
         return 1
     if protocol == "paper":
         return PAPER_PROTOCOL_SEEDS
+    if protocol == "retrain_all" and model in RETRAIN_SEEDS:
+        return RETRAIN_SEEDS[model]
     return SEEDS.get(model, DEFAULT_SEEDS)
 
 

@@ -136,3 +136,12 @@ def test_summary_counts_only_runs_of_the_current_data(ds: HarDataset) -> None:
     doc = json.loads(zoo.write_summary(ds).read_text())
     assert doc["n_runs"] == 1 and doc["stale_runs_left_out"] == []
     assert doc["train_seconds_total"] > 0 and doc["wall_seconds_total"] >= doc["train_seconds_total"]
+
+
+def test_the_costliest_models_retrain_once() -> None:
+    specs = zoo.plan(["isplinception", "cnn"], ["subjects", "retrain_all"])
+    count = {(s.model, s.protocol): 0 for s in specs}
+    for s in specs:
+        count[(s.model, s.protocol)] += 1
+    assert count == {("isplinception", "subjects"): 3, ("cnn", "subjects"): 3,
+                     ("isplinception", "retrain_all"): 1, ("cnn", "retrain_all"): 3}
