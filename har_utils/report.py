@@ -192,17 +192,16 @@ def zoo_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
     rows = []
     for r in sorted([*summary["rows"], *missing],
                     key=lambda r: (rank.get(r["model"], len(order)), PROTOCOLS.index(r["protocol"]))):
+        label, rid = TABLE2_ROWS.get(r["model"], (EXTRA_ROWS.get(r["model"], ""), None))
+        paper_value = reported(rid) if rid else None
         if r.get("missing"):
-            label, rid = TABLE2_ROWS.get(r["model"], (EXTRA_ROWS.get(r["model"], ""), None))
             rows.append({"model": r["model"], "protocol": r["protocol"], "paper row": label,
-                         "paper reports %": reported(rid) if rid else None, "n_seeds": 0,
+                         "paper reports %": paper_value, "n_seeds": 0,
                          "accuracy % (mean ± std)": "-", "95 % CI (subjects)": "-",
                          "macro F1": None, "data": "-",
                          "note": f"not run yet: 0 of {r['planned_seeds']} planned seeds "
                                  "(cost table above; `make zoo` runs it)"})
             continue
-        label, rid = TABLE2_ROWS.get(r["model"], (EXTRA_ROWS.get(r["model"], ""), None))
-        paper_value = reported(rid) if rid else None
         low, high = r["ci95_subject_bootstrap"]
         spread = f" ± {100 * r['accuracy_std']:.2f}" if r["n_seeds"] > 1 else " (one seed)"
         rows.append({"model": r["model"], "protocol": r["protocol"], "paper row": label,
