@@ -176,15 +176,20 @@ def _run_keras(spec: RunSpec, ds: HarDataset, log: Any) -> dict[str, Any]:
             **extra, **_evaluate(y_pred, ds)}
 
 
+#: Environment variables that limit TensorFlow's threads; recorded with each run (None: unset).
+_THREAD_ENV = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
+
+
 def run(spec: RunSpec, ds: HarDataset, *, force: bool = False, log: Any = print) -> dict[str, Any]:
     """Run ``spec`` unless its result exists with the same key; return the stored result."""
     if not force and is_done(spec, ds):
         return load_run(spec)  # type: ignore[return-value]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     body = _run_classical(spec, ds) if spec.model in CLASSICAL else _run_keras(spec, ds, log)
     result = {"name": spec.name, "key": spec.key(ds), "spec": asdict(spec),
               "data": data.stamp(ds), "wall_seconds": time.perf_counter() - t0,
-              "cpu_count": os.cpu_count(), **body}
+              "cpu_seconds": time.process_time() - c0, "cpu_count": os.cpu_count(),
+              "thread_env": {k: os.environ.get(k) for k in _THREAD_ENV}, **body}
     write_json_atomic(_result_path(spec), result)
     return result
 
