@@ -30,6 +30,12 @@ def cache_dir() -> Path:
     return data_dir() / "cache"
 
 
+def profile() -> str:
+    """The profile of the current notebook run (``HAR_PROFILE``, set by the pipeline), else
+    the published one."""
+    return os.environ.get("HAR_PROFILE", PUBLISHED_PROFILE)
+
+
 def results_dir() -> Path:
     """Machine-readable results (JSON/CSV): ``HAR_RESULTS_DIR`` or ``PROJECT_ROOT/results``."""
     return Path(os.environ.get("HAR_RESULTS_DIR", PROJECT_ROOT / "results"))

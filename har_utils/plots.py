@@ -314,3 +314,22 @@ def zoo_accuracy(rows: list[dict], reported: dict[str, float], title: str) -> pl
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def deploy_latency(table: pd.DataFrame, title: str, target_ms: float | None = None
+                   ) -> plt.Figure:
+    """Single-window latency (ms, log scale) per model and variant, from
+    :func:`har_utils.deploy_bench.variants_table`; the target as a dashed line."""
+    t = table.dropna(subset=["ms_per_window_b1"])
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(t) + 1.5))
+    sns.barplot(data=t, y="model", x="ms_per_window_b1", hue="variant", ax=ax,
+                palette="colorblind", orient="h")
+    ax.set_xscale("log")
+    if target_ms is not None:
+        ax.axvline(target_ms, color="tab:red", ls="--", lw=1,
+                   label=f"target (dynamic-range TFLite, paper model) {target_ms} ms")
+    ax.set(xlabel="median latency of one window (ms, batch 1)", ylabel="", title=title)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig

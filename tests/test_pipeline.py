@@ -19,8 +19,9 @@ def cells(nb: Path) -> list[dict]:
     return json.loads(nb.read_text())["cells"]
 
 
-def test_the_six_notebooks_are_the_pipeline() -> None:
-    six = ["01_data", "02_eda_tsne", "03_model", "04_training", "05_evaluation", "06_comparison"]
+def test_the_seven_notebooks_are_the_pipeline() -> None:
+    six = ["01_data", "02_eda_tsne", "03_model", "04_training", "05_evaluation", "06_comparison",
+           "08_deployment"]
     assert [p.stem for p in NOTEBOOKS if p.stem not in config.STUDY_NOTEBOOKS] == six
     assert pipeline.notebook_names() == six
     assert {p.stem for p in NOTEBOOKS} - set(six) == set(config.STUDY_NOTEBOOKS)
@@ -85,7 +86,9 @@ def test_smoke_differs_from_paper_only_where_it_should() -> None:
     diffs = {(nb.stem, k) for nb in NOTEBOOKS
              for k, v in pipeline.notebook_params("smoke", nb.stem).items()
              if pipeline.notebook_params("paper", nb.stem).get(k) != v}
-    assert diffs == {("02_eda_tsne", "TSNE_SAMPLES"), ("04_training", "EPOCHS")}
+    assert diffs == {("02_eda_tsne", "TSNE_SAMPLES"), ("04_training", "EPOCHS"),
+                     ("08_deployment", "MODELS"), ("08_deployment", "REPEATS_SINGLE"),
+                     ("08_deployment", "REPEATS_BIG"), ("08_deployment", "DAY_HOURS")}
 
 
 def test_unknown_profile_is_a_clear_error() -> None:

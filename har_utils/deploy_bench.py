@@ -1,0 +1,426 @@
+"""The deployment benchmark: latency, throughput, size, TFLite variants, one day, streaming.
+
+Shared by notebook 08 (the published run) and ``benchmarks/bench_deploy.py`` (the command line
+and its ``--smoke`` form in ``make test``). For each model (a trained one where
+``<model_dir>/<name>.keras`` exists, otherwise an untrained build, good for latency, size and
+FLOPs but not accuracy):
+
+- parameters, ``.keras`` file size, FLOPs per window (analytic, with TensorFlow's profiler as
+  a cross-check) and an energy *estimate* from them (constants in :mod:`har_utils.deploy`);
+- latency (batch 1) and throughput (big batch) as a plain eager Keras call, Keras's compiled
+  ``predict`` and a ``tf.function`` (TensorFlow limited to ``tf_threads`` threads);
+- TFLite exports with a fixed batch of 1 and of the big batch, each float32, dynamic-range and
+  full int8 (LSTMs unrolled for int8; a failed conversion is recorded with its reason), each
+  timed on one thread and, for trained models, scored on the test set (accuracy lost to
+  quantisation in percentage points against the Keras model);
+- one day of 50 Hz recording (real HAPT test-subject recordings tiled to 24 h, or synthetic):
+  filtering, windowing and one-thread TFLite inference timed end to end, zero-phase and causal;
+- for the primary model (``cnn_lstm_paper``): the streaming agreement over the test subjects'
+  whole HAPT recordings and the deployment targets.
+
+Every timing is a median (``time.perf_counter``) after warm-up: a figure for reports that
+depends on the machine and its load, never an assertion.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import config
+
+#: The issue's deployment targets for the paper's model.
+TARGETS: dict[str, float] = {"dynamic_b1_ms_per_window": 0.15, "quantisation_loss_points": 0.5,
+                             "day_seconds": 15.0}
+PRIMARY: str = "cnn_lstm_paper"
+
+
+@dataclass
+class BenchSettings:
+    """What to measure and how often (the notebook's parameters and the script's flags)."""
+
+    models: tuple[str, ...] = ()               # empty: every zoo model
+    model_dir: Path | None = None              # trained <name>.keras files (default results/models)
+    big_batch: int = 256
+    repeats_single: int = 200                  # timed batch-1 calls
+    repeats_big: int = 10                      # timed big-batch calls
+    warmup_single: int = 20
+    warmup_big: int = 2
+    tf_threads: int = 1                        # TensorFlow intra-op threads for Keras timings
+    day_hours: float = 24.0
+    day_models: str = "primary"                # "primary", "all" or "none"
+    int8: bool = True
+    watts_per_core: float | None = None        # stated power for the CPU-time energy estimate
+    synthetic: bool = False                    # synthetic data and a tiny model (smoke test)
+    export_dir: Path = field(default_factory=lambda: config.BUILD_DIR / "deploy" / "tflite")
+
+    def model_names(self) -> list[str]:
+        from .models import zoo_names
+        if self.models:
+            return list(self.models)
+        return ["tiny_cnn"] if self.synthetic else zoo_names()
+
+
+# --- data and models -----------------------------------------------------------------------
+
+def synthetic_windows(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` learnable synthetic windows (the class shifts one channel's mean) and labels."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(1, 7, n)
+    X = rng.normal(size=(n, 128, 9)).astype(np.float32)
+    X[np.arange(n), :, y - 1] += 1.5
+    return X, y
+
+
+def bench_data(s: BenchSettings, ds: Any = None) -> dict[str, Any]:
+    """Train windows (int8 calibration), test windows and labels, and their stamp: from ``ds``
+    (a :class:`har_utils.data.HarDataset`), or synthetic windows with ``s.synthetic``."""
+    if s.synthetic:
+        Xtr, ytr = synthetic_windows(240, 1)
+        Xte, yte = synthetic_windows(96, 2)
+        return {"X_train": Xtr, "y_train": ytr, "X_test": Xte, "y_test": yte,
+                "stamp": {"source": "synthetic", "source_label": "synthetic windows (smoke)"}}
+    from . import data
+    if ds is None:
+        raise ValueError("bench_data needs a dataset unless settings.synthetic is set")
+    return {"X_train": ds.train.X, "y_train": ds.train.y, "X_test": ds.test.X,
+            "y_test": ds.test.y, "stamp": data.stamp(ds)}
+
+
+def get_model(name: str, s: BenchSettings, d: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The trained model (with ``s.synthetic``, a tiny one trained here; without a saved file,
+    an untrained build) and a description of where it came from."""
+    from . import training
+    from .models import build_model
+    if s.synthetic:
+        from .data import Split
+        cfg = training.TrainConfig(model=name, epochs=5, batch_size=32, seed=0, patience=0)
+        res = training.train(cfg, Split(d["X_train"], d["y_train"], np.ones(len(d["y_train"]))),
+                             None, out=lambda _line: None)
+        return res.model, {"trained": True, "origin": "trained here on synthetic windows "
+                                                      "(smoke, 5 epochs)"}
+    path = (s.model_dir or config.results_dir() / "models") / f"{name}.keras"
+    if path.is_file():
+        return training.load_model(path), {"trained": True, "origin": str(path),
+                                           "keras_file_bytes": path.stat().st_size}
+    return build_model(name), {"trained": False,
+                               "origin": f"untrained build ({path.name} not found): latency, "
+                                         "size and FLOPs only, no accuracy"}
+
+
+def keras_file_size(model: Any) -> int:
+    """Bytes of ``model`` saved as ``.keras`` (to a temporary file)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "m.keras"
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            model.save(p)
+        return p.stat().st_size
+
+
+def accuracy(probs: np.ndarray, y: np.ndarray) -> float:
+    """Percentage of windows whose arg-max id (1..6) equals ``y``."""
+    return 100.0 * float(np.mean(np.argmax(probs, axis=1) + 1 == np.asarray(y)))
+
+
+# --- one model -----------------------------------------------------------------------------
+
+def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
+                log: Callable[[str], Any] = print) -> tuple[dict[str, Any], Any]:
+    """Everything measured for one model (a JSON-ready dict) and the model itself."""
+    from . import deploy
+    from .models import count_params
+
+    t_start = time.perf_counter()
+    model, origin = get_model(name, s, d)
+    row: dict[str, Any] = {"model": name, **origin, "parameters": count_params(model)}
+    row.setdefault("keras_file_bytes", keras_file_size(model))
+    row["flops"] = deploy.flops_per_window(model)
+    try:
+        row["flops_profiler"] = deploy.flops_per_window(model, "profiler")["flops"]
+    except Exception as exc:  # a cross-check only
+        row["flops_profiler"] = f"failed: {type(exc).__name__}: {exc}"
+    macs = row["flops"]["macs"]
+    row["energy_estimate"] = {
+        "float32": deploy.energy_estimate(macs, precision="float32",
+                                          n_params=row["parameters"]),
+        "int8": deploy.energy_estimate(macs, precision="int8"),
+        "note": "TFLite float32 runs float arithmetic; dynamic-range (hybrid) kernels quantise "
+                "activations on the fly and multiply in int8; full int8 runs int8 arithmetic"}
+
+    X, big = d["X_test"], s.big_batch
+    reps = {1: s.repeats_single, big: s.repeats_big}
+    warm = {1: s.warmup_single, big: s.warmup_big}
+    row["keras"] = {}
+    for method, fn in deploy.keras_predictors(model).items():
+        row["keras"][method] = {str(bs): deploy.measure(fn, X, bs, warmup=warm[bs],
+                                                        repeats=reps[bs]) for bs in (1, big)}
+    ref_probs = np.asarray(model.predict(X, batch_size=256, verbose=0))
+    if origin["trained"]:
+        row["keras_accuracy"] = accuracy(ref_probs, d["y_test"])
+
+    row["tflite"] = {}
+    quants = [q for q in deploy.QUANTIZATIONS if s.int8 or q != "int8"]
+    for bs in (1, big):
+        for q in quants:
+            key = f"{q}_b{bs}"
+            res = deploy.export_tflite(model, s.export_dir / f"{name}_{key}.tflite",
+                                       batch_size=bs, quantization=q,
+                                       representative_data=d["X_train"])
+            entry: dict[str, Any] = res.as_dict()
+            log(f"  {name} {key}: " + (f"{res.size_bytes:,} bytes, {res.seconds:.1f} s"
+                                      if res.ok else f"FAILED ({res.error})"))
+            if res.ok:
+                runner = deploy.TFLiteRunner(res.path, num_threads=1)
+                entry["timing"] = deploy.measure(runner.predict, X, bs, warmup=warm[bs],
+                                                 repeats=reps[bs])
+                probs = runner.predict(X)
+                entry["max_abs_prob_diff_vs_keras"] = float(np.abs(probs - ref_probs).max())
+                entry["argmax_agreement_vs_keras"] = float(
+                    np.mean(probs.argmax(1) == ref_probs.argmax(1)))
+                if origin["trained"]:
+                    entry["accuracy"] = accuracy(probs, d["y_test"])
+                    entry["accuracy_lost_points"] = row["keras_accuracy"] - entry["accuracy"]
+            row["tflite"][key] = entry
+
+    wants_day = s.day_models == "all" or (s.day_models == "primary"
+                                          and (name == PRIMARY or s.synthetic))
+    row["day"] = day_runs(name, row, s, log=log) if wants_day else {}
+    if s.watts_per_core and row["day"]:
+        day = next(iter(row["day"].values()))
+        row["energy_cpu_time_estimate"] = deploy.energy_from_cpu_time(
+            day["cpu_s"] / day["windows"], s.watts_per_core)
+    row["seconds"] = round(time.perf_counter() - t_start, 1)
+    return row, model
+
+
+def day_runs(name: str, row: dict[str, Any], s: BenchSettings, *,
+             log: Callable[[str], Any] = print) -> dict[str, Any]:
+    """One day of recording through the dynamic-range export (float32 if that failed) at the
+    batch size (1 or big) with the lower measured time per window."""
+    from . import deploy
+    chosen = None
+    for q in ("dynamic", "float32"):
+        timed = [(e["timing"]["ms_per_window"], key, e) for key, e in row["tflite"].items()
+                 if e.get("ok") and e["quantization"] == q]
+        if timed:
+            chosen = min(timed, key=lambda t: t[0])
+            break
+    if chosen is None:
+        return {}
+    _, key, entry = chosen
+    runner = deploy.TFLiteRunner(entry["path"], num_threads=1)
+    acc = gyro = label = None
+    if not s.synthetic:
+        acc, gyro, label = test_recordings()
+    out = {}
+    for zp in (True, False):
+        r = deploy.day_of_recording(runner.predict, acc=acc, gyro=gyro, hours=s.day_hours,
+                                    zero_phase=zp, batch_size=max(s.big_batch,
+                                                                  entry["batch_size"]),
+                                    data_label=label)
+        r["model_variant"] = key
+        r["variant_choice"] = ("the dynamic-range (else float32) export with the lower "
+                               "measured ms per window")
+        out["zero_phase" if zp else "causal"] = r
+        log(f"  {name} day ({'zero-phase' if zp else 'causal'}, {key}): {r['windows']:,} "
+            f"windows in {r['total_s']:.1f} s (filter {r['preprocess_s']:.1f} s, "
+            f"CPU {r['cpu_s']:.1f} s)")
+    return out
+
+
+_RECORDINGS: tuple[np.ndarray, np.ndarray, str] | None = None
+
+
+def test_subject_experiments() -> list[dict[str, Any]]:
+    """Every raw HAPT experiment of the official test subjects (acc, gyro, sample labels)."""
+    from . import hapt
+    raw, _ = hapt.load_raw()
+    return [e for e in hapt.experiments(raw) if e["subject"] in config.TEST_SUBJECTS]
+
+
+def test_recordings() -> tuple[np.ndarray, np.ndarray, str]:
+    """The raw HAPT recordings of the test subjects, end to end (cached for the process)."""
+    global _RECORDINGS
+    if _RECORDINGS is None:
+        exps = test_subject_experiments()
+        acc = np.concatenate([e["acc"] for e in exps])
+        gyro = np.concatenate([e["gyro"] for e in exps])
+        hours = len(acc) / config.SAMPLING_RATE_HZ / 3600.0
+        _RECORDINGS = (acc, gyro, f"real HAPT recordings of the {len(exps)} test-subject "
+                                  f"experiments ({hours:.2f} h) tiled end to end")
+    return _RECORDINGS
+
+
+# --- streaming agreement -------------------------------------------------------------------
+
+def streaming(model: Any, s: BenchSettings) -> dict[str, Any]:
+    """Agreement of ``model`` (Keras, float32) over whole recordings, zero-phase vs causal."""
+    from . import predict
+    classifier = lambda X: np.asarray(model.predict(X, batch_size=256, verbose=0))  # noqa: E731
+    if s.synthetic:
+        from .deploy import synthetic_recording
+        acc, gyro = synthetic_recording(6000)
+        labels = np.repeat(np.array([1, -1, 4, 8, 5, 6]), 1000)
+        exps = [{"subject": 0, "number": 1, "acc": acc, "gyro": gyro, "label": labels}]
+        data_label = "synthetic recording (smoke)"
+    else:
+        exps = test_subject_experiments()
+        data_label = f"HAPT: all {len(exps)} experiments of test subjects {config.TEST_SUBJECTS}"
+    per_exp, pooled = [], {"zero_phase": [], "causal": []}
+    for e in exps:
+        st = predict.stream_experiment(e, classifier)
+        per_exp.append({"subject": e["subject"], "number": e["number"], **st["agreement"]})
+        for mode in pooled:
+            pooled[mode].append(st[mode])
+    total = {mode: predict.agreement(pd.concat(tls, ignore_index=True))
+             for mode, tls in pooled.items()}
+    zp, ca = total["zero_phase"]["agreement_scored"], total["causal"]["agreement_scored"]
+    return {"data": data_label, "pooled": total, "per_experiment": per_exp,
+            "causal_cost_points": None if zp is None or ca is None else 100 * (zp - ca),
+            "rule": "window truth = majority label; windows with any unlabelled (-1) or "
+                    "transition (7-12) sample are excluded from the agreement; 'pure' = all "
+                    "128 samples one activity 1-6",
+            "filtering": "zero_phase: sosfiltfilt over the whole recording (offline, as in "
+                         "training); causal: sosfilt from the first sample (streaming; the "
+                         "3-sample median filter looks one sample ahead)"}
+
+
+# --- targets, the whole run, tables --------------------------------------------------------
+
+def targets(row: dict[str, Any]) -> dict[str, Any]:
+    """The deployment targets for the paper's model, measured against this run."""
+    t = row["tflite"]
+    dyn1 = t.get("dynamic_b1", {}).get("timing", {}).get("ms_per_window")
+    losses = {k: v["accuracy_lost_points"] for k, v in t.items()
+              if k.startswith(("dynamic", "int8")) and "accuracy_lost_points" in v}
+    day = row.get("day", {}).get("zero_phase", {}).get("total_s")
+    worst = max(losses.values()) if losses else None
+
+    def met(value: float | None, key: str) -> bool | None:
+        return None if value is None else bool(value <= TARGETS[key])
+
+    return {
+        "dynamic_b1_ms_per_window": {"target": TARGETS["dynamic_b1_ms_per_window"],
+                                     "value": dyn1, "met": met(dyn1, "dynamic_b1_ms_per_window")},
+        "quantisation_loss_points": {"target": TARGETS["quantisation_loss_points"],
+                                     "value": worst, "per_variant": losses,
+                                     "met": met(worst, "quantisation_loss_points")},
+        "day_seconds": {"target": TARGETS["day_seconds"], "value": day,
+                        "met": met(day, "day_seconds"),
+                        "variant": row.get("day", {}).get("zero_phase", {}).get("model_variant"),
+                        "filtering": "zero-phase"},
+    }
+
+
+def set_threads(tf_threads: int) -> dict[str, int]:
+    """Limit TensorFlow's intra-op threads (inter-op 1) when ``tf_threads > 0``; returns the
+    settings in force (which stay TensorFlow's if its runtime had already started)."""
+    from .ablations import configure_threads, current_threads
+    return configure_threads(tf_threads) if tf_threads > 0 else current_threads()
+
+
+def run(s: BenchSettings, ds: Any = None, *, log: Callable[[str], Any] = print
+        ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Measure every model of ``s``; return the JSON-ready result and the primary model (by
+    name; the others are released as soon as they are measured)."""
+    from .provenance import environment
+    threads = set_threads(s.tf_threads)
+    t0 = time.perf_counter()
+    d = bench_data(s, ds)
+    names = s.model_names()
+    log(f"deploy benchmark: {', '.join(names)}; data {d['stamp']['source_label']}; "
+        f"{len(d['y_test'])} test windows; TFLite on 1 thread, TensorFlow threads {threads}")
+    rows, kept = [], {}
+    for name in names:
+        log(f"{name}:")
+        row, model = bench_model(name, s, d, log=log)
+        rows.append(row)
+        if name == PRIMARY or (s.synthetic and not kept):
+            kept[name] = model
+        del model
+    result: dict[str, Any] = {
+        "benchmark": "deploy", "smoke": s.synthetic, "models": rows, "big_batch": s.big_batch,
+        "repeats": {"batch_1": s.repeats_single, f"batch_{s.big_batch}": s.repeats_big},
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(s).items()},
+        "tf_threads": threads, "tflite_threads": 1, "cpu_count": os.cpu_count(),
+        "data": d["stamp"], "targets": None, "streaming": None,
+        "timing_method": "median of time.perf_counter over repeats after warm-up calls",
+    }
+    primary = next((r for r in rows if r["model"] in kept), None)
+    if primary is not None and primary.get("trained"):
+        result["targets"] = {"model": primary["model"], **targets(primary)}
+        result["streaming"] = {"model": primary["model"], "variant": "keras float32",
+                               **streaming(kept[primary["model"]], s)}
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    result["environment"] = environment()
+    return result, kept
+
+
+def variants_table(result: dict[str, Any]) -> pd.DataFrame:
+    """One row per (model, variant): bytes, batch-1 latency, big-batch throughput, accuracy
+    and the points lost against the Keras model."""
+    big = str(result["big_batch"])
+    rows = []
+    for r in result["models"]:
+        base = {"model": r["model"], "parameters": r["parameters"],
+                "MFLOPs": r["flops"]["flops"] / 1e6}
+        for method, t in r["keras"].items():
+            rows.append({**base, "variant": method, "bytes": r["keras_file_bytes"],
+                         "ms_per_window_b1": t["1"]["ms_per_window"],
+                         f"windows_per_s_b{big}": t[big]["windows_per_s"],
+                         "accuracy_%": r.get("keras_accuracy"), "lost_points": None})
+        for key, e in r["tflite"].items():
+            t = e.get("timing") or {}
+            b1 = e.get("batch_size") == 1
+            rows.append({**base, "variant": f"tflite {key}" + ("" if e["ok"] else " (failed)"),
+                         "bytes": e.get("size_bytes"),
+                         "ms_per_window_b1": t.get("ms_per_window") if b1 else None,
+                         f"windows_per_s_b{big}": None if b1 else t.get("windows_per_s"),
+                         "accuracy_%": e.get("accuracy"),
+                         "lost_points": e.get("accuracy_lost_points")})
+    return pd.DataFrame(rows)
+
+
+def targets_table(result: dict[str, Any]) -> pd.DataFrame:
+    """The deployment targets: value, target and whether it is met."""
+    t = result.get("targets") or {}
+    return pd.DataFrame([{"target": k, "value": v["value"], "at most": v["target"],
+                          "met": v["met"]} for k, v in t.items() if isinstance(v, dict)])
+
+
+def day_table(result: dict[str, Any]) -> pd.DataFrame:
+    """One day of recording per model and filtering mode: windows, seconds, CPU seconds."""
+    return pd.DataFrame([{"model": r["model"], "filtering": mode, "variant": d["model_variant"],
+                          "windows": d["windows"], "filter_s": d["preprocess_s"],
+                          "window_and_inference_s": d["window_and_inference_s"],
+                          "total_s": d["total_s"], "cpu_s": d["cpu_s"]}
+                         for r in result["models"] for mode, d in r.get("day", {}).items()])
+
+
+def energy_table(result: dict[str, Any]) -> pd.DataFrame:
+    """Per model: MACs per window and the arithmetic energy *estimates* (µJ per window)."""
+    return pd.DataFrame([{"model": r["model"], "MACs": r["flops"]["macs"],
+                          "float32_uJ (estimate)":
+                              r["energy_estimate"]["float32"]["arithmetic_uj_per_window"],
+                          "int8_uJ (estimate)":
+                              r["energy_estimate"]["int8"]["arithmetic_uj_per_window"],
+                          "weights_from_DRAM_uJ (estimate)":
+                              r["energy_estimate"]["float32"].get(
+                                  "weights_from_dram_uj_per_window")}
+                         for r in result["models"]])
+
+
+def streaming_table(result: dict[str, Any]) -> pd.DataFrame:
+    """Pooled streaming agreement per filtering mode (scored and pure windows)."""
+    st = result.get("streaming") or {}
+    return pd.DataFrame([{"filtering": mode, **a} for mode, a in st.get("pooled", {}).items()])
