@@ -134,6 +134,19 @@ def accuracy(probs: np.ndarray, y: np.ndarray) -> float:
 
 # --- one model -----------------------------------------------------------------------------
 
+def export_variants(model: Any, int8: bool = True) -> list[tuple[str, bool | None]]:
+    """(quantisation, unroll) pairs to export: float32, dynamic-range and (with ``int8``) full
+    int8 with the default unrolling (int8 only), plus, for a model with recurrent layers, a
+    dynamic-range export with the loops unrolled (no TensorList while-loop at run time: faster
+    for short sequences such as the paper model's 4 sub-sequences)."""
+    from . import deploy
+    out: list[tuple[str, bool | None]] = [(q, None) for q in deploy.QUANTIZATIONS
+                                          if int8 or q != "int8"]
+    if deploy.has_recurrent_layers(model):
+        out.insert(2, ("dynamic", True))
+    return out
+
+
 def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
                 log: Callable[[str], Any] = print) -> tuple[dict[str, Any], Any]:
     """Everything measured for one model (a JSON-ready dict) and the model itself."""
@@ -169,12 +182,11 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
         row["keras_accuracy"] = accuracy(ref_probs, d["y_test"])
 
     row["tflite"] = {}
-    quants = [q for q in deploy.QUANTIZATIONS if s.int8 or q != "int8"]
     for bs in (1, big):
-        for q in quants:
-            key = f"{q}_b{bs}"
+        for q, unroll in export_variants(model, s.int8):
+            key = f"{q}{'_unrolled' if unroll else ''}_b{bs}"
             res = deploy.export_tflite(model, s.export_dir / f"{name}_{key}.tflite",
-                                       batch_size=bs, quantization=q,
+                                       batch_size=bs, quantization=q, unroll=unroll,
                                        representative_data=d["X_train"])
             entry: dict[str, Any] = res.as_dict()
             log(f"  {name} {key}: " + (f"{res.size_bytes:,} bytes, {res.seconds:.1f} s"
@@ -300,7 +312,10 @@ def streaming(model: Any, s: BenchSettings) -> dict[str, Any]:
 def targets(row: dict[str, Any]) -> dict[str, Any]:
     """The deployment targets for the paper's model, measured against this run."""
     t = row["tflite"]
-    dyn1 = t.get("dynamic_b1", {}).get("timing", {}).get("ms_per_window")
+    dyn = {k: e["timing"]["ms_per_window"] for k, e in t.items()
+           if e.get("ok") and e["quantization"] == "dynamic" and e["batch_size"] == 1}
+    dyn_key = min(dyn, key=dyn.get) if dyn else None
+    dyn1 = dyn.get(dyn_key) if dyn_key else None
     losses = {k: v["accuracy_lost_points"] for k, v in t.items()
               if k.startswith(("dynamic", "int8")) and "accuracy_lost_points" in v}
     day = row.get("day", {}).get("zero_phase", {}).get("total_s")
@@ -311,7 +326,8 @@ def targets(row: dict[str, Any]) -> dict[str, Any]:
 
     return {
         "dynamic_b1_ms_per_window": {"target": TARGETS["dynamic_b1_ms_per_window"],
-                                     "value": dyn1, "met": met(dyn1, "dynamic_b1_ms_per_window")},
+                                     "value": dyn1, "met": met(dyn1, "dynamic_b1_ms_per_window"),
+                                     "variant": dyn_key, "per_variant": dyn},
         "quantisation_loss_points": {"target": TARGETS["quantisation_loss_points"],
                                      "value": worst, "per_variant": losses,
                                      "met": met(worst, "quantisation_loss_points")},
@@ -395,7 +411,8 @@ def targets_table(result: dict[str, Any]) -> pd.DataFrame:
     """The deployment targets: value, target and whether it is met."""
     t = result.get("targets") or {}
     return pd.DataFrame([{"target": k, "value": v["value"], "at most": v["target"],
-                          "met": v["met"]} for k, v in t.items() if isinstance(v, dict)])
+                          "met": v["met"], "variant": v.get("variant")}
+                         for k, v in t.items() if isinstance(v, dict)])
 
 
 def day_table(result: dict[str, Any]) -> pd.DataFrame:

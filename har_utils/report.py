@@ -335,9 +335,55 @@ def benchmarks_block(results: Path) -> str:
                       "|---|---|---|", *rows])
 
 
+def deploy_block(results: Path) -> str:
+    """Markdown: the deployment benchmark of notebook 08 (``results/deploy/benchmark.json``):
+    the paper model's variants, the targets, one day of recording and the streaming agreement."""
+    b = _load("deploy/benchmark.json", results)
+    if b is None:
+        return "_The deployment benchmark has not run yet: notebook 08 (`make reproduce`)._"
+    from .deploy_bench import day_table, targets_table, variants_table
+    big = b["big_batch"]
+    v = variants_table(b)
+    tf_threads = b["tf_threads"].get("intra_op") if isinstance(b["tf_threads"], dict) \
+        else b["tf_threads"]
+    out = [f"Measured by notebook 08 on a {b['cpu_count']}-core CPU with {tf_threads} TensorFlow "
+           f"thread and 1 TFLite thread; test data: {b['data']['source_label']}. "
+           "Latency is the median of one-window calls, throughput that of batches of "
+           f"{big}:", ""]
+    cols = {"model": "model", "variant": "variant", "bytes": "bytes",
+            "ms_per_window_b1": "ms per window (batch 1)",
+            f"windows_per_s_b{big}": f"windows/s (batch {big})",
+            "accuracy_%": "test accuracy %", "lost_points": "points lost"}
+    prim = v[v["model"] == (b.get("targets") or {}).get("model", "cnn_lstm_paper")]
+    out += [markdown_table(prim[list(cols)].rename(columns=cols).round(3)), ""]
+    others = v[(v["model"] != prim["model"].iloc[0] if len(prim) else True)
+               & v["variant"].str.startswith(("tf_function", "tflite dynamic"))]
+    if len(others):
+        out += ["Other zoo models (untrained builds: latency and size only):", "",
+                markdown_table(others[["model", "parameters", "variant", "bytes",
+                                       "ms_per_window_b1", f"windows_per_s_b{big}"]].round(3)),
+                ""]
+    t = targets_table(b)
+    if len(t):
+        out += ["Targets:", "", markdown_table(t.round(3)), ""]
+    d = day_table(b)
+    if len(d):
+        first = next(iter(next(r["day"] for r in b["models"] if r.get("day")).values()))
+        out += [f"{first['hours']:g} h of 50 Hz recording ({first['data']}), filtered, windowed "
+                "and classified on one thread:", "", markdown_table(d.round(2)), ""]
+    st = b.get("streaming")
+    if st:
+        agree = ", ".join(f"{m.replace('_', '-')} filtering {100 * a['agreement_scored']:.2f} % "
+                          f"of {a['scored']:,} scored windows" for m, a in st["pooled"].items()
+                          if a["agreement_scored"] is not None)
+        out += [f"Streaming agreement ({st['data']}; {st['rule']}): {agree}."]
+    return "\n".join(out).rstrip()
+
+
 BLOCKS: dict[str, Callable[[Path], str]] = {"data": data_block, "results": results_block,
                                              "timings": timings_block, "zoo": zoo_block,
-                                             "benchmarks": benchmarks_block}
+                                             "benchmarks": benchmarks_block,
+                                             "deploy": deploy_block}
 
 
 def data_console(results: Path) -> str:

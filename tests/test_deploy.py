@@ -198,6 +198,31 @@ def test_classify_stream_equals_classifying_all_windows(cnn) -> None:
     np.testing.assert_array_equal(got, want)
 
 
+def test_export_variants_add_an_unrolled_dynamic_export_for_recurrent_models(cnn, lstm) -> None:
+    from har_utils.deploy_bench import export_variants
+    assert export_variants(cnn) == [("float32", None), ("dynamic", None), ("int8", None)]
+    assert export_variants(cnn, int8=False) == [("float32", None), ("dynamic", None)]
+    assert export_variants(lstm) == [("float32", None), ("dynamic", None), ("dynamic", True),
+                                     ("int8", None)]
+
+
+def test_targets_take_the_fastest_dynamic_batch_1_export() -> None:
+    from har_utils.deploy_bench import targets
+    def entry(q: str, bs: int, ms: float, lost: float) -> dict:
+        return {"ok": True, "quantization": q, "batch_size": bs, "accuracy_lost_points": lost,
+                "timing": {"ms_per_window": ms}}
+    row = {"tflite": {"dynamic_b1": entry("dynamic", 1, 0.3, 0.1),
+                      "dynamic_unrolled_b1": entry("dynamic", 1, 0.12, 0.6),
+                      "dynamic_b256": entry("dynamic", 256, 0.05, 0.0),
+                      "float32_b1": entry("float32", 1, 0.01, 0.0)},
+           "day": {"zero_phase": {"total_s": 16.0, "model_variant": "dynamic_b256"}}}
+    t = targets(row)
+    assert t["dynamic_b1_ms_per_window"]["variant"] == "dynamic_unrolled_b1"
+    assert t["dynamic_b1_ms_per_window"]["value"] == 0.12 and t["dynamic_b1_ms_per_window"]["met"]
+    assert t["quantisation_loss_points"]["value"] == 0.6
+    assert t["quantisation_loss_points"]["met"] is False and t["day_seconds"]["met"] is False
+
+
 @pytest.mark.slow  # the whole smoke benchmark in a child process (~15 s)
 def test_the_benchmark_runs_in_smoke_form(tmp_path: Path) -> None:
     out = tmp_path / "deploy" / "benchmark.json"
