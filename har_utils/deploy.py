@@ -94,6 +94,20 @@ def has_recurrent_layers(model: keras.Model) -> bool:
     return any(isinstance(lyr, _RECURRENT) for lyr in _all_layers(model))
 
 
+def recurrent_steps(model: keras.Model) -> list[int]:
+    """The number of time steps each recurrent layer of ``model`` loops over (in layer order;
+    ``-1`` where the length is not fixed)."""
+    steps = []
+    for lyr in _all_layers(model):
+        if isinstance(lyr, _RECURRENT):
+            try:
+                n = lyr.input.shape[1]
+            except (AttributeError, ValueError):
+                n = None
+            steps.append(int(n) if n is not None else -1)
+    return steps
+
+
 def _all_layers(model: keras.layers.Layer) -> Iterator[keras.layers.Layer]:
     for lyr in getattr(model, "layers", []):
         yield lyr

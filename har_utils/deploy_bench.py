@@ -134,15 +134,22 @@ def accuracy(probs: np.ndarray, y: np.ndarray) -> float:
 
 # --- one model -----------------------------------------------------------------------------
 
+#: Recurrent loops up to this many steps also get an unrolled dynamic-range export.
+MAX_UNROLL_STEPS: int = 32
+
+
 def export_variants(model: Any, int8: bool = True) -> list[tuple[str, bool | None]]:
     """(quantisation, unroll) pairs to export: float32, dynamic-range and (with ``int8``) full
-    int8 with the default unrolling (int8 only), plus, for a model with recurrent layers, a
-    dynamic-range export with the loops unrolled (no TensorList while-loop at run time: faster
-    for short sequences such as the paper model's 4 sub-sequences)."""
+    int8 with the default unrolling (int8 only), plus, for a model whose recurrent layers loop
+    over at most :data:`MAX_UNROLL_STEPS` steps, a dynamic-range export with the loops unrolled
+    (no TensorList while-loop at run time, which pays off for short loops such as the paper
+    model's 4 sub-sequences; a 128-step loop written out makes a much larger file and a slow
+    conversion)."""
     from . import deploy
     out: list[tuple[str, bool | None]] = [(q, None) for q in deploy.QUANTIZATIONS
                                           if int8 or q != "int8"]
-    if deploy.has_recurrent_layers(model):
+    steps = deploy.recurrent_steps(model)
+    if steps and all(0 < n <= MAX_UNROLL_STEPS for n in steps):
         out.insert(2, ("dynamic", True))
     return out
 

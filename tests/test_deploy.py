@@ -203,7 +203,11 @@ def test_export_variants_add_an_unrolled_dynamic_export_for_recurrent_models(cnn
     assert export_variants(cnn) == [("float32", None), ("dynamic", None), ("int8", None)]
     assert export_variants(cnn, int8=False) == [("float32", None), ("dynamic", None)]
     assert export_variants(lstm) == [("float32", None), ("dynamic", None), ("dynamic", True),
-                                     ("int8", None)]
+                                     ("int8", None)]  # a 32-step loop: short enough to unroll
+    assert deploy.recurrent_steps(lstm) == [STEPS, STEPS]
+    long = build_model("lstm", input_shape=(64, 9), lstm_units=4, dense_units=4)
+    assert ("dynamic", True) not in export_variants(long)
+    assert deploy.recurrent_steps(build_model("cnn_lstm_paper")) == [4, 4]
 
 
 def test_targets_take_the_fastest_dynamic_batch_1_export() -> None:
