@@ -170,6 +170,16 @@ NOT_RERUN = {
 }
 
 
+def _paper_value(rid: str | None) -> float | str | None:
+    """The paper's number for a Table II row id; ``"not transcribed"`` where the team has not
+    copied it from the PDF yet (``None`` for rows that are not in Table II)."""
+    from .paper import reported
+    if rid is None:
+        return None
+    value = reported(rid)
+    return "not transcribed" if value is None else value
+
+
 def zoo_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
     """Table II as re-run by the zoo: one row per model and protocol, with the paper's number
     for the rows it reports (``None`` summary -> an empty table)."""
@@ -193,7 +203,7 @@ def zoo_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
     for r in sorted([*summary["rows"], *missing],
                     key=lambda r: (rank.get(r["model"], len(order)), PROTOCOLS.index(r["protocol"]))):
         label, rid = TABLE2_ROWS.get(r["model"], (EXTRA_ROWS.get(r["model"], ""), None))
-        paper_value = reported(rid) if rid else None
+        paper_value = _paper_value(rid)
         if r.get("missing"):
             rows.append({"model": r["model"], "protocol": r["protocol"], "paper row": label,
                          "paper reports %": paper_value, "n_seeds": 0,
@@ -211,10 +221,10 @@ def zoo_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
                      "macro F1": round(r["macro_f1_mean"], 4), "data": r["data_source"],
                      "note": _row_note(r)})
     for label, (rid, reason) in NOT_RERUN.items():
-        rows.append({"model": "-", "protocol": f"not re-run: {reason}", "paper row": label,
-                     "paper reports %": reported(rid), "n_seeds": 0,
+        rows.append({"model": "-", "protocol": "not re-run", "paper row": label,
+                     "paper reports %": _paper_value(rid), "n_seeds": 0,
                      "accuracy % (mean ± std)": "-", "95 % CI (subjects)": "-", "macro F1": None,
-                     "data": "-", "note": "reported number only"})
+                     "data": "-", "note": f"not re-run: {reason}; reported number only"})
     return pd.DataFrame(rows, columns=cols)
 
 
