@@ -139,19 +139,33 @@ MAX_UNROLL_STEPS: int = 32
 
 
 def export_variants(model: Any, int8: bool = True) -> list[tuple[str, bool | None]]:
-    """(quantisation, unroll) pairs to export: float32, dynamic-range and (with ``int8``) full
-    int8 with the default unrolling (int8 only), plus, for a model whose recurrent layers loop
-    over at most :data:`MAX_UNROLL_STEPS` steps, a dynamic-range export with the loops unrolled
-    (no TensorList while-loop at run time, which pays off for short loops such as the paper
-    model's 4 sub-sequences; a 128-step loop written out makes a much larger file and a slow
-    conversion)."""
+    """(quantisation, unroll) pairs to export: float32 and dynamic-range; for a model whose
+    recurrent layers (if any) loop over at most :data:`MAX_UNROLL_STEPS` steps, also a
+    dynamic-range export with the loops unrolled (no TensorList while-loop at run time, which
+    pays off for short loops such as the paper model's 4 sub-sequences) and, with ``int8``, full
+    int8 (which needs the loops unrolled). Longer loops are left out: see
+    :func:`skipped_variants`."""
     from . import deploy
-    out: list[tuple[str, bool | None]] = [(q, None) for q in deploy.QUANTIZATIONS
-                                          if int8 or q != "int8"]
+    out: list[tuple[str, bool | None]] = [("float32", None), ("dynamic", None)]
     steps = deploy.recurrent_steps(model)
-    if steps and all(0 < n <= MAX_UNROLL_STEPS for n in steps):
-        out.insert(2, ("dynamic", True))
+    short = all(0 < n <= MAX_UNROLL_STEPS for n in steps)
+    if steps and short:
+        out.append(("dynamic", True))
+    if int8 and short:
+        out.append(("int8", None))
     return out
+
+
+def skipped_variants(model: Any, int8: bool = True) -> dict[str, str]:
+    """Exports :func:`export_variants` leaves out, with the reason (quantisation -> reason)."""
+    from . import deploy
+    steps = deploy.recurrent_steps(model)
+    if int8 and not all(0 < n <= MAX_UNROLL_STEPS for n in steps):
+        return {"int8": f"not attempted: full int8 needs the recurrent loops unrolled, and "
+                        f"this model's loop over {max(steps)} steps is longer than "
+                        f"MAX_UNROLL_STEPS={MAX_UNROLL_STEPS} (a very large graph and a slow, "
+                        "crash-prone conversion)"}
+    return {}
 
 
 def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
@@ -210,6 +224,10 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
                     entry["accuracy"] = accuracy(probs, d["y_test"])
                     entry["accuracy_lost_points"] = row["keras_accuracy"] - entry["accuracy"]
             row["tflite"][key] = entry
+        for q, reason in skipped_variants(model, s.int8).items():
+            row["tflite"][f"{q}_b{bs}"] = {"path": None, "batch_size": bs, "quantization": q,
+                                           "ok": False, "skipped": True, "error": reason}
+            log(f"  {name} {q}_b{bs}: skipped ({reason})")
 
     wants_day = s.day_models == "all" or (s.day_models == "primary"
                                           and (name == PRIMARY or s.synthetic))
@@ -405,7 +423,8 @@ def variants_table(result: dict[str, Any]) -> pd.DataFrame:
         for key, e in r["tflite"].items():
             t = e.get("timing") or {}
             b1 = e.get("batch_size") == 1
-            rows.append({**base, "variant": f"tflite {key}" + ("" if e["ok"] else " (failed)"),
+            status = "" if e["ok"] else " (skipped)" if e.get("skipped") else " (failed)"
+            rows.append({**base, "variant": f"tflite {key}{status}",
                          "bytes": e.get("size_bytes"),
                          "ms_per_window_b1": t.get("ms_per_window") if b1 else None,
                          f"windows_per_s_b{big}": None if b1 else t.get("windows_per_s"),

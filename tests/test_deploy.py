@@ -198,15 +198,18 @@ def test_classify_stream_equals_classifying_all_windows(cnn) -> None:
     np.testing.assert_array_equal(got, want)
 
 
-def test_export_variants_add_an_unrolled_dynamic_export_for_recurrent_models(cnn, lstm) -> None:
-    from har_utils.deploy_bench import export_variants
+def test_export_variants_unroll_short_loops_and_skip_int8_for_long_ones(cnn, lstm) -> None:
+    from har_utils.deploy_bench import export_variants, skipped_variants
     assert export_variants(cnn) == [("float32", None), ("dynamic", None), ("int8", None)]
     assert export_variants(cnn, int8=False) == [("float32", None), ("dynamic", None)]
+    assert skipped_variants(cnn) == {}
     assert export_variants(lstm) == [("float32", None), ("dynamic", None), ("dynamic", True),
                                      ("int8", None)]  # a 32-step loop: short enough to unroll
     assert deploy.recurrent_steps(lstm) == [STEPS, STEPS]
     long = build_model("lstm", input_shape=(64, 9), lstm_units=4, dense_units=4)
-    assert ("dynamic", True) not in export_variants(long)
+    assert export_variants(long) == [("float32", None), ("dynamic", None)]
+    assert "64 steps" in skipped_variants(long)["int8"]
+    assert skipped_variants(long, int8=False) == {}
     assert deploy.recurrent_steps(build_model("cnn_lstm_paper")) == [4, 4]
 
 
