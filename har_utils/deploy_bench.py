@@ -138,6 +138,13 @@ def accuracy(probs: np.ndarray, y: np.ndarray) -> float:
 MAX_UNROLL_STEPS: int = 32
 
 
+def _loops_short(model: Any) -> bool:
+    """True when every recurrent loop of ``model`` (none counts) has a fixed length of at most
+    :data:`MAX_UNROLL_STEPS` steps."""
+    from . import deploy
+    return all(0 < n <= MAX_UNROLL_STEPS for n in deploy.recurrent_steps(model))
+
+
 def export_variants(model: Any, int8: bool = True) -> list[tuple[str, bool | None]]:
     """(quantisation, unroll) pairs to export: float32 and dynamic-range; for a model whose
     recurrent layers (if any) loop over at most :data:`MAX_UNROLL_STEPS` steps, also a
@@ -147,9 +154,8 @@ def export_variants(model: Any, int8: bool = True) -> list[tuple[str, bool | Non
     :func:`skipped_variants`."""
     from . import deploy
     out: list[tuple[str, bool | None]] = [("float32", None), ("dynamic", None)]
-    steps = deploy.recurrent_steps(model)
-    short = all(0 < n <= MAX_UNROLL_STEPS for n in steps)
-    if steps and short:
+    short = _loops_short(model)
+    if short and deploy.has_recurrent_layers(model):
         out.append(("dynamic", True))
     if int8 and short:
         out.append(("int8", None))
@@ -159,10 +165,9 @@ def export_variants(model: Any, int8: bool = True) -> list[tuple[str, bool | Non
 def skipped_variants(model: Any, int8: bool = True) -> dict[str, str]:
     """Exports :func:`export_variants` leaves out, with the reason (quantisation -> reason)."""
     from . import deploy
-    steps = deploy.recurrent_steps(model)
-    if int8 and not all(0 < n <= MAX_UNROLL_STEPS for n in steps):
+    if int8 and not _loops_short(model):
         return {"int8": f"not attempted: full int8 needs the recurrent loops unrolled, and "
-                        f"this model's loop over {max(steps)} steps is longer than "
+                        f"this model's loop over {max(deploy.recurrent_steps(model))} steps is longer than "
                         f"MAX_UNROLL_STEPS={MAX_UNROLL_STEPS} (a very large graph and a slow, "
                         "crash-prone conversion)"}
     return {}
