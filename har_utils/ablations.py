@@ -71,6 +71,8 @@ FINAL_SEEDS = 5
 MAX_EPOCHS = 100
 #: At most this many ``top<k>`` combinations (``all_best`` adds every improving factor).
 MAX_COMBINED = 4
+#: The issue's target: mean test accuracy over the final seeds, on the official split.
+TARGET_ACCURACY = 0.97
 #: The study names of the selection steps (not factors).
 COMBINED, FINAL = "combined", "final"
 
@@ -875,6 +877,9 @@ def write_summary(ds: HarDataset) -> Path:
            "n_runs": len(current), "n_trained_runs": len(trained),
            "train_seconds_total": float(sum(r["train_seconds"] for r in trained)),
            "wall_seconds_total": float(sum(r["wall_seconds"] for r in trained)),
+           "parallel_workers": sorted({int(r["threads"]["workers"]) for r in trained
+                                       if r.get("threads", {}).get("workers")}),
+           "cpu_counts": sorted({int(r["cpu_count"]) for r in trained if r.get("cpu_count")}),
            "stale_runs_left_out": sorted(r["name"] for r in stale)}
     return write_json_atomic(summary_path(), doc)
 
@@ -935,6 +940,72 @@ def selection_table(selection: Mapping[str, Any] | None) -> Any:
                        "chosen": r["point"] == selection.get("chosen", {}).get("name")}
                       for r in selection.get("ranking", [])])
     return f, c
+
+
+def _row(summary: Mapping[str, Any], study: str, point: str) -> Mapping[str, Any] | None:
+    return next((r for r in summary["rows"] if r["study"] == study and r["point"] == point), None)
+
+
+def factor_table(summary: Mapping[str, Any] | None) -> Any:
+    """One row per complete factor: its baseline and its best point on validation (the
+    selection's choice), each with validation and test accuracy (mean over seeds, %), and the
+    validation gain in points. Test columns are reported, never used to choose."""
+    import pandas as pd
+
+    cols = ["factor", "baseline", "best on validation", "gain on validation (pp)",
+            "val acc % (baseline -> best)", "test acc % (baseline -> best)", "seeds per point"]
+    sel = (summary or {}).get("selection") or {}
+    out = []
+    for name, f in sel.get("factors", {}).items():
+        base, best = _row(summary, name, f["baseline"]), _row(summary, name, f["best"])
+        if base is None or best is None:
+            continue
+        out.append({"factor": f["factor"], "baseline": f["baseline"],
+                    "best on validation": f["best"],
+                    "gain on validation (pp)": round(f["gain_pp"], 2),
+                    "val acc % (baseline -> best)":
+                        f"{100 * base['val_accuracy_mean']:.2f} -> {100 * best['val_accuracy_mean']:.2f}",
+                    "test acc % (baseline -> best)":
+                        f"{100 * base['accuracy_mean']:.2f} -> {100 * best['accuracy_mean']:.2f}",
+                    "seeds per point": int(min(base["n_seeds"], best["n_seeds"]))})
+    return pd.DataFrame(out, columns=cols)
+
+
+def outcome_table(summary: Mapping[str, Any] | None) -> Any:
+    """The paper's configuration (the studies' shared baseline) against the chosen one (the
+    ``final`` runs), validation and test accuracy (mean ± std, %), the test interval from
+    resampling subjects, and the distance to the issue's target of
+    :data:`TARGET_ACCURACY` (a target for the official split; the data column says which
+    data these rows come from)."""
+    import pandas as pd
+
+    cols = ["configuration", "data", "n_seeds", "val acc % (mean ± std)",
+            "test acc % (mean ± std)", "test 95 % CI (subjects)", "test macro F1",
+            f"test minus target {100 * TARGET_ACCURACY:g} % (pp)"]
+    if not summary:
+        return pd.DataFrame(columns=cols)
+    sel = summary.get("selection") or {}
+    rows = []
+    first = next(iter(STUDIES.values()))
+    base = _row(summary, first.name, first.baseline.name)
+    if base is not None:
+        rows.append(("the paper's configuration (baseline of every study)", base))
+    final = summary.get("final")
+    if final is not None:
+        parts = (sel.get("chosen") or {}).get("parts") or {}
+        label = ", ".join(f"{k}={v}" for k, v in parts.items()) or "the paper's configuration"
+        rows.append((f"chosen: {final['point']} ({label})", final))
+    t = table({"rows": [r for _, r in rows]})
+    out = []
+    for (name, r), (_, tr) in zip(rows, t.iterrows()):
+        out.append({"configuration": name, "data": summary["data"]["source_label"],
+                    "n_seeds": r["n_seeds"],
+                    "val acc % (mean ± std)": tr["val acc % (mean ± std)"],
+                    "test acc % (mean ± std)": tr["test acc % (mean ± std)"],
+                    "test 95 % CI (subjects)": tr["test 95 % CI (subjects)"],
+                    "test macro F1": tr["test macro F1"],
+                    cols[-1]: round(100 * (r["accuracy_mean"] - TARGET_ACCURACY), 2)})
+    return pd.DataFrame(out, columns=cols)
 
 
 def plot_study(summary: Mapping[str, Any], study: str) -> Any:

@@ -390,10 +390,41 @@ def deploy_block(results: Path) -> str:
     return "\n".join(out).rstrip()
 
 
+def ablations_block(results: Path) -> str:
+    """Markdown: the ablation study (``results/ablations/summary.json``): compute, the best
+    point of each factor on validation, the combined candidates and the chosen configuration
+    against the paper's, tested once."""
+    s = _load("ablations/summary.json", results)
+    if s is None:
+        return "_The ablation study has not run yet: `make ablations`._"
+    from .ablations import factor_table, outcome_table, selection_table
+
+    trained = s["n_trained_runs"]
+    out = [f"Data: {s['data']['source_label']}. {s['n_runs']} run results "
+           f"({trained} trained, {s['n_runs'] - trained} reused: same configuration), "
+           f"{s['train_seconds_total'] / 3600:.2f} h of training "
+           f"({s['wall_seconds_total'] / 3600:.2f} h including evaluation), summed over runs"
+           + (f" that ran {' or '.join(map(str, s['parallel_workers']))} at a time on "
+              f"{' or '.join(map(str, s.get('cpu_counts') or ['?']))} cores" if s.get("parallel_workers") else "")
+           + ".", ""]
+    f = factor_table(s)
+    if len(f):
+        out += ["Each factor's best value on the validation subjects (test reported, never used "
+                "to choose):", "", markdown_table(f), ""]
+    _, cand = selection_table(s.get("selection"))
+    if len(cand):
+        out += ["Combined candidates, ranked on validation:", "", markdown_table(cand), ""]
+    o = outcome_table(s)
+    if len(o):
+        out += ["The chosen configuration, tested once:", "", markdown_table(o)]
+    return "\n".join(out).rstrip()
+
+
 BLOCKS: dict[str, Callable[[Path], str]] = {"data": data_block, "results": results_block,
                                              "timings": timings_block, "zoo": zoo_block,
                                              "benchmarks": benchmarks_block,
-                                             "deploy": deploy_block}
+                                             "deploy": deploy_block,
+                                             "ablations": ablations_block}
 
 
 def data_console(results: Path) -> str:

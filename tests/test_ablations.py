@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from har_utils import ablations as ab
-from har_utils import config, data, models
+from har_utils import config, data, models, report
 from har_utils.data import HarDataset
 from synthetic_uci import synthetic_dataset
 
@@ -266,6 +266,20 @@ def test_end_to_end_summary(ds: HarDataset, tiny: dict, monkeypatch: pytest.Monk
     assert len(f) == 2 and c["chosen"].sum() == 1
     fig = ab.plot_study(doc, "filters")
     assert len(fig.axes) == 1
+    # the README block's tables: each factor's choice, and the paper's configuration against
+    # the chosen one with its distance to the target
+    ft = ab.factor_table(doc)
+    assert list(ft["factor"]) == [TINY[n].factor for n in doc["selection"]["factors"]]
+    assert list(ft["best on validation"]) == [f["best"] for f in doc["selection"]["factors"].values()]
+    o = ab.outcome_table(doc)
+    assert len(o) == 2 and (o["data"] == doc["data"]["source_label"]).all()
+    assert o.iloc[1, -1] == round(100 * (doc["final"]["accuracy_mean"] - ab.TARGET_ACCURACY), 2)
+    assert o.iloc[0]["n_seeds"] == 2 and o.iloc[1]["configuration"].startswith(
+        f"chosen: {sel['chosen']['name']}")
+    block = report.ablations_block(config.results_dir())
+    assert f"chosen: {sel['chosen']['name']}" in block and "h of training" in block
+    assert doc["parallel_workers"] == [1] and f"{doc['n_runs']} run results" in block
+    assert report.ablations_block(config.results_dir() / "nowhere").startswith("_The ablation")
     # the CLI on the same data: list, summary
     monkeypatch.setattr(ab.data, "load_dataset", lambda *_a, **_k: ds)
     assert ab.main(["list", "--seeds", "0,1", "--max-epochs", "1"]) == 0
