@@ -368,6 +368,31 @@ def publish(profile: str = config.PUBLISHED_PROFILE) -> Path:
     return path
 
 
+def publish_study(name: str, profile: str) -> Path:
+    """Copy a full study's executed notebook (``build/<profile>/<name>.ipynb``) into
+    ``notebooks/``, cleaned like the published run, so that a reader who opens it sees the
+    committed study's tables and plots. Its code is unchanged, so its input hash is too."""
+    if name not in config.STUDY_NOTEBOOKS or profile not in config.STUDY_PROFILES:
+        raise SystemExit(f"only a full study run is published: a notebook of "
+                         f"{list(config.STUDY_NOTEBOOKS)} with a profile of "
+                         f"{list(config.STUDY_PROFILES)}, not {name} with {profile}")
+    src = output_dirs(profile)["build"] / f"{name}.ipynb"
+    if not src.exists():
+        raise SystemExit(f"{src} does not exist. Fix: run the study first "
+                         f"(`python -m har_utils.pipeline study {name} --profile {profile}`)")
+    source = config.NOTEBOOKS_DIR / f"{name}.ipynb"
+    nb = json.loads(src.read_text())
+    if _code_of(src) != _code_of(source):
+        raise SystemExit(f"{src} was run from other code than {source}. Fix: run the study "
+                         f"again (`python -m har_utils.pipeline study {name} --profile {profile} "
+                         "--force`)")
+    clean = clean_notebook(nb, load_manifest(profile)["run_id"], profile)
+    with atomic_write(source, "w") as f:
+        f.write(json.dumps(clean, indent=1, ensure_ascii=False) + "\n")
+    print(f"published {src} -> {source}")
+    return source
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``run [--profile P] [--force] [--timeout S] [NOTEBOOK...]``, ``publish``
     or ``study NOTEBOOK --profile P [--force] [--timeout S]``."""
@@ -385,9 +410,14 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--profile", required=True, help="params/<profile>.yml, e.g. ablations")
     st.add_argument("--force", action="store_true", help="run even if up to date")
     st.add_argument("--timeout", type=int, default=0, help="seconds per cell (0: no limit)")
+    ps = sub.add_parser("publish-study", help="copy a full study's executed notebook into notebooks/")
+    ps.add_argument("notebook", choices=config.STUDY_NOTEBOOKS)
+    ps.add_argument("--profile", required=True, choices=config.STUDY_PROFILES)
     args = ap.parse_args(argv)
     if args.cmd == "publish":
         publish()
+    elif args.cmd == "publish-study":
+        publish_study(args.notebook, args.profile)
     elif args.cmd == "study":
         run_study(args.notebook, args.profile, force=args.force, timeout=args.timeout or None)
     else:

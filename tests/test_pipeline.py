@@ -174,3 +174,41 @@ def test_benchmarks_block_renders_what_the_benchmarks_wrote(tmp_path: Path) -> N
         "repeats": 3, "cpu_count": 2}))
     block = report.benchmarks_block(tmp_path)
     assert "ratio 1.053 (target <= 1.05)" in block and "100 windows" in block
+
+
+def test_a_full_study_run_is_published_cleaned_with_its_code_unchanged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    name, profile = config.STUDY_NOTEBOOKS[0], config.STUDY_PROFILES[0]
+    src = config.NOTEBOOKS_DIR / f"{name}.ipynb"
+    monkeypatch.setattr(config, "BUILD_DIR", tmp_path / "build")
+    monkeypatch.setattr(config, "NOTEBOOKS_DIR", tmp_path / "notebooks")
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / src.name).write_text(src.read_text())
+    with pytest.raises(SystemExit, match="run the study first"):
+        pipeline.publish_study(name, profile)
+    with pytest.raises(SystemExit, match="only a full study run"):
+        pipeline.publish_study(name, "ablations_smoke")
+    nb = json.loads(src.read_text())
+    injected = {"cell_type": "code", "execution_count": 3, "metadata": {
+        "tags": ["injected-parameters"]}, "outputs": [], "source": ["SEEDS = 3\n"]}
+    for c in nb["cells"]:
+        if c["cell_type"] == "code":
+            c["execution_count"] = 7
+            c["metadata"]["papermill"] = {"duration": 1.0}
+            c["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["ran\n"]}]
+    nb["cells"].insert(1, injected)
+    nb["metadata"]["papermill"] = {"parameters": {}}
+    out = tmp_path / "build" / profile / src.name
+    out.parent.mkdir(parents=True)
+    out.write_text(json.dumps(nb))
+    dest = pipeline.publish_study(name, profile)
+    pub = json.loads(dest.read_text())
+    assert pipeline._code_of(dest) == pipeline._code_of(src)
+    assert "papermill" not in pub["metadata"] and pub["metadata"]["har"]["profile"] == profile
+    code = [c for c in pub["cells"] if c["cell_type"] == "code"]
+    assert all(c["execution_count"] is None and c["outputs"][0]["text"] == ["ran\n"] for c in code)
+    # a run of other code is refused
+    nb["cells"][-1]["source"] = ["print('changed')\n"]
+    out.write_text(json.dumps(nb))
+    with pytest.raises(SystemExit, match="other code"):
+        pipeline.publish_study(name, profile)
