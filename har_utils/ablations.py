@@ -835,6 +835,7 @@ def summarize(runs: list[dict[str, Any]], y_true: np.ndarray, subjects: np.ndarr
         row.update({"study": study, "point": point,
                     "baseline": study in STUDIES and STUDIES[study].baseline.name == point,
                     "val_accuracy_mean": acc, "val_accuracy_std": std,
+                    "val_accuracy_per_seed": [float(r["validation_accuracy"]) for r in rs],
                     "val_loss_mean": float(np.mean([r["validation_loss"] for r in rs])),
                     "epochs_run_mean": float(np.mean([r["epochs_run"] for r in rs])),
                     "best_epoch_mean": float(np.mean([r["best_epoch"] for r in rs])),

@@ -263,7 +263,8 @@ def ablation_factor(rows: pd.DataFrame, title: str) -> plt.Figure:
     seeds, the selection criterion) and, beside it, test accuracy (reported, never used to
     choose). ``rows``: one row per point, in the study's order, with columns ``point``,
     ``baseline``, ``n_seeds``, ``val_accuracy_mean``/``_std`` and ``accuracy_mean``/``_std``
-    (as in ``results/ablations/summary.json``); the baseline's label is bold."""
+    (as in ``results/ablations/summary.json``; with ``val_accuracy_per_seed`` and
+    ``accuracy_per_seed`` each seed is drawn too); the baseline's label is bold."""
     colors = sns.color_palette("colorblind", 2)
     x = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(max(4.5, 1.3 * len(rows) + 2), 3.8))
@@ -274,6 +275,12 @@ def ablation_factor(rows: pd.DataFrame, title: str) -> plt.Figure:
         mean = rows[f"{col}_mean"].to_numpy(float)
         std = np.nan_to_num(rows[f"{col}_std"].to_numpy(float))
         ax.errorbar(x + dx, mean, yerr=std, fmt=marker, color=c, capsize=4, ms=6, label=label)
+        seeds = rows.get(f"{col}_per_seed")
+        if seeds is not None:  # every seed, small and hollow, beside its mean
+            for xi, vals in zip(x, seeds):
+                if isinstance(vals, (list, tuple)) and len(vals) > 1:
+                    ax.scatter(np.full(len(vals), xi + 2.5 * dx), vals, s=12, marker=marker,
+                               facecolors="none", edgecolors=c, linewidths=0.8)
     base = rows["baseline"].to_numpy(bool)
     if base.any():
         ax.axhline(float(rows.loc[base, "val_accuracy_mean"].iloc[0]), color=colors[0], lw=0.8,

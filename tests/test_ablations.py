@@ -264,8 +264,13 @@ def test_end_to_end_summary(ds: HarDataset, tiny: dict, monkeypatch: pytest.Monk
     assert len(t) == len(doc["rows"]) and t["test acc % (mean ± std)"].str.contains("±").all()
     f, c = ab.selection_table(doc["selection"])
     assert len(f) == 2 and c["chosen"].sum() == 1
+    assert all(len(r["val_accuracy_per_seed"]) == r["n_seeds"] for r in doc["rows"])
     fig = ab.plot_study(doc, "filters")
     assert len(fig.axes) == 1
+    # every seed is drawn beside its mean: validation and test, for each point of the study
+    from matplotlib.collections import PathCollection
+    assert sum(len(c.get_offsets()) for c in fig.axes[0].collections
+               if isinstance(c, PathCollection)) == 2 * 2 * len(TINY["filters"].points)
     # the README block's tables: each factor's choice, and the paper's configuration against
     # the chosen one with its distance to the target
     ft = ab.factor_table(doc)
