@@ -35,9 +35,9 @@ threads (inter-op 1), set before TensorFlow is imported.
 
 Command line (``python -m har_utils.ablations``)::
 
-    run --study filters --seeds 0,1,2 --max-epochs 100 --workers 1
-    select --seeds 0,1,2 --max-epochs 100 --workers 1
-    final --seeds 0,1,2,3,4 --max-epochs 100 --workers 1
+    run --study filters --seeds 0,1,2 --max-epochs 100 --workers 2
+    select --seeds 0,1,2 --max-epochs 100 --workers 2
+    final --seeds 0,1,2,3,4 --max-epochs 100 --workers 2
     summary
     list
 """
@@ -1132,7 +1132,9 @@ def main(argv: list[str] | None = None) -> int:
     common.add_argument("--source", default="auto")
     common.add_argument("--max-epochs", type=int, default=MAX_EPOCHS)
     pool = argparse.ArgumentParser(add_help=False)
-    pool.add_argument("--workers", type=int, default=1)
+    pool.add_argument("--workers", type=int, default=2,
+                      help="parallel runs, each with cpu_count // workers threads (default 2: "
+                           "the committed runs' setting)")
     pool.add_argument("--commit", action="store_true", help="git-commit each result file")
     r = sub.add_parser("run", parents=[common, pool], help="the one-factor studies")
     r.add_argument("--study", default="all", help="'all', a study or a comma list")
