@@ -324,6 +324,14 @@ def clean_notebook(nb: dict[str, Any], run_id: str, profile: str) -> dict[str, A
     return {**nb, "cells": cells, "metadata": meta}
 
 
+def _write_published(src: Path, dest: Path, run_id: str, profile: str) -> None:
+    """Write the executed notebook ``src`` to ``dest``, cleaned by :func:`clean_notebook`,
+    atomically (a crash leaves the old ``dest``)."""
+    clean = clean_notebook(json.loads(src.read_text()), run_id, profile)
+    with atomic_write(dest, "w") as f:
+        f.write(json.dumps(clean, indent=1, ensure_ascii=False) + "\n")
+
+
 #: Committed results written by other commands than the notebook run (benchmarks, studies).
 NOT_FROM_THE_RUN = ("results/manifest.json", "results/benchmarks/", "results/zoo/",
                     "results/summary.json", "results/ablations/", "figures/ablations/")
@@ -353,10 +361,8 @@ def publish(profile: str = config.PUBLISHED_PROFILE) -> Path:
         raise SystemExit(f"the {profile} run is missing or out of date for {stale}. "
                          f"Fix: run `make reproduce` first")
     for name in notebook_names():
-        nb = json.loads((output_dirs(profile)["build"] / f"{name}.ipynb").read_text())
-        clean = clean_notebook(nb, manifest["run_id"], profile)
-        with atomic_write(config.NOTEBOOKS_DIR / f"{name}.ipynb", "w") as f:
-            f.write(json.dumps(clean, indent=1, ensure_ascii=False) + "\n")
+        _write_published(output_dirs(profile)["build"] / f"{name}.ipynb",
+                         config.NOTEBOOKS_DIR / f"{name}.ipynb", manifest["run_id"], profile)
     smoke = load_manifest("smoke")["notebooks"]
     smoke_times = {n: smoke[n]["wall_seconds"] for n in notebook_names() if n in smoke}
     published = {**manifest, "outputs": output_checksums(), "smoke_wall_seconds": smoke_times,
@@ -381,14 +387,11 @@ def publish_study(name: str, profile: str) -> Path:
         raise SystemExit(f"{src} does not exist. Fix: run the study first "
                          f"(`python -m har_utils.pipeline study {name} --profile {profile}`)")
     source = config.NOTEBOOKS_DIR / f"{name}.ipynb"
-    nb = json.loads(src.read_text())
     if _code_of(src) != _code_of(source):
         raise SystemExit(f"{src} was run from other code than {source}. Fix: run the study "
                          f"again (`python -m har_utils.pipeline study {name} --profile {profile} "
                          "--force`)")
-    clean = clean_notebook(nb, load_manifest(profile)["run_id"], profile)
-    with atomic_write(source, "w") as f:
-        f.write(json.dumps(clean, indent=1, ensure_ascii=False) + "\n")
+    _write_published(src, source, load_manifest(profile)["run_id"], profile)
     print(f"published {src} -> {source}")
     return source
 
