@@ -891,6 +891,19 @@ def load_summary(path: Path | None = None) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _accuracy_cells(r: Mapping[str, Any]) -> dict[str, Any]:
+    """A summary row's accuracy columns as shown in the tables: validation and test accuracy
+    (mean ± std over seeds, %), the test interval from resampling subjects, test macro F1."""
+    def pm(col: str) -> str:
+        m, s = 100 * r[f"{col}_mean"], 100 * r[f"{col}_std"]
+        return f"{m:.2f} ± {s:.2f}" if r["n_seeds"] > 1 else f"{m:.2f} (one seed)"
+    low, high = r["ci95_subject_bootstrap"]
+    return {"val acc % (mean ± std)": pm("val_accuracy"),
+            "test acc % (mean ± std)": pm("accuracy"),
+            "test 95 % CI (subjects)": f"{100 * low:.2f}-{100 * high:.2f}",
+            "test macro F1": round(r["macro_f1_mean"], 3)}
+
+
 def table(summary: Mapping[str, Any] | None, study: str | None = None) -> Any:
     """The summary as a table (one row per point; ``study`` filters): validation and test
     accuracy in %, mean ± std over seeds, the test interval, epochs, time and parameters."""
@@ -901,24 +914,12 @@ def table(summary: Mapping[str, Any] | None, study: str | None = None) -> Any:
             "epochs (mean)", "train s / run", "parameters"]
     if not summary:
         return pd.DataFrame(columns=cols)
-
-    def pm(r: Mapping[str, Any], col: str) -> str:
-        m, s = r[f"{col}_mean"], r[f"{col}_std"]
-        return f"{100 * m:.2f} ± {100 * s:.2f}" if r["n_seeds"] > 1 else f"{100 * m:.2f} (one seed)"
-    out = []
-    for r in summary["rows"]:
-        if study is not None and r["study"] != study:
-            continue
-        low, high = r["ci95_subject_bootstrap"]
-        out.append({"study": r["study"], "point": r["point"], "baseline": r["baseline"],
-                    "n_seeds": r["n_seeds"],
-                    "val acc % (mean ± std)": pm(r, "val_accuracy"),
-                    "test acc % (mean ± std)": pm(r, "accuracy"),
-                    "test 95 % CI (subjects)": f"{100 * low:.2f}-{100 * high:.2f}",
-                    "test macro F1": round(r["macro_f1_mean"], 3),
-                    "epochs (mean)": round(r["epochs_run_mean"], 1),
-                    "train s / run": round(r["train_seconds_mean"], 1),
-                    "parameters": r["parameters"]})
+    out = [{"study": r["study"], "point": r["point"], "baseline": r["baseline"],
+            "n_seeds": r["n_seeds"], **_accuracy_cells(r),
+            "epochs (mean)": round(r["epochs_run_mean"], 1),
+            "train s / run": round(r["train_seconds_mean"], 1),
+            "parameters": r["parameters"]}
+           for r in summary["rows"] if study is None or r["study"] == study]
     return pd.DataFrame(out, columns=cols)
 
 
@@ -996,16 +997,10 @@ def outcome_table(summary: Mapping[str, Any] | None) -> Any:
         parts = (sel.get("chosen") or {}).get("parts") or {}
         label = ", ".join(f"{k}={v}" for k, v in parts.items()) or "the paper's configuration"
         rows.append((f"chosen: {final['point']} ({label})", final))
-    t = table({"rows": [r for _, r in rows]})
-    out = []
-    for (name, r), (_, tr) in zip(rows, t.iterrows()):
-        out.append({"configuration": name, "data": summary["data"]["source_label"],
-                    "n_seeds": r["n_seeds"],
-                    "val acc % (mean ± std)": tr["val acc % (mean ± std)"],
-                    "test acc % (mean ± std)": tr["test acc % (mean ± std)"],
-                    "test 95 % CI (subjects)": tr["test 95 % CI (subjects)"],
-                    "test macro F1": tr["test macro F1"],
-                    cols[-1]: round(100 * (r["accuracy_mean"] - TARGET_ACCURACY), 2)})
+    out = [{"configuration": name, "data": summary["data"]["source_label"],
+            "n_seeds": r["n_seeds"], **_accuracy_cells(r),
+            cols[-1]: round(100 * (r["accuracy_mean"] - TARGET_ACCURACY), 2)}
+           for name, r in rows]
     return pd.DataFrame(out, columns=cols)
 
 
