@@ -18,7 +18,8 @@ Steps (each resumable; a finished job is never run again):
     the best on validation is chosen (``selection.json``).
 ``final``
     The chosen configuration over 5 seeds, the test subjects evaluated once, with the zoo's
-    95 % interval from resampling test subjects.
+    95 % interval from resampling test subjects; beside it the paper's configuration over the
+    same seeds (``final/baseline``), so that the two are compared seed for seed.
 ``summary``
     ``results/ablations/summary.json``: per point n_seeds, mean/std of validation and test
     accuracy (the zoo's row form), wall time; the selection and the final row.
@@ -790,15 +791,21 @@ def load_selection() -> dict[str, Any] | None:
     return json.loads(p.read_text()) if p.exists() else None
 
 
-def final_jobs(selection: Mapping[str, Any], seeds: Iterable[int] = range(FINAL_SEEDS)
-               ) -> list[Job]:
-    """The chosen configuration over ``seeds`` (study ``final``)."""
+def final_jobs(selection: Mapping[str, Any], seeds: Iterable[int] = range(FINAL_SEEDS),
+               reference: bool = True) -> list[Job]:
+    """The chosen configuration over ``seeds`` (study ``final``), and with ``reference`` the
+    paper's configuration (point ``baseline``) over the same seeds, unless it is the chosen one.
+    The reference is reported beside the choice; it plays no part in choosing."""
     chosen = selection.get("chosen")
     if not chosen:
         raise RuntimeError("no configuration chosen yet. Fix: run `python -m "
                            "har_utils.ablations select` first")
-    return [candidate_job(chosen["name"], chosen["parts"], seed=s,
-                          max_epochs=selection["max_epochs"], study=FINAL) for s in seeds]
+    seeds = list(seeds)
+    configs = [(chosen["name"], chosen["parts"])]
+    if reference and chosen["name"] != "baseline":
+        configs.append(("baseline", {}))
+    return [candidate_job(name, parts, seed=s, max_epochs=selection["max_epochs"], study=FINAL)
+            for name, parts in configs for s in seeds]
 
 
 # --- summary ------------------------------------------------------------------------------
@@ -828,6 +835,7 @@ def summarize(runs: list[dict[str, Any]], y_true: np.ndarray, subjects: np.ndarr
     rows = []
     for (study, point), rs in sorted(groups.items(), key=lambda kv: (
             order.get(kv[0], 10_000), kv[0])):
+        rs = sorted(rs, key=lambda r: r["spec"]["seed"])  # per-seed lists in seed order
         row = zoo.summarize(rs, y_true, subjects)[0]
         row.pop("planned_seeds", None)
         acc, std = _stats([r["validation_accuracy"] for r in rs])
@@ -846,6 +854,16 @@ def summarize(runs: list[dict[str, Any]], y_true: np.ndarray, subjects: np.ndarr
                     "n_reused": len(rs) - len(trained)})
         rows.append(row)
     return rows
+
+
+def _final_row(rows: list[dict[str, Any]], sel: Mapping[str, Any] | None, chosen: bool
+               ) -> dict[str, Any] | None:
+    """The ``final`` row of the chosen configuration (``chosen``) or of the paper's (the
+    reference: the same row when the paper's configuration was chosen)."""
+    if not sel or not sel.get("chosen"):
+        return None
+    point = sel["chosen"]["name"] if chosen else "baseline"
+    return next((r for r in rows if r["study"] == FINAL and r["point"] == point), None)
 
 
 def summary_path() -> Path:
@@ -873,8 +891,8 @@ def write_summary(ds: HarDataset) -> Path:
                        for s in STUDIES.values()},
            "rows": rows,
            "selection": sel,
-           "final": next((r for r in rows if r["study"] == FINAL and sel and sel.get("chosen")
-                          and r["point"] == sel["chosen"]["name"]), None),
+           "final": _final_row(rows, sel, chosen=True),
+           "final_reference": _final_row(rows, sel, chosen=False),
            "n_runs": len(current), "n_trained_runs": len(trained),
            "train_seconds_total": float(sum(r["train_seconds"] for r in trained)),
            "wall_seconds_total": float(sum(r["wall_seconds"] for r in trained)),
@@ -974,31 +992,35 @@ def factor_table(summary: Mapping[str, Any] | None) -> Any:
 
 
 def outcome_table(summary: Mapping[str, Any] | None) -> Any:
-    """The paper's configuration (the studies' shared baseline) against the chosen one (the
-    ``final`` runs), validation and test accuracy (mean ± std, %), the test interval from
-    resampling subjects, and the distance to the issue's target of
-    :data:`TARGET_ACCURACY` (a target for the official split; the data column says which
-    data these rows come from)."""
+    """The paper's configuration against the chosen one (the ``final`` runs, the same seeds for
+    both), validation and test accuracy (mean ± std and per seed, %), the test interval from
+    resampling subjects, and the distance to the issue's target of :data:`TARGET_ACCURACY`
+    (a target for the official split; the data column says which data these rows come from).
+    Before the final runs exist, the paper's row is the studies' shared baseline."""
     import pandas as pd
 
-    cols = ["configuration", "data", "n_seeds", "val acc % (mean ± std)",
-            "test acc % (mean ± std)", "test 95 % CI (subjects)", "test macro F1",
-            f"test minus target {100 * TARGET_ACCURACY:g} % (pp)"]
+    cols = ["configuration", "data", "seeds", "val acc % (mean ± std)",
+            "test acc % (mean ± std)", "test acc % per seed", "test 95 % CI (subjects)",
+            "test macro F1", f"test minus target {100 * TARGET_ACCURACY:g} % (pp)"]
     if not summary:
         return pd.DataFrame(columns=cols)
     sel = summary.get("selection") or {}
-    rows = []
+    final, ref = summary.get("final"), summary.get("final_reference")
     first = next(iter(STUDIES.values()))
     base = _row(summary, first.name, first.baseline.name)
-    if base is not None:
-        rows.append(("the paper's configuration (baseline of every study)", base))
-    final = summary.get("final")
-    if final is not None:
-        parts = (sel.get("chosen") or {}).get("parts") or {}
-        label = ", ".join(f"{k}={v}" for k, v in parts.items()) or "the paper's configuration"
-        rows.append((f"chosen: {final['point']} ({label})", final))
+    if final is not None and ref is not None and final["point"] == ref["point"]:
+        rows = [(f"chosen: {final['point']} (the paper's configuration)", final)]
+    else:
+        rows = ([("the paper's configuration", ref)] if ref is not None else
+                [("the paper's configuration (the studies' baseline)", base)] if base else [])
+        if final is not None:
+            parts = (sel.get("chosen") or {}).get("parts") or {}
+            label = ", ".join(f"{k}={v}" for k, v in parts.items())
+            rows.append((f"chosen: {final['point']} ({label})", final))
     out = [{"configuration": name, "data": summary["data"]["source_label"],
-            "n_seeds": r["n_seeds"], **_accuracy_cells(r),
+            "seeds": ",".join(map(str, r.get("seeds") or [])) or r["n_seeds"],
+            **_accuracy_cells(r),
+            "test acc % per seed": ", ".join(f"{100 * a:.2f}" for a in r["accuracy_per_seed"]),
             cols[-1]: round(100 * (r["accuracy_mean"] - TARGET_ACCURACY), 2)}
            for name, r in rows]
     return pd.DataFrame(out, columns=cols)
@@ -1139,7 +1161,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="choose on validation, train the combined candidates")
     s.add_argument("--seeds", default=",".join(map(str, range(STUDY_SEEDS))))
     s.add_argument("--no-run", action="store_true", help="only rank what is stored")
-    f = sub.add_parser("final", parents=[common, pool], help="the chosen configuration, tested")
+    f = sub.add_parser("final", parents=[common, pool],
+                       help="the chosen configuration and the paper's, same seeds, tested")
     f.add_argument("--seeds", default=",".join(map(str, range(FINAL_SEEDS))))
     sub.add_parser("summary", parents=[common], help="write results/ablations/summary.json")
     li = sub.add_parser("list", parents=[common], help="studies, jobs and estimated cost")

@@ -224,8 +224,13 @@ def test_selection_reads_validation_only(ds: HarDataset, tiny: dict) -> None:
         _fake(j, ds, cval[j.point], 1 - cval[j.point])
     chosen = ab.choose(sel, ds)
     assert chosen["chosen"]["name"] == "top1" and chosen["chosen"]["parts"] == {"filters": "4"}
-    assert [j.name for j in ab.final_jobs(chosen, range(2))] == ["final__top1__seed0",
-                                                                 "final__top1__seed1"]
+    # the chosen configuration, and the paper's over the same seeds to compare it with
+    assert [j.name for j in ab.final_jobs(chosen, range(2))] == [
+        "final__top1__seed0", "final__top1__seed1", "final__baseline__seed0",
+        "final__baseline__seed1"]
+    assert [j.name for j in ab.final_jobs(chosen, [3], reference=False)] == ["final__top1__seed3"]
+    as_base = {**chosen, "chosen": {"name": "baseline", "parts": {}}}
+    assert [j.name for j in ab.final_jobs(as_base, [3])] == ["final__baseline__seed3"]
     assert ab.final_jobs(chosen)[0].key(ds) == ab.combined_jobs(sel)[2].key(ds)
 
 
@@ -279,8 +284,12 @@ def test_end_to_end_summary(ds: HarDataset, tiny: dict, monkeypatch: pytest.Monk
     o = ab.outcome_table(doc)
     assert len(o) == 2 and (o["data"] == doc["data"]["source_label"]).all()
     assert o.iloc[1, -1] == round(100 * (doc["final"]["accuracy_mean"] - ab.TARGET_ACCURACY), 2)
-    assert o.iloc[0]["n_seeds"] == 2 and o.iloc[1]["configuration"].startswith(
+    assert doc["final_reference"]["point"] == "baseline" and doc["final_reference"]["seeds"] == seeds
+    assert list(o["seeds"]) == ["0,1", "0,1"] and o.iloc[1]["configuration"].startswith(
         f"chosen: {sel['chosen']['name']}")
+    assert o.iloc[0]["configuration"] == "the paper's configuration"
+    assert o.iloc[0]["test acc % per seed"] == ", ".join(
+        f"{100 * a:.2f}" for a in doc["final_reference"]["accuracy_per_seed"])
     block = report.ablations_block(config.results_dir())
     assert f"chosen: {sel['chosen']['name']}" in block and "h of training" in block
     assert doc["parallel_workers"] == [1] and f"{doc['n_runs']} run results" in block
@@ -322,3 +331,35 @@ def test_results_can_be_committed_as_they_finish(tmp_path: Path) -> None:
     assert git("log", "--format=%s").stdout.strip() == "Ablations: r"
     assert git("show", "--name-only", "--format=").stdout.split() == ["r.json"]
     assert not ab.git_commit_result(tmp_path / "outside.json", "x")
+
+
+def _summary_row(study: str, point: str, acc: list[float]) -> dict:
+    return {"study": study, "point": point, "n_seeds": len(acc), "seeds": list(range(len(acc))),
+            "accuracy_per_seed": acc, "accuracy_mean": float(np.mean(acc)),
+            "accuracy_std": float(np.std(acc, ddof=1)), "val_accuracy_mean": 0.95,
+            "val_accuracy_std": 0.01, "ci95_subject_bootstrap": [0.8, 0.97], "macro_f1_mean": 0.9}
+
+
+def test_outcome_table_compares_the_paper_and_the_choice_on_the_same_seeds() -> None:
+    first = next(iter(ab.STUDIES.values()))
+    study_base = _summary_row(first.name, first.baseline.name, [0.90, 0.91, 0.92])
+    summary = {"data": {"source_label": "HAPT rebuild"}, "rows": [study_base],
+               "selection": {"chosen": {"name": "top1", "parts": {"lstm_layers": "1"}}},
+               "final": None, "final_reference": None}
+    # before the final runs: the studies' shared baseline, 3 seeds
+    o = ab.outcome_table(summary)
+    assert list(o["configuration"]) == ["the paper's configuration (the studies' baseline)"]
+    assert o.iloc[0]["seeds"] == "0,1,2" and o.iloc[0]["test acc % per seed"] == "90.00, 91.00, 92.00"
+    assert o.iloc[0, -1] == -6.0  # 91.00 - 97
+    # after: the paper's configuration over the same 5 seeds as the chosen one
+    summary["final"] = _summary_row("final", "top1", [0.90, 0.91, 0.90, 0.89, 0.91])
+    summary["final_reference"] = _summary_row("final", "baseline", [0.90, 0.91, 0.92, 0.90, 0.89])
+    o = ab.outcome_table(summary)
+    assert list(o["configuration"]) == ["the paper's configuration", "chosen: top1 (lstm_layers=1)"]
+    assert list(o["seeds"]) == ["0,1,2,3,4"] * 2 and (o["data"] == "HAPT rebuild").all()
+    # the paper's configuration chosen: one row
+    summary["selection"]["chosen"] = {"name": "baseline", "parts": {}}
+    summary["final"] = summary["final_reference"]
+    o = ab.outcome_table(summary)
+    assert list(o["configuration"]) == ["chosen: baseline (the paper's configuration)"]
+    assert len(ab.outcome_table(None)) == 0
