@@ -967,19 +967,26 @@ def _row(summary: Mapping[str, Any], study: str, point: str) -> Mapping[str, Any
 
 
 def factor_table(summary: Mapping[str, Any] | None) -> Any:
-    """One row per complete factor: its baseline and its best point on validation (the
-    selection's choice), each with validation and test accuracy (mean over seeds, %), and the
-    validation gain in points. Test columns are reported, never used to choose."""
+    """One row per complete factor, in the studies' order: its baseline and its best point on
+    validation (the selection's choice), each with validation and test accuracy (mean over
+    seeds, %), the validation gain in points, and every other value's validation difference
+    from the baseline (which choices matter). Test columns are reported, never used to choose."""
     import pandas as pd
 
     cols = ["factor", "baseline", "best on validation", "gain on validation (pp)",
-            "val acc % (baseline -> best)", "test acc % (baseline -> best)", "seeds per point"]
-    sel = (summary or {}).get("selection") or {}
+            "val acc % (baseline -> best)", "test acc % (baseline -> best)",
+            "other values: val minus baseline (pp)", "seeds per point"]
+    factors = ((summary or {}).get("selection") or {}).get("factors", {})
     out = []
-    for name, f in sel.get("factors", {}).items():
+    for name in [n for n in STUDIES if n in factors] + [n for n in factors if n not in STUDIES]:
+        f = factors[name]
         base, best = _row(summary, name, f["baseline"]), _row(summary, name, f["best"])
         if base is None or best is None:
             continue
+        val = {r["point"]: r["val_accuracy_mean"] for r in f["ranking"]}
+        order = [p.name for p in STUDIES[name].points] if name in STUDIES else list(val)
+        others = ", ".join(f"{p}: {100 * (val[p] - val[f['baseline']]):+.2f}"
+                           for p in order if p in val and p not in (f["baseline"], f["best"]))
         out.append({"factor": f["factor"], "baseline": f["baseline"],
                     "best on validation": f["best"],
                     "gain on validation (pp)": round(f["gain_pp"], 2),
@@ -987,6 +994,7 @@ def factor_table(summary: Mapping[str, Any] | None) -> Any:
                         f"{100 * base['val_accuracy_mean']:.2f} -> {100 * best['val_accuracy_mean']:.2f}",
                     "test acc % (baseline -> best)":
                         f"{100 * base['accuracy_mean']:.2f} -> {100 * best['accuracy_mean']:.2f}",
+                    "other values: val minus baseline (pp)": others or "-",
                     "seeds per point": int(min(base["n_seeds"], best["n_seeds"]))})
     return pd.DataFrame(out, columns=cols)
 

@@ -279,8 +279,16 @@ def test_end_to_end_summary(ds: HarDataset, tiny: dict, monkeypatch: pytest.Monk
     # the README block's tables: each factor's choice, and the paper's configuration against
     # the chosen one with its distance to the target
     ft = ab.factor_table(doc)
-    assert list(ft["factor"]) == [TINY[n].factor for n in doc["selection"]["factors"]]
-    assert list(ft["best on validation"]) == [f["best"] for f in doc["selection"]["factors"].values()]
+    factors = doc["selection"]["factors"]
+    in_order = [n for n in TINY if n in factors]  # the studies' order, not the JSON's
+    assert list(ft["factor"]) == [TINY[n].factor for n in in_order]
+    assert list(ft["best on validation"]) == [factors[n]["best"] for n in in_order]
+    # every value that is neither the baseline nor the best, with its difference on validation
+    for n, others in zip(in_order, ft["other values: val minus baseline (pp)"]):
+        val = {r["point"]: r["val_accuracy_mean"] for r in factors[n]["ranking"]}
+        rest = [p.name for p in TINY[n].points if p.name not in (factors[n]["baseline"], factors[n]["best"])]
+        assert others == (", ".join(f"{p}: {100 * (val[p] - val[factors[n]['baseline']]):+.2f}"
+                                    for p in rest) or "-")
     o = ab.outcome_table(doc)
     assert len(o) == 2 and (o["data"] == doc["data"]["source_label"]).all()
     assert o.iloc[1, -1] == round(100 * (doc["final"]["accuracy_mean"] - ab.TARGET_ACCURACY), 2)
