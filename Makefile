@@ -87,9 +87,10 @@ zoo: $(STAMP) ## The model zoo under one protocol (hours; resumable: finished ru
 	$(PY) -m har_utils.zoo run --protocols subjects,retrain_all
 	$(PY) -m har_utils.zoo run --models cnn_lstm_paper --protocols paper --seeds 0,1,2
 
-ablations: $(STAMP) ## The ablation study (notebook 07, params/ablations.yml; hours, resumable) -> results/ablations/, notebooks/07 with outputs
+ablations: $(STAMP) ## The ablation study (notebook 07, params/ablations.yml; hours, resumable) -> results/ablations/, notebooks/07 with outputs, README block
 	$(PY) -m har_utils.pipeline study 07_ablations --profile ablations --force
 	$(PY) -m har_utils.pipeline publish-study 07_ablations --profile ablations
+	$(PY) -m har_utils.report
 
 readme: $(STAMP) ## Re-render README.md's result blocks from results/
 	$(PY) -m har_utils.report

@@ -46,6 +46,13 @@ def figures_dir() -> Path:
     return Path(os.environ.get("HAR_FIGURES_DIR", PROJECT_ROOT / "figures"))
 
 
+def shown(path: Path) -> str:
+    """``path`` relative to the project when it lies inside it (for printed output, so that
+    committed notebooks do not carry a machine's absolute paths)."""
+    path = Path(path)
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
+
+
 NOTEBOOKS_DIR: Path = PROJECT_ROOT / "notebooks"
 BUILD_DIR: Path = PROJECT_ROOT / "build"
 PARAMS_DIR: Path = PROJECT_ROOT / "params"

@@ -198,7 +198,7 @@ def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
-    print(f"[{profile}] {name}: running -> {_show(out)} (log: {_show(Path(handler.baseFilename))})",
+    print(f"[{profile}] {name}: running -> {config.shown(out)} (log: {config.shown(Path(handler.baseFilename))})",
           flush=True)
     t0 = time.perf_counter()
     try:
@@ -226,11 +226,6 @@ def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
     print(f"[{profile}] {name}: done in {wall:.1f} s", flush=True)
     print_summary(name, profile)
     return wall
-
-
-def _show(path: Path) -> str:
-    """A path relative to the project when it lies inside it."""
-    return str(path.relative_to(config.PROJECT_ROOT)) if path.is_relative_to(config.PROJECT_ROOT) else str(path)
 
 
 def print_summary(name: str, profile: str) -> None:
