@@ -76,6 +76,8 @@ MAX_COMBINED = 4
 TARGET_ACCURACY = 0.97
 #: The study names of the selection steps (not factors).
 COMBINED, FINAL = "combined", "final"
+#: The combined candidate that is the paper's configuration (no factor changed).
+BASELINE = "baseline"
 
 #: Named channel subsets (``config.CHANNELS`` names); "all" is the paper's input.
 CHANNEL_SETS: dict[str, tuple[str, ...]] = {
@@ -707,7 +709,7 @@ def select(ds: HarDataset, *, seeds: Iterable[int] = range(STUDY_SEEDS),
                          "gain_pp": 100 * (best["val_accuracy_mean"] - base["val_accuracy_mean"])}
     improving = sorted((n for n, f in factors.items() if f["best"] != f["baseline"]
                         and f["gain_pp"] > 0), key=lambda n: (-factors[n]["gain_pp"], n))
-    wanted: list[tuple[str, list[str]]] = [("baseline", [])]
+    wanted: list[tuple[str, list[str]]] = [(BASELINE, [])]
     wanted += [(f"top{k}", improving[:k]) for k in range(1, min(max_combined, len(improving)) + 1)]
     if len(improving) > max_combined:
         wanted.append(("all_best", improving))
@@ -802,8 +804,8 @@ def final_jobs(selection: Mapping[str, Any], seeds: Iterable[int] = range(FINAL_
                            "har_utils.ablations select` first")
     seeds = list(seeds)
     configs = [(chosen["name"], chosen["parts"])]
-    if reference and chosen["name"] != "baseline":
-        configs.append(("baseline", {}))
+    if reference and chosen["name"] != BASELINE:
+        configs.append((BASELINE, {}))
     return [candidate_job(name, parts, seed=s, max_epochs=selection["max_epochs"], study=FINAL)
             for name, parts in configs for s in seeds]
 
@@ -862,7 +864,7 @@ def _final_row(rows: list[dict[str, Any]], sel: Mapping[str, Any] | None, chosen
     reference: the same row when the paper's configuration was chosen)."""
     if not sel or not sel.get("chosen"):
         return None
-    point = sel["chosen"]["name"] if chosen else "baseline"
+    point = sel["chosen"]["name"] if chosen else BASELINE
     return next((r for r in rows if r["study"] == FINAL and r["point"] == point), None)
 
 
