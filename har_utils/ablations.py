@@ -859,13 +859,13 @@ def summarize(runs: list[dict[str, Any]], y_true: np.ndarray, subjects: np.ndarr
 
 
 def _final_row(rows: list[dict[str, Any]], sel: Mapping[str, Any] | None, chosen: bool
-               ) -> dict[str, Any] | None:
+               ) -> Mapping[str, Any] | None:
     """The ``final`` row of the chosen configuration (``chosen``) or of the paper's (the
     reference: the same row when the paper's configuration was chosen)."""
     if not sel or not sel.get("chosen"):
         return None
     point = sel["chosen"]["name"] if chosen else BASELINE
-    return next((r for r in rows if r["study"] == FINAL and r["point"] == point), None)
+    return _row({"rows": rows}, FINAL, point)
 
 
 def summary_path() -> Path:
