@@ -303,8 +303,9 @@ def check_headline_is_test(df: pd.DataFrame, lit: pd.DataFrame | None = None,
         "cm_accuracy_pct": None if cm_acc is None else round(100 * cm_acc, 4),
         "equals_training_accuracy": is_train, "equals_validation_accuracy": is_val,
         "equals_confusion_matrix_accuracy": is_cm}
-    test_side = [f"the validation curve, which Fig. 5 labels test, ends at {va:g} %"
-                 if va is not None else "",
+    caption = reported_text("fig5_caption", df) or ""
+    labelled = ", which Fig. 5 labels test," if "test" in caption.lower().split() else ""
+    test_side = [f"the validation curve{labelled} ends at {va:g} %" if va is not None else "",
                  f"the Fig. 6 matrix gives {100 * cm_acc:.2f} % ({correct}/{n})"
                  if cm_acc is not None else ""]
     test_txt = " and ".join(t for t in test_side if t)
@@ -395,8 +396,8 @@ def check_recall_vs_cm(df: pd.DataFrame, lit: pd.DataFrame | None = None,
     parts = [f"{r['class']} prints {r['table1_recall']:.2f}, which needs "
              f"{r['correct_needed']} of {r['support']} correct, but the diagonal has "
              f"{r['diagonal']} ({r['matrix_recall']:.3f})" for r in bad]
-    expl = (f"{len(bad)} of {len(rows)} classes disagree" + (": " + "; ".join(parts) if parts
-                                                               else "") + ".")
+    expl = (f"{len(bad)} of {len(rows)} classes disagree: " + "; ".join(parts) + "." if bad else
+            f"All {len(rows)} printed recalls are reachable with their diagonal cells.")
     verdict = "fails" if bad else ("holds" if not missing else "cannot check")
     return Finding("c", title, verdict, ev, expl, rows)
 
@@ -438,7 +439,8 @@ def check_f1_consistency(df: pd.DataFrame, lit: pd.DataFrame | None = None,
                        f"{r['recall']:.2f} allow only {r['f1_reachable_min']:.3f}-"
                        f"{r['f1_reachable_max']:.3f}" for r in bad)
     expl = (f"{len(bad)} of {len(rows)} F1 scores are impossible: no precision and recall "
-            f"that print as Table I's give them{': ' + detail if detail else ''}.")
+            f"that print as Table I's give them: {detail}." if bad else
+            f"All {len(rows)} F1 scores are reachable from their printed precision and recall.")
     verdict = "fails" if bad else ("holds" if not missing else "cannot check")
     return Finding("d", title, verdict, ev, expl, rows)
 
@@ -522,11 +524,13 @@ def check_averages(df: pd.DataFrame, lit: pd.DataFrame | None = None,
         missing += miss + ([] if rec is not None else ["table1_avg_recall"])
     if not rows:
         return _cannot("f", title, missing)
-    bad = [r for r in rows if not r["agrees"]]
-    ev = {"n_checked": len(rows), "n_disagree": len(bad), "missing": missing,
-          **{r["average"]: r["computed"] for r in rows}}
     t1 = [r for r in rows if "Table I" in r["average"]]
     cm = [r for r in rows if "Fig. 6" in r["average"]]
+    # the text does not say macro or weighted: the matrix contradicts it only if neither fits
+    bad = [r for r in t1 if not r["agrees"]] + (cm if cm and not any(r["agrees"] for r in cm)
+                                                else [])
+    ev = {"n_checked": len(rows), "n_disagree": len(bad), "missing": missing,
+          **{r["average"]: r["computed"] for r in rows}}
     parts = []
     if t1:
         means = ", ".join(f"{100 * r['computed']:.2f} %" for r in t1)
@@ -534,10 +538,12 @@ def check_averages(df: pd.DataFrame, lit: pd.DataFrame | None = None,
         agree = "round to" if all(r["agrees"] for r in t1) else "do not all round to"
         parts.append(f"the means of Table I's columns ({means}) {agree} the printed {printed}")
     if cm:
+        fits = " and ".join(r["average"].split(":")[1].split(",")[0].strip() for r in cm
+                            if r["agrees"]) or "neither"
         parts.append(f"the Fig. 6 diagonal fixes macro recall at exactly "
                      f"{100 * cm[0]['computed']:.2f} % (support-weighted: "
-                     f"{100 * cm[1]['computed']:.2f} %), against the printed "
-                     f"{100 * cm[0]['reported']:g} %")
+                     f"{100 * cm[1]['computed']:.2f} %) against the printed "
+                     f"{100 * cm[0]['reported']:g} %: {fits} fits")
     expl = "; ".join(parts) + "."
     expl = expl[0].upper() + expl[1:]
     verdict = "fails" if bad else ("holds" if not missing else "cannot check")
@@ -610,9 +616,9 @@ def check_definitions(df: pd.DataFrame, lit: pd.DataFrame | None = None,
           "computes": {r["metric"]: r["computes"] for r in rows},
           "table1_precision_differs_from_recall": differ}
     parts = [f"{r['metric']} as defined computes {r['computes']}" for r in bad]
-    expl = (f"{len(bad)} of {len(rows)} definitions are not the standard metric"
-            + (": " + "; ".join(parts) if parts else "") + " (each definition evaluated on "
-            "one fixed confusion matrix beside sklearn's metrics).")
+    expl = ((f"{len(bad)} of {len(rows)} definitions are not the standard metric: "
+             + "; ".join(parts) if bad else f"All {len(rows)} definitions are the standard ones")
+            + " (each evaluated on one fixed confusion matrix beside sklearn's metrics).")
     if differ and "precision" in ev["nonstandard"]:
         expl += (f" Table I's precision differs from its recall in {len(differ)} of 6 "
                  f"classes, so Table I was not computed with the paper's own definition of "
@@ -706,8 +712,10 @@ def comparison_rows(reported_df: pd.DataFrame | None = None,
     """Table II (what the paper prints) beside what each source reports, plus context rows
     from the literature record.
 
-    Columns: id, method, reference, paper_prints_pct, what_the_number_is, source_reports_pct,
-    source_status, protocol, source. The proposed row says what finding (a) shows it is.
+    Columns: id, method, reference, reported_pct (what Table II prints; for a context row the
+    number usually cited), what_the_number_is, source_reports_pct (what the source itself was
+    seen to print), source_status, protocol, source. The proposed row says what finding (a)
+    shows it is.
     """
     df = _shipped() if reported_df is None else reported_df
     lit = _shipped_literature() if literature_df is None else literature_df
@@ -716,11 +724,11 @@ def comparison_rows(reported_df: pd.DataFrame | None = None,
     rows = []
     for _, e in df[df["id"].str.startswith("table2_")].iterrows():
         row = {"id": e["id"], "method": e["method"], "reference": e["reference"],
-               "paper_prints_pct": e["value"], "source": "paper Table II"}
+               "reported_pct": e["value"], "source": "paper Table II"}
         if e["id"] == "table2_proposed":
             training = headline.verdict == "fails" and headline.evidence.get(
                 "equals_training_accuracy")
-            row.update(what_the_number_is="training accuracy (audit a): not a test accuracy, "
+            row.update(what_the_number_is="training accuracy, audit a: not a test accuracy, "
                        "not comparable with the other rows" if training else "accuracy",
                        source_reports_pct=None, source_status="this paper",
                        protocol=e["protocol"])
@@ -735,10 +743,10 @@ def comparison_rows(reported_df: pd.DataFrame | None = None,
         rows.append(row)
     for _, s in lit[lit["cites"].isna()].iterrows():
         rows.append({"id": s["id"], "method": s["cited_as"].removeprefix("context: "),
-                     "reference": s["work"].split(",")[0], "paper_prints_pct": None,
-                     "what_the_number_is": f"{s['metric']}, about {s['value']:g} %",
+                     "reference": s["work"].split(",")[0], "reported_pct": s["value"],
+                     "what_the_number_is": s["metric"],
                      "source_reports_pct": s["source_value"], "source_status": s["status"],
                      "protocol": s["protocol"], "source": "literature (not in the paper)"})
-    cols = ["id", "method", "reference", "paper_prints_pct", "what_the_number_is",
+    cols = ["id", "method", "reference", "reported_pct", "what_the_number_is",
             "source_reports_pct", "source_status", "protocol", "source"]
     return pd.DataFrame(rows, columns=cols)
