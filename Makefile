@@ -17,7 +17,7 @@ STUDY_NOTEBOOKS := 07_ablations
 NOTEBOOKS := $(filter-out $(STUDY_NOTEBOOKS),$(sort $(basename $(notdir $(wildcard notebooks/[0-9][0-9]_*.ipynb)))))
 PYTEST  := $(PY) -m pytest
 
-.PHONY: lock help venv reproduce publish zoo zoo-cost ablations data test test-fast test-data test-notebooks test-ablations bench readme lab clean clean-data
+.PHONY: lock help venv reproduce publish zoo zoo-cost cv cv-cost test-cv ablations data test test-fast test-data test-notebooks test-ablations bench readme lab clean clean-data
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,6 +54,7 @@ test: $(STAMP) ## All test tiers: unit, real data (offline HAPT), every notebook
 	$(PYTEST) tests
 	$(MAKE) --no-print-directory test-notebooks
 	$(MAKE) --no-print-directory test-ablations
+	$(MAKE) --no-print-directory test-cv
 
 test-notebooks: $(STAMP) ## Smoke tier: run every notebook with PROFILE=smoke (papermill), then re-run and check it (nbval)
 	$(PY) -m har_utils.pipeline run --profile smoke $(NOTEBOOKS)
@@ -86,6 +87,19 @@ zoo-cost: $(STAMP) ## Measure seconds per epoch of every zoo model on 2 cores (r
 zoo: $(STAMP) ## The model zoo under one protocol (hours; resumable: finished runs are skipped)
 	$(PY) -m har_utils.zoo run --protocols subjects,retrain_all
 	$(PY) -m har_utils.zoo run --models cnn_lstm_paper --protocols paper --seeds 0,1,2
+
+WORKERS   ?= 2
+SCHEDULER ?=
+cv-cost: $(STAMP) ## Cost table of protocol cv: model x folds x epochs x seconds per epoch (results/cv/cost_table.csv)
+	$(PY) -m har_utils.experiments.cv cost
+
+cv: $(STAMP) ## Protocol cv for every model: folds, epoch choice, final seeds (hours; resumable). WORKERS=2, SCHEDULER=tcp://host:8786
+	$(PY) -m har_utils.experiments.cv run --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+test-cv: $(STAMP) ## Smoke form of protocol cv on the real data (2 folds x 2 epochs x 1 seed, C grid of 2) into build/cv_smoke/
+	rm -rf build/cv_smoke
+	HAR_RESULTS_DIR=$(CURDIR)/build/cv_smoke/results $(PY) -m har_utils.experiments.cv run --smoke \
+	  --models cnn_lstm_paper,logreg_features --workers 2 --check
 
 ablations: $(STAMP) ## The ablation study (notebook 07, params/ablations.yml; hours, resumable) -> results/ablations/, notebooks/07 with outputs, README block
 	$(PY) -m har_utils.pipeline study 07_ablations --profile ablations --force

@@ -16,9 +16,10 @@ import hashlib
 import importlib.metadata as md
 import json
 import os
+import random
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -44,9 +45,20 @@ _determinism_enabled = False
 
 
 def set_seed(seed: int) -> None:
-    """Seed Python, NumPy, TensorFlow and Keras, and make TensorFlow ops deterministic."""
+    """Seed Python, NumPy, TensorFlow and Keras, and make TensorFlow ops deterministic.
+
+    Keras draws the seed of every initializer built without one from Python's global
+    ``random`` module; in a process where other threads use it too (a Dask worker's event
+    loop), the weights would depend on timing. Keras gets its own ``random.Random(seed)``
+    instead, which gives the same draws as the seeded global module in a quiet process."""
     global _determinism_enabled
     keras.utils.set_random_seed(int(seed))
+    try:
+        from keras.src.random import seed_generator
+    except ImportError:  # another Keras layout: keep the global module
+        pass
+    else:
+        seed_generator.python_random = random.Random(int(seed))
     if not _determinism_enabled:
         tf.config.experimental.enable_op_determinism()
         _determinism_enabled = True
@@ -295,6 +307,39 @@ class EpochLog(keras.callbacks.Callback):
         return "  ".join(parts)
 
 
+class EpochScores(keras.callbacks.Callback):
+    """After every epoch: what Keras logged (loss, accuracy, val_loss, val_accuracy) and the
+    macro-F1 on ``val``, one row per epoch in :attr:`rows`. With ``path``, the rows are also
+    written there (atomically) and read back at the start, so a run resumed by
+    ``keras.callbacks.BackupAndRestore`` keeps the epochs before its interruption."""
+
+    def __init__(self, val: Split | None = None, path: str | os.PathLike[str] | None = None):
+        super().__init__()
+        self.val, self.path = val, None if path is None else Path(path)
+        self.rows: list[dict[str, float]] = []
+        if self.path is not None and self.path.exists():
+            self.rows = json.loads(self.path.read_text())
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        from sklearn.metrics import f1_score
+
+        row = {k: float(v) for k, v in (logs or {}).items()}
+        if self.val is not None and len(self.val.y):
+            pred = predict_classes(self.model, self.val.X)
+            row["val_macro_f1"] = float(f1_score(self.val.y, pred, average="macro",
+                                                 labels=np.unique(self.val.y)))
+        del self.rows[epoch:]
+        self.rows.append(row)
+        if self.path is not None:
+            write_json_atomic(self.path, self.rows)
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        """The rows as columns, like ``keras.callbacks.History.history``."""
+        keys = list(dict.fromkeys(k for r in self.rows for k in r))
+        return {k: [r.get(k) for r in self.rows] for k in keys}
+
+
 @dataclass
 class TrainResult:
     """A trained model and how it got there."""
@@ -324,7 +369,8 @@ def _xy(split: Split) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train(config: TrainConfig, fit: Split, val: Split | None, *, log_every: int = 1,
-          out: Callable[[str], Any] = print) -> TrainResult:
+          out: Callable[[str], Any] = print,
+          callbacks: Sequence[keras.callbacks.Callback] = ()) -> TrainResult:
     """Seed, build, compile and fit ``config.model`` on ``fit``.
 
     With a non-empty ``val`` and ``config.patience > 0``: early stopping on ``val_loss``, best
@@ -333,6 +379,8 @@ def train(config: TrainConfig, fit: Split, val: Split | None, *, log_every: int 
     ``fit`` only (never on ``val``); ``config.augment`` acts on training batches only. With
     ``val`` None or empty: all epochs, no validation (e.g. the final retrain on all training
     subjects). ``best_epoch`` is the epoch whose weights the returned model holds.
+    ``callbacks`` run after early stopping and before the epoch line is printed (e.g.
+    :class:`EpochScores`, ``keras.callbacks.BackupAndRestore``).
     """
     set_seed(config.seed)
     X, Y = _xy(fit)
@@ -343,14 +391,14 @@ def train(config: TrainConfig, fit: Split, val: Split | None, *, log_every: int 
     model.compile(optimizer=make_optimizer(config), loss="categorical_crossentropy",
                   metrics=["accuracy"])
     log = EpochLog(config.epochs, log_every, out)
-    callbacks: list[keras.callbacks.Callback] = [log]
+    every: list[keras.callbacks.Callback] = [*callbacks, log]
     early_stopping = has_val and config.patience > 0
     if early_stopping:
-        callbacks.insert(0, keras.callbacks.EarlyStopping(
+        every.insert(0, keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.patience, restore_best_weights=True))
     t0 = time.perf_counter()
     hist = model.fit(X, Y, validation_data=_xy(val) if has_val else None,
-                     epochs=config.epochs, batch_size=config.batch_size, callbacks=callbacks,
+                     epochs=config.epochs, batch_size=config.batch_size, callbacks=every,
                      verbose=0, shuffle=True)
     seconds = time.perf_counter() - t0
     history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}

@@ -1,0 +1,417 @@
+"""One experiment runner for every study: a run is a configuration plus the data's checksum.
+
+A :class:`Run` says what to train (model, hyper-parameters, seed, epoch budget, input channels),
+on which training subjects, which subjects to score after every epoch (a cross-validation fold,
+or the validation subjects of early stopping) and whether to score the test subjects once at
+the end. Its :meth:`Run.key` hashes all of that with the data's checksum; the result is stored
+as ``results/runs/<key>.json`` (one store for every study; ``study`` and ``name`` only label
+it) and reused whenever it is present, so a study resumes where it stopped and two studies
+that need the same run train it once. A result keeps the per-epoch curves, the test metrics
+and the test softmax outputs (so seed ensembles need no retraining), the device, the worker
+that ran it and its threads.
+
+:func:`execute` runs what is missing through joblib: local worker processes (loky) by default,
+or a Dask cluster when given a scheduler address (``joblib``'s ``dask`` backend), so a lab with
+several machines runs a study there with no code change. Each worker sets TensorFlow's threads
+before TensorFlow starts in it; workers return results and only the calling process writes
+files. Keras runs resume per epoch (``keras.callbacks.BackupAndRestore`` under
+``build/runs_backup/<key>``), since one slow fold takes hours. The runner never commits: commit
+a study's results as a batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import config, data, evaluation
+from ..data import HarDataset, Split
+from ..io import write_json_atomic
+
+#: Models without epochs (fit once on window features).
+CLASSICAL: tuple[str, ...] = ("logreg_features",)
+#: Decimals kept of the test softmax outputs (enough for ensembles; smaller files).
+PROBA_DECIMALS = 5
+
+Pairs = tuple[tuple[str, Any], ...]
+
+
+def _pairs(d: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Pairs:
+    items = d.items() if isinstance(d, Mapping) else d
+    return tuple(sorted((str(k), v) for k, v in items))
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run. Everything but ``study`` and ``name`` decides its result."""
+
+    model: str
+    seed: int = 0
+    #: Epoch budget (Keras models; the model's own ``max_epochs`` caps it).
+    epochs: int = 100
+    fit_subjects: tuple[int, ...] = tuple(config.TRAIN_SUBJECTS)
+    #: Training subjects scored after every epoch (never fitted on).
+    val_subjects: tuple[int, ...] = ()
+    #: > 0: early stopping on ``val_subjects``' loss with this patience, best weights kept.
+    patience: int = 0
+    #: Score the test subjects once, at the end (and keep the softmax outputs).
+    test: bool = True
+    #: Hyper-parameters of the model (the rest at its builder's defaults).
+    model_kwargs: Pairs = ()
+    #: ``TrainConfig`` settings (the rest at the model's own training defaults).
+    train: Pairs = ()
+    #: Input channels (names from ``config.CHANNELS``); empty: all nine.
+    channels: tuple[str, ...] = ()
+    study: str = field(default="", compare=False)
+    name: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "model_kwargs", _pairs(self.model_kwargs))
+        object.__setattr__(self, "train", _pairs(self.train))
+        object.__setattr__(self, "fit_subjects", tuple(sorted(int(s) for s in self.fit_subjects)))
+        object.__setattr__(self, "val_subjects", tuple(sorted(int(s) for s in self.val_subjects)))
+        object.__setattr__(self, "channels", tuple(self.channels))
+        train = set(config.TRAIN_SUBJECTS)
+        if not self.fit_subjects or not set(self.fit_subjects) <= train:
+            raise ValueError(f"{self.label}: fit subjects must be training subjects")
+        if not set(self.val_subjects) <= train or set(self.val_subjects) & set(self.fit_subjects):
+            raise ValueError(f"{self.label}: validation subjects must be training subjects "
+                             "outside the fit subjects (the test set never steers)")
+        if self.patience and not self.val_subjects:
+            raise ValueError(f"{self.label}: early stopping needs validation subjects")
+        if self.epochs < 1:
+            raise ValueError(f"{self.label}: epochs must be >= 1")
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.model}/seed{self.seed}"
+
+    def train_config(self) -> Any:
+        """The resolved :class:`har_utils.training.TrainConfig` (Keras models)."""
+        from ..models import describe, train_defaults
+        from ..training import TrainConfig
+
+        td = train_defaults(self.model)
+        defaults = describe(self.model)
+        unknown = sorted(set(dict(self.model_kwargs)) - set(defaults))
+        if unknown:
+            raise ValueError(f"{self.label}: model {self.model!r} has no hyper-parameter(s) "
+                             f"{unknown}")
+        base = {"batch_size": td.get("batch_size", 32), "optimizer": td.get("optimizer", "adam"),
+                "learning_rate": td.get("learning_rate", 1e-3)}
+        return TrainConfig(model=self.model, model_kwargs={**defaults, **dict(self.model_kwargs)},
+                           epochs=min(self.epochs, td.get("max_epochs", self.epochs)),
+                           patience=self.patience, seed=self.seed,
+                           **{**base, **dict(self.train)})
+
+    def config(self) -> dict[str, Any]:
+        """Everything that decides the result besides the data (JSON-ready)."""
+        if self.model in CLASSICAL:
+            what: dict[str, Any] = {"estimator": "StandardScaler + LogisticRegression",
+                                    "model": self.model, "model_kwargs": dict(self.model_kwargs)}
+        else:
+            what = {"train_config": self.train_config().as_dict()}
+        return {**what, "fit_subjects": list(self.fit_subjects),
+                "val_subjects": list(self.val_subjects), "test": self.test,
+                "channels": list(self.channels) or list(config.CHANNELS)}
+
+    def key(self, checksum: str) -> str:
+        """Hash of :meth:`config` and the data's checksum (16 hex digits)."""
+        blob = json.dumps({**self.config(), "data_sha256": checksum}, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["model_kwargs"], d["train"] = dict(self.model_kwargs), dict(self.train)
+        return d
+
+
+# --- the store ----------------------------------------------------------------------------
+
+def runs_dir() -> Path:
+    """``results/runs`` (follows ``HAR_RESULTS_DIR``)."""
+    return config.results_dir() / "runs"
+
+
+def result_path(key: str) -> Path:
+    return runs_dir() / f"{key}.json"
+
+
+def checksum(ds: HarDataset) -> str:
+    """The data checksum that keys runs on ``ds``."""
+    c = data.stamp(ds)["checksum_sha256"]
+    if not c:
+        raise ValueError("the dataset carries no checksum (load it with data.load_dataset)")
+    return str(c)
+
+
+def load(run: Run, ds: HarDataset) -> dict[str, Any] | None:
+    """The stored result of ``run`` on ``ds``, or None (a damaged file counts as missing and
+    is run again)."""
+    path = result_path(run.key(checksum(ds)))
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        print(f"warning: {config.shown(path)} is unreadable; the run will be trained again",
+              file=sys.stderr)
+        return None
+
+
+# --- one run, in a worker -----------------------------------------------------------------
+
+def configure_threads(intra: int, inter: int = 1) -> dict[str, int]:
+    """Limit TensorFlow to ``intra`` intra-op and ``inter`` inter-op threads: environment
+    variables first (read when TensorFlow starts), then ``tf.config.threading``. If the
+    runtime of this process already started, its settings stay; the ones in effect are
+    returned."""
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(int(intra))
+    os.environ["TF_NUM_INTEROP_THREADS"] = str(int(inter))
+    os.environ["OMP_NUM_THREADS"] = str(int(intra))
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(int(intra))
+        tf.config.threading.set_inter_op_parallelism_threads(int(inter))
+    except RuntimeError:  # the runtime is already initialised: its pools are fixed
+        pass
+    return {"intra_op": int(tf.config.threading.get_intra_op_parallelism_threads()),
+            "inter_op": int(tf.config.threading.get_inter_op_parallelism_threads())}
+
+
+def _where() -> dict[str, Any]:
+    """Who runs this: the Dask worker's address (or "local"), host and process id."""
+    try:
+        from distributed import get_worker
+
+        address = get_worker().address
+    except (ImportError, ValueError):
+        address = "local"
+    return {"address": address, "host": socket.gethostname(), "pid": os.getpid()}
+
+
+def _device() -> str:
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return f"GPU ({gpus[0].name})" if gpus else "CPU"
+
+
+_DATA: dict[str, HarDataset] = {}
+
+
+def _dataset(payload: HarDataset | str, expected: str) -> HarDataset:
+    """The dataset a worker trains on: shipped in the task, or loaded from its source name
+    (once per worker process) and checked against the client's checksum."""
+    if isinstance(payload, HarDataset):
+        ds = payload
+    else:
+        if payload not in _DATA:
+            _DATA[payload] = data.load_dataset(payload)
+        ds = _DATA[payload]
+    if checksum(ds) != expected:
+        raise RuntimeError(f"this worker's {payload if isinstance(payload, str) else 'data'} "
+                           f"has checksum {checksum(ds)}, the client's {expected}: install the "
+                           "same data source on every worker")
+    return ds
+
+
+def _subset(split: Split, subjects: Sequence[int]) -> Split:
+    m = np.isin(split.subject, subjects)
+    return Split(*(a[m] for a in split))
+
+
+def _keras_body(run: Run, ds: HarDataset, backup: Path | None, log: Callable[[str], Any]
+                ) -> dict[str, Any]:
+    import keras
+
+    from .. import training
+    from ..models import count_params
+
+    sub = data.select_channels(ds, run.channels) if run.channels else ds
+    fit = _subset(sub.train, run.fit_subjects)
+    val = _subset(sub.train, run.val_subjects) if run.val_subjects else None
+    cfg = run.train_config()
+    callbacks: list[Any] = []
+    resumed = 0
+    if backup is not None:
+        backup.mkdir(parents=True, exist_ok=True)
+        done = backup / "epochs.json"
+        resumed = len(json.loads(done.read_text())) if done.exists() else 0
+        callbacks.append(keras.callbacks.BackupAndRestore(str(backup / "state")))
+    scores = training.EpochScores(val, None if backup is None else backup / "epochs.json")
+    res = training.train(cfg, fit, val, out=log, callbacks=[scores, *callbacks])
+    rows, history = scores.rows, scores.history
+    body: dict[str, Any] = {
+        "train_config": cfg.as_dict(), "input_shape": list(fit.X.shape[1:]),
+        "epochs_run": len(rows), "best_epoch": res.best_epoch if run.patience else len(rows),
+        "resumed_at_epoch": resumed, "train_seconds": res.seconds,
+        "seconds_per_epoch": res.seconds / max(1, len(rows) - resumed),
+        "parameters": count_params(res.model), "history": history, "device": _device()}
+    if run.test:
+        proba = res.model.predict(np.asarray(sub.test.X, np.float32), batch_size=256, verbose=0)
+        body["test_proba"] = np.round(proba, PROBA_DECIMALS).tolist()
+        body["y_pred"] = [int(v) for v in training.ACTIVITY_IDS[np.argmax(proba, axis=1)]]
+    del res
+    keras.backend.clear_session()
+    return body
+
+
+def _classical_body(run: Run, ds: HarDataset) -> dict[str, Any]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from ..training import ACTIVITY_IDS
+
+    ftr, fte, names, kind = data.features(ds)
+    fit = np.isin(ds.train.subject, run.fit_subjects)
+    kwargs = {"C": 1.0, **dict(run.model_kwargs)}
+    t0 = time.perf_counter()
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=float(kwargs["C"]), max_iter=3000))
+    clf.fit(ftr[fit], ds.train.y[fit])
+    body: dict[str, Any] = {"features": kind, "n_features": len(names), "epochs_run": 1,
+                            "train_seconds": time.perf_counter() - t0, "device": "CPU",
+                            "history": {"accuracy": [float(clf.score(ftr[fit], ds.train.y[fit]))]}}
+    if run.val_subjects:
+        v = np.isin(ds.train.subject, run.val_subjects)
+        pred = clf.predict(ftr[v])
+        body["history"].update(val_accuracy=[float(np.mean(pred == ds.train.y[v]))],
+                               val_macro_f1=[float(f1_score(ds.train.y[v], pred,
+                                                            average="macro"))])
+    if run.test:
+        proba = clf.predict_proba(fte)
+        order = [list(clf.classes_).index(c) for c in ACTIVITY_IDS]
+        body["test_proba"] = np.round(proba[:, order], PROBA_DECIMALS).tolist()
+        body["y_pred"] = [int(v) for v in clf.predict(fte)]
+    return body
+
+
+def run_one(run: Run, payload: HarDataset | str, expected: str, *, threads: int = 0,
+            backup_root: str | None = None, log: Callable[[str], Any] | None = None
+            ) -> dict[str, Any]:
+    """Train and score ``run`` here and return its result (writes no result file). Called
+    in a worker: ``threads`` (0: leave TensorFlow's default) is set before TensorFlow
+    starts in this process and recorded with the ones in effect."""
+    t0 = time.perf_counter()
+    where = {**_where(), "threads": configure_threads(threads) if threads else None}
+    ds = _dataset(payload, expected)
+    key = run.key(expected)
+    say = log or (lambda line: print(f"    [{run.label}] {line}", flush=True))
+    backup = Path(backup_root) / key if backup_root and run.model not in CLASSICAL else None
+    body = (_classical_body(run, ds) if run.model in CLASSICAL
+            else _keras_body(run, ds, backup, say))
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)  # finished: nothing left to resume
+    if run.test:
+        m = evaluation.metrics(ds.test.y, np.asarray(body["y_pred"]), ds.test.subject)
+        low, high = evaluation.subject_bootstrap_ci(ds.test.y, np.asarray(body["y_pred"]),
+                                                    ds.test.subject)
+        body.update(test=m, test_ci95_subject_bootstrap=[low, high])
+    from ..provenance import environment
+
+    return {"key": key, "study": run.study, "name": run.name, "run": run.as_dict(),
+            "config": run.config(), "data": data.stamp(ds), **body,
+            "wall_seconds": time.perf_counter() - t0, "worker": where,
+            "cpu_count": os.cpu_count(), "environment": environment()}
+
+
+# --- many runs ----------------------------------------------------------------------------
+
+def threads_per_worker(workers: int, cpu_count: int | None = None) -> int:
+    """``max(1, cpu_count // workers)``: threads each worker may use without oversubscribing."""
+    return max(1, (cpu_count or os.cpu_count() or 1) // max(1, int(workers)))
+
+
+def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
+            scheduler: str | None = None, threads: int | None = None, ship_data: bool = False,
+            force: bool = False, backup_root: Path | None = None,
+            log: Callable[[str], Any] = print) -> list[dict[str, Any]]:
+    """Run what is missing of ``runs`` on ``ds`` and return every run's result, in order.
+
+    ``workers``: local worker processes (joblib's loky backend; 1 runs here); each sets
+    ``threads_per_worker(workers)`` TensorFlow threads (or ``threads``) before TensorFlow
+    starts. ``scheduler``: the address of a Dask scheduler (``tcp://host:8786``): the runs go
+    to its workers through joblib's dask backend, each with ``threads`` TensorFlow threads
+    (default: TensorFlow's own). Workers load ``ds.source`` themselves and
+    check its checksum; ``ship_data`` sends ``ds`` with each task instead (small or synthetic
+    data). Runs with the same key train once. Results are written here, as each one arrives.
+    A failing run is reported and the rest go on; a ``RuntimeError`` at the end names them.
+    """
+    from joblib import Parallel, delayed, parallel_config
+
+    expected = checksum(ds)
+    keys = [r.key(expected) for r in runs]
+    todo: dict[str, Run] = {}
+    for r, k in zip(runs, keys):
+        if (force or load(r, ds) is None) and k not in todo:
+            todo[k] = r
+    backup_root = config.BUILD_DIR / "runs_backup" if backup_root is None else backup_root
+    payload: HarDataset | str = ds if ship_data else ds.source
+    if scheduler:
+        from distributed import Client
+
+        client = Client(scheduler)
+        backend: dict[str, Any] = {"backend": "dask", "n_jobs": -1}
+        threads = threads or 0
+        where = f"Dask scheduler {scheduler}, {threads or 'default'} TensorFlow thread(s) each"
+    else:
+        client = None
+        backend = {"backend": "loky" if workers > 1 else "sequential", "n_jobs": workers}
+        threads = threads or threads_per_worker(workers)
+        where = f"{workers} local worker(s), {threads} TensorFlow thread(s) each"
+    log(f"[runner] {len(runs)} run(s): {len(runs) - len(todo)} stored, {len(todo)} to train "
+        f"({where})")
+    failures: list[str] = []
+    t0 = time.perf_counter()
+    try:
+        with parallel_config(**backend):
+            tasks = (delayed(_guarded)(k, r, payload, expected, threads, str(backup_root))
+                     for k, r in todo.items())
+            out = Parallel(return_as="generator_unordered")(tasks)
+            for i, (key, result, error) in enumerate(out, 1):
+                name = todo[key].label
+                if error is not None:
+                    failures.append(f"{name}: {error}")
+                    log(f"[runner {i}/{len(todo)}] {name}: FAILED: {error}")
+                    continue
+                write_json_atomic(result_path(key), result)
+                acc = (result.get("test") or {}).get("accuracy")
+                val = (result["history"].get("val_accuracy") or [None])[-1]
+                log(f"[runner {i}/{len(todo)}] {name}: {result['epochs_run']} epoch(s)"
+                    + (f", last fold/validation accuracy {val:.4f}" if val is not None else "")
+                    + (f", test accuracy {acc:.4f}" if acc is not None else "")
+                    + f", {result['wall_seconds']:.0f} s on {result['worker']['address']} "
+                    f"(pid {result['worker']['pid']}, {result.get('device', 'CPU')})")
+    finally:
+        if client is not None:
+            client.close()
+    log(f"[runner] finished in {time.perf_counter() - t0:.0f} s")
+    if failures:
+        raise RuntimeError(f"{len(failures)} run(s) failed:\n" + "\n".join(failures))
+    return [json.loads(result_path(k).read_text()) for k in keys]
+
+
+def _guarded(key: str, run: Run, payload: HarDataset | str, expected: str, threads: int,
+             backup_root: str) -> tuple[str, dict[str, Any] | None, str | None]:
+    """:func:`run_one` with its failure returned, not raised, so one failure does not lose
+    the other runs of a study."""
+    try:
+        return key, run_one(run, payload, expected, threads=threads, backup_root=backup_root), None
+    except Exception as exc:  # noqa: BLE001 - reported to the client with its type
+        import traceback
+
+        return key, None, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"

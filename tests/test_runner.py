@@ -1,0 +1,144 @@
+"""The experiment runner on small synthetic data: keys, the one store, reuse, resuming per
+epoch, local worker processes and a Dask cluster of two worker processes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from har_utils import config, training
+from har_utils.data import HarDataset
+from har_utils.experiments import runner
+from har_utils.experiments.runner import Run
+from synthetic_uci import synthetic_dataset
+
+FOLD = (1, 3, 5)
+FIT = tuple(s for s in config.TRAIN_SUBJECTS if s not in FOLD)
+
+
+@pytest.fixture
+def ds() -> HarDataset:
+    return synthetic_dataset()
+
+
+def tiny(seed: int = 0, epochs: int = 2, **kw: object) -> Run:
+    return Run("tiny_cnn", seed, epochs, FIT, FOLD, name=f"tiny/seed{seed}", **kw)
+
+
+def test_a_run_never_validates_on_the_test_set_or_its_own_fit_subjects() -> None:
+    with pytest.raises(ValueError, match="training subjects"):
+        Run("tiny_cnn", fit_subjects=(1, 3), val_subjects=(2,))  # 2 is a test subject
+    with pytest.raises(ValueError, match="outside the fit subjects"):
+        Run("tiny_cnn", fit_subjects=(1, 3, 5), val_subjects=(5,))
+    with pytest.raises(ValueError, match="early stopping needs"):
+        Run("tiny_cnn", patience=3)
+
+
+def test_the_key_is_the_configuration_and_the_data_not_the_name(ds: HarDataset) -> None:
+    c = runner.checksum(ds)
+    assert tiny().key(c) == Run("tiny_cnn", 0, 2, FIT, FOLD, study="other", name="x").key(c)
+    assert tiny().key(c) != tiny(seed=1).key(c) != tiny(epochs=3).key(c)
+    assert tiny().key(c) != tiny().key("another-checksum")
+    assert tiny().key(c) != Run("tiny_cnn", 0, 2, FIT, FOLD, model_kwargs={"filters": 4}).key(c)
+    with pytest.raises(ValueError, match="no hyper-parameter"):
+        Run("tiny_cnn", model_kwargs={"units": 3}).key(c)
+
+
+def test_execute_stores_curves_and_test_outputs_and_reuses_them(
+        ds: HarDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines: list[str] = []
+    [r] = runner.execute([tiny(test=True)], ds, ship_data=True, backup_root=tmp_path / "b",
+                         log=lines.append)
+    path = runner.result_path(r["key"])
+    assert path.parent == config.results_dir() / "runs" and path.exists()
+    h = r["history"]
+    assert len(h["val_accuracy"]) == len(h["val_macro_f1"]) == len(h["loss"]) == 2
+    assert all(0 <= v <= 1 for v in h["val_macro_f1"])
+    proba = np.asarray(r["test_proba"])
+    assert proba.shape == (len(ds.test.y), 6)
+    assert np.allclose(proba.sum(axis=1), 1, atol=1e-3)
+    assert r["y_pred"] == training.ACTIVITY_IDS[proba.argmax(axis=1)].tolist()
+    assert r["test"]["accuracy"] == pytest.approx(np.mean(np.asarray(r["y_pred"]) == ds.test.y))
+    assert r["worker"]["pid"] == os.getpid() and r["worker"]["address"] == "local"
+    assert r["device"] == "CPU" and r["data"]["checksum_sha256"] == "synthetic"
+    assert not (tmp_path / "b" / r["key"]).exists() or r["resumed_at_epoch"] == 0
+    monkeypatch.setattr(runner, "run_one", lambda *a, **k: pytest.fail("retrained"))
+    again = runner.execute([tiny(test=True)], ds, ship_data=True, log=lines.append)
+    assert again == [r] and "1 stored, 0 to train" in lines[-2]
+
+
+def test_fold_runs_never_score_the_test_set(ds: HarDataset, tmp_path: Path) -> None:
+    [r] = runner.execute([tiny(test=False)], ds, ship_data=True, backup_root=tmp_path)
+    assert "test" not in r and "test_proba" not in r and "y_pred" not in r
+    assert r["config"]["val_subjects"] == list(FOLD)
+
+
+def test_a_damaged_result_is_trained_again(ds: HarDataset, tmp_path: Path) -> None:
+    [r] = runner.execute([tiny()], ds, ship_data=True, backup_root=tmp_path)
+    path = runner.result_path(r["key"])
+    path.write_text(path.read_text()[:50])
+    [again] = runner.execute([tiny()], ds, ship_data=True, backup_root=tmp_path)
+    assert json.loads(path.read_text())["key"] == again["key"] == r["key"]
+
+
+def test_an_interrupted_run_resumes_from_its_last_epoch(
+        ds: HarDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = {"n": 0}
+    original = training.EpochLog.on_epoch_end
+
+    def crash_once(self: training.EpochLog, epoch: int, logs: dict | None = None) -> None:
+        original(self, epoch, logs)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("killed")  # the machine went away after epoch 2
+
+    monkeypatch.setattr(training.EpochLog, "on_epoch_end", crash_once)
+    with pytest.raises(RuntimeError, match="1 run\\(s\\) failed"):
+        runner.execute([tiny(epochs=3)], ds, ship_data=True, backup_root=tmp_path)
+    [r] = runner.execute([tiny(epochs=3)], ds, ship_data=True, backup_root=tmp_path)
+    assert r["resumed_at_epoch"] == 2 and r["epochs_run"] == 3
+    assert len(r["history"]["val_accuracy"]) == 3
+
+
+def test_classical_runs_choose_nothing_on_the_test_set(ds: HarDataset, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from har_utils import data
+
+    feats = np.random.default_rng(0).normal(size=(len(ds.train.y), 5)) + ds.train.y[:, None]
+    ftest = np.random.default_rng(1).normal(size=(len(ds.test.y), 5)) + ds.test.y[:, None]
+    monkeypatch.setattr(data, "features", lambda _ds: (feats, ftest, list("abcde"), "toy"))
+    fold, final = runner.execute(
+        [Run("logreg_features", 0, 1, FIT, FOLD, test=False, model_kwargs={"C": 0.1}),
+         Run("logreg_features", 0, 1, model_kwargs={"C": 0.1})], ds, ship_data=True)
+    assert "test" not in fold and 0 <= fold["history"]["val_accuracy"][0] <= 1
+    assert final["test"]["accuracy"] > 0.5 and np.asarray(final["test_proba"]).shape[1] == 6
+
+
+@pytest.mark.slow
+def test_local_processes_and_a_dask_cluster_give_the_same_results(
+        ds: HarDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from distributed import LocalCluster
+
+    runs = [tiny(seed=0, test=True), tiny(seed=1, test=True)]
+    monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "local"))
+    local = runner.execute(runs, ds, workers=2, ship_data=True, backup_root=tmp_path / "bl")
+    monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "dask"))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        addresses = set(cluster.workers_address if hasattr(cluster, "workers_address") else
+                        [w.worker_address for w in cluster.workers.values()])
+        remote = runner.execute(runs, ds, scheduler=cluster.scheduler_address, threads=1,
+                                ship_data=True, backup_root=tmp_path / "bd")
+    assert (tmp_path / "dask" / "runs" / f"{remote[0]['key']}.json").exists()
+    for lo, re_ in zip(local, remote):
+        assert re_["worker"]["address"] in addresses and re_["worker"]["pid"] != os.getpid()
+        assert lo["worker"]["pid"] != os.getpid()  # loky worker processes, not this one
+        assert re_["worker"]["threads"]["intra_op"] == lo["worker"]["threads"]["intra_op"] == 1
+        assert re_["key"] == lo["key"]
+        assert re_["history"] == lo["history"]
+        assert re_["test"]["accuracy"] == lo["test"]["accuracy"]
+        assert re_["y_pred"] == lo["y_pred"]
