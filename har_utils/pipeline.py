@@ -139,7 +139,8 @@ def input_hash(notebook: Path, params: dict[str, Any], upstream: str = "",
 
 #: Committed files a notebook reads besides its upstream notebooks' outputs (they are part of
 #: its input hash): notebook 06 shows the zoo study, which `make zoo` writes.
-EXTRA_INPUTS: dict[str, tuple[str, ...]] = {"06_comparison": ("results/summary.json",)}
+EXTRA_INPUTS: dict[str, tuple[str, ...]] = {"06_comparison": ("results/summary.json",
+                                                                "results/cv/summary.json")}
 
 
 def chain_hashes(profile: str) -> dict[str, str]:
@@ -329,7 +330,8 @@ def _write_published(src: Path, dest: Path, run_id: str, profile: str) -> None:
 
 #: Committed results written by other commands than the notebook run (benchmarks, studies).
 NOT_FROM_THE_RUN = ("results/manifest.json", "results/benchmarks/", "results/zoo/",
-                    "results/summary.json", "results/ablations/", "figures/ablations/")
+                    "results/summary.json", "results/ablations/", "figures/ablations/",
+                    "results/runs/", "results/cv/")
 
 
 def output_checksums() -> dict[str, str]:

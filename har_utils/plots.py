@@ -347,3 +347,31 @@ def deploy_latency(table: pd.DataFrame, title: str, target_ms: float | None = No
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def cv_curves(entry: dict, title: str) -> plt.Figure:
+    """The honest counterpart of the paper's Fig. 5: mean over cross-validation folds of the
+    training and the held-out fold's accuracy and loss per epoch, with ± one std over folds as
+    a band, the chosen epoch count as a dashed line. ``entry``: one model of
+    ``results/cv/summary.json``."""
+    curves, choice = entry["fold_curves"], entry["choice"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    colors = sns.color_palette("colorblind", 2)
+    for ax, metric in ((axes[0], "accuracy"), (axes[1], "loss")):
+        for key, name, c in ((metric, "training (fit subjects)", colors[0]),
+                             (f"val_{metric}", "held-out fold subjects", colors[1])):
+            stats = curves.get(key)
+            if not stats:
+                continue
+            mean, std = np.asarray(stats["mean"]), np.asarray(stats["std"])
+            x = np.arange(1, len(mean) + 1)
+            ax.plot(x, mean, color=c, lw=1.4, label=f"{name}, mean of {choice['folds']} folds")
+            ax.fill_between(x, mean - std, mean + std, color=c, alpha=0.2, lw=0)
+        ax.axvline(choice["epochs"], color="0.3", ls="--", lw=1,
+                   label=f"chosen: {choice['epochs']} epochs")
+        ax.set(xlabel="epoch", ylabel=metric)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8, loc="lower right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -10,9 +10,12 @@ Protocols (the test set is touched once, at the end, except where a protocol say
     Retrain on all 21 training subjects for the epoch count the ``subjects`` run of the same
     model and seed chose (its best epoch); then the test subjects once.
 ``paper``
-    The paper's protocol, to measure how much it inflates: the test set is the validation set,
-    all epochs are run (no early stopping), and both the final-epoch and the best-epoch test
-    accuracy are reported (the best epoch is chosen by looking at the test set).
+    The paper's protocol: all 21 training subjects for the paper's fixed budget of 100 epochs
+    (no early stopping), the test set scored after every epoch as the paper's Fig. 5 does. Its
+    runs are read two ways (:data:`READINGS`): ``fixed_budget``, the final epoch, which involves
+    no choice made on the test set (the test set is watched, it never changes the weights), and
+    ``best_on_test``, the epoch with the best test accuracy, which is chosen on the test set and
+    is the real inflation.
 
 Each run writes ``results/zoo/runs/<model>__<protocol>__seed<k>.json`` (metrics, per-class,
 confusion, per-subject accuracy, predictions, epochs, timing, parameters, data stamp, and the
@@ -39,12 +42,20 @@ from .data import HarDataset, Split
 from .io import write_json_atomic
 
 PROTOCOLS = ("subjects", "retrain_all", "paper")
+#: The two readings of the ``paper`` runs in the summary (their rows' ``protocol``), in order.
+READINGS = {"fixed_budget": "the paper's fixed budget (100 epochs) on all 21 training subjects, "
+                            "final epoch: no choice made on the test set",
+            "best_on_test": "the same runs at the epoch with the best test accuracy: chosen on "
+                            "the test set (inflated)"}
+#: Row order of the summary table.
+ROW_ORDER = ("subjects", "retrain_all", *READINGS)
 #: Early-stopping patience of the ``subjects`` protocol (epochs without a lower val loss).
 PATIENCE = 10
 #: Seeds per model: 5 for the paper's model, 3 for the others.
 SEEDS = {"cnn_lstm_paper": 5}
 DEFAULT_SEEDS = 3
-#: Seeds of the paper's protocol (it exists to measure inflation, not to rank models).
+#: Seeds of the paper's protocol (it measures what the fixed budget gives and what choosing the
+#: epoch on the test set adds, not a ranking of models).
 PAPER_PROTOCOL_SEEDS = 3
 #: Seeds of ``retrain_all`` where the cost forbids one per ``subjects`` seed: these models cost
 #: 74-85 s per epoch on 2 cores (``results/zoo/cost_table.json``), about 25 min per run; one
@@ -254,9 +265,20 @@ def summarize(runs: list[dict[str, Any]], y_true: np.ndarray, subjects: np.ndarr
                    subj: float(np.mean([r["test"]["per_subject"][subj]["accuracy"] for r in rs]))
                    for subj in rs[0]["test"]["per_subject"]},
                "data_source": rs[0]["data"]["source_label"]}
-        if protocol == "paper":
+        if protocol == "paper":  # two readings of the same runs
+            row["protocol"] = "fixed_budget"
             row["final_epoch_test_accuracy_mean"] = float(np.mean([r["final_epoch_test_accuracy"] for r in rs]))
             row["best_epoch_test_accuracy_mean"] = float(np.mean([r["best_epoch_test_accuracy"] for r in rs]))
+            best = np.array([r["best_epoch_test_accuracy"] for r in rs])
+            rows.append(row)
+            row = {"model": model, "protocol": "best_on_test", "n_seeds": len(rs),
+                   "planned_seeds": row["planned_seeds"], "seeds": row["seeds"],
+                   "accuracy_per_seed": [float(a) for a in best],
+                   "accuracy_mean": float(best.mean()),
+                   "accuracy_std": float(best.std(ddof=1)) if len(rs) > 1 else 0.0,
+                   "best_epochs": [int(r["best_epoch_by_test"]) for r in rs],
+                   "inflation_pp": 100 * float(best.mean() - acc.mean()),
+                   "data_source": row["data_source"]}
         rows.append(row)
     return rows
 
@@ -292,7 +314,7 @@ def write_summary(ds: HarDataset) -> Path:
                                                   f"subjects, patience {PATIENCE}",
                                                   "retrain_all": "all 21 training subjects, epochs "
                                                   "from the subjects run",
-                                                  "paper": "test set as validation (inflated)"},
+                                                  **READINGS},
            "rows": summarize(runs, ds.test.y, ds.test.subject),
            "mcnemar_vs_cnn_lstm_paper": paired_tests(runs, ds.test.y),
            "cost_table": json.loads(cost_path.read_text()) if cost_path.exists() else None,

@@ -90,3 +90,14 @@ def test_smoke_protocol_end_to_end(tmp_path, monkeypatch: pytest.MonkeyPatch) ->
     assert set(f["per_subject_accuracy_mean"]) == {str(x) for x in config.TEST_SUBJECTS}
     assert 0 <= f["ensemble"]["accuracy"] <= 1
     assert f["ensemble"]["accuracy"] == pytest.approx(f["accuracy_mean"])  # one seed
+    from har_utils import report
+
+    t = report.cv_table(s).set_index("model")
+    assert t.loc["tiny_cnn", "chosen on the folds"] == f"{choice['epochs']} of 2 epochs"
+    assert t.loc["tiny_cnn", "final seeds"] == 1
+    assert report.subject_comparison_table(s).empty  # no cnn_lstm_paper to compare with
+    path = tmp_path / "results" / "cv" / "summary.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(__import__("json").dumps(s))
+    block = report.cv_block(tmp_path / "results")
+    assert "| tiny_cnn | 2 |" in block and "1, 6, 30" in block

@@ -95,7 +95,8 @@ def test_report_tables_from_a_summary(ds: HarDataset) -> None:
     summary = json.loads(zoo.write_summary(ds).read_text())
     table = report.zoo_table(summary)
     runs = table[table["n_seeds"] > 0]
-    assert set(runs["protocol"]) == {"subjects", "paper"} and (runs["n_seeds"] == 1).all()
+    assert set(runs["protocol"]) == {"subjects", "fixed_budget", "best_on_test"}
+    assert (runs["n_seeds"] == 1).all()
     skipped = table[table["model"] == "-"]
     assert set(skipped["paper row"]) == {"AM-DLFC [25]"}  # no "CNN-LSTM on the 561 features"
     assert (skipped["protocol"] == "not re-run").all()
@@ -109,11 +110,15 @@ def test_report_tables_from_a_summary(ds: HarDataset) -> None:
     assert report.zoo_table(None).empty and report.cost_table(None).empty
     infl = report.inflation_table(summary)
     assert len(infl) == 1 and infl.iloc[0]["model"] == "tiny_cnn"
-    row = next(r for r in summary["rows"] if r["protocol"] == "paper")
-    assert infl.iloc[0]["paper protocol, best epoch chosen on test %"] == \
-        pytest.approx(100 * row["best_epoch_test_accuracy_mean"])
-    assert infl.iloc[0]["paper protocol, final epoch %"] == \
-        pytest.approx(100 * row["final_epoch_test_accuracy_mean"])
+    fixed = next(r for r in summary["rows"] if r["protocol"] == "fixed_budget")
+    best = next(r for r in summary["rows"] if r["protocol"] == "best_on_test")
+    assert fixed["accuracy_mean"] == pytest.approx(fixed["final_epoch_test_accuracy_mean"])
+    assert best["accuracy_mean"] == fixed["best_epoch_test_accuracy_mean"]
+    assert best["inflation_pp"] == pytest.approx(100 * (best["accuracy_mean"] - fixed["accuracy_mean"]))
+    assert infl.iloc[0]["epoch chosen on the test set %"] == pytest.approx(100 * best["accuracy_mean"])
+    assert infl.iloc[0]["fixed budget (100 epochs), final epoch %"] == \
+        pytest.approx(100 * fixed["accuracy_mean"])
+    assert "inflated" not in runs.set_index("protocol").loc["fixed_budget", "note"]
     from har_utils import plots
     rows = [r for r in summary["rows"] if r["protocol"] == "subjects"]
     assert rows[0]["accuracy_per_seed"] == [rows[0]["accuracy_mean"]]
