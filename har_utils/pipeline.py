@@ -138,9 +138,11 @@ def input_hash(notebook: Path, params: dict[str, Any], upstream: str = "",
 
 
 #: Committed files a notebook reads besides its upstream notebooks' outputs (they are part of
-#: its input hash): notebook 06 shows the zoo study, which `make zoo` writes.
-EXTRA_INPUTS: dict[str, tuple[str, ...]] = {"06_comparison": ("results/summary.json",
-                                                                "results/cv/summary.json")}
+#: its input hash): 04 and 05 read protocol cv (`make cv`), 06 also the zoo study (`make zoo`).
+EXTRA_INPUTS: dict[str, tuple[str, ...]] = {"04_training": ("results/cv/summary.json",),
+                                             "05_evaluation": ("results/cv/summary.json",),
+                                             "06_comparison": ("results/summary.json",
+                                                               "results/cv/summary.json")}
 
 
 def chain_hashes(profile: str) -> dict[str, str]:

@@ -73,15 +73,24 @@ def results_block(results: Path, model: str = "cnn_lstm_paper") -> str:
     t = ev["test"]
     low, high = ev["test_ci95_subject_bootstrap"]
     acc = ev["accuracy"]
+    if tr.get("validation_subjects"):
+        how = (f"stopped early after {tr['epochs_run']} epochs (best validation loss at epoch "
+               f"{tr['best_epoch']})")
+    else:
+        how = (f"trained on all 21 training subjects for {tr['epochs_run']} epochs ("
+               f"{tr.get('epochs_from', 'protocol cv')})")
+    parts = [(k, v) for k, v in (("fit subjects", acc.get("fit")),
+                                 ("validation subjects", acc.get("validation")),
+                                 ("training subjects", acc.get("train"))) if v is not None]
     lines = [
-        f"Published run ({ev['data']['source_label']}): `{model}` trained with the paper's settings "
-        f"stopped after {tr['epochs_run']} epochs (best validation loss at epoch {tr['best_epoch']}, "
-        f"{tr['seconds']:.0f} s of training).",
+        f"Published run ({ev['data']['source_label']}): `{model}` with the paper's settings, {how}, "
+        f"seed 0, {tr['seconds']:.0f} s of training.",
         "",
-        "| accuracy | fit subjects | validation subjects | test subjects |",
-        "|---|---:|---:|---:|",
-        f"| this companion | {100 * acc['fit']:.2f} % | {100 * acc['validation']:.2f} % | "
-        f"**{100 * t['accuracy']:.2f} %** (95 % CI {100 * low:.2f}-{100 * high:.2f}, subject bootstrap) |",
+        "| accuracy | " + " | ".join(k for k, _ in parts) + " | test subjects |",
+        "|---|" + "---:|" * (len(parts) + 1),
+        "| this companion | " + " | ".join(f"{100 * v:.2f} %" for _, v in parts)
+        + f" | **{100 * t['accuracy']:.2f} %** (95 % CI {100 * low:.2f}-{100 * high:.2f}, "
+          "subject bootstrap) |",
         "",
         f"Test macro F1 {t['macro_avg']['f1']:.3f}, weighted F1 {t['weighted_avg']['f1']:.3f} "
         f"on {t['n']:,} windows. The paper's audit (notebook 06), computed from the numbers its "
