@@ -62,6 +62,8 @@ import numpy as np
 
 from . import config, data, evaluation, zoo
 from .data import HarDataset
+from .experiments.runner import (Pairs, configure_threads, current_threads, pairs,
+                                 threads_per_worker)
 from .io import write_json_atomic
 
 #: The model every study varies.
@@ -95,13 +97,6 @@ VALIDATION_FIELDS: tuple[str, ...] = (
     "validation", "best_epoch", "epochs_run", "train_seconds", "wall_seconds", "parameters",
     "reused_from")
 
-Pairs = tuple[tuple[str, Any], ...]
-
-
-def _pairs(d: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Pairs:
-    items = d.items() if isinstance(d, Mapping) else d
-    return tuple(sorted((str(k), v) for k, v in items))
-
 
 # --- studies ------------------------------------------------------------------------------
 
@@ -120,8 +115,8 @@ class Point:
     baseline: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "model_kwargs", _pairs(self.model_kwargs))
-        object.__setattr__(self, "train", _pairs(self.train))
+        object.__setattr__(self, "model_kwargs", pairs(self.model_kwargs))
+        object.__setattr__(self, "train", pairs(self.train))
         bad = sorted(set(dict(self.train)) - set(TRAIN_KEYS))
         if bad:
             raise ValueError(f"point {self.name!r}: unknown training setting(s) {bad}; "
@@ -252,8 +247,8 @@ class Job:
     n_validation_subjects: int = config.DEFAULT_N_VALIDATION_SUBJECTS
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "model_kwargs", _pairs(self.model_kwargs))
-        object.__setattr__(self, "train", _pairs(self.train))
+        object.__setattr__(self, "model_kwargs", pairs(self.model_kwargs))
+        object.__setattr__(self, "train", pairs(self.train))
         if self.channels not in CHANNEL_SETS:
             raise ValueError(f"unknown channel set {self.channels!r}; use {sorted(CHANNEL_SETS)}")
         bad = sorted(set(dict(self.train)) - set(TRAIN_KEYS))
@@ -431,40 +426,6 @@ def _copy_result(job: Job, source: Path) -> dict[str, Any]:
 
 
 # --- running one job ----------------------------------------------------------------------
-
-def current_threads() -> dict[str, int]:
-    """TensorFlow's intra-/inter-op thread settings (0: TensorFlow's own default)."""
-    import tensorflow as tf
-
-    return {"intra_op": int(tf.config.threading.get_intra_op_parallelism_threads()),
-            "inter_op": int(tf.config.threading.get_inter_op_parallelism_threads())}
-
-
-def threads_per_worker(workers: int, cpu_count: int | None = None) -> int:
-    """``max(1, cpu_count // workers)``: threads each worker may use without oversubscribing."""
-    return max(1, (cpu_count or os.cpu_count() or 1) // max(1, int(workers)))
-
-
-def configure_threads(intra: int, inter: int = 1) -> dict[str, int]:
-    """Limit TensorFlow to ``intra`` intra-op and ``inter`` inter-op threads.
-
-    Sets ``TF_NUM_INTRAOP_THREADS``/``TF_NUM_INTEROP_THREADS``/``OMP_NUM_THREADS`` (read when
-    TensorFlow starts), then ``tf.config.threading``; call it before TensorFlow runs an op. If
-    the runtime already started (e.g. in a notebook that trained before), its settings stay
-    and are returned.
-    """
-    os.environ["TF_NUM_INTRAOP_THREADS"] = str(int(intra))
-    os.environ["TF_NUM_INTEROP_THREADS"] = str(int(inter))
-    os.environ["OMP_NUM_THREADS"] = str(int(intra))
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(int(intra))
-        tf.config.threading.set_inter_op_parallelism_threads(int(inter))
-    except RuntimeError:  # the runtime is already initialised: its pools are fixed
-        pass
-    return current_threads()
-
 
 def _train_and_evaluate(job: Job, ds: HarDataset, log: Callable[[str], Any]) -> dict[str, Any]:
     import keras

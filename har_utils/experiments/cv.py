@@ -278,6 +278,12 @@ def summary(ds: HarDataset, models: Sequence[str] = MODELS, *, smoke: bool = Fal
         done = [x for x in finals if x is not None]
         if len(done) < len(finals):
             out["missing"].append(f"{model}: {len(finals) - len(done)} of {len(finals)} final seeds")
+        devices = sorted({x.get("device", "CPU") for x in done})
+        if len(devices) > 1:  # a row never mixes devices: keep the device with the most seeds
+            keep = max(devices, key=lambda d: sum(x.get("device", "CPU") == d for x in done))
+            entry["left_out_other_device"] = [x["name"] for x in done
+                                              if x.get("device", "CPU") != keep]
+            done = [x for x in done if x.get("device", "CPU") == keep]
         if done:
             entry["final"] = final_row(model, done, ds)
         out["models"][model] = entry

@@ -47,7 +47,8 @@ PROBA_DECIMALS = 5
 Pairs = tuple[tuple[str, Any], ...]
 
 
-def _pairs(d: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Pairs:
+def pairs(d: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Pairs:
+    """A mapping (or pairs) as sorted (key, value) pairs: hashable, order-free settings."""
     items = d.items() if isinstance(d, Mapping) else d
     return tuple(sorted((str(k), v) for k, v in items))
 
@@ -77,8 +78,8 @@ class Run:
     name: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "model_kwargs", _pairs(self.model_kwargs))
-        object.__setattr__(self, "train", _pairs(self.train))
+        object.__setattr__(self, "model_kwargs", pairs(self.model_kwargs))
+        object.__setattr__(self, "train", pairs(self.train))
         object.__setattr__(self, "fit_subjects", tuple(sorted(int(s) for s in self.fit_subjects)))
         object.__setattr__(self, "val_subjects", tuple(sorted(int(s) for s in self.val_subjects)))
         object.__setattr__(self, "channels", tuple(self.channels))
@@ -187,6 +188,13 @@ def configure_threads(intra: int, inter: int = 1) -> dict[str, int]:
         tf.config.threading.set_inter_op_parallelism_threads(int(inter))
     except RuntimeError:  # the runtime is already initialised: its pools are fixed
         pass
+    return current_threads()
+
+
+def current_threads() -> dict[str, int]:
+    """TensorFlow's intra-/inter-op thread settings (0: TensorFlow's own default)."""
+    import tensorflow as tf
+
     return {"intra_op": int(tf.config.threading.get_intra_op_parallelism_threads()),
             "inter_op": int(tf.config.threading.get_inter_op_parallelism_threads())}
 
