@@ -423,6 +423,14 @@ def zoo_block(results: Path) -> str:
         out += ["", f"Compute: {s['train_seconds_total'] / 3600:.2f} h of training "
                     f"({s['wall_seconds_total'] / 3600:.2f} h wall including evaluation) for these "
                     f"{s['n_runs']} runs, on {s['cost_table'].get('cpu_count', '?') if s.get('cost_table') else '?'} CPU cores."]
+    subj = subject_comparison_table(s)
+    if len(subj):
+        mc = {t["model"]: t["p_value"] for t in s.get("mcnemar_vs_cnn_lstm_paper", [])}
+        subj["McNemar p (windows, seed 0)"] = subj["model"].map(mc)
+        out += ["", "Against `cnn_lstm_paper` under the zoo's protocol, test subject by test subject "
+                    "(per-subject accuracy, mean over seeds), beside McNemar's test on the windows of "
+                    "seed 0, whose p-values treat overlapping windows of one person as independent "
+                    "and so come out far too small:", "", markdown_table(subj.round(4))]
     infl = inflation_table(s)
     if len(infl):
         out += ["", "The paper's protocol read honestly (cnn_lstm_paper): its fixed budget involves no "

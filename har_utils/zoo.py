@@ -299,6 +299,22 @@ def paired_tests(runs: list[dict[str, Any]], y_true: np.ndarray, reference: str 
     return out
 
 
+def subject_comparisons(rows: list[dict[str, Any]], reference: str = "cnn_lstm_paper",
+                        protocol: str = "subjects") -> dict[str, dict[str, Any]]:
+    """Every model against ``reference`` by test subject (per-subject accuracy, mean over
+    seeds): the paired comparison McNemar's window-level test cannot make, since windows of one
+    person overlap and are not independent."""
+    from .experiments.cv import subject_comparison
+
+    by = {r["model"]: r for r in rows if r["protocol"] == protocol
+          and "per_subject_accuracy_mean" in r}
+    ref = by.get(reference)
+    if ref is None:
+        return {}
+    return {m: subject_comparison(r["per_subject_accuracy_mean"], ref["per_subject_accuracy_mean"])
+            for m, r in by.items() if m != reference}
+
+
 def write_summary(ds: HarDataset) -> Path:
     """``results/summary.json``: the summary table, paired tests and the cost table if measured.
 
@@ -309,14 +325,16 @@ def write_summary(ds: HarDataset) -> Path:
         spec = RunSpec(**r["spec"])
         (current if r.get("key") == spec.key(ds) else stale).append(r)
     runs = current
+    rows = summarize(runs, ds.test.y, ds.test.subject)
     cost_path = config.results_dir() / "zoo" / "cost_table.json"
     doc = {"data": data.stamp(ds), "protocols": {"subjects": f"early stopping on validation "
                                                   f"subjects, patience {PATIENCE}",
                                                   "retrain_all": "all 21 training subjects, epochs "
                                                   "from the subjects run",
                                                   **READINGS},
-           "rows": summarize(runs, ds.test.y, ds.test.subject),
+           "rows": rows,
            "mcnemar_vs_cnn_lstm_paper": paired_tests(runs, ds.test.y),
+           "subject_comparisons_vs_cnn_lstm_paper": subject_comparisons(rows),
            "cost_table": json.loads(cost_path.read_text()) if cost_path.exists() else None,
            "n_runs": len(runs),
            "train_seconds_total": float(sum(r.get("train_seconds", 0.0) for r in runs)),

@@ -159,3 +159,17 @@ def test_the_costliest_models_retrain_once() -> None:
         count[(s.model, s.protocol)] += 1
     assert count == {("isplinception", "subjects"): 3, ("cnn", "subjects"): 3,
                      ("isplinception", "retrain_all"): 1, ("cnn", "retrain_all"): 3}
+
+
+def test_subject_comparisons_pair_the_test_subjects() -> None:
+    subjects = [str(s) for s in config.TEST_SUBJECTS]
+    ref = {s: 0.90 for s in subjects}
+    other = {s: 0.90 + (0.05 if i < 6 else -0.01) for i, s in enumerate(subjects)}
+    rows = [{"model": "cnn_lstm_paper", "protocol": "subjects", "per_subject_accuracy_mean": ref},
+            {"model": "cnn", "protocol": "subjects", "per_subject_accuracy_mean": other},
+            {"model": "cnn", "protocol": "retrain_all", "per_subject_accuracy_mean": ref}]
+    got = zoo.subject_comparisons(rows)
+    assert list(got) == ["cnn"]
+    assert got["cnn"]["wins"] == 6 and got["cnn"]["losses"] == 3
+    assert got["cnn"]["mean_difference"] == pytest.approx((6 * 0.05 - 3 * 0.01) / 9)
+    assert zoo.subject_comparisons(rows[1:]) == {}
