@@ -232,7 +232,13 @@ EXTRA_ROWS = {"cnn_lstm_sequential": "(not in Table II) the paper's model, other
 def _row_note(r: dict[str, Any]) -> str:
     """The note beside one zoo row: protocol caveats, caps and seeds still missing."""
     notes = []
-    if r["protocol"] == "fixed_budget":
+    if r["protocol"] == "cv":
+        chosen = (f"C = {r['chosen']:g}" if r["model"] == "logreg_features"
+                  else f"{r['epochs']} epochs")
+        notes.append(f"{chosen} chosen on {r['folds']} folds of training subjects, then all 21; "
+                     f"ensemble of the seeds {100 * r['ensemble_accuracy']:.2f} %"
+                     + (f"; {', '.join(r['devices'])}" if r.get("devices") != ["CPU"] else ""))
+    elif r["protocol"] == "fixed_budget":
         notes.append("the paper's 100 epochs on all 21 training subjects, final epoch: no "
                      "choice made on the test set (it was only watched)")
     elif r["protocol"] == "best_on_test":
@@ -298,6 +304,8 @@ def zoo_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
     missing = [{"model": m, "protocol": p, "planned_seeds": planned_seeds(m, p), "missing": True}
                for m in order for p in ("subjects", "retrain_all")
                if (m, p) not in ran and not (m in CLASSICAL and p != "subjects")]
+    missing += [{"model": m, "protocol": "cv", "planned_seeds": "the", "missing": True}
+                for m in order if (m, "cv") not in ran]
     rows = []
     comparison = _comparison()
     for r in sorted([*summary["rows"], *missing],
@@ -310,7 +318,9 @@ def zoo_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
                          "accuracy % (mean ± std)": "-", "95 % CI (subjects)": "-",
                          "macro F1": None, "data": "-",
                          "note": f"not run yet: 0 of {r['planned_seeds']} planned seeds "
-                                 "(cost table above; `make zoo` runs it)"})
+                                 + ("(protocol cv's cost table; `make cv` runs it)"
+                                    if r["protocol"] == "cv" else
+                                    "(cost table above; `make zoo` runs it)")})
             continue
         low, high = r.get("ci95_subject_bootstrap") or (None, None)
         spread = f" ± {100 * r['accuracy_std']:.2f}" if r["n_seeds"] > 1 else " (one seed)"

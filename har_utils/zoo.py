@@ -47,8 +47,10 @@ READINGS = {"fixed_budget": "the paper's fixed budget (100 epochs) on all 21 tra
                             "final epoch: no choice made on the test set",
             "best_on_test": "the same runs at the epoch with the best test accuracy: chosen on "
                             "the test set (inflated)"}
-#: Row order of the summary table.
-ROW_ORDER = ("subjects", "retrain_all", *READINGS)
+#: Row order of the summary table (``cv``: protocol cv's final runs, from results/cv/).
+ROW_ORDER = ("cv", "subjects", "retrain_all", *READINGS)
+CV_PROTOCOL = ("protocol cv: the epoch count (or C) chosen by cross-validation over the 21 "
+               "training subjects, then all 21 trained for it and the test subjects scored once")
 #: Early-stopping patience of the ``subjects`` protocol (epochs without a lower val loss).
 PATIENCE = 10
 #: Seeds per model: 5 for the paper's model, 3 for the others.
@@ -299,6 +301,33 @@ def paired_tests(runs: list[dict[str, Any]], y_true: np.ndarray, reference: str 
     return out
 
 
+def cv_rows(path: Path | None = None) -> list[dict[str, Any]]:
+    """The final rows of protocol cv (``results/cv/summary.json``, written by ``make cv``) in
+    the form of this summary's rows (protocol ``cv``); none where it has not run."""
+    path = config.results_dir() / "cv" / "summary.json" if path is None else path
+    if not path.exists():
+        return []
+    doc = json.loads(path.read_text())
+    out = []
+    for model, e in doc["models"].items():
+        f = e.get("final")
+        if f is None:
+            continue
+        out.append({"model": model, "protocol": "cv", "n_seeds": f["n_seeds"],
+                    "planned_seeds": e["plan"]["final_seeds"], "seeds": f["seeds"],
+                    "epochs": f["epochs"], "folds": e["plan"]["folds"],
+                    "chosen": e["choice"].get("C", e["choice"].get("epochs")),
+                    "accuracy_per_seed": f["accuracy_per_seed"],
+                    "accuracy_mean": f["accuracy_mean"], "accuracy_std": f["accuracy_std"],
+                    "macro_f1_mean": f["macro_f1_mean"],
+                    "ci95_subject_bootstrap": f["ci95_subject_bootstrap"],
+                    "per_subject_accuracy_mean": f["per_subject_accuracy_mean"],
+                    "ensemble_accuracy": f["ensemble"]["accuracy"], "devices": f["devices"],
+                    "train_seconds_total": f["train_seconds_total"],
+                    "data_source": f["data_source"]})
+    return out
+
+
 def subject_comparisons(rows: list[dict[str, Any]], reference: str = "cnn_lstm_paper",
                         protocol: str = "subjects") -> dict[str, dict[str, Any]]:
     """Every model against ``reference`` by test subject (per-subject accuracy, mean over
@@ -325,13 +354,13 @@ def write_summary(ds: HarDataset) -> Path:
         spec = RunSpec(**r["spec"])
         (current if r.get("key") == spec.key(ds) else stale).append(r)
     runs = current
-    rows = summarize(runs, ds.test.y, ds.test.subject)
+    rows = cv_rows() + summarize(runs, ds.test.y, ds.test.subject)
     cost_path = config.results_dir() / "zoo" / "cost_table.json"
     doc = {"data": data.stamp(ds), "protocols": {"subjects": f"early stopping on validation "
                                                   f"subjects, patience {PATIENCE}",
                                                   "retrain_all": "all 21 training subjects, epochs "
                                                   "from the subjects run",
-                                                  **READINGS},
+                                                  **READINGS, "cv": CV_PROTOCOL},
            "rows": rows,
            "mcnemar_vs_cnn_lstm_paper": paired_tests(runs, ds.test.y),
            "subject_comparisons_vs_cnn_lstm_paper": subject_comparisons(rows),

@@ -135,7 +135,9 @@ def test_paper_row_is_matched_to_its_reported_number() -> None:
     summary = {"rows": [{"model": "cnn_lstm_paper", "protocol": "subjects", "n_seeds": 5,
                          "accuracy_mean": 0.91, "accuracy_std": 0.01, "macro_f1_mean": 0.9,
                          "ci95_subject_bootstrap": [0.85, 0.95], "data_source": "HAPT rebuild"}]}
-    row = report.zoo_table(summary).iloc[0]
+    table = report.zoo_table(summary)
+    row = table[table["protocol"] == "subjects"].iloc[0]
+    assert table.iloc[0]["protocol"] == "cv" and table.iloc[0]["note"].startswith("not run yet")
     assert row["paper reports %"] == "98.80 (training accuracy, audit a)"
     assert row["paper row"] == "CNN-LSTM (this paper)"
     assert row["accuracy % (mean ± std)"] == "91.00 ± 1.00"
@@ -173,3 +175,26 @@ def test_subject_comparisons_pair_the_test_subjects() -> None:
     assert got["cnn"]["wins"] == 6 and got["cnn"]["losses"] == 3
     assert got["cnn"]["mean_difference"] == pytest.approx((6 * 0.05 - 3 * 0.01) / 9)
     assert zoo.subject_comparisons(rows[1:]) == {}
+
+
+def test_cv_rows_come_from_the_cv_study(tmp_path) -> None:
+    assert zoo.cv_rows(tmp_path / "none.json") == []
+    final = {"n_seeds": 2, "seeds": [0, 1], "epochs": 40, "accuracy_per_seed": [0.9, 0.92],
+             "accuracy_mean": 0.91, "accuracy_std": 0.014, "macro_f1_mean": 0.9,
+             "ci95_subject_bootstrap": [0.85, 0.95], "per_subject_accuracy_mean": {"2": 0.9},
+             "ensemble": {"accuracy": 0.93}, "devices": ["CPU"], "train_seconds_total": 10.0,
+             "data_source": "HAPT rebuild"}
+    doc = {"models": {"cnn_lstm_paper": {"plan": {"final_seeds": 5, "folds": 7},
+                                         "choice": {"epochs": 40}, "final": final},
+                      "cnn": {"plan": {"final_seeds": 3, "folds": 7}, "choice": {"epochs": 30}}}}
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(doc))
+    [row] = zoo.cv_rows(path)
+    assert row["protocol"] == "cv" and row["model"] == "cnn_lstm_paper"
+    assert row["n_seeds"] == 2 and row["planned_seeds"] == 5 and row["ensemble_accuracy"] == 0.93
+    from har_utils import report
+
+    table = report.zoo_table({"rows": [row]})
+    note = table[(table["model"] == "cnn_lstm_paper") & (table["protocol"] == "cv")].iloc[0]["note"]
+    assert "40 epochs chosen on 7 folds" in note and "ensemble of the seeds 93.00 %" in note
+    assert "2 of 5 planned seeds" in note
