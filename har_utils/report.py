@@ -245,7 +245,7 @@ def _row_note(r: dict[str, Any]) -> str:
         notes.append(f"the same runs at the epoch with the best test accuracy (epochs "
                      f"{', '.join(map(str, r['best_epochs']))}): chosen on the test set, "
                      f"inflated by {r['inflation_pp']:.2f} pp")
-    elif r["protocol"] == "subjects":
+    elif r["protocol"] == "subjects" and r["model"] != "logreg_features":
         notes.append("early stopping on the loss of 4 validation subjects (it stops early: "
                      "undertrained, see protocol cv)")
     elif r["protocol"] == "retrain_all":
