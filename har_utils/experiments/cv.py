@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,25 +141,40 @@ def final_runs(model: str, p: Plan, epochs: int, c: float | None = None) -> list
 
 # --- running ------------------------------------------------------------------------------
 
+def _grid_runs(model: str, p: Plan) -> dict[float, list[Run]]:
+    return {c: fold_runs(model, p, c=c) for c in p.c_grid}
+
+
+def choose(model: str, fold_results: list[dict[str, Any]], p: Plan) -> dict[str, Any]:
+    """The choice made on a model's fold results (in the order of its fold runs)."""
+    if model in CLASSICAL:
+        it = iter(fold_results)
+        return select_c({c: [next(it)["history"]["val_accuracy"][-1] for _ in rs]
+                         for c, rs in _grid_runs(model, p).items()})
+    return select_epochs(np.array([r["history"]["val_accuracy"] for r in fold_results]))
+
+
+def run_models(models: Sequence[str], ds: HarDataset, *, smoke: bool = False,
+               stage: str = "all", **execute_kw: Any) -> dict[str, dict[str, Any]]:
+    """Fold runs of every model, the choices, then (``stage`` "all") the final runs of every
+    model: each stage is one list of runs, so the workers stay busy across models."""
+    plans = {m: plan_for(m, smoke=smoke) for m in models}
+    folds_of = {m: ([r for rs in _grid_runs(m, p).values() for r in rs] if m in CLASSICAL
+                    else fold_runs(m, p)) for m, p in plans.items()}
+    results = iter(execute([r for m in models for r in folds_of[m]], ds, **execute_kw))
+    choices = {m: choose(m, [next(results) for _ in folds_of[m]], plans[m]) for m in models}
+    if stage == "all":
+        finals = [r for m in models for r in
+                  (final_runs(m, plans[m], 1, choices[m]["C"]) if m in CLASSICAL
+                   else final_runs(m, plans[m], choices[m]["epochs"]))]
+        execute(finals, ds, **execute_kw)
+    return choices
+
+
 def run_model(model: str, ds: HarDataset, *, smoke: bool = False, stage: str = "all",
               **execute_kw: Any) -> dict[str, Any]:
-    """Fold runs, the choice, then (``stage`` "all") the final runs of one model."""
-    p = plan_for(model, smoke=smoke)
-    if model in CLASSICAL:
-        grid = {c: fold_runs(model, p, c=c) for c in p.c_grid}
-        res = execute([r for rs in grid.values() for r in rs], ds, **execute_kw)
-        it = iter(res)
-        scores = {c: [next(it)["history"]["val_accuracy"][-1] for _ in rs]
-                  for c, rs in grid.items()}
-        choice = select_c(scores)
-        finals = final_runs(model, p, 1, choice["C"])
-    else:
-        res = execute(fold_runs(model, p), ds, **execute_kw)
-        choice = select_epochs(np.array([r["history"]["val_accuracy"] for r in res]))
-        finals = final_runs(model, p, choice["epochs"])
-    if stage == "all":
-        execute(finals, ds, **execute_kw)
-    return choice
+    """:func:`run_models` for one model; its choice."""
+    return run_models([model], ds, smoke=smoke, stage=stage, **execute_kw)[model]
 
 
 # --- summary ------------------------------------------------------------------------------
@@ -257,19 +272,18 @@ def summary(ds: HarDataset, models: Sequence[str] = MODELS, *, smoke: bool = Fal
         p = plan_for(model, smoke=smoke)
         entry: dict[str, Any] = {"plan": p.__dict__ | {"c_grid": list(p.c_grid)}}
         if model in CLASSICAL:
-            grid = {c: [load(r, ds) for r in fold_runs(model, p, c=c)] for c in p.c_grid}
-            if any(x is None for v in grid.values() for x in v):
-                out["missing"].append(f"{model}: fold runs")
+            fr = [load(r, ds) for rs in _grid_runs(model, p).values() for r in rs]
+            if any(x is None for x in fr):
+                out["missing"].append(f"{model}: {sum(x is None for x in fr)} of {len(fr)} fold fits")
                 continue
-            entry["choice"] = select_c({c: [x["history"]["val_accuracy"][-1] for x in v]
-                                        for c, v in grid.items()})
+            entry["choice"] = choose(model, fr, p)
             finals = [load(r, ds) for r in final_runs(model, p, 1, entry["choice"]["C"])]
         else:
             fr = [load(r, ds) for r in fold_runs(model, p)]
             if any(x is None for x in fr):
                 out["missing"].append(f"{model}: {sum(x is None for x in fr)} of {len(fr)} folds")
                 continue
-            entry["choice"] = select_epochs(np.array([x["history"]["val_accuracy"] for x in fr]))
+            entry["choice"] = choose(model, fr, p)
             entry["fold_curves"] = {k: _curve_stats(fr, k) for k in
                                     ("accuracy", "loss", "val_accuracy", "val_loss", "val_macro_f1")}
             entry["early_stopping"] = early_stopping_cost(fr, entry["choice"]["epochs"])
@@ -365,9 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     ds = data.load_dataset(args.source)
     models = args.models.split(",") if args.cmd == "run" else list(MODELS)
     if args.cmd == "run":
-        for model in models:
-            choice = run_model(model, ds, smoke=args.smoke, stage=args.stage,
-                               workers=args.workers, scheduler=args.scheduler)
+        choices = run_models(models, ds, smoke=args.smoke, stage=args.stage,
+                             workers=args.workers, scheduler=args.scheduler)
+        for model, choice in choices.items():
             print(f"[cv] {model}: {choice['rule']}: "
                   + (f"C = {choice['C']:g}" if "C" in choice else f"{choice['epochs']} epochs"),
                   flush=True)
