@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -178,8 +179,15 @@ def _hapt_arrays(p: Preprocessing) -> tuple[dict[str, np.ndarray], dict[str, Any
 
 
 def _cached(path: Path, build: Any) -> dict[str, np.ndarray]:
+    """The arrays cached at ``path``, or ``build()``'s, saved there. A damaged cache (cut
+    short, bytes overwritten: the zip's CRC catches it) is rebuilt with a warning, never
+    trusted."""
     if path.exists():
-        return load_npz(path)
+        try:
+            return load_npz(path)
+        except HarDataError as err:
+            warnings.warn(f"{config.shown(path)}: damaged cache ({err.problem}); rebuilding it",
+                          stacklevel=2)
     arrays = build()
     save_npz_atomic(path, **arrays)
     return arrays

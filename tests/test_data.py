@@ -160,3 +160,28 @@ def test_a_cold_load_hashes_the_archive_once(synthetic_zip: tuple[Path, dict[str
     monkeypatch.setattr(uci, "sha256_file", counting)
     data.load_dataset(zip_path=path, known=known, verbose=False)
     assert calls.count(path) == 1
+
+
+@pytest.mark.parametrize("damage", ["truncate", "overwrite"])
+def test_a_damaged_cache_is_rebuilt_with_a_warning(tmp_path: Path, damage: str) -> None:
+    from har_utils import data
+
+    path = tmp_path / "cache" / "windows.npz"
+    built = []
+
+    def build() -> dict[str, np.ndarray]:
+        built.append(1)
+        return {"X": np.arange(40000, dtype=np.float32).reshape(100, 400), "y": np.arange(100)}
+
+    first = data._cached(path, build)
+    raw = bytearray(path.read_bytes())
+    if damage == "truncate":
+        raw = raw[: len(raw) // 2]
+    else:
+        raw[len(raw) // 3: len(raw) // 3 + 8] = b"\xff" * 8  # inside the array data
+    path.write_bytes(bytes(raw))
+    with pytest.warns(UserWarning, match="windows.npz: damaged cache"):
+        again = data._cached(path, build)
+    assert built == [1, 1]
+    assert np.array_equal(again["X"], first["X"])
+    assert np.array_equal(data._cached(path, build)["y"], first["y"]) and built == [1, 1]
