@@ -591,7 +591,7 @@ def cv_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
         else:
             row["final seeds"] = "not run yet"
         if es:
-            row["early stopping instead (fold accuracy %)"] = (
+            row["early stopping on each fold's own loss instead (fold accuracy %, optimistic)"] = (
                 f"{100 * es['fold_accuracy_early_stopping']:.2f} at epochs "
                 f"{min(es['epochs_kept'])}-{max(es['epochs_kept'])} ({-es['cost_pp']:+.2f} pp)")
         rows.append(row)
@@ -633,6 +633,23 @@ def cv_block(results: Path) -> str:
     t = cv_table(s)
     if len(t):
         out += [markdown_table(t), ""]
+    for model, e in s["models"].items():
+        c = e["choice"]
+        if "epochs" not in c:
+            continue
+        spread = c["standard_error"] * c["folds"] ** 0.5
+        gain = 100 * (c["best_smoothed_accuracy"] - c["accuracy_at_chosen"])
+        if c["epochs"] == c["best_smoothed_epoch"]:
+            out += [f"`{model}`: the rule takes the best smoothed epoch itself, {c['epochs']} "
+                    f"({100 * c['accuracy_at_chosen']:.2f} % mean fold accuracy).", ""]
+            continue
+        out += [f"`{model}`: the smoothed mean fold accuracy is {100 * c['accuracy_at_chosen']:.2f} % "
+                f"at {c['epochs']} epochs and at most {100 * c['best_smoothed_accuracy']:.2f} % (epoch "
+                f"{c['best_smoothed_epoch']}): {gain:.2f} pp more for "
+                f"{c['best_smoothed_epoch'] - c['epochs']} more epochs, less than one standard error "
+                f"({100 * c['standard_error']:.2f} pp; the folds' accuracies there spread with a "
+                f"std of {100 * spread:.2f} pp, since the folds are different people), so the rule "
+                f"takes {c['epochs']}.", ""]
     c = subject_comparison_table(s)
     if len(c):
         out += ["Against `cnn_lstm_paper`, test subject by test subject (McNemar's window-level "
