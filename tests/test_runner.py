@@ -77,6 +77,21 @@ def test_fold_runs_never_score_the_test_set(ds: HarDataset, tmp_path: Path) -> N
     assert r["config"]["val_subjects"] == list(FOLD)
 
 
+def test_watch_test_scores_the_test_subjects_each_epoch_and_steers_nothing(
+        ds: HarDataset, tmp_path: Path) -> None:
+    c = runner.checksum(ds)
+    paper = Run("tiny_cnn", 0, 2, watch_test=True)
+    assert "watch_test" not in Run("tiny_cnn", 0, 2).config()  # other keys stay as they were
+    assert paper.key(c) != Run("tiny_cnn", 0, 2).key(c)
+    with pytest.raises(ValueError, match="watch_test"):
+        Run("tiny_cnn", 0, 2, FIT, FOLD, watch_test=True)
+    with pytest.raises(ValueError, match="watch_test"):
+        Run("tiny_cnn", 0, 2, watch_test=True, test=False)
+    [r] = runner.execute([paper], ds, ship_data=True, backup_root=tmp_path)
+    assert len(r["history"]["val_accuracy"]) == r["epochs_run"] == 2
+    assert r["history"]["val_accuracy"][-1] == pytest.approx(r["test"]["accuracy"], abs=1e-6)
+
+
 def test_a_damaged_result_is_trained_again(ds: HarDataset, tmp_path: Path) -> None:
     [r] = runner.execute([tiny()], ds, ship_data=True, backup_root=tmp_path)
     path = runner.result_path(r["key"])

@@ -74,6 +74,9 @@ class Run:
     train: Pairs = ()
     #: Input channels (names from ``config.CHANNELS``); empty: all nine.
     channels: tuple[str, ...] = ()
+    #: Score the test subjects after every epoch as the "validation" curve (the paper's own
+    #: protocol, kept to measure it). Never steers: no early stopping, no checkpoint choice.
+    watch_test: bool = False
     study: str = field(default="", compare=False)
     name: str = field(default="", compare=False)
 
@@ -91,6 +94,9 @@ class Run:
                              "outside the fit subjects (the test set never steers)")
         if self.patience and not self.val_subjects:
             raise ValueError(f"{self.label}: early stopping needs validation subjects")
+        if self.watch_test and (self.val_subjects or self.patience or not self.test):
+            raise ValueError(f"{self.label}: watch_test scores the test subjects every epoch; "
+                             "it takes no validation subjects, no early stopping, and test=True")
         if self.epochs < 1:
             raise ValueError(f"{self.label}: epochs must be >= 1")
 
@@ -123,9 +129,12 @@ class Run:
                                     "model": self.model, "model_kwargs": dict(self.model_kwargs)}
         else:
             what = {"train_config": self.train_config().as_dict()}
-        return {**what, "fit_subjects": list(self.fit_subjects),
-                "val_subjects": list(self.val_subjects), "test": self.test,
-                "channels": list(self.channels) or list(config.CHANNELS)}
+        out = {**what, "fit_subjects": list(self.fit_subjects),
+               "val_subjects": list(self.val_subjects), "test": self.test,
+               "channels": list(self.channels) or list(config.CHANNELS)}
+        if self.watch_test:  # only when set: the keys of every other run stay as they were
+            out["watch_test"] = True
+        return out
 
     def key(self, checksum: str) -> str:
         """Hash of :meth:`config` and the data's checksum (16 hex digits)."""
@@ -250,7 +259,8 @@ def _keras_body(run: Run, ds: HarDataset, backup: Path | None, log: Callable[[st
 
     sub = data.select_channels(ds, run.channels) if run.channels else ds
     fit = _subset(sub.train, run.fit_subjects)
-    val = _subset(sub.train, run.val_subjects) if run.val_subjects else None
+    val = (sub.test if run.watch_test
+           else _subset(sub.train, run.val_subjects) if run.val_subjects else None)
     cfg = run.train_config()
     callbacks: list[Any] = []
     resumed = 0
