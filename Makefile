@@ -12,12 +12,13 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 # Notebooks in order; each runs only when its hash (code, parameters, har_utils, lock, and the
 # notebooks before it) changed, so an interrupted `make reproduce` resumes where it stopped.
-# Study notebooks (07_ablations: `make ablations`) are not part of the pipeline.
-STUDY_NOTEBOOKS := 07_ablations
+# Study notebooks (07_ablations: `make ablations`; 08_deployment: `make deploy`) are not part of
+# `make reproduce`.
+STUDY_NOTEBOOKS := 07_ablations 08_deployment
 NOTEBOOKS := $(filter-out $(STUDY_NOTEBOOKS),$(sort $(basename $(notdir $(wildcard notebooks/[0-9][0-9]_*.ipynb)))))
 PYTEST  := $(PY) -m pytest
 
-.PHONY: lock help venv reproduce publish zoo zoo-cost cv cv-cost test-cv ablations data test test-fast test-data test-notebooks test-ablations bench readme lab clean clean-data
+.PHONY: lock help venv reproduce publish deploy test-deploy zoo zoo-cost cv cv-cost test-cv ablations data test test-fast test-data test-notebooks test-ablations bench readme lab clean clean-data
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,6 +55,7 @@ test: $(STAMP) ## All test tiers: unit, real data (offline HAPT), every notebook
 	$(PYTEST) tests
 	$(MAKE) --no-print-directory test-notebooks
 	$(MAKE) --no-print-directory test-ablations
+	$(MAKE) --no-print-directory test-deploy
 	$(MAKE) --no-print-directory test-cv
 
 test-notebooks: $(STAMP) ## Smoke tier: run every notebook with PROFILE=smoke (papermill), then re-run and check it (nbval)
@@ -70,6 +72,15 @@ test-ablations: $(STAMP) ## Smoke form of the ablation study (notebook 07: 2 poi
 	  TF_CPP_MIN_LOG_LEVEL=3 PYTHONHASHSEED=0 PYTHONWARNINGS=ignore::DeprecationWarning \
 	  $(PYTEST) -p no:cacheprovider --nbval --nbval-kernel-name python3 --nbval-cell-timeout=1800 \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg build/ablations_smoke/07_ablations.ipynb
+
+test-deploy: $(STAMP) ## Smoke form of the deployment benchmark (notebook 08: the smoke run's model, few repeats) into build/deploy_smoke/, then nbval
+	test -f build/smoke/results/models/cnn_lstm_paper.keras || $(MAKE) --no-print-directory test-notebooks
+	rm -rf build/deploy_smoke
+	$(PY) -m har_utils.pipeline study 08_deployment --profile deploy_smoke --force --timeout 1800
+	HAR_RESULTS_DIR=$(CURDIR)/build/deploy_smoke/results HAR_FIGURES_DIR=$(CURDIR)/build/deploy_smoke/figures \
+	  TF_CPP_MIN_LOG_LEVEL=3 PYTHONHASHSEED=0 PYTHONWARNINGS=ignore::DeprecationWarning \
+	  $(PYTEST) -p no:cacheprovider --nbval --nbval-kernel-name python3 --nbval-cell-timeout=1800 \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg build/deploy_smoke/08_deployment.ipynb
 
 test-fast: $(STAMP) ## Unit tier only: synthetic data, seconds
 	$(PYTEST) tests -m "not realdata and not slow"
@@ -104,6 +115,11 @@ test-cv: $(STAMP) ## Smoke form of protocol cv on the real data (2 folds x 2 epo
 ablations: $(STAMP) ## The ablation study (notebook 07, params/ablations.yml; hours, resumable) -> results/ablations/, notebooks/07 with outputs, README block
 	$(PY) -m har_utils.pipeline study 07_ablations --profile ablations --force
 	$(PY) -m har_utils.pipeline publish-study 07_ablations --profile ablations
+	$(PY) -m har_utils.report
+
+deploy: $(STAMP) ## The deployment benchmark (notebook 08, params/deploy.yml; about 10 minutes; needs results/models from `make reproduce`) -> results/deploy/, figures/fig8_*, fig9_*, notebooks/08 with outputs
+	$(PY) -m har_utils.pipeline study 08_deployment --profile deploy --force
+	$(PY) -m har_utils.pipeline publish-study 08_deployment --profile deploy
 	$(PY) -m har_utils.report
 
 readme: $(STAMP) ## Re-render README.md's result blocks from results/

@@ -58,12 +58,12 @@ BUILD_DIR: Path = PROJECT_ROOT / "build"
 PARAMS_DIR: Path = PROJECT_ROOT / "params"
 #: The profile whose outputs are the committed ``results/`` and ``figures/``.
 PUBLISHED_PROFILE: str = "paper"
-#: Study notebooks: run by their own targets (``make ablations``), never by ``make reproduce``
-#: or ``make publish``; not part of the pipeline's notebook chain.
-STUDY_NOTEBOOKS: tuple[str, ...] = ("07_ablations",)
-#: Profiles of the full studies: like ``paper``, they write the committed ``results/`` and
-#: ``figures/`` (only their own sub-folders, e.g. ``results/ablations/``).
-STUDY_PROFILES: tuple[str, ...] = ("ablations",)
+#: Study notebooks: run by their own targets (``make ablations``, ``make deploy``), never by
+#: ``make reproduce`` or ``make publish``; not part of the pipeline's notebooks.
+STUDY_NOTEBOOKS: tuple[str, ...] = ("07_ablations", "08_deployment")
+#: Profiles of the full studies, in the order of ``STUDY_NOTEBOOKS``: like ``paper``, they write
+#: the committed ``results/`` and ``figures/`` (only their own files, e.g. ``results/ablations/``).
+STUDY_PROFILES: tuple[str, ...] = ("ablations", "deploy")
 
 # --- UCI HAR constants -----------------------------------------------------------------
 SAMPLING_RATE_HZ: float = 50.0

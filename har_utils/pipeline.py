@@ -16,7 +16,8 @@ into ``notebooks/`` (outputs kept; execution counts, injected parameters and tim
 stripped so diffs stay readable) and writes ``results/manifest.json`` with the checksum of every
 committed result and figure.
 
-Study notebooks (``config.STUDY_NOTEBOOKS``, e.g. ``07_ablations``) are not part of that chain:
+Study notebooks (``config.STUDY_NOTEBOOKS``: ``07_ablations``, ``08_deployment``) are not part of
+that run:
 ``python -m har_utils.pipeline study NAME --profile P`` runs one with ``params/P.yml`` into
 ``build/P/``. The full studies' profiles (``config.STUDY_PROFILES``) write the committed
 ``results/`` and ``figures/`` (their own sub-folders); others, e.g. ``ablations_smoke``, write
@@ -333,7 +334,8 @@ def _write_published(src: Path, dest: Path, run_id: str, profile: str) -> None:
 #: Committed results written by other commands than the notebook run (benchmarks, studies).
 NOT_FROM_THE_RUN = ("results/manifest.json", "results/benchmarks/", "results/zoo/",
                     "results/summary.json", "results/ablations/", "figures/ablations/",
-                    "results/runs/", "results/cv/")
+                    "results/runs/", "results/cv/", "results/deploy/", "figures/fig8_",
+                    "figures/fig9_")
 
 
 def output_checksums() -> dict[str, str]:
@@ -377,10 +379,10 @@ def publish_study(name: str, profile: str) -> Path:
     """Copy a full study's executed notebook (``build/<profile>/<name>.ipynb``) into
     ``notebooks/``, cleaned like the published run, so that a reader who opens it sees the
     committed study's tables and plots. Its code is unchanged, so its input hash is too."""
-    if name not in config.STUDY_NOTEBOOKS or profile not in config.STUDY_PROFILES:
-        raise SystemExit(f"only a full study run is published: a notebook of "
-                         f"{list(config.STUDY_NOTEBOOKS)} with a profile of "
-                         f"{list(config.STUDY_PROFILES)}, not {name} with {profile}")
+    full = dict(zip(config.STUDY_NOTEBOOKS, config.STUDY_PROFILES))
+    if full.get(name) != profile:
+        raise SystemExit(f"only a full study run is published: one of {full} "
+                         f"(notebook: profile), not {name} with {profile}")
     src = output_dirs(profile)["build"] / f"{name}.ipynb"
     if not src.exists():
         raise SystemExit(f"{src} does not exist. Fix: run the study first "

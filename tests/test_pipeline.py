@@ -19,9 +19,8 @@ def cells(nb: Path) -> list[dict]:
     return json.loads(nb.read_text())["cells"]
 
 
-def test_the_seven_notebooks_are_the_pipeline() -> None:
-    six = ["01_data", "02_eda_tsne", "03_model", "04_training", "05_evaluation", "06_comparison",
-           "08_deployment"]
+def test_the_six_notebooks_are_the_pipeline() -> None:
+    six = ["01_data", "02_eda_tsne", "03_model", "04_training", "05_evaluation", "06_comparison"]
     assert [p.stem for p in NOTEBOOKS if p.stem not in config.STUDY_NOTEBOOKS] == six
     assert pipeline.notebook_names() == six
     assert {p.stem for p in NOTEBOOKS} - set(six) == set(config.STUDY_NOTEBOOKS)
@@ -43,6 +42,11 @@ def test_study_notebooks_have_their_own_profiles() -> None:
     assert pipeline.output_dirs("ablations_smoke")["results"].is_relative_to(config.BUILD_DIR)
     with pytest.raises(SystemExit, match="not a study notebook"):
         pipeline.run_study("01_data", "smoke")
+    declared = pipeline.declared_parameters("08_deployment")
+    for name, value in pipeline.notebook_params("deploy", "08_deployment").items():
+        assert eval(declared[name]) == value, f"08_deployment: {name} default differs from deploy.yml"
+    assert pipeline.output_dirs("deploy")["results"] == config.PROJECT_ROOT / "results"
+    assert pipeline.output_dirs("deploy_smoke")["results"].is_relative_to(config.BUILD_DIR)
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
@@ -86,9 +90,10 @@ def test_smoke_differs_from_paper_only_where_it_should() -> None:
     diffs = {(nb.stem, k) for nb in NOTEBOOKS
              for k, v in pipeline.notebook_params("smoke", nb.stem).items()
              if pipeline.notebook_params("paper", nb.stem).get(k) != v}
-    assert diffs == {("02_eda_tsne", "TSNE_SAMPLES"), ("04_training", "EPOCHS"),
-                     ("08_deployment", "MODELS"), ("08_deployment", "REPEATS_SINGLE"),
-                     ("08_deployment", "REPEATS_BIG"), ("08_deployment", "DAY_HOURS")}
+    assert diffs == {("02_eda_tsne", "TSNE_SAMPLES"), ("04_training", "EPOCHS")}
+    deploy = {k for k, v in pipeline.notebook_params("deploy_smoke", "08_deployment").items()
+              if pipeline.notebook_params("deploy", "08_deployment").get(k) != v}
+    assert deploy == {"MODEL_DIR", "MODELS", "REPEATS_SINGLE", "REPEATS_BIG", "DAY_HOURS"}
 
 
 def test_unknown_profile_is_a_clear_error() -> None:
