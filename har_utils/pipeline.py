@@ -4,9 +4,10 @@
 ``notebooks/NAME.ipynb`` (all of them, in order, by default) into ``build/<profile>/NAME.ipynb``
 (the source notebooks are never overwritten), with the parameters of ``params/<profile>.yml``:
 its ``common`` section plus the notebook's own section. Staleness is decided by a hash of the
-notebook's cells, its parameters, the ``har_utils`` sources, the lock file and the hashes of the
-notebooks before it (they produce its inputs), never by file times: after an interruption the
-finished notebooks are skipped and the run resumes. Cell outputs are logged to
+notebook's cells, its parameters, the ``har_utils`` files its code may run, the lock file and the
+hashes of the notebooks whose outputs it reads (:data:`UPSTREAM`), never by file times: after an
+interruption the finished notebooks are skipped and the run resumes, and a change reruns only
+the notebooks it can affect. Cell outputs are logged to
 ``build/<profile>/NAME.log``; wall times and provenance go to ``build/<profile>/manifest.json``.
 
 The ``paper`` profile writes its results and figures to the committed ``results/`` and
@@ -111,12 +112,94 @@ def _code_of(notebook: Path) -> str:
     return json.dumps([(c["cell_type"], "".join(c["source"])) for c in cells])
 
 
-def _package_hash() -> str:
+def _module_imports(path: Path, package: str) -> set[str]:
+    """The ``package`` modules that the source file ``path`` imports, anywhere in it (inside
+    functions too): ``import package.x``, ``from package import x``, ``from . import x``,
+    ``from .x import y`` and ``from .. import x`` from a sub-package."""
+    import ast
+
+    here = path.relative_to(config.PACKAGE_DIR).with_suffix("").parts
+    base = (package, *here[:-1]) if here[-1] != "__init__" else (package, *here[:-1])
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.split(".")[0] == package}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parent = ".".join(base[:len(base) - node.level + 1])
+                mod = f"{parent}.{node.module}" if node.module else parent
+            elif node.module and node.module.split(".")[0] == package:
+                mod = node.module
+            else:
+                continue
+            out.add(mod)
+            out |= {f"{mod}.{a.name}" for a in node.names}  # `from . import x`: x may be a module
+    return out
+
+
+def _module_file(module: str) -> Path | None:
+    parts = module.split(".")[1:]
+    for cand in (config.PACKAGE_DIR.joinpath(*parts).with_suffix(".py"),
+                 config.PACKAGE_DIR.joinpath(*parts, "__init__.py")):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def module_closure(sources: str | list[str], package: str = "har_utils") -> list[Path]:
+    """Every ``package`` source file that code importing what ``sources`` (Python source
+    text) imports may run: the imports of ``sources`` and, transitively, of each module they
+    reach (imports inside functions included), with the ``__init__`` of each package on the
+    way. Sorted."""
+    import ast
+
+    texts = [sources] if isinstance(sources, str) else sources
+    todo: set[str] = {package}
+    for text in texts:
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Import):
+                todo |= {a.name for a in node.names if a.name.split(".")[0] == package}
+            elif isinstance(node, ast.ImportFrom) and node.module and \
+                    node.module.split(".")[0] == package:
+                todo |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+    seen: dict[str, Path] = {}
+    while todo:
+        mod = todo.pop()
+        parts = mod.split(".")
+        for i in range(1, len(parts) + 1):  # the packages on the way run too
+            name = ".".join(parts[:i])
+            f = _module_file(name)
+            if f is not None and name not in seen:
+                seen[name] = f
+                todo |= _module_imports(f, package)
+    return sorted(set(seen.values()))
+
+
+def notebook_dependencies(notebook: str) -> list[Path]:
+    """The ``har_utils`` files a notebook's code may run (:func:`module_closure` of its code
+    cells) and the package data files (``resources/``) those modules name."""
+    nb = json.loads((config.NOTEBOOKS_DIR / f"{notebook}.ipynb").read_text())
+    code = ["\n".join(line for line in "".join(c["source"]).splitlines()
+                      if not line.lstrip().startswith(("%", "!")))
+            for c in nb["cells"] if c["cell_type"] == "code"]
+    files = module_closure(code)
+    text = "".join(f.read_text() for f in files)
+    data_files = [f for f in sorted(config.PACKAGE_DIR.rglob("*"))
+                  if f.is_file() and f.suffix in (".csv", ".json") and f.name in text]
+    return files + data_files
+
+
+def _package_hash(files: list[Path] | None = None) -> str:
+    """Hash of ``files`` (default: every ``har_utils`` source and data file) and the lock
+    file."""
     h = hashlib.sha256()
-    for f in sorted(config.PACKAGE_DIR.rglob("*")):
-        if f.is_file() and f.suffix in (".py", ".csv", ".json") and "__pycache__" not in f.parts:
-            h.update(str(f.relative_to(config.PACKAGE_DIR)).encode())
-            h.update(f.read_bytes())
+    if files is None:
+        files = [f for f in sorted(config.PACKAGE_DIR.rglob("*"))
+                 if f.is_file() and f.suffix in (".py", ".csv", ".json")
+                 and "__pycache__" not in f.parts]
+    for f in files:
+        h.update(str(f.relative_to(config.PACKAGE_DIR)).encode())
+        h.update(f.read_bytes())
     lock = config.PROJECT_ROOT / "requirements.lock"
     if lock.exists():
         h.update(lock.read_bytes())
@@ -138,25 +221,31 @@ def input_hash(notebook: Path, params: dict[str, Any], upstream: str = "",
     return h.hexdigest()
 
 
-#: Committed files a notebook reads besides its upstream notebooks' outputs (they are part of
-#: its input hash): 04 and 05 read protocol cv (`make cv`), 06 also the zoo study (`make zoo`).
+#: Committed files a notebook reads besides the outputs of the notebooks before it (part of its
+#: input hash): 04 and 05 read protocol cv (`make cv`), 06 also the zoo study (`make zoo`).
 EXTRA_INPUTS: dict[str, tuple[str, ...]] = {"04_training": ("results/cv/summary.json",),
                                              "05_evaluation": ("results/cv/summary.json",),
                                              "06_comparison": ("results/summary.json",
                                                                "results/cv/summary.json")}
+#: The notebooks whose outputs a notebook reads (05: the model and training record of 04; 06:
+#: the evaluation of 05 and the training record of 04). A notebook is stale when its code, its
+#: parameters, the ``har_utils`` files it may run (:func:`notebook_dependencies`), the lock file,
+#: its extra inputs or one of these notebooks changed; nothing else reruns it.
+UPSTREAM: dict[str, tuple[str, ...]] = {"05_evaluation": ("04_training",),
+                                         "06_comparison": ("04_training", "05_evaluation")}
 
 
 def chain_hashes(profile: str) -> dict[str, str]:
-    """Input hash of every notebook, each including the hashes of those before it."""
-    package = _package_hash()
+    """Input hash of every notebook: its own inputs and the hashes of its :data:`UPSTREAM`
+    notebooks (so a change reruns the notebook and those that read its outputs)."""
     out: dict[str, str] = {}
-    upstream = ""
     for name in notebook_names():
         extra = "".join(sha256_file(config.PROJECT_ROOT / f) if (config.PROJECT_ROOT / f).exists()
                         else f"{f}: missing" for f in EXTRA_INPUTS.get(name, ()))
-        upstream = input_hash(config.NOTEBOOKS_DIR / f"{name}.ipynb",
-                              notebook_params(profile, name), upstream + extra, package)
-        out[name] = upstream
+        upstream = "".join(out[u] for u in UPSTREAM.get(name, ()))
+        out[name] = input_hash(config.NOTEBOOKS_DIR / f"{name}.ipynb",
+                               notebook_params(profile, name), upstream + extra,
+                               _package_hash(notebook_dependencies(name)))
     return out
 
 

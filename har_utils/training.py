@@ -435,9 +435,10 @@ def save_model_atomic(model: keras.Model, path: str | os.PathLike[str]) -> Path:
     return Path(path)
 
 
-def save_run(result: TrainResult, directory: str | os.PathLike[str], name: str
-             ) -> dict[str, Path]:
-    """Write ``<name>.keras`` and ``<name>.history.json`` into ``directory`` (atomically)."""
+def save_run(result: TrainResult, directory: str | os.PathLike[str], name: str,
+             inputs_sha256: str | None = None) -> dict[str, Path]:
+    """Write ``<name>.keras`` and ``<name>.history.json`` into ``directory`` (atomically);
+    ``inputs_sha256``: :func:`inputs_digest` of the run, recorded."""
     directory = Path(directory)
     model_path = save_model_atomic(result.model, directory / f"{name}.keras")
     meta = {
@@ -451,9 +452,56 @@ def save_run(result: TrainResult, directory: str | os.PathLike[str], name: str
         "config_key": result.config.key(),
         "n_params": count_params(result.model),
         "versions": _versions(),
+        **({"inputs_sha256": inputs_sha256} if inputs_sha256 else {}),
     }
     history_path = write_json_atomic(directory / f"{name}.history.json", meta)
     return {"model": model_path, "history": history_path}
+
+
+def inputs_digest(config: TrainConfig, fit: Split, val: Split | None) -> str:
+    """SHA-256 of everything that decides a training result: the configuration, the fit and
+    validation windows and labels, this module's and the models' code, and the versions of
+    keras, tensorflow and numpy."""
+    from . import models
+
+    h = hashlib.sha256(config.key().encode())
+    for split in (fit, val):
+        if split is not None:
+            h.update(np.ascontiguousarray(split.X, dtype=np.float32).tobytes())
+            h.update(np.ascontiguousarray(split.y).tobytes())
+    for module in (__file__, models.__file__):
+        h.update(Path(module).read_bytes())
+    h.update(json.dumps(_versions(), sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def train_once(config: TrainConfig, fit: Split, val: Split | None,
+               directory: str | os.PathLike[str], name: str, *,
+               out: Callable[[str], Any] = print) -> dict[str, Path]:
+    """:func:`train` and :func:`save_run`, unless this checkout already trained the same
+    inputs (:func:`inputs_digest`) into ``directory``: then the saved model is kept. The
+    proof is a stamp under ``build/trained/`` (never committed), so a fresh clone always
+    trains, and a rerun of the notebook for a change elsewhere (a plot) does not."""
+    from . import config as project  # the parameter ``config`` is the TrainConfig
+
+    directory = Path(directory)
+    digest = inputs_digest(config, fit, val)
+    marker = project.BUILD_DIR / "trained" / digest
+    paths = {"model": directory / f"{name}.keras", "history": directory / f"{name}.history.json"}
+    if marker.exists() and all(p.is_file() for p in paths.values()):
+        try:
+            saved = json.loads(paths["history"].read_text()).get("inputs_sha256")
+        except (OSError, ValueError):
+            saved = None
+        if saved == digest:
+            out(f"{name}: trained here before with the same configuration, data, code and "
+                f"versions ({project.shown(paths['model'])}); kept, not retrained")
+            return paths
+    result = train(config, fit, val, out=out)
+    written = save_run(result, directory, name, inputs_sha256=digest)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"model": project.shown(paths["model"])}))
+    return written
 
 
 def load_model(path: str | os.PathLike[str], *, compile: bool = False) -> keras.Model:

@@ -217,3 +217,29 @@ def test_a_full_study_run_is_published_cleaned_with_its_code_unchanged(
     out.write_text(json.dumps(nb))
     with pytest.raises(SystemExit, match="other code"):
         pipeline.publish_study(name, profile)
+
+
+def test_a_change_reruns_only_the_notebooks_it_can_affect(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    pkg = tmp_path / "har_utils"
+    shutil.copytree(config.PACKAGE_DIR, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(config, "PACKAGE_DIR", pkg)
+    deps = {n: {str(f.relative_to(pkg)) for f in pipeline.notebook_dependencies(n)}
+            for n in pipeline.notebook_names()}
+    assert "training.py" not in deps["01_data"] | deps["03_model"]
+    assert {"training.py", "models.py", "data.py"} <= deps["04_training"]
+    assert "resources/paper_reported.json" in deps["03_model"]
+    before = pipeline.chain_hashes("paper")
+
+    def changed(rel: str) -> set[str]:
+        (pkg / rel).write_text((pkg / rel).read_text() + "\n# edited\n")
+        after = pipeline.chain_hashes("paper")
+        return {n for n in after if after[n] != before[n]}
+
+    assert changed("eda.py") == {"02_eda_tsne"}
+    before = pipeline.chain_hashes("paper")
+    assert changed("training.py") == {"04_training", "05_evaluation", "06_comparison"}
+    before = pipeline.chain_hashes("paper")
+    assert changed("uci.py") >= {"01_data", "02_eda_tsne"} and "03_model" not in changed("uci.py")
