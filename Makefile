@@ -125,8 +125,8 @@ deploy: $(STAMP) ## The deployment benchmark (notebook 08, params/deploy.yml; ab
 readme: $(STAMP) ## Re-render README.md's result blocks from results/
 	$(PY) -m har_utils.report
 
-lab: $(STAMP) ## Open the notebooks in JupyterLab
-	$(VENV)/bin/jupyter lab notebooks/
+lab: $(STAMP) ## Open the notebooks in JupyterLab (also as root, e.g. in a container)
+	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean: ## Remove build outputs (keeps data/ and .venv/)
 	rm -rf build .pytest_cache

@@ -263,6 +263,19 @@ def load_manifest(profile: str) -> dict[str, Any]:
     return manifest
 
 
+def _ipc_kernel_manager() -> type:
+    """jupyter_client's async kernel manager on local IPC sockets instead of TCP: the kernel
+    listens on no network port, and prints no transport-encryption warning."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IpcKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.setdefault("transport", "ipc")
+            super().__init__(**kwargs)
+
+    return IpcKernelManager
+
+
 def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
                  timeout: int | None = 3600) -> float:
     """Execute one notebook unless its outputs are current; return the wall time in seconds.
@@ -297,7 +310,8 @@ def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
     try:
         pm.execute_notebook(src, running, parameters=params, kernel_name="python3",
                             cwd=str(config.NOTEBOOKS_DIR), execution_timeout=timeout,
-                            progress_bar=False, log_output=True, report_mode=False)
+                            progress_bar=False, log_output=True, report_mode=False,
+                            kernel_manager_class=_ipc_kernel_manager())
     except BaseException:
         failed = dirs["build"] / f"{name}.failed.ipynb"
         if running.exists():
