@@ -47,10 +47,17 @@ def figures_dir() -> Path:
 
 
 def shown(path: Path) -> str:
-    """``path`` relative to the project when it lies inside it (for printed output, so that
-    committed notebooks do not carry a machine's absolute paths)."""
+    """``path`` relative to the project when it lies inside it, or to the Python environment's
+    prefix (for printed output and results files, so that committed notebooks and results do
+    not carry a machine's absolute paths)."""
+    import sys
+
     path = Path(path)
-    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
+    if path.is_relative_to(PROJECT_ROOT):
+        return str(path.relative_to(PROJECT_ROOT))
+    if path.is_relative_to(sys.prefix):  # a package file of an environment elsewhere
+        return f"<python prefix>/{path.relative_to(sys.prefix)}"
+    return str(path)
 
 
 NOTEBOOKS_DIR: Path = PROJECT_ROOT / "notebooks"

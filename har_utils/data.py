@@ -150,7 +150,7 @@ def choose_source(source: Source = "auto", *, timeout: float = 5.0) -> tuple[str
     from .download import reachable
     if reachable(config.UCI_URL, timeout=timeout):
         return "uci", f"official archive downloadable from {config.UCI_URL}"
-    return "hapt", (f"no official archive in ${config.UCI_ZIP_ENV} or {config.raw_dir()} and "
+    return "hapt", (f"no official archive in ${config.UCI_ZIP_ENV} or {config.shown(config.raw_dir())} and "
                     f"{config.UCI_URL} not reachable within {timeout:g} s; rebuilding from HAPT")
 
 

@@ -110,7 +110,7 @@ def get_model(name: str, s: BenchSettings, d: dict[str, Any]) -> tuple[Any, dict
                                                       "(smoke, 5 epochs)"}
     path = (s.model_dir or config.results_dir() / "models") / f"{name}.keras"
     if path.is_file():
-        return training.load_model(path), {"trained": True, "origin": str(path),
+        return training.load_model(path), {"trained": True, "origin": config.shown(path),
                                            "keras_file_bytes": path.stat().st_size}
     return build_model(name), {"trained": False,
                                "origin": f"untrained build ({path.name} not found): latency, "
@@ -409,6 +409,10 @@ def run(s: BenchSettings, ds: Any = None, *, log: Callable[[str], Any] = print
                                **streaming(kept[primary["model"]], s)}
     result["seconds"] = round(time.perf_counter() - t0, 1)
     result["environment"] = environment()
+    for row in result["models"]:  # the exported files, as the project shows them
+        for entry in row.get("tflite", {}).values():
+            if entry.get("path"):
+                entry["path"] = config.shown(Path(entry["path"]))
     return result, kept
 
 

@@ -185,7 +185,7 @@ def load_raw(path: Path | None = None) -> tuple[dict[str, np.ndarray], dict[str,
     if not cache.exists():
         save_npz_atomic(cache, **convert(path))  # convert() verifies the checksum first
     raw = load_npz(cache)
-    prov = {"resource": str(path), "resource_sha256": config.HAPT_SHA256,
+    prov = {"resource": config.shown(path), "resource_sha256": config.HAPT_SHA256,
             "package": config.HAPT_PACKAGE, "package_version": package_version(),
             "raw_cache": cache.name}
     return raw, prov
