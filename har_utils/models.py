@@ -140,7 +140,7 @@ def zoo_names() -> list[str]:
 
 # --- models -------------------------------------------------------------------------------
 
-def _lstm_head(x: Any, n_classes: int, lstm_units: int, dropout: float, dense_units: int,
+def lstm_head(x: Any, n_classes: int, lstm_units: int, dropout: float, dense_units: int,
                lstm_layers: int = 2) -> Any:
     """The paper's recurrent head: LSTM(return_sequences) ``lstm1`` -> LSTM ``lstm2`` ->
     Dropout ``dropout`` -> Dense(ReLU) ``dense`` -> Dense(n_classes, softmax) ``output``.
@@ -199,7 +199,7 @@ def cnn_lstm_paper(input_shape: tuple[int, int], n_classes: int, *, n_subsequenc
     x = td(layers.Conv1D(filters, kernel_size, activation="relu"), name="conv2")(x)
     x = td(layers.MaxPooling1D(pool_size), name="pool2")(x)
     x = td(layers.Flatten(), name="flatten")(x)
-    outputs = _lstm_head(x, n_classes, lstm_units, dropout, dense_units, lstm_layers)
+    outputs = lstm_head(x, n_classes, lstm_units, dropout, dense_units, lstm_layers)
     return keras.Model(inputs, outputs, name="cnn_lstm_paper")
 
 
@@ -246,7 +246,7 @@ def cnn_lstm_sequential(input_shape: tuple[int, int], n_classes: int, *, filters
     x = layers.Dropout(conv_dropout, name="conv_dropout")(x)
     x = layers.Conv1D(filters, kernel_size, activation="relu", name="conv2")(x)
     x = layers.MaxPooling1D(pool_size, name="pool2")(x)
-    outputs = _lstm_head(x, n_classes, lstm_units, dropout, dense_units, lstm_layers)
+    outputs = lstm_head(x, n_classes, lstm_units, dropout, dense_units, lstm_layers)
     return keras.Model(inputs, outputs, name="cnn_lstm_sequential")
 
 
@@ -288,7 +288,7 @@ def lstm(input_shape: tuple[int, int], n_classes: int, *, lstm_units: int = 100,
     Dense(n_classes, softmax) ``output``.
     """
     inputs = keras.Input(shape=tuple(input_shape), name="window")
-    outputs = _lstm_head(inputs, n_classes, lstm_units, dropout, dense_units)
+    outputs = lstm_head(inputs, n_classes, lstm_units, dropout, dense_units)
     return keras.Model(inputs, outputs, name="lstm")
 
 
@@ -419,7 +419,7 @@ def cnn_lstm_features(input_shape: tuple[int, int], n_classes: int, *, filters: 
     x = layers.MaxPooling1D(pool_size, name="pool1")(x)
     x = layers.Conv1D(filters, kernel_size, activation="relu", name="conv2")(x)
     x = layers.MaxPooling1D(pool_size, name="pool2")(x)
-    outputs = _lstm_head(x, n_classes, lstm_units, dropout, dense_units)
+    outputs = lstm_head(x, n_classes, lstm_units, dropout, dense_units)
     return keras.Model(inputs, outputs, name="cnn_lstm_features")
 
 
