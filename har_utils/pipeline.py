@@ -33,7 +33,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import sys
 import time
 import uuid
@@ -64,18 +63,17 @@ def load_profile(profile: str) -> dict[str, Any]:
 
 
 def declared_parameters(notebook: str) -> dict[str, str]:
-    """Names and default source text of the notebook's ``parameters`` cell."""
-    nb = json.loads((config.NOTEBOOKS_DIR / f"{notebook}.ipynb").read_text())
-    cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
-    if len(cells) != 1:
-        raise SystemExit(f"notebooks/{notebook}.ipynb: {len(cells)} cells tagged 'parameters'. "
+    """Names and default source text of the notebook's ``parameters`` cell (papermill's own
+    reading of it, ``papermill.inspect_notebook``)."""
+    import papermill as pm
+
+    path = config.NOTEBOOKS_DIR / f"{notebook}.ipynb"
+    nb = json.loads(path.read_text())
+    tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(tagged) != 1:
+        raise SystemExit(f"notebooks/{notebook}.ipynb: {len(tagged)} cells tagged 'parameters'. "
                          "Fix: tag exactly one cell")
-    out = {}
-    for line in "".join(cells[0]["source"]).splitlines():
-        m = re.match(r"^([A-Za-z_]\w*)\s*=\s*(.+?)\s*(#.*)?$", line)
-        if m:
-            out[m.group(1)] = m.group(2)
-    return out
+    return {name: p["default"] for name, p in pm.inspect_notebook(str(path)).items()}
 
 
 def notebook_params(profile: str, notebook: str) -> dict[str, Any]:
