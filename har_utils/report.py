@@ -523,7 +523,8 @@ def ablations_block(results: Path) -> str:
     s = _load("ablations/summary.json", results)
     if s is None:
         return "_The ablation study has not run yet: `make ablations`._"
-    from .ablations import factor_table, outcome_table, selection_table
+    from .experiments.ablations_report import (factor_table, outcome_table, selection_table,
+                                               trained_best_epochs)
 
     trained = s["n_trained_runs"]
     out = [f"Data: {s['data']['source_label']}. {s['n_runs']} run results "
@@ -533,8 +534,7 @@ def ablations_block(results: Path) -> str:
            + (f" that ran {' or '.join(map(str, s['parallel_workers']))} at a time on "
               f"{' or '.join(map(str, s.get('cpu_counts') or ['?']))} cores" if s.get("parallel_workers") else "")
            + ".", ""]
-    runs = [json.loads(p.read_text()) for p in sorted((results / "ablations" / "runs").glob("*.json"))]
-    kept = [r["best_epoch"] for r in runs if not r.get("reused_from")]
+    kept = trained_best_epochs(results)
     if kept:
         share = sum(3 <= e <= 9 for e in kept) / len(kept)
         out += [f"Protocol of this study: the zoo's early stopping on the loss of 4 validation "

@@ -1,18 +1,22 @@
-"""The ablation runner on a small synthetic dataset: keys, skipping and reuse, channel subsets,
-selection on validation only, the worker pool, and the summary the notebook reads."""
+"""The ablation study on the one experiment runner, on a small synthetic dataset: its runs and
+keys, running and reuse through the runner's store, channel subsets, selection on validation
+only, the summary the notebook reads, and the conversion of the former store."""
 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from har_utils import ablations as ab
-from har_utils import config, data, models, report
+from har_utils import config, data, evaluation, models, report
 from har_utils.data import HarDataset
+from har_utils.experiments import ablations as core
+from har_utils.experiments import ablations_convert as conv
+from har_utils.experiments import runner
+from har_utils.experiments.runner import Run
 from synthetic_uci import synthetic_dataset
 
 
@@ -23,9 +27,10 @@ def ds() -> HarDataset:
 
 #: Tiny stand-ins for the real studies (tiny_cnn trains in a second).
 TINY = {s.name: s for s in (
-    ab.Study("filters", "filters", (ab._kw("4", filters=4), ab._kw("8", True, filters=8))),
-    ab.Study("kernel_size", "kernel", (ab._kw("3", True, kernel_size=3),
-                                       ab._kw("5", kernel_size=5))),
+    ab.Study("filters", "filters", (ab.model_point("4", filters=4),
+                                    ab.model_point("8", True, filters=8))),
+    ab.Study("kernel_size", "kernel", (ab.model_point("3", True, kernel_size=3),
+                                       ab.model_point("5", kernel_size=5))),
     ab.Study("channels", "channels", (ab.Point("all", channels="all", baseline=True),
                                       ab.Point("total_acc", channels="total_acc"))),
 )}
@@ -33,8 +38,8 @@ TINY = {s.name: s for s in (
 
 @pytest.fixture
 def tiny(monkeypatch: pytest.MonkeyPatch) -> dict[str, ab.Study]:
-    monkeypatch.setattr(ab, "BASE_MODEL", "tiny_cnn")
-    monkeypatch.setattr(ab, "STUDIES", TINY)
+    monkeypatch.setattr(core, "BASE_MODEL", "tiny_cnn")
+    monkeypatch.setattr(core, "STUDIES", TINY)
     return TINY
 
 
@@ -42,8 +47,12 @@ def quiet(_line: str) -> None:
     pass
 
 
-def job(point: str = "p", seed: int = 0, **kw) -> ab.Job:
-    return ab.Job("s", point, seed=seed, max_epochs=1, model="tiny_cnn", **kw)
+def job(point: str = "p", seed: int = 0, **kw) -> Run:
+    return ab.ablation_run("s", point, seed=seed, max_epochs=1, model="tiny_cnn", **kw)
+
+
+def key(run: Run, ds: HarDataset) -> str:
+    return run.key(runner.checksum(ds))
 
 
 # --- the model knob and the studies -------------------------------------------------------
@@ -68,40 +77,53 @@ def test_the_studies_vary_one_factor_around_one_baseline(ds: HarDataset) -> None
     for study in ab.STUDIES.values():
         assert len(study.points) >= 2
         for p in study.points:
-            j = ab.make_job(study.name, p.name, [p])
-            j.model_hparams()  # every override is a real hyper-parameter of its model
-            assert ab.conv_fits(j) is None, j.name
-        base_keys.add(ab.make_job(study.name, "b", [study.baseline]).key(ds))
+            r = ab.make_run(study.name, p.name, [p])
+            ab.model_hparams(r)  # every override is a real hyper-parameter of its model
+            assert ab.conv_fits(r) is None, r.name
+        base_keys.add(key(ab.make_run(study.name, "b", [study.baseline]), ds))
     assert len(base_keys) == 1, "every baseline is the paper's configuration"
-    assert base_keys == {ab.Job("x", "y").key(ds)}
-    none = ab.make_job("split", "none", [ab.STUDIES["split"].point("none")])
+    assert base_keys == {key(ab.ablation_run("x", "y"), ds)}
+    none = ab.make_run("split", "none", [ab.STUDIES["split"].point("none")])
     assert none.model == "cnn_lstm_sequential"
-    seq = ab.make_job("c", "c", [ab.STUDIES["split"].point("none"),
+    seq = ab.make_run("c", "c", [ab.STUDIES["split"].point("none"),
                                  ab.STUDIES["lstm_layers"].point("1")])
-    assert seq.model_hparams()["lstm_layers"] == 1
-    bad = ab.make_job("c", "c", [ab.STUDIES["kernel_size"].point("7"),
+    assert ab.model_hparams(seq)["lstm_layers"] == 1
+    bad = ab.make_run("c", "c", [ab.STUDIES["kernel_size"].point("7"),
                                  ab.STUDIES["split"].point("8x16")])
     assert "does not fit" in ab.conv_fits(bad)
-    assert len(ab.plan("all", seeds=[0, 1, 2])) == 3 * sum(len(s.points) for s in ab.STUDIES.values())
+    runs = ab.plan("all", seeds=[0, 1, 2])
+    assert len(runs) == 3 * sum(len(s.points) for s in ab.STUDIES.values())
+    assert all(r.study == ab.STUDY for r in runs)
+
+
+def test_an_ablation_run_is_the_subjects_protocol_on_the_runner(ds: HarDataset) -> None:
+    r = ab.ablation_run("filters", "32", seed=2, model_kwargs={"filters": 32})
+    assert r.name == "filters__32__seed2" and ab.parse_name(r.name) == ("filters", "32", 2)
+    assert r.val_subjects == (8, 17, 21, 25) == data.validation_subjects()
+    assert set(r.fit_subjects) | set(r.val_subjects) == set(config.TRAIN_SUBJECTS)
+    assert len(r.fit_subjects) == 17 and r.patience == 10 and r.epochs == 100 and r.test
+    assert ab.overrides(r) == {"model": "cnn_lstm_paper", "model_kwargs": {"filters": 32},
+                               "train": {}, "channels": "all"}
+    assert ab.channel_set(job(channels="total_acc")) == "total_acc"
+    with pytest.raises(ValueError, match="ablation run name"):
+        ab.parse_name("a__b__c")
 
 
 def test_keys_are_stable_and_follow_every_override(ds: HarDataset) -> None:
     a = job(model_kwargs={"filters": 4, "kernel_size": 3})
-    assert a.key(ds) == job(model_kwargs={"kernel_size": 3, "filters": 4}).key(ds)
-    assert a.key(ds) == ab.Job("other", "name", seed=0, max_epochs=1, model="tiny_cnn",
-                               model_kwargs={"filters": 4}).key(ds), "names are not keyed"
-    assert job().key(ds) == job(model_kwargs={"filters": 8}).key(ds), "defaults resolved"
-    variants = [job(seed=1), ab.Job("s", "p", max_epochs=2, model="tiny_cnn"),
+    assert key(a, ds) == key(job(model_kwargs={"kernel_size": 3, "filters": 4}), ds)
+    assert key(a, ds) == key(ab.ablation_run("other", "name", max_epochs=1, model="tiny_cnn",
+                                             model_kwargs={"filters": 4}), ds), "names not keyed"
+    assert key(job(), ds) == key(job(model_kwargs={"filters": 8}), ds), "defaults resolved"
+    assert key(job(), ds) == key(job(channels="all"), ds)
+    variants = [job(seed=1), ab.ablation_run("s", "p", max_epochs=2, model="tiny_cnn"),
                 job(model_kwargs={"filters": 16}), job(train={"batch_size": 16}),
                 job(train={"optimizer": "sgd"}), job(train={"standardize": True}),
                 job(train={"augment": "noise"}), job(channels="total_acc"),
                 job(channels="body_acc_gyro")]
-    keys = [v.key(ds) for v in variants] + [job().key(ds)]
+    keys = [key(v, ds) for v in variants] + [key(job(), ds)]
     assert len(set(keys)) == len(keys)
-    other = HarDataset(ds.train, ds.test, "uci", {"archive_sha256": "x", "cache": "x.npz"})
-    assert job().key(other) != job().key(ds)
-    # the stored spec round-trips to the same key
-    assert ab.Job.from_dict({**a.as_dict(), "protocol": "subjects"}).key(ds) == a.key(ds)
+    assert job().key("another-checksum") != key(job(), ds)
     with pytest.raises(ValueError, match="channel"):
         job(channels="gyro")
     with pytest.raises(ValueError, match="training setting"):
@@ -119,72 +141,70 @@ def test_channel_subsets(ds: HarDataset) -> None:
             data.select_channels(ds, bad)
 
 
-# --- running jobs -------------------------------------------------------------------------
+# --- running through the runner -----------------------------------------------------------
 
-def test_a_job_writes_the_zoo_form_and_is_skipped_when_done(
-        ds: HarDataset, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_runs_go_to_the_runner_store_once_per_configuration(
+        ds: HarDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     j = job(channels="total_acc")
-    r = ab.run_job(j, ds, log=quiet)
-    path = config.results_dir() / "ablations" / "runs" / "s__p__seed0.json"
-    assert path.exists() and r["key"] == j.key(ds) and ab.is_done(j, ds)
-    assert r["input_shape"] == [128, 3] and r["channels"] == list(ab.CHANNEL_SETS["total_acc"])
+    twin = ab.ablation_run("other", "twin", max_epochs=1, model="tiny_cnn", channels="total_acc")
+    lines: list[str] = []
+    r, copy = ab.execute([j, twin], ds, backup_root=tmp_path, log=lines.append)
+    assert "2 run(s): 1 stored, 1 to train" in lines[0]
+    assert runner.result_path(key(j, ds)).exists() and r["key"] == key(j, ds)
+    assert r["input_shape"] == [128, 3] and r["config"]["channels"] == list(
+        ab.CHANNEL_SETS["total_acc"])
     for k in ("accuracy", "macro_avg", "per_class", "confusion", "per_subject"):
         assert k in r["test"], k
     assert set(r["test"]["per_subject"]) == {str(s) for s in config.TEST_SUBJECTS}
-    assert r["validation_subjects"] == [8, 17, 21, 25] and r["epochs_run"] == 1
-    assert 0 <= r["validation_accuracy"] <= 1 and r["validation_loss"] > 0
+    assert r["config"]["val_subjects"] == [8, 17, 21, 25] and r["epochs_run"] == 1
+    v = ab.validation_scores(r)
+    assert v["validation_accuracy"] == r["history"]["val_accuracy"][r["best_epoch"] - 1]
+    assert 0 <= v["validation_accuracy"] <= 1 and v["validation_loss"] > 0
     assert r["parameters"] == models.count_params(models.build_model("tiny_cnn", (128, 3)))
-    assert r["threads"]["intra_op"] >= 0 and r["environment"]["git"]
+    assert r["worker"]["threads"]["intra_op"] >= 0 and r["environment"]["git"]
     assert len(r["y_pred"]) == len(ds.test.y) and r["data"]["source"] == "hapt"
-
-    def boom(*_a, **_k):
-        raise AssertionError("trained again")
-    monkeypatch.setattr(ab, "_train_and_evaluate", boom)
-    assert ab.run_job(j, ds)["key"] == r["key"]  # skipped
-    twin = ab.Job("other", "twin", seed=0, max_epochs=1, model="tiny_cnn", channels="total_acc")
-    copy = ab.run_job(twin, ds)  # same configuration under another name: reused, not trained
-    assert copy["reused_from"] == "s__p__seed0" and copy["name"] == "other__twin__seed0"
-    assert copy["test"] == r["test"] and ab.is_done(twin, ds)
-    with pytest.raises(AssertionError, match="trained again"):
-        ab.run_job(j, ds, force=True)
+    # the same configuration under another name: one result, trained as the first name
+    assert copy == r and ab.trained_here(j, r) and not ab.trained_here(twin, copy)
+    assert set(ab.load_index()) == {j.name, twin.name}
+    monkeypatch.setattr(runner, "run_one", lambda *a, **k: pytest.fail("trained again"))
+    assert ab.execute([twin], ds, log=quiet) == [r]
+    with pytest.warns(UserWarning, match="never commits"):
+        ab.run_jobs([j], ds, commit=True, log=quiet)
 
 
-@pytest.mark.slow  # spawns two processes that import TensorFlow
-def test_the_pool_gives_complete_keyed_results(ds: HarDataset, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    jobs = [job("a", seed=0), job("b", seed=1), job("c", seed=0)]  # c has a's configuration
-    pooled = ab.run_jobs(jobs, ds, workers=2, log=quiet)
-    assert [r["name"] for r in pooled] == [j.name for j in jobs]
-    assert all(r["key"] == j.key(ds) for r, j in zip(pooled, jobs))
-    assert pooled[2]["reused_from"] == "s__a__seed0"
-    trained = [r for r in pooled if not r.get("reused_from")]
-    assert len(trained) == 2
-    assert all(r["threads"] == {"intra_op": ab.threads_per_worker(2), "inter_op": 1, "workers": 2}
-               for r in trained)
-    # the same jobs in this process (another results folder): the same metrics
+@pytest.mark.slow  # two worker processes that import TensorFlow
+def test_two_workers_give_the_same_runs(ds: HarDataset, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = [job("a", seed=0), job("b", seed=1), job("c", seed=0)]  # c has a's configuration
+    pooled = ab.execute(runs, ds, workers=2, ship_data=True, backup_root=tmp_path, log=quiet)
+    assert [r["key"] for r in pooled] == [key(j, ds) for j in runs]
+    assert pooled[2] == pooled[0] and pooled[0]["name"] == "s__a__seed0"
+    assert all(r["worker"]["threads"]["intra_op"] == runner.threads_per_worker(2)
+               for r in pooled)
     monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "serial"))
-    serial = ab.run_jobs(jobs[:2], ds, workers=1, log=quiet)
+    serial = ab.execute(runs[:2], ds, backup_root=tmp_path, log=quiet)
     for p, s in zip(pooled, serial):
-        assert p["key"] == s["key"]
         assert p["y_pred"] == s["y_pred"]
-        assert p["validation_accuracy"] == pytest.approx(s["validation_accuracy"])
         assert p["history"]["loss"] == pytest.approx(s["history"]["loss"], rel=1e-4)
 
 
-def test_a_failing_job_does_not_stop_the_others(ds: HarDataset) -> None:
-    bad = ab.Job("s", "bad", max_epochs=1, model="tiny_cnn", model_kwargs={"kernel_size": 500})
-    with pytest.raises(RuntimeError, match="1 ablation job"):
-        ab.run_jobs([bad, job("ok")], ds, log=quiet)
-    assert ab.is_done(job("ok"), ds) and not ab.is_done(bad, ds)
+def test_a_failing_run_does_not_stop_the_others(ds: HarDataset, tmp_path: Path) -> None:
+    bad = ab.ablation_run("s", "bad", max_epochs=1, model="tiny_cnn",
+                          model_kwargs={"kernel_size": 500})
+    with pytest.raises(RuntimeError, match="1 run"):
+        ab.execute([bad, job("ok")], ds, backup_root=tmp_path, log=quiet)
+    assert runner.load(job("ok"), ds) is not None and runner.load(bad, ds) is None
+    assert set(ab.load_index()) == {"s__ok__seed0"}
 
 
 # --- selection on validation only ---------------------------------------------------------
 
-def _fake(j: ab.Job, ds: HarDataset, val: float, test: float) -> None:
+def _fake(run: Run, ds: HarDataset, val: float, test: float) -> None:
     """A stored result with the given validation and test accuracy (no training)."""
-    path = ab.result_path(j)
+    k = key(run, ds)
+    path = runner.result_path(k)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"name": j.name, "key": j.key(ds), "spec": ab._spec(j),
+    path.write_text(json.dumps({"name": run.name, "study": run.study, "key": k,
                                 "validation_accuracy": val, "validation_loss": 1 - val,
                                 "test": {"accuracy": test}, "accuracy": test, "y_pred": [1]}))
 
@@ -194,8 +214,9 @@ def test_selection_reads_validation_only(ds: HarDataset, tiny: dict) -> None:
     # validation prefers filters=4 (+5 pp) and kernel 5 (+1 pp); the test set says the opposite
     val = {("filters", "4"): 0.90, ("filters", "8"): 0.85, ("kernel_size", "3"): 0.85,
            ("kernel_size", "5"): 0.86, ("channels", "all"): 0.85, ("channels", "total_acc"): 0.80}
-    for j in ab.plan("all", seeds, max_epochs=1):
-        _fake(j, ds, val[(j.study, j.point)] + 0.001 * j.seed, 1 - val[(j.study, j.point)])
+    for r in ab.plan("all", seeds, max_epochs=1):
+        study, point, seed = ab.parse_name(r.name)
+        _fake(r, ds, val[(study, point)] + 0.001 * seed, 1 - val[(study, point)])
     sel = ab.select(ds, seeds=seeds, max_epochs=1)
     assert {n: f["best"] for n, f in sel["factors"].items()} == {
         "filters": "4", "kernel_size": "5", "channels": "all"}
@@ -204,39 +225,41 @@ def test_selection_reads_validation_only(ds: HarDataset, tiny: dict) -> None:
     assert sel["candidates"][2]["parts"] == {"filters": "4", "kernel_size": "5"}
 
     # corrupting or deleting every test number changes nothing
-    for p in ab.runs_dir().glob("*.json"):
+    for p in runner.runs_dir().glob("*.json"):
         r = json.loads(p.read_text())
         r["test"] = {"accuracy": float(np.random.default_rng(len(p.name)).random())}
         r.pop("accuracy")
         p.write_text(json.dumps(r))
     assert ab.select(ds, seeds=seeds, max_epochs=1) == sel
-    for p in ab.runs_dir().glob("*.json"):
+    for p in runner.runs_dir().glob("*.json"):
         r = json.loads(p.read_text())
         p.write_text(json.dumps({k: v for k, v in r.items() if k not in ("test", "y_pred")}))
     assert ab.select(ds, seeds=seeds, max_epochs=1) == sel
-    assert "test" not in ab.validation_view({"test": 1, "validation_accuracy": 0.5})
+    assert "test" not in ab.validation_view({"test": 1, "validation_accuracy": 0.5,
+                                             "validation_loss": 0.1})
 
     # the combined candidates, then the choice, again on validation only
     with pytest.raises(RuntimeError, match="not done"):
         ab.choose(sel, ds)
     cval = {"baseline": 0.85, "top1": 0.91, "top2": 0.89}
-    for j in ab.combined_jobs(sel):
-        _fake(j, ds, cval[j.point], 1 - cval[j.point])
+    for r in ab.combined_runs(sel):
+        _fake(r, ds, cval[ab.parse_name(r.name)[1]], 0.5)
     chosen = ab.choose(sel, ds)
     assert chosen["chosen"]["name"] == "top1" and chosen["chosen"]["parts"] == {"filters": "4"}
     # the chosen configuration, and the paper's over the same seeds to compare it with
-    assert [j.name for j in ab.final_jobs(chosen, range(2))] == [
+    assert [r.name for r in ab.final_runs(chosen, range(2))] == [
         "final__top1__seed0", "final__top1__seed1", "final__baseline__seed0",
         "final__baseline__seed1"]
-    assert [j.name for j in ab.final_jobs(chosen, [3], reference=False)] == ["final__top1__seed3"]
+    assert [r.name for r in ab.final_jobs(chosen, [3], reference=False)] == [
+        "final__top1__seed3"]
     as_base = {**chosen, "chosen": {"name": "baseline", "parts": {}}}
-    assert [j.name for j in ab.final_jobs(as_base, [3])] == ["final__baseline__seed3"]
-    assert ab.final_jobs(chosen)[0].key(ds) == ab.combined_jobs(sel)[2].key(ds)
+    assert [r.name for r in ab.final_runs(as_base, [3])] == ["final__baseline__seed3"]
+    assert key(ab.final_runs(chosen)[0], ds) == key(ab.combined_runs(sel)[2], ds)
 
 
 def test_an_incomplete_study_is_not_used(ds: HarDataset, tiny: dict) -> None:
-    for j in ab.plan("filters", [0], max_epochs=1):
-        _fake(j, ds, 0.9 if j.point == "4" else 0.8, 0.5)
+    for r in ab.plan("filters", [0], max_epochs=1):
+        _fake(r, ds, 0.9 if r.name.startswith("filters__4") else 0.8, 0.5)
     _fake(ab.plan("kernel_size", [0], max_epochs=1)[0], ds, 0.8, 0.5)
     sel = ab.select(ds, seeds=[0], max_epochs=1)
     assert list(sel["factors"]) == ["filters"]
@@ -245,26 +268,31 @@ def test_an_incomplete_study_is_not_used(ds: HarDataset, tiny: dict) -> None:
 
 # --- end to end (tiny), summary, table, plot, CLI -----------------------------------------
 
-def test_end_to_end_summary(ds: HarDataset, tiny: dict, monkeypatch: pytest.MonkeyPatch,
+def test_end_to_end_summary(ds: HarDataset, tiny: dict, tmp_path: Path,
+                            monkeypatch: pytest.MonkeyPatch,
                             capsys: pytest.CaptureFixture) -> None:
     seeds = [0, 1]
-    ab.run_jobs(ab.plan("filters,channels", seeds, max_epochs=1), ds, log=quiet)
-    sel = ab.run_selection(ds, seeds=seeds, max_epochs=1, log=quiet)
+    ab.run_jobs(ab.plan("filters,channels", seeds, max_epochs=1), ds, backup_root=tmp_path,
+                log=quiet)
+    sel = ab.run_selection(ds, seeds=seeds, max_epochs=1, backup_root=tmp_path, log=quiet)
     assert sel["incomplete_studies"] == ["kernel_size"]
     assert ab.load_selection()["chosen"] == sel["chosen"]
-    ab.run_jobs(ab.final_jobs(sel, seeds), ds, log=quiet)
+    ab.run_jobs(ab.final_jobs(sel, seeds), ds, backup_root=tmp_path, log=quiet)
     doc = json.loads(ab.write_summary(ds).read_text())
     rows = {(r["study"], r["point"]): r for r in doc["rows"]}
     for s in (TINY["filters"], TINY["channels"]):
         for p in s.points:
             r = rows[(s.name, p.name)]
-            assert r["n_seeds"] == 2 and r["baseline"] == p.baseline
+            assert r["n_seeds"] == 2 and r["baseline"] == p.baseline and r["seeds"] == seeds
             assert {"accuracy_mean", "accuracy_std", "val_accuracy_mean", "val_accuracy_std",
                     "ci95_subject_bootstrap", "wall_seconds_total"} <= set(r)
     assert doc["final"]["study"] == "final" and doc["final"]["n_seeds"] == 2
     assert doc["final"]["point"] == sel["chosen"]["name"]
-    # the baseline trains once per seed although three studies and the candidates use it
+    # the baseline trains once per seed although two studies and the candidates use it
+    assert rows[("channels", "all")]["n_reused"] == 2 and rows[("filters", "8")]["n_reused"] == 0
     assert doc["n_trained_runs"] < doc["n_runs"] and doc["wall_seconds_total"] > 0
+    assert doc["n_runs"] == sum(r["n_seeds"] for r in doc["rows"])
+    assert doc["stale_runs_left_out"] == [] and doc["cpu_counts"]
     t = ab.table(doc)
     assert len(t) == len(doc["rows"]) and t["test acc % (mean ± std)"].str.contains("±").all()
     f, c = ab.selection_table(doc["selection"])
@@ -283,27 +311,29 @@ def test_end_to_end_summary(ds: HarDataset, tiny: dict, monkeypatch: pytest.Monk
     in_order = [n for n in TINY if n in factors]  # the studies' order, not the JSON's
     assert list(ft["factor"]) == [TINY[n].factor for n in in_order]
     assert list(ft["best on validation"]) == [factors[n]["best"] for n in in_order]
-    # every value that is neither the baseline nor the best, with its difference on validation
     for n, others in zip(in_order, ft["other values: val minus baseline (pp)"]):
         val = {r["point"]: r["val_accuracy_mean"] for r in factors[n]["ranking"]}
-        rest = [p.name for p in TINY[n].points if p.name not in (factors[n]["baseline"], factors[n]["best"])]
+        rest = [p.name for p in TINY[n].points
+                if p.name not in (factors[n]["baseline"], factors[n]["best"])]
         assert others == (", ".join(f"{p}: {100 * (val[p] - val[factors[n]['baseline']]):+.2f}"
                                     for p in rest) or "-")
     o = ab.outcome_table(doc)
-    assert len(o) == 2 and (o["data"] == doc["data"]["source_label"]).all()
-    assert o.iloc[1, -1] == round(100 * (doc["final"]["accuracy_mean"] - ab.TARGET_ACCURACY), 2)
-    assert doc["final_reference"]["point"] == "baseline" and doc["final_reference"]["seeds"] == seeds
-    assert list(o["seeds"]) == ["0,1", "0,1"] and o.iloc[1]["configuration"].startswith(
-        f"chosen: {sel['chosen']['name']}")
-    assert o.iloc[0]["configuration"] == "the paper's configuration"
-    assert o.iloc[0]["test acc % per seed"] == ", ".join(
-        f"{100 * a:.2f}" for a in doc["final_reference"]["accuracy_per_seed"])
+    assert (o["data"] == doc["data"]["source_label"]).all()
+    assert o.iloc[-1, -1] == round(100 * (doc["final"]["accuracy_mean"] - ab.TARGET_ACCURACY), 2)
+    assert doc["final_reference"]["point"] == "baseline"
+    assert doc["final_reference"]["seeds"] == seeds
+    assert o.iloc[-1]["configuration"].startswith(f"chosen: {sel['chosen']['name']}")
     block = report.ablations_block(config.results_dir())
     assert f"chosen: {sel['chosen']['name']}" in block and "h of training" in block
-    assert doc["parallel_workers"] == [1] and f"{doc['n_runs']} run results" in block
+    assert f"{doc['n_runs']} run results" in block
+    assert f"Its {doc['n_trained_runs']} trained runs" in block
     assert report.ablations_block(config.results_dir() / "nowhere").startswith("_The ablation")
+    # a stale index entry (its result gone) is named, not summarised
+    runner.result_path(key(ab.plan("filters", [0], max_epochs=1)[0], ds)).unlink()
+    doc2 = json.loads(ab.write_summary(ds).read_text())
+    assert doc2["stale_runs_left_out"] == ["filters__4__seed0"]
     # the CLI on the same data: list, summary
-    monkeypatch.setattr(ab.data, "load_dataset", lambda *_a, **_k: ds)
+    monkeypatch.setattr(data, "load_dataset", lambda *_a, **_k: ds)
     assert ab.main(["list", "--seeds", "0,1", "--max-epochs", "1"]) == 0
     out = capsys.readouterr().out
     assert "filters" in out and "cost_table" in out
@@ -311,34 +341,22 @@ def test_end_to_end_summary(ds: HarDataset, tiny: dict, monkeypatch: pytest.Monk
 
 
 def test_cost_estimate_from_the_cost_table(ds: HarDataset) -> None:
-    assert ab.estimate_seconds([ab.Job("a", "b")]) is None
+    assert ab.estimate_seconds([ab.ablation_run("a", "b")]) is None
     zoo_dir = config.results_dir() / "zoo"
     zoo_dir.mkdir(parents=True)
     (zoo_dir / "cost_table.json").write_text(json.dumps({"cpu_count": 2, "models": [
         {"model": "cnn_lstm_paper", "first_epoch_s": 10.0, "s_per_epoch": 5.0},
         {"model": "cnn_lstm_sequential", "first_epoch_s": 20.0, "s_per_epoch": 10.0}]}))
-    est = ab.estimate_seconds([ab.Job("a", "b", max_epochs=3),
-                               ab.make_job("split", "none", [ab.STUDIES["split"].point("none")],
-                                           max_epochs=3)], max_epochs=3)
+    runs = [ab.ablation_run("a", "b", max_epochs=3),
+            ab.make_run("split", "none", [ab.STUDIES["split"].point("none")], max_epochs=3)]
+    est = ab.estimate_seconds(runs, max_epochs=3)
     assert est["seconds_upper_bound"] == (10 + 2 * 5) + (20 + 2 * 10)
-
-
-def test_results_can_be_committed_as_they_finish(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git = lambda *a: subprocess.run(["git", *a], cwd=repo, capture_output=True, text=True)  # noqa: E731
-    if git("init", "-q").returncode != 0:
-        pytest.skip("git not available")
-    git("config", "user.email", "t@example.org")
-    git("config", "user.name", "t")
-    (repo / "other.txt").write_text("staged, not to be committed")
-    git("add", "other.txt")
-    f = repo / "r.json"
-    f.write_text("{}")
-    assert ab.git_commit_result(f, "Ablations: r")
-    assert git("log", "--format=%s").stdout.strip() == "Ablations: r"
-    assert git("show", "--name-only", "--format=").stdout.split() == ["r.json"]
-    assert not ab.git_commit_result(tmp_path / "outside.json", "x")
+    assert ab.typical_epochs(ds) is None  # no stored baseline runs
+    _fake(ab.ablation_run("x", "y", seed=1), ds, 0.9, 0.9)
+    path = runner.result_path(key(ab.ablation_run("x", "y", seed=1), ds))
+    path.write_text(json.dumps({**json.loads(path.read_text()), "epochs_run": 7,
+                                "wall_seconds": 12.0, "train_seconds": 10.0}))
+    assert ab.typical_epochs(ds) == 7 and ab.typical_overhead(ds) == 2.0
 
 
 def _summary_row(study: str, point: str, acc: list[float]) -> dict:
@@ -371,3 +389,111 @@ def test_outcome_table_compares_the_paper_and_the_choice_on_the_same_seeds() -> 
     o = ab.outcome_table(summary)
     assert list(o["configuration"]) == ["chosen: baseline (the paper's configuration)"]
     assert len(ab.outcome_table(None)) == 0
+
+
+# --- converting the former store ----------------------------------------------------------
+
+def _legacy(ds: HarDataset, study: str, point: str, seed: int, *, reused_from: str = "",
+            **spec: object) -> dict:
+    """An old-store result (the former ``run_job`` form) of a tiny_cnn run, with predictions
+    equal to the labels (no training)."""
+    run = ab.ablation_run(study, point, seed=seed, max_epochs=1, model="tiny_cnn", **spec)
+    cfg = run.config()
+    y = ds.test.y
+    low, high = evaluation.subject_bootstrap_ci(y, y, ds.test.subject)
+    old = {"name": run.name, "key": "0123456789ab", "study": study, "point": point,
+           "spec": {"study": study, "point": point, "seed": seed, "max_epochs": 1,
+                    "model": "tiny_cnn", "model_kwargs": dict(run.model_kwargs),
+                    "train": dict(run.train), "channels": ab.channel_set(run), "patience": 10,
+                    "n_validation_subjects": 4, "protocol": "subjects"},
+           "data": data.stamp(ds), "train_config": cfg["train_config"],
+           "channels": cfg["channels"], "input_shape": [128, len(cfg["channels"])],
+           "epochs_run": 1, "best_epoch": 1, "train_seconds": 2.0, "seconds_per_epoch": 2.0,
+           "parameters": 1234, "history": {"accuracy": [0.5], "loss": [1.2],
+                                           "val_accuracy": [0.6], "val_loss": [1.1]},
+           "train_accuracy": 0.5, "validation_subjects": [8, 17, 21, 25],
+           "validation_accuracy": 0.6000001, "validation_loss": 1.1,
+           "validation": {"accuracy": 0.6000001},
+           "test": evaluation.metrics(y, y, ds.test.subject),
+           "test_ci95_subject_bootstrap": [low, high], "y_pred": [int(v) for v in y],
+           "wall_seconds": 3.0, "cpu_count": 2, "environment": {"git": {"commit": "x"}},
+           "threads": {"intra_op": 1, "inter_op": 1, "workers": 2}}
+    return {**old, "reused_from": reused_from} if reused_from else old
+
+
+def _write_legacy(results: list[dict]) -> Path:
+    folder = conv.legacy_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    for r in results:
+        (folder / f"{r['name']}.json").write_text(json.dumps(r))
+    return folder
+
+
+def test_the_former_store_converts_to_one_result_per_configuration(
+        ds: HarDataset, tiny: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    trained = _legacy(ds, "filters", "8", 0, model_kwargs={"filters": 8})
+    copy = {**trained, "name": "kernel_size__3__seed0", "study": "kernel_size", "point": "3",
+            "spec": _legacy(ds, "kernel_size", "3", 0, model_kwargs={"kernel_size": 3})["spec"],
+            "reused_from": "filters__8__seed0"}
+    other = _legacy(ds, "channels", "total_acc", 0, channels="total_acc")
+    _write_legacy([trained, copy, other])
+    out = conv.convert(ds)
+    assert out["files"] == 3 and out["keys"] == 2 and not out["conflicts"]
+    base = ab.make_run("filters", "8", [TINY["filters"].point("8")], max_epochs=1)
+    k = key(base, ds)
+    assert out["duplicates"] == {k: ["filters__8__seed0", "kernel_size__3__seed0"]}
+    stored = json.loads(runner.result_path(k).read_text())
+    assert stored["converted_from"] == "results/ablations/runs/filters__8__seed0.json"
+    assert stored["name"] == "filters__8__seed0" and stored["study"] == ab.STUDY
+    assert stored["key"] == k and Run(**stored["run"]) == base
+    assert stored["config"] == json.loads(json.dumps(base.config()))
+    assert "test_proba" not in stored
+    assert stored["worker"]["threads"] == {"intra_op": 1, "inter_op": 1}
+    for f in ("test", "y_pred", "history", "validation_accuracy", "threads", "environment"):
+        assert stored[f] == trained[f], f
+    assert ab.validation_scores(stored)["validation_accuracy"] == 0.6000001  # the stored one
+    # every old name is a run of the study; nothing is left to train
+    assert set(ab.load_index()) == {"filters__8__seed0", "kernel_size__3__seed0",
+                                    "channels__total_acc__seed0"}
+    monkeypatch.setattr(runner, "run_one", lambda *a, **k: pytest.fail("trained"))
+    lines: list[str] = []
+    runner.execute(ab.plan("filters,kernel_size", [0], max_epochs=1)[1:3]
+                   + ab.plan("channels", [0], max_epochs=1)[1:], ds, log=lines.append)
+    assert "3 run(s): 3 stored, 0 to train" in lines[0]
+    doc = json.loads(ab.write_summary(ds).read_text())
+    assert doc["n_runs"] == 3 and doc["n_trained_runs"] == 2
+    assert doc["parallel_workers"] == [2] and doc["train_seconds_total"] == 4.0
+    assert [r["n_reused"] for r in doc["rows"]] == [0, 1, 0]
+    assert "Its 2 trained runs kept epochs 1-1" in report.ablations_block(config.results_dir())
+    assert conv.convert(ds)["written"] == out["written"]  # idempotent
+
+
+def test_conversion_refuses_what_it_cannot_map_exactly(ds: HarDataset, tiny: dict) -> None:
+    trained = _legacy(ds, "filters", "8", 0)
+    changed = {**_legacy(ds, "kernel_size", "3", 0), "reused_from": "filters__8__seed0",
+               "y_pred": [1] * len(ds.test.y)}
+    _write_legacy([trained, changed])
+    with pytest.raises(ValueError, match="different results"):
+        conv.convert(ds, write=False)
+    (conv.legacy_dir() / "kernel_size__3__seed0.json").unlink()
+    _write_legacy([{**trained, "train_config": {**trained["train_config"], "batch_size": 7}}])
+    with pytest.raises(ValueError, match="training configuration"):
+        conv.convert(ds, write=False)
+    _write_legacy([{**trained, "data": {**trained["data"], "checksum_sha256": "other"}}])
+    with pytest.raises(ValueError, match="trained on data"):
+        conv.convert(ds, write=False)
+
+
+def test_a_store_file_of_another_study_is_a_conflict_not_overwritten(
+        ds: HarDataset, tiny: dict) -> None:
+    trained = _legacy(ds, "filters", "8", 0)
+    _write_legacy([trained])
+    k = key(ab.make_run("filters", "8", [TINY["filters"].point("8")], max_epochs=1), ds)
+    path = runner.result_path(k)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"study": "zoo", "name": "zoo/x", "converted_from": "elsewhere"}))
+    out = conv.convert(ds)
+    assert list(out["conflicts"]) == [k] and "left as it is" in out["conflicts"][k]
+    assert json.loads(path.read_text())["study"] == "zoo" and out["written"] == []
+    out = conv.convert(ds, replace_conflicts=True)
+    assert "replaced" in out["conflicts"][k] and json.loads(path.read_text())["study"] == "ablations"
