@@ -405,23 +405,25 @@ def run_study(name: str, profile: str, *, force: bool = False, timeout: int | No
 
 def clean_notebook(nb: dict[str, Any], run_id: str, profile: str) -> dict[str, Any]:
     """An executed notebook made diffable: outputs kept; injected parameters, execution counts
-    and timing metadata removed; the run id recorded in the notebook metadata."""
-    cells = []
-    for c in nb["cells"]:
-        if "injected-parameters" in c.get("metadata", {}).get("tags", []):
-            continue
-        c = dict(c)
-        c["metadata"] = {k: v for k, v in c.get("metadata", {}).items()
-                         if k not in ("papermill", "execution", "ExecuteTime")}
-        if c["cell_type"] == "code":
-            c["execution_count"] = None
-            c["outputs"] = [{k: v for k, v in o.items() if k != "execution_count"}
-                            | ({"execution_count": None} if o.get("output_type") == "execute_result" else {})
-                            for o in c.get("outputs", [])]
-        cells.append(c)
-    meta = {k: v for k, v in nb.get("metadata", {}).items() if k not in ("papermill",)}
-    meta["har"] = {"run_id": run_id, "profile": profile}
-    return {**nb, "cells": cells, "metadata": meta}
+    and every metadata key but the cells' tags and the notebook's kernel and language removed
+    (nbconvert's ``ClearMetadataPreprocessor``); the run id recorded in the notebook metadata."""
+    import nbformat
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+
+    node = nbformat.from_dict(nb)
+    node.cells = [c for c in node.cells
+                  if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    node, _ = ClearMetadataPreprocessor(
+        preserve_cell_metadata_mask={"tags"},
+        preserve_nb_metadata_mask={"kernelspec", "language_info"}).preprocess(node, {})
+    for c in node.cells:
+        if c.cell_type == "code":
+            c.execution_count = None
+            for o in c.outputs:
+                if "execution_count" in o:
+                    o.execution_count = None
+    node.metadata["har"] = {"run_id": run_id, "profile": profile}
+    return json.loads(json.dumps(node))
 
 
 def _write_published(src: Path, dest: Path, run_id: str, profile: str) -> None:
