@@ -417,6 +417,8 @@ def clean_notebook(nb: dict[str, Any], run_id: str, profile: str) -> dict[str, A
         preserve_cell_metadata_mask={"tags"},
         preserve_nb_metadata_mask={"kernelspec", "language_info"}).preprocess(node, {})
     for c in node.cells:
+        # the preprocessor clears code cells only
+        c.metadata = {k: v for k, v in c.metadata.items() if k == "tags"}
         if c.cell_type == "code":
             c.execution_count = None
             for o in c.outputs:
