@@ -144,21 +144,23 @@ def audit_block(results: Path) -> str:
     return "\n".join(out).rstrip()
 
 
-def fixed_budget_reading(model: str = "cnn_lstm_paper", runs: Path | None = None
+def fixed_budget_reading(model: str = "cnn_lstm_paper", root: Path | None = None
                          ) -> dict[str, Any] | None:
     """The committed runs of ``model`` under the paper's own protocol (a fixed budget of the
     paper's epochs, the test set as the validation set, no choice made on it) read at their
     final epoch: the training accuracy Keras logged and the test accuracy, averaged over
-    seeds. ``runs``: default ``results/zoo/runs`` of the project (the zoo is its own study)."""
-    folder = config.PROJECT_ROOT / "results" / "zoo" / "runs" if runs is None else runs
-    got = [json.loads(p.read_text()) for p in sorted(folder.glob(f"{model}__paper__seed*.json"))]
+    seeds. ``root``: default ``results/`` of the project (the zoo is its own study; its runs
+    are in the runner's store there, :func:`har_utils.zoo.committed_results`)."""
+    from .zoo import committed_results, paper_readings
+
+    got = committed_results(model, "paper", root)
     if not got:
         return None
     mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
     return {"epochs": got[0]["epochs_run"], "n_seeds": len(got),
-            "seeds": [r["spec"]["seed"] for r in got],
+            "seeds": [r["zoo"]["seed"] for r in got],
             "train_accuracy_logged": mean([r["history"]["accuracy"][-1] for r in got]),
-            "test_accuracy": mean([r["final_epoch_test_accuracy"] for r in got]),
+            "test_accuracy": mean([paper_readings(r)["final_epoch_test_accuracy"] for r in got]),
             "data": got[0]["data"]["source_label"]}
 
 
@@ -235,8 +237,9 @@ def _row_note(r: dict[str, Any]) -> str:
     if r["protocol"] == "cv":
         chosen = (f"C = {r['chosen']:g}" if r["model"] == "logreg_features"
                   else f"{r['epochs']} epochs")
-        notes.append(f"{chosen} chosen on {r['folds']} folds of training subjects, then all 21; "
-                     f"ensemble of the seeds {100 * r['ensemble_accuracy']:.2f} %"
+        ens = r.get("ensemble_accuracy")
+        notes.append(f"{chosen} chosen on {r['folds']} folds of training subjects, then all 21"
+                     + ("" if ens is None else f"; ensemble of the seeds {100 * ens:.2f} %")
                      + (f"; {', '.join(r['devices'])}" if r.get("devices") != ["CPU"] else ""))
     elif r["protocol"] == "fixed_budget":
         notes.append("the paper's 100 epochs on all 21 training subjects, final epoch: no "
@@ -580,12 +583,15 @@ def cv_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
         if f:
             spread = f" ± {100 * f['accuracy_std']:.2f}" if f["n_seeds"] > 1 else " (one seed)"
             low, high = f["ci95_subject_bootstrap"]
-            el, eh = f["ensemble"]["ci95_subject_bootstrap"]
+            ens = f.get("ensemble")
+            el, eh = ens["ci95_subject_bootstrap"] if ens else (None, None)
             row.update({"final seeds": f["n_seeds"],
                         "test accuracy % (mean ± std)": f"{100 * f['accuracy_mean']:.2f}{spread}",
                         "95 % CI (subjects)": f"{100 * low:.2f}-{100 * high:.2f}",
-                        "ensemble of the seeds %": f"{100 * f['ensemble']['accuracy']:.2f} "
-                                                   f"({100 * el:.2f}-{100 * eh:.2f})",
+                        "ensemble of the seeds %": "-" if not ens else
+                        f"{100 * ens['accuracy']:.2f} ({100 * el:.2f}-{100 * eh:.2f})"
+                        + (f" (seeds {', '.join(map(str, ens['seeds']))})" if "seeds" in ens
+                           else ""),
                         "macro F1": round(f["macro_f1_mean"], 4),
                         "device": ", ".join(f["devices"]), "data": f["data_source"]})
         else:

@@ -1,46 +1,52 @@
-"""The model zoo under one protocol: resumable runs keyed by their configuration, and a summary.
+"""The model zoo under one protocol: a list of runs on the experiment runner, and a summary.
 
 Protocols (the test set is touched once, at the end, except where a protocol says otherwise):
 
 ``subjects``
     Fit on 17 training subjects, early stopping on the validation subjects (default 8, 17, 21,
     25: 4 of 21, about a fifth of the training windows, drawn once with a fixed seed) with the
-    patience below, best weights restored; then the test subjects once.
+    patience below, best weights restored, within the paper's budget of 100 epochs; then the
+    test subjects once. The logistic regression has no epochs to choose: it is fitted once on
+    all 21 training subjects (C = 1) and listed under this protocol.
 ``retrain_all``
     Retrain on all 21 training subjects for the epoch count the ``subjects`` run of the same
     model and seed chose (its best epoch); then the test subjects once.
 ``paper``
     The paper's protocol: all 21 training subjects for the paper's fixed budget of 100 epochs
-    (no early stopping), the test set scored after every epoch as the paper's Fig. 5 does. Its
-    runs are read two ways (:data:`READINGS`): ``fixed_budget``, the final epoch, which involves
-    no choice made on the test set (the test set is watched, it never changes the weights), and
-    ``best_on_test``, the epoch with the best test accuracy, which is chosen on the test set and
-    is the real inflation.
+    (no early stopping), the test set scored after every epoch as the paper's Fig. 5 does
+    (the runner's ``watch_test``). Its runs are read two ways (:data:`READINGS`):
+    ``fixed_budget``, the final epoch, which involves no choice made on the test set (the test
+    set is watched, it never changes the weights), and ``best_on_test``, the epoch with the
+    best test accuracy, which is chosen on the test set and is the real inflation
+    (:func:`paper_readings` reads both off the stored curve).
 
-Each run writes ``results/zoo/runs/<model>__<protocol>__seed<k>.json`` (metrics, per-class,
-confusion, per-subject accuracy, predictions, epochs, timing, parameters, data stamp, and the
-key of its configuration); a run whose file exists with the same key is skipped, so the study
-resumes across sessions. ``python -m har_utils.zoo run ...`` runs what is missing;
-``python -m har_utils.zoo summary`` writes ``results/summary.json``.
+Every zoo run is a :class:`~har_utils.experiments.runner.Run` named
+``zoo/<model>/<protocol>/seed<k>`` (:func:`zoo_run`); the runner stores it as
+``results/runs/<key>.json``, one store for every study, so a zoo run whose configuration
+another study already ran is read, not trained again (and the stored file may carry that
+study's name). ``python -m har_utils.zoo run ...`` executes what is missing (``--workers``);
+``python -m har_utils.zoo summary`` writes ``results/summary.json``. The cost table
+``results/zoo/cost_table.json`` is not a zoo run: ``benchmarks/bench_epoch_cost.py`` measures
+it (``make zoo-cost``).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
-import time
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import config, data, evaluation
-from .data import HarDataset, Split
+from .data import HarDataset
+from .experiments import runner
+from .experiments.runner import Run
 from .io import write_json_atomic
 
+STUDY = "zoo"
 PROTOCOLS = ("subjects", "retrain_all", "paper")
 #: The two readings of the ``paper`` runs in the summary (their rows' ``protocol``), in order.
 READINGS = {"fixed_budget": "the paper's fixed budget (100 epochs) on all 21 training subjects, "
@@ -53,6 +59,10 @@ CV_PROTOCOL = ("protocol cv: the epoch count (or C) chosen by cross-validation o
                "training subjects, then all 21 trained for it and the test subjects scored once")
 #: Early-stopping patience of the ``subjects`` protocol (epochs without a lower val loss).
 PATIENCE = 10
+#: The paper's epoch budget (``subjects`` and ``paper``; a model's own ``max_epochs`` caps it).
+BUDGET = 100
+#: The logistic regression's inverse regularisation strength (one fit, no choice).
+LOGREG_C = 1.0
 #: Seeds per model: 5 for the paper's model, 3 for the others.
 SEEDS = {"cnn_lstm_paper": 5}
 DEFAULT_SEEDS = 3
@@ -66,145 +76,46 @@ RETRAIN_SEEDS = {"deepconvlstm": 1, "isplinception": 1}
 #: The zoo's models (Keras registry names plus the classical baseline).
 ZOO = ("cnn_lstm_paper", "cnn_lstm_sequential", "cnn", "lstm", "deepconvlstm", "isplinception",
        "logreg_features")
-CLASSICAL = ("logreg_features",)
+CLASSICAL = runner.CLASSICAL
+
+Result = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class RunSpec:
-    """One training run of the zoo."""
+# --- the runs -----------------------------------------------------------------------------
 
-    model: str
-    protocol: str = "subjects"
-    seed: int = 0
-    max_epochs: int = 100
-    patience: int = PATIENCE
-    n_validation_subjects: int = config.DEFAULT_N_VALIDATION_SUBJECTS
-
-    def __post_init__(self) -> None:
-        if self.protocol not in PROTOCOLS:
-            raise ValueError(f"unknown protocol {self.protocol!r}; use one of {PROTOCOLS}")
-
-    @property
-    def name(self) -> str:
-        """File stem: ``<model>__<protocol>__seed<k>``."""
-        return f"{self.model}__{self.protocol}__seed{self.seed}"
-
-    def key(self, ds: HarDataset) -> str:
-        """Hash of the spec, the model's training defaults and the data's checksum."""
-        blob = {**asdict(self), "train": _train_settings(self), "data": data.stamp(ds)}
-        return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:12]
+def run_name(model: str, protocol: str, seed: int) -> str:
+    """``zoo/<model>/<protocol>/seed<k>``."""
+    return f"{STUDY}/{model}/{protocol}/seed{seed}"
 
 
-def runs_dir() -> Path:
-    """``results/zoo/runs`` (follows ``HAR_RESULTS_DIR``)."""
-    return config.results_dir() / "zoo" / "runs"
+def zoo_run(model: str, protocol: str, seed: int = 0, epochs: int | None = None) -> Run:
+    """The runner's :class:`Run` of one zoo run (``epochs``: the ``retrain_all`` epoch count,
+    the best epoch of the matching ``subjects`` run; ignored otherwise)."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; use one of {PROTOCOLS}")
+    everyone = tuple(config.TRAIN_SUBJECTS)
+    label = {"study": STUDY, "name": run_name(model, protocol, seed)}
+    if model in CLASSICAL:
+        if protocol != "subjects":
+            raise ValueError(f"{model} runs under the subjects protocol only (no epochs)")
+        return Run(model, seed, 1, everyone, model_kwargs={"C": LOGREG_C}, **label)
+    if protocol == "subjects":
+        val = data.validation_subjects()
+        fit = tuple(s for s in everyone if s not in val)
+        return Run(model, seed, BUDGET, fit, val, patience=PATIENCE, **label)
+    if protocol == "retrain_all":
+        if epochs is None:
+            raise ValueError(f"{label['name']}: retrain_all takes the epochs of its subjects run")
+        return Run(model, seed, int(epochs), everyone, **label)
+    return Run(model, seed, BUDGET, everyone, watch_test=True, **label)
 
 
-def _train_settings(spec: RunSpec) -> dict[str, Any]:
-    if spec.model in CLASSICAL:
-        return {"estimator": "StandardScaler + LogisticRegression(C=1, max_iter=3000)"}
-    from .models import train_defaults
-    d = train_defaults(spec.model)
-    return {"batch_size": d.get("batch_size", 32), "optimizer": d.get("optimizer", "adam"),
-            "learning_rate": d.get("learning_rate", 1e-3),
-            "epochs": min(spec.max_epochs, d.get("max_epochs", spec.max_epochs))}
-
-
-def _result_path(spec: RunSpec) -> Path:
-    return runs_dir() / f"{spec.name}.json"
-
-
-def load_run(spec: RunSpec) -> dict[str, Any] | None:
-    """The stored result of ``spec`` (any key), or None."""
-    path = _result_path(spec)
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def is_done(spec: RunSpec, ds: HarDataset) -> bool:
-    """True when the stored result was made with this exact configuration and data."""
-    run = load_run(spec)
-    return run is not None and run.get("key") == spec.key(ds)
-
-
-def _evaluate(y_pred: np.ndarray, ds: HarDataset) -> dict[str, Any]:
-    m = evaluation.metrics(ds.test.y, y_pred, ds.test.subject)
-    low, high = evaluation.subject_bootstrap_ci(ds.test.y, y_pred, ds.test.subject)
-    return {"test": m, "test_ci95_subject_bootstrap": [low, high],
-            "y_pred": [int(v) for v in y_pred]}
-
-
-def _run_classical(spec: RunSpec, ds: HarDataset) -> dict[str, Any]:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    ftr, fte, names, kind = data.features(ds)
-    t0 = time.perf_counter()
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=3000))
-    clf.fit(ftr, ds.train.y)
-    seconds = time.perf_counter() - t0
-    return {"features": kind, "n_features": len(names), "train_seconds": seconds,
-            "train_accuracy": float(np.mean(clf.predict(ftr) == ds.train.y)),
-            **_evaluate(clf.predict(fte), ds)}
-
-
-def _run_keras(spec: RunSpec, ds: HarDataset, log: Any) -> dict[str, Any]:
-    from . import training
-    from .models import count_params
-
-    s = _train_settings(spec)
-    cfg = training.TrainConfig(model=spec.model, epochs=s["epochs"], batch_size=s["batch_size"],
-                               optimizer=s["optimizer"], learning_rate=s["learning_rate"],
-                               patience=spec.patience, seed=spec.seed)
-    extra: dict[str, Any] = {}
-    if spec.protocol == "subjects":
-        fit, val = data.split_validation(ds, data.validation_subjects(spec.n_validation_subjects))
-        result = training.train(cfg, fit, val, out=log)
-        extra["validation_subjects"] = list(data.validation_subjects(spec.n_validation_subjects))
-        extra["validation_accuracy"] = float(
-            np.mean(training.predict_classes(result.model, val.X) == val.y))
-    elif spec.protocol == "retrain_all":
-        base = load_run(RunSpec(spec.model, "subjects", spec.seed, spec.max_epochs, spec.patience,
-                                spec.n_validation_subjects))
-        if base is None:
-            raise RuntimeError(f"{spec.name} needs the 'subjects' run of the same seed first")
-        cfg = replace(cfg, epochs=int(base["best_epoch"]))
-        fit = ds.train
-        result = training.train(cfg, fit, None, out=log)
-        extra["epochs_from"] = base["name"]
-    else:  # the paper's protocol: the test set as validation, every epoch, no early stopping
-        cfg = replace(cfg, patience=0)
-        fit = ds.train
-        result = training.train(cfg, fit, ds.test, out=log)
-        val_acc = result.history["val_accuracy"]
-        best = int(np.argmax(val_acc))
-        extra.update({"final_epoch_test_accuracy": float(val_acc[-1]),
-                      "best_epoch_by_test": best + 1, "best_epoch_test_accuracy": float(val_acc[best])})
-    y_pred = training.predict_classes(result.model, ds.test.X)
-    return {"train_config": cfg.as_dict(), "epochs_run": result.epochs_run,
-            "best_epoch": result.best_epoch, "train_seconds": result.seconds,
-            "seconds_per_epoch": result.seconds_per_epoch, "parameters": count_params(result.model),
-            "history": result.history,
-            "train_accuracy": float(np.mean(training.predict_classes(result.model, fit.X) == fit.y)),
-            **extra, **_evaluate(y_pred, ds)}
-
-
-#: Environment variables that limit TensorFlow's threads; recorded with each run (None: unset).
-_THREAD_ENV = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
-
-
-def run(spec: RunSpec, ds: HarDataset, *, force: bool = False, log: Any = print) -> dict[str, Any]:
-    """Run ``spec`` unless its result exists with the same key; return the stored result."""
-    if not force and is_done(spec, ds):
-        return load_run(spec)  # type: ignore[return-value]
-    t0, c0 = time.perf_counter(), time.process_time()
-    body = _run_classical(spec, ds) if spec.model in CLASSICAL else _run_keras(spec, ds, log)
-    result = {"name": spec.name, "key": spec.key(ds), "spec": asdict(spec),
-              "data": data.stamp(ds), "wall_seconds": time.perf_counter() - t0,
-              "cpu_seconds": time.process_time() - c0, "cpu_count": os.cpu_count(),
-              "thread_env": {k: os.environ.get(k) for k in _THREAD_ENV}, **body}
-    write_json_atomic(_result_path(spec), result)
-    return result
+def identity(run: Run) -> tuple[str, str, int]:
+    """(model, protocol, seed) of a run made by :func:`zoo_run` (from its name)."""
+    study, model, protocol, seed = run.name.split("/")
+    if study != STUDY or protocol not in PROTOCOLS or not seed.startswith("seed"):
+        raise ValueError(f"{run.name!r} is not the name of a zoo run")
+    return model, protocol, int(seed[4:])
 
 
 def planned_seeds(model: str, protocol: str = "subjects") -> int:
@@ -220,46 +131,151 @@ def planned_seeds(model: str, protocol: str = "subjects") -> int:
     return SEEDS.get(model, DEFAULT_SEEDS)
 
 
-def plan(models: list[str], protocols: list[str], seeds: list[int] | None = None) -> list[RunSpec]:
-    """Run specs in a sensible order (``subjects`` before ``retrain_all``)."""
+def plan(models: Sequence[str], protocols: Sequence[str], seeds: Sequence[int] | None = None,
+         best_epochs: Mapping[tuple[str, int], int] | None = None) -> list[Run]:
+    """The zoo's runs, ``subjects`` before ``retrain_all`` before ``paper``. A ``retrain_all``
+    run needs the best epoch of its ``subjects`` run (``best_epochs[(model, seed)]``); the
+    ones without it are left out (:func:`best_epochs_of` reads them from results)."""
     out = []
     for protocol in sorted(protocols, key=PROTOCOLS.index):
         for model in models:
             if model in CLASSICAL and protocol != "subjects":
                 continue  # no epochs to choose, no validation to misuse
-            n = planned_seeds(model, protocol)
-            for seed in (seeds if seeds is not None else range(n)):
-                out.append(RunSpec(model, protocol, seed))
+            for seed in (seeds if seeds is not None else range(planned_seeds(model, protocol))):
+                if protocol != "retrain_all":
+                    out.append(zoo_run(model, protocol, seed))
+                elif (model, seed) in (best_epochs or {}):
+                    out.append(zoo_run(model, protocol, seed, best_epochs[(model, seed)]))
     return out
+
+
+def first_protocols(protocols: Sequence[str]) -> list[str]:
+    """The protocols among ``protocols`` whose runs need nothing stored, and ``subjects`` when
+    ``retrain_all`` is asked (it takes their best epochs)."""
+    return [p for p in PROTOCOLS if p != "retrain_all" and (
+        p in protocols or (p == "subjects" and "retrain_all" in protocols))]
+
+
+def best_epochs_of(pairs: Iterable[tuple[Run, Result | None]]) -> dict[tuple[str, int], int]:
+    """``(model, seed) -> best epoch`` of the stored ``subjects`` runs among ``pairs``."""
+    out = {}
+    for run, result in pairs:
+        model, protocol, seed = identity(run)
+        if protocol == "subjects" and result is not None and model not in CLASSICAL:
+            out[(model, seed)] = int(result["best_epoch"])
+    return out
+
+
+def run(models: Sequence[str], protocols: Sequence[str], ds: HarDataset,
+        seeds: Sequence[int] | None = None, **execute_kw: Any) -> list[Result]:
+    """Execute what is missing of the zoo's runs through the runner (``execute_kw``: workers,
+    scheduler, threads, force, ...): ``subjects`` and ``paper`` runs as one list (the
+    ``subjects`` runs also when only ``retrain_all`` is asked: it takes their epochs), then the
+    ``retrain_all`` runs. Returns the results of the runs asked for, labelled."""
+    first = plan(models, first_protocols(protocols), seeds)
+    pairs = list(zip(first, runner.execute(first, ds, **execute_kw)))
+    if "retrain_all" in protocols:
+        retrain = plan(models, ["retrain_all"], seeds, best_epochs_of(pairs))
+        pairs += list(zip(retrain, runner.execute(retrain, ds, **execute_kw)))
+    return [labelled(r, res) for r, res in pairs if identity(r)[1] in protocols]
+
+
+# --- reading results ----------------------------------------------------------------------
+
+def labelled(run: Run, result: Result) -> Result:
+    """``result`` with its zoo label ``"zoo": {name, model, protocol, seed}`` (the stored
+    file may carry another study's name: the runner trains a configuration once)."""
+    model, protocol, seed = identity(run)
+    return {**result, STUDY: {"name": run.name, "model": model, "protocol": protocol,
+                              "seed": seed}}
+
+
+def read_planned(read: Callable[[Run], Result | None], models: Sequence[str] = ZOO,
+                 protocols: Sequence[str] = PROTOCOLS) -> list[Result]:
+    """Every planned zoo run that ``read`` finds stored, labelled, sorted by model, protocol
+    and seed (``retrain_all`` runs follow the stored ``subjects`` runs' best epochs)."""
+    first = plan(models, first_protocols(protocols))
+    pairs = [(r, read(r)) for r in first]
+    if "retrain_all" in protocols:
+        pairs += [(r, read(r)) for r in plan(models, ["retrain_all"],
+                                             best_epochs=best_epochs_of(pairs))]
+    out = [labelled(r, res) for r, res in pairs
+           if res is not None and identity(r)[1] in protocols]
+    return sorted(out, key=identity_of)
+
+
+def load_runs(ds: HarDataset, models: Sequence[str] = ZOO,
+              protocols: Sequence[str] = PROTOCOLS) -> list[Result]:
+    """Every planned zoo run stored on ``ds`` (:func:`read_planned` with the runner's
+    :func:`~har_utils.experiments.runner.load`)."""
+    return read_planned(lambda r: runner.load(r, ds), models, protocols)
+
+
+def committed_results(model: str, protocol: str = "subjects", root: Path | None = None
+                      ) -> list[Result]:
+    """The zoo runs of ``model`` under ``protocol`` in the project's committed results
+    (``root``: default ``results/`` of the project, whatever the profile), on the data its
+    ``summary.json`` describes; [] where the zoo has not run. Needs no dataset."""
+    root = config.PROJECT_ROOT / "results" if root is None else Path(root)
+    summary = root / "summary.json"
+    if not summary.exists():
+        return []
+    checksum = json.loads(summary.read_text())["data"]["checksum_sha256"]
+
+    def read(r: Run) -> Result | None:
+        path = root / "runs" / f"{r.key(checksum)}.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    return read_planned(read, [model], [protocol])
+
+
+def identity_of(result: Result) -> tuple[str, str, int]:
+    """(model, protocol, seed) of a result: its zoo label (:func:`labelled`), else read off
+    its run (``watch_test``: paper; early stopping on validation subjects: subjects; otherwise
+    retrain_all)."""
+    if STUDY in result:
+        z = result[STUDY]
+        return z["model"], z["protocol"], int(z["seed"])
+    r = result["run"]
+    protocol = ("paper" if r.get("watch_test") else
+                "subjects" if r.get("val_subjects") and r.get("patience") else "retrain_all")
+    return r["model"], protocol, int(r["seed"])
+
+
+def paper_readings(result: Result) -> dict[str, Any]:
+    """The two readings of a ``paper`` run, from its test curve (``history["val_accuracy"]``,
+    the test subjects scored after every epoch): the final epoch's test accuracy, and the
+    epoch with the best test accuracy (1-based) and that accuracy."""
+    curve = result["history"]["val_accuracy"]
+    best = int(np.argmax(curve))
+    return {"final_epoch_test_accuracy": float(curve[-1]), "best_epoch_by_test": best + 1,
+            "best_epoch_test_accuracy": float(curve[best])}
 
 
 # --- summary ------------------------------------------------------------------------------
 
-def load_runs() -> list[dict[str, Any]]:
-    """Every stored run result."""
-    return [json.loads(p.read_text()) for p in sorted(runs_dir().glob("*.json"))]
-
-
-def summarize(runs: list[dict[str, Any]], y_true: np.ndarray, subjects: np.ndarray
-              ) -> list[dict[str, Any]]:
+def summarize(runs: list[Result], y_true: np.ndarray, subjects: np.ndarray) -> list[Result]:
     """One row per (model, protocol): seeds, accuracy and macro-F1 mean/std, and a 95 %
-    interval from resampling test subjects over the pooled predictions of all seeds."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    interval from resampling test subjects over the pooled predictions of all seeds. The
+    ``paper`` runs give two rows (:data:`READINGS`)."""
+    groups: dict[tuple[str, str], list[Result]] = {}
     for r in runs:
-        groups.setdefault((r["spec"]["model"], r["spec"]["protocol"]), []).append(r)
+        model, protocol, _ = identity_of(r)
+        groups.setdefault((model, protocol), []).append(r)
     rows = []
     for (model, protocol), rs in sorted(groups.items()):
+        seeds = [identity_of(r)[2] for r in rs]
         acc = np.array([r["test"]["accuracy"] for r in rs])
         f1 = np.array([r["test"]["macro_avg"]["f1"] for r in rs])
         preds = np.concatenate([np.asarray(r["y_pred"]) for r in rs])
         low, high = evaluation.subject_bootstrap_ci(np.tile(y_true, len(rs)), preds,
                                                     np.tile(subjects, len(rs)))
+        std = (lambda a: float(a.std(ddof=1)) if len(rs) > 1 else 0.0)  # noqa: E731
         row = {"model": model, "protocol": protocol, "n_seeds": len(rs),
-               "planned_seeds": planned_seeds(model, protocol),
-               "seeds": sorted(r["spec"]["seed"] for r in rs),
+               "planned_seeds": planned_seeds(model, protocol), "seeds": sorted(seeds),
                "accuracy_per_seed": [float(a) for a in acc],
-               "accuracy_mean": float(acc.mean()), "accuracy_std": float(acc.std(ddof=1)) if len(rs) > 1 else 0.0,
-               "macro_f1_mean": float(f1.mean()), "macro_f1_std": float(f1.std(ddof=1)) if len(rs) > 1 else 0.0,
+               "accuracy_mean": float(acc.mean()), "accuracy_std": std(acc),
+               "macro_f1_mean": float(f1.mean()), "macro_f1_std": std(f1),
                "ci95_subject_bootstrap": [low, high],
                "train_seconds_total": float(sum(r.get("train_seconds", 0.0) for r in rs)),
                "wall_seconds_total": float(sum(r.get("wall_seconds", 0.0) for r in rs)),
@@ -268,27 +284,28 @@ def summarize(runs: list[dict[str, Any]], y_true: np.ndarray, subjects: np.ndarr
                    for subj in rs[0]["test"]["per_subject"]},
                "data_source": rs[0]["data"]["source_label"]}
         if protocol == "paper":  # two readings of the same runs
+            read = [paper_readings(r) for r in rs]
+            best = np.array([x["best_epoch_test_accuracy"] for x in read])
             row["protocol"] = "fixed_budget"
-            row["final_epoch_test_accuracy_mean"] = float(np.mean([r["final_epoch_test_accuracy"] for r in rs]))
-            row["best_epoch_test_accuracy_mean"] = float(np.mean([r["best_epoch_test_accuracy"] for r in rs]))
-            best = np.array([r["best_epoch_test_accuracy"] for r in rs])
+            row["final_epoch_test_accuracy_mean"] = float(np.mean(
+                [x["final_epoch_test_accuracy"] for x in read]))
+            row["best_epoch_test_accuracy_mean"] = float(best.mean())
             rows.append(row)
             row = {"model": model, "protocol": "best_on_test", "n_seeds": len(rs),
                    "planned_seeds": row["planned_seeds"], "seeds": row["seeds"],
                    "accuracy_per_seed": [float(a) for a in best],
-                   "accuracy_mean": float(best.mean()),
-                   "accuracy_std": float(best.std(ddof=1)) if len(rs) > 1 else 0.0,
-                   "best_epochs": [int(r["best_epoch_by_test"]) for r in rs],
+                   "accuracy_mean": float(best.mean()), "accuracy_std": std(best),
+                   "best_epochs": [x["best_epoch_by_test"] for x in read],
                    "inflation_pp": 100 * float(best.mean() - acc.mean()),
                    "data_source": row["data_source"]}
         rows.append(row)
     return rows
 
 
-def paired_tests(runs: list[dict[str, Any]], y_true: np.ndarray, reference: str = "cnn_lstm_paper",
-                 protocol: str = "subjects", seed: int = 0) -> list[dict[str, Any]]:
+def paired_tests(runs: list[Result], y_true: np.ndarray, reference: str = "cnn_lstm_paper",
+                 protocol: str = "subjects", seed: int = 0) -> list[Result]:
     """McNemar's test of every model against ``reference`` on the same test windows."""
-    by = {(r["spec"]["model"], r["spec"]["protocol"], r["spec"]["seed"]): r for r in runs}
+    by = {identity_of(r): r for r in runs}
     ref = by.get((reference, protocol, seed))
     if ref is None:
         return []
@@ -301,7 +318,7 @@ def paired_tests(runs: list[dict[str, Any]], y_true: np.ndarray, reference: str 
     return out
 
 
-def cv_rows(path: Path | None = None) -> list[dict[str, Any]]:
+def cv_rows(path: Path | None = None) -> list[Result]:
     """The final rows of protocol cv (``results/cv/summary.json``, written by ``make cv``) in
     the form of this summary's rows (protocol ``cv``); none where it has not run."""
     path = config.results_dir() / "cv" / "summary.json" if path is None else path
@@ -322,14 +339,14 @@ def cv_rows(path: Path | None = None) -> list[dict[str, Any]]:
                     "macro_f1_mean": f["macro_f1_mean"],
                     "ci95_subject_bootstrap": f["ci95_subject_bootstrap"],
                     "per_subject_accuracy_mean": f["per_subject_accuracy_mean"],
-                    "ensemble_accuracy": f["ensemble"]["accuracy"], "devices": f["devices"],
-                    "train_seconds_total": f["train_seconds_total"],
+                    "ensemble_accuracy": (f.get("ensemble") or {}).get("accuracy"),
+                    "devices": f["devices"], "train_seconds_total": f["train_seconds_total"],
                     "data_source": f["data_source"]})
     return out
 
 
-def subject_comparisons(rows: list[dict[str, Any]], reference: str = "cnn_lstm_paper",
-                        protocol: str = "subjects") -> dict[str, dict[str, Any]]:
+def subject_comparisons(rows: list[Result], reference: str = "cnn_lstm_paper",
+                        protocol: str = "subjects") -> dict[str, Result]:
     """Every model against ``reference`` by test subject (per-subject accuracy, mean over
     seeds): the paired comparison McNemar's window-level test cannot make, since windows of one
     person overlap and are not independent."""
@@ -344,16 +361,28 @@ def subject_comparisons(rows: list[dict[str, Any]], reference: str = "cnn_lstm_p
             for m, r in by.items() if m != reference}
 
 
-def write_summary(ds: HarDataset) -> Path:
+def stale_runs(current: Iterable[str]) -> list[str]:
+    """Names of the zoo runs in the runner's store outside the ``current`` keys (e.g. runs on
+    another data source)."""
+    keep, out = set(current), []
+    for path in sorted(runner.runs_dir().glob("*.json")):
+        if path.stem in keep:
+            continue
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if doc.get("study") == STUDY:
+            out.append(doc.get("name", path.stem))
+    return sorted(out)
+
+
+def write_summary(ds: HarDataset, models: Sequence[str] = ZOO) -> Path:
     """``results/summary.json``: the summary table, paired tests and the cost table if measured.
 
-    Only runs made with the current configuration and data count (their key matches); others,
-    e.g. runs on the other data source, are named in ``stale_runs_left_out``."""
-    current, stale = [], []
-    for r in load_runs():
-        spec = RunSpec(**r["spec"])
-        (current if r.get("key") == spec.key(ds) else stale).append(r)
-    runs = current
+    Only the planned runs of ``models`` on ``ds`` count (their keys hold its checksum); zoo
+    runs stored for other data are named in ``stale_runs_left_out``."""
+    runs = load_runs(ds, models)
     rows = cv_rows() + summarize(runs, ds.test.y, ds.test.subject)
     cost_path = config.results_dir() / "zoo" / "cost_table.json"
     doc = {"data": data.stamp(ds), "protocols": {"subjects": f"early stopping on validation "
@@ -368,21 +397,25 @@ def write_summary(ds: HarDataset) -> Path:
            "n_runs": len(runs),
            "train_seconds_total": float(sum(r.get("train_seconds", 0.0) for r in runs)),
            "wall_seconds_total": float(sum(r.get("wall_seconds", 0.0) for r in runs)),
-           "stale_runs_left_out": sorted(RunSpec(**r["spec"]).name for r in stale)}
+           "stale_runs_left_out": stale_runs(r["key"] for r in runs)}
     path = config.results_dir() / "summary.json"
     write_json_atomic(path, doc)
     return path
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``run [--models ..] [--protocols ..] [--seeds ..]`` or ``summary``."""
+    """``run [--models ..] [--protocols ..] [--seeds ..] [--workers N]`` or ``summary``."""
     ap = argparse.ArgumentParser(prog="python -m har_utils.zoo", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="run the missing zoo runs, one after another")
+    r = sub.add_parser("run", help="run the missing zoo runs through the experiment runner")
     r.add_argument("--models", default=",".join(ZOO))
     r.add_argument("--protocols", default="subjects,retrain_all")
     r.add_argument("--seeds", default=None, help="comma list (default: 5 paper model, 3 others)")
+    r.add_argument("--workers", type=int, default=1)
+    r.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786)")
+    r.add_argument("--threads", type=int, default=None,
+                   help="TensorFlow threads per worker (default: cores // workers)")
     r.add_argument("--source", default="auto")
     r.add_argument("--force", action="store_true")
     sub.add_parser("summary", help="write results/summary.json").add_argument("--source", default="auto")
@@ -390,16 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     ds = data.load_dataset(args.source)
     if args.cmd == "run":
         seeds = None if args.seeds is None else [int(s) for s in args.seeds.split(",")]
-        specs = plan(args.models.split(","), args.protocols.split(","), seeds)
-        for i, spec in enumerate(specs, 1):
-            if not args.force and is_done(spec, ds):
-                print(f"[zoo {i}/{len(specs)}] {spec.name}: done, skipped", flush=True)
-                continue
-            print(f"[zoo {i}/{len(specs)}] {spec.name}: running", flush=True)
-            res = run(spec, ds, force=args.force, log=lambda line: print("    " + line, flush=True))
-            print(f"[zoo {i}/{len(specs)}] {spec.name}: test accuracy {res['test']['accuracy']:.4f} "
-                  f"in {res['wall_seconds']:.0f} s", flush=True)
-    print(f"wrote {write_summary(ds)}")
+        run(args.models.split(","), args.protocols.split(","), ds, seeds, workers=args.workers,
+            scheduler=args.scheduler, threads=args.threads, force=args.force)
+    print(f"wrote {config.shown(write_summary(ds))}")
     return 0
 
 

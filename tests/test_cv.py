@@ -76,6 +76,27 @@ def test_cost_table_shows_every_model_and_every_reduction() -> None:
     assert t.loc["cnn", "reductions"] == "-"
 
 
+def test_the_ensemble_takes_only_runs_that_kept_their_softmax() -> None:
+    """Runs converted from before the runner kept no test softmax: the ensemble leaves them
+    out and names the seeds it used; with none, there is no ensemble."""
+    from har_utils import report, training
+
+    ds = synthetic_dataset()
+    onehot = np.eye(6)[np.searchsorted(training.ACTIVITY_IDS, ds.test.y)]
+    right = {"run": {"seed": 0}, "test_proba": onehot.tolist()}
+    assert cv.ensemble([right, {"run": {"seed": 1}}], ds)["seeds"] == [0]
+    assert cv.ensemble([right, {"run": {"seed": 1}}], ds)["accuracy"] == 1.0
+    assert "seeds" not in cv.ensemble([right], ds)
+    assert cv.ensemble([{"run": {"seed": 1}}], ds) is None
+    final = {"n_seeds": 1, "accuracy_std": 0.0, "accuracy_mean": 0.9, "macro_f1_mean": 0.9,
+             "ci95_subject_bootstrap": [0.8, 0.95], "ensemble": None, "devices": ["CPU"],
+             "data_source": "x"}
+    summary = {"models": {"m": {"plan": {"folds": 7}, "choice": {"epochs": 3, "budget": 9,
+                                                                  "accuracy_at_chosen": 0.9},
+                                "final": final}}}
+    assert report.cv_table(summary).iloc[0]["ensemble of the seeds %"] == "-"
+
+
 @pytest.mark.slow
 def test_smoke_protocol_end_to_end(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     ds: HarDataset = synthetic_dataset()

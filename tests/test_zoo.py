@@ -1,4 +1,5 @@
-"""The zoo runner on a small synthetic dataset: protocols, resumable runs, summary, paired tests."""
+"""The zoo on the experiment runner, on a small synthetic dataset: its protocols as runs,
+resuming, the summary, paired tests and the tables the report draws from it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import pytest
 
 from har_utils import config, zoo
 from har_utils.data import HarDataset
+from har_utils.experiments import runner
 from synthetic_uci import synthetic_dataset
+
+QUIET = {"ship_data": True, "log": lambda _line: None}
 
 
 @pytest.fixture
@@ -17,82 +21,126 @@ def ds() -> HarDataset:
     return synthetic_dataset()
 
 
-def spec(protocol: str, seed: int = 0) -> zoo.RunSpec:
-    return zoo.RunSpec("tiny_cnn", protocol, seed, max_epochs=3, patience=1)
+@pytest.fixture
+def short(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 3-epoch budget with patience 1 (the zoo's are 100 and 10)."""
+    monkeypatch.setattr(zoo, "BUDGET", 3)
+    monkeypatch.setattr(zoo, "PATIENCE", 1)
 
 
-def test_protocols_write_resumable_results(ds: HarDataset, monkeypatch: pytest.MonkeyPatch) -> None:
-    r = zoo.run(spec("subjects"), ds, log=lambda _l: None)
-    assert r["validation_subjects"] == [8, 17, 21, 25]
-    assert 1 <= r["best_epoch"] <= r["epochs_run"] <= 3
-    assert len(r["y_pred"]) == len(ds.test.y) and r["data"]["source"] == "hapt"
-    assert set(r["test"]["per_subject"]) == {str(s) for s in config.TEST_SUBJECTS}
-    assert zoo.is_done(spec("subjects"), ds)
+def test_protocols_are_runs_of_the_runner() -> None:
+    subjects = zoo.zoo_run("cnn", "subjects", 2)
+    assert subjects.val_subjects == (8, 17, 21, 25) and subjects.patience == zoo.PATIENCE
+    assert set(subjects.fit_subjects) == set(config.TRAIN_SUBJECTS) - {8, 17, 21, 25}
+    assert subjects.epochs == 100 and subjects.test and not subjects.watch_test
+    retrain = zoo.zoo_run("cnn", "retrain_all", 2, epochs=7)
+    assert retrain.fit_subjects == tuple(config.TRAIN_SUBJECTS) and retrain.epochs == 7
+    assert not retrain.val_subjects and not retrain.patience
+    paper = zoo.zoo_run("cnn", "paper", 2)
+    assert paper.watch_test and paper.epochs == 100 and not paper.val_subjects
+    logreg = zoo.zoo_run("logreg_features", "subjects")
+    assert logreg.fit_subjects == tuple(config.TRAIN_SUBJECTS) and not logreg.val_subjects
+    assert dict(logreg.model_kwargs) == {"C": 1.0}
+    assert [zoo.identity(r) for r in (subjects, retrain, paper)] == [
+        ("cnn", "subjects", 2), ("cnn", "retrain_all", 2), ("cnn", "paper", 2)]
+    assert subjects.study == "zoo" and subjects.name == "zoo/cnn/subjects/seed2"
+    with pytest.raises(ValueError, match="epochs of its subjects run"):
+        zoo.zoo_run("cnn", "retrain_all")
+    with pytest.raises(ValueError, match="subjects protocol only"):
+        zoo.zoo_run("logreg_features", "paper")
+    with pytest.raises(ValueError, match="not the name of a zoo run"):
+        zoo.identity(runner.Run("cnn", name="cv/cnn/final/seed0"))
+    keys = {r.key("c") for r in (subjects, retrain, paper, logreg)}
+    assert len(keys) == 4
 
-    calls = []
-    with monkeypatch.context() as m:
-        m.setattr(zoo, "_run_keras", lambda *a, **k: calls.append(1))
-        assert zoo.run(spec("subjects"), ds)["key"] == r["key"] and calls == []  # skipped
 
-    again = zoo.run(spec("retrain_all"), ds, log=lambda _l: None)
-    assert again["epochs_run"] == r["best_epoch"] and again["epochs_from"] == r["name"]
+def test_run_executes_through_the_runner_and_resumes(ds: HarDataset, short: None,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    [retrain] = zoo.run(["tiny_cnn"], ["retrain_all"], ds, [0], **QUIET)  # subjects run first
+    [subjects] = zoo.load_runs(ds, ["tiny_cnn"], ["subjects"])
+    assert subjects["config"]["val_subjects"] == [8, 17, 21, 25]
+    assert 1 <= subjects["best_epoch"] <= subjects["epochs_run"] <= 3
+    assert retrain["epochs_run"] == subjects["best_epoch"] and retrain["zoo"]["seed"] == 0
+    assert len(retrain["y_pred"]) == len(ds.test.y) and "test_proba" in retrain
+    assert set(retrain["test"]["per_subject"]) == {str(s) for s in config.TEST_SUBJECTS}
 
-    paper = zoo.run(spec("paper"), ds, log=lambda _l: None)
+    [paper] = zoo.run(["tiny_cnn"], ["paper"], ds, [0], **QUIET)
     assert paper["epochs_run"] == 3  # no early stopping in the paper's protocol
-    test_curve = paper["history"]["val_accuracy"]  # the test set is the validation set here
-    assert len(test_curve) == 3 and paper["best_epoch_test_accuracy"] == max(test_curve)
-    assert test_curve[paper["best_epoch_by_test"] - 1] == max(test_curve)
-    assert paper["final_epoch_test_accuracy"] == test_curve[-1]
-    assert paper["final_epoch_test_accuracy"] == pytest.approx(paper["test"]["accuracy"], abs=1e-6)
+    curve = paper["history"]["val_accuracy"]  # the test set is watched every epoch
+    read = zoo.paper_readings(paper)
+    assert len(curve) == 3 and read["best_epoch_test_accuracy"] == max(curve)
+    assert curve[read["best_epoch_by_test"] - 1] == max(curve)
+    assert read["final_epoch_test_accuracy"] == pytest.approx(paper["test"]["accuracy"], abs=1e-6)
+
+    monkeypatch.setattr(runner, "run_one", lambda *a, **k: pytest.fail("trained again"))
+    lines: list[str] = []
+    again = zoo.run(["tiny_cnn"], ["subjects", "retrain_all", "paper"], ds, [0],
+                    ship_data=True, log=lines.append)
+    assert [r["key"] for r in again] == [subjects["key"], paper["key"], retrain["key"]]
+    assert "2 run(s): 2 stored, 0 to train" in lines[0]  # subjects + paper, then retrain
+    assert "1 run(s): 1 stored, 0 to train" in lines[2]
 
 
-def test_retrain_needs_the_subjects_run(ds: HarDataset) -> None:
-    with pytest.raises(RuntimeError, match="subjects"):
-        zoo.run(spec("retrain_all", seed=5), ds, log=lambda _l: None)
+def test_plan_orders_protocols_and_seeds() -> None:
+    runs = zoo.plan(["cnn_lstm_paper", "cnn", "logreg_features"], ["retrain_all", "subjects"],
+                    best_epochs={("cnn_lstm_paper", 0): 4, ("cnn", 1): 2})
+    names = [r.name for r in runs]
+    assert names.index("zoo/cnn_lstm_paper/subjects/seed0") < \
+        names.index("zoo/cnn_lstm_paper/retrain_all/seed0")
+    assert sum(zoo.identity(r)[:2] == ("cnn_lstm_paper", "subjects") for r in runs) == 5
+    assert sum(zoo.identity(r)[:2] == ("cnn", "subjects") for r in runs) == 3
+    assert [zoo.identity(r)[1] for r in runs if r.model == "logreg_features"] == ["subjects"]
+    retrain = [r for r in runs if zoo.identity(r)[1] == "retrain_all"]  # where epochs are known
+    assert [(r.model, r.seed, r.epochs) for r in retrain] == [("cnn_lstm_paper", 0, 4),
+                                                              ("cnn", 1, 2)]
+    assert zoo.first_protocols(["retrain_all"]) == ["subjects"]
+    assert zoo.first_protocols(["paper", "subjects"]) == ["subjects", "paper"]
 
 
-def test_key_depends_on_data_and_settings(ds: HarDataset) -> None:
-    k = spec("subjects").key(ds)
-    assert zoo.RunSpec("tiny_cnn", "subjects", 0, max_epochs=4, patience=1).key(ds) != k
-    other = HarDataset(ds.train, ds.test, "uci", {"archive_sha256": "x"})
-    assert spec("subjects").key(other) != k
+def test_the_costliest_models_retrain_once() -> None:
+    best = {(m, s): 5 for m in ("isplinception", "cnn") for s in range(3)}
+    runs = zoo.plan(["isplinception", "cnn"], ["subjects", "retrain_all"], best_epochs=best)
+    count: dict[tuple[str, str], int] = {}
+    for r in runs:
+        model, protocol, _ = zoo.identity(r)
+        count[(model, protocol)] = count.get((model, protocol), 0) + 1
+    assert count == {("isplinception", "subjects"): 3, ("cnn", "subjects"): 3,
+                     ("isplinception", "retrain_all"): 1, ("cnn", "retrain_all"): 3}
 
 
-def test_summary_and_paired_tests(ds: HarDataset) -> None:
-    for seed in (0, 1):
-        zoo.run(spec("subjects", seed), ds, log=lambda _l: None)
-    zoo.run(zoo.RunSpec("logreg_features", "subjects", 0), ds)
-    runs = zoo.load_runs()
+def test_summary_and_paired_tests(ds: HarDataset, short: None) -> None:
+    zoo.run(["tiny_cnn", "logreg_features"], ["subjects"], ds, [0, 1], **QUIET)
+    runs = zoo.load_runs(ds, ["tiny_cnn", "logreg_features"])
+    assert [zoo.identity_of(r) for r in runs] == [("logreg_features", "subjects", 0),
+                                                  ("tiny_cnn", "subjects", 0),
+                                                  ("tiny_cnn", "subjects", 1)]
     rows = {(r["model"], r["protocol"]): r for r in zoo.summarize(runs, ds.test.y, ds.test.subject)}
     row = rows[("tiny_cnn", "subjects")]
     assert row["n_seeds"] == 2 and row["seeds"] == [0, 1]
-    accs = [r["test"]["accuracy"] for r in runs if r["spec"]["model"] == "tiny_cnn"]
+    accs = [r["test"]["accuracy"] for r in runs if r["run"]["model"] == "tiny_cnn"]
     assert row["accuracy_mean"] == pytest.approx(np.mean(accs))
     low, high = row["ci95_subject_bootstrap"]
     assert low <= row["accuracy_mean"] <= high
     assert rows[("logreg_features", "subjects")]["n_seeds"] == 1
     tests = zoo.paired_tests(runs, ds.test.y, reference="tiny_cnn")
     assert [t["model"] for t in tests] == ["logreg_features"] and 0 <= tests[0]["p_value"] <= 1
-    path = zoo.write_summary(ds)
-    doc = json.loads(path.read_text())
+    doc = json.loads(zoo.write_summary(ds, ["tiny_cnn", "logreg_features"]).read_text())
     assert doc["n_runs"] == 3 and doc["data"]["source"] == "hapt"
 
 
-def test_plan_orders_protocols_and_seeds() -> None:
-    specs = zoo.plan(["cnn_lstm_paper", "cnn", "logreg_features"], ["retrain_all", "subjects"])
-    names = [s.name for s in specs]
-    assert names.index("cnn_lstm_paper__subjects__seed0") < names.index("cnn_lstm_paper__retrain_all__seed0")
-    assert sum(s.model == "cnn_lstm_paper" and s.protocol == "subjects" for s in specs) == 5
-    assert sum(s.model == "cnn" and s.protocol == "subjects" for s in specs) == 3
-    assert [s.protocol for s in specs if s.model == "logreg_features"] == ["subjects"]
+def test_results_without_a_zoo_label_group_by_what_they_ran() -> None:
+    run = zoo.zoo_run("cnn", "subjects", 1)
+    assert zoo.identity_of({"run": run.as_dict()}) == ("cnn", "subjects", 1)
+    assert zoo.identity_of({"run": zoo.zoo_run("cnn", "paper", 0).as_dict()})[1] == "paper"
+    assert zoo.identity_of({"run": zoo.zoo_run("cnn", "retrain_all", 0, 3).as_dict()})[1] == \
+        "retrain_all"
 
 
-def test_report_tables_from_a_summary(ds: HarDataset) -> None:
+def test_report_tables_from_a_summary(ds: HarDataset, short: None) -> None:
     from har_utils import report
 
-    zoo.run(spec("subjects"), ds, log=lambda _l: None)
-    zoo.run(spec("paper"), ds, log=lambda _l: None)
-    summary = json.loads(zoo.write_summary(ds).read_text())
+    zoo.run(["tiny_cnn"], ["subjects", "paper"], ds, [0], **QUIET)
+    summary = json.loads(zoo.write_summary(ds, ["tiny_cnn"]).read_text())
     table = report.zoo_table(summary)
     runs = table[table["n_seeds"] > 0]
     assert set(runs["protocol"]) == {"subjects", "fixed_budget", "best_on_test"}
@@ -127,6 +175,13 @@ def test_report_tables_from_a_summary(ds: HarDataset) -> None:
     assert "99 % (training accuracy)" in [t.get_text() for t in fig.axes[0].texts]
     md = report.markdown_table(table)
     assert md.splitlines()[0].startswith("| model | protocol |") and md.count("\n") == len(table) + 1
+    # the paper protocol read from the committed store, with no dataset at hand
+    got = report.fixed_budget_reading("tiny_cnn", config.results_dir())
+    assert got["seeds"] == [0] and got["epochs"] == 3
+    assert got["test_accuracy"] == pytest.approx(fixed["final_epoch_test_accuracy_mean"])
+    [subjects] = zoo.committed_results("tiny_cnn", "subjects", config.results_dir())
+    assert subjects["zoo"]["name"] == "zoo/tiny_cnn/subjects/seed0"
+    assert report.fixed_budget_reading("cnn", config.results_dir()) is None
 
 
 def test_paper_row_is_matched_to_its_reported_number() -> None:
@@ -143,24 +198,15 @@ def test_paper_row_is_matched_to_its_reported_number() -> None:
     assert row["accuracy % (mean ± std)"] == "91.00 ± 1.00"
 
 
-def test_summary_counts_only_runs_of_the_current_data(ds: HarDataset) -> None:
-    zoo.run(spec("subjects"), ds, log=lambda _l: None)
+def test_summary_counts_only_runs_of_the_current_data(ds: HarDataset, short: None) -> None:
+    zoo.run(["tiny_cnn"], ["subjects"], ds, [0], **QUIET)
     other = HarDataset(ds.train, ds.test, "uci", {"archive_sha256": "x", "cache": "x.npz"})
-    doc = json.loads(zoo.write_summary(other).read_text())
+    doc = json.loads(zoo.write_summary(other, ["tiny_cnn"]).read_text())
     assert doc["n_runs"] == 0 and doc["rows"] == []
-    assert doc["stale_runs_left_out"] == ["tiny_cnn__subjects__seed0"]
-    doc = json.loads(zoo.write_summary(ds).read_text())
+    assert doc["stale_runs_left_out"] == ["zoo/tiny_cnn/subjects/seed0"]
+    doc = json.loads(zoo.write_summary(ds, ["tiny_cnn"]).read_text())
     assert doc["n_runs"] == 1 and doc["stale_runs_left_out"] == []
     assert doc["train_seconds_total"] > 0 and doc["wall_seconds_total"] >= doc["train_seconds_total"]
-
-
-def test_the_costliest_models_retrain_once() -> None:
-    specs = zoo.plan(["isplinception", "cnn"], ["subjects", "retrain_all"])
-    count = {(s.model, s.protocol): 0 for s in specs}
-    for s in specs:
-        count[(s.model, s.protocol)] += 1
-    assert count == {("isplinception", "subjects"): 3, ("cnn", "subjects"): 3,
-                     ("isplinception", "retrain_all"): 1, ("cnn", "retrain_all"): 3}
 
 
 def test_subject_comparisons_pair_the_test_subjects() -> None:
@@ -198,3 +244,10 @@ def test_cv_rows_come_from_the_cv_study(tmp_path) -> None:
     note = table[(table["model"] == "cnn_lstm_paper") & (table["protocol"] == "cv")].iloc[0]["note"]
     assert "40 epochs chosen on 7 folds" in note and "ensemble of the seeds 93.00 %" in note
     assert "2 of 5 planned seeds" in note
+    # final runs without softmax outputs (converted from before the runner): no ensemble
+    path.write_text(json.dumps({"models": {"cnn_lstm_paper": {
+        **doc["models"]["cnn_lstm_paper"], "final": {**final, "ensemble": None}}}}))
+    [row] = zoo.cv_rows(path)
+    assert row["ensemble_accuracy"] is None
+    note = report.zoo_table({"rows": [row]}).iloc[0]["note"]
+    assert "40 epochs chosen on 7 folds" in note and "ensemble" not in note

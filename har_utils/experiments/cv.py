@@ -216,19 +216,15 @@ def early_stopping_cost(results: list[dict[str, Any]], chosen: int, patience: in
 
 def final_row(model: str, results: list[dict[str, Any]], ds: HarDataset) -> dict[str, Any]:
     """mean ± std over seeds, pooled subject-bootstrap interval, per-subject accuracy, and the
-    ensemble of the seeds (averaged softmax) with its own interval."""
+    ensemble of the seeds (averaged softmax) with its own interval (:func:`ensemble`: of the
+    seeds whose result kept its softmax outputs, which runs converted from before the runner
+    did not)."""
     acc = np.array([r["test"]["accuracy"] for r in results])
     f1 = np.array([r["test"]["macro_avg"]["f1"] for r in results])
     preds = np.concatenate([np.asarray(r["y_pred"]) for r in results])
     n = len(results)
     low, high = evaluation.subject_bootstrap_ci(np.tile(ds.test.y, n), preds,
                                                 np.tile(ds.test.subject, n))
-    from ..training import ACTIVITY_IDS
-
-    proba = np.mean([np.asarray(r["test_proba"]) for r in results], axis=0)
-    ens_pred = ACTIVITY_IDS[np.argmax(proba, axis=1)]
-    ens = evaluation.metrics(ds.test.y, ens_pred, ds.test.subject)
-    e_low, e_high = evaluation.subject_bootstrap_ci(ds.test.y, ens_pred, ds.test.subject)
     subjects = sorted(results[0]["test"]["per_subject"], key=int)
     return {"model": model, "n_seeds": n, "seeds": [r["run"]["seed"] for r in results],
             "epochs": results[0]["epochs_run"], "accuracy_per_seed": acc.tolist(),
@@ -236,13 +232,30 @@ def final_row(model: str, results: list[dict[str, Any]], ds: HarDataset) -> dict
             "macro_f1_mean": float(f1.mean()), "ci95_subject_bootstrap": [low, high],
             "per_subject_accuracy_mean": {s: float(np.mean([r["test"]["per_subject"][s]["accuracy"]
                                                             for r in results])) for s in subjects},
-            "ensemble": {"accuracy": ens["accuracy"], "macro_f1": ens["macro_avg"]["f1"],
-                         "ci95_subject_bootstrap": [e_low, e_high],
-                         "per_subject_accuracy": {s: v["accuracy"]
-                                                  for s, v in ens["per_subject"].items()}},
+            "ensemble": ensemble(results, ds),
             "devices": sorted({r.get("device", "?") for r in results}),
             "train_seconds_total": float(sum(r.get("train_seconds", 0.0) for r in results)),
             "data_source": results[0]["data"]["source_label"]}
+
+
+def ensemble(results: list[dict[str, Any]], ds: HarDataset) -> dict[str, Any] | None:
+    """The seed ensemble (averaged test softmax) of the results that kept ``test_proba``;
+    None when none did."""
+    from ..training import ACTIVITY_IDS
+
+    kept = [r for r in results if "test_proba" in r]
+    if not kept:
+        return None
+    proba = np.mean([np.asarray(r["test_proba"]) for r in kept], axis=0)
+    pred = ACTIVITY_IDS[np.argmax(proba, axis=1)]
+    ens = evaluation.metrics(ds.test.y, pred, ds.test.subject)
+    low, high = evaluation.subject_bootstrap_ci(ds.test.y, pred, ds.test.subject)
+    out = {"accuracy": ens["accuracy"], "macro_f1": ens["macro_avg"]["f1"],
+           "ci95_subject_bootstrap": [low, high],
+           "per_subject_accuracy": {s: v["accuracy"] for s, v in ens["per_subject"].items()}}
+    if len(kept) < len(results):
+        out["seeds"] = [r["run"]["seed"] for r in kept]
+    return out
 
 
 def subject_comparison(a: dict[str, float], b: dict[str, float], n_boot: int = 10000,
