@@ -77,6 +77,14 @@ RETRAIN_SEEDS = {"deepconvlstm": 1, "isplinception": 1}
 ZOO = ("cnn_lstm_paper", "cnn_lstm_sequential", "cnn", "lstm", "deepconvlstm", "isplinception",
        "logreg_features")
 CLASSICAL = runner.CLASSICAL
+#: The zoo runs trained with one TensorFlow thread (``TF_NUM_INTRAOP_THREADS=1`` in their files).
+#: Every other zoo run was trained before the zoo set a thread count, with TensorFlow's default
+#: (``Run.threads = 0``: one per core of the 2-core machine). Their numbers depend on it: the
+#: same configuration with one thread is another run (the ablation study's baseline, say).
+ONE_THREAD = frozenset({"cnn_lstm_paper/paper/seed1", "deepconvlstm/retrain_all/seed0",
+                        "deepconvlstm/subjects/seed0", "deepconvlstm/subjects/seed1",
+                        "deepconvlstm/subjects/seed2", "isplinception/retrain_all/seed0",
+                        "lstm/retrain_all/seed1", "lstm/retrain_all/seed2"})
 
 Result = dict[str, Any]
 
@@ -94,11 +102,13 @@ def zoo_run(model: str, protocol: str, seed: int = 0, epochs: int | None = None)
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; use one of {PROTOCOLS}")
     everyone = tuple(config.TRAIN_SUBJECTS)
-    label = {"study": STUDY, "name": run_name(model, protocol, seed)}
+    label = {"study": STUDY, "name": run_name(model, protocol, seed),
+             "threads": 1 if f"{model}/{protocol}/seed{seed}" in ONE_THREAD else 0}
     if model in CLASSICAL:
         if protocol != "subjects":
             raise ValueError(f"{model} runs under the subjects protocol only (no epochs)")
-        return Run(model, seed, 1, everyone, model_kwargs={"C": LOGREG_C}, **label)
+        return Run(model, seed, 1, everyone, model_kwargs={"C": LOGREG_C}, study=STUDY,
+                   name=label["name"])
     if protocol == "subjects":
         val = data.validation_subjects()
         fit = tuple(s for s in everyone if s not in val)
@@ -414,8 +424,6 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--seeds", default=None, help="comma list (default: 5 paper model, 3 others)")
     r.add_argument("--workers", type=int, default=1)
     r.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786)")
-    r.add_argument("--threads", type=int, default=None,
-                   help="TensorFlow threads per worker (default: cores // workers)")
     r.add_argument("--source", default="auto")
     r.add_argument("--force", action="store_true")
     sub.add_parser("summary", help="write results/summary.json").add_argument("--source", default="auto")
@@ -424,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "run":
         seeds = None if args.seeds is None else [int(s) for s in args.seeds.split(",")]
         run(args.models.split(","), args.protocols.split(","), ds, seeds, workers=args.workers,
-            scheduler=args.scheduler, threads=args.threads, force=args.force)
+            scheduler=args.scheduler, force=args.force)
     print(f"wrote {config.shown(write_summary(ds))}")
     return 0
 

@@ -77,6 +77,15 @@ def test_fold_runs_never_score_the_test_set(ds: HarDataset, tmp_path: Path) -> N
     assert r["config"]["val_subjects"] == list(FOLD)
 
 
+def test_the_thread_count_is_part_of_a_run(ds: HarDataset) -> None:
+    c = runner.checksum(ds)
+    assert "threads" not in tiny().config()  # 1, the default: keys made before it stay
+    assert tiny(threads=0).config()["threads"] == 0 and tiny(threads=2).key(c) != tiny().key(c)
+    assert tiny(threads=0).key(c) != tiny().key(c)
+    with pytest.raises(ValueError, match="threads"):
+        tiny(threads=-1)
+
+
 def test_watch_test_scores_the_test_subjects_each_epoch_and_steers_nothing(
         ds: HarDataset, tmp_path: Path) -> None:
     c = runner.checksum(ds)
@@ -146,7 +155,7 @@ def test_local_processes_and_a_dask_cluster_give_the_same_results(
                       dashboard_address=None) as cluster:
         addresses = set(cluster.workers_address if hasattr(cluster, "workers_address") else
                         [w.worker_address for w in cluster.workers.values()])
-        remote = runner.execute(runs, ds, scheduler=cluster.scheduler_address, threads=1,
+        remote = runner.execute(runs, ds, scheduler=cluster.scheduler_address,
                                 ship_data=True, backup_root=tmp_path / "bd")
     assert (tmp_path / "dask" / "runs" / f"{remote[0]['key']}.json").exists()
     for lo, re_ in zip(local, remote):

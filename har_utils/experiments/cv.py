@@ -368,8 +368,6 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--stage", choices=("folds", "all"), default="all")
     r.add_argument("--workers", type=int, default=1)
     r.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786)")
-    r.add_argument("--threads", type=int, default=None,
-                   help="TensorFlow threads per worker (default: cores // workers)")
     r.add_argument("--smoke", action="store_true")
     r.add_argument("--source", default="auto")
     r.add_argument("--check", action="store_true",
@@ -395,8 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     models = args.models.split(",") if args.cmd == "run" else list(MODELS)
     if args.cmd == "run":
         choices = run_models(models, ds, smoke=args.smoke, stage=args.stage,
-                             workers=args.workers, scheduler=args.scheduler,
-                             threads=args.threads)
+                             workers=args.workers, scheduler=args.scheduler)
         for model, choice in choices.items():
             print(f"[cv] {model}: {choice['rule']}: "
                   + (f"C = {choice['C']:g}" if "C" in choice else f"{choice['epochs']} epochs"),

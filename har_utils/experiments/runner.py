@@ -77,6 +77,10 @@ class Run:
     #: Score the test subjects after every epoch as the "validation" curve (the paper's own
     #: protocol, kept to measure it). Never steers: no early stopping, no checkpoint choice.
     watch_test: bool = False
+    #: TensorFlow intra-op threads it trains with (inter-op: 1). The numbers depend on it (same
+    #: seed, other thread count: other float rounding, another run), so it is part of the run.
+    #: 0: TensorFlow's default, as many as the machine has cores (the zoo's first runs).
+    threads: int = 1
     study: str = field(default="", compare=False)
     name: str = field(default="", compare=False)
 
@@ -99,6 +103,8 @@ class Run:
                              "it takes no validation subjects, no early stopping, and test=True")
         if self.epochs < 1:
             raise ValueError(f"{self.label}: epochs must be >= 1")
+        if self.threads < 0:
+            raise ValueError(f"{self.label}: threads must be >= 0 (0: TensorFlow's default)")
 
     @property
     def label(self) -> str:
@@ -134,6 +140,8 @@ class Run:
                "channels": list(self.channels) or list(config.CHANNELS)}
         if self.watch_test:  # only when set: the keys of every other run stay as they were
             out["watch_test"] = True
+        if self.threads != 1 and self.model not in CLASSICAL:  # likewise: 1 is the default
+            out["threads"] = self.threads
         return out
 
     def key(self, checksum: str) -> str:
@@ -318,14 +326,25 @@ def _classical_body(run: Run, ds: HarDataset) -> dict[str, Any]:
     return body
 
 
-def run_one(run: Run, payload: HarDataset | str, expected: str, *, threads: int = 0,
+def run_one(run: Run, payload: HarDataset | str, expected: str, *,
             backup_root: str | None = None, log: Callable[[str], Any] | None = None
             ) -> dict[str, Any]:
     """Train and score ``run`` here and return its result (writes no result file). Called
-    in a worker: ``threads`` (0: leave TensorFlow's default) is set before TensorFlow
-    starts in this process and recorded with the ones in effect."""
+    in a worker: ``run.threads`` is set before TensorFlow starts in this process; if this
+    process already runs TensorFlow with another count, a ``RuntimeError`` says so (the result
+    would not be the run's)."""
     t0 = time.perf_counter()
-    where = {**_where(), "threads": configure_threads(threads) if threads else None}
+    where = {**_where(), "threads": None}
+    if run.model not in CLASSICAL:
+        if run.threads:
+            where["threads"] = configure_threads(run.threads)
+            if where["threads"]["intra_op"] != run.threads:
+                raise RuntimeError(
+                    f"{run.label} trains with {run.threads} TensorFlow thread(s), but this "
+                    f"process already runs TensorFlow with {where['threads']['intra_op']}: run "
+                    "it in a fresh worker process (workers > 1, or a new Python process)")
+        else:
+            where["threads"] = current_threads()
     ds = _dataset(payload, expected)
     key = run.key(expected)
     say = log or (lambda line: print(f"    [{run.label}] {line}", flush=True))
@@ -349,22 +368,18 @@ def run_one(run: Run, payload: HarDataset | str, expected: str, *, threads: int 
 
 # --- many runs ----------------------------------------------------------------------------
 
-def threads_per_worker(workers: int, cpu_count: int | None = None) -> int:
-    """``max(1, cpu_count // workers)``: threads each worker may use without oversubscribing."""
-    return max(1, (cpu_count or os.cpu_count() or 1) // max(1, int(workers)))
-
-
 def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
-            scheduler: str | None = None, threads: int | None = None, ship_data: bool = False,
+            scheduler: str | None = None, ship_data: bool = False,
             force: bool = False, backup_root: Path | None = None,
             log: Callable[[str], Any] = print) -> list[dict[str, Any]]:
     """Run what is missing of ``runs`` on ``ds`` and return every run's result, in order.
 
-    ``workers``: local worker processes (joblib's loky backend; 1 runs here); each sets
-    ``threads_per_worker(workers)`` TensorFlow threads (or ``threads``) before TensorFlow
-    starts. ``scheduler``: the address of a Dask scheduler (``tcp://host:8786``): the runs go
-    to its workers through joblib's dask backend, each with ``threads`` TensorFlow threads
-    (default: TensorFlow's own). Workers load ``ds.source`` themselves and
+    ``workers``: local worker processes (joblib's loky backend; 1 runs here). Each run sets
+    its own ``Run.threads`` before TensorFlow starts in its worker; runs with different
+    thread counts go to separate pools of fresh processes. ``scheduler``: the address of a
+    Dask scheduler (``tcp://host:8786``): the runs go to its workers through joblib's dask
+    backend (start the workers with ``--nworkers N --nthreads 1`` and one TensorFlow thread
+    count per cluster). Workers load ``ds.source`` themselves and
     check its checksum; ``ship_data`` sends ``ds`` with each task instead (small or synthetic
     data). Runs with the same key train once. Results are written here, as each one arrives.
     A failing run is reported and the rest go on; a ``RuntimeError`` at the end names them.
@@ -379,41 +394,48 @@ def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
             todo[k] = r
     backup_root = config.BUILD_DIR / "runs_backup" if backup_root is None else backup_root
     payload: HarDataset | str = ds if ship_data else ds.source
+    counts = sorted({r.threads for r in todo.values()})
     if scheduler:
         from distributed import Client
 
         client = Client(scheduler)
         backend: dict[str, Any] = {"backend": "dask", "n_jobs": -1}
-        threads = threads or 0
-        where = f"Dask scheduler {scheduler}, {threads or 'default'} TensorFlow thread(s) each"
+        where = f"Dask scheduler {scheduler}"
     else:
         client = None
         backend = {"backend": "loky" if workers > 1 else "sequential", "n_jobs": workers}
-        threads = threads or threads_per_worker(workers)
-        where = f"{workers} local worker(s), {threads} TensorFlow thread(s) each"
+        where = f"{workers} local worker(s)"
     log(f"[runner] {len(runs)} run(s): {len(runs) - len(todo)} stored, {len(todo)} to train "
-        f"({where})")
+        f"({where}; TensorFlow threads per run: "
+        f"{', '.join(str(c) if c else 'default' for c in counts) or '-'})")
     failures: list[str] = []
-    t0 = time.perf_counter()
+    t0, i = time.perf_counter(), 0
     try:
-        with parallel_config(**backend):
-            tasks = (delayed(_guarded)(k, r, payload, expected, threads, str(backup_root))
-                     for k, r in todo.items())
-            out = Parallel(return_as="generator_unordered")(tasks)
-            for i, (key, result, error) in enumerate(out, 1):
-                name = todo[key].label
-                if error is not None:
-                    failures.append(f"{name}: {error}")
-                    log(f"[runner {i}/{len(todo)}] {name}: FAILED: {error}")
-                    continue
-                write_json_atomic(result_path(key), result)
-                acc = (result.get("test") or {}).get("accuracy")
-                val = (result["history"].get("val_accuracy") or [None])[-1]
-                log(f"[runner {i}/{len(todo)}] {name}: {result['epochs_run']} epoch(s)"
-                    + (f", last fold/validation accuracy {val:.4f}" if val is not None else "")
-                    + (f", test accuracy {acc:.4f}" if acc is not None else "")
-                    + f", {result['wall_seconds']:.0f} s on {result['worker']['address']} "
-                    f"(pid {result['worker']['pid']}, {result.get('device', 'CPU')})")
+        for n, count in enumerate(counts):
+            if n and backend["backend"] == "loky":  # fresh processes for another thread count
+                from joblib.externals.loky import get_reusable_executor
+
+                get_reusable_executor().shutdown(wait=True)
+            group = {k: r for k, r in todo.items() if r.threads == count}
+            with parallel_config(**backend):
+                tasks = (delayed(_guarded)(k, r, payload, expected, str(backup_root))
+                         for k, r in group.items())
+                for key, result, error in Parallel(return_as="generator_unordered")(tasks):
+                    i += 1
+                    name = todo[key].label
+                    if error is not None:
+                        failures.append(f"{name}: {error}")
+                        log(f"[runner {i}/{len(todo)}] {name}: FAILED: {error}")
+                        continue
+                    write_json_atomic(result_path(key), result)
+                    acc = (result.get("test") or {}).get("accuracy")
+                    val = (result["history"].get("val_accuracy") or [None])[-1]
+                    log(f"[runner {i}/{len(todo)}] {name}: {result['epochs_run']} epoch(s)"
+                        + (f", last fold/validation accuracy {val:.4f}" if val is not None
+                           else "")
+                        + (f", test accuracy {acc:.4f}" if acc is not None else "")
+                        + f", {result['wall_seconds']:.0f} s on {result['worker']['address']} "
+                        f"(pid {result['worker']['pid']}, {result.get('device', 'CPU')})")
     finally:
         if client is not None:
             client.close()
@@ -423,12 +445,12 @@ def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
     return [json.loads(result_path(k).read_text()) for k in keys]
 
 
-def _guarded(key: str, run: Run, payload: HarDataset | str, expected: str, threads: int,
-             backup_root: str) -> tuple[str, dict[str, Any] | None, str | None]:
+def _guarded(key: str, run: Run, payload: HarDataset | str, expected: str, backup_root: str
+             ) -> tuple[str, dict[str, Any] | None, str | None]:
     """:func:`run_one` with its failure returned, not raised, so one failure does not lose
     the other runs of a study."""
     try:
-        return key, run_one(run, payload, expected, threads=threads, backup_root=backup_root), None
+        return key, run_one(run, payload, expected, backup_root=backup_root), None
     except Exception as exc:  # noqa: BLE001 - reported to the client with its type
         import traceback
 
