@@ -1,0 +1,81 @@
+"""The package's architecture, checked: the import contract of pyproject.toml
+(``[tool.importlinter]``: the core never imports a study, the reporting or the command line)
+and no private name (``_x``) used outside the module that defines it."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from har_utils import config
+
+MODULES = sorted(p for p in config.PACKAGE_DIR.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def test_the_import_contracts_hold() -> None:
+    lint = Path(sys.executable).with_name("lint-imports")
+    if not lint.exists():
+        pytest.skip("import-linter is not installed (make venv installs it)")
+    r = subprocess.run([str(lint), "--config", str(config.PROJECT_ROOT / "pyproject.toml")],
+                       capture_output=True, text=True, cwd=config.PROJECT_ROOT)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "0 broken" in r.stdout
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(config.PACKAGE_DIR.parent).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def private_uses(path: Path) -> list[str]:
+    """``from m import _x`` and ``m._x`` in ``path`` where ``m`` is another har_utils module."""
+    tree = ast.parse(path.read_text(), str(path))
+    here = _module_name(path)
+    package = here if path.name == "__init__.py" else here.rsplit(".", 1)[0]
+    aliases: dict[str, str] = {}  # local name -> har_utils module it names
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            if not mod.startswith("har_utils"):
+                continue
+            for a in node.names:
+                if a.name.startswith("_") and not a.name.startswith("__") and mod != here:
+                    out.append(f"{here}: from {mod} import {a.name}")
+                aliases[a.asname or a.name] = f"{mod}.{a.name}"
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("har_utils"):
+                    aliases[a.asname or a.name.split(".")[0]] = a.name
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id in aliases and node.attr.startswith("_")
+                and not node.attr.startswith("__") and aliases[node.value.id] != here):
+            out.append(f"{here}: {node.value.id}.{node.attr}")
+    return out
+
+
+def test_no_private_name_is_used_across_modules() -> None:
+    found = [u for p in MODULES for u in private_uses(p)]
+    assert found == []
+
+
+def test_the_private_name_check_can_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pkg = tmp_path / "har_utils"
+    pkg.mkdir()
+    (pkg / "a.py").write_text("def _hidden():\n    return 1\n")
+    (pkg / "b.py").write_text("from . import a\nfrom .a import _hidden\nx = a._hidden()\n")
+    monkeypatch.setattr(config, "PACKAGE_DIR", pkg)
+    assert private_uses(pkg / "b.py") == ["har_utils.b: from har_utils.a import _hidden",
+                                           "har_utils.b: a._hidden"]
+    assert private_uses(pkg / "a.py") == []
