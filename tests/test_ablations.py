@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from har_utils import ablations as ab
-from har_utils import config, data, evaluation, models, report
+from har_utils import config, data, evaluation, models, study_blocks
 from har_utils.data import HarDataset
 from har_utils.experiments import ablations as core
 from har_utils.experiments import ablations_convert as conv
@@ -322,11 +322,12 @@ def test_end_to_end_summary(ds: HarDataset, tiny: dict, tmp_path: Path,
     assert doc["final_reference"]["point"] == "baseline"
     assert doc["final_reference"]["seeds"] == seeds
     assert o.iloc[-1]["configuration"].startswith(f"chosen: {sel['chosen']['name']}")
-    block = report.ablations_block(config.results_dir())
+    block = study_blocks.ablations_block(config.results_dir())
     assert f"chosen: {sel['chosen']['name']}" in block and "h of training" in block
     assert f"{doc['n_runs']} run results" in block
     assert f"Its {doc['n_trained_runs']} trained runs" in block
-    assert report.ablations_block(config.results_dir() / "nowhere").startswith("_The ablation")
+    nowhere = config.results_dir() / "nowhere"
+    assert study_blocks.ablations_block(nowhere).startswith("_The ablation")
     # a stale index entry (its result gone) is named, not summarised
     runner.result_path(key(ab.plan("filters", [0], max_epochs=1)[0], ds)).unlink()
     doc2 = json.loads(ab.write_summary(ds).read_text())
@@ -463,7 +464,8 @@ def test_the_former_store_converts_to_one_result_per_configuration(
     assert doc["n_runs"] == 3 and doc["n_trained_runs"] == 2
     assert doc["parallel_workers"] == [2] and doc["train_seconds_total"] == 4.0
     assert [r["n_reused"] for r in doc["rows"]] == [0, 1, 0]
-    assert "Its 2 trained runs kept epochs 1-1" in report.ablations_block(config.results_dir())
+    block = study_blocks.ablations_block(config.results_dir())
+    assert "Its 2 trained runs kept epochs 1-1" in block
     assert conv.convert(ds)["written"] == out["written"]  # idempotent
 
 

@@ -1,4 +1,5 @@
-"""Notebook conventions, the papermill runner's staleness hash, profiles and the README blocks."""
+"""Notebook conventions, the papermill runner's staleness hash, profiles, and the generated blocks
+and links of README.md and docs/."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from har_utils import config, pipeline, report
+from har_utils import blocks, config, docs, pipeline
 
 NOTEBOOKS = sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
 
@@ -124,12 +125,54 @@ def test_only_the_paper_profile_writes_committed_outputs() -> None:
     assert smoke["figures"].is_relative_to(config.BUILD_DIR / "smoke")
 
 
-def test_readme_blocks_match_the_committed_results() -> None:
+def test_readme_and_docs_blocks_match_the_committed_results() -> None:
+    files = docs.doc_files()
+    assert len(files) > 1, "docs/*.md: no pages"
+    texts = {f: f.read_text() for f in files}
+    used = {name for text in texts.values() for name in docs.block_names(text)}
+    assert used == set(docs.BLOCKS), f"blocks in no file: {set(docs.BLOCKS) - used}"
+    for path, text in texts.items():
+        rendered = docs.render(text, config.PROJECT_ROOT / "results")
+        assert rendered == text, f"{path.name} is out of date with results/: run `make readme`"
+
+
+def test_readme_is_a_map_of_at_most_200_lines() -> None:
     readme = (config.PROJECT_ROOT / "README.md").read_text()
-    for name in report.BLOCKS:
-        assert f"<!-- BEGIN {name} -->" in readme and f"<!-- END {name} -->" in readme, name
-    rendered = report.render_readme(readme, config.PROJECT_ROOT / "results")
-    assert rendered == readme, "README is out of date with results/: run `make readme`"
+    assert len(readme.splitlines()) <= 200
+    for page in docs.doc_files()[1:]:
+        assert f"(docs/{page.name})" in readme, f"README does not link {page.name}"
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def test_every_relative_link_points_to_a_file_and_heading() -> None:
+    checked = 0
+    for page in docs.doc_files():
+        text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+        for target in LINK.findall(text):
+            if re.match(r"[a-z]+:", target):
+                continue  # https:, mailto:
+            path, _, anchor = target.partition("#")
+            dest = (page.parent / path).resolve() if path else page
+            assert dest.exists(), f"{page.name}: link to {target}: no such file"
+            if anchor:
+                assert dest.suffix == ".md", f"{page.name}: anchor into {target}"
+                headings = {github_anchor(h) for h in
+                            re.findall(r"^#+\s+(.*)$", dest.read_text(), flags=re.M)}
+                assert anchor in headings, f"{page.name}: link to {target}: no such heading"
+            checked += 1
+    assert checked > 10
+
+
+def test_a_block_without_a_renderer_is_an_error() -> None:
+    with pytest.raises(KeyError, match="nosuch"):
+        docs.render("<!-- BEGIN nosuch -->\n<!-- END nosuch -->")
 
 
 def test_readme_block_renders_from_a_summary(tmp_path: Path) -> None:
@@ -141,8 +184,10 @@ def test_readme_block_renders_from_a_summary(tmp_path: Path) -> None:
                             "per_activity": {"WALKING": {"official": 1722, "rebuilt": 1722,
                                                          "total_diff": 0, "cells_exact": 30}}}}
     (tmp_path / "data_summary.json").write_text(json.dumps(summary))
-    text = report.render_readme("<!-- BEGIN data -->\nold\n<!-- END data -->", tmp_path)
-    assert "7,415 training" in text and "| WALKING | 1,722 | 1,722 | +0 | 30 |" in text
+    text = docs.render("<!-- BEGIN data -->\nold\n<!-- END data -->", tmp_path)
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines()
+            if line.startswith("| WALKING")]
+    assert "7,415 training" in text and rows == [["WALKING", "1,722", "1,722", "+0", "30"]]
     assert "105 of 180" in text and "old" not in text
 
 
@@ -171,13 +216,13 @@ def test_the_run_id_is_renewed_when_the_data_step_runs_again(
 
 
 def test_benchmarks_block_renders_what_the_benchmarks_wrote(tmp_path: Path) -> None:
-    assert "No benchmark has run yet" in report.benchmarks_block(tmp_path)
+    assert "No benchmark has run yet" in blocks.benchmarks_block(tmp_path)
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "benchmarks" / "training_loop.json").write_text(json.dumps({
         "model": "m", "fit_windows": 80, "val_windows": 20, "epochs": 3, "loop_median_s": 10.0,
         "bare_median_s": 9.5, "ratio_loop_over_bare": 10 / 9.5, "target_ratio": 1.05,
         "repeats": 3, "cpu_count": 2}))
-    block = report.benchmarks_block(tmp_path)
+    block = blocks.benchmarks_block(tmp_path)
     assert "ratio 1.053 (target <= 1.05)" in block and "100 windows" in block
 
 
