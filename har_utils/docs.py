@@ -2,16 +2,15 @@
 
 A block is the text between ``<!-- BEGIN name -->`` and ``<!-- END name -->``; :data:`BLOCKS`
 holds the one function that renders each name from the results folder, whichever file it is
-in. ``python -m har_utils.docs`` (``make readme``, also run by ``make publish``, ``make deploy``
-and ``make ablations``) rewrites every file whose blocks changed; ``--check`` only says which
-files are out of date (exit 1), as the test does.
+in. ``har readme`` (:mod:`har_utils.cli`; ``make readme``, also run by ``make publish``,
+``make deploy`` and ``make ablations``) rewrites every file whose blocks changed; ``--check`` only
+says which files are out of date (exit 1), as the test does. ``python -m har_utils.docs`` runs
+the same command.
 """
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -77,18 +76,7 @@ def render_files(files: list[Path] | None = None, results: Path | None = None, *
     return changed
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m har_utils.docs [--check]``."""
-    p = argparse.ArgumentParser(prog="python -m har_utils.docs", description=__doc__)
-    p.add_argument("--check", action="store_true", help="only list the files out of date")
-    args = p.parse_args(argv)
-    changed = render_files(write=not args.check)
-    for path in changed:
-        print(f"{'out of date' if args.check else 'updated'}: {config.shown(path)}")
-    if not changed:
-        print(f"{len(doc_files())} files up to date")
-    return 1 if args.check and changed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from har_utils.cli import readme_cmd
+
+    readme_cmd()

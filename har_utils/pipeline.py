@@ -1,6 +1,6 @@
 """Run the notebooks with papermill, one profile at a time, and publish a finished run.
 
-``python -m har_utils.pipeline run [--profile NAME] [--force] [NOTEBOOK ...]`` executes each
+``har run [--profile NAME] [--force] [NOTEBOOK ...]`` (:mod:`har_utils.cli`) executes each
 ``notebooks/NAME.ipynb`` (all of them, in order, by default) into ``build/<profile>/NAME.ipynb``
 (the source notebooks are never overwritten), with the parameters of ``params/<profile>.yml``:
 its ``common`` section plus the notebook's own section. Staleness is decided by a hash of the
@@ -12,22 +12,18 @@ the notebooks it can affect. Cell outputs are logged to
 
 The ``paper`` profile writes its results and figures to the committed ``results/`` and
 ``figures/``; every other profile to ``build/<profile>/results`` and ``build/<profile>/figures``.
-``python -m har_utils.pipeline publish`` copies a finished ``paper`` run's executed notebooks
-into ``notebooks/`` (outputs kept; execution counts, injected parameters and timing metadata
-stripped so diffs stay readable) and writes ``results/manifest.json`` with the checksum of every
-committed result and figure.
+``har publish`` copies a finished ``paper`` run's executed notebooks into ``notebooks/`` (outputs
+kept; execution counts, injected parameters and timing metadata stripped so diffs stay readable)
+and writes ``results/manifest.json`` with the checksum of every committed result and figure.
 
 Study notebooks (``config.STUDY_NOTEBOOKS``: ``07_ablations``, ``08_deployment``) are not part of
-that run:
-``python -m har_utils.pipeline study NAME --profile P`` runs one with ``params/P.yml`` into
-``build/P/``. The full studies' profiles (``config.STUDY_PROFILES``) write the committed
-``results/`` and ``figures/`` (their own sub-folders); others, e.g. ``ablations_smoke``, write
-under ``build/P/``.
+that run: ``har study NAME --profile P`` runs one with ``params/P.yml`` into ``build/P/``. The
+full studies' profiles (``config.STUDY_PROFILES``) write the committed ``results/`` and
+``figures/`` (their own sub-folders); others, e.g. ``ablations_smoke``, write under ``build/P/``.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import hashlib
 import json
@@ -491,48 +487,17 @@ def publish_study(name: str, profile: str) -> Path:
     src = output_dirs(profile)["build"] / f"{name}.ipynb"
     if not src.exists():
         raise SystemExit(f"{src} does not exist. Fix: run the study first "
-                         f"(`python -m har_utils.pipeline study {name} --profile {profile}`)")
+                         f"(`har study {name} --profile {profile}`)")
     source = config.NOTEBOOKS_DIR / f"{name}.ipynb"
     if _code_of(src) != _code_of(source):
         raise SystemExit(f"{src} was run from other code than {source}. Fix: run the study "
-                         f"again (`python -m har_utils.pipeline study {name} --profile {profile} "
-                         "--force`)")
+                         f"again (`har study {name} --profile {profile} --force`)")
     _write_published(src, source, load_manifest(profile)["run_id"], profile)
     print(f"published {src} -> {source}")
     return source
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: ``run [--profile P] [--force] [--timeout S] [NOTEBOOK...]``, ``publish``
-    or ``study NOTEBOOK --profile P [--force] [--timeout S]``."""
-    ap = argparse.ArgumentParser(prog="python -m har_utils.pipeline", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="execute notebooks with papermill")
-    r.add_argument("notebooks", nargs="*", help="default: all, in order")
-    r.add_argument("--profile", default=os.environ.get("PROFILE", "paper"))
-    r.add_argument("--force", action="store_true", help="run even if up to date")
-    r.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
-    sub.add_parser("publish", help="copy the finished paper run into the committed notebooks")
-    st = sub.add_parser("study", help="execute a study notebook (e.g. 07_ablations)")
-    st.add_argument("notebook", choices=config.STUDY_NOTEBOOKS)
-    st.add_argument("--profile", required=True, help="params/<profile>.yml, e.g. ablations")
-    st.add_argument("--force", action="store_true", help="run even if up to date")
-    st.add_argument("--timeout", type=int, default=0, help="seconds per cell (0: no limit)")
-    ps = sub.add_parser("publish-study", help="copy a full study's executed notebook into notebooks/")
-    ps.add_argument("notebook", choices=config.STUDY_NOTEBOOKS)
-    ps.add_argument("--profile", required=True, choices=config.STUDY_PROFILES)
-    args = ap.parse_args(argv)
-    if args.cmd == "publish":
-        publish()
-    elif args.cmd == "publish-study":
-        publish_study(args.notebook, args.profile)
-    elif args.cmd == "study":
-        run_study(args.notebook, args.profile, force=args.force, timeout=args.timeout or None)
-    else:
-        run(args.notebooks, args.profile, force=args.force, timeout=args.timeout)
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from har_utils.cli import pipeline_group
+
+    pipeline_group()

@@ -1,8 +1,8 @@
 """Classify whole recordings window by window: a user's CSV (command line) and HAPT timelines.
 
-Command line::
+Command line (:mod:`har_utils.cli`)::
 
-    python -m har_utils.predict recording.csv [--rate HZ] [--model PATH] [--causal]
+    har predict recording.csv [--rate HZ] [--model PATH] [--causal]
 
 The CSV holds one row per sample with the six raw channels of a phone at the waist, named in
 the header (case-insensitive, ``-`` or ``_``): ``acc_x, acc_y, acc_z`` -- total acceleration in
@@ -33,9 +33,7 @@ docstring).
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -416,49 +414,7 @@ def plot_timeline(timelines: dict[str, pd.DataFrame], title: str) -> Any:
     return fig
 
 
-# --- command line --------------------------------------------------------------------------
-
-def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="python -m har_utils.predict",
-        description="Print the activity of every 2.56 s window (step 1.28 s) of a recording.",
-        epilog="CSV columns: acc_x, acc_y, acc_z (g, gravity included), gyro_x, gyro_y, gyro_z "
-               "(rad/s), optional time (s). Resampled to 50 Hz if needed.")
-    ap.add_argument("recording", type=Path, help="CSV file, one row per sample")
-    ap.add_argument("--rate", type=float, default=None,
-                    help="sample rate in Hz (needed without a time column)")
-    ap.add_argument("--model", type=Path, default=None,
-                    help="a .keras or .tflite model (default: results/models/cnn_lstm_paper.keras)")
-    ap.add_argument("--causal", action="store_true",
-                    help="causal (streaming) filtering instead of zero-phase (as in training)")
-    return ap
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; 0 on success, 2 on bad input (message on stderr, no traceback)."""
-    args = _parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        rec = read_recording(args.recording, args.rate)  # all input checks before TensorFlow
-        model_path = args.model or default_model_path()
-        classifier = load_classifier(model_path)
-        table = classify_recording(rec, classifier, causal=args.causal)
-    except HarDataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    how = (f"resampled from {rec.source_rate_hz:g} Hz to 50 Hz (x{rec.resampled[0]}/"
-           f"{rec.resampled[1]})" if rec.resampled else "at 50 Hz")
-    if rec.source_rate_hz < LOW_RATE_WARNING_HZ:
-        print(f"warning: {rec.source_rate_hz:g} Hz cannot carry the 0-20 Hz band the model was "
-              "trained on; expect lower accuracy for walking activities", file=sys.stderr)
-    print(f"{args.recording}: {rec.n} samples {how}; {len(table)} windows of 2.56 s every "
-          f"1.28 s; {'causal' if args.causal else 'zero-phase'} filtering; model {model_path}",
-          file=sys.stderr)
-    print(f"{'start_s':>9}  {'end_s':>9}  {'activity':<18}  confidence")
-    for r in table.itertuples(index=False):
-        print(f"{r.start_s:9.2f}  {r.end_s:9.2f}  {r.activity:<18}  {r.confidence:.3f}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from har_utils.cli import predict_cmd
+
+    predict_cmd()

@@ -376,12 +376,12 @@ def data_console(results: Path) -> str:
 CONSOLE: dict[str, Callable[[Path], str]] = {"01_data": data_console}
 
 
-def main() -> int:
-    """``python -m har_utils.report``, the former command: :func:`har_utils.docs.main`."""
-    from .docs import main as render_docs
+def main() -> None:
+    """``python -m har_utils.report``, the former command: ``har readme``."""
+    from .cli import readme_cmd
 
-    return render_docs()
+    readme_cmd()
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -24,15 +24,14 @@ Every zoo run is a :class:`~har_utils.experiments.runner.Run` named
 ``zoo/<model>/<protocol>/seed<k>`` (:func:`zoo_run`); the runner stores it as
 ``results/runs/<key>.json``, one store for every study, so a zoo run whose configuration
 another study already ran is read, not trained again (and the stored file may carry that
-study's name). ``python -m har_utils.zoo run ...`` executes what is missing (``--workers``);
-``python -m har_utils.zoo summary`` writes ``results/summary.json``. The cost table
+study's name). ``har zoo run ...`` executes what is missing (``--workers``, ``--scheduler``);
+``har zoo summary`` writes ``results/summary.json``. The cost table
 ``results/zoo/cost_table.json`` is not a zoo run: ``benchmarks/bench_epoch_cost.py`` measures
 it (``make zoo-cost``).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -413,29 +412,7 @@ def write_summary(ds: HarDataset, models: Sequence[str] = ZOO) -> Path:
     return path
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``run [--models ..] [--protocols ..] [--seeds ..] [--workers N]`` or ``summary``."""
-    ap = argparse.ArgumentParser(prog="python -m har_utils.zoo", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="run the missing zoo runs through the experiment runner")
-    r.add_argument("--models", default=",".join(ZOO))
-    r.add_argument("--protocols", default="subjects,retrain_all")
-    r.add_argument("--seeds", default=None, help="comma list (default: 5 paper model, 3 others)")
-    r.add_argument("--workers", type=int, default=1)
-    r.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786)")
-    r.add_argument("--source", default="auto")
-    r.add_argument("--force", action="store_true")
-    sub.add_parser("summary", help="write results/summary.json").add_argument("--source", default="auto")
-    args = ap.parse_args(argv)
-    ds = data.load_dataset(args.source)
-    if args.cmd == "run":
-        seeds = None if args.seeds is None else [int(s) for s in args.seeds.split(",")]
-        run(args.models.split(","), args.protocols.split(","), ds, seeds, workers=args.workers,
-            scheduler=args.scheduler, force=args.force)
-    print(f"wrote {config.shown(write_summary(ds))}")
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from har_utils.cli import zoo_group
+
+    zoo_group()

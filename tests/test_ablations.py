@@ -332,12 +332,16 @@ def test_end_to_end_summary(ds: HarDataset, tiny: dict, tmp_path: Path,
     runner.result_path(key(ab.plan("filters", [0], max_epochs=1)[0], ds)).unlink()
     doc2 = json.loads(ab.write_summary(ds).read_text())
     assert doc2["stale_runs_left_out"] == ["filters__4__seed0"]
-    # the CLI on the same data: list, summary
+    # the command line on the same data: list, summary
+    from click.testing import CliRunner
+
+    from har_utils.cli import har
     monkeypatch.setattr(data, "load_dataset", lambda *_a, **_k: ds)
-    assert ab.main(["list", "--seeds", "0,1", "--max-epochs", "1"]) == 0
-    out = capsys.readouterr().out
-    assert "filters" in out and "cost_table" in out
-    assert ab.main(["summary"]) == 0
+    r = CliRunner().invoke(har, ["ablations", "list", "--seeds", "0,1", "--max-epochs", "1"])
+    assert r.exit_code == 0, r.output
+    assert "filters" in r.stdout and "cost_table" in r.stdout
+    r = CliRunner().invoke(har, ["ablations", "summary"])
+    assert r.exit_code == 0 and "summary.json" in r.stdout, r.output
 
 
 def test_cost_estimate_from_the_cost_table(ds: HarDataset) -> None:

@@ -49,16 +49,21 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_model_atomic(build_model("tiny_cnn"), tmp_path_factory.mktemp("m") / "tiny.keras")
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    rc = predict.main([str(a) for a in args])
-    out = capsys.readouterr()
-    return rc, out.out, out.err
+def run_cli(*args: object) -> tuple[int, str, str]:
+    """``har predict ARGS``: exit status, stdout, stderr."""
+    from click.testing import CliRunner
+
+    from har_utils.cli import har
+    r = CliRunner().invoke(har, ["predict", *map(str, args)])
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    return r.exit_code, r.stdout, r.stderr
 
 
 def test_cli_resamples_100_hz_and_prints_one_line_per_window(
-        tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, model_path: Path) -> None:
     csv = write(recording(1000, 100.0), tmp_path / "rec.csv")
-    rc, out, err = run_cli(capsys, csv, "--model", model_path)
+    rc, out, err = run_cli(csv, "--model", model_path)
     assert rc == 0, err
     lines = out.strip().splitlines()
     assert lines[0].split() == ["start_s", "end_s", "activity", "confidence"]
@@ -71,14 +76,14 @@ def test_cli_resamples_100_hz_and_prints_one_line_per_window(
 
 
 def test_cli_with_rate_flag_causal_and_a_tflite_model(
-        tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, model_path: Path) -> None:
     from har_utils import deploy
     from har_utils.training import load_model
     tfl = tmp_path / "m.tflite"
     assert deploy.export_tflite(load_model(model_path), tfl, batch_size=4).ok
     csv = write(recording(700, 50.0).drop(columns="time").rename(columns=str.upper),
                 tmp_path / "rec.csv")
-    rc, out, err = run_cli(capsys, csv, "--rate", "50", "--model", tfl, "--causal")
+    rc, out, err = run_cli(csv, "--rate", "50", "--model", tfl, "--causal")
     assert rc == 0, err
     assert len(out.strip().splitlines()) - 1 == n_windows(700)
     assert "at 50 Hz" in err and "causal" in err
@@ -136,11 +141,10 @@ def bad_cases(tmp: Path) -> dict[str, tuple[Path, list[str], str]]:
     return out
 
 
-def test_every_bad_input_gives_a_clear_error(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_bad_input_gives_a_clear_error(tmp_path: Path) -> None:
     missing_model = tmp_path / "no-model.keras"  # never reached: input checks come first
     for name, (path, args, phrase) in bad_cases(tmp_path).items():
-        rc, out, err = run_cli(capsys, path, *args, "--model", missing_model)
+        rc, out, err = run_cli(path, *args, "--model", missing_model)
         assert rc == 2, name
         assert out == "", name
         assert err.startswith(f"error: {path}:"), (name, err)
@@ -148,10 +152,9 @@ def test_every_bad_input_gives_a_clear_error(tmp_path: Path,
         assert "Traceback" not in err
 
 
-def test_missing_model_is_a_clear_error(tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
     csv = write(recording(300, 50.0), tmp_path / "r.csv")
-    rc, _, err = run_cli(capsys, csv, "--model", tmp_path / "none.keras")
+    rc, _, err = run_cli(csv, "--model", tmp_path / "none.keras")
     assert rc == 2 and "model not found" in err and "Fix:" in err
 
 
@@ -162,11 +165,9 @@ def test_module_entry_point_exits_non_zero_without_traceback(tmp_path: Path) -> 
     assert "recording not found" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_help_states_the_format(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as e:
-        predict.main(["--help"])
-    out = capsys.readouterr().out
-    assert e.value.code == 0 and "rad/s" in out and "(g," in out and "--rate" in out
+def test_help_states_the_format() -> None:
+    rc, out, _ = run_cli("--help")
+    assert rc == 0 and "rad/s" in out and "(g," in out and "--rate" in out
 
 
 # --- the streaming timeline ----------------------------------------------------------------

@@ -13,8 +13,8 @@ reads it, so it covers every run the study made, whatever the seeds or budget.
 
 Steps: :func:`plan` and :func:`execute` (the one-factor studies), then
 :mod:`.ablations_select` (choice on validation only, combined candidates, final runs) and
-:mod:`.ablations_report` (summary, tables, figures); :mod:`.ablations_cli` is the command line
-(``python -m har_utils.ablations``).
+:mod:`.ablations_report` (summary, tables, figures); :mod:`.ablations_cli` has the cost estimates
+of the command line ``har ablations`` (:mod:`har_utils.cli`).
 """
 
 from __future__ import annotations

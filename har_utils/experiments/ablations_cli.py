@@ -1,12 +1,13 @@
-"""Ablation study: cost estimates, the listing of studies, and the command line.
+"""The ablation study's command line ``har ablations`` (:mod:`har_utils.cli`): its cost
+estimates and the listing of studies.
 
-Command line (``python -m har_utils.ablations``)::
+Commands::
 
-    run --study filters --seeds 0,1,2 --max-epochs 100 --workers 2
-    select --seeds 0,1,2 --max-epochs 100 --workers 2
-    final --seeds 0,1,2,3,4 --max-epochs 100 --workers 2
-    summary
-    list
+    har ablations run --study filters --seeds 0,1,2 --max-epochs 100 --workers 2
+    har ablations select --seeds 0,1,2 --max-epochs 100 --workers 2
+    har ablations final --seeds 0,1,2,3,4 --max-epochs 100 --workers 2
+    har ablations summary
+    har ablations list
 
 ``run``: the one-factor studies; ``select``: choose on validation, train the combined
 candidates (``selection.json``); ``final``: the chosen configuration and the paper's over the
@@ -17,18 +18,15 @@ experiment runner (``results/runs/<key>.json``); nothing is committed for you.
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .. import config, data
+from .. import config
 from ..data import HarDataset
 from . import ablations as core
-from . import ablations_report as report
-from . import ablations_select as selection
 from . import runner
 from .runner import Run
 
@@ -118,72 +116,3 @@ def listing(ds: HarDataset, seeds: Sequence[int] = tuple(range(core.STUDY_SEEDS)
                      "est. hours (missing, serial)": None if est is None else
                      round(est["seconds_typical"] / 3600, 2)})
     return pd.DataFrame(rows)
-
-
-def _seeds(text: str) -> list[int]:
-    return [int(s) for s in text.split(",") if s.strip()]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``run``, ``select``, ``final``, ``summary`` or ``list`` (see the module docstring)."""
-    ap = argparse.ArgumentParser(prog="python -m har_utils.ablations", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--source", default="auto")
-    common.add_argument("--max-epochs", type=int, default=core.MAX_EPOCHS)
-    pool = argparse.ArgumentParser(add_help=False)
-    pool.add_argument("--workers", type=int, default=2,
-                      help="parallel runs, each with cpu_count // workers threads (default 2: "
-                           "the committed runs' setting)")
-    r = sub.add_parser("run", parents=[common, pool], help="the one-factor studies")
-    r.add_argument("--study", default="all", help="'all', a study or a comma list")
-    r.add_argument("--seeds", default=",".join(map(str, range(core.STUDY_SEEDS))))
-    r.add_argument("--force", action="store_true")
-    s = sub.add_parser("select", parents=[common, pool],
-                       help="choose on validation, train the combined candidates")
-    s.add_argument("--seeds", default=",".join(map(str, range(core.STUDY_SEEDS))))
-    s.add_argument("--no-run", action="store_true", help="only rank what is stored")
-    f = sub.add_parser("final", parents=[common, pool],
-                       help="the chosen configuration and the paper's, same seeds, tested")
-    f.add_argument("--seeds", default=",".join(map(str, range(core.FINAL_SEEDS))))
-    sub.add_parser("summary", parents=[common], help="write results/ablations/summary.json")
-    li = sub.add_parser("list", parents=[common], help="studies, runs and estimated cost")
-    li.add_argument("--seeds", default=",".join(map(str, range(core.STUDY_SEEDS))))
-    args = ap.parse_args(argv)
-    ds = data.load_dataset(args.source)
-
-    def log(line: str) -> None:
-        print(line, flush=True)
-    if args.cmd == "run":
-        core.execute(core.plan(args.study, _seeds(args.seeds), args.max_epochs), ds,
-                     workers=args.workers, force=args.force, log=log)
-    elif args.cmd == "select":
-        sel = selection.run_selection(ds, seeds=_seeds(args.seeds), max_epochs=args.max_epochs,
-                                      workers=args.workers, run=not args.no_run, log=log)
-        print(f"chosen on validation: {sel['chosen']['name']} {sel['chosen']['parts']}")
-    elif args.cmd == "final":
-        sel = selection.load_selection()
-        if sel is None:
-            raise SystemExit("no selection.json yet. Fix: run `python -m har_utils.ablations "
-                             "select` first")
-        core.execute(selection.final_runs(sel, _seeds(args.seeds)), ds, workers=args.workers,
-                     log=log)
-    elif args.cmd == "list":
-        import pandas as pd
-
-        seeds = _seeds(args.seeds)
-        with pd.option_context("display.max_colwidth", 60, "display.width", 200):
-            print(listing(ds, seeds, args.max_epochs).to_string(index=False))
-        est = full_study_estimate(ds, seeds, args.max_epochs)
-        if est:
-            print(f"the full study: {est['runs']} distinct runs ({est['one_factor_runs']} "
-                  f"one-factor, up to {est['extra_runs']} combined and final), about "
-                  f"{est['seconds_typical'] / 3600:.1f} h serial at {est['typical_epochs']:.1f} "
-                  f"epochs per run (upper bound {est['seconds_upper_bound'] / 3600:.1f} h at "
-                  f"{args.max_epochs}), from {est['cost_table']} ({est['cpu_count']} CPUs)")
-        else:
-            print("no results/zoo/cost_table.json: `make zoo-cost` measures the cost per epoch")
-        return 0
-    print(f"wrote {report.write_summary(ds)}")
-    return 0

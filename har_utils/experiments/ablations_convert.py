@@ -8,14 +8,14 @@ the old file's training configuration, channels, validation subjects and data ch
 that every old file of one new key holds the same result (copies of one trained run). The
 trained file (not a copy) of each key is written in the runner's form, with the ablation's own
 fields (validation numbers, threads of the old process pool) and ``converted_from``; every old
-name goes to the index. ``python -m har_utils.experiments.ablations_convert [folder]``.
+name goes to the index. The conversion has run (the old folder is gone); to run it again on
+restored files: ``convert(data.load_dataset(), folder, write=False)`` checks them.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -163,26 +163,3 @@ def convert(ds: HarDataset, folder: Path | None = None, *, write: bool = True,
         core.record(runs, ds)
     return {"files": sum(map(len, groups.values())), "keys": len(groups),
             "duplicates": duplicates, "conflicts": conflicts, "written": written}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Convert (or with ``--check`` only check) the former ablation store."""
-    from .. import data
-
-    ap = argparse.ArgumentParser(prog="python -m har_utils.experiments.ablations_convert",
-                                 description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("folder", nargs="?", default=None)
-    ap.add_argument("--source", default="auto")
-    ap.add_argument("--check", action="store_true", help="check only, write nothing")
-    ap.add_argument("--replace-conflicts", action="store_true",
-                    help="overwrite store files of another origin at the same keys")
-    args = ap.parse_args(argv)
-    out = convert(data.load_dataset(args.source), args.folder and Path(args.folder),
-                  write=not args.check, replace_conflicts=args.replace_conflicts)
-    print(json.dumps(out, indent=1))
-    return 1 if out["conflicts"] and not args.replace_conflicts else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

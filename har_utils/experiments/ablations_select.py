@@ -126,7 +126,7 @@ def choose(selection: dict[str, Any], ds: HarDataset) -> dict[str, Any]:
     missing = sorted(set(named) - {r["point"] for r in ranking})
     if missing:
         raise RuntimeError(f"combined candidates {missing} are not done. Fix: run "
-                           "`python -m har_utils.ablations select` (it trains them)")
+                           "`har ablations select` (it trains them)")
     best = ranking[0]["point"]
     chosen = next(c for c in selection["candidates"] if c["name"] == best)
     return {**selection, "ranking": ranking, "chosen": chosen}
@@ -146,7 +146,7 @@ def run_selection(ds: HarDataset, *, seeds: Iterable[int] = range(core.STUDY_SEE
     sel = select(ds, seeds=seeds, max_epochs=max_epochs)
     if not sel["factors"]:
         raise RuntimeError("no study is complete for these seeds. Fix: run the one-factor "
-                           "studies first (`python -m har_utils.ablations run`)")
+                           "studies first (`har ablations run`)")
     if run:
         core.execute(combined_runs(sel), ds, workers=workers, log=log, **execute_kw)
     sel = choose(sel, ds)
@@ -167,8 +167,7 @@ def final_runs(selection: Mapping[str, Any], seeds: Iterable[int] = range(core.F
     The reference is reported beside the choice; it plays no part in choosing."""
     chosen = selection.get("chosen")
     if not chosen:
-        raise RuntimeError("no configuration chosen yet. Fix: run `python -m "
-                           "har_utils.ablations select` first")
+        raise RuntimeError("no configuration chosen yet. Fix: run `har ablations select` first")
     seeds = list(seeds)
     configs = [(chosen["name"], chosen["parts"])]
     if reference and chosen["name"] != core.BASELINE:

@@ -15,18 +15,18 @@ computes them from the curve, and :func:`check` makes sure they agree with the o
 :func:`check` refuses (``ValueError``) a file that a Run cannot express: other data, another
 budget, patience or validation split, other training settings. :func:`convert_folder` never
 overwrites a result another study stored under the same key (one configuration, one result):
-it keeps it and says so. ``python -m har_utils.experiments.convert [--dry-run]``.
+it keeps it and says so. The conversion has run (the old folder is gone); to run it again on
+restored files: ``convert_folder(folder, data.load_dataset(), write=False)`` checks them.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import config, data, zoo
+from .. import config, zoo
 from ..data import HarDataset
 from ..io import write_json_atomic
 from .runner import CLASSICAL, Run, checksum, result_path
@@ -140,25 +140,3 @@ def convert_folder(folder: Path, ds: HarDataset, *, write: bool = True,
         log(f"[convert] {path.name} -> {run.name} {result['key']}: {what}")
         out.append((run, what))
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``[--folder results/zoo/runs] [--source auto] [--dry-run]``."""
-    ap = argparse.ArgumentParser(prog="python -m har_utils.experiments.convert",
-                                 description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--folder", type=Path, default=None,
-                    help="old zoo run files (default: <results>/zoo/runs)")
-    ap.add_argument("--source", default="auto")
-    ap.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
-    args = ap.parse_args(argv)
-    folder = args.folder or config.results_dir() / "zoo" / "runs"
-    if not folder.is_dir():
-        print(f"nothing to convert: no {config.shown(folder)}")
-        return 0
-    convert_folder(folder, data.load_dataset(args.source), write=not args.dry_run)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

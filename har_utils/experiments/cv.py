@@ -17,12 +17,11 @@
 
 Every run goes through :mod:`har_utils.experiments.runner` (one store, ``results/runs``);
 ``results/cv/summary.json`` holds the folds, the fold curves, the choices and the final rows.
-``python -m har_utils.experiments.cv cost|run|summary`` (``make cv``).
+``har cv cost|run|summary`` (``make cv``; :mod:`har_utils.cli`).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from collections.abc import Sequence
@@ -358,52 +357,27 @@ def cost_table(models: Sequence[str] = MODELS, cost: dict[str, Any] | None = Non
     return pd.DataFrame(rows)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m har_utils.experiments.cv", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("cost", help="print the cost table")
-    r = sub.add_parser("run", help="run what is missing")
-    r.add_argument("--models", default=",".join(MODELS))
-    r.add_argument("--stage", choices=("folds", "all"), default="all")
-    r.add_argument("--workers", type=int, default=1)
-    r.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786)")
-    r.add_argument("--smoke", action="store_true")
-    r.add_argument("--source", default="auto")
-    r.add_argument("--check", action="store_true",
-                   help="exit 1 unless every planned run of --models is stored")
-    s = sub.add_parser("summary", help="write results/cv/summary.json")
-    s.add_argument("--smoke", action="store_true")
-    s.add_argument("--source", default="auto")
-    args = ap.parse_args(argv)
-    if args.cmd == "cost":
-        table = cost_table()
-        path = config.results_dir() / STUDY / "cost_table.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        from ..report import write_table
+def write_cost_table(models: Sequence[str] = MODELS) -> tuple[pd.DataFrame, Path]:
+    """:func:`cost_table`, written to ``results/cv/cost_table.csv``; the table and its path."""
+    from ..report import write_table
 
-        write_table(table, path, "seconds per epoch measured on the HAPT rebuild "
-                    "(results/zoo/cost_table.json)", "python -m har_utils.experiments.cv cost",
-                    index=False)
-        print(table.round(2).to_string(index=False))
-        print(f"total at most {table['total hours (at most)'].sum():.1f} h of one worker; "
-              f"wrote {config.shown(path)}")
-        return 0
-    ds = data.load_dataset(args.source)
-    models = args.models.split(",") if args.cmd == "run" else list(MODELS)
-    if args.cmd == "run":
-        choices = run_models(models, ds, smoke=args.smoke, stage=args.stage,
-                             workers=args.workers, scheduler=args.scheduler)
-        for model, choice in choices.items():
-            print(f"[cv] {model}: {choice['rule']}: "
-                  + (f"C = {choice['C']:g}" if "C" in choice else f"{choice['epochs']} epochs"),
-                  flush=True)
-    doc = summary(ds, MODELS if not args.smoke else models, smoke=args.smoke)
+    table = cost_table(models)
+    path = config.results_dir() / STUDY / "cost_table.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_table(table, path, "seconds per epoch measured on the HAPT rebuild "
+                "(results/zoo/cost_table.json)", "har cv cost", index=False)
+    return table, path
+
+
+def write_summary(ds: HarDataset, models: Sequence[str] = MODELS, *, smoke: bool = False
+                  ) -> dict[str, Any]:
+    """:func:`summary`, written to ``results/cv/summary.json``; the summary."""
+    doc = summary(ds, models, smoke=smoke)
     write_json_atomic(summary_path(), doc)
-    print(f"wrote {config.shown(summary_path())}; missing: {doc['missing'] or 'nothing'}")
-    unfinished = [m for m in doc["missing"] if m.split(":")[0] in models]
-    return 1 if getattr(args, "check", False) and unfinished else 0
+    return doc
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from har_utils.cli import cv_group
+
+    cv_group()
