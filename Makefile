@@ -9,6 +9,7 @@ PYTHON  ?= python3
 PROFILE ?= paper
 VENV    := .venv
 PY      := $(VENV)/bin/python
+HAR     := $(VENV)/bin/har
 STAMP   := $(VENV)/.installed
 # Notebooks in order; each runs only when its hash (code, parameters, har_utils, lock, and the
 # notebooks before it) changed, so an interrupted `make reproduce` resumes where it stopped.
@@ -42,14 +43,14 @@ $(STAMP): pyproject.toml requirements.lock
 
 reproduce: $(STAMP) ## Run every notebook (PROFILE=paper by default) into build/$(PROFILE)/
 	@echo ">> reproducing with profile '$(PROFILE)': $(NOTEBOOKS)"
-	$(PY) -m har_utils.pipeline run --profile $(PROFILE) $(NOTEBOOKS)
+	$(HAR) run --profile $(PROFILE) $(NOTEBOOKS)
 
 publish: $(STAMP) ## Copy the finished paper run into the committed notebooks + results/manifest.json
-	$(PY) -m har_utils.pipeline publish
-	$(PY) -m har_utils.report
+	$(HAR) publish
+	$(HAR) readme
 
 data: $(STAMP) ## Only the data step (notebook 01): source, fidelity, results/data_summary.json
-	$(PY) -m har_utils.pipeline run --profile $(PROFILE) 01_data
+	$(HAR) run --profile $(PROFILE) 01_data
 
 test: $(STAMP) ## All test tiers: unit, real data (offline HAPT), every notebook via papermill + nbval
 	$(PYTEST) tests
@@ -59,7 +60,7 @@ test: $(STAMP) ## All test tiers: unit, real data (offline HAPT), every notebook
 	$(MAKE) --no-print-directory test-cv
 
 test-notebooks: $(STAMP) ## Smoke tier: run every notebook with PROFILE=smoke (papermill), then re-run and check it (nbval)
-	$(PY) -m har_utils.pipeline run --profile smoke $(NOTEBOOKS)
+	$(HAR) run --profile smoke $(NOTEBOOKS)
 	HAR_RESULTS_DIR=$(CURDIR)/build/smoke/results HAR_FIGURES_DIR=$(CURDIR)/build/smoke/figures HAR_PROFILE=smoke \
 	  TF_CPP_MIN_LOG_LEVEL=3 PYTHONHASHSEED=0 PYTHONWARNINGS=ignore::DeprecationWarning \
 	  $(PYTEST) -p no:cacheprovider --nbval --nbval-kernel-name python3 --nbval-cell-timeout=1800 \
@@ -67,7 +68,7 @@ test-notebooks: $(STAMP) ## Smoke tier: run every notebook with PROFILE=smoke (p
 
 test-ablations: $(STAMP) ## Smoke form of the ablation study (notebook 07: 2 points, 1 seed, 1 epoch) into build/ablations_smoke/, then nbval (resumed)
 	rm -rf build/ablations_smoke
-	$(PY) -m har_utils.pipeline study 07_ablations --profile ablations_smoke --force --timeout 1800
+	$(HAR) study 07_ablations --profile ablations_smoke --force --timeout 1800
 	HAR_RESULTS_DIR=$(CURDIR)/build/ablations_smoke/results HAR_FIGURES_DIR=$(CURDIR)/build/ablations_smoke/figures \
 	  TF_CPP_MIN_LOG_LEVEL=3 PYTHONHASHSEED=0 PYTHONWARNINGS=ignore::DeprecationWarning \
 	  $(PYTEST) -p no:cacheprovider --nbval --nbval-kernel-name python3 --nbval-cell-timeout=1800 \
@@ -76,7 +77,7 @@ test-ablations: $(STAMP) ## Smoke form of the ablation study (notebook 07: 2 poi
 test-deploy: $(STAMP) ## Smoke form of the deployment benchmark (notebook 08: the smoke run's model, few repeats) into build/deploy_smoke/, then nbval
 	test -f build/smoke/results/models/cnn_lstm_paper.keras || $(MAKE) --no-print-directory test-notebooks
 	rm -rf build/deploy_smoke
-	$(PY) -m har_utils.pipeline study 08_deployment --profile deploy_smoke --force --timeout 1800
+	$(HAR) study 08_deployment --profile deploy_smoke --force --timeout 1800
 	HAR_RESULTS_DIR=$(CURDIR)/build/deploy_smoke/results HAR_FIGURES_DIR=$(CURDIR)/build/deploy_smoke/figures \
 	  TF_CPP_MIN_LOG_LEVEL=3 PYTHONHASHSEED=0 PYTHONWARNINGS=ignore::DeprecationWarning \
 	  $(PYTEST) -p no:cacheprovider --nbval --nbval-kernel-name python3 --nbval-cell-timeout=1800 \
@@ -96,34 +97,34 @@ zoo-cost: $(STAMP) ## Measure seconds per epoch of every zoo model on 2 cores (r
 	HAR_OFFLINE=1 $(PY) benchmarks/bench_epoch_cost.py --epochs 3
 
 zoo: $(STAMP) ## The model zoo under one protocol (hours; resumable: finished runs are skipped)
-	$(PY) -m har_utils.zoo run --protocols subjects,retrain_all
-	$(PY) -m har_utils.zoo run --models cnn_lstm_paper --protocols paper --seeds 0,1,2
+	$(HAR) zoo run --protocols subjects,retrain_all
+	$(HAR) zoo run --models cnn_lstm_paper --protocols paper --seeds 0,1,2
 
 WORKERS   ?= 2
 SCHEDULER ?=
 cv-cost: $(STAMP) ## Cost table of protocol cv: model x folds x epochs x seconds per epoch (results/cv/cost_table.csv)
-	$(PY) -m har_utils.experiments.cv cost
+	$(HAR) cv cost
 
 cv: $(STAMP) ## Protocol cv for every model: folds, epoch choice, final seeds (hours; resumable). WORKERS=2, SCHEDULER=tcp://host:8786
-	$(PY) -m har_utils.experiments.cv run --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+	$(HAR) cv run --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 test-cv: $(STAMP) ## Smoke form of protocol cv on the real data (2 folds x 2 epochs x 1 seed, C grid of 2) into build/cv_smoke/
 	rm -rf build/cv_smoke
-	HAR_RESULTS_DIR=$(CURDIR)/build/cv_smoke/results $(PY) -m har_utils.experiments.cv run --smoke \
+	HAR_RESULTS_DIR=$(CURDIR)/build/cv_smoke/results $(HAR) cv run --smoke \
 	  --models cnn_lstm_paper,logreg_features --workers 2 --check
 
 ablations: $(STAMP) ## The ablation study (notebook 07, params/ablations.yml; hours, resumable) -> results/ablations/, notebooks/07 with outputs, README block
-	$(PY) -m har_utils.pipeline study 07_ablations --profile ablations --force
-	$(PY) -m har_utils.pipeline publish-study 07_ablations --profile ablations
-	$(PY) -m har_utils.report
+	$(HAR) study 07_ablations --profile ablations --force
+	$(HAR) publish-study 07_ablations --profile ablations
+	$(HAR) readme
 
 deploy: $(STAMP) ## The deployment benchmark (notebook 08, params/deploy.yml; about 10 minutes; needs results/models from `make reproduce`) -> results/deploy/, figures/fig8_*, fig9_*, notebooks/08 with outputs
-	$(PY) -m har_utils.pipeline study 08_deployment --profile deploy --force
-	$(PY) -m har_utils.pipeline publish-study 08_deployment --profile deploy
-	$(PY) -m har_utils.report
+	$(HAR) study 08_deployment --profile deploy --force
+	$(HAR) publish-study 08_deployment --profile deploy
+	$(HAR) readme
 
 readme: $(STAMP) ## Re-render README.md's result blocks from results/
-	$(PY) -m har_utils.report
+	$(HAR) readme
 
 lab: $(STAMP) ## Open the notebooks in JupyterLab (also as root, e.g. in a container)
 	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
