@@ -82,6 +82,10 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
         os.close(fd)
         tmp = Path(tmp_name)
         yield tmp
+        if tmp.exists():  # mkstemp makes it 0600: give it the mode a plain open() would
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:

@@ -6,6 +6,13 @@ from pathlib import Path
 
 import pytest
 
+# Every experiment run says how many TensorFlow threads it trains with (``Run.threads``, 1 by
+# default) and refuses a process whose TensorFlow already runs with another count. Tests run
+# some of them in this process: set the count before any test starts TensorFlow.
+from har_utils.experiments.runner import configure_threads  # noqa: E402
+
+configure_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
