@@ -35,7 +35,7 @@ def main() -> None:
     results_dir = config.results_dir()  # resolve before HAR_DATA_DIR changes
     outer = os.environ.get("HAR_DATA_DIR")
     if args.source == "uci":  # keep using the archive where it is while the cache moves
-        from har_utils.uci import find_local_zip
+        from har_utils.data.uci import find_local_zip
         archive = find_local_zip()
         if archive is None:
             raise SystemExit(f"no official archive in {config.raw_dir()} or ${config.UCI_ZIP_ENV}")

@@ -1,13 +1,13 @@
 """Benchmark: deployment readiness of the zoo models (latency, size, TFLite, energy, one day).
 
-The command line of :mod:`har_utils.deploy_bench` (notebook 08 runs the same code in the
+The command line of :mod:`har_utils.deploy.benchmark` (notebook 08 runs the same code in the
 published run).
 
 For each model (default: every zoo model; a trained one where ``<model-dir>/<name>.keras``
 exists, otherwise an untrained build, good for latency, size and FLOPs but not accuracy):
 
 - parameters, ``.keras`` file size, FLOPs per window (analytic, with TensorFlow's profiler as
-  a cross-check) and an energy *estimate* from them (constants in ``har_utils.deploy``);
+  a cross-check) and an energy *estimate* from them (constants in ``har_utils.deploy.flops``);
 - latency (batch 1) and throughput (batch 256) as a plain eager Keras call, Keras's compiled
   ``predict`` and a ``tf.function`` (TensorFlow limited to ``--tf-threads`` threads);
 - TFLite exports with a fixed batch of 1 and of 256, each float32, dynamic-range and full int8
@@ -75,10 +75,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from har_utils import config, deploy_bench
+    from har_utils import config
+    from har_utils.deploy import benchmark
     from har_utils.io import write_json_atomic
 
-    s = deploy_bench.BenchSettings(
+    s = benchmark.BenchSettings(
         models=tuple(args.models.split(",")) if args.models else (), model_dir=args.model_dir,
         big_batch=args.big_batch, repeats_single=args.repeats_single,
         repeats_big=args.repeats_big, tf_threads=args.tf_threads, day_hours=args.day_hours,
@@ -97,14 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.smoke:
         from har_utils import data
         ds = data.load_dataset(args.source, verbose=True)
-    result, _ = deploy_bench.run(s, ds, log=lambda line: print(line, flush=True))
+    result, _ = benchmark.run(s, ds, log=lambda line: print(line, flush=True))
     import pandas as pd
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(deploy_bench.variants_table(result).round(3).to_string(index=False))
+        print(benchmark.variants_table(result).round(3).to_string(index=False))
         print("(ms_per_window_b1: median latency of one window; windows_per_s: throughput at "
               "the big batch; TFLite on 1 thread)")
         if result["targets"]:
-            print(deploy_bench.targets_table(result).to_string(index=False))
+            print(benchmark.targets_table(result).to_string(index=False))
     if result["streaming"]:
         st = result["streaming"]["pooled"]
         print("streaming agreement (scored windows): " + ", ".join(

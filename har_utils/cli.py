@@ -4,14 +4,16 @@
 
     har run | publish | study | publish-study   the notebooks (har_utils.pipeline)
     har readme                                  README.md's and docs/'s generated blocks
-    har predict RECORDING                       classify a recording (har_utils.predict)
+                                                (har_utils.reporting.docs)
+    har predict RECORDING                       classify a recording (har_utils.deploy.predict)
     har cv cost | run | summary                 protocol cv (har_utils.experiments.cv)
-    har zoo run | summary                       the model zoo (har_utils.zoo)
+    har zoo run | summary                       the model zoo (har_utils.experiments.zoo)
     har ablations run | select | final | summary | list   the ablation study
+                                                (har_utils.experiments.ablations)
 
 Each command calls the library functions of its module; the modules are imported when a
-command runs, so ``har --help`` is quick. ``python -m har_utils.pipeline ...`` (and ``.zoo``,
-``.experiments.cv``, ``.ablations``, ``.predict``, ``.docs``, ``.report``) run the same commands.
+command runs, so ``har --help`` is quick. ``python -m har_utils ...`` runs the same commands.
+This is the top of the package: nothing else in ``har_utils`` imports it.
 """
 
 from __future__ import annotations
@@ -180,7 +182,7 @@ for _command in pipeline_group.commands.values():
 @click.option("--check", is_flag=True, help="only list the files out of date (exit 1 if any)")
 def readme_cmd(check: bool) -> None:
     """Re-render the generated blocks of README.md and docs/*.md from results/."""
-    from . import docs
+    from .reporting import docs
 
     changed = docs.render_files(write=not check)
     for path in changed:
@@ -191,7 +193,7 @@ def readme_cmd(check: bool) -> None:
         sys.exit(1)
 
 
-# --- har predict (har_utils.predict) ------------------------------------------------------
+# --- har predict (har_utils.deploy.predict) -----------------------------------------------
 
 @har.command("predict", short_help="Classify every window of a recording (CSV).",
              context_settings=CONTEXT,
@@ -209,7 +211,7 @@ def predict_cmd(recording: Path, rate: float | None, model: Path | None, causal:
     """Print the activity of every 2.56 s window (step 1.28 s) of a recording (a CSV file,
     one row per sample)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from . import predict
+    from .deploy import predict
     from .io import HarDataError
 
     try:
@@ -294,15 +296,16 @@ def cv_summary_cmd(smoke: bool, source: str) -> None:
     click.echo(f"wrote {config.shown(cv.summary_path())}; missing: {doc['missing'] or 'nothing'}")
 
 
-# --- har zoo (har_utils.zoo) --------------------------------------------------------------
+# --- har zoo (har_utils.experiments.zoo) --------------------------------------------------
 
-@har.group("zoo", cls=Group, doc="har_utils.zoo", short_help="The model zoo under one protocol.")
+@har.group("zoo", cls=Group, doc="har_utils.experiments.zoo",
+           short_help="The model zoo under one protocol.")
 def zoo_group() -> None:
     """The model zoo under one protocol: its runs on the experiment runner, and a summary."""
 
 
 def _zoo() -> Any:
-    from . import zoo
+    from .experiments import zoo
 
     return zoo
 
@@ -338,18 +341,18 @@ def zoo_summary_cmd(source: str) -> None:
     click.echo(f"wrote {config.shown(zoo.write_summary(load(source)))}")
 
 
-# --- har ablations (har_utils.experiments.ablations*) -------------------------------------
+# --- har ablations (har_utils.experiments.ablations) --------------------------------------
 
-@har.group("ablations", cls=Group, doc="har_utils.experiments.ablations_cli",
+@har.group("ablations", cls=Group, doc="har_utils.experiments.ablations",
            short_help="The ablation study around cnn_lstm_paper.")
 def ablations_group() -> None:
     """The ablation study around cnn_lstm_paper (notebook 07, params/ablations.yml)."""
 
 
 def _core() -> Any:
-    from .experiments import ablations
+    from .experiments.ablations import studies
 
-    return ablations
+    return studies
 
 
 def _seeds(n: Callable[[], int], shown: str) -> Callable[[Callable[..., Any]], Any]:
@@ -370,9 +373,9 @@ study_seeds = _seeds(lambda: _core().STUDY_SEEDS, "0,1,2")
 
 
 def _write_ablation_summary(ds: Any) -> None:
-    from .experiments import ablations_report
+    from .experiments.ablations import summary
 
-    click.echo(f"wrote {ablations_report.write_summary(ds)}")
+    click.echo(f"wrote {summary.write_summary(ds)}")
 
 
 @ablations_group.command("run")
@@ -403,10 +406,10 @@ def ablations_run_cmd(study: str, seeds: list[int], force: bool, workers: int,
 def ablations_select_cmd(seeds: list[int], no_run: bool, workers: int, max_epochs: int,
                          source: str) -> None:
     """Choose on validation, train the combined candidates."""
-    from .experiments import ablations_select
+    from .experiments.ablations import selection
 
     ds = load(source)
-    sel = ablations_select.run_selection(ds, seeds=seeds, max_epochs=max_epochs, workers=workers,
+    sel = selection.run_selection(ds, seeds=seeds, max_epochs=max_epochs, workers=workers,
                                          run=not no_run, log=click.echo)
     click.echo(f"chosen on validation: {sel['chosen']['name']} {sel['chosen']['parts']}")
     _write_ablation_summary(ds)
@@ -418,13 +421,13 @@ def ablations_select_cmd(seeds: list[int], no_run: bool, workers: int, max_epoch
 @_common
 def ablations_final_cmd(seeds: list[int], workers: int, max_epochs: int, source: str) -> None:
     """The chosen configuration and the paper's, same seeds, tested."""
-    from .experiments import ablations_select
+    from .experiments.ablations import selection
 
-    sel = ablations_select.load_selection()
+    sel = selection.load_selection()
     if sel is None:
         raise SystemExit("no selection.json yet. Fix: run `har ablations select` first")
     ds = load(source)
-    _core().execute(ablations_select.final_runs(sel, seeds), ds, workers=workers, log=click.echo)
+    _core().execute(selection.final_runs(sel, seeds), ds, workers=workers, log=click.echo)
     _write_ablation_summary(ds)
 
 
@@ -442,12 +445,12 @@ def ablations_list_cmd(seeds: list[int], max_epochs: int, source: str) -> None:
     """Studies, runs and estimated cost."""
     import pandas as pd
 
-    from .experiments import ablations_cli
+    from .experiments.ablations import estimates
 
     ds = load(source)
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
-        click.echo(ablations_cli.listing(ds, seeds, max_epochs).to_string(index=False))
-    est = ablations_cli.full_study_estimate(ds, seeds, max_epochs)
+        click.echo(estimates.listing(ds, seeds, max_epochs).to_string(index=False))
+    est = estimates.full_study_estimate(ds, seeds, max_epochs)
     if est:
         click.echo(f"the full study: {est['runs']} distinct runs ({est['one_factor_runs']} "
                    f"one-factor, up to {est['extra_runs']} combined and final), about "

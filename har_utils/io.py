@@ -114,6 +114,16 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> Path:
     return Path(path)
 
 
+def write_table(df: Any, path: str | os.PathLike[str], data_label: str, producer: str,
+                **to_csv: Any) -> Path:
+    """Write a results table (a DataFrame) as CSV, atomically, headed by a comment naming its
+    data and producer (read it back with ``pandas.read_csv(path, comment="#")``)."""
+    with atomic_write(path, "w") as f:
+        f.write(f"# data: {data_label}; written by {producer}\n")
+        df.to_csv(f, **to_csv)
+    return Path(path)
+
+
 def _json_default(o: Any) -> Any:
     if isinstance(o, np.integer):
         return int(o)

@@ -331,7 +331,7 @@ def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
 
 def print_summary(name: str, profile: str) -> None:
     """Print the headline results a notebook wrote, if it has a console summary."""
-    from .report import CONSOLE
+    from .reporting.report import CONSOLE
 
     if name in CONSOLE:
         text = CONSOLE[name](output_dirs(profile)["results"])
@@ -496,8 +496,3 @@ def publish_study(name: str, profile: str) -> Path:
     print(f"published {src} -> {source}")
     return source
 
-
-if __name__ == "__main__":
-    from har_utils.cli import pipeline_group
-
-    pipeline_group()

@@ -302,7 +302,7 @@ def zoo_accuracy(rows: list[dict], reported: dict[str, tuple[float, str]], title
     is written beside it (the paper's Table II, whose own row is a training accuracy; for the
     linear model the literature's figure on the official 561 features).
     ``rows``: ``results/summary.json`` rows of one protocol; ``reported``: model -> (percent,
-    label), as :func:`har_utils.report.reported_by_model` gives."""
+    label), as :func:`har_utils.reporting.report.reported_by_model` gives."""
     rows = sorted(rows, key=lambda r: r["accuracy_mean"])
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(rows) + 1.5))
     colors = sns.color_palette("colorblind", 3)
@@ -333,7 +333,7 @@ def zoo_accuracy(rows: list[dict], reported: dict[str, tuple[float, str]], title
 def deploy_latency(table: pd.DataFrame, title: str, target_ms: float | None = None
                    ) -> plt.Figure:
     """Single-window latency (ms, log scale) per model and variant, from
-    :func:`har_utils.deploy_bench.variants_table`; the target as a dashed line."""
+    :func:`har_utils.deploy.benchmark.variants_table`; the target as a dashed line."""
     t = table.dropna(subset=["ms_per_window_b1"])
     fig, ax = plt.subplots(figsize=(9, 0.35 * len(t) + 1.5))
     sns.barplot(data=t, y="model", x="ms_per_window_b1", hue="variant", ax=ax,

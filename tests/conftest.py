@@ -9,7 +9,7 @@ import pytest
 # Every experiment run says how many TensorFlow threads it trains with (``Run.threads``, 1 by
 # default) and refuses a process whose TensorFlow already runs with another count. Tests run
 # some of them in this process: set the count before any test starts TensorFlow.
-from har_utils.experiments.runner import configure_threads  # noqa: E402
+from har_utils.threads import configure_threads  # noqa: E402
 
 configure_threads(1)
 

@@ -59,7 +59,7 @@ def _split_arrays(n: int, subjects: tuple[int, ...], rng: np.random.Generator
 
 
 def synthetic_arrays(n_train: int = 40, n_test: int = 20, seed: int = 0) -> dict[str, np.ndarray]:
-    """The arrays :func:`make_uci_zip` writes, keyed like ``har_utils.uci.load_uci_zip``."""
+    """The arrays :func:`make_uci_zip` writes, keyed like ``har_utils.data.uci.load_uci_zip``."""
     rng = np.random.default_rng(seed)
     out: dict[str, np.ndarray] = {"feature_names": np.array(feature_names(), dtype=np.str_)}
     for split, n, subjects in (("train", n_train, config.TRAIN_SUBJECTS),

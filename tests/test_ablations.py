@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from har_utils import ablations as ab
-from har_utils import config, data, evaluation, models, study_blocks
+from har_utils import config, data, evaluation, models
 from har_utils.data import HarDataset
-from har_utils.experiments import ablations as core
-from har_utils.experiments import ablations_convert as conv
+from har_utils.experiments import ablations as ab
 from har_utils.experiments import runner
+from har_utils.experiments.ablations import convert as conv
+from har_utils.experiments.ablations import studies as core
+from har_utils.reporting import study_blocks
 from har_utils.experiments.runner import Run
 from synthetic_uci import synthetic_dataset
 
@@ -169,7 +170,7 @@ def test_runs_go_to_the_runner_store_once_per_configuration(
     monkeypatch.setattr(runner, "run_one", lambda *a, **k: pytest.fail("trained again"))
     assert ab.execute([twin], ds, log=quiet) == [r]
     with pytest.warns(UserWarning, match="never commits"):
-        ab.run_jobs([j], ds, commit=True, log=quiet)
+        ab.execute([j], ds, commit=True, log=quiet)
 
 
 @pytest.mark.slow  # two worker processes that import TensorFlow
@@ -249,7 +250,7 @@ def test_selection_reads_validation_only(ds: HarDataset, tiny: dict) -> None:
     assert [r.name for r in ab.final_runs(chosen, range(2))] == [
         "final__top1__seed0", "final__top1__seed1", "final__baseline__seed0",
         "final__baseline__seed1"]
-    assert [r.name for r in ab.final_jobs(chosen, [3], reference=False)] == [
+    assert [r.name for r in ab.final_runs(chosen, [3], reference=False)] == [
         "final__top1__seed3"]
     as_base = {**chosen, "chosen": {"name": "baseline", "parts": {}}}
     assert [r.name for r in ab.final_runs(as_base, [3])] == ["final__baseline__seed3"]
@@ -271,12 +272,12 @@ def test_end_to_end_summary(ds: HarDataset, tiny: dict, tmp_path: Path,
                             monkeypatch: pytest.MonkeyPatch,
                             capsys: pytest.CaptureFixture) -> None:
     seeds = [0, 1]
-    ab.run_jobs(ab.plan("filters,channels", seeds, max_epochs=1), ds, backup_root=tmp_path,
+    ab.execute(ab.plan("filters,channels", seeds, max_epochs=1), ds, backup_root=tmp_path,
                 log=quiet)
     sel = ab.run_selection(ds, seeds=seeds, max_epochs=1, backup_root=tmp_path, log=quiet)
     assert sel["incomplete_studies"] == ["kernel_size"]
     assert ab.load_selection()["chosen"] == sel["chosen"]
-    ab.run_jobs(ab.final_jobs(sel, seeds), ds, backup_root=tmp_path, log=quiet)
+    ab.execute(ab.final_runs(sel, seeds), ds, backup_root=tmp_path, log=quiet)
     doc = json.loads(ab.write_summary(ds).read_text())
     rows = {(r["study"], r["point"]): r for r in doc["rows"]}
     for s in (TINY["filters"], TINY["channels"]):

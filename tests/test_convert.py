@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from har_utils import data, evaluation, zoo
+from har_utils import data, evaluation
 from har_utils.data import HarDataset
-from har_utils.experiments import convert, runner
+from har_utils.experiments import convert, runner, zoo
 from synthetic_uci import synthetic_dataset
 
 SPEC = {"max_epochs": 100, "patience": 10, "n_validation_subjects": 4}

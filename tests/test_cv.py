@@ -81,7 +81,8 @@ def test_cost_table_shows_every_model_and_every_reduction() -> None:
 def test_the_ensemble_takes_only_runs_that_kept_their_softmax() -> None:
     """Runs converted from before the runner kept no test softmax: the ensemble leaves them
     out and names the seeds it used; with none, there is no ensemble."""
-    from har_utils import report, training
+    from har_utils import training
+    from har_utils.reporting import report
 
     ds = synthetic_dataset()
     onehot = np.eye(6)[np.searchsorted(training.ACTIVITY_IDS, ds.test.y)]
@@ -113,7 +114,7 @@ def test_smoke_protocol_end_to_end(tmp_path, monkeypatch: pytest.MonkeyPatch) ->
     assert set(f["per_subject_accuracy_mean"]) == {str(x) for x in config.TEST_SUBJECTS}
     assert 0 <= f["ensemble"]["accuracy"] <= 1
     assert f["ensemble"]["accuracy"] == pytest.approx(f["accuracy_mean"])  # one seed
-    from har_utils import report
+    from har_utils.reporting import report
 
     t = report.cv_table(s).set_index("model")
     assert t.loc["tiny_cnn", "chosen on the folds"] == f"{choice['epochs']} of 2 epochs"
@@ -122,7 +123,7 @@ def test_smoke_protocol_end_to_end(tmp_path, monkeypatch: pytest.MonkeyPatch) ->
     path = tmp_path / "results" / "cv" / "summary.json"
     path.parent.mkdir(parents=True)
     path.write_text(__import__("json").dumps(s))
-    from har_utils.study_blocks import cv_block
+    from har_utils.reporting.study_blocks import cv_block
 
     block = cv_block(tmp_path / "results")
     assert re.search(r"^\| tiny_cnn +\| +2 \|", block, re.M) and "1, 6, 30" in block

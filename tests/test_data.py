@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from har_utils import config, data, uci
+from har_utils import config, data
+from har_utils.data import uci
 from har_utils.data import HarDataset, Split
 from har_utils.io import sha256_file
 from synthetic_uci import make_uci_zip
@@ -140,11 +141,11 @@ def test_a_bad_archive_leaves_no_cache_behind(tmp_path: Path) -> None:
 
 
 def test_cache_names_change_with_the_code_that_builds_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    before = data.code_key("hapt", "signals")
+    before = data.code_key("data/hapt", "signals")
     real = Path.read_bytes
     monkeypatch.setattr(Path, "read_bytes",
                         lambda self: real(self) + (b"#" if self.name == "signals.py" else b""))
-    assert data.code_key("hapt", "signals") != before
+    assert data.code_key("data/hapt", "signals") != before
 
 
 def test_a_cold_load_hashes_the_archive_once(synthetic_zip: tuple[Path, dict[str, str]],

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from har_utils import config, deploy
+from har_utils import config
+from har_utils.deploy import export, flops, runtime, streaming
 from har_utils.io import HarDataError
 from har_utils.models import build_model
 
@@ -46,11 +47,11 @@ def test_float32_export_matches_keras_with_a_padded_last_batch(
     model = request.getfixturevalue(which)
     windows = inputs_for(model, windows)
     path = tmp_path / "m.tflite"
-    res = deploy.export_tflite(model, path, batch_size=8, quantization="float32")
+    res = export.export_tflite(model, path, batch_size=8, quantization="float32")
     assert res.ok and res.error is None and not res.isolated and not res.unrolled
     assert res.size_bytes == path.stat().st_size > 0
     assert [p.name for p in tmp_path.iterdir()] == ["m.tflite"]  # no temporary file left
-    runner = deploy.TFLiteRunner(path)
+    runner = runtime.TFLiteRunner(path)
     assert (runner.batch_size, runner.input_shape, runner.n_classes) == (
         8, windows.shape[1:], 6)
     probs = runner.predict(windows)  # 8 + 8 + 5 (padded to 8)
@@ -63,19 +64,19 @@ def test_float32_export_matches_keras_with_a_padded_last_batch(
 def test_dynamic_range_export_of_an_lstm_runs_close_to_keras(lstm, windows: np.ndarray,
                                                                tmp_path: Path) -> None:
     x = inputs_for(lstm, windows)[:4]
-    res = deploy.export_tflite(lstm, tmp_path / "d.tflite", batch_size=1, quantization="dynamic")
+    res = export.export_tflite(lstm, tmp_path / "d.tflite", batch_size=1, quantization="dynamic")
     assert res.ok, res.error
-    probs = deploy.TFLiteRunner(res.path).predict(x)
+    probs = runtime.TFLiteRunner(res.path).predict(x)
     np.testing.assert_allclose(probs, lstm.predict(x, verbose=0), atol=2e-2)
 
 
 def test_int8_export_quantises_input_and_output(cnn, windows: np.ndarray,
                                                 tmp_path: Path) -> None:
-    res = deploy.export_tflite(cnn, tmp_path / "q.tflite", batch_size=4, quantization="int8",
+    res = export.export_tflite(cnn, tmp_path / "q.tflite", batch_size=4, quantization="int8",
                                representative_data=windows)
     assert res.ok, res.error
     assert not res.isolated  # no recurrent layer: converted in this process
-    runner = deploy.TFLiteRunner(res.path)
+    runner = runtime.TFLiteRunner(res.path)
     assert runner.input_dtype == np.int8 and runner.output_dtype == np.int8
     probs = runner.predict(windows)
     assert probs.dtype == np.float32 and probs.shape == (21, 6)
@@ -85,17 +86,17 @@ def test_int8_export_quantises_input_and_output(cnn, windows: np.ndarray,
 @pytest.mark.slow  # a child process (TensorFlow start-up, ~10 s)
 def test_int8_failures_are_reported_not_raised(cnn, lstm, windows: np.ndarray,
                                                tmp_path: Path) -> None:
-    res = deploy.export_tflite(cnn, tmp_path / "none.tflite", batch_size=1, quantization="int8")
+    res = export.export_tflite(cnn, tmp_path / "none.tflite", batch_size=1, quantization="int8")
     assert not res.ok and "representative_data" in res.error
     assert res.path is None and not (tmp_path / "none.tflite").exists()
     # int8 calibration of a while-loop LSTM crashes TF 2.21's converter (SIGSEGV): in a child
     # process that is a recorded failure. Should a later TF fix it, the export simply works.
     x = inputs_for(lstm, windows)
-    res = deploy.export_tflite(lstm, tmp_path / "loop.tflite", batch_size=2, quantization="int8",
+    res = export.export_tflite(lstm, tmp_path / "loop.tflite", batch_size=2, quantization="int8",
                                representative_data=x, unroll=False)
     assert res.isolated and not res.unrolled
     if res.ok:
-        assert deploy.TFLiteRunner(res.path).predict(x[:2]).shape == (2, 6)
+        assert runtime.TFLiteRunner(res.path).predict(x[:2]).shape == (2, 6)
     else:
         assert "crashed" in res.error and "unroll=True" in res.error, res.error
         assert not (tmp_path / "loop.tflite").exists()
@@ -103,26 +104,26 @@ def test_int8_failures_are_reported_not_raised(cnn, lstm, windows: np.ndarray,
 
 def test_bad_export_arguments_raise(cnn, windows: np.ndarray, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="quantization"):
-        deploy.export_tflite(cnn, tmp_path / "x.tflite", batch_size=1, quantization="int4")
+        export.export_tflite(cnn, tmp_path / "x.tflite", batch_size=1, quantization="int4")
     with pytest.raises(ValueError, match="batch_size"):
-        deploy.export_tflite(cnn, tmp_path / "x.tflite", batch_size=0)
+        export.export_tflite(cnn, tmp_path / "x.tflite", batch_size=0)
     with pytest.raises(ValueError, match="do not match"):
-        deploy.export_tflite(cnn, tmp_path / "x.tflite", batch_size=1, quantization="int8",
+        export.export_tflite(cnn, tmp_path / "x.tflite", batch_size=1, quantization="int8",
                              representative_data=windows[:, :64])
 
 
 def test_runner_errors(tmp_path: Path, cnn, windows: np.ndarray) -> None:
     with pytest.raises(HarDataError, match="TFLite model not found"):
-        deploy.TFLiteRunner(tmp_path / "missing.tflite")
-    res = deploy.export_tflite(cnn, tmp_path / "m.tflite", batch_size=2)
+        runtime.TFLiteRunner(tmp_path / "missing.tflite")
+    res = export.export_tflite(cnn, tmp_path / "m.tflite", batch_size=2)
     with pytest.raises(ValueError, match="windows must be"):
-        deploy.TFLiteRunner(res.path).predict(windows[:, :100])
+        runtime.TFLiteRunner(res.path).predict(windows[:, :100])
 
 
 def test_unrolling_keeps_the_function(lstm, cnn, windows: np.ndarray) -> None:
-    assert deploy.has_recurrent_layers(lstm) and not deploy.has_recurrent_layers(cnn)
-    assert deploy.unroll_recurrent(cnn) is cnn
-    unrolled = deploy.unroll_recurrent(lstm)
+    assert export.has_recurrent_layers(lstm) and not export.has_recurrent_layers(cnn)
+    assert export.unroll_recurrent(cnn) is cnn
+    unrolled = export.unroll_recurrent(lstm)
     assert all(getattr(lyr, "unroll", True) for lyr in unrolled.layers
                if isinstance(lyr, type(lstm.get_layer("lstm1"))))
     x = inputs_for(lstm, windows)[:3]
@@ -131,59 +132,59 @@ def test_unrolling_keeps_the_function(lstm, cnn, windows: np.ndarray) -> None:
 
 
 def test_flops_analytic_count_and_profiler_cross_check(cnn, lstm) -> None:
-    f = deploy.flops_per_window(cnn)
+    f = flops.flops_per_window(cnn)
     # Conv1D(8, 3) on (128, 9): 126 x 3 x 9 x 8 MACs + 126 x 8 biases; Dense 8 -> 6
     assert f["macs"] == 126 * 3 * 9 * 8 + 8 * 6
     assert f["flops"] == 2 * f["macs"] + 126 * 8 + 6 and f["uncounted"] == []
     u = 6  # LSTM(6) x2 over 32 steps: 4 gates x units x (inputs + units) per step
     expected = STEPS * 4 * u * (9 + u) + STEPS * 4 * u * (u + u) + u * 6 + 6 * 6
-    assert deploy.flops_per_window(lstm)["macs"] == expected
+    assert flops.flops_per_window(lstm)["macs"] == expected
     for model in (cnn, lstm):
-        analytic = deploy.flops_per_window(model)["flops"]
-        profiled = deploy.flops_per_window(model, "profiler")["flops"]
+        analytic = flops.flops_per_window(model)["flops"]
+        profiled = flops.flops_per_window(model, "profiler")["flops"]
         assert 0.8 < analytic / profiled <= 1.0  # the profiler also counts element-wise ops
     with pytest.raises(ValueError, match="method"):
-        deploy.flops_per_window(cnn, "guess")
+        flops.flops_per_window(cnn, "guess")
 
 
 def test_energy_estimates_are_labelled_and_use_the_named_constants() -> None:
-    e = deploy.energy_estimate(1_000_000, precision="float32", n_params=1000)
+    e = flops.energy_estimate(1_000_000, precision="float32", n_params=1000)
     assert e["label"] == "estimate" and "Horowitz" in e["source"]
     assert e["arithmetic_uj_per_window"] == pytest.approx(
-        1e6 * (deploy.FP32_MULT_PJ + deploy.FP32_ADD_PJ) * 1e-6)
+        1e6 * (flops.FP32_MULT_PJ + flops.FP32_ADD_PJ) * 1e-6)
     assert e["weights_from_dram_uj_per_window"] == pytest.approx(1000 * 640e-6)
-    i = deploy.energy_estimate(1_000_000, precision="int8")
+    i = flops.energy_estimate(1_000_000, precision="int8")
     assert i["arithmetic_uj_per_window"] < e["arithmetic_uj_per_window"] / 10
-    c = deploy.energy_from_cpu_time(2e-4, watts=5.0)
+    c = flops.energy_from_cpu_time(2e-4, watts=5.0)
     assert c["label"] == "estimate" and c["uj_per_window"] == pytest.approx(1000.0)
     with pytest.raises(ValueError):
-        deploy.energy_from_cpu_time(1e-4, watts=0)
+        flops.energy_from_cpu_time(1e-4, watts=0)
     with pytest.raises(ValueError):
-        deploy.energy_estimate(1, precision="int4")
+        flops.energy_estimate(1, precision="int4")
 
 
 def test_measure_and_keras_predictors_agree(cnn, windows: np.ndarray) -> None:
-    preds = deploy.keras_predictors(cnn)
+    preds = runtime.keras_predictors(cnn)
     assert set(preds) == {"keras_eager", "keras_predict", "tf_function"}
     outs = [np.asarray(f(windows[:5])) for f in preds.values()]
     for o in outs[1:]:
         np.testing.assert_allclose(o, outs[0], atol=1e-6)
-    m = deploy.measure(preds["tf_function"], windows, 4, warmup=1, repeats=3)
+    m = runtime.measure(preds["tf_function"], windows, 4, warmup=1, repeats=3)
     assert m["batch_size"] == 4 and m["repeats"] == 3
     assert m["ms_per_window"] == pytest.approx(m["median_ms_per_batch"] / 4)
 
 
 def test_day_of_recording_counts_every_window(cnn, tmp_path: Path) -> None:
-    res = deploy.export_tflite(cnn, tmp_path / "m.tflite", batch_size=16)
-    runner = deploy.TFLiteRunner(res.path)
+    res = export.export_tflite(cnn, tmp_path / "m.tflite", batch_size=16)
+    runner = runtime.TFLiteRunner(res.path)
     hours = 0.02  # 3,600 samples
     n = int(hours * 3600 * 50)
-    day = deploy.day_of_recording(runner.predict, hours=hours, batch_size=16)
+    day = streaming.day_of_recording(runner.predict, hours=hours, batch_size=16)
     assert day["samples"] == n and day["windows"] == (n - 128) // 64 + 1
     assert sum(day["class_counts"]) == day["windows"] and "synthetic" in day["data"]
     assert day["total_s"] >= day["preprocess_s"] > 0
-    acc, gyro = deploy.synthetic_recording(1000, seed=3)
-    tiled = deploy.day_of_recording(runner.predict, acc=acc, gyro=gyro, hours=hours,
+    acc, gyro = streaming.synthetic_recording(1000, seed=3)
+    tiled = streaming.day_of_recording(runner.predict, acc=acc, gyro=gyro, hours=hours,
                                     zero_phase=False, batch_size=16, data_label="tiled test")
     assert tiled["tiles"] == pytest.approx(n / 1000) and tiled["data"] == "tiled test"
     assert not tiled["zero_phase"]
@@ -193,28 +194,28 @@ def test_classify_stream_equals_classifying_all_windows(cnn) -> None:
     from har_utils.signals import sliding_windows
     sig = np.random.default_rng(2).normal(size=(1000, 9)).astype(np.float32)
     f = lambda X: cnn.predict(X, verbose=0)  # noqa: E731
-    got = deploy.classify_stream(sig, f, batch_size=4)
+    got = streaming.classify_stream(sig, f, batch_size=4)
     want = np.argmax(f(sliding_windows(sig)), axis=1)
     np.testing.assert_array_equal(got, want)
 
 
 def test_export_variants_unroll_short_loops_and_skip_int8_for_long_ones(cnn, lstm) -> None:
-    from har_utils.deploy_bench import export_variants, skipped_variants
+    from har_utils.deploy.benchmark import export_variants, skipped_variants
     assert export_variants(cnn) == [("float32", None), ("dynamic", None), ("int8", None)]
     assert export_variants(cnn, int8=False) == [("float32", None), ("dynamic", None)]
     assert skipped_variants(cnn) == {}
     assert export_variants(lstm) == [("float32", None), ("dynamic", None), ("dynamic", True),
                                      ("int8", None)]  # a 32-step loop: short enough to unroll
-    assert deploy.recurrent_steps(lstm) == [STEPS, STEPS]
+    assert export.recurrent_steps(lstm) == [STEPS, STEPS]
     long = build_model("lstm", input_shape=(64, 9), lstm_units=4, dense_units=4)
     assert export_variants(long) == [("float32", None), ("dynamic", None)]
     assert "64 steps" in skipped_variants(long)["int8"]
     assert skipped_variants(long, int8=False) == {}
-    assert deploy.recurrent_steps(build_model("cnn_lstm_paper")) == [4, 4]
+    assert export.recurrent_steps(build_model("cnn_lstm_paper")) == [4, 4]
 
 
 def test_targets_take_the_fastest_dynamic_batch_1_export() -> None:
-    from har_utils.deploy_bench import targets
+    from har_utils.deploy.benchmark import targets
     def entry(q: str, bs: int, ms: float, lost: float) -> dict:
         return {"ok": True, "quantization": q, "batch_size": bs, "accuracy_lost_points": lost,
                 "timing": {"ms_per_window": ms}}
@@ -242,7 +243,7 @@ def test_the_benchmark_runs_in_smoke_form(tmp_path: Path) -> None:
     (row,) = b["models"]
     assert row["model"] == "tiny_cnn" and row["trained"]
     assert set(row["keras"]) == {"keras_eager", "keras_predict", "tf_function"}
-    assert {f"{q}_b{bs}" for q in deploy.QUANTIZATIONS for bs in (1, 16)} == set(row["tflite"])
+    assert {f"{q}_b{bs}" for q in export.QUANTIZATIONS for bs in (1, 16)} == set(row["tflite"])
     assert all(e["ok"] and "accuracy" in e for e in row["tflite"].values())
     assert (out.parent / "tflite" / "tiny_cnn_dynamic_b1.tflite").is_file()
     assert row["energy_estimate"]["float32"]["label"] == "estimate"

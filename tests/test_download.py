@@ -1,4 +1,4 @@
-"""Tests of har_utils.download (pooch underneath) against a real HTTP server on 127.0.0.1 (no
+"""Tests of har_utils.data.download (pooch underneath) against a real HTTP server on 127.0.0.1 (no
 other traffic)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from har_utils import download as dl
+from har_utils.data import download as dl
 from har_utils.io import HarDataError
 
 PAYLOAD = os.urandom(300_000)

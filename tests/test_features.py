@@ -1,4 +1,4 @@
-"""Tests of har_utils.features on small synthetic windows."""
+"""Tests of har_utils.data.window_features on small synthetic windows."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import scipy.stats
 
 from har_utils.config import CHANNELS, SAMPLING_RATE_HZ, WINDOW_LENGTH
-from har_utils.features import (
+from har_utils.data.window_features import (
     FEATURE_NAMES,
     FEATURE_SET_VERSION,
     N_FEATURES,

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from har_utils import config, hapt
+from har_utils import config
+from har_utils.data import hapt
 from har_utils.io import HarDataError, sha256_file
 
 

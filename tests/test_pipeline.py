@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from har_utils import blocks, config, docs, pipeline
+from har_utils import config, pipeline
+from har_utils.reporting import blocks, docs
 
 NOTEBOOKS = sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
 
@@ -37,7 +38,7 @@ def test_study_notebooks_have_their_own_profiles() -> None:
         assert eval(declared[name]) == value, f"07_ablations: {name} default differs from ablations.yml"
     smoke = pipeline.notebook_params("ablations_smoke", "07_ablations")
     assert smoke["MAX_EPOCHS"] == 1 and smoke["SEEDS"] == 1 and smoke["STUDY"] != "all"
-    from har_utils import ablations
+    from har_utils.experiments import ablations
     assert len(ablations.STUDIES[smoke["STUDY"]].points) == 2
     assert pipeline.output_dirs("ablations")["results"] == config.PROJECT_ROOT / "results"
     assert pipeline.output_dirs("ablations_smoke")["results"].is_relative_to(config.BUILD_DIR)
@@ -273,8 +274,9 @@ def test_a_change_reruns_only_the_notebooks_it_can_affect(
     monkeypatch.setattr(config, "PACKAGE_DIR", pkg)
     deps = {n: {str(f.relative_to(pkg)) for f in pipeline.notebook_dependencies(n)}
             for n in pipeline.notebook_names()}
-    assert "training.py" not in deps["01_data"] | deps["03_model"]
-    assert {"training.py", "models.py", "data.py"} <= deps["04_training"]
+    assert not {f for f in deps["01_data"] | deps["03_model"] if f.startswith("training/")}
+    assert {"training/__init__.py", "training/loop.py", "models.py",
+            "data/__init__.py"} <= deps["04_training"]
     assert "resources/paper_reported.json" in deps["03_model"]
     before = pipeline.chain_hashes("paper")
 
@@ -285,6 +287,7 @@ def test_a_change_reruns_only_the_notebooks_it_can_affect(
 
     assert changed("eda.py") == {"02_eda_tsne"}
     before = pipeline.chain_hashes("paper")
-    assert changed("training.py") == {"04_training", "05_evaluation", "06_comparison"}
+    assert changed("training/loop.py") == {"04_training", "05_evaluation", "06_comparison"}
     before = pipeline.chain_hashes("paper")
-    assert changed("uci.py") >= {"01_data", "02_eda_tsne"} and "03_model" not in changed("uci.py")
+    uci = changed("data/uci.py")
+    assert uci >= {"01_data", "02_eda_tsne"} and "03_model" not in uci

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from har_utils import config, data, hapt
+from har_utils import config, data
+from har_utils.data import hapt
 from har_utils.data import HarDataset
 
 pytestmark = pytest.mark.realdata

@@ -443,12 +443,13 @@ def test_augmented_training_is_reproducible_and_saves(data, tmp_path: Path):
 def test_train_once_keeps_a_model_this_checkout_trained_with_the_same_inputs(
         data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from har_utils import config, training
+    from har_utils.training import loop
 
     monkeypatch.setattr(config, "BUILD_DIR", tmp_path / "build")
     fit, val = data
     calls: list[int] = []
-    real = training.train
-    monkeypatch.setattr(training, "train", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = loop.train
+    monkeypatch.setattr(loop, "train", lambda *a, **k: calls.append(1) or real(*a, **k))
     out = tmp_path / "models"
     cfg = tiny(epochs=1)
     lines: list[str] = []

@@ -1,4 +1,4 @@
-"""Tests of har_utils.uci on synthetic zips in the official "UCI HAR Dataset" layout.
+"""Tests of har_utils.data.uci on synthetic zips in the official "UCI HAR Dataset" layout.
 
 conftest.py isolates HAR_DATA_DIR and unsets HAR_UCI_ZIP for every test.
 """
@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from har_utils import config, uci
+from har_utils import config
+from har_utils.data import uci
 from har_utils.io import HarDataError, sha256_file
 from synthetic_uci import make_uci_zip, synthetic_arrays
 

@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from har_utils import config, zoo
+from har_utils import config
 from har_utils.data import HarDataset
-from har_utils.experiments import runner
+from har_utils.experiments import runner, zoo
 from synthetic_uci import synthetic_dataset
 
 QUIET = {"ship_data": True, "log": lambda _line: None}
@@ -137,7 +137,7 @@ def test_results_without_a_zoo_label_group_by_what_they_ran() -> None:
 
 
 def test_report_tables_from_a_summary(ds: HarDataset, short: None) -> None:
-    from har_utils import report
+    from har_utils.reporting import report
 
     zoo.run(["tiny_cnn"], ["subjects", "paper"], ds, [0], **QUIET)
     summary = json.loads(zoo.write_summary(ds, ["tiny_cnn"]).read_text())
@@ -186,7 +186,7 @@ def test_report_tables_from_a_summary(ds: HarDataset, short: None) -> None:
 
 
 def test_paper_row_is_matched_to_its_reported_number() -> None:
-    from har_utils import report
+    from har_utils.reporting import report
 
     summary = {"rows": [{"model": "cnn_lstm_paper", "protocol": "subjects", "n_seeds": 5,
                          "accuracy_mean": 0.91, "accuracy_std": 0.01, "macro_f1_mean": 0.9,
@@ -239,7 +239,7 @@ def test_cv_rows_come_from_the_cv_study(tmp_path) -> None:
     [row] = zoo.cv_rows(path)
     assert row["protocol"] == "cv" and row["model"] == "cnn_lstm_paper"
     assert row["n_seeds"] == 2 and row["planned_seeds"] == 5 and row["ensemble_accuracy"] == 0.93
-    from har_utils import report
+    from har_utils.reporting import report
 
     table = report.zoo_table({"rows": [row]})
     note = table[(table["model"] == "cnn_lstm_paper") & (table["protocol"] == "cv")].iloc[0]["note"]

@@ -3,13 +3,13 @@
 Before the runner existed, the zoo kept its runs as
 ``results/zoo/runs/<model>__<protocol>__seed<k>.json`` under keys of its own.
 :func:`convert` turns one such file into the result the runner writes for the zoo's
-:class:`~har_utils.experiments.runner.Run` (:func:`har_utils.zoo.zoo_run`), under the runner's
+:class:`~har_utils.experiments.runner.Run` (:func:`.zoo.zoo_run`), under the runner's
 key, without retraining: the runner's fields where the old file has the information,
 ``converted_from`` naming the file, and ``converted_fields`` keeping verbatim what the runner
 has no field for (the old spec, key and training settings as written, the training accuracy of
 the kept weights, the validation accuracy, thread settings). Old runs kept no test softmax
 (``test_proba``), no device and no worker: those fields stay absent. The ``paper`` runs'
-readings (final epoch, best epoch on test) are not copied: :func:`har_utils.zoo.paper_readings`
+readings (final epoch, best epoch on test) are not copied: :func:`.zoo.paper_readings`
 computes them from the curve, and :func:`check` makes sure they agree with the old file.
 
 :func:`check` refuses (``ValueError``) a file that a Run cannot express: other data, another
@@ -26,9 +26,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import config, zoo
+from .. import config
 from ..data import HarDataset
 from ..io import write_json_atomic
+from . import zoo
 from .runner import CLASSICAL, Run, checksum, result_path
 
 #: Fields the runner writes that an old zoo file holds under the same name and meaning.

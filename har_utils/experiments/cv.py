@@ -34,7 +34,7 @@ import pandas as pd
 
 from .. import config, data, evaluation
 from ..data import HarDataset
-from ..io import write_json_atomic
+from ..io import write_json_atomic, write_table
 from .runner import CLASSICAL, Run, execute, load
 
 STUDY = "cv"
@@ -359,8 +359,6 @@ def cost_table(models: Sequence[str] = MODELS, cost: dict[str, Any] | None = Non
 
 def write_cost_table(models: Sequence[str] = MODELS) -> tuple[pd.DataFrame, Path]:
     """:func:`cost_table`, written to ``results/cv/cost_table.csv``; the table and its path."""
-    from ..report import write_table
-
     table = cost_table(models)
     path = config.results_dir() / STUDY / "cost_table.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -376,8 +374,3 @@ def write_summary(ds: HarDataset, models: Sequence[str] = MODELS, *, smoke: bool
     write_json_atomic(summary_path(), doc)
     return doc
 
-
-if __name__ == "__main__":
-    from har_utils.cli import cv_group
-
-    cv_group()

@@ -38,6 +38,7 @@ import numpy as np
 from .. import config, data, evaluation
 from ..data import HarDataset, Split
 from ..io import write_json_atomic
+from ..threads import configure_threads, current_threads
 
 #: Models without epochs (fit once on window features).
 CLASSICAL: tuple[str, ...] = ("logreg_features",)
@@ -189,32 +190,6 @@ def load(run: Run, ds: HarDataset) -> dict[str, Any] | None:
 
 
 # --- one run, in a worker -----------------------------------------------------------------
-
-def configure_threads(intra: int, inter: int = 1) -> dict[str, int]:
-    """Limit TensorFlow to ``intra`` intra-op and ``inter`` inter-op threads: environment
-    variables first (read when TensorFlow starts), then ``tf.config.threading``. If the
-    runtime of this process already started, its settings stay; the ones in effect are
-    returned."""
-    os.environ["TF_NUM_INTRAOP_THREADS"] = str(int(intra))
-    os.environ["TF_NUM_INTEROP_THREADS"] = str(int(inter))
-    os.environ["OMP_NUM_THREADS"] = str(int(intra))
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(int(intra))
-        tf.config.threading.set_inter_op_parallelism_threads(int(inter))
-    except RuntimeError:  # the runtime is already initialised: its pools are fixed
-        pass
-    return current_threads()
-
-
-def current_threads() -> dict[str, int]:
-    """TensorFlow's intra-/inter-op thread settings (0: TensorFlow's own default)."""
-    import tensorflow as tf
-
-    return {"intra_op": int(tf.config.threading.get_intra_op_parallelism_threads()),
-            "inter_op": int(tf.config.threading.get_inter_op_parallelism_threads())}
-
 
 def _where() -> dict[str, Any]:
     """Who runs this: the Dask worker's address (or "local"), host and process id."""

@@ -1,9 +1,9 @@
 """Tables built from results files: the ones the notebooks show and the generated blocks of the
 README and of the pages under ``docs/`` build on.
 
-The blocks themselves are rendered by :mod:`har_utils.blocks` (the paper's path: data, the
-headline result, the audit, timings) and :mod:`har_utils.study_blocks` (the zoo, protocol cv,
-the ablation study, the deployment benchmark); :mod:`har_utils.docs` writes them into the files
+The blocks themselves are rendered by :mod:`.blocks` (the paper's path: data, the headline
+result, the audit, timings) and :mod:`.study_blocks` (the zoo, protocol cv, the ablation
+study, the deployment benchmark); :mod:`.docs` writes them into the files
 (``make readme``). Markdown tables are ``DataFrame.to_markdown`` (:func:`markdown_table`).
 """
 
@@ -14,18 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import config
-
-
-def write_table(df: Any, path: Path, data_label: str, producer: str, **to_csv: Any) -> Path:
-    """Write a results table as CSV, atomically, headed by a comment naming its data and
-    producer (read it back with ``pandas.read_csv(path, comment="#")``)."""
-    from .io import atomic_write
-
-    with atomic_write(path, "w") as f:
-        f.write(f"# data: {data_label}; written by {producer}\n")
-        df.to_csv(f, **to_csv)
-    return path
+from .. import config
 
 
 def read_result(name: str, results: Path) -> dict[str, Any] | None:
@@ -59,8 +48,8 @@ def fixed_budget_reading(model: str = "cnn_lstm_paper", root: Path | None = None
     paper's epochs, the test set as the validation set, no choice made on it) read at their
     final epoch: the training accuracy Keras logged and the test accuracy, averaged over
     seeds. ``root``: default ``results/`` of the project (the zoo is its own study; its runs
-    are in the runner's store there, :func:`har_utils.zoo.committed_results`)."""
-    from .zoo import committed_results, paper_readings
+    are in the runner's store there, :func:`har_utils.experiments.zoo.committed_results`)."""
+    from ..experiments.zoo import committed_results, paper_readings
 
     got = committed_results(model, "paper", root)
     if not got:
@@ -83,7 +72,7 @@ TABLE2_ROWS = {"cnn_lstm_paper": ("CNN-LSTM (this paper)", "table2_proposed"),
 
 
 def _comparison() -> "pd.DataFrame":
-    from .paper import comparison_rows
+    from ..paper import comparison_rows
 
     return comparison_rows().set_index("id")
 
@@ -188,7 +177,7 @@ def zoo_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
             "95 % CI (subjects)", "macro F1", "data", "note"]
     if not summary:
         return pd.DataFrame(columns=cols)
-    from .zoo import CLASSICAL, ROW_ORDER, ZOO, planned_seeds
+    from ..experiments.zoo import CLASSICAL, ROW_ORDER, ZOO, planned_seeds
 
     order = [*ZOO, *CLASSICAL]
     rank = {m: i for i, m in enumerate(order)}
@@ -374,14 +363,3 @@ def data_console(results: Path) -> str:
 
 #: What the pipeline prints after a notebook ran (notebook name -> summary of its results).
 CONSOLE: dict[str, Callable[[Path], str]] = {"01_data": data_console}
-
-
-def main() -> None:
-    """``python -m har_utils.report``, the former command: ``har readme``."""
-    from .cli import readme_cmd
-
-    readme_cmd()
-
-
-if __name__ == "__main__":
-    main()

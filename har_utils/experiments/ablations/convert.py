@@ -3,7 +3,7 @@ one file per run name, copies of a shared configuration marked ``reused_from``) 
 runner's store (``results/runs/<key>.json``, one file per configuration) and the study's index.
 
 Nothing is trained. Each old file's ``spec`` becomes the :class:`~.runner.Run` that
-:func:`~.ablations.ablation_run` builds for it; the conversion checks that the run resolves to
+:func:`~.studies.ablation_run` builds for it; the conversion checks that the run resolves to
 the old file's training configuration, channels, validation subjects and data checksum, and
 that every old file of one new key holds the same result (copies of one trained run). The
 trained file (not a copy) of each key is written in the runner's form, with the ablation's own
@@ -19,12 +19,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import config
-from ..data import HarDataset
-from ..io import write_json_atomic
-from . import ablations as core
-from . import runner
-from .runner import Run
+from ... import config
+from ...data import HarDataset
+from ...io import write_json_atomic
+from .. import runner
+from ..runner import Run
+from . import studies as core
 
 #: Fields of an old file that name it rather than describe its result.
 NAMING_FIELDS: tuple[str, ...] = ("name", "spec", "study", "point", "reused_from")

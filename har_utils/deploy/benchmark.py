@@ -6,7 +6,7 @@ and its ``--smoke`` form in ``make test``). For each model (a trained one where
 FLOPs but not accuracy):
 
 - parameters, ``.keras`` file size, FLOPs per window (analytic, with TensorFlow's profiler as
-  a cross-check) and an energy *estimate* from them (constants in :mod:`har_utils.deploy`);
+  a cross-check) and an energy *estimate* from them (constants in :mod:`har_utils.deploy.flops`);
 - latency (batch 1) and throughput (big batch) as a plain eager Keras call, Keras's compiled
   ``predict`` and a ``tf.function`` (TensorFlow limited to ``tf_threads`` threads);
 - TFLite exports with a fixed batch of 1 and of the big batch, each float32, dynamic-range and
@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import config
+from .. import config
 
 #: The issue's deployment targets for the paper's model.
 TARGETS: dict[str, float] = {"dynamic_b1_ms_per_window": 0.15, "quantisation_loss_points": 0.5,
@@ -64,7 +64,7 @@ class BenchSettings:
     export_dir: Path = field(default_factory=lambda: config.BUILD_DIR / "deploy" / "tflite")
 
     def model_names(self) -> list[str]:
-        from .models import zoo_names
+        from ..models import zoo_names
         if self.models:
             return list(self.models)
         return ["tiny_cnn"] if self.synthetic else zoo_names()
@@ -89,7 +89,7 @@ def bench_data(s: BenchSettings, ds: Any = None) -> dict[str, Any]:
         Xte, yte = synthetic_windows(96, 2)
         return {"X_train": Xtr, "y_train": ytr, "X_test": Xte, "y_test": yte,
                 "stamp": {"source": "synthetic", "source_label": "synthetic windows (smoke)"}}
-    from . import data
+    from .. import data
     if ds is None:
         raise ValueError("bench_data needs a dataset unless settings.synthetic is set")
     return {"X_train": ds.train.X, "y_train": ds.train.y, "X_test": ds.test.X,
@@ -99,10 +99,10 @@ def bench_data(s: BenchSettings, ds: Any = None) -> dict[str, Any]:
 def get_model(name: str, s: BenchSettings, d: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """The trained model (with ``s.synthetic``, a tiny one trained here; without a saved file,
     an untrained build) and a description of where it came from."""
-    from . import training
-    from .models import build_model
+    from .. import training
+    from ..models import build_model
     if s.synthetic:
-        from .data import Split
+        from ..data import Split
         cfg = training.TrainConfig(model=name, epochs=5, batch_size=32, seed=0, patience=0)
         res = training.train(cfg, Split(d["X_train"], d["y_train"], np.ones(len(d["y_train"]))),
                              None, out=lambda _line: None)
@@ -141,8 +141,8 @@ MAX_UNROLL_STEPS: int = 32
 def _loops_short(model: Any) -> bool:
     """True when every recurrent loop of ``model`` (none counts) has a fixed length of at most
     :data:`MAX_UNROLL_STEPS` steps."""
-    from . import deploy
-    return all(0 < n <= MAX_UNROLL_STEPS for n in deploy.recurrent_steps(model))
+    from . import export
+    return all(0 < n <= MAX_UNROLL_STEPS for n in export.recurrent_steps(model))
 
 
 def export_variants(model: Any, int8: bool = True) -> list[tuple[str, bool | None]]:
@@ -152,10 +152,10 @@ def export_variants(model: Any, int8: bool = True) -> list[tuple[str, bool | Non
     pays off for short loops such as the paper model's 4 sub-sequences) and, with ``int8``, full
     int8 (which needs the loops unrolled). Longer loops are left out: see
     :func:`skipped_variants`."""
-    from . import deploy
+    from . import export
     out: list[tuple[str, bool | None]] = [("float32", None), ("dynamic", None)]
     short = _loops_short(model)
-    if short and deploy.has_recurrent_layers(model):
+    if short and export.has_recurrent_layers(model):
         out.append(("dynamic", True))
     if int8 and short:
         out.append(("int8", None))
@@ -164,10 +164,10 @@ def export_variants(model: Any, int8: bool = True) -> list[tuple[str, bool | Non
 
 def skipped_variants(model: Any, int8: bool = True) -> dict[str, str]:
     """Exports :func:`export_variants` leaves out, with the reason (quantisation -> reason)."""
-    from . import deploy
+    from . import export
     if int8 and not _loops_short(model):
         return {"int8": f"not attempted: full int8 needs the recurrent loops unrolled, and "
-                        f"this model's loop over {max(deploy.recurrent_steps(model))} steps is longer than "
+                        f"this model's loop over {max(export.recurrent_steps(model))} steps is longer than "
                         f"MAX_UNROLL_STEPS={MAX_UNROLL_STEPS} (a very large graph and a slow, "
                         "crash-prone conversion)"}
     return {}
@@ -176,23 +176,23 @@ def skipped_variants(model: Any, int8: bool = True) -> dict[str, str]:
 def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
                 log: Callable[[str], Any] = print) -> tuple[dict[str, Any], Any]:
     """Everything measured for one model (a JSON-ready dict) and the model itself."""
-    from . import deploy
-    from .models import count_params
+    from . import export, flops, runtime
+    from ..models import count_params
 
     t_start = time.perf_counter()
     model, origin = get_model(name, s, d)
     row: dict[str, Any] = {"model": name, **origin, "parameters": count_params(model)}
     row.setdefault("keras_file_bytes", keras_file_size(model))
-    row["flops"] = deploy.flops_per_window(model)
+    row["flops"] = flops.flops_per_window(model)
     try:
-        row["flops_profiler"] = deploy.flops_per_window(model, "profiler")["flops"]
+        row["flops_profiler"] = flops.flops_per_window(model, "profiler")["flops"]
     except Exception as exc:  # a cross-check only
         row["flops_profiler"] = f"failed: {type(exc).__name__}: {exc}"
     macs = row["flops"]["macs"]
     row["energy_estimate"] = {
-        "float32": deploy.energy_estimate(macs, precision="float32",
+        "float32": flops.energy_estimate(macs, precision="float32",
                                           n_params=row["parameters"]),
-        "int8": deploy.energy_estimate(macs, precision="int8"),
+        "int8": flops.energy_estimate(macs, precision="int8"),
         "note": "TFLite float32 runs float arithmetic; dynamic-range (hybrid) kernels quantise "
                 "activations on the fly and multiply in int8; full int8 runs int8 arithmetic"}
 
@@ -200,8 +200,8 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
     reps = {1: s.repeats_single, big: s.repeats_big}
     warm = {1: s.warmup_single, big: s.warmup_big}
     row["keras"] = {}
-    for method, fn in deploy.keras_predictors(model).items():
-        row["keras"][method] = {str(bs): deploy.measure(fn, X, bs, warmup=warm[bs],
+    for method, fn in runtime.keras_predictors(model).items():
+        row["keras"][method] = {str(bs): runtime.measure(fn, X, bs, warmup=warm[bs],
                                                         repeats=reps[bs]) for bs in (1, big)}
     ref_probs = np.asarray(model.predict(X, batch_size=256, verbose=0))
     if origin["trained"]:
@@ -211,15 +211,15 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
     for bs in (1, big):
         for q, unroll in export_variants(model, s.int8):
             key = f"{q}{'_unrolled' if unroll else ''}_b{bs}"
-            res = deploy.export_tflite(model, s.export_dir / f"{name}_{key}.tflite",
+            res = export.export_tflite(model, s.export_dir / f"{name}_{key}.tflite",
                                        batch_size=bs, quantization=q, unroll=unroll,
                                        representative_data=d["X_train"])
             entry: dict[str, Any] = res.as_dict()
             log(f"  {name} {key}: " + (f"{res.size_bytes:,} bytes, {res.seconds:.1f} s"
                                       if res.ok else f"FAILED ({res.error})"))
             if res.ok:
-                runner = deploy.TFLiteRunner(res.path, num_threads=1)
-                entry["timing"] = deploy.measure(runner.predict, X, bs, warmup=warm[bs],
+                runner = runtime.TFLiteRunner(res.path, num_threads=1)
+                entry["timing"] = runtime.measure(runner.predict, X, bs, warmup=warm[bs],
                                                  repeats=reps[bs])
                 probs = runner.predict(X)
                 entry["max_abs_prob_diff_vs_keras"] = float(np.abs(probs - ref_probs).max())
@@ -239,7 +239,7 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
     row["day"] = day_runs(name, row, s, log=log) if wants_day else {}
     if s.watts_per_core and row["day"]:
         day = next(iter(row["day"].values()))
-        row["energy_cpu_time_estimate"] = deploy.energy_from_cpu_time(
+        row["energy_cpu_time_estimate"] = flops.energy_from_cpu_time(
             day["cpu_s"] / day["windows"], s.watts_per_core)
     row["seconds"] = round(time.perf_counter() - t_start, 1)
     return row, model
@@ -249,7 +249,7 @@ def day_runs(name: str, row: dict[str, Any], s: BenchSettings, *,
              log: Callable[[str], Any] = print) -> dict[str, Any]:
     """One day of recording through the dynamic-range export (float32 if that failed) at the
     batch size (1 or big) with the lower measured time per window."""
-    from . import deploy
+    from . import runtime, streaming
     chosen = None
     for q in ("dynamic", "float32"):
         timed = [(e["timing"]["ms_per_window"], key, e) for key, e in row["tflite"].items()
@@ -260,13 +260,13 @@ def day_runs(name: str, row: dict[str, Any], s: BenchSettings, *,
     if chosen is None:
         return {}
     _, key, entry = chosen
-    runner = deploy.TFLiteRunner(entry["path"], num_threads=1)
+    runner = runtime.TFLiteRunner(entry["path"], num_threads=1)
     acc = gyro = label = None
     if not s.synthetic:
         acc, gyro, label = test_recordings()
     out = {}
     for zp in (True, False):
-        r = deploy.day_of_recording(runner.predict, acc=acc, gyro=gyro, hours=s.day_hours,
+        r = streaming.day_of_recording(runner.predict, acc=acc, gyro=gyro, hours=s.day_hours,
                                     zero_phase=zp, batch_size=max(s.big_batch,
                                                                   entry["batch_size"]),
                                     data_label=label)
@@ -285,7 +285,7 @@ _RECORDINGS: tuple[np.ndarray, np.ndarray, str] | None = None
 
 def test_subject_experiments() -> list[dict[str, Any]]:
     """Every raw HAPT experiment of the official test subjects (acc, gyro, sample labels)."""
-    from . import hapt
+    from ..data import hapt
     raw, _ = hapt.load_raw()
     return [e for e in hapt.experiments(raw) if e["subject"] in config.TEST_SUBJECTS]
 
@@ -310,7 +310,7 @@ def streaming(model: Any, s: BenchSettings) -> dict[str, Any]:
     from . import predict
     classifier = lambda X: np.asarray(model.predict(X, batch_size=256, verbose=0))  # noqa: E731
     if s.synthetic:
-        from .deploy import synthetic_recording
+        from .streaming import synthetic_recording
         acc, gyro = synthetic_recording(6000)
         labels = np.repeat(np.array([1, -1, 4, 8, 5, 6]), 1000)
         exps = [{"subject": 0, "number": 1, "acc": acc, "gyro": gyro, "label": labels}]
@@ -371,7 +371,7 @@ def targets(row: dict[str, Any]) -> dict[str, Any]:
 def set_threads(tf_threads: int) -> dict[str, int]:
     """Limit TensorFlow's intra-op threads (inter-op 1) when ``tf_threads > 0``; returns the
     settings in force (which stay TensorFlow's if its runtime had already started)."""
-    from .experiments.runner import configure_threads, current_threads
+    from ..threads import configure_threads, current_threads
     return configure_threads(tf_threads) if tf_threads > 0 else current_threads()
 
 
@@ -379,7 +379,7 @@ def run(s: BenchSettings, ds: Any = None, *, log: Callable[[str], Any] = print
         ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Measure every model of ``s``; return the JSON-ready result and the primary model (by
     name; the others are released as soon as they are measured)."""
-    from .provenance import environment
+    from ..provenance import environment
     threads = set_threads(s.tf_threads)
     t0 = time.perf_counter()
     d = bench_data(s, ds)

@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from . import config
-from .io import HarDataError, load_npz, save_npz_atomic, sha256_file
-from .signals import Preprocessing, label_runs, preprocess, sliding_windows
+from .. import config
+from ..io import HarDataError, load_npz, save_npz_atomic, sha256_file
+from ..signals import Preprocessing, label_runs, preprocess, sliding_windows
 
 RAW_COLUMNS = ["acc-x", "acc-y", "acc-z", "gyro-x", "gyro-y", "gyro-z"]
 VALID_LABELS = set(range(-1, 13)) - {0}

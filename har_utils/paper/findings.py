@@ -1,224 +1,31 @@
-"""The paper's printed numbers, what other works report, our reading of its ambiguities, and
-an audit of the paper against itself.
-
-``resources/paper_reported.json`` holds every number the paper (Alshammari and Albalawi, ETASR
-14(6), 2024, doi 10.48084/etasr.9255) prints in its text, each with its section; cells that only
-a figure holds (Fig. 6 off the diagonal) are ``status: "not in the text"``.
-``resources/literature.json`` holds what the works cited in Table II themselves report, apart
-from what the paper prints. ``resources/paper_decisions.csv`` records each ambiguity of the
-paper and what we chose.
-
-:func:`audit` decides each finding (a)-(h): a claim the paper makes, and whether its own printed
-numbers support it (``holds``), contradict it (``fails``) or lack what is needed (``cannot
-check``, naming what is missing). Every number in a finding is computed from the JSON files.
-"""
+"""The audit of the paper against itself: each finding (a)-(h) is a claim the paper makes, and
+whether its own printed numbers support it (``holds``), contradict it (``fails``) or lack what
+is needed (``cannot check``, naming what is missing). Every number in a finding is computed
+from the transcribed files (:mod:`.records`)."""
 
 from __future__ import annotations
 
-import json
-import math
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import config
-from .io import HarDataError
+from .. import config
+from .arithmetic import (TABLE1_HALF_WIDTH, correct_needed, f1_range, macro_recall_bounds,
+                         what_it_defines)
+from .records import entry, reported, reported_text, shipped_literature, shipped_reported
 
-REPORTED_JSON: Path = config.RESOURCES_DIR / "paper_reported.json"
-LITERATURE_JSON: Path = config.RESOURCES_DIR / "literature.json"
-DECISIONS_CSV: Path = config.RESOURCES_DIR / "paper_decisions.csv"
-
-#: Units an entry may have. ``text`` entries (captions, definitions, settings) keep ``value``
-#: null and put a one-line paraphrase in ``text``.
-UNITS: tuple[str, ...] = ("%", "fraction", "count", "loss", "text")
-#: ``not in the text``: only a figure holds it (value null); ``not transcribed``: still to copy.
-STATUSES: tuple[str, ...] = ("transcribed", "not in the text", "not transcribed")
-#: ``paper``: printed by the paper; ``dataset``: an official UCI HAR fact the audit needs.
-SOURCES: tuple[str, ...] = ("paper", "dataset")
-REQUIRED_FIELDS: tuple[str, ...] = ("id", "source", "section", "quantity", "value", "unit",
-                                    "status", "note")
-#: ``formula``, ``standard``, ``judgement``, ``defines``: the metric definitions (finding g).
-OPTIONAL_FIELDS: tuple[str, ...] = ("text", "method", "reference", "protocol", "formula",
-                                    "standard", "judgement", "defines")
-LITERATURE_FIELDS: tuple[str, ...] = ("id", "cites", "cited_as", "value", "work", "doi",
-                                      "identification", "source_value", "where", "metric",
-                                      "protocol", "status", "note")
-LITERATURE_STATUSES: tuple[str, ...] = ("confirmed", "differs", "unverified")
-IDENTIFICATIONS: tuple[str, ...] = ("identified", "probable", "not identifiable")
-DECISION_COLUMNS: tuple[str, ...] = ("topic", "paper_says", "ambiguity", "our_choice",
-                                     "how_to_run_alternative")
 METRICS: tuple[str, ...] = ("precision", "recall", "f1")
 VERDICTS: tuple[str, ...] = ("holds", "fails", "cannot check")
-#: Table I prints two decimals, so a printed 0.93 stands for any value in [0.925, 0.935].
-TABLE1_HALF_WIDTH: float = 0.005
 #: The sklearn metric that each of the paper's definitions (III.A) should be.
 DEFINITIONS: dict[str, str] = {"def_accuracy": "accuracy", "def_precision": "precision",
                                "def_recall": "recall", "def_f1": "f1"}
 
 
-# --- loading and validation -------------------------------------------------------------
 
-def _entry_problems(i: int, e: Any) -> list[str]:
-    """What is wrong with entry number ``i`` (empty when nothing)."""
-    if not isinstance(e, dict):
-        return [f"entry {i} is not an object"]
-    name = f"entry {i} ({e.get('id', '?')!r})"
-    out = [f"{name} lacks field {k!r}" for k in REQUIRED_FIELDS if k not in e]
-    out += [f"{name} has unknown field {k!r}" for k in e
-            if k not in REQUIRED_FIELDS + OPTIONAL_FIELDS]
-    if out:
-        return out
-    if not isinstance(e["id"], str) or not e["id"].strip():
-        out.append(f"{name}: id must be a non-empty string")
-    if e["source"] not in SOURCES:
-        out.append(f"{name}: source {e['source']!r} is not one of {SOURCES}")
-    if e["unit"] not in UNITS:
-        out.append(f"{name}: unit {e['unit']!r} is not one of {UNITS}")
-    if e["status"] not in STATUSES:
-        out.append(f"{name}: status {e['status']!r} is not one of {STATUSES}")
-        return out
-    done = e["status"] == "transcribed"
-    v = e["value"]
-    if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)
-                          or not math.isfinite(v)):
-        out.append(f"{name}: value {v!r} is not a finite number or null")
-    elif e["unit"] == "text":
-        text = e.get("text")
-        if v is not None:
-            out.append(f"{name}: a 'text' entry keeps value null and its content in 'text'")
-        if done != (isinstance(text, str) and bool(text.strip())):
-            out.append(f"{name}: status {e['status']!r} but text is "
-                       f"{'empty' if done else 'filled in'}")
-    elif done != (v is not None):
-        out.append(f"{name}: status {e['status']!r} but value is {v!r} "
-                   f"(transcribed needs a number, any other status needs null)")
-    return out
-
-
-def _literature_problems(i: int, e: Any) -> list[str]:
-    if not isinstance(e, dict):
-        return [f"entry {i} is not an object"]
-    name = f"entry {i} ({e.get('id', '?')!r})"
-    out = [f"{name} lacks field {k!r}" for k in LITERATURE_FIELDS if k not in e]
-    out += [f"{name} has unknown field {k!r}" for k in e if k not in LITERATURE_FIELDS]
-    if out:
-        return out
-    if e["status"] not in LITERATURE_STATUSES:
-        out.append(f"{name}: status {e['status']!r} is not one of {LITERATURE_STATUSES}")
-    if e["identification"] not in IDENTIFICATIONS:
-        out.append(f"{name}: identification {e['identification']!r} is not one of "
-                   f"{IDENTIFICATIONS}")
-    sv = e["source_value"]
-    if e["status"] == "confirmed" and sv != e["value"]:
-        out.append(f"{name}: 'confirmed' needs source_value equal to value ({e['value']!r}), "
-                   f"not {sv!r}")
-    if e["status"] == "differs" and (sv is None or sv == e["value"]):
-        out.append(f"{name}: 'differs' needs the other number the source prints in "
-                   f"source_value, not {sv!r}")
-    if e["status"] != "unverified" and not str(e["where"]).strip():
-        out.append(f"{name}: a {e['status']!r} number needs 'where' it was seen")
-    return out
-
-
-def _validate(raw: Any, path: Path, problems_of: Callable[[int, Any], list[str]]
-              ) -> list[dict[str, Any]]:
-    """The entries of a parsed JSON document, or :class:`HarDataError` naming ``path``."""
-    fix = ("Correct the entry (see the file's 'about' text and har_utils.paper for the schema); "
-           "never fill in a number that the paper's text, or the cited source, does not print.")
-    if not isinstance(raw, dict) or not isinstance(raw.get("entries"), list):
-        raise HarDataError(path, "expected an object with an 'entries' list", fix)
-    problems = [p for i, e in enumerate(raw["entries"]) for p in problems_of(i, e)]
-    ids = [e.get("id") for e in raw["entries"] if isinstance(e, dict)]
-    dups = sorted({str(i) for i in ids if ids.count(i) > 1})
-    if dups:
-        problems.append(f"duplicate id(s): {', '.join(dups)}")
-    if problems:
-        shown = "; ".join(problems[:10]) + (f"; ... ({len(problems)} in all)"
-                                            if len(problems) > 10 else "")
-        raise HarDataError(path, f"invalid file: {shown}", fix)
-    return raw["entries"]
-
-
-def _read_json(p: Path) -> Any:
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise HarDataError(p, "file not found", "Restore it from git.") from None
-    except json.JSONDecodeError as err:
-        raise HarDataError(p, f"not valid JSON ({err})", "Fix the JSON syntax.") from None
-
-
-def load_reported(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """The validated entries of ``paper_reported.json`` (or ``path``), one row per id.
-
-    ``value`` is a float column (NaN where the text does not print it); optional fields are
-    columns too.
-    """
-    p = Path(path) if path is not None else REPORTED_JSON
-    entries = _validate(_read_json(p), p, _entry_problems)
-    df = pd.DataFrame(entries, columns=list(REQUIRED_FIELDS + OPTIONAL_FIELDS))
-    df["value"] = pd.to_numeric(df["value"], errors="raise").astype(float)
-    df.attrs["path"] = str(p)
-    return df.set_index("id", drop=False).rename_axis(None)
-
-
-def load_literature(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """The validated entries of ``literature.json`` (or ``path``), one row per id."""
-    p = Path(path) if path is not None else LITERATURE_JSON
-    entries = _validate(_read_json(p), p, _literature_problems)
-    df = pd.DataFrame(entries, columns=list(LITERATURE_FIELDS))
-    df.attrs["path"] = str(p)
-    return df.set_index("id", drop=False).rename_axis(None)
-
-
-@lru_cache(maxsize=1)
-def _shipped() -> pd.DataFrame:
-    return load_reported()
-
-
-@lru_cache(maxsize=1)
-def _shipped_literature() -> pd.DataFrame:
-    return load_literature()
-
-
-def _row(df: pd.DataFrame, id: str) -> pd.Series:
-    if id not in df.index:
-        raise KeyError(f"no entry {id!r} in {df.attrs.get('path', 'the reported numbers')}")
-    return df.loc[id]
-
-
-def reported(id: str, df: pd.DataFrame | None = None) -> float | None:
-    """The printed value of entry ``id`` (shipped file by default); None if not printed."""
-    v = _row(_shipped() if df is None else df, id)["value"]
-    return None if pd.isna(v) else float(v)
-
-
-def reported_text(id: str, df: pd.DataFrame | None = None) -> str | None:
-    """The paraphrase of a ``text`` entry (caption, definition); None if not transcribed."""
-    t = _row(_shipped() if df is None else df, id)["text"]
-    return t if isinstance(t, str) and t.strip() else None
-
-
-def load_decisions(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """``paper_decisions.csv``: one row per ambiguity of the paper and our choice."""
-    p = Path(path) if path is not None else DECISIONS_CSV
-    df = pd.read_csv(p, dtype=str, keep_default_na=False)
-    missing = [c for c in DECISION_COLUMNS if c not in df.columns]
-    if missing:
-        raise HarDataError(p, f"missing column(s) {missing}", f"Columns: {DECISION_COLUMNS}.")
-    empty = df.loc[df["our_choice"].str.strip() == "", "topic"].tolist()
-    if empty:
-        raise HarDataError(p, f"empty our_choice for {empty}", "Record what we chose.")
-    return df
-
-
-# --- the audit ----------------------------------------------------------------------------
+# --- the findings -------------------------------------------------------------------------
 
 @dataclass
 class Finding:
@@ -363,13 +170,6 @@ def check_cm_accuracy(df: pd.DataFrame, lit: pd.DataFrame | None = None,
     return Finding("b", title, "holds" if agrees else "fails", ev, expl)
 
 
-def correct_needed(recall: float, support: int,
-                   half_width: float = TABLE1_HALF_WIDTH) -> tuple[int, int]:
-    """The numbers of correct windows out of ``support`` whose recall prints as ``recall``."""
-    return (math.ceil((recall - half_width) * support - 1e-9),
-            math.floor((recall + half_width) * support + 1e-9))
-
-
 def check_recall_vs_cm(df: pd.DataFrame, lit: pd.DataFrame | None = None,
                        ours: Mapping[str, Any] | None = None) -> Finding:
     """(c) Each Table I recall agrees with its diagonal cell and the official test support."""
@@ -402,17 +202,6 @@ def check_recall_vs_cm(df: pd.DataFrame, lit: pd.DataFrame | None = None,
             f"All {len(rows)} printed recalls are reachable with their diagonal cells.")
     verdict = "fails" if bad else ("holds" if not missing else "cannot check")
     return Finding("c", title, verdict, ev, expl, rows)
-
-
-def f1_range(p: float, r: float, half_width: float = TABLE1_HALF_WIDTH) -> tuple[float, float]:
-    """Min and max of 2PR/(P+R) for P, R within ``half_width`` of the printed values.
-
-    The harmonic mean grows in both arguments, so the box's corners give the extremes.
-    """
-    def hm(a: float, b: float) -> float:
-        a, b = min(max(a, 0.0), 1.0), min(max(b, 0.0), 1.0)
-        return 0.0 if a + b == 0 else 2 * a * b / (a + b)
-    return hm(p - half_width, r - half_width), hm(p + half_width, r + half_width)
 
 
 def check_f1_consistency(df: pd.DataFrame, lit: pd.DataFrame | None = None,
@@ -465,34 +254,6 @@ def check_test_held_out(df: pd.DataFrame, lit: pd.DataFrame | None = None,
     else:
         expl = f"The Fig. 5 caption, as paraphrased ({caption}), does not name the test set."
     return Finding("e", title, "fails" if says_test else "holds", ev, expl)
-
-
-def macro_recall_bounds(supports: Mapping[str, int], correct_total: int,
-                        fixed_correct: Mapping[str, int] | None = None) -> tuple[float, float]:
-    """Min and max macro recall of a confusion matrix with the given supports and diagonal sum.
-
-    ``fixed_correct`` pins known diagonal cells (with all of them pinned, min = max). The
-    errors left over are spread over the other classes: on the largest classes first for the
-    maximum, the smallest for the minimum (macro recall is 1 - mean(errors_c / n_c), a linear
-    objective under box constraints).
-    """
-    fixed = dict(fixed_correct or {})
-    errors_left = sum(supports.values()) - correct_total - sum(supports[c] - d
-                                                               for c, d in fixed.items())
-    free = {c: n for c, n in supports.items() if c not in fixed}
-    if errors_left < 0 or errors_left > sum(free.values()):
-        raise ValueError("the diagonal total is inconsistent with the supports and fixed cells")
-    base = sum((supports[c] - d) / supports[c] for c, d in fixed.items())
-
-    def spread(order: list[str]) -> float:
-        left, loss = errors_left, base
-        for c in order:
-            e = min(left, free[c])
-            loss, left = loss + e / free[c], left - e
-        return 1 - loss / len(supports)
-
-    by_size = sorted(free, key=free.__getitem__)
-    return spread(by_size), spread(by_size[::-1])
 
 
 def check_averages(df: pd.DataFrame, lit: pd.DataFrame | None = None,
@@ -552,47 +313,6 @@ def check_averages(df: pd.DataFrame, lit: pd.DataFrame | None = None,
     return Finding("f", title, verdict, ev, expl, rows)
 
 
-def example_confusion(n_classes: int = 6, seed: int = 0) -> np.ndarray:
-    """A fixed, asymmetric confusion matrix (rows true, columns predicted) on which precision,
-    recall, F1 and accuracy all differ: the test bench for the paper's definitions."""
-    rng = np.random.default_rng(seed)
-    cm = rng.integers(0, 30, size=(n_classes, n_classes))
-    return cm + np.diag(rng.integers(300, 500, size=n_classes))
-
-
-def standard_metrics(cm: np.ndarray) -> dict[str, np.ndarray]:
-    """sklearn's per-class precision, recall, F1 and the accuracy of confusion matrix ``cm``."""
-    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
-
-    k = len(cm)
-    y_true = np.repeat(np.arange(k), cm.sum(axis=1))
-    y_pred = np.concatenate([np.repeat(np.arange(k), row) for row in cm])
-    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=range(k),
-                                                 zero_division=0)
-    return {"accuracy": np.full(k, accuracy_score(y_true, y_pred)), "precision": p,
-            "recall": r, "f1": f}
-
-
-def evaluate_definition(formula: str, cm: np.ndarray) -> np.ndarray:
-    """Per-class values of a definition written over TP, FP, FN, TN (per class), CORRECT (the
-    diagonal's sum) and N (all windows), evaluated on ``cm`` with :func:`pandas.eval`."""
-    tp = np.diag(cm).astype(float)
-    names = {"TP": tp, "FP": cm.sum(axis=0) - tp, "FN": cm.sum(axis=1) - tp,
-             "TN": cm.sum() - cm.sum(axis=0) - cm.sum(axis=1) + tp,
-             "CORRECT": np.full(len(cm), tp.sum()), "N": np.full(len(cm), float(cm.sum()))}
-    out = pd.eval(formula, local_dict=names, engine="python")
-    return np.broadcast_to(np.asarray(out, dtype=float), tp.shape)
-
-
-def what_it_defines(formula: str, cm: np.ndarray | None = None) -> str:
-    """The standard metric a definition computes on ``cm`` (default :func:`example_confusion`),
-    or ``"none"``."""
-    cm = example_confusion() if cm is None else cm
-    got = evaluate_definition(formula, cm)
-    same = [m for m, v in standard_metrics(cm).items() if np.allclose(got, v, atol=1e-12)]
-    return same[0] if same else "none"
-
-
 def check_definitions(df: pd.DataFrame, lit: pd.DataFrame | None = None,
                       ours: Mapping[str, Any] | None = None) -> Finding:
     """(g) The metric definitions of III.A are the standard ones (sklearn's)."""
@@ -602,7 +322,7 @@ def check_definitions(df: pd.DataFrame, lit: pd.DataFrame | None = None,
         return _cannot("g", title, missing)
     rows = []
     for i, name in DEFINITIONS.items():
-        e = _row(df, i)
+        e = entry(df, i)
         computes = what_it_defines(str(e["formula"]))
         rows.append({"metric": name, "section": e["section"], "paraphrase": e["text"],
                      "formula (team's reading)": e["formula"], "computes": computes,
@@ -632,7 +352,7 @@ def check_table2_sources(df: pd.DataFrame, lit: pd.DataFrame | None = None,
                          ours: Mapping[str, Any] | None = None) -> Finding:
     """(h) Table II's other rows are the accuracies their sources print on UCI HAR."""
     title = "Table II's other rows are the UCI HAR accuracies their sources report"
-    lit = _shipped_literature() if lit is None else lit
+    lit = shipped_literature() if lit is None else lit
     cited = lit[lit["cites"].notna()]
     rows = []
     for _, e in cited.iterrows():
@@ -686,8 +406,8 @@ def audit(reported_df: pd.DataFrame | None = None, ours: Mapping[str, Any] | Non
     100, "n_seeds": 2, "train_accuracy_logged": 0.995, "test_accuracy": 0.929}}``; when given,
     findings add our numbers as evidence (verdicts stay about the paper).
     """
-    df = _shipped() if reported_df is None else reported_df
-    lit = _shipped_literature() if literature_df is None else literature_df
+    df = shipped_reported() if reported_df is None else reported_df
+    lit = shipped_literature() if literature_df is None else literature_df
     return [check(df, lit, ours) for check in CHECKS]
 
 
@@ -707,48 +427,3 @@ def findings_table(findings: list[Finding]) -> pd.DataFrame:
     """One row per finding: id, claim, verdict and its key numbers as a short string."""
     return pd.DataFrame([{"id": f.id, "claim": f.title, "verdict": f.verdict,
                           "key_numbers": _short(f.evidence)} for f in findings])
-
-
-def comparison_rows(reported_df: pd.DataFrame | None = None,
-                    literature_df: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Table II (what the paper prints) beside what each source reports, plus context rows
-    from the literature record.
-
-    Columns: id, method, reference, reported_pct (what Table II prints; for a context row the
-    number usually cited), what_the_number_is, source_reports_pct (what the source itself was
-    seen to print), source_status, protocol, source. The proposed row says what finding (a)
-    shows it is.
-    """
-    df = _shipped() if reported_df is None else reported_df
-    lit = _shipped_literature() if literature_df is None else literature_df
-    by_cite = lit[lit["cites"].notna()].set_index("cites")
-    headline = check_headline_is_test(df, lit)
-    rows = []
-    for _, e in df[df["id"].str.startswith("table2_")].iterrows():
-        row = {"id": e["id"], "method": e["method"], "reference": e["reference"],
-               "reported_pct": e["value"], "source": "paper Table II"}
-        if e["id"] == "table2_proposed":
-            training = headline.verdict == "fails" and headline.evidence.get(
-                "equals_training_accuracy")
-            row.update(what_the_number_is="training accuracy, audit a: not a test accuracy, "
-                       "not comparable with the other rows" if training else "accuracy",
-                       source_reports_pct=None, source_status="this paper",
-                       protocol=e["protocol"])
-        elif e["id"] in by_cite.index:
-            s = by_cite.loc[e["id"]]
-            row.update(what_the_number_is=s["metric"], source_reports_pct=s["source_value"],
-                       source_status=f"{s['status']} ({s['identification']} source)",
-                       protocol=s["protocol"])
-        else:
-            row.update(what_the_number_is="accuracy", source_reports_pct=None,
-                       source_status="no literature record", protocol=e["protocol"])
-        rows.append(row)
-    for _, s in lit[lit["cites"].isna()].iterrows():
-        rows.append({"id": s["id"], "method": s["cited_as"].removeprefix("context: "),
-                     "reference": s["work"].split(",")[0], "reported_pct": s["value"],
-                     "what_the_number_is": s["metric"],
-                     "source_reports_pct": s["source_value"], "source_status": s["status"],
-                     "protocol": s["protocol"], "source": "literature (not in the paper)"})
-    cols = ["id", "method", "reference", "reported_pct", "what_the_number_is",
-            "source_reports_pct", "source_status", "protocol", "source"]
-    return pd.DataFrame(rows, columns=cols)

@@ -5,7 +5,7 @@ mean/std over seeds, the 95 % interval from resampling test subjects over the po
 per-subject accuracy) with the validation numbers beside them, the selection, the final rows
 and the compute spent (each trained run counted once: a point that reuses another point's run
 of the same configuration adds nothing). It reads the study's runs from its index
-(:func:`~.ablations.load_index`) and their results from the runner's store.
+(:func:`~.studies.load_index`) and their results from the runner's store.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from .. import data, evaluation
-from ..data import HarDataset
-from ..io import write_json_atomic
-from . import ablations as core
-from . import runner
-from .ablations_select import load_selection, mean_std
-from .runner import Run
+from ... import data, evaluation
+from ...data import HarDataset
+from ...io import write_json_atomic
+from .. import runner
+from ..runner import Run
+from . import studies as core
+from .selection import load_selection, mean_std
 
 RunResult = tuple[Run, dict[str, Any]]
 
@@ -287,7 +287,7 @@ def outcome_table(summary: Mapping[str, Any] | None) -> Any:
     """The paper's configuration against the chosen one (the ``final`` runs, the same seeds for
     both), validation and test accuracy (mean ± std and per seed, %), the test interval from
     resampling subjects, and the distance to the issue's target of
-    :data:`~.ablations.TARGET_ACCURACY` (a target for the official split; the data column says
+    :data:`~.studies.TARGET_ACCURACY` (a target for the official split; the data column says
     which data these rows come from). Before the final runs exist, the paper's row is the
     studies' shared baseline."""
     import pandas as pd
@@ -323,7 +323,7 @@ def plot_study(summary: Mapping[str, Any], study: str) -> Any:
     """The figure of one factor (:func:`har_utils.plots.ablation_factor`)."""
     import pandas as pd
 
-    from ..plots import ablation_factor
+    from ...plots import ablation_factor
 
     rows = pd.DataFrame([r for r in summary["rows"] if r["study"] == study])
     label = core.STUDIES[study].factor if study in core.STUDIES else study

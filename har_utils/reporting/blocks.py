@@ -2,7 +2,7 @@
 index, the headline result beside the paper's claims, the audit (one line per finding, and
 its full evidence), the data and its checksums, timings and benchmarks.
 
-Each function takes the results folder and returns markdown; :mod:`har_utils.docs` puts it
+Each function takes the results folder and returns markdown; :mod:`.docs` puts it
 between ``<!-- BEGIN name -->`` and ``<!-- END name -->`` in README.md and ``docs/*.md``. No
 number here is typed: every one is read from a results file (or, for the checksums, from
 :mod:`har_utils.config`).
@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from . import config
+from .. import config
 from .report import (NOT_RERUN, TABLE2_ROWS, load_zoo_summary, markdown_table, read_result)
 
 #: The paper's figure or table each notebook regenerates (the notebook index of the README).
@@ -120,7 +120,7 @@ def _verdicts(audit: dict[str, Any], *ids: str) -> str:
 def results_block(results: Path, model: str = "cnn_lstm_paper") -> str:
     """Markdown: the headline table, the paper's claims beside this companion's numbers with
     the audit's verdicts (the published run, the paper's own protocol, the zoo's re-runs)."""
-    from .paper import comparison_rows, reported
+    from ..paper import comparison_rows, reported
 
     ev = read_result(f"evaluation_{model}.json", results)
     tr = read_result(f"training_{model}.json", results)

@@ -1,7 +1,7 @@
 """Ablation study, selection: on the validation subjects only, then the final runs.
 
 :func:`select` ranks the points of every complete study by **validation** accuracy (mean over
-seeds; the test numbers of the stored results are never read: :func:`~.ablations.validation_view`
+seeds; the test numbers of the stored results are never read: :func:`~.studies.validation_view`
 strips them), takes the best value of each factor and builds combined configurations: the
 factors that beat the baseline on validation, added one at a time in order of their gain
 (``top1``, ``top2``, ...) and all of them (``all_best``), plus the baseline. Each is trained
@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import data
-from ..data import HarDataset
-from ..io import write_json_atomic
-from . import ablations as core
-from .runner import Run
+from ... import data
+from ...data import HarDataset
+from ...io import write_json_atomic
+from ..runner import Run
+from . import studies as core
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -65,7 +65,7 @@ def select(ds: HarDataset, *, seeds: Iterable[int] = range(core.STUDY_SEEDS),
     .. ``top<k>`` (the k best factors together, k <= ``max_combined``) and ``all_best``
     (every improving factor) where it differs. A candidate whose convolutions do not fit
     its sub-sequences is left out (``skipped``); candidates with the same configuration are
-    kept once (``same_as``). Reads only :func:`~.ablations.validation_view` of the results.
+    kept once (``same_as``). Reads only :func:`~.studies.validation_view` of the results.
     """
     seeds = list(seeds)
     factors: dict[str, Any] = {}
@@ -141,7 +141,7 @@ def run_selection(ds: HarDataset, *, seeds: Iterable[int] = range(core.STUDY_SEE
                   max_epochs: int = core.MAX_EPOCHS, workers: int = 1, run: bool = True,
                   log: Callable[[str], Any] = print, **execute_kw: Any) -> dict[str, Any]:
     """:func:`select`, then train the combined candidates (``run``; through
-    :func:`~.ablations.execute`, with ``workers`` and ``execute_kw``), :func:`choose` and
+    :func:`~.studies.execute`, with ``workers`` and ``execute_kw``), :func:`choose` and
     write ``selection.json``; returns the selection."""
     sel = select(ds, seeds=seeds, max_epochs=max_epochs)
     if not sel["factors"]:

@@ -12,8 +12,8 @@ Which names the study has run, and under which key, is kept in
 reads it, so it covers every run the study made, whatever the seeds or budget.
 
 Steps: :func:`plan` and :func:`execute` (the one-factor studies), then
-:mod:`.ablations_select` (choice on validation only, combined candidates, final runs) and
-:mod:`.ablations_report` (summary, tables, figures); :mod:`.ablations_cli` has the cost estimates
+:mod:`.selection` (choice on validation only, combined candidates, final runs) and
+:mod:`.summary` (summary, tables, figures); :mod:`.estimates` has the cost estimates
 of the command line ``har ablations`` (:mod:`har_utils.cli`).
 """
 
@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import config, data
-from ..data import HarDataset
-from ..io import write_json_atomic
-from . import runner
-from .runner import Pairs, Run, pairs
+from ... import config, data
+from ...data import HarDataset
+from ...io import write_json_atomic
+from .. import runner
+from ..runner import Pairs, Run, pairs
 
 #: The runner's study label of every ablation run.
 STUDY = "ablations"
@@ -255,7 +255,7 @@ def overrides(run: Run) -> dict[str, Any]:
 
 def model_hparams(run: Run) -> dict[str, Any]:
     """All of the model's hyper-parameters: its builder's defaults with the overrides."""
-    from ..models import describe
+    from ...models import describe
 
     defaults = describe(run.model)
     unknown = sorted(set(dict(run.model_kwargs)) - set(defaults))

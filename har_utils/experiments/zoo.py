@@ -39,11 +39,11 @@ from typing import Any
 
 import numpy as np
 
-from . import config, data, evaluation
-from .data import HarDataset
-from .experiments import runner
-from .experiments.runner import Run
-from .io import write_json_atomic
+from .. import config, data, evaluation
+from ..data import HarDataset
+from ..io import write_json_atomic
+from . import runner
+from .runner import Run
 
 STUDY = "zoo"
 PROTOCOLS = ("subjects", "retrain_all", "paper")
@@ -359,7 +359,7 @@ def subject_comparisons(rows: list[Result], reference: str = "cnn_lstm_paper",
     """Every model against ``reference`` by test subject (per-subject accuracy, mean over
     seeds): the paired comparison McNemar's window-level test cannot make, since windows of one
     person overlap and are not independent."""
-    from .experiments.cv import subject_comparison
+    from .cv import subject_comparison
 
     by = {r["model"]: r for r in rows if r["protocol"] == protocol
           and "per_subject_accuracy_mean" in r}
@@ -411,8 +411,3 @@ def write_summary(ds: HarDataset, models: Sequence[str] = ZOO) -> Path:
     write_json_atomic(path, doc)
     return path
 
-
-if __name__ == "__main__":
-    from har_utils.cli import zoo_group
-
-    zoo_group()

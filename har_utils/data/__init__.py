@@ -6,6 +6,11 @@ the raw HAPT recordings (``hapt``); it prints which one and why. Both sources gi
 arrays: ``X`` (n, 128, 9) float32 in ``config.CHANNELS`` order, ``y`` activity ids 1-6 as in
 ``activity_labels.txt``, ``subject`` ids 1-30, split by the official test subjects. Parsed
 arrays are cached in ``data/cache`` (atomic writes, no pickles) and carry their provenance.
+
+This package: the loader, splits and fidelity checks (here); the two sources :mod:`.uci` (the
+official archive) and :mod:`.hapt` (the rebuild from the raw recordings); :mod:`.download`
+(the verified download of the archive); :mod:`.window_features` (window features for the EDA and
+the classical baseline). The preprocessing both sources share is :mod:`har_utils.signals`.
 """
 
 from __future__ import annotations
@@ -21,18 +26,20 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import config, hapt, uci
-from .io import HarDataError, load_npz, save_npz_atomic, write_json_atomic
-from .provenance import package_versions
-from .signals import Preprocessing
+from .. import config
+from ..io import HarDataError, load_npz, save_npz_atomic, write_json_atomic
+from ..provenance import package_versions
+from ..signals import Preprocessing
+from . import hapt, uci
 
 Source = Literal["auto", "uci", "hapt"]
 SOURCE_LABELS = {"uci": "official UCI HAR", "hapt": "HAPT rebuild"}
 
 
 def code_key(*modules: str) -> str:
-    """Short hash of the named ``har_utils`` modules' source: a cache built by other code is
-    never reused (editing ``signals.py`` rebuilds the windows, for example)."""
+    """Short hash of the named ``har_utils`` modules' source (paths inside the package without
+    ``.py``, e.g. ``data/hapt``): a cache built by other code is never reused (editing
+    ``signals.py`` rebuilds the windows, for example)."""
     h = hashlib.sha256()
     for m in modules:
         h.update((config.PACKAGE_DIR / f"{m}.py").read_bytes())
@@ -163,7 +170,7 @@ def _uci_arrays(zip_path: Path | None, known: dict[str, str] | None
         zip_path = download(config.UCI_URL, config.raw_dir() / config.UCI_OUTER_ZIP["name"],
                             config.UCI_OUTER_ZIP["sha256"], config.UCI_OUTER_ZIP["size"])
     info = uci.verify_zip(zip_path, known)
-    cache = config.cache_dir() / f"uci-{info['sha256'][:12]}-{code_key('uci')}.npz"
+    cache = config.cache_dir() / f"uci-{info['sha256'][:12]}-{code_key('data/uci')}.npz"
     prov = {"archive": str(zip_path), "archive_sha256": info["sha256"], "archive_kind": info["kind"],
             "preprocessing": "official (as published by UCI)"}
     return (_cached(cache, lambda: uci.load_uci_zip(zip_path, known, verified=info)),
@@ -173,7 +180,7 @@ def _uci_arrays(zip_path: Path | None, known: dict[str, str] | None
 def _hapt_arrays(p: Preprocessing) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     raw, prov = hapt.load_raw()
     cache = config.cache_dir() / (f"hapt-{config.HAPT_SHA256[:12]}-{p.key()}-"
-                                  f"{code_key('hapt', 'signals')}.npz")
+                                  f"{code_key('data/hapt', 'signals')}.npz")
     arrays = _cached(cache, lambda: hapt.build_windows(raw, p))
     return arrays, {**prov, "preprocessing": p.as_dict(), "cache": cache.name}
 
@@ -239,11 +246,11 @@ def features(ds: HarDataset) -> tuple[np.ndarray, np.ndarray, list[str], str]:
     if ds.features_train is not None and ds.feature_names is not None:
         assert ds.features_test is not None
         return ds.features_train, ds.features_test, ds.feature_names, "official 561 features"
-    from .features import FEATURE_SET_VERSION, compute_features
+    from .window_features import FEATURE_SET_VERSION, compute_features
     source_cache = ds.provenance.get("cache")
     if source_cache is None:
         raise ValueError("features need a dataset from load_dataset (its cache names the windows)")
-    cache = config.cache_dir() / f"features-{code_key('features')}-{source_cache}"
+    cache = config.cache_dir() / f"features-{code_key('data/window_features')}-{source_cache}"
     def build() -> dict[str, np.ndarray]:
         ftr, names = compute_features(ds.train.X)
         fte, _ = compute_features(ds.test.X)

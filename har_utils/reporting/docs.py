@@ -4,8 +4,7 @@ A block is the text between ``<!-- BEGIN name -->`` and ``<!-- END name -->``; :
 holds the one function that renders each name from the results folder, whichever file it is
 in. ``har readme`` (:mod:`har_utils.cli`; ``make readme``, also run by ``make publish``,
 ``make deploy`` and ``make ablations``) rewrites every file whose blocks changed; ``--check`` only
-says which files are out of date (exit 1), as the test does. ``python -m har_utils.docs`` runs
-the same command.
+says which files are out of date (exit 1), as the test does.
 """
 
 from __future__ import annotations
@@ -14,7 +13,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from . import blocks, config, study_blocks
+from .. import config
+from . import blocks, study_blocks
 
 BLOCKS: dict[str, Callable[[Path], str]] = {
     "commands": blocks.commands_block, "notebooks": blocks.notebooks_block,
@@ -62,7 +62,7 @@ def render_files(files: list[Path] | None = None, results: Path | None = None, *
                  write: bool = True) -> list[Path]:
     """Re-render the blocks of ``files`` (default: :func:`doc_files`); write the ones that
     changed when ``write``. Returns the files that were (or would be) changed."""
-    from .io import atomic_write
+    from ..io import atomic_write
 
     changed = []
     for path in doc_files() if files is None else files:
@@ -75,8 +75,3 @@ def render_files(files: list[Path] | None = None, results: Path | None = None, *
                     f.write(new)
     return changed
 
-
-if __name__ == "__main__":
-    from har_utils.cli import readme_cmd
-
-    readme_cmd()

@@ -1,20 +1,5 @@
-"""The ablation study's command line ``har ablations`` (:mod:`har_utils.cli`): its cost
-estimates and the listing of studies.
-
-Commands::
-
-    har ablations run --study filters --seeds 0,1,2 --max-epochs 100 --workers 2
-    har ablations select --seeds 0,1,2 --max-epochs 100 --workers 2
-    har ablations final --seeds 0,1,2,3,4 --max-epochs 100 --workers 2
-    har ablations summary
-    har ablations list
-
-``run``: the one-factor studies; ``select``: choose on validation, train the combined
-candidates (``selection.json``); ``final``: the chosen configuration and the paper's over the
-same seeds, tested once; ``summary``: ``results/ablations/summary.json``; ``list``: studies,
-runs, what is stored and the estimated cost of the rest. Every run goes through the one
-experiment runner (``results/runs/<key>.json``); nothing is committed for you.
-"""
+"""Cost estimates of the ablation study's runs and the listing of its studies, runs and what is
+stored (``har ablations list``; :mod:`har_utils.cli`)."""
 
 from __future__ import annotations
 
@@ -24,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import config
-from ..data import HarDataset
-from . import ablations as core
-from . import runner
-from .runner import Run
+from ... import config
+from ...data import HarDataset
+from .. import runner
+from ..runner import Run
+from . import studies as core
 
 
 def _baseline_results(ds: HarDataset, model: str) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ non-numeric values, a recording shorter than one window, an unreadable file) end
 message naming the file and the fix and exit status 2, without a traceback.
 
 ``--model`` takes a Keras ``.keras`` file (default: the trained ``cnn_lstm_paper`` in
-``results/models``) or a TFLite ``.tflite`` file exported by :mod:`har_utils.deploy` (run on
+``results/models``) or a TFLite ``.tflite`` file exported by :mod:`har_utils.deploy.export` (run on
 one thread).
 
 Timelines: :func:`stream_experiment` classifies a whole held-out HAPT recording (a test
@@ -43,9 +43,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import config
-from .io import HarDataError
-from .signals import Preprocessing, preprocess, sliding_windows, window_starts
+from .. import config
+from ..io import HarDataError
+from ..signals import Preprocessing, preprocess, sliding_windows, window_starts
 
 ACC_COLUMNS: tuple[str, ...] = ("acc_x", "acc_y", "acc_z")
 GYRO_COLUMNS: tuple[str, ...] = ("gyro_x", "gyro_y", "gyro_z")
@@ -237,12 +237,12 @@ def load_classifier(path: str | os.PathLike[str]) -> Classifier:
                            "results/models/cnn_lstm_paper.keras with git checkout")
     expected = (config.WINDOW_LENGTH, len(config.CHANNELS))
     if path.suffix == ".tflite":
-        from .deploy import TFLiteRunner
+        from .runtime import TFLiteRunner
         runner = TFLiteRunner(path, num_threads=1)
         shape = runner.input_shape
         predict: Classifier = runner.predict
     else:
-        from .training import load_model
+        from ..training import load_model
         model = load_model(path)
         shape = tuple(model.input_shape[1:])
         predict = lambda X: np.asarray(model.predict(X, batch_size=256, verbose=0))  # noqa: E731
@@ -358,7 +358,7 @@ def hapt_experiment(subject: int, number: int = 1) -> dict[str, Any]:
     if subject not in config.TEST_SUBJECTS:
         raise ValueError(f"subject {subject} is a training subject; the timeline needs a "
                          f"held-out one: {config.TEST_SUBJECTS}")
-    from .hapt import experiments, load_raw
+    from ..data.hapt import experiments, load_raw
     raw, _ = load_raw()
     for e in experiments(raw):
         if e["subject"] == subject and e["number"] == number:
@@ -413,8 +413,3 @@ def plot_timeline(timelines: dict[str, pd.DataFrame], title: str) -> Any:
     fig.tight_layout()
     return fig
 
-
-if __name__ == "__main__":
-    from har_utils.cli import predict_cmd
-
-    predict_cmd()

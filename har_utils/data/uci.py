@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import config
-from .io import HarDataError, sha256_file
+from .. import config
+from ..io import HarDataError, sha256_file
 
 ROOT = "UCI HAR Dataset/"
 SPLITS: tuple[str, ...] = ("train", "test")

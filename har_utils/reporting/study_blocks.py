@@ -2,7 +2,7 @@
 (``docs/zoo.md``), protocol cv (``docs/cv.md``), the ablation study (``docs/ablations.md``) and
 the deployment benchmark (``docs/deployment.md``).
 
-Each function takes the results folder and returns markdown that :mod:`har_utils.docs` puts
+Each function takes the results folder and returns markdown that :mod:`.docs` puts
 between ``<!-- BEGIN name -->`` and ``<!-- END name -->``; every number is read from a results
 file.
 """
@@ -102,8 +102,8 @@ def ablations_block(results: Path) -> str:
     s = read_result("ablations/summary.json", results)
     if s is None:
         return "_The ablation study has not run yet: `make ablations`._"
-    from .experiments.ablations_report import (factor_table, outcome_table, selection_table,
-                                               trained_best_epochs)
+    from ..experiments.ablations import (factor_table, outcome_table, selection_table,
+                                         trained_best_epochs)
 
     trained = s["n_trained_runs"]
     out = [f"Data: {s['data']['source_label']}. {s['n_runs']} run results "
@@ -141,7 +141,7 @@ def deploy_block(results: Path) -> str:
     b = read_result("deploy/benchmark.json", results)
     if b is None:
         return "_The deployment benchmark has not run yet: notebook 08 (`make deploy`)._"
-    from .deploy_bench import day_table, targets_table, variants_table
+    from ..deploy.benchmark import day_table, targets_table, variants_table
     big = b["big_batch"]
     v = variants_table(b)
     tf_threads = b["tf_threads"].get("intra_op") if isinstance(b["tf_threads"], dict) \

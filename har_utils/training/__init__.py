@@ -1,0 +1,33 @@
+"""Seeded training, one line per epoch, and atomic saving of trained models.
+
+``train(TrainConfig(...), fit, val)`` seeds everything, builds the model from the registry in
+:mod:`har_utils.models`, compiles it (categorical cross-entropy on one-hot labels, accuracy)
+and fits it with early stopping on the validation loss (best weights restored). It prints one
+compact line per epoch and returns a :class:`TrainResult`. Optional input standardisation
+(fitted on the fit windows) and training-only augmentation live *inside* the model as its
+first layers, so a saved model needs no extra state to predict. ``save_run`` writes the model and
+its history atomically; ``load_model`` and ``load_history`` read them back, with an error that
+says how to get the file when it is missing.
+
+The package: :mod:`.loop` (the configuration, the model it builds, the fit), :mod:`.layers`
+(standardisation and augmentation layers), :mod:`.labels` (activity ids and one-hot columns),
+:mod:`.callbacks` (the epoch line and per-epoch scores) and :mod:`.saving` (saving, loading and
+:func:`train_once`). Everything is importable from here: ``from har_utils import training``.
+"""
+
+from __future__ import annotations
+
+from .callbacks import EpochLog, EpochScores
+from .labels import ACTIVITY_IDS, predict_classes, to_one_hot
+from .layers import AUGMENTATIONS, Augment, parse_augment, standardization_layer
+from .loop import (OPTIMIZERS, OPTIONAL_FIELDS, TrainConfig, TrainResult, build_for,
+                   make_optimizer, set_seed, train)
+from .saving import (MISSING_MODEL_FIX, VERSIONED, inputs_digest, load_history, load_model,
+                     save_model_atomic, save_run, train_once)
+
+__all__ = [
+    "ACTIVITY_IDS", "AUGMENTATIONS", "MISSING_MODEL_FIX", "OPTIMIZERS", "OPTIONAL_FIELDS",
+    "VERSIONED", "Augment", "EpochLog", "EpochScores", "TrainConfig", "TrainResult",
+    "build_for", "inputs_digest", "load_history", "load_model", "make_optimizer",
+    "parse_augment", "predict_classes", "save_model_atomic", "save_run", "set_seed",
+    "standardization_layer", "to_one_hot", "train", "train_once"]

@@ -1,0 +1,228 @@
+"""Seeded training: the configuration of a run, the model it builds, and the fit.
+
+``train(TrainConfig(...), fit, val)`` seeds everything, builds the model from the registry in
+:mod:`har_utils.models` (wrapped by the input layers of :mod:`.layers` when asked), compiles it
+(categorical cross-entropy on one-hot labels, accuracy) and fits it with early stopping on the
+validation loss (best weights restored). It prints one compact line per epoch and returns a
+:class:`TrainResult`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ..data import Split
+from ..models import build_model
+from .callbacks import EpochLog
+from .labels import ACTIVITY_IDS, to_one_hot
+from .layers import Augment, parse_augment, standardization_layer
+
+OPTIMIZERS: tuple[str, ...] = ("adam", "adam_amsgrad", "sgd")
+
+_determinism_enabled = False
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy, TensorFlow and Keras, and make TensorFlow ops deterministic.
+
+    Keras draws the seed of every initializer built without one from Python's global
+    ``random`` module; in a process where other threads use it too (a Dask worker's event
+    loop), the weights would depend on timing. Keras gets its own ``random.Random(seed)``
+    instead, which gives the same draws as the seeded global module in a quiet process."""
+    global _determinism_enabled
+    keras.utils.set_random_seed(int(seed))
+    try:
+        from keras.src.random import seed_generator
+    except ImportError:  # another Keras layout: keep the global module
+        pass
+    else:
+        seed_generator.python_random = random.Random(int(seed))
+    if not _determinism_enabled:
+        tf.config.experimental.enable_op_determinism()
+        _determinism_enabled = True
+
+
+# --- configuration --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run (hashable; ``key()`` names the run)."""
+
+    model: str = "cnn_lstm_paper"
+    #: Model hyper-parameters as sorted (key, value) pairs; a dict is accepted and converted.
+    model_kwargs: tuple[tuple[str, Any], ...] = ()
+    epochs: int = 100
+    batch_size: int = 32
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    patience: int = 10
+    seed: int = 0
+    # Fields below are left out of as_dict()/key() while at their defaults, so the keys of
+    # runs configured before they existed do not change.
+    #: Standardise each channel with the fit windows' mean/std (a first layer of the model).
+    standardize: bool = False
+    #: Training-only augmentation: "none" or "+"-joined names from ``AUGMENTATIONS``.
+    augment: str = "none"
+    #: Gaussian noise std (per-channel std units when standardised, else absolute).
+    noise_std: float = 0.01
+    #: Std of the one random amplitude factor per window, drawn from N(1, scale_std).
+    scale_std: float = 0.1
+    #: Circular time shift of each window by a random whole number in [-max_shift, max_shift].
+    max_shift: int = 8
+
+    def __post_init__(self) -> None:
+        kw = self.model_kwargs
+        pairs = kw.items() if isinstance(kw, Mapping) else kw
+        object.__setattr__(self, "model_kwargs", tuple(sorted((str(k), v) for k, v in pairs)))
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; use one of {OPTIMIZERS}")
+        if self.epochs < 1 or self.batch_size < 1 or self.patience < 0:
+            raise ValueError("epochs and batch_size must be >= 1 and patience >= 0")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        object.__setattr__(self, "standardize", bool(self.standardize))
+        object.__setattr__(self, "augment", "+".join(parse_augment(self.augment)) or "none")
+        if not (self.noise_std >= 0 and self.scale_std >= 0 and self.max_shift >= 0):
+            raise ValueError("noise_std, scale_std and max_shift must be >= 0")
+
+    @property
+    def augmentations(self) -> tuple[str, ...]:
+        """``augment`` as a tuple of names (empty for "none")."""
+        return parse_augment(self.augment)
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """``model_kwargs`` as a dict."""
+        return dict(self.model_kwargs)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (``model_kwargs`` as a dict); the optional fields
+        (``OPTIONAL_FIELDS``) only where they differ from their defaults."""
+        d = {"model": self.model, "model_kwargs": self.kwargs, "epochs": self.epochs,
+             "batch_size": self.batch_size, "optimizer": self.optimizer,
+             "learning_rate": self.learning_rate, "patience": self.patience,
+             "seed": self.seed}
+        d.update({k: getattr(self, k) for k, default in OPTIONAL_FIELDS.items()
+                  if getattr(self, k) != default})
+        return d
+
+    def key(self) -> str:
+        """Short SHA-256 of the key-sorted JSON of :meth:`as_dict` (12 hex digits)."""
+        text = json.dumps(self.as_dict(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+#: The fields left out of ``as_dict()``/``key()`` while at these defaults.
+OPTIONAL_FIELDS: dict[str, Any] = {
+    f.name: f.default for f in fields(TrainConfig)
+    if f.name in ("standardize", "augment", "noise_std", "scale_std", "max_shift")}
+
+
+def make_optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
+    """The optimizer ``cfg.optimizer`` names, at ``cfg.learning_rate``."""
+    if cfg.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=cfg.learning_rate, momentum=0.9)
+    return keras.optimizers.Adam(learning_rate=cfg.learning_rate,
+                                 amsgrad=cfg.optimizer == "adam_amsgrad")
+
+
+def build_for(config: TrainConfig, X: np.ndarray) -> keras.Model:
+    """Build ``config.model`` for windows shaped like ``X``; with ``standardize`` or
+    ``augment``, wrapped as input -> standardize -> augment -> model (weights of the inner
+    model as without the wrapping, for the same seed). Uncompiled."""
+    shape = tuple(X.shape[1:])
+    base = build_model(config.model, input_shape=shape, n_classes=ACTIVITY_IDS.size,
+                       **config.kwargs)
+    if not config.standardize and not config.augmentations:
+        return base
+    inputs = keras.Input(shape=shape, name="window")
+    x = standardization_layer(X)(inputs) if config.standardize else inputs
+    if config.augmentations:
+        x = Augment(config.augment, noise_std=config.noise_std, scale_std=config.scale_std,
+                    max_shift=config.max_shift, name="augment")(x)
+    return keras.Model(inputs, base(x), name=base.name)
+
+
+# --- training -------------------------------------------------------------------------------
+
+@dataclass
+class TrainResult:
+    """A trained model and how it got there."""
+
+    model: keras.Model
+    history: dict[str, list[float]]
+    epochs_run: int
+    best_epoch: int  # 1-based: lowest val_loss, or the last epoch without validation
+    seconds: float
+    seconds_per_epoch: float
+    config: TrainConfig
+    epoch_seconds: list[float] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line: epochs run, best epoch, time."""
+        stop = "stopped early" if self.epochs_run < self.config.epochs else "ran all epochs"
+        best = ""
+        if "val_loss" in self.history:
+            best = (f", best epoch {self.best_epoch} restored "
+                    f"(val_loss {self.history['val_loss'][self.best_epoch - 1]:.4f})")
+        return (f"{self.config.model}: {self.epochs_run}/{self.config.epochs} epochs ({stop})"
+                f"{best}, {self.seconds:.1f} s ({self.seconds_per_epoch:.1f} s/epoch)")
+
+
+def _xy(split: Split) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(split.X, dtype=np.float32), to_one_hot(split.y)
+
+
+def train(config: TrainConfig, fit: Split, val: Split | None, *, log_every: int = 1,
+          out: Callable[[str], Any] = print,
+          callbacks: Sequence[keras.callbacks.Callback] = ()) -> TrainResult:
+    """Seed, build, compile and fit ``config.model`` on ``fit``.
+
+    With a non-empty ``val`` and ``config.patience > 0``: early stopping on ``val_loss``, best
+    weights restored. ``patience == 0`` turns early stopping off (all ``config.epochs``
+    epochs, validation still logged). ``config.standardize`` fits the standardisation on
+    ``fit`` only (never on ``val``); ``config.augment`` acts on training batches only. With
+    ``val`` None or empty: all epochs, no validation (e.g. the final retrain on all training
+    subjects). ``best_epoch`` is the epoch whose weights the returned model holds.
+    ``callbacks`` run after early stopping and before the epoch line is printed (e.g.
+    :class:`EpochScores`, ``keras.callbacks.BackupAndRestore``).
+    """
+    set_seed(config.seed)
+    X, Y = _xy(fit)
+    if len(X) == 0:
+        raise ValueError("the training split is empty")
+    has_val = val is not None and len(val.X) > 0
+    model = build_for(config, X)
+    model.compile(optimizer=make_optimizer(config), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    log = EpochLog(config.epochs, log_every, out)
+    every: list[keras.callbacks.Callback] = [*callbacks, log]
+    early_stopping = has_val and config.patience > 0
+    if early_stopping:
+        every.insert(0, keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.patience, restore_best_weights=True))
+    t0 = time.perf_counter()
+    hist = model.fit(X, Y, validation_data=_xy(val) if has_val else None,
+                     epochs=config.epochs, batch_size=config.batch_size, callbacks=every,
+                     verbose=0, shuffle=True)
+    seconds = time.perf_counter() - t0
+    history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
+    epochs_run = len(history["loss"])
+    if early_stopping:
+        best_epoch = int(np.nanargmin(history["val_loss"])) + 1
+    else:
+        best_epoch = epochs_run
+    return TrainResult(model=model, history=history, epochs_run=epochs_run,
+                       best_epoch=best_epoch, seconds=seconds,
+                       seconds_per_epoch=seconds / epochs_run, config=config,
+                       epoch_seconds=list(log.epoch_seconds))
