@@ -1,6 +1,8 @@
-"""The package's architecture, checked: the import contract of pyproject.toml
-(``[tool.importlinter]``: the core never imports a study, the reporting or the command line)
-and no private name (``_x``) used outside the module that defines it."""
+"""The package's architecture, checked: the import contracts of pyproject.toml
+(``[tool.importlinter]``: the core never imports a study, the reporting or the command line;
+the studies never import the reporting or the command line; the layers), no private name
+(``_x``) used outside the module that defines it, and no package whose own names hide its
+submodules."""
 
 from __future__ import annotations
 
@@ -79,3 +81,43 @@ def test_the_private_name_check_can_fail(tmp_path: Path, monkeypatch: pytest.Mon
     assert private_uses(pkg / "b.py") == ["har_utils.b: from har_utils.a import _hidden",
                                            "har_utils.b: a._hidden"]
     assert private_uses(pkg / "a.py") == []
+
+
+def hidden_submodules(package_dir: Path) -> list[str]:
+    """Names that the ``__init__.py`` of ``package_dir`` binds to something else than its
+    submodule of the same name (``from .features import features``, or ``def features``): the
+    first import of the submodule anywhere would replace the package's attribute."""
+    init = package_dir / "__init__.py"
+    subs = {p.stem for p in package_dir.glob("*.py") if p.stem not in ("__init__", "__main__")}
+    subs |= {p.name for p in package_dir.iterdir() if (p / "__init__.py").is_file()}
+    out = []
+    for node in ast.parse(init.read_text(), str(init)).body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module is None:
+            continue  # ``from . import sub``: the submodule itself
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound = [a.asname or a.name.split(".")[0] for a in node.names]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound = [node.name]
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            bound = [t.id for t in targets if isinstance(t, ast.Name)]
+        else:
+            continue
+        out += [f"{_module_name(init)}.{b}" for b in bound if b in subs]
+    return out
+
+
+def test_no_package_name_hides_a_submodule() -> None:
+    packages = [p.parent for p in MODULES if p.name == "__init__.py"]
+    assert [h for p in packages for h in hidden_submodules(p)] == []
+
+
+def test_the_hidden_submodule_check_can_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                             ) -> None:
+    pkg = tmp_path / "har_utils" / "data"
+    pkg.mkdir(parents=True)
+    (pkg / "features.py").write_text("def features():\n    return 1\n")
+    (pkg / "uci.py").write_text("")
+    (pkg / "__init__.py").write_text("from . import uci\nfrom .features import features\n")
+    monkeypatch.setattr(config, "PACKAGE_DIR", tmp_path / "har_utils")
+    assert hidden_submodules(pkg) == ["har_utils.data.features"]
