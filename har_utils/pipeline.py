@@ -467,7 +467,8 @@ def publish(profile: str = config.PUBLISHED_PROFILE) -> Path:
                          config.NOTEBOOKS_DIR / f"{name}.ipynb", manifest["run_id"], profile)
     smoke = load_manifest("smoke")["notebooks"]
     smoke_times = {n: smoke[n]["wall_seconds"] for n in notebook_names() if n in smoke}
-    published = {**manifest, "outputs": output_checksums(), "smoke_wall_seconds": smoke_times,
+    published = {**manifest, "notebooks": {n: manifest["notebooks"][n] for n in notebook_names()},
+                 "outputs": output_checksums(), "smoke_wall_seconds": smoke_times,
                  "published_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     path = config.PROJECT_ROOT / "results" / "manifest.json"
     write_json_atomic(path, published)

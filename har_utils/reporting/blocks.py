@@ -48,6 +48,18 @@ def _reproduce_notebooks(manifest: dict[str, Any]) -> list[str]:
     return [n for n in manifest["notebooks"] if n not in config.STUDY_NOTEBOOKS]
 
 
+def study_time(nb: str, notebooks: dict[str, Any], results: Path) -> str:
+    """How long a study notebook took: its wall time in the manifest, else what its results
+    file records (the ablation study's runs, the deployment benchmark's own time), else "-"."""
+    if nb in notebooks:
+        return duration(notebooks[nb]["wall_seconds"])
+    if nb == "07_ablations" and (a := read_result("ablations/summary.json", results)):
+        return f"{duration(a['wall_seconds_total'])} of runs"
+    if nb == "08_deployment" and (d := read_result("deploy/benchmark.json", results)):
+        return f"{duration(d['seconds'])} (the benchmark)"
+    return "-"
+
+
 def commands_block(results: Path) -> str:
     """Markdown: what each command runs and how long it took in the published run."""
     m = read_result("manifest.json", results)
@@ -71,12 +83,7 @@ def commands_block(results: Path) -> str:
                  "measured": "not timed as a whole; its notebook tiers: "
                              + (", ".join(smoke_tiers) or "-")})
     for nb, target in study_targets().items():
-        if nb in nbs:
-            took = duration(nbs[nb]["wall_seconds"])
-        elif nb == "07_ablations" and (a := read_result("ablations/summary.json", results)):
-            took = f"{duration(a['wall_seconds_total'])} of runs"
-        else:
-            took = "-"
+        took = study_time(nb, nbs, results)
         rows.append({"command": f"`{target}`", "runs": f"notebook {nb[:2]} (a study)",
                      "measured": took})
     return "\n".join([f"Measured on {m.get('cpu_count', '?')} CPU cores (published run "
@@ -99,12 +106,7 @@ def notebooks_block(results: Path) -> str:
     rows = []
     for path in sorted(config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")):
         name = path.stem
-        if name in m["notebooks"]:
-            runtime = duration(m["notebooks"][name]["wall_seconds"])
-        elif name == "07_ablations" and (a := read_result("ablations/summary.json", results)):
-            runtime = f"{duration(a['wall_seconds_total'])} of runs"
-        else:
-            runtime = "-"
+        runtime = study_time(name, m["notebooks"], results)
         rows.append({"notebook": f"[{name}](notebooks/{name}.ipynb)",
                      "what it shows": notebook_title(name),
                      "the paper's figure or table": PAPER_ITEMS.get(name, "-"), "runtime": runtime,
