@@ -121,3 +121,27 @@ def test_the_hidden_submodule_check_can_fail(tmp_path: Path, monkeypatch: pytest
     (pkg / "__init__.py").write_text("from . import uci\nfrom .features import features\n")
     monkeypatch.setattr(config, "PACKAGE_DIR", tmp_path / "har_utils")
     assert hidden_submodules(pkg) == ["har_utils.data.features"]
+
+
+def test_every_imported_package_is_declared() -> None:
+    """Every third-party module ``har_utils`` imports belongs to a distribution that
+    pyproject.toml declares (e.g. ``yaml`` -> PyYAML)."""
+    import importlib.metadata as md
+    import re
+    import tomllib
+
+    declared = {re.split(r"[<>=!~\[ ;]", d, maxsplit=1)[0].lower().replace("_", "-")
+                for d in tomllib.loads((config.PROJECT_ROOT / "pyproject.toml").read_text())
+                ["project"]["dependencies"]}
+    dists = md.packages_distributions()
+    imported: set[str] = set()
+    for p in MODULES:
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                imported.add(node.module.split(".")[0])
+    third = {m for m in imported if m not in sys.stdlib_module_names and m != "har_utils"}
+    missing = {m: dists.get(m) for m in third
+               if not {d.lower().replace("_", "-") for d in dists.get(m, [m])} & declared}
+    assert missing == {}
