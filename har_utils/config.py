@@ -86,7 +86,10 @@ ACTIVITIES: dict[int, str] = {
     5: "STANDING",
     6: "LAYING",
 }
-ACTIVITY_NAMES: list[str] = [ACTIVITIES[i] for i in sorted(ACTIVITIES)]
+#: Activity ids in label order (the one label map: column ``k`` of a model's output is
+#: ``ACTIVITY_IDS[k]``; every module takes ids from here).
+ACTIVITY_IDS: tuple[int, ...] = tuple(sorted(ACTIVITIES))
+ACTIVITY_NAMES: list[str] = [ACTIVITIES[i] for i in ACTIVITY_IDS]
 
 #: The 9 inertial-signal channels, in the order both sources return them.
 CHANNELS: list[str] = [

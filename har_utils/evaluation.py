@@ -24,7 +24,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_f
 
 from . import config
 
-LABELS: list[int] = sorted(config.ACTIVITIES)
+LABELS: list[int] = list(config.ACTIVITY_IDS)
 NAMES: list[str] = [config.ACTIVITIES[i] for i in LABELS]
 
 

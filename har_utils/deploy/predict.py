@@ -268,7 +268,7 @@ def classify_windows(X: np.ndarray, classifier: Classifier) -> tuple[np.ndarray,
         return np.zeros(0, dtype=np.int64), np.zeros(0)
     prob = np.asarray(classifier(X))
     k = np.argmax(prob, axis=1)
-    ids = np.array(sorted(config.ACTIVITIES), dtype=np.int64)
+    ids = np.array(config.ACTIVITY_IDS, dtype=np.int64)
     return ids[k], prob[np.arange(len(k)), k]
 
 

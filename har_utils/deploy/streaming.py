@@ -29,7 +29,8 @@ def synthetic_recording(n: int, fs: float = config.SAMPLING_RATE_HZ, seed: int =
 def classify_stream(sig: np.ndarray, predict: Callable[[np.ndarray], np.ndarray], *,
                     batch_size: int = 256, window: int = config.WINDOW_LENGTH,
                     step: int = config.WINDOW_STEP) -> np.ndarray:
-    """Class index (0-based) of every full window of the filtered ``(n, 9)`` signal ``sig``.
+    """Activity id (1-6, ``config.ACTIVITY_IDS``) of every full window of the filtered
+    ``(n, 9)`` signal ``sig``.
 
     Windows are cut ``batch_size`` at a time (a strided view copied to float32), so the
     day-long signal is never copied into one ``(windows, 128, 9)`` array.
@@ -41,7 +42,7 @@ def classify_stream(sig: np.ndarray, predict: Callable[[np.ndarray], np.ndarray]
     for a in range(0, n, batch_size):
         batch = np.ascontiguousarray(np.moveaxis(view[a:a + batch_size], -1, 1))
         out[a:a + len(batch)] = np.argmax(predict(batch), axis=1)
-    return out
+    return np.asarray(config.ACTIVITY_IDS, dtype=np.int64)[out]
 
 
 def day_of_recording(predict: Callable[[np.ndarray], np.ndarray], *,
@@ -77,4 +78,4 @@ def day_of_recording(predict: Callable[[np.ndarray], np.ndarray], *,
             "tiles": round(tiles, 3), "zero_phase": zero_phase, "batch_size": batch_size,
             "preprocess_s": t1 - t0, "window_and_inference_s": t2 - t1, "total_s": t2 - t0,
             "cpu_s": c2 - c0, "ms_per_window": (t2 - t0) * 1000.0 / max(1, len(pred)),
-            "class_counts": np.bincount(pred, minlength=len(config.ACTIVITIES)).tolist()}
+            "class_counts": [int((pred == i).sum()) for i in config.ACTIVITY_IDS]}

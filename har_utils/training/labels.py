@@ -9,7 +9,7 @@ import numpy as np
 from .. import config
 
 #: Activity ids in label order: column ``k`` of a one-hot row is ``ACTIVITY_IDS[k]``.
-ACTIVITY_IDS: np.ndarray = np.array(sorted(config.ACTIVITIES), dtype=np.int64)
+ACTIVITY_IDS: np.ndarray = np.array(config.ACTIVITY_IDS, dtype=np.int64)
 
 
 def to_one_hot(y: np.ndarray) -> np.ndarray:
