@@ -36,13 +36,13 @@ from .. import config, data, evaluation
 from ..data import HarDataset
 from ..io import write_json_atomic, write_table
 from .runner import CLASSICAL, Run, execute, load
+from .zoo import ZOO
 
 STUDY = "cv"
 K_FOLDS = 7
 SMOOTH = 5
-#: The paper's model first: it decides how long the rest may take.
-MODELS: tuple[str, ...] = ("cnn_lstm_paper", "cnn", "cnn_lstm_sequential", "lstm",
-                           "deepconvlstm", "isplinception", "logreg_features")
+#: The models of protocol cv: the zoo's (one list, ``zoo.ZOO``; the paper's model first).
+MODELS: tuple[str, ...] = ZOO
 #: Folds run per model (the first n of the K folds): the costliest models get 3.
 FOLDS: dict[str, int] = {"cnn_lstm_sequential": 3, "lstm": 3, "deepconvlstm": 3,
                          "isplinception": 3}

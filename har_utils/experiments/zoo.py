@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import config, data, evaluation
+from .. import config, data, evaluation, models
 from ..data import HarDataset
 from ..io import write_json_atomic
 from . import runner
@@ -72,10 +72,10 @@ PAPER_PROTOCOL_SEEDS = 3
 #: 74-85 s per epoch on 2 cores (``results/zoo/cost_table.json``), about 25 min per run; one
 #: retrained run shows the effect of retraining, the ``subjects`` rows carry the seed spread.
 RETRAIN_SEEDS = {"deepconvlstm": 1, "isplinception": 1}
-#: The zoo's models (Keras registry names plus the classical baseline).
-ZOO = ("cnn_lstm_paper", "cnn_lstm_sequential", "cnn", "lstm", "deepconvlstm", "isplinception",
-       "logreg_features")
 CLASSICAL = runner.CLASSICAL
+#: The zoo's models, the one list: the registry's zoo models (``models.zoo_names``) and the
+#: classical baseline.
+ZOO: tuple[str, ...] = (*models.zoo_names(), *CLASSICAL)
 #: The zoo runs trained with one TensorFlow thread (``TF_NUM_INTRAOP_THREADS=1`` in their files).
 #: Every other zoo run was trained before the zoo set a thread count, with TensorFlow's default
 #: (``Run.threads = 0``: one per core of the 2-core machine). Their numbers depend on it: the
