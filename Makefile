@@ -18,6 +18,13 @@ STAMP   := $(VENV)/.installed
 STUDY_NOTEBOOKS := 07_ablations 08_deployment
 NOTEBOOKS := $(filter-out $(STUDY_NOTEBOOKS),$(sort $(basename $(notdir $(wildcard notebooks/[0-9][0-9]_*.ipynb)))))
 PYTEST  := $(PY) -m pytest
+# $(call nbval,PROFILE,NOTEBOOKS): re-run notebooks that papermill already ran into build/PROFILE/
+# and check every cell's output against the stored one (nbval), in the environment the pipeline
+# gave them (results, figures and profile of build/PROFILE/).
+nbval = HAR_RESULTS_DIR=$(CURDIR)/build/$(1)/results HAR_FIGURES_DIR=$(CURDIR)/build/$(1)/figures HAR_PROFILE=$(1) \
+  TF_CPP_MIN_LOG_LEVEL=3 PYTHONHASHSEED=0 PYTHONWARNINGS=ignore::DeprecationWarning \
+  $(PYTEST) -p no:cacheprovider --nbval --nbval-kernel-name python3 --nbval-cell-timeout=1800 \
+  --nbval-sanitize-with tests/nbval_sanitize.cfg $(2)
 
 .PHONY: lock help venv reproduce publish deploy test-deploy zoo zoo-cost cv cv-cost test-cv ablations data test test-fast test-data test-notebooks test-ablations bench readme lab clean clean-data
 
@@ -61,27 +68,18 @@ test: $(STAMP) ## All test tiers: unit, real data (offline HAPT), every notebook
 
 test-notebooks: $(STAMP) ## Smoke tier: run every notebook with PROFILE=smoke (papermill), then re-run and check it (nbval)
 	$(HAR) run --profile smoke $(NOTEBOOKS)
-	HAR_RESULTS_DIR=$(CURDIR)/build/smoke/results HAR_FIGURES_DIR=$(CURDIR)/build/smoke/figures HAR_PROFILE=smoke \
-	  TF_CPP_MIN_LOG_LEVEL=3 PYTHONHASHSEED=0 PYTHONWARNINGS=ignore::DeprecationWarning \
-	  $(PYTEST) -p no:cacheprovider --nbval --nbval-kernel-name python3 --nbval-cell-timeout=1800 \
-	  --nbval-sanitize-with tests/nbval_sanitize.cfg $(NOTEBOOKS:%=build/smoke/%.ipynb)
+	$(call nbval,smoke,$(NOTEBOOKS:%=build/smoke/%.ipynb))
 
 test-ablations: $(STAMP) ## Smoke form of the ablation study (notebook 07: 2 points, 1 seed, 1 epoch) into build/ablations_smoke/, then nbval (resumed)
 	rm -rf build/ablations_smoke
 	$(HAR) study 07_ablations --profile ablations_smoke --force --timeout 1800
-	HAR_RESULTS_DIR=$(CURDIR)/build/ablations_smoke/results HAR_FIGURES_DIR=$(CURDIR)/build/ablations_smoke/figures \
-	  TF_CPP_MIN_LOG_LEVEL=3 PYTHONHASHSEED=0 PYTHONWARNINGS=ignore::DeprecationWarning \
-	  $(PYTEST) -p no:cacheprovider --nbval --nbval-kernel-name python3 --nbval-cell-timeout=1800 \
-	  --nbval-sanitize-with tests/nbval_sanitize.cfg build/ablations_smoke/07_ablations.ipynb
+	$(call nbval,ablations_smoke,build/ablations_smoke/07_ablations.ipynb)
 
 test-deploy: $(STAMP) ## Smoke form of the deployment benchmark (notebook 08: the smoke run's model, few repeats) into build/deploy_smoke/, then nbval
 	test -f build/smoke/results/models/cnn_lstm_paper.keras || $(MAKE) --no-print-directory test-notebooks
 	rm -rf build/deploy_smoke
 	$(HAR) study 08_deployment --profile deploy_smoke --force --timeout 1800
-	HAR_RESULTS_DIR=$(CURDIR)/build/deploy_smoke/results HAR_FIGURES_DIR=$(CURDIR)/build/deploy_smoke/figures \
-	  TF_CPP_MIN_LOG_LEVEL=3 PYTHONHASHSEED=0 PYTHONWARNINGS=ignore::DeprecationWarning \
-	  $(PYTEST) -p no:cacheprovider --nbval --nbval-kernel-name python3 --nbval-cell-timeout=1800 \
-	  --nbval-sanitize-with tests/nbval_sanitize.cfg build/deploy_smoke/08_deployment.ipynb
+	$(call nbval,deploy_smoke,build/deploy_smoke/08_deployment.ipynb)
 
 test-fast: $(STAMP) ## Unit tier only: synthetic data, seconds
 	$(PYTEST) tests -m "not realdata and not slow"

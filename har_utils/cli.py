@@ -101,6 +101,20 @@ scheduler_option = click.option("--scheduler", default=None, metavar="ADDRESS",
                                  help="Dask scheduler address (tcp://host:8786)")
 
 
+def models_option(default: Callable[[], Sequence[str]], shown: str) -> Callable[..., Any]:
+    """``--models``: a comma list of known models, given to the command as a list."""
+    return click.option("--models", **lazy(lambda: ",".join(default()), shown), help="comma list",
+                        callback=lambda ctx, param, value: names(value, known_models(),
+                                                                 "model(s)", "--models"))
+
+
+def runner_options(f: Callable[..., Any]) -> Any:
+    """The experiment runner's options: ``--workers``, ``--scheduler``, ``--source``."""
+    f = source_option(scheduler_option(f))
+    return click.option("--workers", type=int, default=1, show_default=True,
+                        help="parallel runs (local worker processes)")(f)
+
+
 def load(source: str) -> Any:
     from . import data
 
@@ -259,30 +273,25 @@ def cv_cost_cmd() -> None:
 
 
 @cv_group.command("run")
-@click.option("--models", **lazy(lambda: ",".join(_cv().MODELS), "every model of protocol cv"),
-              help="comma list")
+@models_option(lambda: _cv().MODELS, "every model of protocol cv")
 @click.option("--stage", type=click.Choice(["folds", "all"]), default="all", show_default=True,
               help="folds: the fold runs and the choices only; all: the final runs too")
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="parallel runs (local worker processes)")
-@scheduler_option
+@runner_options
 @click.option("--smoke", is_flag=True, help="2 folds x 2 epochs x 1 seed, C grid of 2")
-@source_option
 @click.option("--check", is_flag=True, help="exit 1 unless every planned run of --models is stored")
-def cv_run_cmd(models: str, stage: str, workers: int, scheduler: str | None, smoke: bool,
-               source: str, check: bool) -> None:
+def cv_run_cmd(models: list[str], stage: str, workers: int, scheduler: str | None, source: str,
+               smoke: bool, check: bool) -> None:
     """Run what is missing, then write results/cv/summary.json."""
     cv = _cv()
-    chosen = names(models, known_models(), "model(s)", "--models")
     ds = load(source)
-    choices = cv.run_models(chosen, ds, smoke=smoke, stage=stage, workers=workers,
+    choices = cv.run_models(models, ds, smoke=smoke, stage=stage, workers=workers,
                             scheduler=scheduler)
     for model, choice in choices.items():
         click.echo(f"[cv] {model}: {choice['rule']}: "
                    + (f"C = {choice['C']:g}" if "C" in choice else f"{choice['epochs']} epochs"))
-    doc = cv.write_summary(ds, chosen if smoke else cv.MODELS, smoke=smoke)
+    doc = cv.write_summary(ds, models if smoke else cv.MODELS, smoke=smoke)
     click.echo(f"wrote {config.shown(cv.summary_path())}; missing: {doc['missing'] or 'nothing'}")
-    if check and [m for m in doc["missing"] if m.split(":")[0] in chosen]:
+    if check and [m for m in doc["missing"] if m.split(":")[0] in models]:
         sys.exit(1)
 
 
@@ -311,25 +320,20 @@ def _zoo() -> Any:
 
 
 @zoo_group.command("run")
-@click.option("--models", **lazy(lambda: ",".join(_zoo().ZOO), "every zoo model"),
-              help="comma list")
+@models_option(lambda: _zoo().ZOO, "every zoo model")
 @click.option("--protocols", default="subjects,retrain_all", show_default=True,
               help="comma list of subjects, retrain_all, paper")
 @click.option("--seeds", type=IntList(), default=None,
               help="comma list (default: 5 paper model, 3 others)")
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="parallel runs (local worker processes)")
-@scheduler_option
-@source_option
+@runner_options
 @click.option("--force", is_flag=True, help="train again even if stored")
-def zoo_run_cmd(models: str, protocols: str, seeds: list[int] | None, workers: int,
+def zoo_run_cmd(models: list[str], protocols: str, seeds: list[int] | None, workers: int,
                 scheduler: str | None, source: str, force: bool) -> None:
     """Run what is missing (experiment runner), then write results/summary.json."""
     zoo = _zoo()
-    chosen = names(models, known_models(), "model(s)", "--models")
     protos = names(protocols, zoo.PROTOCOLS, "protocol(s)", "--protocols")
     ds = load(source)
-    zoo.run(chosen, protos, ds, seeds, workers=workers, scheduler=scheduler, force=force)
+    zoo.run(models, protos, ds, seeds, workers=workers, scheduler=scheduler, force=force)
     click.echo(f"wrote {config.shown(zoo.write_summary(ds))}")
 
 

@@ -171,6 +171,31 @@ def test_every_relative_link_points_to_a_file_and_heading() -> None:
     assert checked > 10
 
 
+def layout_tree_files(text: str) -> set[str]:
+    """The files the ```text tree of docs/layout.md names, as paths under har_utils/."""
+    tree = text.split("```text\n", 1)[1].split("```", 1)[0]
+    files, stack = set(), []
+    for line in tree.splitlines()[1:]:
+        name = line.strip().split()[0] if line.strip() else ""
+        if not name or name.startswith("#"):
+            continue
+        depth = (len(line) - len(line.lstrip())) // 2 - 1
+        stack = stack[:depth]
+        if name.endswith("/"):
+            stack.append(name.rstrip("/"))
+        elif name.endswith(".py"):
+            files.add("/".join([*stack, name]))
+    return files
+
+
+def test_the_layout_tree_names_every_module_and_only_those() -> None:
+    named = layout_tree_files((config.PROJECT_ROOT / "docs" / "layout.md").read_text())
+    package = config.PROJECT_ROOT / "har_utils"
+    actual = {p.relative_to(package).as_posix() for p in package.rglob("*.py")}
+    assert named == actual, (f"docs/layout.md's tree lacks {sorted(actual - named)} and names "
+                             f"{sorted(named - actual)}, which do not exist")
+
+
 def test_a_block_without_a_renderer_is_an_error() -> None:
     with pytest.raises(KeyError, match="nosuch"):
         docs.render("<!-- BEGIN nosuch -->\n<!-- END nosuch -->")

@@ -60,6 +60,20 @@ def _cannot(id: str, title: str, missing: list[str], **evidence: Any) -> Finding
                    f"cannot check: the text does not print {', '.join(missing)}.")
 
 
+def _class_by_class(id: str, title: str, rows: list[dict[str, Any]], missing: list[str], *,
+                    ok: str, bad_name: str, failed: Callable[[list[dict[str, Any]]], str],
+                    passed: str) -> Finding:
+    """A finding checked class by class: the classes whose ``rows[ok]`` is false fail it, and
+    ``failed(bad rows)`` or ``passed`` explains it; classes with missing values are listed."""
+    if not rows:
+        return _cannot(id, title, missing)
+    bad = [r for r in rows if not r[ok]]
+    ev = {"n_checked": len(rows), f"n_{bad_name}": len(bad),
+          bad_name: [r["class"] for r in bad], "missing": missing}
+    verdict = "fails" if bad else ("holds" if not missing else "cannot check")
+    return Finding(id, title, verdict, ev, failed(bad) if bad else passed, rows)
+
+
 def _half_unit(x: float) -> float:
     """Half the last printed digit of ``x`` (98.8 -> 0.05, 96 -> 0.5, 0.93 -> 0.005)."""
     s = repr(float(x)).removesuffix(".0")
@@ -190,18 +204,13 @@ def check_recall_vs_cm(df: pd.DataFrame, lit: pd.DataFrame | None = None,
         if ours_r is not None:
             row["ours_recall"] = round(float(ours_r), 4)
         rows.append(row)
-    if not rows:
-        return _cannot("c", title, missing)
-    bad = [r for r in rows if not r["consistent"]]
-    ev = {"n_checked": len(rows), "n_inconsistent": len(bad),
-          "inconsistent": [r["class"] for r in bad], "missing": missing}
-    parts = [f"{r['class']} prints {r['table1_recall']:.2f}, which needs "
-             f"{r['correct_needed']} of {r['support']} correct, but the diagonal has "
-             f"{r['diagonal']} ({r['matrix_recall']:.3f})" for r in bad]
-    expl = (f"{len(bad)} of {len(rows)} classes disagree: " + "; ".join(parts) + "." if bad else
-            f"All {len(rows)} printed recalls are reachable with their diagonal cells.")
-    verdict = "fails" if bad else ("holds" if not missing else "cannot check")
-    return Finding("c", title, verdict, ev, expl, rows)
+    return _class_by_class(
+        "c", title, rows, missing, ok="consistent", bad_name="inconsistent",
+        failed=lambda bad: f"{len(bad)} of {len(rows)} classes disagree: " + "; ".join(
+            f"{r['class']} prints {r['table1_recall']:.2f}, which needs {r['correct_needed']} "
+            f"of {r['support']} correct, but the diagonal has {r['diagonal']} "
+            f"({r['matrix_recall']:.3f})" for r in bad) + ".",
+        passed=f"All {len(rows)} printed recalls are reachable with their diagonal cells.")
 
 
 def check_f1_consistency(df: pd.DataFrame, lit: pd.DataFrame | None = None,
@@ -221,19 +230,14 @@ def check_f1_consistency(df: pd.DataFrame, lit: pd.DataFrame | None = None,
                      "f1_reachable_min": round(lo, 4), "f1_reachable_max": round(hi, 4),
                      "f1_printed_interval": f"{f - h:.3f}-{f + h:.3f}",
                      "possible": hi >= f - h - 1e-12 and lo <= f + h + 1e-12})
-    if not rows:
-        return _cannot("d", title, missing)
-    bad = [r for r in rows if not r["possible"]]
-    ev = {"n_checked": len(rows), "n_impossible": len(bad),
-          "impossible": [r["class"] for r in bad], "missing": missing}
-    detail = "; ".join(f"{r['class']}: F1 {r['f1']:.2f} but P {r['precision']:.2f} and R "
-                       f"{r['recall']:.2f} allow only {r['f1_reachable_min']:.3f}-"
-                       f"{r['f1_reachable_max']:.3f}" for r in bad)
-    expl = (f"{len(bad)} of {len(rows)} F1 scores are impossible: no precision and recall "
-            f"that print as Table I's give them: {detail}." if bad else
-            f"All {len(rows)} F1 scores are reachable from their printed precision and recall.")
-    verdict = "fails" if bad else ("holds" if not missing else "cannot check")
-    return Finding("d", title, verdict, ev, expl, rows)
+    return _class_by_class(
+        "d", title, rows, missing, ok="possible", bad_name="impossible",
+        failed=lambda bad: f"{len(bad)} of {len(rows)} F1 scores are impossible: no precision "
+        "and recall that print as Table I's give them: " + "; ".join(
+            f"{r['class']}: F1 {r['f1']:.2f} but P {r['precision']:.2f} and R "
+            f"{r['recall']:.2f} allow only {r['f1_reachable_min']:.3f}-"
+            f"{r['f1_reachable_max']:.3f}" for r in bad) + ".",
+        passed=f"All {len(rows)} F1 scores are reachable from their printed precision and recall.")
 
 
 def check_test_held_out(df: pd.DataFrame, lit: pd.DataFrame | None = None,
