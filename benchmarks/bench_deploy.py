@@ -55,6 +55,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--repeats-big", type=int, default=10, help="timed big-batch calls")
     ap.add_argument("--tf-threads", type=int, default=1,
                     help="TensorFlow intra-op threads for the Keras timings (0: TF default)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="models measured at once, each in its own process (default 1)")
     ap.add_argument("--day-hours", type=float, default=24.0)
     ap.add_argument("--day-models", default="primary", choices=["primary", "all", "none"],
                     help="which models get the one-day timing (default: cnn_lstm_paper)")
@@ -76,15 +78,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from har_utils import config
-    from har_utils.deploy import benchmark
+    from har_utils.deploy import benchmark, tables
     from har_utils.io import write_json_atomic
 
     s = benchmark.BenchSettings(
         models=tuple(args.models.split(",")) if args.models else (), model_dir=args.model_dir,
         big_batch=args.big_batch, repeats_single=args.repeats_single,
-        repeats_big=args.repeats_big, tf_threads=args.tf_threads, day_hours=args.day_hours,
-        day_models=args.day_models, int8=not args.no_int8, watts_per_core=args.watts_per_core,
-        synthetic=args.smoke)
+        repeats_big=args.repeats_big, tf_threads=args.tf_threads, workers=args.workers,
+        day_hours=args.day_hours, day_models=args.day_models, int8=not args.no_int8,
+        watts_per_core=args.watts_per_core, synthetic=args.smoke)
     if args.smoke:
         s.big_batch, s.repeats_single, s.repeats_big = min(args.big_batch, 16), 5, 2
         s.warmup_single, s.warmup_big = 2, 1
@@ -101,11 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     result, _ = benchmark.run(s, ds, log=lambda line: print(line, flush=True))
     import pandas as pd
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(benchmark.variants_table(result).round(3).to_string(index=False))
+        print(tables.variants_table(result).round(3).to_string(index=False))
         print("(ms_per_window_b1: median latency of one window; windows_per_s: throughput at "
               "the big batch; TFLite on 1 thread)")
         if result["targets"]:
-            print(benchmark.targets_table(result).to_string(index=False))
+            print(tables.targets_table(result).to_string(index=False))
+        print("where the time went (seconds per model and stage, largest first):")
+        print(tables.profile_table(result).head(15).round(1).to_string(index=False))
     if result["streaming"]:
         st = result["streaming"]["pooled"]
         print("streaming agreement (scored windows): " + ", ".join(

@@ -333,7 +333,7 @@ def zoo_accuracy(rows: list[dict], reported: dict[str, tuple[float, str]], title
 def deploy_latency(table: pd.DataFrame, title: str, target_ms: float | None = None
                    ) -> plt.Figure:
     """Single-window latency (ms, log scale) per model and variant, from
-    :func:`har_utils.deploy.benchmark.variants_table`; the target as a dashed line."""
+    :func:`har_utils.deploy.tables.variants_table`; the target as a dashed line."""
     t = table.dropna(subset=["ms_per_window_b1"])
     fig, ax = plt.subplots(figsize=(9, 0.35 * len(t) + 1.5))
     sns.barplot(data=t, y="model", x="ms_per_window_b1", hue="variant", ax=ax,

@@ -252,3 +252,24 @@ def test_the_benchmark_runs_in_smoke_form(tmp_path: Path) -> None:
                                  "day_seconds"}
     assert set(b["streaming"]["pooled"]) == {"zero_phase", "causal"}
     assert b["environment"]["packages"]["tensorflow"]
+    assert set(row["profile_s"]) >= {"load or build the model", "keras keras_eager b1: timing",
+                                     "tflite dynamic_b1: export", "one day of recording"}
+    assert sum(row["profile_s"].values()) == pytest.approx(row["seconds"], abs=0.5)
+    assert b["workers"] == 1
+
+
+@pytest.mark.slow  # two models in two worker processes (~40 s)
+def test_the_benchmark_measures_models_in_worker_processes(tmp_path: Path) -> None:
+    out = tmp_path / "deploy" / "benchmark.json"
+    r = subprocess.run([sys.executable, str(config.PROJECT_ROOT / "benchmarks" / "bench_deploy.py"),
+                        "--smoke", "--models", "cnn,tiny_cnn", "--workers", "2", "--no-int8",
+                        "--day-models", "none", "--out", str(out)], capture_output=True,
+                       text=True, timeout=600, cwd=config.PROJECT_ROOT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "2 models in 2 worker processes at once" in r.stdout
+    b = json.loads(out.read_text())
+    assert b["workers"] == 2 and [row["model"] for row in b["models"]] == ["cnn", "tiny_cnn"]
+    pids = {row["worker_pid"] for row in b["models"]}
+    assert len(pids) == 2, "each model ran in a process of its own"
+    assert all(row["trained"] and row["tflite"]["dynamic_b1"]["ok"] for row in b["models"])
+    assert b["streaming"]["model"] == "cnn"  # the first model, rebuilt in the main process

@@ -56,6 +56,7 @@ class BenchSettings:
     warmup_single: int = 20
     warmup_big: int = 2
     tf_threads: int = 1                        # TensorFlow intra-op threads for Keras timings
+    workers: int = 1                           # models measured at once, each in its own process
     day_hours: float = 24.0
     day_models: str = "primary"                # "primary", "all" or "none"
     int8: bool = True
@@ -180,7 +181,9 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
     from ..models import count_params
 
     t_start = time.perf_counter()
+    clock = Stopwatch()
     model, origin = get_model(name, s, d)
+    clock.lap("load or build the model")
     row: dict[str, Any] = {"model": name, **origin, "parameters": count_params(model)}
     row.setdefault("keras_file_bytes", keras_file_size(model))
     row["flops"] = flops.flops_per_window(model)
@@ -195,17 +198,21 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
         "int8": flops.energy_estimate(macs, precision="int8"),
         "note": "TFLite float32 runs float arithmetic; dynamic-range (hybrid) kernels quantise "
                 "activations on the fly and multiply in int8; full int8 runs int8 arithmetic"}
+    clock.lap("size, FLOPs and energy estimate")
 
     X, big = d["X_test"], s.big_batch
     reps = {1: s.repeats_single, big: s.repeats_big}
     warm = {1: s.warmup_single, big: s.warmup_big}
     row["keras"] = {}
     for method, fn in runtime.keras_predictors(model).items():
-        row["keras"][method] = {str(bs): runtime.measure(fn, X, bs, warmup=warm[bs],
-                                                        repeats=reps[bs]) for bs in (1, big)}
+        for bs in (1, big):
+            row["keras"][method] = {**row["keras"].get(method, {}), str(bs): runtime.measure(
+                fn, X, bs, warmup=warm[bs], repeats=reps[bs])}
+            clock.lap(f"keras {method} b{bs}: timing")
     ref_probs = np.asarray(model.predict(X, batch_size=256, verbose=0))
     if origin["trained"]:
         row["keras_accuracy"] = accuracy(ref_probs, d["y_test"])
+    clock.lap("keras reference outputs (test set)")
 
     row["tflite"] = {}
     for bs in (1, big):
@@ -217,10 +224,12 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
             entry: dict[str, Any] = res.as_dict()
             log(f"  {name} {key}: " + (f"{res.size_bytes:,} bytes, {res.seconds:.1f} s"
                                       if res.ok else f"FAILED ({res.error})"))
+            clock.lap(f"tflite {key}: export")
             if res.ok:
                 runner = runtime.TFLiteRunner(res.path, num_threads=1)
                 entry["timing"] = runtime.measure(runner.predict, X, bs, warmup=warm[bs],
                                                  repeats=reps[bs])
+                clock.lap(f"tflite {key}: timing")
                 probs = runner.predict(X)
                 entry["max_abs_prob_diff_vs_keras"] = float(np.abs(probs - ref_probs).max())
                 entry["argmax_agreement_vs_keras"] = float(
@@ -228,6 +237,7 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
                 if origin["trained"]:
                     entry["accuracy"] = accuracy(probs, d["y_test"])
                     entry["accuracy_lost_points"] = row["keras_accuracy"] - entry["accuracy"]
+                clock.lap(f"tflite {key}: outputs on the test set")
             row["tflite"][key] = entry
         for q, reason in skipped_variants(model, s.int8).items():
             row["tflite"][f"{q}_b{bs}"] = {"path": None, "batch_size": bs, "quantization": q,
@@ -237,12 +247,28 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
     wants_day = s.day_models == "all" or (s.day_models == "primary"
                                           and (name == PRIMARY or s.synthetic))
     row["day"] = day_runs(name, row, s, log=log) if wants_day else {}
+    clock.lap("one day of recording")
     if s.watts_per_core and row["day"]:
         day = next(iter(row["day"].values()))
         row["energy_cpu_time_estimate"] = flops.energy_from_cpu_time(
             day["cpu_s"] / day["windows"], s.watts_per_core)
     row["seconds"] = round(time.perf_counter() - t_start, 1)
+    row["profile_s"] = clock.laps
     return row, model
+
+
+class Stopwatch:
+    """Where a model's benchmark spends its time: ``lap(what)`` adds the seconds since the
+    previous lap to ``laps[what]``."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def lap(self, what: str) -> None:
+        now = time.perf_counter()
+        self.laps[what] = round(self.laps.get(what, 0.0) + now - self.last, 3)
+        self.last = now
 
 
 def day_runs(name: str, row: dict[str, Any], s: BenchSettings, *,
@@ -387,18 +413,28 @@ def run(s: BenchSettings, ds: Any = None, *, log: Callable[[str], Any] = print
     log(f"deploy benchmark: {', '.join(names)}; data {d['stamp']['source_label']}; "
         f"{len(d['y_test'])} test windows; TFLite on 1 thread, TensorFlow threads {threads}")
     rows, kept = [], {}
-    for name in names:
-        log(f"{name}:")
-        row, model = bench_model(name, s, d, log=log)
-        rows.append(row)
-        if name == PRIMARY or (s.synthetic and not kept):
-            kept[name] = model
-        del model
+    parallel = s.workers > 1 and len(names) > 1
+    if parallel:
+        rows = bench_in_workers(names, s, d, log=log)
+        # the streaming agreement and the notebook's timeline use the primary model
+        first = PRIMARY if PRIMARY in names else names[0] if s.synthetic else None
+        if first is not None:
+            kept[first] = get_model(first, s, d)[0]
+    else:
+        for name in names:
+            log(f"{name}:")
+            row, model = bench_model(name, s, d, log=log)
+            rows.append(row)
+            if name == PRIMARY or (s.synthetic and not kept):
+                kept[name] = model
+            del model
     result: dict[str, Any] = {
         "benchmark": "deploy", "smoke": s.synthetic, "models": rows, "big_batch": s.big_batch,
         "repeats": {"batch_1": s.repeats_single, f"batch_{s.big_batch}": s.repeats_big},
-        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(s).items()},
+        "settings": {k: (config.shown(v) if isinstance(v, Path) else v)
+                     for k, v in asdict(s).items()},
         "tf_threads": threads, "tflite_threads": 1, "cpu_count": os.cpu_count(),
+        "workers": s.workers if parallel else 1,
         "data": d["stamp"], "targets": None, "streaming": None,
         "timing_method": "median of time.perf_counter over repeats after warm-up calls",
     }
@@ -416,63 +452,45 @@ def run(s: BenchSettings, ds: Any = None, *, log: Callable[[str], Any] = print
     return result, kept
 
 
-def variants_table(result: dict[str, Any]) -> pd.DataFrame:
-    """One row per (model, variant): bytes, batch-1 latency, big-batch throughput, accuracy
-    and the points lost against the Keras model."""
-    big = str(result["big_batch"])
-    rows = []
-    for r in result["models"]:
-        base = {"model": r["model"], "parameters": r["parameters"],
-                "MFLOPs": r["flops"]["flops"] / 1e6}
-        for method, t in r["keras"].items():
-            rows.append({**base, "variant": method, "bytes": r["keras_file_bytes"],
-                         "ms_per_window_b1": t["1"]["ms_per_window"],
-                         f"windows_per_s_b{big}": t[big]["windows_per_s"],
-                         "accuracy_%": r.get("keras_accuracy"), "lost_points": None})
-        for key, e in r["tflite"].items():
-            t = e.get("timing") or {}
-            b1 = e.get("batch_size") == 1
-            status = "" if e["ok"] else " (skipped)" if e.get("skipped") else " (failed)"
-            rows.append({**base, "variant": f"tflite {key}{status}",
-                         "bytes": e.get("size_bytes"),
-                         "ms_per_window_b1": t.get("ms_per_window") if b1 else None,
-                         f"windows_per_s_b{big}": None if b1 else t.get("windows_per_s"),
-                         "accuracy_%": e.get("accuracy"),
-                         "lost_points": e.get("accuracy_lost_points")})
-    return pd.DataFrame(rows)
+def bench_in_workers(names: list[str], s: BenchSettings, d: dict[str, Any], *,
+                     log: Callable[[str], Any] = print) -> list[dict[str, Any]]:
+    """:func:`bench_model` of every model in ``s.workers`` fresh worker processes at once (joblib's
+    loky backend), each with ``s.tf_threads`` TensorFlow threads set before TensorFlow starts
+    there and TFLite on one thread; the slowest models of the last published benchmark go
+    first. Rows come back in the order of ``names``; each records its worker's process id."""
+    from joblib import Parallel, delayed
+    from joblib.externals.loky import get_reusable_executor
+
+    last = config.results_dir() / "deploy" / "benchmark.json"
+    previous: dict[str, float] = {}
+    if last.is_file():
+        import json
+        try:
+            previous = {r["model"]: float(r["seconds"])
+                        for r in json.loads(last.read_text()).get("models", [])}
+        except (ValueError, KeyError, TypeError):
+            previous = {}  # only an ordering hint
+    order = sorted(names, key=lambda n: -previous.get(n, 0.0))
+    log(f"{len(names)} models in {s.workers} worker processes at once, in the order "
+        f"{', '.join(order)}")
+    get_reusable_executor().shutdown(wait=True)  # fresh processes: threads set before TF starts
+    rows: dict[str, dict[str, Any]] = {}
+    with Parallel(n_jobs=s.workers, backend="loky", batch_size=1, pre_dispatch="n_jobs",
+                  return_as="generator_unordered") as parallel:
+        for name, row, lines in parallel(delayed(_bench_worker)(n, s, d) for n in order):
+            for line in lines:
+                log(line)
+            log(f"{name}: {row['seconds']:.1f} s in worker process {row['worker_pid']}")
+            rows[name] = row
+    get_reusable_executor().shutdown(wait=True)
+    return [rows[n] for n in names]
 
 
-def targets_table(result: dict[str, Any]) -> pd.DataFrame:
-    """The deployment targets: value, target and whether it is met."""
-    t = result.get("targets") or {}
-    return pd.DataFrame([{"target": k, "value": v["value"], "at most": v["target"],
-                          "met": v["met"], "variant": v.get("variant")}
-                         for k, v in t.items() if isinstance(v, dict)])
-
-
-def day_table(result: dict[str, Any]) -> pd.DataFrame:
-    """One day of recording per model and filtering mode: windows, seconds, CPU seconds."""
-    return pd.DataFrame([{"model": r["model"], "filtering": mode, "variant": d["model_variant"],
-                          "windows": d["windows"], "filter_s": d["preprocess_s"],
-                          "window_and_inference_s": d["window_and_inference_s"],
-                          "total_s": d["total_s"], "cpu_s": d["cpu_s"]}
-                         for r in result["models"] for mode, d in r.get("day", {}).items()])
-
-
-def energy_table(result: dict[str, Any]) -> pd.DataFrame:
-    """Per model: MACs per window and the arithmetic energy *estimates* (µJ per window)."""
-    return pd.DataFrame([{"model": r["model"], "MACs": r["flops"]["macs"],
-                          "float32_uJ (estimate)":
-                              r["energy_estimate"]["float32"]["arithmetic_uj_per_window"],
-                          "int8_uJ (estimate)":
-                              r["energy_estimate"]["int8"]["arithmetic_uj_per_window"],
-                          "weights_from_DRAM_uJ (estimate)":
-                              r["energy_estimate"]["float32"].get(
-                                  "weights_from_dram_uj_per_window")}
-                         for r in result["models"]])
-
-
-def streaming_table(result: dict[str, Any]) -> pd.DataFrame:
-    """Pooled streaming agreement per filtering mode (scored and pure windows)."""
-    st = result.get("streaming") or {}
-    return pd.DataFrame([{"filtering": mode, **a} for mode, a in st.get("pooled", {}).items()])
+def _bench_worker(name: str, s: BenchSettings, d: dict[str, Any]
+                  ) -> tuple[str, dict[str, Any], list[str]]:
+    """One model's benchmark in a worker process: its row and its log lines."""
+    set_threads(s.tf_threads)
+    lines = [f"{name}:"]
+    row, _ = bench_model(name, s, d, log=lines.append)
+    row["worker_pid"] = os.getpid()
+    return name, row, lines

@@ -141,7 +141,7 @@ def deploy_block(results: Path) -> str:
     b = read_result("deploy/benchmark.json", results)
     if b is None:
         return "_The deployment benchmark has not run yet: notebook 08 (`make deploy`)._"
-    from ..deploy.benchmark import day_table, targets_table, variants_table
+    from ..deploy.tables import day_table, targets_table, variants_table
     big = b["big_batch"]
     v = variants_table(b)
     tf_threads = b["tf_threads"].get("intra_op") if isinstance(b["tf_threads"], dict) \
