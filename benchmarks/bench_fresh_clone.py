@@ -34,6 +34,27 @@ def timed(cmd: list[str], cwd: Path, log: Path) -> dict[str, object]:
             "exit_status": rc, "load_average_before": round(load, 2), "log": log.name}
 
 
+def package_source() -> str:
+    """Where ``pip`` takes the packages for ``.venv`` from on this machine: local wheel folders
+    or indexes (``find-links``, ``file:`` indexes: no download) or the network, and how much its
+    download cache holds. A new machine without either downloads about 1 GB first."""
+    r = subprocess.run(["python3", "-m", "pip", "config", "list"], capture_output=True,
+                       text=True)
+    places = [os.environ.get("PIP_FIND_LINKS", "")]
+    for line in r.stdout.splitlines():
+        key, _, value = line.partition("=")
+        if key.endswith(("find-links", "index-url")):
+            places += value.strip("'\"").split()
+    local = sorted({p for p in places if p and (p.startswith("file:") or Path(p).is_dir())})
+    r = subprocess.run(["python3", "-m", "pip", "cache", "dir"], capture_output=True, text=True)
+    cache = Path(r.stdout.strip()) if r.returncode == 0 and r.stdout.strip() else None
+    size = sum(p.stat().st_size for p in cache.rglob("*") if p.is_file()) \
+        if cache is not None and cache.is_dir() else 0
+    where = (f"pip finds packages in local wheel folders ({', '.join(local)}) before the "
+             "network" if local else "packages from the network")
+    return f"{where}; pip's cache {size / 1e6:.0f} MB"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -48,6 +69,7 @@ def main() -> None:
     subprocess.run(["git", "clone", "--quiet", str(root), str(clone)], check=True)
     if (root.parent / "shared").is_dir():
         shutil.copytree(root.parent / "shared", tmp / "shared", symlinks=True)
+    packages = package_source()
     commands = [["make", "reproduce"], ["make", "deploy"]] + ([["make", "test"]] if args.test
                                                              else [])
     rows = []
@@ -60,6 +82,7 @@ def main() -> None:
             break
     out = config.results_dir() / "benchmarks" / "fresh_clone.json"
     write_json_atomic(out, {"commit": commit, "cpu_count": os.cpu_count(), "commands": rows,
+                            "packages_from": packages,
                             "note": "wall time from a fresh clone, one command after another; "
                                     "`make reproduce` includes building .venv",
                             "environment": environment()})

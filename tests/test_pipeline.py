@@ -316,3 +316,23 @@ def test_a_change_reruns_only_the_notebooks_it_can_affect(
     before = pipeline.chain_hashes("paper")
     uci = changed("data/uci.py")
     assert uci >= {"01_data", "02_eda_tsne"} and "03_model" not in uci
+
+
+def test_commands_block_shows_fresh_clone_times_of_commands_that_succeeded(tmp_path: Path
+                                                                            ) -> None:
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "manifest.json").write_text(json.dumps({
+        "run_id": "abc", "cpu_count": 2, "smoke_wall_seconds": {},
+        "notebooks": {"01_data": {"wall_seconds": 10.0}, "04_training": {"wall_seconds": 50.0}}}))
+    (tmp_path / "benchmarks" / "fresh_clone.json").write_text(json.dumps({
+        "commit": "0123456789abcdef", "packages_from": "packages from the network",
+        "commands": [{"command": "make reproduce", "wall_seconds": 321.0, "exit_status": 0},
+                     {"command": "make deploy", "wall_seconds": 99.0, "exit_status": 2}]}))
+    text = blocks.commands_block(tmp_path)
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in text.splitlines() if line.startswith("| `")}
+    assert rows["`make reproduce`"][1:] == ["60 s", "321 s"]
+    assert rows["`make deploy`"][-1] == "-", "a command that failed shows no time"
+    assert "commit `0123456`" in text and "packages from the network" in text
+    (tmp_path / "benchmarks" / "fresh_clone.json").unlink()
+    assert "fresh clone" not in blocks.commands_block(tmp_path).split("\n")[0]

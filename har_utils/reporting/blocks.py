@@ -60,35 +60,53 @@ def study_time(nb: str, notebooks: dict[str, Any], results: Path) -> str:
     return "-"
 
 
+def fresh_clone_times(results: Path) -> tuple[dict[str, float], dict[str, Any] | None]:
+    """Wall seconds per command (``make reproduce``, ...) that finished without error in
+    ``results/benchmarks/fresh_clone.json`` (``benchmarks/bench_fresh_clone.py``), and that
+    file."""
+    f = read_result("benchmarks/fresh_clone.json", results)
+    if f is None:
+        return {}, None
+    return {c["command"]: c["wall_seconds"] for c in f["commands"] if c["exit_status"] == 0}, f
+
+
 def commands_block(results: Path) -> str:
-    """Markdown: what each command runs and how long it took in the published run."""
+    """Markdown: what each command runs, how long it took in the published run and, where
+    ``benchmarks/bench_fresh_clone.py`` timed it, from a fresh clone."""
     m = read_result("manifest.json", results)
     if m is None:
         return NO_RUN
     nbs, smoke = m["notebooks"], m.get("smoke_wall_seconds", {})
+    fresh, f = fresh_clone_times(results)
     main = _reproduce_notebooks(m)
     rows = [{"command": "`make reproduce`", "runs": f"notebooks {main[0][:2]}-{main[-1][:2]} "
              "(profile `paper`)",
-             "measured": duration(sum(nbs[n]["wall_seconds"] for n in main))}]
+             "published run": duration(sum(nbs[n]["wall_seconds"] for n in main))}]
     if all(n in smoke for n in main):
         rows.append({"command": "`make reproduce PROFILE=smoke`",
                      "runs": "the same notebooks, fast profile (2 epochs)",
-                     "measured": duration(sum(smoke[n] for n in main))})
+                     "published run": duration(sum(smoke[n] for n in main))})
     smoke_tiers = [f"{duration(sum(smoke[n] for n in main))} for the smoke notebooks"] \
         if all(n in smoke for n in main) else []
     for nb in study_targets():
         if nb in smoke:
             smoke_tiers.append(f"{duration(smoke[nb])} for the smoke form of {nb[:2]}")
     rows.append({"command": "`make test`", "runs": "every test tier (the command CI runs)",
-                 "measured": "not timed as a whole; its notebook tiers: "
-                             + (", ".join(smoke_tiers) or "-")})
+                 "published run": "its notebook tiers: " + (", ".join(smoke_tiers) or "-")})
     for nb, target in study_targets().items():
-        took = study_time(nb, nbs, results)
         rows.append({"command": f"`{target}`", "runs": f"notebook {nb[:2]} (a study)",
-                     "measured": took})
-    return "\n".join([f"Measured on {m.get('cpu_count', '?')} CPU cores (published run "
-                      f"`{m['run_id']}`; notebook wall times, without the first build of "
-                      "`.venv`):", "", markdown_table(pd_frame(rows), disable_numparse=True)])
+                     "published run": study_time(nb, nbs, results)})
+    for row in rows:
+        took = fresh.get(row["command"].strip("`"))
+        row["from a fresh clone"] = "-" if took is None else duration(took)
+    text = [f"Measured on {m.get('cpu_count', '?')} CPU cores. Published run `{m['run_id']}`: "
+            "notebook wall times, without the first build of `.venv`."]
+    if f is not None:
+        text[0] += (f" From a fresh clone (commit `{f['commit'][:7]}`, "
+                    f"`benchmarks/bench_fresh_clone.py`): each command's wall time, one after "
+                    f"another in a new clone, `make reproduce` with the build of `.venv` "
+                    f"({f.get('packages_from', 'where pip took the packages: not recorded')}).")
+    return "\n".join([*text, "", markdown_table(pd_frame(rows), disable_numparse=True)])
 
 
 def notebook_title(name: str) -> str:
