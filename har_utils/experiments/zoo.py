@@ -342,6 +342,7 @@ def cv_rows(path: Path | None = None) -> list[Result]:
         out.append({"model": model, "protocol": "cv", "n_seeds": f["n_seeds"],
                     "planned_seeds": e["plan"]["final_seeds"], "seeds": f["seeds"],
                     "epochs": f["epochs"], "folds": e["plan"]["folds"],
+                    "budget": e["plan"].get("budget"),
                     "chosen": e["choice"].get("C", e["choice"].get("epochs")),
                     "accuracy_per_seed": f["accuracy_per_seed"],
                     "accuracy_mean": f["accuracy_mean"], "accuracy_std": f["accuracy_std"],

@@ -119,6 +119,9 @@ def _row_note(r: dict[str, Any]) -> str:
         notes.append(f"{chosen} chosen on {r['folds']} folds of training subjects, then all 21"
                      + ("" if ens is None else f"; ensemble of the seeds {100 * ens:.2f} %")
                      + (f"; {', '.join(r['devices'])}" if r.get("devices") != ["CPU"] else ""))
+        if r["model"] != "logreg_features" and r.get("planned_seeds", 3) < 3:
+            notes.append(f"{r['planned_seeds']} final seed, {r['folds']} folds and a budget of "
+                         f"{r.get('budget', '?')} epochs for cost (results/cv/cost_table.csv)")
     elif r["protocol"] == "fixed_budget":
         notes.append("the paper's 100 epochs on all 21 training subjects, final epoch: no "
                      "choice made on the test set (it was only watched)")

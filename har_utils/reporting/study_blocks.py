@@ -10,6 +10,7 @@ file.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from .report import (cost_table, cv_table, inflation_table, markdown_table, read_result,
                      subject_comparison_table, zoo_table)
@@ -171,6 +172,7 @@ def deploy_block(results: Path) -> str:
         first = next(iter(next(r["day"] for r in b["models"] if r.get("day")).values()))
         out += [f"{first['hours']:g} h of 50 Hz recording ({first['data']}), filtered, windowed "
                 "and classified on one thread:", "", markdown_table(d.round(2)), ""]
+    out += [deploy_cost_text(b, read_result("benchmarks/deploy_workers.json", results)), ""]
     st = b.get("streaming")
     if st:
         agree = ", ".join(f"{m.replace('_', '-')} filtering {100 * a['agreement_scored']:.2f} % "
@@ -178,3 +180,34 @@ def deploy_block(results: Path) -> str:
                           if a["agreement_scored"] is not None)
         out += [f"Streaming agreement ({st['data']}; {st['rule']}): {agree}."]
     return "\n".join(out).rstrip()
+
+
+def deploy_cost_text(b: dict[str, Any], check: dict[str, Any] | None) -> str:
+    """What the benchmark cost: its seconds, how many models it measured at once, its three
+    largest stages, and (``check``: ``benchmarks/compare_deploy.py``'s result) what measuring
+    at once did to the timings."""
+    from ..deploy.tables import profile_table
+    workers = b.get("workers", 1)
+    text = (f"The benchmark took {b['seconds']:.0f} s, "
+            + ("one model after another" if workers == 1 else f"{workers} models at a time")
+            + " (the target for `make deploy`: 5 minutes, with every zoo model and the same "
+              "repeats).")
+    top = profile_table(b).head(3)
+    if len(top):
+        text += " Its largest stages: " + "; ".join(
+            f"{r.model} {r.stage} {r.seconds:.0f} s" for r in top.itertuples()) + "."
+    if check and workers > 1:
+        ratios = sorted((t["ratio"], t["model"], t["variant"], t["batch"])
+                        for t in check["timings"])
+        within = sum(0.85 <= r[0] <= 1.15 for r in ratios)
+        big = sum(r[3] != "1" for r in ratios if not 0.85 <= r[0] <= 1.15)
+        worst = ratios[-1]
+        text += (f" Against one model after another on the same commit "
+                 f"(`benchmarks/compare_deploy.py`, rule fixed beforehand: "
+                 f"{'passed' if check['accepted'] else 'failed'}), the median timing ratio is "
+                 f"{check['median_ratio']:.3f} and {within} of {len(ratios)} timings lie within "
+                 f"15 %; the others are up to {worst[0]:.2f} times slower ({worst[1]} "
+                 f"{worst[2]}, batch {worst[3]}); {big} of those {len(ratios) - within} are "
+                 f"batch-{b['big_batch']} throughputs.")
+    return text
+
