@@ -454,12 +454,13 @@ def run(s: BenchSettings, ds: Any = None, *, log: Callable[[str], Any] = print
 
 def bench_in_workers(names: list[str], s: BenchSettings, d: dict[str, Any], *,
                      log: Callable[[str], Any] = print) -> list[dict[str, Any]]:
-    """:func:`bench_model` of every model in ``s.workers`` fresh worker processes at once (joblib's
-    loky backend), each with ``s.tf_threads`` TensorFlow threads set before TensorFlow starts
-    there and TFLite on one thread; the slowest models of the last published benchmark go
-    first. Rows come back in the order of ``names``; each records its worker's process id."""
-    from joblib import Parallel, delayed
-    from joblib.externals.loky import get_reusable_executor
+    """:func:`bench_model` of every model in ``s.workers`` new worker processes at once
+    (``concurrent.futures`` with the ``spawn`` start method: nothing inherited, and no worker
+    restarted midway), each with ``s.tf_threads`` TensorFlow threads set before TensorFlow
+    starts there and TFLite on one thread; the slowest models of the last published benchmark
+    go first. Rows come back in the order of ``names``; each records its worker's process id."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     last = config.results_dir() / "deploy" / "benchmark.json"
     previous: dict[str, float] = {}
@@ -473,16 +474,16 @@ def bench_in_workers(names: list[str], s: BenchSettings, d: dict[str, Any], *,
     order = sorted(names, key=lambda n: -previous.get(n, 0.0))
     log(f"{len(names)} models in {s.workers} worker processes at once, in the order "
         f"{', '.join(order)}")
-    get_reusable_executor().shutdown(wait=True)  # fresh processes: threads set before TF starts
     rows: dict[str, dict[str, Any]] = {}
-    with Parallel(n_jobs=s.workers, backend="loky", batch_size=1, pre_dispatch="n_jobs",
-                  return_as="generator_unordered") as parallel:
-        for name, row, lines in parallel(delayed(_bench_worker)(n, s, d) for n in order):
+    with ProcessPoolExecutor(max_workers=s.workers,
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_bench_worker, n, s, d) for n in order]
+        for future in as_completed(futures):
+            name, row, lines = future.result()
             for line in lines:
                 log(line)
             log(f"{name}: {row['seconds']:.1f} s in worker process {row['worker_pid']}")
             rows[name] = row
-    get_reusable_executor().shutdown(wait=True)
     return [rows[n] for n in names]
 
 
