@@ -439,12 +439,14 @@ NOT_FROM_THE_RUN = ("results/manifest.json", "results/benchmarks/", "results/zoo
                     "figures/fig9_")
 
 
-def output_checksums() -> dict[str, str]:
-    """SHA-256 of every committed result and figure the notebook run wrote (path -> digest)."""
+def output_checksums(root: Path | None = None) -> dict[str, str]:
+    """SHA-256 of every committed result and figure the notebook run wrote (path -> digest),
+    in the project or in ``root`` (a copy of its committed files, say)."""
+    root = config.PROJECT_ROOT if root is None else root
     out = {}
-    for folder in (config.PROJECT_ROOT / "results", config.PROJECT_ROOT / "figures"):
+    for folder in (root / "results", root / "figures"):
         for f in sorted(folder.rglob("*")):
-            rel = str(f.relative_to(config.PROJECT_ROOT))
+            rel = str(f.relative_to(root))
             if f.is_file() and not f.name.startswith(".") and not rel.startswith(NOT_FROM_THE_RUN):
                 out[rel] = sha256_file(f)
     return out

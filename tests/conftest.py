@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -23,3 +25,25 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HAR_OFFLINE", "1")
     monkeypatch.delenv("HAR_UCI_ZIP", raising=False)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def committed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The committed results/, figures/, README.md and docs/ (git HEAD) in a temporary folder,
+    for the tests that check they agree with one another. `make reproduce` rewrites results/
+    and figures/ in the working tree before `make publish`; `make test` after it must still
+    pass. Outside a git checkout (an unpacked archive): the project itself."""
+    from har_utils import config
+
+    out = tmp_path_factory.mktemp("committed")
+    r = subprocess.run(["git", "-C", str(config.PROJECT_ROOT), "archive", "HEAD", "results",
+                        "figures", "README.md", "docs"], capture_output=True)
+    if r.returncode != 0:
+        return config.PROJECT_ROOT
+    archive = out / "head.tar"
+    archive.write_bytes(r.stdout)
+    with tarfile.open(archive) as tar:
+        tar.extractall(out, filter="data")
+    archive.unlink()
+    return out
+
