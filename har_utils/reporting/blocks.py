@@ -104,8 +104,8 @@ def commands_block(results: Path) -> str:
     if f is not None:
         text[0] += (f" From a fresh clone (commit `{f['commit'][:7]}`, "
                     f"`benchmarks/bench_fresh_clone.py`): each command's wall time, one after "
-                    f"another in a new clone, `make reproduce` with the build of `.venv` "
-                    f"({f.get('packages_from', 'where pip took the packages: not recorded')}).")
+                    f"another in a new clone, `make reproduce` with the build of `.venv`. "
+                    f"Packages: {f.get('packages_from', 'where pip took them is not recorded')}.")
     return "\n".join([*text, "", markdown_table(pd_frame(rows), disable_numparse=True)])
 
 
