@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import tarfile
 from pathlib import Path
@@ -40,10 +41,7 @@ def committed(tmp_path_factory: pytest.TempPathFactory) -> Path:
                         "figures", "README.md", "docs"], capture_output=True)
     if r.returncode != 0:
         return config.PROJECT_ROOT
-    archive = out / "head.tar"
-    archive.write_bytes(r.stdout)
-    with tarfile.open(archive) as tar:
+    with tarfile.open(fileobj=io.BytesIO(r.stdout)) as tar:
         tar.extractall(out, filter="data")
-    archive.unlink()
     return out
 

@@ -24,6 +24,7 @@ depends on the machine and its load, never an assertion.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import time
@@ -206,8 +207,8 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
     row["keras"] = {}
     for method, fn in runtime.keras_predictors(model).items():
         for bs in (1, big):
-            row["keras"][method] = {**row["keras"].get(method, {}), str(bs): runtime.measure(
-                fn, X, bs, warmup=warm[bs], repeats=reps[bs])}
+            row["keras"].setdefault(method, {})[str(bs)] = runtime.measure(
+                fn, X, bs, warmup=warm[bs], repeats=reps[bs])
             clock.lap(f"keras {method} b{bs}: timing")
     ref_probs = np.asarray(model.predict(X, batch_size=256, verbose=0))
     if origin["trained"]:
@@ -465,7 +466,6 @@ def bench_in_workers(names: list[str], s: BenchSettings, d: dict[str, Any], *,
     last = config.results_dir() / "deploy" / "benchmark.json"
     previous: dict[str, float] = {}
     if last.is_file():
-        import json
         try:
             previous = {r["model"]: float(r["seconds"])
                         for r in json.loads(last.read_text()).get("models", [])}

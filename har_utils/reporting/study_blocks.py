@@ -202,9 +202,14 @@ def deploy_cost_text(b: dict[str, Any], check: dict[str, Any] | None) -> str:
         within = sum(0.85 <= r[0] <= 1.15 for r in ratios)
         big = sum(r[3] != "1" for r in ratios if not 0.85 <= r[0] <= 1.15)
         worst = ratios[-1]
-        text += (f" Against one model after another on the same commit "
+        text += (f" Measuring models at once was checked before it was published, in two "
+                 f"runs of commit `{check['parallel']['commit']['commit'][:7]}`"
+                 f"{' with uncommitted changes' if check['parallel']['commit'].get('dirty') else ''}"
+                 f": one model "
+                 f"after another {check['serial']['seconds']:.0f} s, {check['parallel']['workers']}"
+                 f" at a time {check['parallel']['seconds']:.0f} s "
                  f"(`benchmarks/compare_deploy.py`, rule fixed beforehand: "
-                 f"{'passed' if check['accepted'] else 'failed'}), the median timing ratio is "
+                 f"{'passed' if check['accepted'] else 'failed'}). The median timing ratio is "
                  f"{check['median_ratio']:.3f} and {within} of {len(ratios)} timings lie within "
                  f"15 %; the others are up to {worst[0]:.2f} times slower ({worst[1]} "
                  f"{worst[2]}, batch {worst[3]}); {big} of those {len(ratios) - within} are "
