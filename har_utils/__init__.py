@@ -15,7 +15,12 @@ checks it, imports inside functions included):
   :mod:`.training`, :mod:`.threads`, :mod:`.evaluation`, :mod:`.eda`, :mod:`.plots`,
   :mod:`.paper` (the transcribed numbers and the audit);
 - foundation: :mod:`.config` (paths and constants), :mod:`.io` (checksums, atomic writes,
-  errors), :mod:`.provenance` (what produced a result).
+  errors), :mod:`.provenance` (what produced a result), :mod:`.backend` (the Keras backend:
+  JAX for training, set here before any module imports Keras; a user's ``KERAS_BACKEND`` wins).
 """
+
+from . import backend as _backend
+
+_backend.use_default()
 
 __version__ = "0.1.0"

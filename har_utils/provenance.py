@@ -11,7 +11,7 @@ from .config import PROJECT_ROOT
 
 #: Packages whose versions can change the numbers.
 KEY_PACKAGES: tuple[str, ...] = (
-    "numpy", "scipy", "pandas", "scikit-learn", "tensorflow", "keras", "matplotlib",
+    "numpy", "scipy", "pandas", "scikit-learn", "tensorflow", "keras", "jax", "jaxlib", "matplotlib",
     "seaborn", "papermill", "nbval",
 )
 

@@ -1,4 +1,9 @@
-"""Shared fixtures: every test gets its own data and results folders and no network."""
+"""Shared fixtures: every test gets its own data and results folders and no network.
+
+The project trains on JAX and exports with TensorFlow, and one process runs Keras on one
+backend: ``pytest tests`` runs everything but the deployment tests on JAX (the backend
+``import har_utils`` sets), and ``KERAS_BACKEND=tensorflow pytest <TENSORFLOW_TESTS>`` runs
+those (``make test`` runs both; the summary says when they were left out)."""
 
 from __future__ import annotations
 
@@ -12,9 +17,22 @@ import pytest
 # Every experiment run says how many TensorFlow threads it trains with (``Run.threads``, 1 by
 # default) and refuses a process whose TensorFlow already runs with another count. Tests run
 # some of them in this process: set the count before any test starts TensorFlow.
+from har_utils import backend  # noqa: E402
 from har_utils.threads import configure_threads  # noqa: E402
 
 configure_threads(1)
+
+#: The test modules of the deployment study, which runs Keras on TensorFlow.
+TENSORFLOW_TESTS: tuple[str, ...] = ("test_deploy.py", "test_predict.py")
+collect_ignore = [] if backend.current() == "tensorflow" else list(TENSORFLOW_TESTS)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if collect_ignore:
+        terminalreporter.write_line(
+            f"not collected on the {backend.current()} backend: {', '.join(collect_ignore)} "
+            "(the deployment study runs on TensorFlow: KERAS_BACKEND=tensorflow pytest "
+            + " ".join(f"tests/{t}" for t in collect_ignore) + "; make test runs both)")
 
 
 @pytest.fixture(autouse=True)

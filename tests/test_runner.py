@@ -109,23 +109,126 @@ def test_a_damaged_result_is_trained_again(ds: HarDataset, tmp_path: Path) -> No
     assert json.loads(path.read_text())["key"] == again["key"] == r["key"]
 
 
-def test_an_interrupted_run_resumes_from_its_last_epoch(
-        ds: HarDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _interrupt_after(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+    """Make the next training raise after its ``n``-th epoch, as if the machine went away."""
     calls = {"n": 0}
     original = training.EpochLog.on_epoch_end
 
     def crash_once(self: training.EpochLog, epoch: int, logs: dict | None = None) -> None:
         original(self, epoch, logs)
         calls["n"] += 1
-        if calls["n"] == 2:
-            raise RuntimeError("killed")  # the machine went away after epoch 2
+        if calls["n"] == n:
+            raise RuntimeError("killed")
 
     monkeypatch.setattr(training.EpochLog, "on_epoch_end", crash_once)
-    with pytest.raises(RuntimeError, match="1 run\\(s\\) failed"):
-        runner.execute([tiny(epochs=3)], ds, ship_data=True, backup_root=tmp_path)
-    [r] = runner.execute([tiny(epochs=3)], ds, ship_data=True, backup_root=tmp_path)
-    assert r["resumed_at_epoch"] == 2 and r["epochs_run"] == 3
-    assert len(r["history"]["val_accuracy"]) == 3
+
+
+@pytest.mark.parametrize("settings", [
+    {},  # early stopping (patience 2) on the fold: its wait, best and best weights resume
+    {"model": "cnn_lstm_paper", "train": {"batch_size": 64}, "patience": 0},  # dropout
+    {"train": {"augment": "noise+scaling+shift"}, "patience": 0},  # augmentation draws
+], ids=["early-stopping", "dropout", "augmentation"])
+def test_an_interrupted_and_resumed_run_equals_the_uninterrupted_one(
+        ds: HarDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        settings: dict) -> None:
+    settings = {"patience": 2, **settings}
+    model = settings.pop("model", "tiny_cnn")
+    run = Run(model, 0, 4, FIT, FOLD, name="resumed", test=True, **settings)
+    monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "whole"))
+    [whole] = runner.execute([run], ds, ship_data=True, backup_root=tmp_path / "b1")
+    monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "cut"))
+    with monkeypatch.context() as m:
+        _interrupt_after(m, 2)
+        with pytest.raises(RuntimeError, match="1 run\\(s\\) failed"):
+            runner.execute([run], ds, ship_data=True, backup_root=tmp_path / "b2")
+    assert (tmp_path / "b2" / whole["key"] / "state").is_dir()  # the backup it resumes from
+    [cut] = runner.execute([run], ds, ship_data=True, backup_root=tmp_path / "b2")
+    # killed inside epoch 2's end (before its backup): epoch 2 runs again
+    assert whole["resumed_at_epoch"] == 0 and cut["resumed_at_epoch"] == 1
+    assert cut["epochs_run"] == whole["epochs_run"] and cut["best_epoch"] == whole["best_epoch"]
+    assert cut["history"] == whole["history"]
+    assert cut["test_proba"] == whole["test_proba"] and cut["test"] == whole["test"]
+    assert not (tmp_path / "b2" / whole["key"]).exists()  # finished: the backup is gone
+
+
+def test_each_epoch_draws_its_own_randomness(ds: HarDataset, tmp_path: Path) -> None:
+    """EpochSeeds must not make every epoch shuffle alike: the loss keeps changing, and two
+    seeds give two runs."""
+    a, b = runner.execute([tiny(seed=0, epochs=3, test=True), tiny(seed=1, epochs=3, test=True)],
+                          ds, ship_data=True, backup_root=tmp_path)
+    assert a["history"]["loss"] != b["history"]["loss"]
+    assert len(set(a["history"]["loss"])) == 3
+
+
+def test_a_claimed_run_is_trained_once_by_its_runner(
+        ds: HarDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two runners on one store: the second waits for the run the first claimed (here: a
+    live process holds the claim and the result appears), then takes over a claim whose
+    runner died."""
+    import subprocess
+    import threading
+
+    run = tiny(test=True)
+    key = run.key(runner.checksum(ds))
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        path = runner.lock_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"host": os.uname().nodename, "pid": other.pid}))
+        assert runner.claim_alive(key) and not runner.claim(key)
+        stored = {"key": key, "history": {}, "by": "the other runner"}
+
+        def finish() -> None:  # the other runner stores its result and drops its claim
+            runner.result_path(key).write_text(json.dumps(stored))
+            runner.release(key)
+
+        threading.Timer(0.5, finish).start()
+        lines: list[str] = []
+        [got] = runner.execute([run], ds, ship_data=True, backup_root=tmp_path,
+                               poll_seconds=0.05, log=lines.append)
+        assert got == stored  # read, not trained again
+        assert any("claimed by another runner" in line for line in lines)
+    finally:
+        other.kill()
+        other.wait()
+    # a claim whose process is gone is stale: taken over and trained here
+    runner.result_path(key).unlink()
+    runner.lock_path(key).write_text(json.dumps({"host": os.uname().nodename, "pid": other.pid}))
+    assert not runner.claim_alive(key)
+    [trained] = runner.execute([run], ds, ship_data=True, backup_root=tmp_path)
+    assert trained["epochs_run"] == 2 and not runner.lock_path(key).exists()
+
+
+def test_a_failed_write_keeps_the_other_runs(ds: HarDataset, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    real = runner.write_json_atomic
+    bad = tiny(seed=1).key(runner.checksum(ds))
+
+    def flaky(path: Path, doc: object) -> Path:
+        if Path(path).stem == bad:
+            raise OSError("disk full")
+        return real(path, doc)
+
+    monkeypatch.setattr(runner, "write_json_atomic", flaky)
+    with pytest.raises(RuntimeError, match="(?s)1 run\\(s\\) failed.*disk full"):
+        runner.execute([tiny(seed=0), tiny(seed=1)], ds, ship_data=True, backup_root=tmp_path)
+    assert runner.result_path(tiny(seed=0).key(runner.checksum(ds))).exists()
+    assert not runner.lock_path(bad).exists()
+
+
+def test_runs_record_their_backend_and_key_it(ds: HarDataset, tmp_path: Path) -> None:
+    from har_utils import backend
+
+    [r] = runner.execute([tiny()], ds, ship_data=True, backup_root=tmp_path)
+    assert r["backend"] == backend.TRAINING == "jax"
+    assert r["version"] == backend.version("jax") and r["device"].startswith(("CPU", "GPU"))
+    assert r["config"]["backend"] == "jax"
+    checksum = runner.checksum(ds)
+    assert tiny(backend="tensorflow").key(checksum) != tiny().key(checksum)
+    # the runs from before JAX keep their keys: no "backend" in their configuration
+    assert "backend" not in tiny(backend="tensorflow").config()
+    with pytest.raises(ValueError, match="backend"):
+        tiny(backend="torch")
 
 
 def test_classical_runs_choose_nothing_on_the_test_set(ds: HarDataset, tmp_path: Path,
@@ -140,6 +243,34 @@ def test_classical_runs_choose_nothing_on_the_test_set(ds: HarDataset, tmp_path:
          Run("logreg_features", 0, 1, model_kwargs={"C": 0.1})], ds, ship_data=True)
     assert "test" not in fold and 0 <= fold["history"]["val_accuracy"][0] <= 1
     assert final["test"]["accuracy"] > 0.5 and np.asarray(final["test_proba"]).shape[1] == 6
+    assert final["blas_threads"] == 1
+
+
+def test_classical_runs_fit_with_the_runs_blas_threads(ds: HarDataset,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's own BLAS default (2 here in a sequential runner, 1 in a loky worker) must
+    not decide the fit: ``Run.threads`` does, and a count other than 1 is in the key."""
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_info
+
+    from har_utils import data
+
+    seen: list[set[int]] = []
+    real_fit = LogisticRegression.fit
+
+    def spy(self: LogisticRegression, *a: object, **k: object) -> LogisticRegression:
+        seen.append({p["num_threads"] for p in threadpool_info()})
+        return real_fit(self, *a, **k)
+
+    feats = np.random.default_rng(0).normal(size=(len(ds.train.y), 5)) + ds.train.y[:, None]
+    ftest = np.random.default_rng(1).normal(size=(len(ds.test.y), 5)) + ds.test.y[:, None]
+    monkeypatch.setattr(data, "features", lambda _ds: (feats, ftest, list("abcde"), "toy"))
+    monkeypatch.setattr(LogisticRegression, "fit", spy)
+    one = Run("logreg_features", 0, 1, FIT, FOLD, test=False, model_kwargs={"C": 0.1})
+    two = Run("logreg_features", 0, 1, FIT, FOLD, test=False, model_kwargs={"C": 0.1}, threads=2)
+    runner.execute([one, two], ds, ship_data=True)
+    assert seen[0] == {1} and max(seen[1]) <= 2
+    assert one.key("x") != two.key("x") and "threads" not in one.config()
 
 
 @pytest.mark.slow

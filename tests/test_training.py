@@ -466,3 +466,67 @@ def test_train_once_keeps_a_model_this_checkout_trained_with_the_same_inputs(
         marker.unlink()
     training.train_once(tiny(epochs=1, seed=1), fit, val, out, "m", out=lines.append)
     assert calls == [1, 1, 1]
+
+
+# --- the two backends: trained on JAX, exported with TensorFlow ------------------------------
+
+_ON_TENSORFLOW = """
+import json, sys
+import numpy as np
+from har_utils.deploy import export, runtime  # sets the TensorFlow backend
+from har_utils import backend, training
+X = np.load(sys.argv[1])
+model = training.load_model(sys.argv[2])
+proba = np.asarray(model.predict(X, verbose=0))
+result = export.export_tflite(model, sys.argv[3], batch_size=8)
+lite = runtime.TFLiteRunner(sys.argv[3]).predict(X) if result.ok else None
+json.dump({"backend": backend.current(), "keras": proba.tolist(), "ok": result.ok,
+           "error": result.error, "tflite": None if lite is None else lite.tolist()},
+          open(sys.argv[4], "w"))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["tiny_cnn", "cnn_lstm_paper"])
+def test_a_model_trained_on_jax_loads_predicts_and_exports_on_tensorflow(
+        data, tmp_path: Path, model: str) -> None:
+    """The deployment study loads the saved ``.keras`` file under TensorFlow (in its own
+    process) and converts it to TFLite: the same predictions to 1e-5, before and after."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from har_utils import backend
+
+    assert backend.current() == "jax"
+    result = train(tiny(model=model, epochs=1, patience=0), *data, out=lambda _: None)
+    paths = save_run(result, tmp_path, "m")
+    X = np.asarray(data[1].X[:20], np.float32)
+    np.save(tmp_path / "X.npy", X)
+    on_jax = np.asarray(result.model.predict(X, verbose=0))
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    out = tmp_path / "out.json"
+    r = subprocess.run([sys.executable, "-c", _ON_TENSORFLOW, str(tmp_path / "X.npy"),
+                        str(paths["model"]), str(tmp_path / "m.tflite"), str(out)],
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    got = json.loads(out.read_text())
+    assert got["backend"] == "tensorflow" and got["ok"], got["error"]
+    np.testing.assert_allclose(np.asarray(got["keras"]), on_jax, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(got["tflite"]), on_jax, atol=1e-5)
+
+
+def test_same_seed_and_threads_give_the_same_metrics_on_jax(data) -> None:
+    """JAX on the CPU, one core (tests/conftest.py), the same seed: the same losses, accuracy
+    and predictions, whatever ran before in the process."""
+    from har_utils import backend
+    from har_utils.threads import current_threads
+
+    assert backend.current() == "jax" and current_threads()["intra_op"] == 1
+    cfg = tiny(model="cnn_lstm_paper", epochs=2, patience=0, batch_size=64)
+    a = train(cfg, *data, out=lambda _: None)
+    b = train(cfg, *data, out=lambda _: None)
+    assert a.history == b.history
+    np.testing.assert_array_equal(a.model.predict(data[1].X, verbose=0),
+                                  b.model.predict(data[1].X, verbose=0))

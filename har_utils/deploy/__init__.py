@@ -10,5 +10,9 @@
 - :mod:`.predict`: classify a recording window by window (``har predict``) and HAPT timelines.
 
 Import the module you need (``from har_utils.deploy import export``): nothing is imported here,
-so ``har predict`` checks its input before TensorFlow starts.
+so ``har predict`` checks its input before TensorFlow starts. The export, the runtime, the FLOPs
+and the benchmark run Keras on TensorFlow (the TFLite converter needs it; the project trains on
+JAX and saves portable ``.keras`` files): importing one of them sets that backend, or says how
+to get it when the process already runs Keras on another (:func:`har_utils.backend.require`).
+``har predict`` runs a ``.keras`` model on whatever backend the process has.
 """

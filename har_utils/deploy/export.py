@@ -32,6 +32,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import backend
+
+# Before Keras is imported: this module needs Keras on TensorFlow (the TFLite converter).
+backend.require(backend.EXPORT, "har_utils.deploy.export")
+
 import keras
 import numpy as np
 import tensorflow as tf

@@ -8,6 +8,11 @@ import contextlib
 import os
 from typing import Any
 
+from .. import backend
+
+# Before Keras is imported: this module needs Keras on TensorFlow (the TFLite converter).
+backend.require(backend.EXPORT, "har_utils.deploy.flops")
+
 import keras
 import numpy as np
 import tensorflow as tf

@@ -6,14 +6,22 @@
 2. **Fold runs.** Each fold trains on the other training subjects for a fixed budget (the
    paper's 100 epochs, or the budget the model's own paper gives) and scores its held-out
    subjects after every epoch: accuracy, macro-F1, loss. No weights are chosen on them.
-3. **Choice.** The mean fold curve of accuracy, smoothed by a centred 5-epoch mean; the epoch
-   count is the smallest whose smoothed mean lies within one standard error (std over folds /
-   sqrt(k), at the maximum) of the maximum. The linear baseline's regularisation C is chosen
-   the same way over a grid (the most regularised C within one standard error of the best).
+3. **Choice.** An epoch rule maps the fold accuracy curves (folds x epochs) to an epoch count
+   (:data:`EPOCH_RULES`: the best epoch of the smoothed mean curve, the smallest within one
+   standard error or within one paired standard error of it, the end of the budget). The rule
+   itself is chosen on the folds, nested: each rule's *leave-one-fold-out score* applies it to
+   the other folds' curves and reads the left-out fold's raw accuracy at the epoch it picks
+   (mean over folds); one rule for all Keras models, the best mean score over them
+   (:func:`choose_epoch_rule`); each model then gets the rule's epoch count on all its folds.
+   The linear baseline's regularisation C is chosen the same way over a grid
+   (:data:`C_RULES`, :func:`choose_c_rule`). The choices read only ``history.val_accuracy``
+   of fold runs (``test=False``), never a test field, and are written to
+   ``results/cv/choice.json`` (:func:`write_choice`) before any final run.
 4. **Final.** Retrain on all 21 training subjects for the chosen epoch count (5 seeds for the
    paper's model, 3 for the others, fewer where the cost table says so), test once. Reported:
-   mean ± std over seeds, the subject-bootstrap interval, per-subject accuracy, and the seed
-   ensemble (averaged softmax outputs) as a row of its own.
+   mean ± std over seeds, the subject-bootstrap interval, per-subject accuracy, the seed
+   ensemble (averaged softmax outputs) as a row of its own, and paired comparisons against
+   the paper's model by test subject (Wilcoxon, Holm-adjusted over the comparisons).
 
 Every run goes through :mod:`har_utils.experiments.runner` (one store, ``results/runs``);
 ``results/cv/summary.json`` holds the folds, the fold curves, the choices and the final rows.
@@ -24,7 +32,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,8 +59,13 @@ BUDGET: dict[str, int] = {"deepconvlstm": 30}
 #: Final seeds per model (default 3).
 FINAL_SEEDS: dict[str, int] = {"cnn_lstm_paper": 5, "deepconvlstm": 1, "isplinception": 1}
 DEFAULT_FINAL_SEEDS = 3
-#: The linear baseline's grid of inverse regularisation strengths.
-C_GRID: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
+#: The linear baseline's grid of inverse regularisation strengths (ascending: the most
+#: regularised first); it reaches down to 0.001 so that the chosen C is not at its edge.
+C_GRID: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1, 1.0, 10.0)
+#: The smoke profile's grid: two values.
+SMOKE_C_GRID: tuple[float, ...] = (0.1, 1.0)
+#: The fewest folds a nested leave-one-fold-out score needs (a rule sees at least 2 folds).
+MIN_NESTED_FOLDS = 3
 
 
 @dataclass(frozen=True)
@@ -67,7 +80,7 @@ class Plan:
 
 def plan_for(model: str, *, smoke: bool = False) -> Plan:
     if smoke:
-        return Plan(folds=2, budget=2, final_seeds=1, c_grid=C_GRID[1:3])
+        return Plan(folds=2, budget=2, final_seeds=1, c_grid=SMOKE_C_GRID)
     from ..models import train_defaults
 
     if model in CLASSICAL:  # deterministic: one fit per fold and C, one final fit
@@ -102,33 +115,232 @@ def fold_runs(model: str, p: Plan, k: int = K_FOLDS, c: float | None = None) -> 
     return out
 
 
+def grid_runs(model: str, p: Plan) -> dict[float, list[Run]]:
+    """The classical model's fold runs, per C of the plan's grid."""
+    return {c: fold_runs(model, p, c=c) for c in p.c_grid}
+
+
+def all_fold_runs(model: str, p: Plan) -> list[Run]:
+    """Every fold run of ``model`` (for the classical model: per C, then per fold)."""
+    if model in CLASSICAL:
+        return [r for rs in grid_runs(model, p).values() for r in rs]
+    return fold_runs(model, p)
+
+
+# --- selection rules ----------------------------------------------------------------------
+
+def smoothed(curves: np.ndarray, smooth: int = SMOOTH) -> np.ndarray:
+    """Each fold's curve (a row) smoothed by a centred ``smooth``-epoch mean (shorter windows
+    at the ends)."""
+    a = np.atleast_2d(np.asarray(curves, dtype=float))
+    return pd.DataFrame(a.T).rolling(smooth, center=True, min_periods=1).mean().to_numpy().T
+
+
+def standard_error(scores: np.ndarray) -> np.ndarray | float:
+    """Std over folds (axis 0, ddof 1) / sqrt(k); 0 with one fold."""
+    scores = np.asarray(scores, dtype=float)
+    k = len(scores)
+    return scores.std(axis=0, ddof=1) / math.sqrt(k) if k > 1 else np.zeros(scores.shape[1:])
+
+
+def first_within_se(scores: np.ndarray) -> int:
+    """0-based column: the first whose mean over folds (rows) is within one standard error
+    of the best column's mean (std over folds of the best column / sqrt(k))."""
+    mean = scores.mean(axis=0)
+    best = int(np.argmax(mean))
+    return int(np.argmax(mean >= mean[best] - standard_error(scores[:, best]) - 1e-12))
+
+
+def first_within_paired_se(scores: np.ndarray) -> int:
+    """0-based column: the first whose mean over folds (rows) is within one *paired*
+    standard error of the best column's mean: per column, the std over folds of (best
+    column - this column) / sqrt(k), so the between-fold spread common to both cancels."""
+    mean = scores.mean(axis=0)
+    best = int(np.argmax(mean))
+    se = standard_error(scores[:, [best]] - scores)
+    return int(np.argmax(mean >= mean[best] - se - 1e-12))
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A selection rule: a function of the fold scores (folds x candidates, the candidates
+    in the order the rule prefers on a tie: fewer epochs, more regularisation) returning the
+    1-based candidate it picks (for epochs: the epoch count), with a one-line description."""
+
+    select: Callable[[np.ndarray], int]
+    description: str
+
+    def __call__(self, scores: np.ndarray) -> int:
+        return int(self.select(np.atleast_2d(np.asarray(scores, dtype=float))))
+
+
 def select_epochs(curves: np.ndarray, smooth: int = SMOOTH) -> dict[str, Any]:
-    """The epoch count from fold accuracy curves (folds x epochs): smallest epoch whose
-    smoothed mean is within one standard error of the maximum of the smoothed mean."""
-    curves = np.asarray(curves, dtype=float)
+    """The ``one_se`` epoch rule with its numbers, from fold accuracy curves (folds x
+    epochs): smallest epoch whose smoothed mean is within one standard error (std over folds
+    at the best smoothed epoch / sqrt(k)) of the maximum of the smoothed mean."""
+    curves = np.atleast_2d(np.asarray(curves, dtype=float))
     k, n = curves.shape
-    sm = pd.DataFrame(curves.T).rolling(smooth, center=True, min_periods=1).mean().to_numpy().T
+    sm = smoothed(curves, smooth)
     mean = sm.mean(axis=0)
     best = int(np.argmax(mean))
-    se = float(sm[:, best].std(ddof=1) / math.sqrt(k)) if k > 1 else 0.0
-    chosen = int(np.argmax(mean >= mean[best] - se - 1e-12)) + 1
+    chosen = first_within_se(sm) + 1
     return {"epochs": chosen, "best_smoothed_epoch": best + 1,
-            "best_smoothed_accuracy": float(mean[best]), "standard_error": se,
+            "best_smoothed_accuracy": float(mean[best]),
+            "standard_error": float(standard_error(sm[:, best])),
             "accuracy_at_chosen": float(mean[chosen - 1]), "folds": k, "budget": n,
             "smoothing": f"centred {smooth}-epoch mean",
             "rule": "smallest epoch count within one standard error of the maximum"}
 
 
+#: The candidate epoch rules (name -> rule; the order breaks ties between rules).
+EPOCH_RULES: dict[str, Rule] = {
+    "argmax": Rule(lambda a: int(np.argmax(smoothed(a).mean(axis=0))) + 1,
+                   "the best epoch of the smoothed mean fold curve"),
+    "one_se": Rule(lambda a: select_epochs(a)["epochs"],
+                   "the smallest epoch within one standard error (over folds) of the best "
+                   "smoothed epoch"),
+    "paired_se": Rule(lambda a: first_within_paired_se(smoothed(a)) + 1,
+                      "the smallest epoch within one paired standard error (over folds, of "
+                      "the difference to the best smoothed epoch) of the best smoothed epoch"),
+    "end": Rule(lambda a: a.shape[1], "the end of the budget"),
+}
+#: The epoch rule when no nested score is defined (fewer than ``MIN_NESTED_FOLDS`` folds).
+DEFAULT_EPOCH_RULE = "argmax"
+
+#: The candidate C rules, on fold scores (folds x C, the grid ascending: most regularised
+#: first); they return the 1-based position in that grid.
+C_RULES: dict[str, Rule] = {
+    "best": Rule(lambda a: int(np.argmax(a.mean(axis=0))) + 1,
+                 "the C with the best mean fold accuracy"),
+    "one_se": Rule(lambda a: first_within_se(a) + 1,
+                   "the most regularised C within one standard error (over folds) of the best"),
+    "paired_se": Rule(lambda a: first_within_paired_se(a) + 1,
+                      "the most regularised C within one paired standard error (over folds, "
+                      "of the difference to the best C) of the best"),
+}
+#: The C rule when no nested score is defined.
+DEFAULT_C_RULE = "best"
+
+#: How :func:`choose_rule` breaks a tie of nested scores (equal within 1e-12).
+TIE_BREAK = "ties between rules go to the earlier rule of the list"
+
+
+def nested_score(rule: Callable[[np.ndarray], int], scores: np.ndarray,
+                 labels: Sequence[Any] | None = None) -> dict[str, Any] | None:
+    """The nested leave-one-fold-out score of ``rule`` on ``scores`` (folds x candidates):
+    for each fold, the rule applied to the other folds' scores, the fold's own raw score read
+    at the candidate it picks. ``score``: the mean over folds; ``per_fold``: those scores;
+    ``picked``: the candidates picked (``labels`` of them when given, else 1-based: for
+    epochs, the epoch count). None with fewer than ``MIN_NESTED_FOLDS`` folds."""
+    scores = np.atleast_2d(np.asarray(scores, dtype=float))
+    k = len(scores)
+    if k < MIN_NESTED_FOLDS:
+        return None
+    picked = [rule(np.delete(scores, i, axis=0)) for i in range(k)]
+    per_fold = [float(scores[i, j - 1]) for i, j in enumerate(picked)]
+    return {"score": float(np.mean(per_fold)), "per_fold": per_fold,
+            "picked": picked if labels is None else [labels[j - 1] for j in picked]}
+
+
+def choose_rule(rules: dict[str, Rule], scores_by_model: dict[str, np.ndarray], default: str,
+                what: str = "epochs", labels: Sequence[Any] | None = None) -> dict[str, Any]:
+    """The rule of ``rules`` with the best nested score (:func:`nested_score`), averaged over
+    the models of ``scores_by_model`` (each weighted equally; those with fewer than
+    ``MIN_NESTED_FOLDS`` folds have no score and are left out of the mean); ties go to the
+    earlier rule; ``default`` when no model has a score. Fields: ``rule``, ``description``,
+    ``chosen_by``, ``tie_break``, ``scores`` (per rule: ``description``, ``mean`` over
+    models, ``per_model`` nested scores), ``{what}_by_rule`` (per model, what every rule picks
+    on all its folds)."""
+    table = {name: {"description": r.description,
+                    "per_model": {m: nested_score(r, s, labels)
+                                  for m, s in scores_by_model.items()}}
+             for name, r in rules.items()}
+    for t in table.values():
+        got = [v["score"] for v in t["per_model"].values() if v is not None]
+        t["mean"] = float(np.mean(got)) if got else None
+    means = {n: t["mean"] for n, t in table.items() if t["mean"] is not None}
+    scored = [m for m, s in scores_by_model.items() if len(s) >= MIN_NESTED_FOLDS]
+    if means:
+        top = max(means.values())
+        name = next(n for n, v in means.items() if v >= top - 1e-12)
+        how = ("the best nested leave-one-fold-out score (mean left-out fold accuracy), "
+               f"mean over {len(scored)} model(s): {', '.join(scored)}")
+    else:
+        name = default
+        how = f"default: fewer than {MIN_NESTED_FOLDS} folds everywhere, no nested score"
+    pick = (lambda r, s: r(s)) if labels is None else (lambda r, s: labels[r(s) - 1])
+    return {"rule": name, "description": rules[name].description, "chosen_by": how,
+            "tie_break": TIE_BREAK, "scores": table,
+            f"{what}_by_rule": {m: {n: pick(r, s) for n, r in rules.items()}
+                                for m, s in scores_by_model.items()}}
+
+
+def choose_epoch_rule(curves_by_model: dict[str, np.ndarray]) -> dict[str, Any]:
+    """One epoch rule of :data:`EPOCH_RULES` for all the Keras models given (model -> fold
+    accuracy curves, folds x epochs, from ``history.val_accuracy`` of fold runs only): the
+    best mean over models of the nested leave-one-fold-out score, ties to the earlier rule,
+    ``DEFAULT_EPOCH_RULE`` when no model has 3 folds. See :func:`choose_rule`."""
+    return choose_rule(EPOCH_RULES, curves_by_model, DEFAULT_EPOCH_RULE)
+
+
+def choose_c_rule(fold_scores: dict[float, list[float]], model: str = "logreg_features"
+                  ) -> dict[str, Any]:
+    """The C rule of :data:`C_RULES` for one classical model (C -> accuracy per fold): its
+    own best nested score, ties to the earlier rule, ``DEFAULT_C_RULE`` under 3 folds."""
+    grid = sorted(fold_scores)
+    scores = np.array([fold_scores[c] for c in grid], dtype=float).T
+    return choose_rule(C_RULES, {model: scores}, DEFAULT_C_RULE, "C", grid)
+
+
+def epoch_choice(curves: np.ndarray, rule: str = DEFAULT_EPOCH_RULE) -> dict[str, Any]:
+    """A Keras model's choice on its fold curves (folds x epochs) under ``rule``: the fields
+    of :func:`select_epochs` (its standard error and best smoothed epoch), with ``epochs``,
+    ``accuracy_at_chosen`` (smoothed mean) and ``rule`` ("name: description") from ``rule``,
+    ``rule_name``, and ``epochs_by_rule`` (what every rule picks: the sensitivity rows)."""
+    curves = np.atleast_2d(np.asarray(curves, dtype=float))
+    out = select_epochs(curves)
+    epochs = EPOCH_RULES[rule](curves)
+    out.update(epochs=epochs, accuracy_at_chosen=float(smoothed(curves).mean(axis=0)[epochs - 1]),
+               rule=f"{rule}: {EPOCH_RULES[rule].description}", rule_name=rule,
+               epochs_by_rule={n: r(curves) for n, r in EPOCH_RULES.items()})
+    return out
+
+
 def select_c(fold_scores: dict[float, list[float]]) -> dict[str, Any]:
-    """The most regularised C whose mean fold accuracy is within one standard error of the
-    best mean (``fold_scores``: C -> accuracy per fold)."""
+    """The ``one_se`` C rule with its numbers: the most regularised C whose mean fold
+    accuracy is within one standard error of the best mean (``fold_scores``: C -> accuracy
+    per fold)."""
     means = {c: float(np.mean(v)) for c, v in fold_scores.items()}
     best = max(means, key=means.__getitem__)
-    v = fold_scores[best]
-    se = float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0
+    v = np.asarray(fold_scores[best], dtype=float)
+    se = float(standard_error(v))
     chosen = min(c for c, m in means.items() if m >= means[best] - se - 1e-12)
     return {"C": chosen, "best_C": best, "mean_fold_accuracy": means, "standard_error": se,
             "rule": "most regularised C within one standard error of the best"}
+
+
+def c_choice(fold_scores: dict[float, list[float]], model: str = "logreg_features"
+             ) -> dict[str, Any]:
+    """The classical model's choice: the fields of :func:`select_c`, with ``C`` and ``rule``
+    ("name: description") from the C rule chosen on its own nested score
+    (:func:`choose_c_rule`, in full under ``rule_choice``), ``rule_name``, ``C_by_rule``."""
+    out = select_c(fold_scores)
+    rc = choose_c_rule(fold_scores, model)
+    out.update(C=rc["C_by_rule"][model][rc["rule"]], rule=f"{rc['rule']}: {rc['description']}",
+               rule_name=rc["rule"], C_by_rule=rc["C_by_rule"][model], rule_choice=rc)
+    return out
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values, in the order given: the i-th smallest times
+    (m - i + 1), made monotone (running maximum in that order), capped at 1."""
+    p = np.asarray(pvalues, dtype=float)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = adj
+    return out.tolist()
 
 
 def final_runs(model: str, p: Plan, epochs: int, c: float | None = None) -> list[Run]:
@@ -138,36 +350,111 @@ def final_runs(model: str, p: Plan, epochs: int, c: float | None = None) -> list
                 study=STUDY, name=f"cv/{model}/final/seed{s}") for s in range(p.final_seeds)]
 
 
-# --- running ------------------------------------------------------------------------------
+# --- choices on the fold runs -------------------------------------------------------------
 
-def _grid_runs(model: str, p: Plan) -> dict[float, list[Run]]:
-    return {c: fold_runs(model, p, c=c) for c in p.c_grid}
+def fold_curves(fold_results: list[dict[str, Any]]) -> np.ndarray:
+    """Fold accuracy curves (folds x epochs): ``history.val_accuracy`` of fold runs, the only
+    field the choices read; a result of a run that saw the test set is refused."""
+    if any(r.get("run", {}).get("test") for r in fold_results):
+        raise ValueError("a fold result comes from a run with test=True")
+    return np.array([r["history"]["val_accuracy"] for r in fold_results], dtype=float)
 
 
-def choose(model: str, fold_results: list[dict[str, Any]], p: Plan) -> dict[str, Any]:
-    """The choice made on a model's fold results (in the order of its fold runs)."""
+def c_fold_scores(model: str, fold_results: list[dict[str, Any]], p: Plan
+                  ) -> dict[float, list[float]]:
+    """C -> fold accuracy per fold (the last ``val_accuracy``), from the classical model's
+    fold results in the order of :func:`all_fold_runs`."""
+    curves = iter(fold_curves(fold_results)[:, -1].tolist())
+    return {c: [next(curves) for _ in rs] for c, rs in grid_runs(model, p).items()}
+
+
+def choose(model: str, fold_results: list[dict[str, Any]], p: Plan,
+           rule: str = DEFAULT_EPOCH_RULE) -> dict[str, Any]:
+    """The choice made on a model's fold results (in the order of :func:`all_fold_runs`):
+    for a Keras model the epoch count of the epoch rule ``rule`` (chosen across models by
+    :func:`choose_epoch_rule`) on all its folds (:func:`epoch_choice`); for the classical
+    model C, by its own C rule (:func:`c_choice`)."""
     if model in CLASSICAL:
-        it = iter(fold_results)
-        return select_c({c: [next(it)["history"]["val_accuracy"][-1] for _ in rs]
-                         for c, rs in _grid_runs(model, p).items()})
-    return select_epochs(np.array([r["history"]["val_accuracy"] for r in fold_results]))
+        return c_choice(c_fold_scores(model, fold_results, p), model)
+    return epoch_choice(fold_curves(fold_results), rule)
 
+
+def load_folds(ds: HarDataset, models: Sequence[str], plans: dict[str, Plan],
+               known: dict[str, list[dict[str, Any]]] | None = None
+               ) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """The fold results of each model of ``models`` with all of them stored (``known``: those
+    already at hand), and a line per model with some missing."""
+    out, missing = {}, []
+    for m in models:
+        res = (known or {}).get(m) or [load(r, ds) for r in all_fold_runs(m, plans[m])]
+        if any(x is None for x in res):
+            what = "fold fits" if m in CLASSICAL else "folds"
+            missing.append(f"{m}: {sum(x is None for x in res)} of {len(res)} {what}")
+        else:
+            out[m] = res
+    return out, missing
+
+
+def make_choices(fold_results: dict[str, list[dict[str, Any]]], plans: dict[str, Plan]
+                 ) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
+    """The epoch rule chosen across the Keras models of ``fold_results``
+    (:func:`choose_epoch_rule`; None without any) and every model's choice under it."""
+    curves = {m: fold_curves(r) for m, r in fold_results.items() if m not in CLASSICAL}
+    rule = choose_epoch_rule(curves) if curves else None
+    name = rule["rule"] if rule else DEFAULT_EPOCH_RULE
+    return rule, {m: choose(m, r, plans[m], name) for m, r in fold_results.items()}
+
+
+def choice_doc(ds: HarDataset, models: Sequence[str] = MODELS, *, smoke: bool = False,
+               known: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """The choices made on the stored fold runs of ``models`` (``history.val_accuracy`` of
+    runs with ``test=False``; no test field is read): the epoch rule with its nested scores
+    (``epoch_rule``), each model's choice (``models``: epochs, or C with its own C rule), and
+    the models whose folds are not all stored (``missing``)."""
+    plans = {m: plan_for(m, smoke=smoke) for m in models}
+    fr, missing = load_folds(ds, models, plans, known)
+    rule, choices = make_choices(fr, plans)
+    return {"data": data.stamp(ds), "reads": "history.val_accuracy of the fold runs (test=False)",
+            "epoch_rule": rule, "models": choices, "missing": missing}
+
+
+def choice_path() -> Path:
+    return config.results_dir() / STUDY / "choice.json"
+
+
+def write_choice(ds: HarDataset, models: Sequence[str] = MODELS, *, smoke: bool = False
+                 ) -> Path:
+    """:func:`choice_doc` written to ``results/cv/choice.json`` (made on the fold runs only,
+    before any final run reads the test set); its path."""
+    write_json_atomic(choice_path(), choice_doc(ds, models, smoke=smoke))
+    return choice_path()
+
+
+# --- running ------------------------------------------------------------------------------
 
 def run_models(models: Sequence[str], ds: HarDataset, *, smoke: bool = False,
                stage: str = "all", **execute_kw: Any) -> dict[str, dict[str, Any]]:
     """Fold runs of every model, the choices, then (``stage`` "all") the final runs of every
-    model: each stage is one list of runs, so the workers stay busy across models."""
+    model: each stage is one list of runs, so the workers stay busy across models.
+
+    The epoch rule is chosen across the Keras models whose folds are all there: ``models``
+    and (outside the smoke profile) every other model of :data:`MODELS` with its fold runs
+    stored, the set :func:`summary` uses, so the final runs are those the summary reads.
+    ``results/cv/choice.json`` is written before any final run."""
     plans = {m: plan_for(m, smoke=smoke) for m in models}
-    folds_of = {m: ([r for rs in _grid_runs(m, p).values() for r in rs] if m in CLASSICAL
-                    else fold_runs(m, p)) for m, p in plans.items()}
+    folds_of = {m: all_fold_runs(m, p) for m, p in plans.items()}
     results = iter(execute([r for m in models for r in folds_of[m]], ds, **execute_kw))
-    choices = {m: choose(m, [next(results) for _ in folds_of[m]], plans[m]) for m in models}
+    known = {m: [next(results) for _ in folds_of[m]] for m in models}
+    scope = list(models) + ([] if smoke else [m for m in MODELS if m not in models])
+    doc = choice_doc(ds, scope, smoke=smoke, known=known)
+    write_json_atomic(choice_path(), doc)
+    choices = doc["models"]
     if stage == "all":
         finals = [r for m in models for r in
                   (final_runs(m, plans[m], 1, choices[m]["C"]) if m in CLASSICAL
                    else final_runs(m, plans[m], choices[m]["epochs"]))]
         execute(finals, ds, **execute_kw)
-    return choices
+    return {m: choices[m] for m in models}
 
 
 def run_model(model: str, ds: HarDataset, *, smoke: bool = False, stage: str = "all",
@@ -190,10 +477,15 @@ def _curve_stats(results: list[dict[str, Any]], key: str) -> dict[str, list[floa
 def early_stopping_cost(results: list[dict[str, Any]], chosen: int, patience: int = 10
                         ) -> dict[str, Any] | None:
     """What early stopping on the fold's loss (patience ``patience``, best weights kept) would
-    have given on each fold, read off the fold curves, against the chosen epoch count."""
+    have given on each fold, against the chosen epoch count, like with like: each fold's
+    accuracy curve smoothed (centred ``SMOOTH``-epoch mean, as the choice reads it) and read
+    at the early-stopped epoch and at the chosen one; ``cost_pp`` = chosen - early stopping,
+    in points, from the smoothed values. The raw (unsmoothed) readings are kept under
+    ``..._raw``; at the early-stopped epoch they are optimistic (the epoch is picked on the
+    same fold's loss, and a single epoch's accuracy is noisy)."""
     if not results or "val_loss" not in results[0]["history"]:
         return None
-    stops, acc_stop, acc_chosen = [], [], []
+    stops = []
     for r in results:
         loss = np.array(r["history"]["val_loss"])
         best, wait = 0, 0
@@ -205,12 +497,18 @@ def early_stopping_cost(results: list[dict[str, Any]], chosen: int, patience: in
                 if wait >= patience:
                     break
         stops.append(best + 1)
-        acc_stop.append(r["history"]["val_accuracy"][best])
-        acc_chosen.append(r["history"]["val_accuracy"][chosen - 1])
-    return {"patience": patience, "epochs_kept": stops,
-            "fold_accuracy_early_stopping": float(np.mean(acc_stop)),
-            "fold_accuracy_chosen_epochs": float(np.mean(acc_chosen)),
-            "cost_pp": 100 * float(np.mean(acc_chosen) - np.mean(acc_stop))}
+    raw = fold_curves(results)
+    rows = np.arange(len(raw))
+    out: dict[str, Any] = {"patience": patience, "epochs_kept": stops, "chosen_epochs": chosen,
+                           "smoothing": f"centred {SMOOTH}-epoch mean"}
+    for suffix, a in (("", smoothed(raw)), ("_raw", raw)):
+        at_stop, at_chosen = a[rows, np.array(stops) - 1], a[:, chosen - 1]
+        out |= {f"fold_accuracy_early_stopping{suffix}": float(at_stop.mean()),
+                f"fold_accuracy_chosen_epochs{suffix}": float(at_chosen.mean()),
+                f"per_fold_early_stopping{suffix}": at_stop.tolist(),
+                f"per_fold_chosen_epochs{suffix}": at_chosen.tolist(),
+                f"cost_pp{suffix}": 100 * float(at_chosen.mean() - at_stop.mean())}
+    return out
 
 
 def final_row(model: str, results: list[dict[str, Any]], ds: HarDataset) -> dict[str, Any]:
@@ -277,30 +575,34 @@ def subject_comparison(a: dict[str, float], b: dict[str, float], n_boot: int = 1
 
 def summary(ds: HarDataset, models: Sequence[str] = MODELS, *, smoke: bool = False
             ) -> dict[str, Any]:
-    """Everything stored for the study (runs not yet trained are left out and listed)."""
+    """Everything stored for the study (runs not yet trained are left out and listed).
+
+    ``epoch_rule``: the epoch rule chosen across the Keras models of ``models`` with all
+    their fold runs stored (:func:`choose_epoch_rule`: per rule and model the nested
+    leave-one-fold-out score, per model what every rule picks); each model's ``choice``
+    applies it (the classical model's C: its own C rule). The choices read only fold runs
+    (``history.val_accuracy``, ``test=False``). ``subject_comparisons_vs_cnn_lstm_paper``:
+    per model the paired comparison by test subject, ``wilcoxon_p_holm`` adjusted over them."""
+    plans = {m: plan_for(m, smoke=smoke) for m in models}
+    fold_results, missing = load_folds(ds, models, plans)
+    rule, choices = make_choices(fold_results, plans)
     out: dict[str, Any] = {"data": data.stamp(ds), "k_folds": K_FOLDS,
-                           "folds": [list(f) for f in folds()], "models": {}, "missing": []}
+                           "folds": [list(f) for f in folds()], "epoch_rule": rule,
+                           "models": {}, "missing": missing}
     for model in models:
-        p = plan_for(model, smoke=smoke)
-        entry: dict[str, Any] = {"plan": p.__dict__ | {"c_grid": list(p.c_grid)}}
+        if model not in fold_results:
+            continue
+        p, fr, choice = plans[model], fold_results[model], choices[model]
+        entry: dict[str, Any] = {"plan": p.__dict__ | {"c_grid": list(p.c_grid)},
+                                 "choice": choice}
         if model in CLASSICAL:
-            fr = [load(r, ds) for rs in _grid_runs(model, p).values() for r in rs]
-            if any(x is None for x in fr):
-                out["missing"].append(f"{model}: {sum(x is None for x in fr)} of {len(fr)} fold fits")
-                continue
-            entry["choice"] = choose(model, fr, p)
-            finals = [load(r, ds) for r in final_runs(model, p, 1, entry["choice"]["C"])]
+            finals = [load(r, ds) for r in final_runs(model, p, 1, choice["C"])]
         else:
-            fr = [load(r, ds) for r in fold_runs(model, p)]
-            if any(x is None for x in fr):
-                out["missing"].append(f"{model}: {sum(x is None for x in fr)} of {len(fr)} folds")
-                continue
-            entry["choice"] = choose(model, fr, p)
             entry["fold_curves"] = {k: _curve_stats(fr, k) for k in
                                     ("accuracy", "loss", "val_accuracy", "val_loss", "val_macro_f1")}
-            entry["early_stopping"] = early_stopping_cost(fr, entry["choice"]["epochs"])
+            entry["early_stopping"] = early_stopping_cost(fr, choice["epochs"])
             entry["fold_seconds"] = float(sum(x.get("train_seconds", 0.0) for x in fr))
-            finals = [load(r, ds) for r in final_runs(model, p, entry["choice"]["epochs"])]
+            finals = [load(r, ds) for r in final_runs(model, p, choice["epochs"])]
         done = [x for x in finals if x is not None]
         if len(done) < len(finals):
             out["missing"].append(f"{model}: {len(finals) - len(done)} of {len(finals)} final seeds")
@@ -313,11 +615,23 @@ def summary(ds: HarDataset, models: Sequence[str] = MODELS, *, smoke: bool = Fal
         if done:
             entry["final"] = final_row(model, done, ds)
         out["models"][model] = entry
-    ref = (out["models"].get("cnn_lstm_paper") or {}).get("final")
-    out["subject_comparisons_vs_cnn_lstm_paper"] = {
-        m: subject_comparison(e["final"]["per_subject_accuracy_mean"],
-                              ref["per_subject_accuracy_mean"])
-        for m, e in out["models"].items() if ref and m != "cnn_lstm_paper" and "final" in e}
+    out["subject_comparisons_vs_cnn_lstm_paper"] = subject_comparisons(out["models"])
+    return out
+
+
+def subject_comparisons(entries: dict[str, dict[str, Any]], ref: str = "cnn_lstm_paper"
+                        ) -> dict[str, dict[str, Any]]:
+    """:func:`subject_comparison` of every model's final row (``entries``: model -> summary
+    entry) against ``ref``'s, with ``wilcoxon_p_holm``: the Wilcoxon p-values Holm-adjusted
+    over this family of comparisons (:func:`holm`). Empty without ``ref``'s final row."""
+    base = (entries.get(ref) or {}).get("final")
+    if not base:
+        return {}
+    out = {m: subject_comparison(e["final"]["per_subject_accuracy_mean"],
+                                 base["per_subject_accuracy_mean"])
+           for m, e in entries.items() if m != ref and "final" in e}
+    for c, p in zip(out.values(), holm([c["wilcoxon_p"] for c in out.values()])):
+        c["wilcoxon_p_holm"] = p
     return out
 
 

@@ -7,16 +7,19 @@ the end. Its :meth:`Run.key` hashes all of that with the data's checksum; the re
 as ``results/runs/<key>.json`` (one store for every study; ``study`` and ``name`` only label
 it) and reused whenever it is present, so a study resumes where it stopped and two studies
 that need the same run train it once. A result keeps the per-epoch curves, the test metrics
-and the test softmax outputs (so seed ensembles need no retraining), the device, the worker
-that ran it and its threads.
+and the test softmax outputs (so seed ensembles need no retraining), the Keras backend, its
+version and the device, the worker that ran it and its threads.
 
 :func:`execute` runs what is missing through joblib: local worker processes (loky) by default,
 or a Dask cluster when given a scheduler address (``joblib``'s ``dask`` backend), so a lab with
-several machines runs a study there with no code change. Each worker sets TensorFlow's threads
-before TensorFlow starts in it; workers return results and only the calling process writes
-files. Keras runs resume per epoch (``keras.callbacks.BackupAndRestore`` under
-``build/runs_backup/<key>``), since one slow fold takes hours. The runner never commits: commit
-a study's results as a batch.
+several machines runs a study there with no code change. Each worker sets its backend
+(``Run.backend``, JAX by default) and its threads before the backend starts in it; workers
+return results and only the calling process writes files. Keras runs resume per epoch
+(``training.train(backup_dir=...)`` under ``build/runs_backup/<key>``), since one slow fold
+takes hours, and a resumed run stores the numbers of the same run uninterrupted. Each run is
+claimed before it trains (``results/runs/<key>.lock``, made atomically), so several runners,
+local or on Dask, can share one store and each run trains once. The runner never commits:
+commit a study's results as a batch.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend as backend_module
 from .. import config, data, evaluation
 from ..data import HarDataset, Split
 from ..io import write_json_atomic
@@ -42,6 +46,8 @@ from ..threads import configure_threads, current_threads
 
 #: Models without epochs (fit once on window features).
 CLASSICAL: tuple[str, ...] = ("logreg_features",)
+#: The Keras backends a run may train on.
+BACKENDS: tuple[str, ...] = ("jax", "tensorflow")
 #: Decimals kept of the test softmax outputs (enough for ensembles; smaller files).
 PROBA_DECIMALS = 5
 
@@ -78,10 +84,14 @@ class Run:
     #: Score the test subjects after every epoch as the "validation" curve (the paper's own
     #: protocol, kept to measure it). Never steers: no early stopping, no checkpoint choice.
     watch_test: bool = False
-    #: TensorFlow intra-op threads it trains with (inter-op: 1). The numbers depend on it (same
-    #: seed, other thread count: other float rounding, another run), so it is part of the run.
-    #: 0: TensorFlow's default, as many as the machine has cores (the zoo's first runs).
+    #: Threads it computes with (JAX: cores; TensorFlow: intra-op threads, inter-op 1; classical
+    #: runs: BLAS threads). The numbers depend on it (same seed, other thread count: other float
+    #: rounding, another run), so it is part of the run. 0: the backend's default, as many as
+    #: the machine has cores (the zoo's first runs).
     threads: int = 1
+    #: The Keras backend it trains on (``har_utils.backend``). Part of the key except for
+    #: "tensorflow", the backend of every run before JAX, whose keys stay as they were.
+    backend: str = backend_module.TRAINING
     study: str = field(default="", compare=False)
     name: str = field(default="", compare=False)
 
@@ -105,7 +115,11 @@ class Run:
         if self.epochs < 1:
             raise ValueError(f"{self.label}: epochs must be >= 1")
         if self.threads < 0:
-            raise ValueError(f"{self.label}: threads must be >= 0 (0: TensorFlow's default)")
+            raise ValueError(f"{self.label}: threads must be >= 0 (0: the backend's default)")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"{self.label}: backend must be one of {BACKENDS}")
+        if self.model in CLASSICAL:  # no Keras: the field would only split identical runs
+            object.__setattr__(self, "backend", "tensorflow")
 
     @property
     def label(self) -> str:
@@ -141,8 +155,10 @@ class Run:
                "channels": list(self.channels) or list(config.CHANNELS)}
         if self.watch_test:  # only when set: the keys of every other run stay as they were
             out["watch_test"] = True
-        if self.threads != 1 and self.model not in CLASSICAL:  # likewise: 1 is the default
+        if self.threads != 1:  # likewise: 1 is the default
             out["threads"] = self.threads
+        if self.backend != "tensorflow":  # the runs before JAX keep their keys
+            out["backend"] = self.backend
         return out
 
     def key(self, checksum: str) -> str:
@@ -202,13 +218,6 @@ def _where() -> dict[str, Any]:
     return {"address": address, "host": socket.gethostname(), "pid": os.getpid()}
 
 
-def _device() -> str:
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    return f"GPU ({gpus[0].name})" if gpus else "CPU"
-
-
 _DATA: dict[str, HarDataset] = {}
 
 
@@ -245,22 +254,21 @@ def _keras_body(run: Run, ds: HarDataset, backup: Path | None, log: Callable[[st
     val = (sub.test if run.watch_test
            else _subset(sub.train, run.val_subjects) if run.val_subjects else None)
     cfg = run.train_config()
-    callbacks: list[Any] = []
     resumed = 0
     if backup is not None:
         backup.mkdir(parents=True, exist_ok=True)
-        done = backup / "epochs.json"
-        resumed = len(json.loads(done.read_text())) if done.exists() else 0
-        callbacks.append(keras.callbacks.BackupAndRestore(str(backup / "state")))
+        done = backup / "state" / "training_metadata.json"
+        resumed = int(json.loads(done.read_text())["epoch"]) if done.exists() else 0
     scores = training.EpochScores(val, None if backup is None else backup / "epochs.json")
-    res = training.train(cfg, fit, val, out=log, callbacks=[scores, *callbacks])
+    res = training.train(cfg, fit, val, out=log, callbacks=[scores], backup_dir=backup)
     rows, history = scores.rows, scores.history
     body: dict[str, Any] = {
         "train_config": cfg.as_dict(), "input_shape": list(fit.X.shape[1:]),
         "epochs_run": len(rows), "best_epoch": res.best_epoch if run.patience else len(rows),
         "resumed_at_epoch": resumed, "train_seconds": res.seconds,
         "seconds_per_epoch": res.seconds / max(1, len(rows) - resumed),
-        "parameters": count_params(res.model), "history": history, "device": _device()}
+        "parameters": count_params(res.model), "history": history,
+        **backend_module.describe()}
     if run.test:
         proba = res.model.predict(np.asarray(sub.test.X, np.float32), batch_size=256, verbose=0)
         body["test_proba"] = np.round(proba, PROBA_DECIMALS).tolist()
@@ -276,6 +284,8 @@ def _classical_body(run: Run, ds: HarDataset) -> dict[str, Any]:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    from threadpoolctl import threadpool_limits
+
     from ..training import ACTIVITY_IDS
 
     ftr, fte, names, kind = data.features(ds)
@@ -283,9 +293,12 @@ def _classical_body(run: Run, ds: HarDataset) -> dict[str, Any]:
     kwargs = {"C": 1.0, **dict(run.model_kwargs)}
     t0 = time.perf_counter()
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=float(kwargs["C"]), max_iter=3000))
-    clf.fit(ftr[fit], ds.train.y[fit])
+    # BLAS threads change the fit's rounding: the run's count, whatever the worker's default
+    with threadpool_limits(run.threads or None):
+        clf.fit(ftr[fit], ds.train.y[fit])
     body: dict[str, Any] = {"features": kind, "n_features": len(names), "epochs_run": 1,
                             "train_seconds": time.perf_counter() - t0, "device": "CPU",
+                            "blas_threads": run.threads or os.cpu_count(),
                             "history": {"accuracy": [float(clf.score(ftr[fit], ds.train.y[fit]))]}}
     if run.val_subjects:
         v = np.isin(ds.train.subject, run.val_subjects)
@@ -305,19 +318,23 @@ def run_one(run: Run, payload: HarDataset | str, expected: str, *,
             backup_root: str | None = None, log: Callable[[str], Any] | None = None
             ) -> dict[str, Any]:
     """Train and score ``run`` here and return its result (writes no result file). Called
-    in a worker: ``run.threads`` is set before TensorFlow starts in this process; if this
-    process already runs TensorFlow with another count, a ``RuntimeError`` says so (the result
-    would not be the run's)."""
+    in a worker: ``run.backend`` and ``run.threads`` are set before the backend starts in this
+    process; if this process already runs another backend or thread count, a
+    ``RuntimeError`` says so (the result would not be the run's)."""
     t0 = time.perf_counter()
     where = {**_where(), "threads": None}
     if run.model not in CLASSICAL:
+        fresh = "run it in a fresh worker process (workers > 1, or a new Python process)"
+        try:
+            backend_module.require(run.backend, run.label)
+        except backend_module.BackendError as exc:
+            raise RuntimeError(f"{exc}; {fresh}") from exc
         if run.threads:
             where["threads"] = configure_threads(run.threads)
             if where["threads"]["intra_op"] != run.threads:
                 raise RuntimeError(
-                    f"{run.label} trains with {run.threads} TensorFlow thread(s), but this "
-                    f"process already runs TensorFlow with {where['threads']['intra_op']}: run "
-                    "it in a fresh worker process (workers > 1, or a new Python process)")
+                    f"{run.label} trains with {run.threads} thread(s), but this process "
+                    f"already runs {run.backend} with {where['threads']['intra_op']}: {fresh}")
         else:
             where["threads"] = current_threads()
     ds = _dataset(payload, expected)
@@ -343,24 +360,76 @@ def run_one(run: Run, payload: HarDataset | str, expected: str, *,
 
 # --- many runs ----------------------------------------------------------------------------
 
+def claim(key: str) -> bool:
+    """Claim run ``key`` for this process: create ``results/runs/<key>.lock`` atomically
+    (``O_EXCL``), recording host, pid and time. False if another live runner holds it; a
+    claim left by a process of this host that no longer runs is taken over."""
+    path = lock_path(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mine = json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
+                       "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if claim_alive(key):
+                return False
+            path.unlink(missing_ok=True)  # stale: its runner died
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(mine)
+        return True
+    return False
+
+
+def claim_alive(key: str) -> bool:
+    """Whether run ``key`` is claimed by a runner that still runs (another host's claim is
+    trusted; an unreadable claim is being written, so it counts as alive)."""
+    try:
+        holder = json.loads(lock_path(key).read_text())
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        return True
+    if holder.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release(key: str) -> None:
+    """Drop this process's claim on run ``key``."""
+    lock_path(key).unlink(missing_ok=True)
+
+
+def lock_path(key: str) -> Path:
+    return runs_dir() / f"{key}.lock"
+
+
 def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
             scheduler: str | None = None, ship_data: bool = False,
             force: bool = False, backup_root: Path | None = None,
-            log: Callable[[str], Any] = print) -> list[dict[str, Any]]:
+            log: Callable[[str], Any] = print, poll_seconds: float = 10.0
+            ) -> list[dict[str, Any]]:
     """Run what is missing of ``runs`` on ``ds`` and return every run's result, in order.
 
     ``workers``: local worker processes (joblib's loky backend; 1 runs here). Each run sets
-    its own ``Run.threads`` before TensorFlow starts in its worker; runs with different
-    thread counts go to separate pools of fresh processes. ``scheduler``: the address of a
-    Dask scheduler (``tcp://host:8786``): the runs go to its workers through joblib's dask
-    backend (start the workers with ``--nworkers N --nthreads 1`` and one TensorFlow thread
-    count per cluster). Workers load ``ds.source`` themselves and
-    check its checksum; ``ship_data`` sends ``ds`` with each task instead (small or synthetic
-    data). Runs with the same key train once. Results are written here, as each one arrives.
-    A failing run is reported and the rest go on; a ``RuntimeError`` at the end names them.
+    its own ``Run.backend`` and ``Run.threads`` before the backend starts in its worker; runs
+    with different settings go to separate pools of fresh processes. ``scheduler``: the
+    address of a Dask scheduler (``tcp://host:8786``): the runs go to its workers through
+    joblib's dask backend (start the workers with ``--nworkers N --nthreads 1`` and one thread
+    count per cluster). Workers load ``ds.source`` themselves and check its checksum;
+    ``ship_data`` sends ``ds`` with each task instead (small or synthetic data). Runs with the
+    same key train once. Each run is claimed before it trains (:func:`claim`); runs that
+    another runner holds are waited for (every ``poll_seconds``) and taken over if their
+    runner dies. Results are written here, as each one arrives. A failing run is reported and
+    the rest go on; a ``RuntimeError`` at the end names them.
     """
-    from joblib import Parallel, delayed, parallel_config
-
     expected = checksum(ds)
     keys = [r.key(expected) for r in runs]
     todo: dict[str, Run] = {}
@@ -368,56 +437,96 @@ def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
         if (force or load(r, ds) is None) and k not in todo:
             todo[k] = r
     backup_root = config.BUILD_DIR / "runs_backup" if backup_root is None else backup_root
-    payload: HarDataset | str = ds if ship_data else ds.source
-    counts = sorted({r.threads for r in todo.values()})
+    where = (f"Dask scheduler {scheduler}" if scheduler
+             else f"{workers} local worker(s)")
+    groups = ", ".join(f"{b} x {c or 'default'}" for b, c in
+                       sorted({(r.backend, r.threads) for r in todo.values()}))
+    log(f"[runner] {len(runs)} run(s): {len(runs) - len(todo)} stored, {len(todo)} to train "
+        f"({where}; backend x threads per run: {groups or '-'})")
+    failures: list[str] = []
+    t0 = time.perf_counter()
+    state = {"i": 0, "n": len(todo)}
+    waiting = dict(todo)
+    while waiting:
+        mine = {k: r for k, r in waiting.items() if claim(k)}
+        held = {k: r for k, r in waiting.items() if k not in mine}
+        if mine:
+            try:
+                failures += _train(mine, payload=ds if ship_data else ds.source,
+                                   expected=expected, workers=workers, scheduler=scheduler,
+                                   backup_root=backup_root, log=log, state=state)
+            finally:
+                for k in mine:
+                    release(k)
+        waiting = {k: r for k, r in held.items() if not result_path(k).exists()}
+        if waiting:
+            log(f"[runner] {len(waiting)} run(s) claimed by another runner "
+                f"({', '.join(config.shown(lock_path(k)) for k in list(waiting)[:3])}"
+                f"{', ...' if len(waiting) > 3 else ''}): waiting for them")
+            while waiting and all(claim_alive(k) for k in waiting):
+                time.sleep(poll_seconds)
+                waiting = {k: r for k, r in waiting.items() if not result_path(k).exists()}
+            for k in list(waiting):
+                if result_path(k).exists():
+                    del waiting[k]
+    log(f"[runner] finished in {time.perf_counter() - t0:.0f} s")
+    if failures:
+        raise RuntimeError(f"{len(failures)} run(s) failed:\n" + "\n".join(failures))
+    return [json.loads(result_path(k).read_text()) for k in keys]
+
+
+def _train(todo: dict[str, Run], *, payload: HarDataset | str, expected: str, workers: int,
+           scheduler: str | None, backup_root: Path, log: Callable[[str], Any],
+           state: dict[str, int]) -> list[str]:
+    """Train the claimed runs ``todo`` (one pool per backend and thread count), write each
+    result as it arrives; the failures, reported."""
+    from joblib import Parallel, delayed, parallel_config
+
     if scheduler:
         from distributed import Client
 
         client = Client(scheduler)
         backend: dict[str, Any] = {"backend": "dask", "n_jobs": -1}
-        where = f"Dask scheduler {scheduler}"
     else:
         client = None
         backend = {"backend": "loky" if workers > 1 else "sequential", "n_jobs": workers}
-        where = f"{workers} local worker(s)"
-    log(f"[runner] {len(runs)} run(s): {len(runs) - len(todo)} stored, {len(todo)} to train "
-        f"({where}; TensorFlow threads per run: "
-        f"{', '.join(str(c) if c else 'default' for c in counts) or '-'})")
     failures: list[str] = []
-    t0, i = time.perf_counter(), 0
     try:
-        for n, count in enumerate(counts):
-            if n and backend["backend"] == "loky":  # fresh processes for another thread count
+        for n, group_key in enumerate(sorted({(r.backend, r.threads) for r in todo.values()})):
+            if n and backend["backend"] == "loky":  # fresh processes for other settings
                 from joblib.externals.loky import get_reusable_executor
 
                 get_reusable_executor().shutdown(wait=True)
-            group = {k: r for k, r in todo.items() if r.threads == count}
+            group = {k: r for k, r in todo.items() if (r.backend, r.threads) == group_key}
             with parallel_config(**backend):
                 tasks = (delayed(_guarded)(k, r, payload, expected, str(backup_root))
                          for k, r in group.items())
                 for key, result, error in Parallel(return_as="generator_unordered")(tasks):
-                    i += 1
+                    state["i"] += 1
                     name = todo[key].label
+                    progress = f"[runner {state['i']}/{state['n']}] {name}"
+                    if error is None:
+                        try:
+                            write_json_atomic(result_path(key), result)
+                        except Exception as exc:  # noqa: BLE001 - keep the others in flight
+                            error = f"result not written: {type(exc).__name__}: {exc}"
                     if error is not None:
                         failures.append(f"{name}: {error}")
-                        log(f"[runner {i}/{len(todo)}] {name}: FAILED: {error}")
+                        log(f"{progress}: FAILED: {error}")
                         continue
-                    write_json_atomic(result_path(key), result)
                     acc = (result.get("test") or {}).get("accuracy")
                     val = (result["history"].get("val_accuracy") or [None])[-1]
-                    log(f"[runner {i}/{len(todo)}] {name}: {result['epochs_run']} epoch(s)"
+                    log(f"{progress}: {result['epochs_run']} epoch(s)"
                         + (f", last fold/validation accuracy {val:.4f}" if val is not None
                            else "")
                         + (f", test accuracy {acc:.4f}" if acc is not None else "")
                         + f", {result['wall_seconds']:.0f} s on {result['worker']['address']} "
-                        f"(pid {result['worker']['pid']}, {result.get('device', 'CPU')})")
+                        f"(pid {result['worker']['pid']}, {result.get('backend', 'tensorflow')}"
+                        f", {result.get('device', 'CPU')})")
     finally:
         if client is not None:
             client.close()
-    log(f"[runner] finished in {time.perf_counter() - t0:.0f} s")
-    if failures:
-        raise RuntimeError(f"{len(failures)} run(s) failed:\n" + "\n".join(failures))
-    return [json.loads(result_path(k).read_text()) for k in keys]
+    return failures
 
 
 def _guarded(key: str, run: Run, payload: HarDataset | str, expected: str, backup_root: str

@@ -323,17 +323,21 @@ def cv_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
                         "device": ", ".join(f["devices"]), "data": f["data_source"]})
         else:
             row["final seeds"] = "not run yet"
-        if es:
-            row["early stopping on each fold's own loss instead (fold accuracy %, optimistic)"] = (
-                f"{100 * es['fold_accuracy_early_stopping']:.2f} at epochs "
-                f"{min(es['epochs_kept'])}-{max(es['epochs_kept'])} ({-es['cost_pp']:+.2f} pp)")
+        if es:  # smoothed readings at both epochs since cv_summary's epoch rules (``..._raw``)
+            head = ("early stopping on each fold's own loss instead (smoothed fold accuracy %, "
+                    "as at the chosen count)" if "cost_pp_raw" in es else
+                    "early stopping on each fold's own loss instead (fold accuracy %, optimistic)")
+            row[head] = (f"{100 * es['fold_accuracy_early_stopping']:.2f} at epochs "
+                         f"{min(es['epochs_kept'])}-{max(es['epochs_kept'])} "
+                         f"({-es['cost_pp']:+.2f} pp)")
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def subject_comparison_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
     """Each model against cnn_lstm_paper by test subject (protocol cv, per-subject accuracy
-    averaged over seeds): mean difference, paired subject-bootstrap interval, Wilcoxon."""
+    averaged over seeds): mean difference, paired subject-bootstrap interval, Wilcoxon (and,
+    where the summary has it, Holm-adjusted over the comparisons)."""
     import pandas as pd
 
     rows = [{"model": m, "vs": "cnn_lstm_paper", "subjects": c["subjects"],
@@ -341,8 +345,31 @@ def subject_comparison_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
              "95 % CI, paired subject bootstrap (pp)":
                  f"{100 * c['ci95_paired_subject_bootstrap'][0]:+.2f} to "
                  f"{100 * c['ci95_paired_subject_bootstrap'][1]:+.2f}",
-             "Wilcoxon p": c["wilcoxon_p"], "subjects better / worse": f"{c['wins']} / {c['losses']}"}
+             "Wilcoxon p": c["wilcoxon_p"]}
+            | ({"Wilcoxon p, Holm": c["wilcoxon_p_holm"]} if "wilcoxon_p_holm" in c else {})
+            | {"subjects better / worse": f"{c['wins']} / {c['losses']}"}
             for m, c in (summary or {}).get("subject_comparisons_vs_cnn_lstm_paper", {}).items()]
+    return pd.DataFrame(rows)
+
+
+def epoch_rule_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
+    """Protocol cv's epoch rules (``summary["epoch_rule"]``), one row per Keras model and a
+    row of the mean over them: per rule the nested leave-one-fold-out score (mean left-out
+    fold accuracy, %) and, in brackets, the epoch count the rule picks on all the folds."""
+    import pandas as pd
+
+    r = (summary or {}).get("epoch_rule")
+    if not r:
+        return pd.DataFrame()
+
+    def pct(v: dict[str, Any] | None) -> str:
+        return "-" if v is None else f"{100 * v['score']:.2f}"
+
+    rows = [{"model": m} | {n: f"{pct(t['per_model'][m])} ({picks[n]})"
+                            for n, t in r["scores"].items()}
+            for m, picks in r["epochs_by_rule"].items()]
+    rows.append({"model": "mean"} | {n: "-" if t["mean"] is None else f"{100 * t['mean']:.2f}"
+                                     for n, t in r["scores"].items()})
     return pd.DataFrame(rows)
 
 

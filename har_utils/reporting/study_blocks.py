@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .report import (cost_table, cv_table, inflation_table, markdown_table, read_result,
-                     subject_comparison_table, zoo_table)
+from .report import (cost_table, cv_table, epoch_rule_table, inflation_table, markdown_table,
+                     read_result, subject_comparison_table, zoo_table)
 
 
 def zoo_block(results: Path) -> str:
@@ -69,6 +69,22 @@ def cv_block(results: Path) -> str:
     t = cv_table(s)
     if len(t):
         out += [markdown_table(t), ""]
+    # summaries from before the epoch rules: the one-standard-error rule, model by model
+    out += epoch_rule_lines(s) if "epoch_rule" in s else one_se_lines(s)
+    c = subject_comparison_table(s)
+    if len(c):
+        out += ["Against `cnn_lstm_paper`, test subject by test subject (McNemar's window-level "
+                "p-values in the zoo table treat overlapping windows of one person as independent; "
+                "these pair the 9 test subjects instead):", "", markdown_table(c.round(4)), ""]
+    if s.get("missing"):
+        out += [f"Not run yet (`make cv` resumes): {'; '.join(s['missing'])}."]
+    return "\n".join(out).rstrip()
+
+
+def one_se_lines(s: dict[str, Any]) -> list[str]:
+    """Markdown lines: each Keras model's epoch count under the one-standard-error rule (the
+    rule of protocol cv summaries written before the epoch rules were chosen on the folds)."""
+    out: list[str] = []
     for model, e in s["models"].items():
         c = e["choice"]
         if "epochs" not in c:
@@ -86,14 +102,30 @@ def cv_block(results: Path) -> str:
                 f"({100 * c['standard_error']:.2f} pp; the folds' accuracies there spread with a "
                 f"std of {100 * spread:.2f} pp, since the folds are different people), so the rule "
                 f"takes {c['epochs']}.", ""]
-    c = subject_comparison_table(s)
-    if len(c):
-        out += ["Against `cnn_lstm_paper`, test subject by test subject (McNemar's window-level "
-                "p-values in the zoo table treat overlapping windows of one person as independent; "
-                "these pair the 9 test subjects instead):", "", markdown_table(c.round(4)), ""]
-    if s.get("missing"):
-        out += [f"Not run yet (`make cv` resumes): {'; '.join(s['missing'])}."]
-    return "\n".join(out).rstrip()
+    return out
+
+
+def epoch_rule_lines(s: dict[str, Any]) -> list[str]:
+    """Markdown lines: protocol cv's epoch rule chosen on the folds (nested scores of every
+    rule, the epochs each picks) and the classical model's C rule."""
+    r, out = s["epoch_rule"], []
+    if r:
+        out += [f"Epoch rule, chosen on the folds by {r['chosen_by']} ({r['tie_break']}): "
+                f"`{r['rule']}`, {r['description']}. Each rule's nested leave-one-fold-out score "
+                "(for each fold, the rule applied to the other folds' curves, the fold's raw "
+                "accuracy read at the epoch it picks; mean over folds, %), and in brackets the "
+                "epoch count it picks on all the folds:", "",
+                markdown_table(epoch_rule_table(s)), ""]
+    for model, e in s["models"].items():
+        rc = e["choice"].get("rule_choice")
+        if rc:
+            scores = ", ".join(f"`{n}` " + ("-" if t["mean"] is None else f"{100 * t['mean']:.2f}")
+                               for n, t in rc["scores"].items())
+            how = (rc["chosen_by"] if rc["chosen_by"].startswith("default") else
+                   "chosen on its own nested leave-one-fold-out scores")
+            out += [f"`{model}`: C = {e['choice']['C']:g}, by the C rule `{rc['rule']}`, "
+                    f"{rc['description']} ({how}, %: {scores}).", ""]
+    return out
 
 
 def ablations_block(results: Path) -> str:

@@ -17,7 +17,7 @@ The package: :mod:`.loop` (the configuration, the model it builds, the fit), :mo
 
 from __future__ import annotations
 
-from .callbacks import EpochLog, EpochScores
+from .callbacks import EpochLog, EpochScores, EpochSeeds, ResumableEarlyStopping
 from .labels import ACTIVITY_IDS, predict_classes, to_one_hot
 from .layers import AUGMENTATIONS, Augment, parse_augment, standardization_layer
 from .loop import (OPTIMIZERS, OPTIONAL_FIELDS, TrainConfig, TrainResult, build_for,
@@ -27,7 +27,7 @@ from .saving import (MISSING_MODEL_FIX, VERSIONED, inputs_digest, load_history, 
 
 __all__ = [
     "ACTIVITY_IDS", "AUGMENTATIONS", "MISSING_MODEL_FIX", "OPTIMIZERS", "OPTIONAL_FIELDS",
-    "VERSIONED", "Augment", "EpochLog", "EpochScores", "TrainConfig", "TrainResult",
+    "VERSIONED", "Augment", "EpochLog", "EpochScores", "EpochSeeds", "ResumableEarlyStopping", "TrainConfig", "TrainResult",
     "build_for", "inputs_digest", "load_history", "load_model", "make_optimizer",
     "parse_augment", "predict_classes", "save_model_atomic", "save_run", "set_seed",
     "standardization_layer", "to_one_hot", "train", "train_once"]

@@ -5,25 +5,33 @@
 (categorical cross-entropy on one-hot labels, accuracy) and fits it with early stopping on the
 validation loss (best weights restored). It prints one compact line per epoch and returns a
 :class:`TrainResult`.
+
+Every epoch's randomness (the shuffling of the windows, dropout, augmentation) is drawn from
+(seed, epoch) alone (:class:`~.callbacks.EpochSeeds`), and with ``backup_dir`` everything else
+that decides the next epoch (weights, optimizer state, early stopping's state and best weights)
+is saved after each epoch: a run interrupted and resumed gives the numbers of the same run
+uninterrupted (on the JAX backend, which the project trains on: ``har_utils.backend``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from .. import backend
 from ..data import Split
 from ..models import build_model
-from .callbacks import EpochLog
+from .callbacks import EpochLog, EpochSeeds, ResumableEarlyStopping
 from .labels import ACTIVITY_IDS, to_one_hot
 from .layers import Augment, parse_augment, standardization_layer
 
@@ -33,7 +41,8 @@ _determinism_enabled = False
 
 
 def set_seed(seed: int) -> None:
-    """Seed Python, NumPy, TensorFlow and Keras, and make TensorFlow ops deterministic.
+    """Seed Python, NumPy and Keras (and TensorFlow, whose ops are then made deterministic,
+    when it is the backend; JAX on the CPU is deterministic for a fixed core count).
 
     Keras draws the seed of every initializer built without one from Python's global
     ``random`` module; in a process where other threads use it too (a Dask worker's event
@@ -47,7 +56,9 @@ def set_seed(seed: int) -> None:
         pass
     else:
         seed_generator.python_random = random.Random(int(seed))
-    if not _determinism_enabled:
+    if not _determinism_enabled and backend.current() == "tensorflow":
+        import tensorflow as tf
+
         tf.config.experimental.enable_op_determinism()
         _determinism_enabled = True
 
@@ -185,7 +196,8 @@ def _xy(split: Split) -> tuple[np.ndarray, np.ndarray]:
 
 def train(config: TrainConfig, fit: Split, val: Split | None, *, log_every: int = 1,
           out: Callable[[str], Any] = print,
-          callbacks: Sequence[keras.callbacks.Callback] = ()) -> TrainResult:
+          callbacks: Sequence[keras.callbacks.Callback] = (),
+          backup_dir: str | os.PathLike[str] | None = None) -> TrainResult:
     """Seed, build, compile and fit ``config.model`` on ``fit``.
 
     With a non-empty ``val`` and ``config.patience > 0``: early stopping on ``val_loss``, best
@@ -195,7 +207,9 @@ def train(config: TrainConfig, fit: Split, val: Split | None, *, log_every: int 
     ``val`` None or empty: all epochs, no validation (e.g. the final retrain on all training
     subjects). ``best_epoch`` is the epoch whose weights the returned model holds.
     ``callbacks`` run after early stopping and before the epoch line is printed (e.g.
-    :class:`EpochScores`, ``keras.callbacks.BackupAndRestore``).
+    :class:`EpochScores`). ``backup_dir``: resume from (and back up to) this folder after every
+    epoch (``keras.callbacks.BackupAndRestore`` for the weights and the optimizer, early
+    stopping's own state beside it); the caller removes it when the run is stored.
     """
     set_seed(config.seed)
     X, Y = _xy(fit)
@@ -206,22 +220,28 @@ def train(config: TrainConfig, fit: Split, val: Split | None, *, log_every: int 
     model.compile(optimizer=make_optimizer(config), loss="categorical_crossentropy",
                   metrics=["accuracy"])
     log = EpochLog(config.epochs, log_every, out)
-    every: list[keras.callbacks.Callback] = [*callbacks, log]
+    seeds = EpochSeeds(config.seed)
+    every: list[keras.callbacks.Callback] = [seeds, *callbacks, log]
     early_stopping = has_val and config.patience > 0
+    stopper = None
     if early_stopping:
-        every.insert(0, keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.patience, restore_best_weights=True))
+        stopper = ResumableEarlyStopping(
+            None if backup_dir is None else Path(backup_dir) / "early_stopping",
+            monitor="val_loss", patience=config.patience, restore_best_weights=True)
+        every.insert(1, stopper)
+    if backup_dir is not None:  # last: an epoch counts as done once the rest saved theirs
+        every.append(keras.callbacks.BackupAndRestore(str(Path(backup_dir) / "state")))
     t0 = time.perf_counter()
     hist = model.fit(X, Y, validation_data=_xy(val) if has_val else None,
                      epochs=config.epochs, batch_size=config.batch_size, callbacks=every,
                      verbose=0, shuffle=True)
     seconds = time.perf_counter() - t0
     history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
-    epochs_run = len(history["loss"])
-    if early_stopping:
-        best_epoch = int(np.nanargmin(history["val_loss"])) + 1
-    else:
-        best_epoch = epochs_run
+    epochs_run = len(history["loss"])  # in this call: fewer than the run's when it resumed
+    if stopper is not None:  # over every epoch of the run, resumed ones included
+        best_epoch = int(stopper.best_epoch) + 1
+    else:  # the last epoch of the run
+        best_epoch = seeds.first_epoch + epochs_run
     return TrainResult(model=model, history=history, epochs_run=epochs_run,
                        best_epoch=best_epoch, seconds=seconds,
                        seconds_per_epoch=seconds / epochs_run, config=config,

@@ -18,6 +18,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from .. import backend
 from .. import config as project  # the parameter ``config`` of the functions is a TrainConfig
 from ..data import Split
 from ..io import HarDataError, atomic_path, write_json_atomic
@@ -29,7 +30,7 @@ from .loop import TrainConfig, TrainResult
 MISSING_MODEL_FIX = ("run notebook 04 with TRAIN = True, or restore the committed file with "
                      "git checkout")
 #: The packages whose versions a saved run records (and whose versions decide its digest).
-VERSIONED: tuple[str, ...] = ("keras", "tensorflow", "numpy")
+VERSIONED: tuple[str, ...] = ("keras", "jax", "jaxlib", "tensorflow", "numpy")
 
 
 def save_model_atomic(model: keras.Model, path: str | os.PathLike[str]) -> Path:
@@ -59,6 +60,7 @@ def save_run(result: TrainResult, directory: str | os.PathLike[str], name: str,
         "config_key": result.config.key(),
         "n_params": count_params(result.model),
         "versions": package_versions(VERSIONED),
+        "backend": backend.describe(),
         **({"inputs_sha256": inputs_sha256} if inputs_sha256 else {}),
     }
     history_path = write_json_atomic(directory / f"{name}.history.json", meta)
@@ -68,7 +70,7 @@ def save_run(result: TrainResult, directory: str | os.PathLike[str], name: str,
 def inputs_digest(config: TrainConfig, fit: Split, val: Split | None) -> str:
     """SHA-256 of everything that decides a training result: the configuration, the fit and
     validation windows and labels, the code of this package (:mod:`har_utils.training`) and of
-    the models, and the versions of keras, tensorflow and numpy."""
+    the models, the versions of keras, jax, jaxlib, tensorflow and numpy, and the backend."""
     from .. import models
 
     h = hashlib.sha256(config.key().encode())
@@ -79,6 +81,7 @@ def inputs_digest(config: TrainConfig, fit: Split, val: Split | None) -> str:
     for module in (*sorted(Path(__file__).parent.glob("*.py")), Path(models.__file__)):
         h.update(module.read_bytes())
     h.update(json.dumps(package_versions(VERSIONED), sort_keys=True).encode())
+    h.update(backend.current().encode())
     return h.hexdigest()
 
 

@@ -1,0 +1,104 @@
+"""The Keras backend of this process, chosen in one place before Keras is imported.
+
+Keras 3 runs the same models on several backends. This project **trains on JAX** (2.5-2.7x
+faster than TensorFlow with op determinism on the CPU, and as repeatable: same seed and core
+count, same numbers; ``benchmarks/bench_backends.py``) and **exports with TensorFlow** (the
+TFLite converter needs a TensorFlow-backend model: the deployment study loads the saved
+``.keras`` file under TensorFlow in its own process).
+
+``import har_utils`` calls :func:`use_default` first thing, so ``KERAS_BACKEND`` is set before
+any module of the package imports Keras. A user's own ``KERAS_BACKEND`` wins (it is read once,
+when ``har_utils`` is first imported), and so does a Keras that the process imported before
+``har_utils``. :func:`require` is for code that works on one backend only (the TFLite export).
+:func:`describe` says what a run trained on: backend, its version, device.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+#: The backend the notebooks, the experiment runner and every study train on.
+TRAINING = "jax"
+#: The backend of the deployment study (TFLite export, the Keras timings it compares).
+EXPORT = "tensorflow"
+#: ``KERAS_BACKEND`` as the user set it before ``har_utils`` was first imported (None: unset).
+USER_SETTING: str | None = os.environ.get("KERAS_BACKEND") or None
+
+
+class BackendError(RuntimeError):
+    """Keras runs on another backend than the code needs, and it is too late to switch."""
+
+
+def keras_imported() -> bool:
+    """Whether Keras has been imported in this process (its backend is then fixed)."""
+    return "keras" in sys.modules
+
+
+def current() -> str:
+    """The backend Keras runs (or will run) on in this process."""
+    if keras_imported():
+        import keras
+
+        return str(keras.backend.backend())
+    return os.environ.get("KERAS_BACKEND") or "tensorflow"
+
+
+def use_default() -> str:
+    """Set ``KERAS_BACKEND`` to :data:`TRAINING` unless the user set it or Keras is already
+    imported; the backend in effect."""
+    if USER_SETTING is None and not keras_imported():
+        os.environ["KERAS_BACKEND"] = TRAINING
+    return current()
+
+
+def require(backend: str, why: str) -> None:
+    """Make this process run Keras on ``backend`` (set before Keras is imported, over any other
+    setting: the code that calls it cannot work otherwise); raise :class:`BackendError` with the
+    fix when Keras already runs on another backend."""
+    if not keras_imported():
+        os.environ["KERAS_BACKEND"] = backend
+        return
+    actual = current()
+    if actual != backend:
+        raise BackendError(
+            f"{why} needs Keras on the {backend} backend, but this process already imported "
+            f"Keras on {actual}. Fix: run it in a fresh Python process (or kernel) that imports "
+            f"it before anything that imports Keras, or set KERAS_BACKEND={backend}")
+
+
+def version(backend: str | None = None) -> str:
+    """The version of the package behind ``backend`` (default: :func:`current`)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    name = {"jax": "jax", "tensorflow": "tensorflow", "torch": "torch"}.get(
+        backend or current(), backend or current())
+    try:
+        return dist_version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def device() -> str:
+    """Where this process's Keras computes: ``CPU`` or ``GPU (<name>)`` (the first
+    accelerator the backend sees; JAX and TensorFlow use it without being asked)."""
+    name = current()
+    if name == "jax":
+        import jax
+
+        dev = jax.devices()[0]
+        return "CPU" if dev.platform == "cpu" else f"GPU ({dev.device_kind})"
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        return f"GPU ({gpus[0].name})" if gpus else "CPU"
+    return "CPU"
+
+
+def describe() -> dict[str, Any]:
+    """``{"backend", "version", "device"}`` of this process (recorded by every run)."""
+    name = current()
+    return {"backend": name, "version": version(name), "device": device()}
