@@ -26,7 +26,7 @@ nbval = HAR_RESULTS_DIR=$(CURDIR)/build/$(1)/results HAR_FIGURES_DIR=$(CURDIR)/b
   $(PYTEST) -p no:cacheprovider --nbval --nbval-kernel-name python3 --nbval-cell-timeout=1800 \
   --nbval-sanitize-with tests/nbval_sanitize.cfg $(2)
 
-.PHONY: lock help venv reproduce publish deploy test-deploy zoo zoo-cost cv cv-cost test-cv ablations data test test-fast test-data test-notebooks test-ablations bench readme lab clean clean-data
+.PHONY: lock help venv reproduce publish deploy test-deploy zoo zoo-cost cv cv-cost test-cv ablations data test test-fast test-data test-notebooks test-ablations bench bench-backends readme lab clean clean-data
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -59,8 +59,12 @@ publish: $(STAMP) ## Copy the finished paper run into the committed notebooks + 
 data: $(STAMP) ## Only the data step (notebook 01): source, fidelity, results/data_summary.json
 	$(HAR) run --profile $(PROFILE) 01_data
 
+# The deployment study's tests run Keras on TensorFlow (the TFLite export), the rest on JAX (the
+# training backend): one backend per process, so two pytest runs (tests/conftest.py).
+TF_TESTS := tests/test_deploy.py tests/test_predict.py
 test: $(STAMP) ## All test tiers: unit, real data (offline HAPT), every notebook via papermill + nbval
 	$(PYTEST) tests
+	KERAS_BACKEND=tensorflow $(PYTEST) $(TF_TESTS)
 	$(MAKE) --no-print-directory test-notebooks
 	$(MAKE) --no-print-directory test-ablations
 	$(MAKE) --no-print-directory test-deploy
@@ -83,9 +87,13 @@ test-deploy: $(STAMP) ## Smoke form of the deployment benchmark (notebook 08: th
 
 test-fast: $(STAMP) ## Unit tier only: synthetic data, seconds
 	$(PYTEST) tests -m "not realdata and not slow"
+	KERAS_BACKEND=tensorflow $(PYTEST) $(TF_TESTS) -m "not realdata and not slow"
 
 test-data: $(STAMP) ## Real-data tier only: the HAPT rebuild against the official counts
 	$(PYTEST) tests -m realdata
+
+bench-backends: $(STAMP) ## Seconds per epoch of every zoo model on JAX and TensorFlow, one core each (results/benchmarks/backends.json; about 15 minutes, quiet machine)
+	$(PY) benchmarks/bench_backends.py --epochs 2
 
 bench: $(STAMP) ## Benchmarks that print figures: data load, training loop vs bare fit (writes results/benchmarks/)
 	$(PY) benchmarks/bench_data.py --repeats 3

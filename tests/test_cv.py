@@ -190,14 +190,15 @@ def test_subject_comparisons_carry_holm_over_the_family() -> None:
 
 
 def test_cost_table_shows_every_model_and_every_reduction() -> None:
-    cost = {"models": [{"model": m, "s_per_epoch": 10.0} for m in cv.MODELS]}
-    t = cv.cost_table(cost=cost).set_index("model")
+    t = cv.cost_table(spe={m: 10.0 for m in cv.MODELS}).set_index("model")
     assert list(t.index) == list(cv.MODELS)
     assert t.loc["cnn_lstm_paper", "folds"] == 7 and t.loc["cnn_lstm_paper", "final seeds"] == 5
     assert t.loc["cnn_lstm_paper", "fold hours"] == pytest.approx(7 * 100 * 10 * 18 / 21 / 3600)
     assert "3 of 7 folds" in t.loc["lstm", "reductions"]
-    assert "budget 30 epochs" in t.loc["deepconvlstm", "reductions"]
-    assert "budget 15 epochs" in t.loc["isplinception", "reductions"]  # its own paper's cap
+    for model, budget in cv.BUDGET.items():
+        assert f"budget {budget} epochs (cost cap)" in t.loc[model, "reductions"]
+        assert budget >= 50  # long enough for the curve to show its end
+        assert t.loc[model, "epoch budget"] == budget
     assert t.loc["cnn", "reductions"] == "-"
 
 
@@ -260,3 +261,15 @@ def test_smoke_protocol_end_to_end(tmp_path, monkeypatch: pytest.MonkeyPatch) ->
     assert re.search(r"^\| tiny_cnn +\| +2 \|", block, re.M) and "1, 6, 30" in block
     assert "Epoch rule, chosen on the folds by default" in block
     assert re.search(r"^\| mean +\| +- +\|", block, re.M)  # no nested score on 2 folds
+
+
+def test_a_cost_cap_above_the_models_own_cap_is_trained() -> None:
+    """isplinception's paper trains 15 epochs (its ``max_epochs``); protocol cv's budget
+    replaces that cap in its runs, and other models' runs carry no such setting."""
+    from har_utils.models import train_defaults
+
+    p = cv.plan_for("isplinception")
+    assert train_defaults("isplinception")["max_epochs"] < p.budget
+    fold, final = cv.fold_runs("isplinception", p)[0], cv.final_runs("isplinception", p, 7)[0]
+    assert fold.train_config().epochs == p.budget and final.train_config().epochs == 7
+    assert cv.fold_runs("cnn", cv.plan_for("cnn"))[0].train == ()

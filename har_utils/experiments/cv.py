@@ -4,8 +4,10 @@
    computed from the official window counts, so the assignment is the same on every data
    source; it is recorded in ``results/cv/summary.json`` and shown in the notebooks.
 2. **Fold runs.** Each fold trains on the other training subjects for a fixed budget (the
-   paper's 100 epochs, or the budget the model's own paper gives) and scores its held-out
-   subjects after every epoch: accuracy, macro-F1, loss. No weights are chosen on them.
+   paper's 100 epochs; a smaller cost cap for the costliest models, :data:`BUDGET`, which
+   replaces a smaller cap of the model's own paper so the curve can show its end) and scores
+   its held-out subjects after every epoch: accuracy, macro-F1, loss. No weights are chosen
+   on them.
 3. **Choice.** An epoch rule maps the fold accuracy curves (folds x epochs) to an epoch count
    (:data:`EPOCH_RULES`: the best epoch of the smoothed mean curve, the smallest within one
    standard error or within one paired standard error of it, the end of the budget). The rule
@@ -44,6 +46,7 @@ from .. import config, data, evaluation
 from ..data import HarDataset
 from ..io import write_json_atomic, write_table
 from .runner import CLASSICAL, Run, execute, load
+from .zoo import BUDGET as PAPER_EPOCHS  # the paper's 100 epochs
 from .zoo import ZOO
 
 STUDY = "cv"
@@ -54,10 +57,14 @@ MODELS: tuple[str, ...] = ZOO
 #: Folds run per model (the first n of the K folds): the costliest models get 3.
 FOLDS: dict[str, int] = {"cnn_lstm_sequential": 3, "lstm": 3, "deepconvlstm": 3,
                          "isplinception": 3}
-#: Epoch budget per model (default: the paper's 100; a model's own ``max_epochs`` caps it).
-BUDGET: dict[str, int] = {"deepconvlstm": 30}
-#: Final seeds per model (default 3).
-FINAL_SEEDS: dict[str, int] = {"cnn_lstm_paper": 5, "deepconvlstm": 1, "isplinception": 1}
+#: Epoch budget per model: a cost cap (default: the paper's 100). On JAX, one core, the two
+#: costliest models take 30 and 116 s per epoch (results/benchmarks/backends.json); 50 epochs
+#: is past where their earlier 30- and 15-epoch curves still rose, and it replaces
+#: isplinception's own cap (its paper's 15 epochs: :func:`train_settings`).
+BUDGET: dict[str, int] = {"deepconvlstm": 50, "isplinception": 50}
+#: Final seeds per model (default 3): 5 for the paper's model; isplinception 1 (its 3 folds
+#: x 50 epochs already cost about 4 hours of one worker, a seed 1.6 more: the cost table).
+FINAL_SEEDS: dict[str, int] = {"cnn_lstm_paper": 5, "isplinception": 1}
 DEFAULT_FINAL_SEEDS = 3
 #: The linear baseline's grid of inverse regularisation strengths (ascending: the most
 #: regularised first); it reaches down to 0.001 so that the chosen C is not at its edge.
@@ -85,9 +92,20 @@ def plan_for(model: str, *, smoke: bool = False) -> Plan:
 
     if model in CLASSICAL:  # deterministic: one fit per fold and C, one final fit
         return Plan(folds=K_FOLDS, budget=1, final_seeds=1)
-    cap = train_defaults(model).get("max_epochs", 100)
-    return Plan(folds=FOLDS.get(model, K_FOLDS), budget=min(BUDGET.get(model, 100), cap),
+    return Plan(folds=FOLDS.get(model, K_FOLDS), budget=BUDGET.get(model, PAPER_EPOCHS),
                 final_seeds=FINAL_SEEDS.get(model, DEFAULT_FINAL_SEEDS))
+
+
+def train_settings(model: str, p: Plan) -> dict[str, int]:
+    """The runs' ``Run.train``: the plan's budget replaces a smaller cap of the model's own
+    (``train_defaults`` ``max_epochs``: isplinception's paper trains 15 epochs), so a fold
+    curve can show where the model stops improving."""
+    from ..models import train_defaults
+
+    if model in CLASSICAL:
+        return {}
+    cap = train_defaults(model).get("max_epochs")
+    return {"max_epochs": p.budget} if cap is not None and cap < p.budget else {}
 
 
 def folds(k: int = K_FOLDS) -> list[tuple[int, ...]]:
@@ -111,6 +129,7 @@ def fold_runs(model: str, p: Plan, k: int = K_FOLDS, c: float | None = None) -> 
         fit = tuple(s for s in config.TRAIN_SUBJECTS if s not in held)
         kw = {} if c is None else {"C": c}
         out.append(Run(model, 0, p.budget, fit, held, test=False, model_kwargs=kw, study=STUDY,
+                       train=train_settings(model, p),
                        name=f"cv/{model}/fold{i}" + ("" if c is None else f"/C={c:g}")))
     return out
 
@@ -347,7 +366,8 @@ def final_runs(model: str, p: Plan, epochs: int, c: float | None = None) -> list
     """The final retrains on all 21 training subjects, tested once."""
     kw = {} if c is None else {"C": c}
     return [Run(model, s, epochs, tuple(config.TRAIN_SUBJECTS), (), test=True, model_kwargs=kw,
-                study=STUDY, name=f"cv/{model}/final/seed{s}") for s in range(p.final_seeds)]
+                train=train_settings(model, p), study=STUDY, name=f"cv/{model}/final/seed{s}")
+            for s in range(p.final_seeds)]
 
 
 # --- choices on the fold runs -------------------------------------------------------------
@@ -639,15 +659,36 @@ def summary_path() -> Path:
     return config.results_dir() / STUDY / "summary.json"
 
 
-def cost_table(models: Sequence[str] = MODELS, cost: dict[str, Any] | None = None
+#: Where the cost table takes its seconds per epoch: the backends benchmark (one core, JAX, as
+#: the runner's workers train) when it exists, else the zoo's older TensorFlow measurement.
+COST_SOURCES: tuple[tuple[str, str], ...] = (
+    ("results/benchmarks/backends.json", "JAX, one core (benchmarks/bench_backends.py)"),
+    ("results/zoo/cost_table.json", "TensorFlow, 2 cores (benchmarks/bench_epoch_cost.py)"))
+
+
+def seconds_per_epoch() -> tuple[dict[str, float], str]:
+    """Measured seconds per epoch on all 21 training subjects, per model, and what measured
+    them (:data:`COST_SOURCES`, the first that exists)."""
+    for rel, what in COST_SOURCES:
+        path = config.PROJECT_ROOT / rel
+        if not path.exists():
+            continue
+        doc = json.loads(path.read_text())
+        if "table" in doc:
+            spe = {r["model"]: r["jax s/epoch"] for r in doc["table"] if r.get("jax s/epoch")}
+        else:
+            spe = {m["model"]: m["s_per_epoch"] for m in doc["models"]}
+        return spe, f"{rel}: {what}"
+    return {}, "no measurement"
+
+
+def cost_table(models: Sequence[str] = MODELS, spe: dict[str, float] | None = None
                ) -> pd.DataFrame:
     """Model x folds x epochs x measured seconds per epoch, before anything long runs.
-    Seconds per epoch come from the zoo's measurement on all 21 training subjects
-    (``results/zoo/cost_table.json``); a fold trains on 18 of them."""
-    if cost is None:
-        path = config.PROJECT_ROOT / "results" / "zoo" / "cost_table.json"
-        cost = json.loads(path.read_text()) if path.exists() else {"models": []}
-    spe = {m["model"]: m["s_per_epoch"] for m in cost["models"]}
+    Seconds per epoch of one worker on all 21 training subjects (:func:`seconds_per_epoch`);
+    a fold trains on 18 of them. The final hours are at most: at the full budget."""
+    if spe is None:
+        spe = seconds_per_epoch()[0]
     rows = []
     for model in models:
         p = plan_for(model)
@@ -657,12 +698,12 @@ def cost_table(models: Sequence[str] = MODELS, cost: dict[str, Any] | None = Non
         notes = []
         if p.folds < K_FOLDS and model not in CLASSICAL:
             notes.append(f"{p.folds} of {K_FOLDS} folds")
-        if model not in CLASSICAL and p.budget < 100:
-            notes.append(f"budget {p.budget} epochs")
+        if model not in CLASSICAL and p.budget < PAPER_EPOCHS:
+            notes.append(f"budget {p.budget} epochs (cost cap)")
         if model in CLASSICAL:
             notes.append(f"C grid of {len(p.c_grid)} x {p.folds} folds; deterministic: 1 final fit")
         elif p.final_seeds < DEFAULT_FINAL_SEEDS:
-            notes.append(f"{p.final_seeds} final seed")
+            notes.append(f"{p.final_seeds} final seed(s)")
         rows.append({"model": model, "folds": p.folds, "epoch budget": p.budget,
                      "final seeds": p.final_seeds, "s per epoch (21 subjects)": s,
                      "fold hours": fold_h, "final hours (at most)": final_h,
@@ -673,11 +714,12 @@ def cost_table(models: Sequence[str] = MODELS, cost: dict[str, Any] | None = Non
 
 def write_cost_table(models: Sequence[str] = MODELS) -> tuple[pd.DataFrame, Path]:
     """:func:`cost_table`, written to ``results/cv/cost_table.csv``; the table and its path."""
-    table = cost_table(models)
+    spe, source = seconds_per_epoch()
+    table = cost_table(models, spe)
     path = config.results_dir() / STUDY / "cost_table.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_table(table, path, "seconds per epoch measured on the HAPT rebuild "
-                "(results/zoo/cost_table.json)", "har cv cost", index=False)
+    write_table(table, path, f"seconds per epoch measured on the HAPT rebuild ({source})",
+                "har cv cost", index=False)
     return table, path
 
 

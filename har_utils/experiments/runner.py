@@ -77,7 +77,8 @@ class Run:
     test: bool = True
     #: Hyper-parameters of the model (the rest at its builder's defaults).
     model_kwargs: Pairs = ()
-    #: ``TrainConfig`` settings (the rest at the model's own training defaults).
+    #: ``TrainConfig`` settings (the rest at the model's own training defaults); ``max_epochs``
+    #: replaces the model's own cap on ``epochs``.
     train: Pairs = ()
     #: Input channels (names from ``config.CHANNELS``); empty: all nine.
     channels: tuple[str, ...] = ()
@@ -138,10 +139,12 @@ class Run:
                              f"{unknown}")
         base = {"batch_size": td.get("batch_size", 32), "optimizer": td.get("optimizer", "adam"),
                 "learning_rate": td.get("learning_rate", 1e-3)}
+        settings = dict(self.train)
+        # the model's own cap on epochs (its paper's budget), unless the run sets another
+        cap = int(settings.pop("max_epochs", td.get("max_epochs", self.epochs)))
         return TrainConfig(model=self.model, model_kwargs={**defaults, **dict(self.model_kwargs)},
-                           epochs=min(self.epochs, td.get("max_epochs", self.epochs)),
-                           patience=self.patience, seed=self.seed,
-                           **{**base, **dict(self.train)})
+                           epochs=min(self.epochs, cap), patience=self.patience, seed=self.seed,
+                           **{**base, **settings})
 
     def config(self) -> dict[str, Any]:
         """Everything that decides the result besides the data (JSON-ready)."""
