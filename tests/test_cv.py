@@ -273,3 +273,16 @@ def test_a_cost_cap_above_the_models_own_cap_is_trained() -> None:
     fold, final = cv.fold_runs("isplinception", p)[0], cv.final_runs("isplinception", p, 7)[0]
     assert fold.train_config().epochs == p.budget and final.train_config().epochs == 7
     assert cv.fold_runs("cnn", cv.plan_for("cnn"))[0].train == ()
+
+
+def test_a_final_row_never_mixes_backends_or_devices() -> None:
+    def r(name: str, backend: str, device: str = "CPU") -> dict:
+        return {"name": name, "run": {"model": "cnn"}, "backend": backend, "version": "1",
+                "device": device}
+
+    runs = [r("a", "jax"), r("b", "jax"), r("c", "tensorflow"), r("d", "jax", "GPU (H100)")]
+    kept, left = cv.one_device(runs)
+    assert [x["name"] for x in kept] == ["a", "b"] and left == ["c", "d"]
+    assert cv.one_device(runs[:2]) == (runs[:2], [])
+    old = {"name": "e", "run": {"model": "cnn"}, "environment": {"packages": {"tensorflow": "2.21.0"}}}
+    assert cv.backend_of(old) == "tensorflow 2.21.0"

@@ -276,8 +276,8 @@ def test_c_recall_against_the_diagonal_for_every_class(findings: dict[str, paper
 def test_correct_needed_brute_force() -> None:
     for recall, n in ((0.98, 496), (0.93, 491), (1.0, 420), (0.94, 532)):
         ok = [d for d in range(n + 1) if round(d / n + 1e-12, 2) == recall]
-        lo, hi = paper.correct_needed(recall, n)
-        assert (lo, min(hi, n)) == (min(ok), max(ok))
+        assert paper.correct_needed(recall, n) == (min(ok), max(ok))  # capped at the support
+    assert paper.correct_needed(1.0, 420) == (418, 420)
 
 
 def test_d_f1_ranges_and_impossible_classes(findings: dict[str, paper.Finding]) -> None:

@@ -551,8 +551,31 @@ def final_row(model: str, results: list[dict[str, Any]], ds: HarDataset) -> dict
                                                             for r in results])) for s in subjects},
             "ensemble": ensemble(results, ds),
             "devices": sorted({r.get("device", "?") for r in results}),
+            "backends": sorted({backend_of(r) for r in results}),
             "train_seconds_total": float(sum(r.get("train_seconds", 0.0) for r in results)),
             "data_source": results[0]["data"]["source_label"]}
+
+
+def backend_of(result: dict[str, Any]) -> str:
+    """``"jax 0.10.2"``: the Keras backend and version a stored run trained on (runs from
+    before JAX recorded none: TensorFlow; classical runs: no Keras)."""
+    if result.get("run", {}).get("model") in CLASSICAL:
+        return "scikit-learn"
+    name = result.get("backend", "tensorflow")
+    version = result.get("version") or result.get("environment", {}).get(
+        "packages", {}).get(name, "")
+    return f"{name} {version}".strip()
+
+
+def one_device(results: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """A row never mixes backends or devices: the results of the (backend, device) with the
+    most of them, and the names of the others (left out)."""
+    where = [(backend_of(r), r.get("device", "CPU")) for r in results]
+    if len(set(where)) <= 1:
+        return results, []
+    keep = max(set(where), key=where.count)
+    return ([r for r, w in zip(results, where) if w == keep],
+            [r["name"] for r, w in zip(results, where) if w != keep])
 
 
 def ensemble(results: list[dict[str, Any]], ds: HarDataset) -> dict[str, Any] | None:
@@ -626,12 +649,9 @@ def summary(ds: HarDataset, models: Sequence[str] = MODELS, *, smoke: bool = Fal
         done = [x for x in finals if x is not None]
         if len(done) < len(finals):
             out["missing"].append(f"{model}: {len(finals) - len(done)} of {len(finals)} final seeds")
-        devices = sorted({x.get("device", "CPU") for x in done})
-        if len(devices) > 1:  # a row never mixes devices: keep the device with the most seeds
-            keep = max(devices, key=lambda d: sum(x.get("device", "CPU") == d for x in done))
-            entry["left_out_other_device"] = [x["name"] for x in done
-                                              if x.get("device", "CPU") != keep]
-            done = [x for x in done if x.get("device", "CPU") == keep]
+        done, entry["left_out_other_device"] = one_device(done)
+        if not entry["left_out_other_device"]:
+            del entry["left_out_other_device"]
         if done:
             entry["final"] = final_row(model, done, ds)
         out["models"][model] = entry

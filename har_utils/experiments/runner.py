@@ -442,8 +442,9 @@ def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
     backup_root = config.BUILD_DIR / "runs_backup" if backup_root is None else backup_root
     where = (f"Dask scheduler {scheduler}" if scheduler
              else f"{workers} local worker(s)")
-    groups = ", ".join(f"{b} x {c or 'default'}" for b, c in
-                       sorted({(r.backend, r.threads) for r in todo.values()}))
+    groups = ", ".join(f"{b} x {c or 'default'}" for b, c in sorted(
+        {("scikit-learn" if r.model in CLASSICAL else r.backend, r.threads)
+         for r in todo.values()}))
     log(f"[runner] {len(runs)} run(s): {len(runs) - len(todo)} stored, {len(todo)} to train "
         f"({where}; backend x threads per run: {groups or '-'})")
     failures: list[str] = []

@@ -17,9 +17,11 @@ TABLE1_HALF_WIDTH: float = 0.005
 
 def correct_needed(recall: float, support: int,
                    half_width: float = TABLE1_HALF_WIDTH) -> tuple[int, int]:
-    """The numbers of correct windows out of ``support`` whose recall prints as ``recall``."""
-    return (math.ceil((recall - half_width) * support - 1e-9),
-            math.floor((recall + half_width) * support + 1e-9))
+    """The numbers of correct windows out of ``support`` whose recall prints as ``recall``,
+    within 0..``support`` (a printed 1.00 allows 0.995-1.0, never more than every window)."""
+    low = math.ceil((recall - half_width) * support - 1e-9)
+    high = math.floor((recall + half_width) * support + 1e-9)
+    return max(0, min(low, support)), max(0, min(high, support))
 
 
 def f1_range(p: float, r: float, half_width: float = TABLE1_HALF_WIDTH) -> tuple[float, float]:

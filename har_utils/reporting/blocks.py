@@ -396,3 +396,33 @@ def benchmarks_block(results: Path) -> str:
     cpus = (d or t)["cpu_count"]
     return "\n".join([f"On {cpus} CPU cores (`make bench`):", "",
                       markdown_table(pd_frame(rows), disable_numparse=True)])
+
+
+def backends_block(results: Path) -> str:
+    """Markdown: seconds per training epoch of every zoo model on Keras's JAX and TensorFlow
+    backends (``benchmarks/bench_backends.py``, ``make bench-backends``)."""
+    b = read_result("benchmarks/backends.json", results)
+    if b is None:
+        return "_The backends benchmark has not run yet: `make bench-backends`._"
+    rows = []
+    for r in b["table"]:
+        j, t = r.get("jax s/epoch"), r.get("tensorflow s/epoch")
+        rows.append({"model": r["model"],
+                     "JAX s/epoch": "failed" if j is None else f"{j:.2f}",
+                     "TensorFlow s/epoch": "failed" if t is None else f"{t:.2f}",
+                     "speed-up": "-" if r.get("speed-up") is None else f"{r['speed-up']:.2f}x",
+                     "first epoch, JAX / TF (s)": f"{r.get('jax first epoch s') or 0:.1f} / "
+                                                  f"{r.get('tensorflow first epoch s') or 0:.1f}"})
+    slower = [r["model"] for r in b["table"] if r.get("speed-up") and r["speed-up"] < 1]
+    source = (b.get("data") or {}).get("source_label", "?")
+    env = b.get("environment", {}).get("packages", {})
+    lines = [f"Seconds per training epoch on all 7,352 training windows ({source}), one core per "
+             f"process, {b['parallel_processes']} processes at once on {b['cpu_count']} cores; "
+             + ("epoch 2" if b["epochs"] == 2 else f"the median of epochs 2-{b['epochs']}")
+             + f" (the first epoch, which compiles, apart); JAX "
+             f"{env.get('jax', '?')}, TensorFlow {env.get('tensorflow', '?')} with op determinism, "
+             f"Keras {env.get('keras', '?')} (`make bench-backends`, one run each):", "",
+             markdown_table(pd_frame(rows), disable_numparse=True)]
+    if slower:
+        lines += ["", f"Slower on JAX: {', '.join(slower)}."]
+    return "\n".join(lines)

@@ -63,9 +63,12 @@ def cv_block(results: Path) -> str:
         import pandas as pd
 
         c = pd.read_csv(cost, comment="#")
+        first = cost.read_text().splitlines()[0]
+        measured = first.split("measured on ", 1)[-1].split("; written by")[0] \
+            if "measured on " in first else "seconds per epoch as measured"
         out += [f"Cost, planned before the runs (`make cv-cost`; at most "
-                f"{c['total hours (at most)'].sum():.1f} h of one worker, seconds per epoch "
-                "measured with 2 threads on 2 cores):", "", markdown_table(c.round(2)), ""]
+                f"{c['total hours (at most)'].sum():.1f} h of one worker; seconds per epoch "
+                f"measured on {measured}):", "", markdown_table(c.round(2)), ""]
     t = cv_table(s)
     if len(t):
         out += [markdown_table(t), ""]
