@@ -131,7 +131,7 @@ def _row_note(r: dict[str, Any]) -> str:
                      f"inflated by {r['inflation_pp']:.2f} pp")
     elif r["protocol"] == "subjects" and r["model"] != "logreg_features":
         notes.append("early stopping on the loss of 4 validation subjects (it stops early: "
-                     "undertrained, see protocol cv)")
+                     "undertrained; protocol cv chooses the epochs on the folds instead)")
     elif r["protocol"] == "retrain_all":
         notes.append("retrained on all 21 training subjects for the best epoch of the subjects run")
     if r["model"] == "logreg_features":

@@ -156,8 +156,8 @@ def ablations_block(results: Path) -> str:
                 f"subjects (8, 17, 21, 25; patience 10, best weights kept). Its {len(kept)} "
                 f"trained runs kept epochs {min(kept)}-{max(kept)} (median "
                 f"{sorted(kept)[len(kept) // 2]}; {100 * share:.0f} % between 3 and 9), so each "
-                "factor was measured on an undertrained model; protocol cv replaces this "
-                "protocol.", ""]
+                "factor was measured on an undertrained model; protocol cv, with the epoch "
+                "rule chosen on its folds, is the protocol that replaces it.", ""]
     f = factor_table(s)
     if len(f):
         out += ["Each factor's best value on the validation subjects (test reported, never used "
