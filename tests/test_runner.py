@@ -297,3 +297,40 @@ def test_local_processes_and_a_dask_cluster_give_the_same_results(
         assert re_["history"] == lo["history"]
         assert re_["test"]["accuracy"] == lo["test"]["accuracy"]
         assert re_["y_pred"] == lo["y_pred"]
+
+
+_RUNNER = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from synthetic_uci import synthetic_dataset
+from har_utils.experiments import runner
+from har_utils.experiments.runner import Run
+from har_utils import config
+fold = (1, 3, 5)
+fit = tuple(s for s in config.TRAIN_SUBJECTS if s not in fold)
+runs = [Run("tiny_cnn", s, 3, fit, fold, name=f"tiny/seed{s}") for s in range(4)]
+results = runner.execute(runs, synthetic_dataset(), ship_data=True, backup_root=sys.argv[2],
+                         poll_seconds=0.2)
+print(json.dumps([r["history"]["val_accuracy"] for r in results]))
+"""
+
+
+@pytest.mark.slow
+def test_two_runners_on_one_store_train_each_run_once(tmp_path: Path) -> None:
+    """Two runner processes started together on one results folder: every run is trained
+    by exactly one of them, the other reads it; both return the same results."""
+    import subprocess
+    import sys
+
+    tests = str(Path(__file__).parent)
+    procs = [subprocess.Popen([sys.executable, "-c", _RUNNER, tests, str(tmp_path / f"b{i}")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONHASHSEED": "0"})
+             for i in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e[-2000:] for _, e in outs]
+    trained = [line for out, _ in outs for line in out.splitlines()
+               if line.startswith("[runner ") and "epoch(s)" in line]
+    assert len(trained) == 4, trained  # each of the 4 runs once, in one process or the other
+    assert outs[0][0].splitlines()[-1] == outs[1][0].splitlines()[-1]
+    assert not list((tmp_path / "results" / "runs").glob("*.lock"))

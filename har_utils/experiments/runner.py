@@ -410,6 +410,14 @@ def release(key: str) -> None:
     lock_path(key).unlink(missing_ok=True)
 
 
+def stored(key: str) -> bool:
+    """Whether run ``key`` has a readable result in the store (a damaged one does not count)."""
+    try:
+        return json.loads(result_path(key).read_text()).get("key") == key
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def lock_path(key: str) -> Path:
     return runs_dir() / f"{key}.lock"
 
@@ -452,38 +460,44 @@ def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
     state = {"i": 0, "n": len(todo)}
     waiting = dict(todo)
     while waiting:
-        mine = {k: r for k, r in waiting.items() if claim(k)}
-        held = {k: r for k, r in waiting.items() if k not in mine}
-        if mine:
-            try:
-                failures += _train(mine, payload=ds if ship_data else ds.source,
-                                   expected=expected, workers=workers, scheduler=scheduler,
-                                   backup_root=backup_root, log=log, state=state)
-            finally:
-                for k in mine:
-                    release(k)
-        waiting = {k: r for k, r in held.items() if not result_path(k).exists()}
+        mine: set[str] = set()  # claimed one at a time, as a worker is about to take it
+        try:
+            failures += _train(waiting, mine, payload=ds if ship_data else ds.source,
+                               expected=expected, workers=workers, scheduler=scheduler,
+                               backup_root=backup_root, force=force, log=log, state=state)
+        finally:
+            for k in mine:
+                release(k)
+        waiting = {k: r for k, r in waiting.items() if k not in mine and not stored(k)}
         if waiting:
             log(f"[runner] {len(waiting)} run(s) claimed by another runner "
                 f"({', '.join(config.shown(lock_path(k)) for k in list(waiting)[:3])}"
                 f"{', ...' if len(waiting) > 3 else ''}): waiting for them")
             while waiting and all(claim_alive(k) for k in waiting):
                 time.sleep(poll_seconds)
-                waiting = {k: r for k, r in waiting.items() if not result_path(k).exists()}
-            for k in list(waiting):
-                if result_path(k).exists():
-                    del waiting[k]
+                waiting = {k: r for k, r in waiting.items() if not stored(k)}
     log(f"[runner] finished in {time.perf_counter() - t0:.0f} s")
     if failures:
         raise RuntimeError(f"{len(failures)} run(s) failed:\n" + "\n".join(failures))
     return [json.loads(result_path(k).read_text()) for k in keys]
 
 
-def _train(todo: dict[str, Run], *, payload: HarDataset | str, expected: str, workers: int,
-           scheduler: str | None, backup_root: Path, log: Callable[[str], Any],
-           state: dict[str, int]) -> list[str]:
-    """Train the claimed runs ``todo`` (one pool per backend and thread count), write each
-    result as it arrives; the failures, reported."""
+def _train(todo: dict[str, Run], mine: set[str], *, payload: HarDataset | str, expected: str,
+           workers: int, scheduler: str | None, backup_root: Path, force: bool,
+           log: Callable[[str], Any], state: dict[str, int]) -> list[str]:
+    """Train the runs of ``todo`` that this runner can claim (one pool per backend and thread
+    count), each claimed just before it is handed to a worker (added to ``mine``), so runners
+    sharing a store share the work; write each result as it arrives; the failures, reported."""
+
+    def claimed(key: str) -> bool:
+        if not claim(key):
+            return False
+        if not force and stored(key):  # another runner stored it meanwhile
+            release(key)
+            return False
+        mine.add(key)
+        return True
+
     from joblib import Parallel, delayed, parallel_config
 
     if scheduler:
@@ -504,7 +518,7 @@ def _train(todo: dict[str, Run], *, payload: HarDataset | str, expected: str, wo
             group = {k: r for k, r in todo.items() if (r.backend, r.threads) == group_key}
             with parallel_config(**backend):
                 tasks = (delayed(_guarded)(k, r, payload, expected, str(backup_root))
-                         for k, r in group.items())
+                         for k, r in group.items() if claimed(k))
                 for key, result, error in Parallel(return_as="generator_unordered")(tasks):
                     state["i"] += 1
                     name = todo[key].label
