@@ -539,7 +539,8 @@ def _train(todo: dict[str, Run], mine: set[str], *, payload: HarDataset | str, e
                            else "")
                         + (f", test accuracy {acc:.4f}" if acc is not None else "")
                         + f", {result['wall_seconds']:.0f} s on {result['worker']['address']} "
-                        f"(pid {result['worker']['pid']}, {result.get('backend', 'tensorflow')}"
+                        f"(pid {result['worker']['pid']}, "
+                        f"{'scikit-learn' if todo[key].model in CLASSICAL else result.get('backend', 'tensorflow')}"
                         f", {result.get('device', 'CPU')})")
     finally:
         if client is not None:
