@@ -286,3 +286,12 @@ def test_a_final_row_never_mixes_backends_or_devices() -> None:
     assert cv.one_device(runs[:2]) == (runs[:2], [])
     old = {"name": "e", "run": {"model": "cnn"}, "environment": {"packages": {"tensorflow": "2.21.0"}}}
     assert cv.backend_of(old) == "tensorflow 2.21.0"
+
+
+def test_the_earlier_rule_is_a_sensitivity_row_never_the_choice() -> None:
+    p = cv.plan_for("cnn")
+    choice = {"epochs": 40, "epochs_by_rule": {"argmax": 40, "one_se": 3, "end": 100}}
+    runs = cv.sensitivity_runs("cnn", p, choice)
+    assert [r.epochs for r in runs] == [3] * p.final_seeds and all(r.test for r in runs)
+    assert {r.seed for r in runs} == {r.seed for r in cv.final_runs("cnn", p, 40)}
+    assert cv.sensitivity_runs("cnn", p, {**choice, "epochs": 3}) == []  # the same count

@@ -69,6 +69,10 @@ DEFAULT_FINAL_SEEDS = 3
 #: The linear baseline's grid of inverse regularisation strengths (ascending: the most
 #: regularised first); it reaches down to 0.001 so that the chosen C is not at its edge.
 C_GRID: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1, 1.0, 10.0)
+#: The epoch rule protocol cv used before the rule was chosen on the folds: its epoch count is
+#: also trained and tested (the same final seeds) and reported as a sensitivity row, never
+#: chosen.
+SENSITIVITY_RULE = "one_se"
 #: The smoke profile's grid: two values.
 SMOKE_C_GRID: tuple[float, ...] = (0.1, 1.0)
 #: The fewest folds a nested leave-one-fold-out score needs (a rule sees at least 2 folds).
@@ -473,8 +477,19 @@ def run_models(models: Sequence[str], ds: HarDataset, *, smoke: bool = False,
         finals = [r for m in models for r in
                   (final_runs(m, plans[m], 1, choices[m]["C"]) if m in CLASSICAL
                    else final_runs(m, plans[m], choices[m]["epochs"]))]
+        finals += [r for m in models if m not in CLASSICAL
+                   for r in sensitivity_runs(m, plans[m], choices[m])]
         execute(finals, ds, **execute_kw)
     return {m: choices[m] for m in models}
+
+
+def sensitivity_runs(model: str, p: Plan, choice: dict[str, Any]) -> list[Run]:
+    """The final runs at the epoch count of :data:`SENSITIVITY_RULE` (the earlier rule), when
+    it differs from the chosen count: reported beside the chosen row, never chosen."""
+    n = (choice.get("epochs_by_rule") or {}).get(SENSITIVITY_RULE)
+    if n is None or n == choice["epochs"]:
+        return []
+    return final_runs(model, p, int(n))
 
 
 def run_model(model: str, ds: HarDataset, *, smoke: bool = False, stage: str = "all",
@@ -654,6 +669,17 @@ def summary(ds: HarDataset, models: Sequence[str] = MODELS, *, smoke: bool = Fal
             del entry["left_out_other_device"]
         if done:
             entry["final"] = final_row(model, done, ds)
+        if model not in CLASSICAL:
+            extra = [load(r, ds) for r in sensitivity_runs(model, p, choice)]
+            kept = one_device([x for x in extra if x is not None])[0]
+            if len(kept) < len(extra):
+                out["missing"].append(f"{model}: {len(extra) - len(kept)} of {len(extra)} "
+                                      f"final seeds at the {SENSITIVITY_RULE} rule's count "
+                                      "(sensitivity)")
+            if kept:
+                entry["sensitivity"] = {"rule": SENSITIVITY_RULE,
+                                        "epochs": choice["epochs_by_rule"][SENSITIVITY_RULE],
+                                        "final": final_row(model, kept, ds)}
         out["models"][model] = entry
     out["subject_comparisons_vs_cnn_lstm_paper"] = subject_comparisons(out["models"])
     return out

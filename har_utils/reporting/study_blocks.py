@@ -128,6 +128,22 @@ def epoch_rule_lines(s: dict[str, Any]) -> list[str]:
                    "chosen on its own nested leave-one-fold-out scores")
             out += [f"`{model}`: C = {e['choice']['C']:g}, by the C rule `{rc['rule']}`, "
                     f"{rc['description']} ({how}, %: {scores}).", ""]
+    rows = [(m, e["sensitivity"], e.get("final")) for m, e in s["models"].items()
+            if e.get("sensitivity")]
+    if rows:
+        out += ["Sensitivity (never chosen): the earlier rule's epoch count, trained and tested "
+                "with the same seeds:", ""]
+        for m, sens, chosen in rows:
+            f = sens["final"]
+            line = (f"- `{m}`: `{sens['rule']}` takes {sens['epochs']} epochs: "
+                    f"{100 * f['accuracy_mean']:.2f} ± {100 * f['accuracy_std']:.2f} % "
+                    f"({f['n_seeds']} seed(s))")
+            if chosen:
+                line += (f", against {100 * chosen['accuracy_mean']:.2f} ± "
+                         f"{100 * chosen['accuracy_std']:.2f} % at the chosen "
+                         f"{chosen['epochs']} epochs")
+            out.append(line + ".")
+        out.append("")
     return out
 
 
