@@ -365,11 +365,14 @@ def epoch_rule_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
     def pct(v: dict[str, Any] | None) -> str:
         return "-" if v is None else f"{100 * v['score']:.2f}"
 
-    rows = [{"model": m} | {n: f"{pct(t['per_model'][m])} ({picks[n]})"
-                            for n, t in r["scores"].items()}
+    from ..experiments.cv import EPOCH_RULES  # the rules' own order (the JSON sorts keys)
+
+    names = [n for n in EPOCH_RULES if n in r["scores"]] + sorted(set(r["scores"]) - set(EPOCH_RULES))
+    rows = [{"model": m} | {n: f"{pct(r['scores'][n]['per_model'][m])} ({picks[n]})"
+                            for n in names}
             for m, picks in r["epochs_by_rule"].items()]
-    rows.append({"model": "mean"} | {n: "-" if t["mean"] is None else f"{100 * t['mean']:.2f}"
-                                     for n, t in r["scores"].items()})
+    rows.append({"model": "mean"} | {n: "-" if r["scores"][n]["mean"] is None
+                                     else f"{100 * r['scores'][n]['mean']:.2f}" for n in names})
     return pd.DataFrame(rows)
 
 
