@@ -45,7 +45,7 @@ import pandas as pd
 from .. import config, data, evaluation
 from ..data import HarDataset
 from ..io import write_json_atomic, write_table
-from .runner import CLASSICAL, Run, execute, load
+from .runner import CLASSICAL, Run, engine, execute, load
 from .zoo import BUDGET as PAPER_EPOCHS  # the paper's 100 epochs
 from .zoo import ZOO
 
@@ -574,9 +574,9 @@ def final_row(model: str, results: list[dict[str, Any]], ds: HarDataset) -> dict
 def backend_of(result: dict[str, Any]) -> str:
     """``"jax 0.10.2"``: the Keras backend and version a stored run trained on (runs from
     before JAX recorded none: TensorFlow; classical runs: no Keras)."""
-    if result.get("run", {}).get("model") in CLASSICAL:
-        return "scikit-learn"
-    name = result.get("backend", "tensorflow")
+    name = engine(result.get("run", {}).get("model", ""), result.get("backend", "tensorflow"))
+    if name == "scikit-learn":
+        return name
     version = result.get("version") or result.get("environment", {}).get(
         "packages", {}).get(name, "")
     return f"{name} {version}".strip()

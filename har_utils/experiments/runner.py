@@ -24,6 +24,7 @@ commit a study's results as a batch.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -50,6 +51,13 @@ CLASSICAL: tuple[str, ...] = ("logreg_features",)
 BACKENDS: tuple[str, ...] = ("jax", "tensorflow")
 #: Decimals kept of the test softmax outputs (enough for ensembles; smaller files).
 PROBA_DECIMALS = 5
+
+
+def engine(model: str, backend: str) -> str:
+    """What a run of ``model`` on Keras ``backend`` computes on: the backend, or
+    "scikit-learn" for the classical models (their ``backend`` field only keeps keys stable)."""
+    return "scikit-learn" if model in CLASSICAL else backend
+
 
 Pairs = tuple[tuple[str, Any], ...]
 
@@ -125,6 +133,11 @@ class Run:
     @property
     def label(self) -> str:
         return self.name or f"{self.model}/seed{self.seed}"
+
+    @property
+    def engine(self) -> str:
+        """What it computes on: its Keras backend, or "scikit-learn" (classical runs)."""
+        return engine(self.model, self.backend)
 
     def train_config(self) -> Any:
         """The resolved :class:`har_utils.training.TrainConfig` (Keras models)."""
@@ -411,7 +424,17 @@ def release(key: str) -> None:
 
 
 def stored(key: str) -> bool:
-    """Whether run ``key`` has a readable result in the store (a damaged one does not count)."""
+    """Whether run ``key`` has a readable result in the store (a damaged one does not count).
+    A file is parsed once per version (size and modification time), not on every poll."""
+    try:
+        st = result_path(key).stat()
+    except OSError:
+        return False
+    return _readable(key, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _readable(key: str, size: int, mtime_ns: int) -> bool:
     try:
         return json.loads(result_path(key).read_text()).get("key") == key
     except (OSError, ValueError, AttributeError):
@@ -451,8 +474,7 @@ def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
     where = (f"Dask scheduler {scheduler}" if scheduler
              else f"{workers} local worker(s)")
     groups = ", ".join(f"{b} x {c or 'default'}" for b, c in sorted(
-        {("scikit-learn" if r.model in CLASSICAL else r.backend, r.threads)
-         for r in todo.values()}))
+        {(r.engine, r.threads) for r in todo.values()}))
     log(f"[runner] {len(runs)} run(s): {len(runs) - len(todo)} stored, {len(todo)} to train "
         f"({where}; backend x threads per run: {groups or '-'})")
     failures: list[str] = []
@@ -540,8 +562,7 @@ def _train(todo: dict[str, Run], mine: set[str], *, payload: HarDataset | str, e
                         + (f", test accuracy {acc:.4f}" if acc is not None else "")
                         + f", {result['wall_seconds']:.0f} s on {result['worker']['address']} "
                         f"(pid {result['worker']['pid']}, "
-                        f"{'scikit-learn' if todo[key].model in CLASSICAL else result.get('backend', 'tensorflow')}"
-                        f", {result.get('device', 'CPU')})")
+                        f"{todo[key].engine}, {result.get('device', 'CPU')})")
     finally:
         if client is not None:
             client.close()
