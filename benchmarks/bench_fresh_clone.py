@@ -37,7 +37,9 @@ def timed(cmd: list[str], cwd: Path, log: Path) -> dict[str, object]:
 def package_source() -> str:
     """Where ``pip`` takes the packages for ``.venv`` from on this machine: local wheel folders
     or indexes (``find-links``, ``file:`` indexes: no download) or the network, and how much its
-    download cache holds. A new machine without either downloads about 1 GB first."""
+    download cache holds. A new machine without either downloads about 1 GB first. The local
+    places are counted, not named: the text goes into a committed results file and the README,
+    which carry no machine's paths."""
     r = subprocess.run(["python3", "-m", "pip", "config", "list"], capture_output=True,
                        text=True)
     places = [os.environ.get("PIP_FIND_LINKS", "")]
@@ -50,8 +52,8 @@ def package_source() -> str:
     cache = Path(r.stdout.strip()) if r.returncode == 0 and r.stdout.strip() else None
     size = sum(p.stat().st_size for p in cache.rglob("*") if p.is_file()) \
         if cache is not None and cache.is_dir() else 0
-    where = (f"pip finds packages in local wheel folders ({', '.join(local)}) before the "
-             "network" if local else "packages from the network")
+    where = (f"pip finds packages in local wheel folders ({len(local)} on this machine) before "
+             "the network" if local else "packages from the network")
     return f"{where}; pip's cache {size / 1e6:.0f} MB"
 
 

@@ -54,6 +54,26 @@ class Group(click.Group):
         formatter.write(textwrap.indent(text, " " * (formatter.current_indent + 2)) + "\n")
 
 
+class Har(Group):
+    """The top group, and the error boundary: the project's own errors
+    (:class:`~har_utils.io.HarDataError`, :class:`~har_utils.backend.BackendError`; a failed
+    notebook's error arrives as a HarDataError from :mod:`har_utils.pipeline`) end the command
+    with their message and fix on standard error and exit status 2, no traceback. ``--debug``
+    or ``HAR_DEBUG=1`` shows the traceback too. Any other exception is a bug and shows it."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from .backend import BackendError
+        from .io import HarDataError
+
+        try:
+            return super().invoke(ctx)
+        except (HarDataError, BackendError) as exc:
+            if ctx.params.get("debug"):
+                raise
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+
+
 class IntList(click.ParamType):
     """A comma list of integers (``0,1,2``)."""
 
@@ -97,8 +117,40 @@ source_option = click.option("--source", type=click.Choice(["auto", "uci", "hapt
                              default="auto", show_default=True,
                              help="data source: the official archive (uci), the HAPT rebuild "
                                   "(hapt), or whichever is available (auto)")
+def scheduler_address(ctx: click.Context, param: click.Parameter, value: str | None
+                      ) -> str | None:
+    """``--scheduler``: a ``tcp://host:port`` address that parses and answers within a few
+    seconds (checked before anything starts)."""
+    if value is None:
+        return None
+    import socket
+    from urllib.parse import urlsplit
+
+    from .experiments.runner import SCHEDULER_FIX
+
+    url = urlsplit(value if "://" in value else f"tcp://{value}")
+    try:
+        host, port = url.hostname, url.port
+    except ValueError:
+        host = port = None
+    if url.scheme not in ("tcp", "tls") or not host or port is None:
+        raise click.BadParameter(f"{value!r} is not a scheduler address; give one like "
+                                 "tcp://127.0.0.1:8786", ctx, param)
+    try:
+        socket.create_connection((host, port), timeout=SCHEDULER_CONNECT_SECONDS).close()
+    except OSError as exc:
+        raise click.BadParameter(
+            f"no Dask scheduler answers at {value} within {SCHEDULER_CONNECT_SECONDS:g} s "
+            f"({exc.strerror or type(exc).__name__}). Fix: {SCHEDULER_FIX}", ctx, param) from None
+    return f"{url.scheme}://{host}:{port}"
+
+
+#: Seconds ``--scheduler``'s address has to accept a connection.
+SCHEDULER_CONNECT_SECONDS = 3.0
+
 scheduler_option = click.option("--scheduler", default=None, metavar="ADDRESS",
-                                 help="Dask scheduler address (tcp://host:8786)")
+                                callback=scheduler_address,
+                                help="Dask scheduler address (tcp://host:8786)")
 
 
 def models_option(default: Callable[[], Sequence[str]], shown: str) -> Callable[..., Any]:
@@ -111,7 +163,7 @@ def models_option(default: Callable[[], Sequence[str]], shown: str) -> Callable[
 def runner_options(f: Callable[..., Any]) -> Any:
     """The experiment runner's options: ``--workers``, ``--scheduler``, ``--source``."""
     f = source_option(scheduler_option(f))
-    return click.option("--workers", type=int, default=1, show_default=True,
+    return click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
                         help="parallel runs (local worker processes)")(f)
 
 
@@ -121,8 +173,10 @@ def load(source: str) -> Any:
     return data.load_dataset(source)
 
 
-@click.group(cls=Group)
-def har() -> None:
+@click.group(cls=Har)
+@click.option("--debug", is_flag=True, envvar="HAR_DEBUG",
+              help="show the traceback of the project's errors too (or HAR_DEBUG=1)")
+def har(debug: bool) -> None:
     """Reproducible companion to a CNN-LSTM for human activity recognition on UCI HAR.
 
     The paper's path: `har run` executes notebooks 01-06 (params/<profile>.yml), `har publish`
@@ -226,16 +280,10 @@ def predict_cmd(recording: Path, rate: float | None, model: Path | None, causal:
     one row per sample)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .deploy import predict
-    from .io import HarDataError
 
-    try:
-        rec = predict.read_recording(recording, rate)  # all input checks before TensorFlow
-        model_path = model or predict.default_model_path()
-        table = predict.classify_recording(rec, predict.load_classifier(model_path),
-                                           causal=causal)
-    except HarDataError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    rec = predict.read_recording(recording, rate)  # all input checks before TensorFlow
+    model_path = model or predict.default_model_path()
+    table = predict.classify_recording(rec, predict.load_classifier(model_path), causal=causal)
     how = (f"resampled from {rec.source_rate_hz:g} Hz to 50 Hz (x{rec.resampled[0]}/"
            f"{rec.resampled[1]})" if rec.resampled else "at 50 Hz")
     if rec.source_rate_hz < predict.LOW_RATE_WARNING_HZ:
@@ -370,7 +418,8 @@ def _common(f: Callable[..., Any]) -> Any:
     return source_option(f)
 
 
-workers_option = click.option("--workers", type=int, default=2, show_default=True,
+workers_option = click.option("--workers", type=click.IntRange(min=1), default=2,
+                              show_default=True,
                               help="parallel runs, each with cpu_count // workers threads "
                                    "(2: the committed runs' setting)")
 study_seeds = _seeds(lambda: _core().STUDY_SEEDS, "0,1,2")
@@ -427,9 +476,12 @@ def ablations_final_cmd(seeds: list[int], workers: int, max_epochs: int, source:
     """The chosen configuration and the paper's, same seeds, tested."""
     from .experiments.ablations import selection
 
+    from .io import HarDataError
+
     sel = selection.load_selection()
     if sel is None:
-        raise SystemExit("no selection.json yet. Fix: run `har ablations select` first")
+        raise HarDataError(selection.selection_path(), "no selection yet",
+                           "run `har ablations select` first")
     ds = load(source)
     _core().execute(selection.final_runs(sel, seeds), ds, workers=workers, log=click.echo)
     _write_ablation_summary(ds)

@@ -2,7 +2,8 @@
 
 Every file the project writes goes through :func:`atomic_write`: it is written to a temporary
 file in the same folder and renamed into place only when complete, so an interruption, a full
-disk or a crash never leaves a half-written cache or result behind.
+disk or a crash never leaves a half-written cache or result behind. Every cache goes through
+:func:`cached_arrays`, which verifies it on each read and rebuilds it when damaged.
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 import tempfile
-import zipfile
-import zlib
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
+from io import BytesIO
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+
+from . import config
 
 
 class HarDataError(RuntimeError):
@@ -146,11 +150,138 @@ def save_npz_atomic(path: str | os.PathLike[str], **arrays: np.ndarray) -> Path:
     return Path(path)
 
 
-def load_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Load every array of an ``.npz`` written by :func:`save_npz_atomic` (pickles refused)."""
+# --- the one cache path ------------------------------------------------------------------
+
+#: Suffix of the file beside a cache that holds its SHA-256 (``sha256sum`` format).
+CHECKSUM_SUFFIX = ".sha256"
+
+
+def checksum_path(path: str | os.PathLike[str]) -> Path:
+    """The checksum file beside the cache ``path``: ``<name>.sha256``."""
+    path = Path(path)
+    return path.with_name(path.name + CHECKSUM_SUFFIX)
+
+
+def cached_arrays(path: str | os.PathLike[str],
+                  build: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The arrays cached at ``path`` (an ``.npz``), verified; or ``build()``'s, saved there.
+
+    The one path of every derived file the project reads back (``data/cache``). A build is
+    saved atomically (:func:`save_npz_atomic`), then its SHA-256 beside it
+    (:func:`checksum_path`, checkable with ``sha256sum -c``). A read takes the whole file into
+    memory (the file is closed before anything is judged), compares its SHA-256 with the
+    recorded one before parsing, then parses every array. Any damage (cut short, bytes
+    overwritten anywhere, an empty file, a directory in its place, an unreadable file or
+    checksum file) warns with the file's name, removes the file (a directory too) and
+    rebuilds it; the rebuilt arrays are returned. A cache without a checksum file (written
+    by older code, or interrupted between the two writes) is trusted when it parses
+    completely (the zip's CRCs hold), and gets one.
+    """
+    path = Path(path)
+    if os.path.lexists(path):
+        try:
+            return _read_verified(path)
+        except _DamagedCache as why:
+            warnings.warn(f"{config.shown(path)}: damaged cache ({why}); removed, rebuilding it",
+                          stacklevel=2)
+            _remove(path)
+    arrays = build()
+    _remove(checksum_path(path))  # never a stale checksum beside a new file
+    save_npz_atomic(path, **arrays)
+    _write_checksum(path, sha256_file(path))
+    return arrays
+
+
+class _DamagedCache(Exception):
+    """A cache file that cannot be trusted; the message says why."""
+
+
+def _read_verified(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of ``path`` if its bytes match its checksum file (or, without one, parse
+    completely); :class:`_DamagedCache` otherwise."""
+    expected = _recorded_checksum(path)
+    data = _read_whole(path)
+    if expected is not None and sha256_bytes(data) != expected:
+        raise _DamagedCache(f"its SHA-256 differs from {checksum_path(path).name}: "
+                            "cut short or overwritten")
+    arrays = _parse_npz(data)
+    if expected is None:
+        with contextlib.suppress(HarDataError):  # a read-only cache still serves its arrays
+            _write_checksum(path, sha256_bytes(data))
+    return arrays
+
+
+def _recorded_checksum(path: Path) -> str | None:
+    """The SHA-256 recorded beside ``path``, or None when there is no checksum file."""
+    side = checksum_path(path)
+    if not os.path.lexists(side):
+        return None
     try:
-        with np.load(path, allow_pickle=False) as z:
+        digest = side.read_text(encoding="ascii").split(maxsplit=1)[0].lower()
+    except (OSError, UnicodeDecodeError, IndexError) as exc:
+        raise _DamagedCache(f"{side.name} is unreadable ({type(exc).__name__})") from None
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise _DamagedCache(f"{side.name} holds no SHA-256")
+    return digest
+
+
+def _read_whole(path: Path) -> bytes:
+    """Every byte of ``path``, the file closed again; :class:`_DamagedCache` when it is a
+    directory, unreadable or empty."""
+    if path.is_dir():
+        raise _DamagedCache("a directory in place of the file")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise _DamagedCache(f"unreadable: {exc.strerror or exc}") from None
+    if not data:
+        raise _DamagedCache("empty file")
+    return data
+
+
+def _parse_npz(data: bytes) -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` in ``data`` (pickles refused); :class:`_DamagedCache` if
+    numpy cannot read them all."""
+    try:
+        with np.load(BytesIO(data), allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise HarDataError(path, f"unreadable cache file ({exc})",
-                           "delete it; the next load rebuilds it") from exc
+    except Exception as exc:  # damaged zips and headers raise many types (BadZipFile, ...)
+        raise _DamagedCache(f"not a readable .npz: {type(exc).__name__}: {exc}") from None
+
+
+def _write_checksum(path: Path, digest: str) -> None:
+    """Record ``digest`` as the SHA-256 of ``path`` (atomically, ``sha256sum`` format)."""
+    with atomic_write(checksum_path(path), "w") as f:
+        f.write(f"{digest}  {path.name}\n")
+
+
+def _remove(path: Path) -> None:
+    """Remove a file, link or directory at ``path`` if there is one."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            path.unlink()
+    except OSError as exc:
+        raise explain_os_error(path, exc) from exc
+
+
+def check_writable(folder: str | os.PathLike[str]) -> Path:
+    """Make sure ``folder`` exists and a file can be written in it, before work whose result
+    would go there starts (a read-only ``results/`` found after hours of training loses them).
+    Raises :class:`HarDataError` naming the folder and the fix."""
+    folder = Path(folder)
+    probe = folder / f".write-check-{os.getpid()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise explain_os_error(probe, exc) from None
+        raise HarDataError(folder, f"cannot write in this folder ({os.strerror(exc.errno or 0)})",
+                           "make it a writable folder (or remove the file in its way), or point "
+                           "HAR_RESULTS_DIR / HAR_DATA_DIR at a writable folder; nothing has "
+                           "started yet") from None
+    return folder

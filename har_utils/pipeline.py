@@ -37,8 +37,8 @@ from typing import Any
 
 import yaml
 
-from . import config
-from .io import atomic_write, sha256_file, write_json_atomic
+from . import config, profiles
+from .io import HarDataError, atomic_write, check_writable, sha256_file, write_json_atomic
 from .provenance import environment
 
 
@@ -50,12 +50,22 @@ def notebook_names() -> list[str]:
 
 
 def load_profile(profile: str) -> dict[str, Any]:
-    """The parsed ``params/<profile>.yml``."""
+    """The parsed ``params/<profile>.yml``, its sections checked
+    (:func:`har_utils.profiles.check_sections`)."""
     path = config.PARAMS_DIR / f"{profile}.yml"
     if not path.is_file():
         known = sorted(p.stem for p in config.PARAMS_DIR.glob("*.yml"))
-        raise SystemExit(f"{path}: no such profile. Fix: use one of {known}")
-    return yaml.safe_load(path.read_text()) or {}
+        raise HarDataError(path, f"no such profile {profile!r}",
+                           f"use one of {known}, or write params/{profile}.yml "
+                           "(params/smoke.yml shows the layout)")
+    try:
+        prof = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise HarDataError(path, f"not valid YAML ({' '.join(str(exc).split())})",
+                           "fix the syntax (params/smoke.yml shows the layout)") from None
+    profiles.check_sections(path, prof, notebook_names() + list(config.STUDY_NOTEBOOKS),
+                            declared_parameters)
+    return prof
 
 
 def declared_parameters(notebook: str) -> dict[str, str]:
@@ -67,26 +77,22 @@ def declared_parameters(notebook: str) -> dict[str, str]:
     nb = json.loads(path.read_text())
     tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(tagged) != 1:
-        raise SystemExit(f"notebooks/{notebook}.ipynb: {len(tagged)} cells tagged 'parameters'. "
-                         "Fix: tag exactly one cell")
+        raise HarDataError(path, f"{len(tagged)} cells tagged 'parameters'",
+                           "tag exactly one cell 'parameters' (JupyterLab: the property "
+                           "inspector)")
     return {name: p["default"] for name, p in pm.inspect_notebook(str(path)).items()}
 
 
 def notebook_params(profile: str, notebook: str) -> dict[str, Any]:
     """Parameters for one notebook: the profile's ``common`` values that the notebook
-    declares, then the notebook's own section (whose names must all be declared)."""
+    declares, then the notebook's own section, each checked against the notebook's
+    ``parameters`` cell and :data:`har_utils.profiles.RULES`."""
     prof = load_profile(profile)
     declared = declared_parameters(notebook)
     own = prof.get(notebook) or {}
-    unknown = sorted(set(own) - set(declared))
-    if unknown:
-        raise SystemExit(f"params/{profile}.yml: {notebook} has no parameters {unknown}. "
-                         f"Fix: use one of {sorted(declared)}")
     common = {k: v for k, v in (prof.get("common") or {}).items() if k in declared}
     params = {**common, **own}
-    bad = {k: v for k, v in params.items() if not isinstance(v, (int, float, str, bool))}
-    if bad:
-        raise SystemExit(f"params/{profile}.yml: parameters must be scalars, not {bad}")
+    profiles.check(config.PARAMS_DIR / f"{profile}.yml", notebook, params, declared)
     return params
 
 
@@ -285,8 +291,8 @@ def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
         print(f"[{profile}] {name}: up to date, skipped", flush=True)
         print_summary(name, profile)
         return 0.0
-    for d in dirs.values():
-        d.mkdir(parents=True, exist_ok=True)
+    for d in dirs.values():  # before the notebook runs: its outputs must have a place
+        check_writable(d)
     env = {"HAR_RESULTS_DIR": str(dirs["results"]), "HAR_FIGURES_DIR": str(dirs["figures"]),
            "HAR_PROFILE": profile, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0",
            "PYTHONWARNINGS": "ignore::DeprecationWarning"}
@@ -306,12 +312,15 @@ def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
                             cwd=str(config.NOTEBOOKS_DIR), execution_timeout=timeout,
                             progress_bar=False, log_output=True, report_mode=False,
                             kernel_manager_class=_ipc_kernel_manager())
-    except BaseException:
+    except BaseException as exc:
         failed = dirs["build"] / f"{name}.failed.ipynb"
         if running.exists():
             os.replace(running, failed)
         print(f"[{profile}] {name}: FAILED after {time.perf_counter() - t0:.1f} s; executed "
-              f"copy at {failed}, log at {handler.baseFilename}", file=sys.stderr, flush=True)
+              f"copy at {config.shown(failed)}, log at {config.shown(Path(handler.baseFilename))}",
+              file=sys.stderr, flush=True)
+        if isinstance(exc, pm.PapermillExecutionError):
+            raise notebook_error(name, exc, failed) from exc
         raise
     finally:
         log.removeHandler(handler)
@@ -327,6 +336,20 @@ def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
     print(f"[{profile}] {name}: done in {wall:.1f} s", flush=True)
     print_summary(name, profile)
     return wall
+
+
+def notebook_error(name: str, exc: Any, executed: Path) -> HarDataError:
+    """A failed notebook's own error (papermill's ``PapermillExecutionError``: the exception
+    type and message raised in the kernel) as a :class:`HarDataError`: a project error keeps
+    its message and fix; the executed copy holds the traceback."""
+    evalue = str(exc.evalue).strip()
+    inner = "\n".join(f"    {line}" for line in evalue.splitlines())
+    cell = f"cell [{exc.exec_count}]" if exc.exec_count else f"cell {exc.cell_index}"
+    return HarDataError(
+        None, f"notebook {name} stopped in {cell} with {exc.ename}:\n{inner}",
+        ("as its message says above" if "Fix:" in evalue
+         else "see the traceback in the executed copy")
+        + f"; the executed copy, traceback included: {config.shown(executed)}")
 
 
 def print_summary(name: str, profile: str) -> None:
@@ -373,7 +396,8 @@ def run(names: list[str] | None, profile: str, *, force: bool = False, timeout: 
     names = order if not names else names
     unknown = sorted(set(names) - set(order))
     if unknown:
-        raise SystemExit(f"unknown notebook(s) {unknown}. Fix: choose from {order}")
+        raise HarDataError(None, f"unknown notebook(s) {unknown}",
+                           f"choose from {order} (study notebooks: `har study`)")
     hashes = chain_hashes(profile)
     total, t0 = 0.0, time.perf_counter()
     for i, name in enumerate(n for n in order if n in names):
@@ -391,8 +415,9 @@ def run_study(name: str, profile: str, *, force: bool = False, timeout: int | No
     (no upstream notebooks). Cells have no time limit by default: a study's run cell may
     take hours (its jobs resume when interrupted)."""
     if name not in config.STUDY_NOTEBOOKS:
-        raise SystemExit(f"{name} is not a study notebook. Fix: choose from "
-                         f"{list(config.STUDY_NOTEBOOKS)} (pipeline notebooks: `run`)")
+        raise HarDataError(None, f"{name} is not a study notebook",
+                           f"choose from {list(config.STUDY_NOTEBOOKS)} (pipeline notebooks: "
+                           "`har run`)")
     digest = input_hash(config.NOTEBOOKS_DIR / f"{name}.ipynb", notebook_params(profile, name))
     return run_notebook(name, profile, digest, force=force, timeout=timeout)
 
@@ -455,15 +480,17 @@ def output_checksums(root: Path | None = None) -> dict[str, str]:
 def publish(profile: str = config.PUBLISHED_PROFILE) -> Path:
     """Copy a finished, current ``paper`` run into the committed notebooks and manifest."""
     if profile != config.PUBLISHED_PROFILE:
-        raise SystemExit(f"only the '{config.PUBLISHED_PROFILE}' profile is published")
+        raise HarDataError(None, f"the profile {profile!r} is not published",
+                           f"publish the '{config.PUBLISHED_PROFILE}' profile (`make publish`)")
     manifest = load_manifest(profile)
     hashes = chain_hashes(profile)
     stale = [n for n in notebook_names()
              if manifest["notebooks"].get(n, {}).get("input_hash") != hashes[n]
              or not (output_dirs(profile)["build"] / f"{n}.ipynb").exists()]
     if stale:
-        raise SystemExit(f"the {profile} run is missing or out of date for {stale}. "
-                         f"Fix: run `make reproduce` first")
+        raise HarDataError(output_dirs(profile)["build"],
+                           f"the {profile} run is missing or out of date for {stale}",
+                           "run `make reproduce` first")
     for name in notebook_names():
         _write_published(output_dirs(profile)["build"] / f"{name}.ipynb",
                          config.NOTEBOOKS_DIR / f"{name}.ipynb", manifest["run_id"], profile)
@@ -485,16 +512,17 @@ def publish_study(name: str, profile: str) -> Path:
     committed study's tables and plots. Its code is unchanged, so its input hash is too."""
     full = dict(zip(config.STUDY_NOTEBOOKS, config.STUDY_PROFILES))
     if full.get(name) != profile:
-        raise SystemExit(f"only a full study run is published: one of {full} "
-                         f"(notebook: profile), not {name} with {profile}")
+        raise HarDataError(None, f"{name} with profile {profile} is not a full study run",
+                           f"publish one of {full} (notebook: profile)")
     src = output_dirs(profile)["build"] / f"{name}.ipynb"
     if not src.exists():
-        raise SystemExit(f"{src} does not exist. Fix: run the study first "
-                         f"(`har study {name} --profile {profile}`)")
+        raise HarDataError(src, "the executed study notebook does not exist",
+                           f"run the study first (`har study {name} --profile {profile}`)")
     source = config.NOTEBOOKS_DIR / f"{name}.ipynb"
     if _code_of(src) != _code_of(source):
-        raise SystemExit(f"{src} was run from other code than {source}. Fix: run the study "
-                         f"again (`har study {name} --profile {profile} --force`)")
+        raise HarDataError(src, f"it was run from other code than {config.shown(source)}",
+                           f"run the study again (`har study {name} --profile {profile} "
+                           "--force`)")
     _write_published(src, source, load_manifest(profile)["run_id"], profile)
     print(f"published {src} -> {source}")
     return source

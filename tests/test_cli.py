@@ -103,9 +103,10 @@ def test_run_passes_its_options(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_unknown_profile_and_notebook_are_clear_errors() -> None:
     r = har("run", "--profile", "nope")
-    assert r.exit_code == 1 and "nope.yml: no such profile" in r.output and "Fix:" in r.output
+    assert r.exit_code == 2 and "nope.yml: no such profile" in r.stderr and "Fix:" in r.stderr
+    assert "Traceback" not in r.output
     r = har("run", "99_nope", "--profile", "smoke")
-    assert r.exit_code == 1 and "unknown notebook(s) ['99_nope']" in r.output
+    assert r.exit_code == 2 and "unknown notebook(s) ['99_nope']" in r.stderr
     r = har("study", "01_data", "--profile", "smoke")
     assert r.exit_code == 2 and "'01_data' is not one of '07_ablations'" in r.stderr
     r = har("study", "07_ablations")
@@ -113,7 +114,7 @@ def test_unknown_profile_and_notebook_are_clear_errors() -> None:
     r = har("publish-study", "07_ablations", "--profile", "smoke")
     assert r.exit_code == 2 and "'smoke' is not one of 'ablations', 'deploy'" in r.stderr
     r = har("publish-study", "07_ablations", "--profile", "deploy")
-    assert r.exit_code == 1 and "only a full study run is published" in r.output
+    assert r.exit_code == 2 and "not a full study run" in r.stderr
 
 
 def test_readme_check_exits_1_when_a_file_is_out_of_date(monkeypatch: pytest.MonkeyPatch
@@ -153,6 +154,10 @@ def test_cv_run_check_exits_1_while_a_planned_run_is_missing(
                             "logreg_features": {"rule": "r", "C": 0.1}})
     monkeypatch.setattr(cv, "write_summary", lambda ds, models=cv.MODELS, smoke=False:
                         calls.append((list(models), smoke)) or {"missing": missing})
+    import socket
+    dialled: list[Any] = []
+    monkeypatch.setattr(socket, "create_connection", lambda address, timeout: dialled.append(
+        address) or socket.socket())  # a scheduler that answers
     args = ["cv", "run", "--smoke", "--models", "cnn_lstm_paper,logreg_features",
             "--workers", "2", "--scheduler", "tcp://h:8786", "--source", "hapt"]
     r = har(*args)
@@ -164,7 +169,7 @@ def test_cv_run_check_exits_1_while_a_planned_run_is_missing(
     assert calls[0] == (["cnn_lstm_paper", "logreg_features"],
                         {"smoke": True, "stage": "all", "workers": 2, "scheduler": "tcp://h:8786"})
     assert calls[1] == (["cnn_lstm_paper", "logreg_features"], True)
-    assert no_data == ["hapt"] * 3
+    assert no_data == ["hapt"] * 3 and dialled[0] == ("h", 8786)
     r = har("cv", "run", "--models", "cnn_lstm_paper,resnet_nope")
     assert r.exit_code == 2 and "unknown model(s) ['resnet_nope']" in r.stderr
     assert no_data == ["hapt"] * 3  # checked before any data is loaded
@@ -194,7 +199,7 @@ def test_ablations_errors(no_data: list[str], monkeypatch: pytest.MonkeyPatch) -
     assert r.exit_code == 2 and "unknown study ['nope']" in r.stderr
     monkeypatch.setattr(selection, "load_selection", lambda: None)
     r = har("ablations", "final")
-    assert r.exit_code == 1 and "Fix: run `har ablations select` first" in r.output
+    assert r.exit_code == 2 and "Fix: run `har ablations select` first" in r.stderr
     assert no_data == []
 
 

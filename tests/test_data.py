@@ -49,9 +49,16 @@ def test_auto_prefers_a_local_archive_and_says_why(synthetic_zip: tuple[Path, di
     assert source == "uci" and str(path) in reason
 
 
-def test_auto_falls_back_to_hapt_offline() -> None:
+def test_auto_falls_back_to_hapt_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAR_OFFLINE", "1")  # the reason says why no download was tried
     source, reason = data.choose_source("auto", timeout=0.5)
-    assert source == "hapt" and "not reachable" in reason
+    assert source == "hapt" and "HAR_OFFLINE is set, so no download was tried" in reason
+    assert "reachable" not in reason
+    monkeypatch.delenv("HAR_OFFLINE")
+    from har_utils.data import download
+    monkeypatch.setattr(download, "reachable", lambda url, timeout: False)
+    source, reason = data.choose_source("auto", timeout=0.5)
+    assert source == "hapt" and "not reachable within 0.5 s" in reason
 
 
 def test_unknown_source_is_refused() -> None:
@@ -161,28 +168,3 @@ def test_a_cold_load_hashes_the_archive_once(synthetic_zip: tuple[Path, dict[str
     monkeypatch.setattr(uci, "sha256_file", counting)
     data.load_dataset(zip_path=path, known=known, verbose=False)
     assert calls.count(path) == 1
-
-
-@pytest.mark.parametrize("damage", ["truncate", "overwrite"])
-def test_a_damaged_cache_is_rebuilt_with_a_warning(tmp_path: Path, damage: str) -> None:
-    from har_utils import data
-
-    path = tmp_path / "cache" / "windows.npz"
-    built = []
-
-    def build() -> dict[str, np.ndarray]:
-        built.append(1)
-        return {"X": np.arange(40000, dtype=np.float32).reshape(100, 400), "y": np.arange(100)}
-
-    first = data._cached(path, build)
-    raw = bytearray(path.read_bytes())
-    if damage == "truncate":
-        raw = raw[: len(raw) // 2]
-    else:
-        raw[len(raw) // 3: len(raw) // 3 + 8] = b"\xff" * 8  # inside the array data
-    path.write_bytes(bytes(raw))
-    with pytest.warns(UserWarning, match="windows.npz: damaged cache"):
-        again = data._cached(path, build)
-    assert built == [1, 1]
-    assert np.array_equal(again["X"], first["X"])
-    assert np.array_equal(data._cached(path, build)["y"], first["y"]) and built == [1, 1]

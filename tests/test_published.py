@@ -67,27 +67,3 @@ def test_published_notebooks_are_diffable() -> None:
             assert "papermill" not in c.get("metadata", {}) and "execution" not in c.get("metadata", {})
             if c["cell_type"] == "code":
                 assert c["execution_count"] is None
-
-
-#: An absolute path into a project or environment (``/home/x/har/results/...``, ``/opt/.venv/``);
-#: URLs (``https://host/path``) do not match.
-ABSOLUTE = __import__("re").compile(
-    r"(?<![\w.:/~-])/(?:[\w.-]+/)+(?:results|data|build|notebooks|figures|\.venv|har_utils)/")
-#: Published before paths were shown relative to the project; its study takes hours to re-run
-#: (`make ablations`), so its one such line stays until then.
-ABSOLUTE_PATHS_KNOWN = {"07_ablations.ipynb": 1}
-
-
-def test_committed_outputs_and_results_show_no_absolute_paths() -> None:
-    root = config.PROJECT_ROOT
-    files = [*sorted((root / "notebooks").glob("*.ipynb")), root / "README.md",
-             *sorted((root / "docs").glob("*.md")), *sorted((root / "results").rglob("*.json")),
-             *sorted((root / "results").rglob("*.csv"))]
-    found = {}
-    for f in files:
-        text = f.read_text()
-        if f.suffix == ".ipynb":
-            text = json.dumps([c.get("outputs", []) for c in json.loads(text)["cells"]])
-        if hits := ABSOLUTE.findall(text):
-            found[f.name] = len(hits)
-    assert found == ABSOLUTE_PATHS_KNOWN, f"absolute paths in committed files: {found}"

@@ -207,7 +207,7 @@ def test_load_missing_or_broken_model_says_how_to_fix(tmp_path: Path):
     assert "nope.keras" in str(info.value)
     broken = tmp_path / "broken.keras"
     broken.write_bytes(b"not a zip")
-    with pytest.raises(HarDataError, match="unreadable.*\n.*Fix:"):
+    with pytest.raises(HarDataError, match="not a Keras model.*\n.*Fix: restore the file"):
         load_model(broken)
     with pytest.raises(HarDataError, match="Fix:"):
         load_history(tmp_path / "nope.history.json")

@@ -5,7 +5,8 @@
 the raw HAPT recordings (``hapt``); it prints which one and why. Both sources give the same
 arrays: ``X`` (n, 128, 9) float32 in ``config.CHANNELS`` order, ``y`` activity ids 1-6 as in
 ``activity_labels.txt``, ``subject`` ids 1-30, split by the official test subjects. Parsed
-arrays are cached in ``data/cache`` (atomic writes, no pickles) and carry their provenance.
+arrays are cached in ``data/cache`` (atomic writes, no pickles, each verified on read by
+:func:`har_utils.io.cached_arrays`) and carry their provenance.
 
 This package: the loader, splits and fidelity checks (here); the two sources :mod:`.uci` (the
 official archive) and :mod:`.hapt` (the rebuild from the raw recordings); :mod:`.download`
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .. import config
-from ..io import HarDataError, load_npz, save_npz_atomic, write_json_atomic
+from ..io import cached_arrays, write_json_atomic
 from ..provenance import package_versions
 from ..signals import Preprocessing
 from . import hapt, uci
@@ -153,12 +153,14 @@ def choose_source(source: Source = "auto", *, timeout: float = 5.0) -> tuple[str
         raise ValueError(f"unknown source {source!r}; use 'auto', 'uci' or 'hapt'")
     local = uci.find_local_zip()
     if local is not None:
-        return "uci", f"official archive found at {local}"
-    from .download import reachable
+        return "uci", f"official archive found at {config.shown(local)}"
+    from .download import OFFLINE_ENV, offline, reachable
     if reachable(config.UCI_URL, timeout=timeout):
         return "uci", f"official archive downloadable from {config.UCI_URL}"
-    return "hapt", (f"no official archive in ${config.UCI_ZIP_ENV} or {config.shown(config.raw_dir())} and "
-                    f"{config.UCI_URL} not reachable within {timeout:g} s; rebuilding from HAPT")
+    why = (f"{OFFLINE_ENV} is set, so no download was tried" if offline()
+           else f"{config.UCI_URL} not reachable within {timeout:g} s")
+    return "hapt", (f"no official archive in ${config.UCI_ZIP_ENV} or "
+                    f"{config.shown(config.raw_dir())} and {why}; rebuilding from HAPT")
 
 
 def _uci_arrays(zip_path: Path | None, known: dict[str, str] | None
@@ -171,9 +173,9 @@ def _uci_arrays(zip_path: Path | None, known: dict[str, str] | None
                             config.UCI_OUTER_ZIP["sha256"], config.UCI_OUTER_ZIP["size"])
     info = uci.verify_zip(zip_path, known)
     cache = config.cache_dir() / f"uci-{info['sha256'][:12]}-{code_key('data/uci')}.npz"
-    prov = {"archive": str(zip_path), "archive_sha256": info["sha256"], "archive_kind": info["kind"],
+    prov = {"archive": config.shown(zip_path), "archive_sha256": info["sha256"], "archive_kind": info["kind"],
             "preprocessing": "official (as published by UCI)"}
-    return (_cached(cache, lambda: uci.load_uci_zip(zip_path, known, verified=info)),
+    return (cached_arrays(cache, lambda: uci.load_uci_zip(zip_path, known, verified=info)),
             {**prov, "cache": cache.name})
 
 
@@ -181,23 +183,8 @@ def _hapt_arrays(p: Preprocessing) -> tuple[dict[str, np.ndarray], dict[str, Any
     raw, prov = hapt.load_raw()
     cache = config.cache_dir() / (f"hapt-{config.HAPT_SHA256[:12]}-{p.key()}-"
                                   f"{code_key('data/hapt', 'signals')}.npz")
-    arrays = _cached(cache, lambda: hapt.build_windows(raw, p))
+    arrays = cached_arrays(cache, lambda: hapt.build_windows(raw, p))
     return arrays, {**prov, "preprocessing": p.as_dict(), "cache": cache.name}
-
-
-def _cached(path: Path, build: Any) -> dict[str, np.ndarray]:
-    """The arrays cached at ``path``, or ``build()``'s, saved there. A damaged cache (cut
-    short, bytes overwritten: the zip's CRC catches it) is rebuilt with a warning, never
-    trusted."""
-    if path.exists():
-        try:
-            return load_npz(path)
-        except HarDataError as err:
-            warnings.warn(f"{config.shown(path)}: damaged cache ({err.problem}); rebuilding it",
-                          stacklevel=2)
-    arrays = build()
-    save_npz_atomic(path, **arrays)
-    return arrays
 
 
 def load_dataset(source: Source = "auto", *, zip_path: Path | None = None,
@@ -255,7 +242,7 @@ def features(ds: HarDataset) -> tuple[np.ndarray, np.ndarray, list[str], str]:
         ftr, names = compute_features(ds.train.X)
         fte, _ = compute_features(ds.test.X)
         return {"train": ftr, "test": fte, "names": np.array(names)}
-    f = _cached(cache, build)
+    f = cached_arrays(cache, build)
     return f["train"], f["test"], [str(n) for n in f["names"]], f"computed ({FEATURE_SET_VERSION})"
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from .. import config
-from ..io import HarDataError, load_npz, save_npz_atomic, sha256_file
+from ..io import HarDataError, cached_arrays, sha256_file
 from ..signals import Preprocessing, label_runs, preprocess, sliding_windows
 
 RAW_COLUMNS = ["acc-x", "acc-y", "acc-z", "gyro-x", "gyro-y", "gyro-z"]
@@ -179,12 +179,11 @@ def raw_cache_path(sha256: str = config.HAPT_SHA256) -> Path:
 
 
 def load_raw(path: Path | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """The raw recordings as arrays, from the clean cache (built once) and their provenance."""
+    """The raw recordings as arrays, from the clean cache (built once, verified on every read,
+    rebuilt when damaged: :func:`~har_utils.io.cached_arrays`) and their provenance."""
     path = locate_resource() if path is None else Path(path)
     cache = raw_cache_path()
-    if not cache.exists():
-        save_npz_atomic(cache, **convert(path))  # convert() verifies the checksum first
-    raw = load_npz(cache)
+    raw = cached_arrays(cache, lambda: convert(path))  # convert() verifies the resource first
     prov = {"resource": config.shown(path), "resource_sha256": config.HAPT_SHA256,
             "package": config.HAPT_PACKAGE, "package_version": package_version(),
             "raw_cache": cache.name}

@@ -126,11 +126,15 @@ def _numeric(df: pd.DataFrame, columns: tuple[str, ...], path: Path) -> np.ndarr
         n_bad = int(bad.sum())
         if pd.isna(cell) or (isinstance(cell, float) and not np.isfinite(cell)):
             what = f"a missing value (NaN/inf) in column {name} at line {line}"
+            fix = ("fill or cut out the gap (e.g. interpolate short gaps, split the recording "
+                   "at long ones); every row needs all six channels")
         else:
             what = f"a non-numeric value {str(cell)!r} in column {name} at line {line}"
+            fix = ("correct or delete that line: every cell below the header is a plain number "
+                   "(a dot for decimals, no units; a second header or a comment line does not "
+                   "belong in the data)")
         raise HarDataError(path, f"{what} ({n_bad} bad cell{'s' if n_bad > 1 else ''} in all)",
-                           "fill or cut out the gap (e.g. interpolate short gaps, split the "
-                           "recording at long ones); every row needs all six channels")
+                           fix)
     return values.to_numpy(dtype=float)
 
 

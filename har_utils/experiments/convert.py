@@ -17,6 +17,8 @@ budget, patience or validation split, other training settings. :func:`convert_fo
 overwrites a result another study stored under the same key (one configuration, one result):
 it keeps it and says so. The conversion has run (the old folder is gone); to run it again on
 restored files: ``convert_folder(folder, data.load_dataset(), write=False)`` checks them.
+``converted_from`` names an old file by its place in the project (:func:`source_of`), wherever
+the copy converted lay: a results file carries no machine's absolute path.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ SAME_FIELDS = ("history", "test", "test_ci95_subject_bootstrap", "y_pred", "epoc
 READINGS = ("final_epoch_test_accuracy", "best_epoch_by_test", "best_epoch_test_accuracy")
 #: Training settings an old zoo file records, all of which the Run must reproduce.
 TRAIN_KEYS = ("model", "epochs", "batch_size", "optimizer", "learning_rate", "seed")
+#: Where the zoo kept its run files (project-relative): ``converted_from`` of a copy elsewhere.
+LEGACY_DIR = "results/zoo/runs"
 
 Result = dict[str, Any]
 
@@ -110,6 +114,16 @@ def convert(old: Result, expected: str, source: str) -> tuple[Run, Result]:
     return run, result
 
 
+def source_of(path: Path) -> str:
+    """``converted_from`` of the old file ``path``: its path relative to the project when it
+    lies inside it, else its place in the zoo's former folder (``results/zoo/runs/<name>``),
+    never an absolute path (a restored copy in a temporary folder, say)."""
+    shown = config.shown(path)
+    if Path(shown).is_absolute() or shown.startswith("<"):
+        return f"{LEGACY_DIR}/{Path(path).name}"
+    return Path(shown).as_posix()
+
+
 def convert_folder(folder: Path, ds: HarDataset, *, write: bool = True,
                    log: Callable[[str], Any] = print) -> list[tuple[Run, str]]:
     """Convert every old zoo file in ``folder`` for ``ds``; returns (Run, what happened) per
@@ -119,7 +133,7 @@ def convert_folder(folder: Path, ds: HarDataset, *, write: bool = True,
     by_name = {o["name"]: o for o in olds.values()}
     out = []
     for path, old in olds.items():
-        source = config.shown(path)
+        source = source_of(path)
         run, result = convert(old, expected, source)
         if old["spec"]["protocol"] == "retrain_all":  # its epochs: the subjects run's best
             base = by_name.get(old["epochs_from"])

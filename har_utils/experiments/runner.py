@@ -42,13 +42,19 @@ import numpy as np
 from .. import backend as backend_module
 from .. import config, data, evaluation
 from ..data import HarDataset, Split
-from ..io import write_json_atomic
+from ..io import HarDataError, check_writable, write_json_atomic
 from ..threads import configure_threads, current_threads
 
 #: Models without epochs (fit once on window features).
 CLASSICAL: tuple[str, ...] = ("logreg_features",)
 #: The Keras backends a run may train on.
 BACKENDS: tuple[str, ...] = ("jax", "tensorflow")
+#: How long a runner waits for a Dask scheduler to answer.
+SCHEDULER_TIMEOUT = "10s"
+#: How to get a scheduler (the message when none answers).
+SCHEDULER_FIX = ("start one (`dask scheduler --port 8786`, then on each machine `dask worker "
+                 "tcp://HOST:8786 --nworkers N --nthreads 1`), or leave out --scheduler to run "
+                 "on local workers")
 #: Decimals kept of the test softmax outputs (enough for ensembles; smaller files).
 PROBA_DECIMALS = 5
 
@@ -462,7 +468,8 @@ def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
     same key train once. Each run is claimed before it trains (:func:`claim`); runs that
     another runner holds are waited for (every ``poll_seconds``) and taken over if their
     runner dies. Results are written here, as each one arrives. A failing run is reported and
-    the rest go on; a ``RuntimeError`` at the end names them.
+    the rest go on; a :class:`~har_utils.io.HarDataError` at the end names them. The
+    store and ``backup_root`` are checked writable before any run trains.
     """
     expected = checksum(ds)
     keys = [r.key(expected) for r in runs]
@@ -471,6 +478,9 @@ def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
         if (force or load(r, ds) is None) and k not in todo:
             todo[k] = r
     backup_root = config.BUILD_DIR / "runs_backup" if backup_root is None else backup_root
+    if todo:  # before any training: a result that cannot be written would be lost
+        check_writable(runs_dir())
+        check_writable(backup_root)
     where = (f"Dask scheduler {scheduler}" if scheduler
              else f"{workers} local worker(s)")
     groups = ", ".join(f"{b} x {c or 'default'}" for b, c in sorted(
@@ -500,7 +510,10 @@ def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
                 waiting = {k: r for k, r in waiting.items() if not stored(k)}
     log(f"[runner] finished in {time.perf_counter() - t0:.0f} s")
     if failures:
-        raise RuntimeError(f"{len(failures)} run(s) failed:\n" + "\n".join(failures))
+        raise HarDataError(None, f"{len(failures)} run(s) failed:\n"
+                           + "\n".join(failures),
+                           "fix the cause shown for each; every other run is stored, so the same "
+                           "command again trains only the failed ones")
     return [json.loads(result_path(k).read_text()) for k in keys]
 
 
@@ -525,7 +538,11 @@ def _train(todo: dict[str, Run], mine: set[str], *, payload: HarDataset | str, e
     if scheduler:
         from distributed import Client
 
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            raise HarDataError(None, f"no Dask scheduler answers at {scheduler} within "
+                               f"{SCHEDULER_TIMEOUT} ({type(exc).__name__})", SCHEDULER_FIX) from None
         backend: dict[str, Any] = {"backend": "dask", "n_jobs": -1}
     else:
         client = None

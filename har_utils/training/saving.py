@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import warnings
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ from .loop import TrainConfig, TrainResult
 
 MISSING_MODEL_FIX = ("run notebook 04 with TRAIN = True, or restore the committed file with "
                      "git checkout")
+DAMAGED_MODEL_FIX = ("restore the file (git checkout -- <file> for a committed model) or train "
+                     "it again (notebook 04 with TRAIN = True); a model of your own: save it "
+                     "with model.save('<name>.keras')")
 #: The packages whose versions a saved run records (and whose versions decide its digest).
 VERSIONED: tuple[str, ...] = ("keras", "jax", "jaxlib", "tensorflow", "numpy")
 
@@ -117,11 +121,14 @@ def load_model(path: str | os.PathLike[str], *, compile: bool = False) -> keras.
     path = Path(path)
     if not path.is_file():
         raise HarDataError(path, "trained model not found", MISSING_MODEL_FIX)
+    if not zipfile.is_zipfile(path):  # keras would say "File not found" of a file that exists
+        raise HarDataError(path, "not a Keras model: a .keras file is a zip archive and this one "
+                           "is not (damaged, truncated, or another format)", DAMAGED_MODEL_FIX)
     try:
         return keras.models.load_model(path, compile=compile)
     except Exception as exc:  # keras raises ValueError, OSError, zipfile errors, ...
         raise HarDataError(path, f"unreadable model file ({type(exc).__name__}: {exc})",
-                           MISSING_MODEL_FIX) from exc
+                           DAMAGED_MODEL_FIX) from exc
 
 
 def load_history(path: str | os.PathLike[str]) -> dict[str, Any]:

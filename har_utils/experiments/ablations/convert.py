@@ -48,6 +48,16 @@ def _shown(path: Path) -> str:
             else config.shown(path))
 
 
+def source_of(path: Path) -> str:
+    """``converted_from`` of the old file ``path``: :func:`_shown`, or its place in the former
+    store (``results/ablations/runs/<name>``) for a copy outside the project: a results file
+    carries no machine's absolute path."""
+    shown = _shown(path)
+    if Path(shown).is_absolute() or shown.startswith("<"):
+        return f"results/ablations/runs/{Path(path).name}"
+    return Path(shown).as_posix()
+
+
 def legacy_run(old: Mapping[str, Any]) -> Run:
     """The runner's :class:`Run` of an old result (from its ``spec``)."""
     spec = old["spec"]
@@ -144,7 +154,7 @@ def convert(ds: HarDataset, folder: Path | None = None, *, write: bool = True,
         if len(group) > 1:
             duplicates[key] = [g[2].name for g in group]
         runs += [g[2] for g in group]
-        source = _shown(path)
+        source = source_of(path)
         result = convert_result(old, run, checksum, source)
         target = runner.result_path(key)
         if target.exists():

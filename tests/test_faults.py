@@ -1,0 +1,175 @@
+"""The fault suite: bad input and faults a user or an operator meets, each ending in a clear
+message with its fix (exit status 2, no traceback) or healed. docs/reliability.md lists every
+case with the test that checks it; the last test here keeps that table true.
+
+Unit tier: synthetic data and temporary folders, seconds each (one runs a real notebook through
+papermill, about 10 s)."""
+
+from __future__ import annotations
+
+import ast
+import re
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from har_utils import cli, config, pipeline, training
+from har_utils.experiments import runner
+from har_utils.io import HarDataError
+from synthetic_uci import synthetic_dataset
+
+
+def har(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(cli.har, list(args), env=env)
+
+
+def clean_error(r: Result, *needles: str) -> None:
+    """Exit status 2, the message and its fix on standard error, no traceback."""
+    assert r.exit_code == 2, (r.exit_code, r.output, r.exception)
+    assert "Traceback" not in r.output and 'File "' not in r.output, r.output
+    for needle in needles:
+        assert needle in r.stderr, (needle, r.stderr)
+
+
+# --- the data source ----------------------------------------------------------------------
+
+@pytest.fixture
+def random_zip(tmp_path: Path) -> Path:
+    path = tmp_path / "random.zip"
+    path.write_bytes(bytes(range(256)) * 400)
+    return path
+
+
+def test_a_uci_zip_of_random_bytes(random_zip: Path) -> None:
+    r = har("cv", "summary", env={"HAR_UCI_ZIP": str(random_zip)})
+    clean_error(r, f"error: {random_zip}: checksum mismatch", "Fix: delete it and download")
+
+
+def test_a_uci_zip_that_does_not_exist(tmp_path: Path) -> None:
+    r = har("zoo", "summary", env={"HAR_UCI_ZIP": str(tmp_path / "nope.zip")})
+    clean_error(r, "HAR_UCI_ZIP points at a file that does not exist", "Fix: correct HAR_UCI_ZIP")
+
+
+def test_debug_shows_the_traceback(random_zip: Path) -> None:
+    for args, env in ((["--debug", "cv", "summary"], {}), (["cv", "summary"], {"HAR_DEBUG": "1"})):
+        r = har(*args, env={"HAR_UCI_ZIP": str(random_zip), **env})
+        assert isinstance(r.exception, HarDataError) and "checksum mismatch" in str(r.exception)
+
+
+# --- arguments, checked before anything starts --------------------------------------------
+
+@pytest.mark.parametrize("args", [["cv", "run"], ["zoo", "run"], ["ablations", "run"],
+                                  ["ablations", "select"]])
+def test_workers_below_one(args: list[str]) -> None:
+    clean_error(har(*args, "--workers", "0"), "Invalid value for '--workers'", "x>=1")
+
+
+def test_a_scheduler_address_that_does_not_parse() -> None:
+    clean_error(har("cv", "run", "--scheduler", "foo"), "'foo' is not a scheduler address",
+                "tcp://127.0.0.1:8786")
+
+
+def test_an_unreachable_scheduler_fails_within_seconds() -> None:
+    t0 = time.perf_counter()
+    r = har("zoo", "run", "--scheduler", "tcp://127.0.0.1:1")
+    clean_error(r, "no Dask scheduler answers at tcp://127.0.0.1:1", "dask scheduler --port 8786",
+                "leave out --scheduler")
+    assert time.perf_counter() - t0 < cli.SCHEDULER_CONNECT_SECONDS + 5
+
+
+# --- profiles, checked before any notebook runs --------------------------------------------
+
+@pytest.mark.parametrize("section, name, value, allowed", [
+    ("04_training", "EPOCHS", "abc", "EPOCHS takes an integer"),
+    ("04_training", "EPOCHS", -3, "EPOCHS takes >= 0"),
+    ("03_model", "MODEL", "no_such_model", "MODEL takes a registered model"),
+    ("04_training", "EPOCS", 3, "use one of"),
+])
+def test_a_bad_profile_stops_before_the_first_notebook(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, section: str, name: str, value: object,
+        allowed: str) -> None:
+    monkeypatch.setattr(config, "PARAMS_DIR", tmp_path)
+    (tmp_path / "bad.yml").write_text(yaml.safe_dump({section: {name: value}}))
+    started: list[str] = []
+    monkeypatch.setattr(pipeline, "run_notebook", lambda *a, **k: started.append(a[0]))
+    r = har("run", "--profile", "bad")
+    clean_error(r, f"{tmp_path / 'bad.yml'}: notebook {section}", name, allowed)
+    assert started == []
+
+
+# --- the results store ---------------------------------------------------------------------
+
+def test_an_unwritable_store_stops_before_training(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "afile" / "results"))
+    trained: list[str] = []
+    monkeypatch.setattr(runner, "_guarded", lambda key, *a: trained.append(key))
+    ds = synthetic_dataset()
+    run = runner.Run("tiny_cnn", 0, 1, (1, 3), (5,), name="tiny")
+    with pytest.raises(HarDataError, match="cannot write in this folder") as err:
+        runner.execute([run], ds, ship_data=True, backup_root=tmp_path / "backup")
+    assert "Fix: make it a writable folder" in str(err.value) and trained == []
+
+
+# --- notebooks -----------------------------------------------------------------------------
+
+def test_a_failed_notebook_shows_its_own_error(tmp_path: Path, random_zip: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real papermill run of notebook 01 on a bad archive: the kernel's HarDataError comes
+    back as the message, with the executed copy named for the traceback."""
+    monkeypatch.setattr(config, "BUILD_DIR", tmp_path / "build")
+    r = har("run", "01_data", "--profile", "smoke", "--force",
+            env={"HAR_UCI_ZIP": str(random_zip)})
+    clean_error(r, "error: notebook 01_data stopped in cell", "with HarDataError:",
+                f"{random_zip}: checksum mismatch", "Fix: delete it and download",
+                "the executed copy, traceback included: ")
+    assert (tmp_path / "build" / "smoke" / "01_data.failed.ipynb").exists()
+
+
+# --- models and recordings -----------------------------------------------------------------
+
+def test_a_garbage_keras_file_is_not_called_missing(tmp_path: Path) -> None:
+    path = tmp_path / "model.keras"
+    path.write_bytes(b"\x00garbage" * 100)
+    with pytest.raises(HarDataError) as err:
+        training.load_model(path)
+    text = str(err.value)
+    assert "not a Keras model" in text and "not found" not in text.lower()
+    assert "restore the file" in text
+
+
+def test_a_non_numeric_cell_gets_a_fix_about_that_cell(tmp_path: Path) -> None:
+    from har_utils.deploy import predict
+
+    path = tmp_path / "rec.csv"
+    rows = ["acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z"] + ["0.1,0.2,0.9,0.01,0,0"] * 300
+    rows[4] = "0.1,abc,0.9,0.01,0,0"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(HarDataError) as err:
+        predict.read_recording(path, 50.0)
+    text = str(err.value)
+    assert "non-numeric value 'abc' in column acc_y at line 5" in text
+    assert "correct or delete that line" in text and "gap" not in text
+
+
+# --- the table in docs/reliability.md ------------------------------------------------------
+
+def test_the_reliability_table_names_real_tests() -> None:
+    """Every row of docs/reliability.md names tests that exist; every test of this file has a
+    row (a case added here without its row, or a row whose test was renamed, fails)."""
+    doc = (config.PROJECT_ROOT / "docs" / "reliability.md").read_text()
+    cited = set(re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", doc))
+    assert len(cited) >= 20, "the table cites its tests as `tests/file.py::test_name`"
+    for file, name in sorted(cited):
+        source = (config.PROJECT_ROOT / file).read_text()
+        defined = {n.name for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef)}
+        assert name in defined, f"docs/reliability.md cites {file}::{name}, which does not exist"
+    here = {n.name for n in ast.parse(Path(__file__).read_text()).body
+            if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")
+            and n.name != "test_the_reliability_table_names_real_tests"}
+    missing = here - {name for file, name in cited if file == "tests/test_faults.py"}
+    assert not missing, f"docs/reliability.md has no row for {sorted(missing)}"

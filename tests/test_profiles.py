@@ -1,0 +1,87 @@
+"""Profiles are checked before any notebook runs: each bad value names the profile file, the
+notebook, the parameter, the value and what is allowed (unit tier: no notebook runs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from har_utils import config, pipeline
+from har_utils.io import HarDataError
+
+
+def write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: object) -> Path:
+    monkeypatch.setattr(config, "PARAMS_DIR", tmp_path)
+    path = tmp_path / "bad.yml"
+    path.write_text(profile if isinstance(profile, str) else yaml.safe_dump(profile))
+    return path
+
+
+@pytest.mark.parametrize("section, name, value, allowed", [
+    ("04_training", "EPOCHS", "abc", "an integer"),
+    ("04_training", "EPOCHS", -3, ">= 0"),
+    ("04_training", "EPOCHS", 2.5, "an integer"),
+    ("04_training", "TRAIN", 1, "true or false"),
+    ("04_training", "DROPOUT", 1.5, "up to (not including) 1"),
+    ("04_training", "OPTIMIZER", "adamw", "adam, adam_amsgrad, sgd"),
+    ("04_training", "LEARNING_RATE", 0, "> 0"),
+    ("03_model", "MODEL", "no_such_model", "a registered model: cnn"),
+    ("03_model", "N_SUBSEQUENCES", 3, "a divisor of the window's 128 samples"),
+    ("01_data", "N_VALIDATION_SUBJECTS", 0, "from 1 to 20"),
+    ("common", "SOURCE", "official", "one of ['auto', 'uci', 'hapt']"),
+    ("02_eda_tsne", "PERPLEXITY", "thirty", "a number"),
+])
+def test_a_bad_value_names_file_notebook_parameter_value_and_what_is_allowed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, section: str, name: str,
+        value: object, allowed: str) -> None:
+    path = write(tmp_path, monkeypatch, {section: {name: value}})
+    notebook = section if section != "common" else "01_data"
+    with pytest.raises(HarDataError) as err:
+        pipeline.notebook_params("bad", notebook)
+    text = str(err.value)
+    assert err.value.path == path and str(path) in text
+    assert f"notebook {notebook}" in text and name in text and repr(value) in text
+    assert allowed in text, text
+
+
+def test_a_good_value_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, monkeypatch, {"common": {"SEED": 3}, "04_training": {
+        "EPOCHS": 5, "DROPOUT": 0.25, "LEARNING_RATE": 1, "MODEL": "cnn"}})
+    params = pipeline.notebook_params("bad", "04_training")
+    assert params == {"SEED": 3, "EPOCHS": 5, "DROPOUT": 0.25, "LEARNING_RATE": 1,
+                      "MODEL": "cnn"}
+
+
+@pytest.mark.parametrize("profile, problem", [
+    ({"04_trianing": {"EPOCHS": 2}}, "unknown section(s) ['04_trianing']"),
+    ({"common": {"EPOCS": 2}}, "common: no notebook has parameter(s) ['EPOCS']"),
+    ({"04_training": {"EPOCS": 2}}, "notebook 04_training has no parameter EPOCS"),
+    ({"04_training": {"EPOCHS": [1, 2]}}, "parameters must be scalars"),
+    ({"04_training": ["EPOCHS"]}, "section 04_training is not a mapping"),
+    ("- a\n- b\n", "a profile is a mapping of sections"),
+    ("common: {SEED: 0\n", "not valid YAML"),
+])
+def test_an_unknown_or_malformed_entry_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              profile: object, problem: str) -> None:
+    path = write(tmp_path, monkeypatch, profile)
+    with pytest.raises(HarDataError) as err:
+        pipeline.notebook_params("bad", "04_training")
+    assert str(path) in str(err.value) and problem in str(err.value), str(err.value)
+    assert "Fix: " in str(err.value)
+
+
+def test_every_parameter_of_every_notebook_has_a_rule_or_a_type_only() -> None:
+    """Every committed profile passes; each rule names a parameter some notebook declares
+    (a renamed parameter would leave its rule behind)."""
+    from har_utils import profiles
+
+    notebooks = pipeline.notebook_names() + list(config.STUDY_NOTEBOOKS)
+    declared = set().union(*(pipeline.declared_parameters(n) for n in notebooks))
+    assert set(profiles.RULES) <= declared, set(profiles.RULES) - declared
+    for path in sorted(config.PARAMS_DIR.glob("*.yml")):
+        prof = pipeline.load_profile(path.stem)
+        for nb in notebooks:
+            if nb in prof or nb in pipeline.notebook_names():
+                pipeline.notebook_params(path.stem, nb)
