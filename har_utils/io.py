@@ -27,13 +27,14 @@ from . import config
 
 
 class HarDataError(RuntimeError):
-    """Bad or missing input. The message names the file and says what to do about it."""
+    """Bad or missing input. The message names the file (relative to the project when inside
+    it) and says what to do about it."""
 
     def __init__(self, path: str | os.PathLike[str] | None, problem: str, fix: str):
         self.path = None if path is None else Path(path)
         self.problem = problem
         self.fix = fix
-        where = f"{self.path}: " if self.path is not None else ""
+        where = f"{config.shown(self.path)}: " if self.path is not None else ""
         super().__init__(f"{where}{problem}\n  Fix: {fix}")
 
 

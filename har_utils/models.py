@@ -14,6 +14,7 @@ the training settings the model's own paper prescribes; ``layer_table``, ``count
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -84,7 +85,8 @@ MODELS: dict[str, ModelSpec] = {}
 
 def register(name: str, *, description: str, train_defaults: Mapping[str, Any] | None = None
              ) -> Callable[[Builder], Builder]:
-    """Decorator adding a builder ``f(input_shape, n_classes, *, **hparams)`` to ``MODELS``.
+    """Decorator adding a builder ``f(input_shape, n_classes, *, **hparams)`` to ``MODELS``;
+    registering a name again replaces its builder, with a warning.
 
     ``train_defaults`` are the training settings the model's own paper prescribes (keys among
     :data:`TRAIN_DEFAULT_KEYS`; ``optimizer`` one of :data:`TRAIN_OPTIMIZERS`).
@@ -92,8 +94,10 @@ def register(name: str, *, description: str, train_defaults: Mapping[str, Any] |
     checked = _checked_train_defaults(name, train_defaults)  # fail at the call, not later
 
     def deco(builder: Builder) -> Builder:
-        if name in MODELS:
-            raise ValueError(f"model {name!r} is already registered")
+        if name in MODELS:  # a notebook cell run again: the new definition wins
+            warnings.warn(f"model {name!r} was registered before; the new definition replaces "
+                          "it (results the experiment runner stored under this name were "
+                          "trained with the old one)", stacklevel=2)
         MODELS[name] = ModelSpec(name, description, builder, checked)
         return builder
     return deco

@@ -120,9 +120,17 @@ def test_describe_gives_defaults():
     assert models.describe("tiny_cnn") == {"filters": 8, "kernel_size": 3}
 
 
-def test_register_refuses_duplicates():
-    with pytest.raises(ValueError, match="already registered"):
-        models.register("tiny_cnn", description="again")(models.tiny_cnn)
+def test_registering_again_replaces_with_a_warning(monkeypatch):
+    """A notebook cell that registers a model can be run twice: the new definition wins."""
+    monkeypatch.setattr(models, "MODELS", dict(models.MODELS))
+
+    def wider(input_shape, n_classes, *, filters: int = 16, kernel_size: int = 3):
+        return models.tiny_cnn(input_shape, n_classes, filters=filters, kernel_size=kernel_size)
+
+    with pytest.warns(UserWarning, match="'tiny_cnn' was registered before; the new definition"):
+        models.register("tiny_cnn", description="wider")(wider)
+    assert models.describe("tiny_cnn") == {"filters": 16, "kernel_size": 3}
+    assert models.MODELS["tiny_cnn"].description == "wider"
 
 
 def test_models_are_uncompiled_and_tiny_is_tiny():
