@@ -148,30 +148,6 @@ def per_subject_accuracy(table: pd.DataFrame, title: str, overall: float) -> plt
     return fig
 
 
-def training_curves(history: dict, title: str, best_epoch: int | None,
-                    val_label: str = "validation") -> plt.Figure:
-    """Accuracy and loss per epoch, training and validation, with a marker at the best
-    epoch (the paper's Fig. 5). ``history`` as from ``training.TrainResult.history``."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    colors = sns.color_palette("colorblind", 2)
-    for ax, metric, label in ((axes[0], "accuracy", "accuracy"), (axes[1], "loss", "loss")):
-        for key, name, c in ((metric, "training", colors[0]),
-                             (f"val_{metric}", val_label, colors[1])):
-            values = history.get(key)
-            if values:
-                ax.plot(np.arange(1, len(values) + 1), values, color=c, lw=1.4,
-                        marker="o" if len(values) <= 30 else None, ms=3, label=name)
-        if best_epoch is not None:
-            ax.axvline(best_epoch, color="0.3", ls="--", lw=1, label=f"best epoch {best_epoch}")
-        ax.set(xlabel="epoch", ylabel=label, title=label)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="best")
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
 def _layer_color(kind: str) -> tuple[float, float, float]:
     pastel = sns.color_palette("pastel", 8)
     for i, key in enumerate(("Conv", "Pool", "Dropout", "LSTM", "Dense")):

@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from har_utils import config, data, evaluation, models
+from har_utils import config, data, models
 from har_utils.data import HarDataset
 from har_utils.experiments import ablations as ab
 from har_utils.experiments import runner
-from har_utils.experiments.ablations import convert as conv
 from har_utils.experiments.ablations import studies as core
 from har_utils.reporting import study_blocks
 from har_utils.experiments.runner import Run
@@ -394,112 +393,3 @@ def test_outcome_table_compares_the_paper_and_the_choice_on_the_same_seeds() -> 
     o = ab.outcome_table(summary)
     assert list(o["configuration"]) == ["chosen: baseline (the paper's configuration)"]
     assert len(ab.outcome_table(None)) == 0
-
-
-# --- converting the former store ----------------------------------------------------------
-
-def _legacy(ds: HarDataset, study: str, point: str, seed: int, *, reused_from: str = "",
-            **spec: object) -> dict:
-    """An old-store result (the former ``run_job`` form) of a tiny_cnn run, with predictions
-    equal to the labels (no training)."""
-    run = ab.ablation_run(study, point, seed=seed, max_epochs=1, model="tiny_cnn", **spec)
-    cfg = run.config()
-    y = ds.test.y
-    low, high = evaluation.subject_bootstrap_ci(y, y, ds.test.subject)
-    old = {"name": run.name, "key": "0123456789ab", "study": study, "point": point,
-           "spec": {"study": study, "point": point, "seed": seed, "max_epochs": 1,
-                    "model": "tiny_cnn", "model_kwargs": dict(run.model_kwargs),
-                    "train": dict(run.train), "channels": ab.channel_set(run), "patience": 10,
-                    "n_validation_subjects": 4, "protocol": "subjects"},
-           "data": data.stamp(ds), "train_config": cfg["train_config"],
-           "channels": cfg["channels"], "input_shape": [128, len(cfg["channels"])],
-           "epochs_run": 1, "best_epoch": 1, "train_seconds": 2.0, "seconds_per_epoch": 2.0,
-           "parameters": 1234, "history": {"accuracy": [0.5], "loss": [1.2],
-                                           "val_accuracy": [0.6], "val_loss": [1.1]},
-           "train_accuracy": 0.5, "validation_subjects": [8, 17, 21, 25],
-           "validation_accuracy": 0.6000001, "validation_loss": 1.1,
-           "validation": {"accuracy": 0.6000001},
-           "test": evaluation.metrics(y, y, ds.test.subject),
-           "test_ci95_subject_bootstrap": [low, high], "y_pred": [int(v) for v in y],
-           "wall_seconds": 3.0, "cpu_count": 2, "environment": {"git": {"commit": "x"}},
-           "threads": {"intra_op": 1, "inter_op": 1, "workers": 2}}
-    return {**old, "reused_from": reused_from} if reused_from else old
-
-
-def _write_legacy(results: list[dict]) -> Path:
-    folder = conv.legacy_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    for r in results:
-        (folder / f"{r['name']}.json").write_text(json.dumps(r))
-    return folder
-
-
-def test_the_former_store_converts_to_one_result_per_configuration(
-        ds: HarDataset, tiny: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    trained = _legacy(ds, "filters", "8", 0, model_kwargs={"filters": 8})
-    copy = {**trained, "name": "kernel_size__3__seed0", "study": "kernel_size", "point": "3",
-            "spec": _legacy(ds, "kernel_size", "3", 0, model_kwargs={"kernel_size": 3})["spec"],
-            "reused_from": "filters__8__seed0"}
-    other = _legacy(ds, "channels", "total_acc", 0, channels="total_acc")
-    _write_legacy([trained, copy, other])
-    out = conv.convert(ds)
-    assert out["files"] == 3 and out["keys"] == 2 and not out["conflicts"]
-    base = ab.make_run("filters", "8", [TINY["filters"].point("8")], max_epochs=1)
-    k = key(base, ds)
-    assert out["duplicates"] == {k: ["filters__8__seed0", "kernel_size__3__seed0"]}
-    stored = json.loads(runner.result_path(k).read_text())
-    assert stored["converted_from"] == "results/ablations/runs/filters__8__seed0.json"
-    assert stored["name"] == "filters__8__seed0" and stored["study"] == ab.STUDY
-    assert stored["key"] == k and Run(**stored["run"]) == base
-    assert stored["config"] == json.loads(json.dumps(base.config()))
-    assert "test_proba" not in stored
-    assert stored["worker"]["threads"] == {"intra_op": 1, "inter_op": 1}
-    for f in ("test", "y_pred", "history", "validation_accuracy", "threads", "environment"):
-        assert stored[f] == trained[f], f
-    assert ab.validation_scores(stored)["validation_accuracy"] == 0.6000001  # the stored one
-    # every old name is a run of the study; nothing is left to train
-    assert set(ab.load_index()) == {"filters__8__seed0", "kernel_size__3__seed0",
-                                    "channels__total_acc__seed0"}
-    monkeypatch.setattr(runner, "run_one", lambda *a, **k: pytest.fail("trained"))
-    lines: list[str] = []
-    runner.execute(ab.plan("filters,kernel_size", [0], max_epochs=1)[1:3]
-                   + ab.plan("channels", [0], max_epochs=1)[1:], ds, log=lines.append)
-    assert "3 run(s): 3 stored, 0 to train" in lines[0]
-    doc = json.loads(ab.write_summary(ds).read_text())
-    assert doc["n_runs"] == 3 and doc["n_trained_runs"] == 2
-    assert doc["parallel_workers"] == [2] and doc["train_seconds_total"] == 4.0
-    assert [r["n_reused"] for r in doc["rows"]] == [0, 1, 0]
-    block = study_blocks.ablations_block(config.results_dir())
-    assert "Its 2 trained runs kept epochs 1-1" in block
-    assert conv.convert(ds)["written"] == out["written"]  # idempotent
-
-
-def test_conversion_refuses_what_it_cannot_map_exactly(ds: HarDataset, tiny: dict) -> None:
-    trained = _legacy(ds, "filters", "8", 0)
-    changed = {**_legacy(ds, "kernel_size", "3", 0), "reused_from": "filters__8__seed0",
-               "y_pred": [1] * len(ds.test.y)}
-    _write_legacy([trained, changed])
-    with pytest.raises(ValueError, match="different results"):
-        conv.convert(ds, write=False)
-    (conv.legacy_dir() / "kernel_size__3__seed0.json").unlink()
-    _write_legacy([{**trained, "train_config": {**trained["train_config"], "batch_size": 7}}])
-    with pytest.raises(ValueError, match="training configuration"):
-        conv.convert(ds, write=False)
-    _write_legacy([{**trained, "data": {**trained["data"], "checksum_sha256": "other"}}])
-    with pytest.raises(ValueError, match="trained on data"):
-        conv.convert(ds, write=False)
-
-
-def test_a_store_file_of_another_study_is_a_conflict_not_overwritten(
-        ds: HarDataset, tiny: dict) -> None:
-    trained = _legacy(ds, "filters", "8", 0)
-    _write_legacy([trained])
-    k = key(ab.make_run("filters", "8", [TINY["filters"].point("8")], max_epochs=1), ds)
-    path = runner.result_path(k)
-    path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"study": "zoo", "name": "zoo/x", "converted_from": "elsewhere"}))
-    out = conv.convert(ds)
-    assert list(out["conflicts"]) == [k] and "left as it is" in out["conflicts"][k]
-    assert json.loads(path.read_text())["study"] == "zoo" and out["written"] == []
-    out = conv.convert(ds, replace_conflicts=True)
-    assert "replaced" in out["conflicts"][k] and json.loads(path.read_text())["study"] == "ablations"

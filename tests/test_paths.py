@@ -150,17 +150,3 @@ def test_no_committed_file_names_an_absolute_path() -> None:
           "stay, add it to ALLOWED in tests/test_paths.py with its reason")
     stale = sorted(set(ALLOWED) - allowed_seen)
     assert not stale, f"ALLOWED lists lines no file has (any more): remove them: {stale}"
-
-
-def test_converted_runs_name_their_old_file_relative_to_the_project(tmp_path: Path) -> None:
-    from har_utils.experiments import convert
-    from har_utils.experiments.ablations import convert as ablations_convert
-
-    copy = tmp_path / "zoo_old" / "cnn__subjects__seed0.json"  # a restored copy, elsewhere
-    assert convert.source_of(copy) == "results/zoo/runs/cnn__subjects__seed0.json"
-    inside = config.PROJECT_ROOT / "results" / "zoo" / "runs" / "lstm__paper__seed1.json"
-    assert convert.source_of(inside) == "results/zoo/runs/lstm__paper__seed1.json"
-    old = tmp_path / "elsewhere" / "filters__8__seed0.json"
-    assert ablations_convert.source_of(old) == "results/ablations/runs/filters__8__seed0.json"
-    for source in (convert.source_of(copy), ablations_convert.source_of(old)):
-        assert not ABSOLUTE.search(source)

@@ -5,18 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from har_utils import plots  # noqa: E402
-from har_utils.data import Split  # noqa: E402
-from har_utils.io import HarDataError  # noqa: E402
-from har_utils.training import (  # noqa: E402
+from har_utils.data import Split
+from har_utils.io import HarDataError
+from har_utils.training import (
     EpochLog,
     TrainConfig,
     load_history,
@@ -211,24 +205,6 @@ def test_load_missing_or_broken_model_says_how_to_fix(tmp_path: Path):
         load_model(broken)
     with pytest.raises(HarDataError, match="Fix:"):
         load_history(tmp_path / "nope.history.json")
-
-
-# --- figure ---------------------------------------------------------------------------------
-
-def test_training_curves(run):
-    result, _ = run
-    fig = plots.training_curves(result.history, "tiny", result.best_epoch,
-                                val_label="validation (subjects 1)")
-    try:
-        assert len(fig.axes) == 2
-        labels = fig.axes[0].get_legend_handles_labels()[1]
-        assert labels == ["training", "validation (subjects 1)",
-                          f"best epoch {result.best_epoch}"]
-    finally:
-        plt.close(fig)
-    fig = plots.training_curves({"loss": [1.0, 0.5], "accuracy": [0.5, 0.7]}, "no val", None)
-    assert len(fig.axes) == 2
-    plt.close(fig)
 
 
 def test_patience_zero_turns_early_stopping_off() -> None:

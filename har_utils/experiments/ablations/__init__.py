@@ -16,8 +16,7 @@ experiment runner (``results/runs/<key>.json``); nothing is committed for you.
 
 The package: :mod:`.studies` (studies, points and their runs on the runner, the study's index),
 :mod:`.selection` (choice on validation only, combined candidates, final runs), :mod:`.summary`
-(summary, tables, figures), :mod:`.estimates` (cost estimates, the listing) and :mod:`.convert`
-(the one-off conversion of the former store). The study's functions are importable from here:
+(summary, tables, figures) and :mod:`.estimates` (cost estimates, the listing). The study's functions are importable from here:
 ``from har_utils.experiments import ablations``, then ``ablations.plan(...)``.
 """
 
