@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.stats
-from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
 
 from . import config
 
@@ -41,20 +41,23 @@ def metrics(y_true: Any, y_pred: Any, subjects: Any | None = None) -> dict[str, 
     """Accuracy, per-class and averaged precision/recall/F1, the confusion matrix (rows true,
     columns predicted, ids 1-6) and, when ``subjects`` is given, accuracy per subject."""
     y_true, y_pred = _as_1d(y_true, y_pred)
-    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=LABELS, zero_division=0)
+    report = classification_report(y_true, y_pred, labels=LABELS, target_names=NAMES,
+                                   output_dict=True, zero_division=0)
+
+    def scores(row: dict[str, float]) -> dict[str, float]:
+        return {"precision": float(row["precision"]), "recall": float(row["recall"]),
+                "f1": float(row["f1-score"])}
+
     out: dict[str, Any] = {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "n": int(len(y_true)),
         "labels": list(NAMES),
-        "per_class": {name: {"precision": float(p[i]), "recall": float(r[i]),
-                             "f1": float(f[i]), "support": int(s[i])}
-                      for i, name in enumerate(NAMES)},
+        "per_class": {name: {**scores(report[name]), "support": int(report[name]["support"])}
+                      for name in NAMES},
         "confusion": confusion_matrix(y_true, y_pred, labels=LABELS).astype(int).tolist(),
     }
     for avg in ("macro", "weighted"):
-        pa, ra, fa, _ = precision_recall_fscore_support(y_true, y_pred, labels=LABELS,
-                                                        average=avg, zero_division=0)
-        out[f"{avg}_avg"] = {"precision": float(pa), "recall": float(ra), "f1": float(fa)}
+        out[f"{avg}_avg"] = scores(report[f"{avg} avg"])
     if subjects is not None:
         t = per_subject_table(y_true, y_pred, subjects)
         out["per_subject"] = {str(int(row.subject)): {"accuracy": float(row.accuracy),
