@@ -110,6 +110,17 @@ TRAIN_SUBJECTS: tuple[int, ...] = tuple(s for s in ALL_SUBJECTS if s not in TEST
 DEFAULT_N_VALIDATION_SUBJECTS: int = 4
 DEFAULT_VALIDATION_SEED: int = 0
 
+# --- The paper's training settings (one definition; the runner, the zoo, protocol cv and the
+# ablation study take them from here) -----------------------------------------------------
+
+#: Epochs the paper trains for (its fixed budget, no early stopping).
+PAPER_EPOCHS: int = 100
+PAPER_BATCH_SIZE: int = 32
+PAPER_OPTIMIZER: str = "adam"
+PAPER_LEARNING_RATE: float = 1e-3
+#: The optimizers a run may name (the paper's first).
+OPTIMIZERS: tuple[str, ...] = ("adam", "adam_amsgrad", "sgd")
+
 # --- Official archive (source "uci") --------------------------------------------------
 UCI_URL: str = (
     "https://archive.ics.uci.edu/static/public/240/"

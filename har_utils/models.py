@@ -31,7 +31,7 @@ Builder = Callable[..., keras.Model]
 
 #: The keys a model's ``train_defaults`` may set, and the optimizers it may name.
 TRAIN_DEFAULT_KEYS: tuple[str, ...] = ("batch_size", "optimizer", "learning_rate", "max_epochs")
-TRAIN_OPTIMIZERS: tuple[str, ...] = ("adam", "sgd", "adam_amsgrad")
+TRAIN_OPTIMIZERS: tuple[str, ...] = config.OPTIMIZERS
 #: Registered models that are not part of the model zoo (``parameters_table``, benchmarks).
 NOT_IN_ZOO: tuple[str, ...] = ("tiny_cnn", "cnn_lstm_features")
 

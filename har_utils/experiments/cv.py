@@ -46,7 +46,6 @@ from .. import config, data, evaluation
 from ..data import HarDataset
 from ..io import write_json_atomic, write_table
 from .runner import CLASSICAL, Run, engine, execute, load
-from .zoo import BUDGET as PAPER_EPOCHS  # the paper's 100 epochs
 from .zoo import ZOO
 
 STUDY = "cv"
@@ -96,7 +95,7 @@ def plan_for(model: str, *, smoke: bool = False) -> Plan:
 
     if model in CLASSICAL:  # deterministic: one fit per fold and C, one final fit
         return Plan(folds=K_FOLDS, budget=1, final_seeds=1)
-    return Plan(folds=FOLDS.get(model, K_FOLDS), budget=BUDGET.get(model, PAPER_EPOCHS),
+    return Plan(folds=FOLDS.get(model, K_FOLDS), budget=BUDGET.get(model, config.PAPER_EPOCHS),
                 final_seeds=FINAL_SEEDS.get(model, DEFAULT_FINAL_SEEDS))
 
 
@@ -744,7 +743,7 @@ def cost_table(models: Sequence[str] = MODELS, spe: dict[str, float] | None = No
         notes = []
         if p.folds < K_FOLDS and model not in CLASSICAL:
             notes.append(f"{p.folds} of {K_FOLDS} folds")
-        if model not in CLASSICAL and p.budget < PAPER_EPOCHS:
+        if model not in CLASSICAL and p.budget < config.PAPER_EPOCHS:
             notes.append(f"budget {p.budget} epochs (cost cap)")
         if model in CLASSICAL:
             notes.append(f"C grid of {len(p.c_grid)} x {p.folds} folds; deterministic: 1 final fit")

@@ -81,7 +81,7 @@ class Run:
     model: str
     seed: int = 0
     #: Epoch budget (Keras models; the model's own ``max_epochs`` caps it).
-    epochs: int = 100
+    epochs: int = config.PAPER_EPOCHS
     fit_subjects: tuple[int, ...] = tuple(config.TRAIN_SUBJECTS)
     #: Training subjects scored after every epoch (never fitted on).
     val_subjects: tuple[int, ...] = ()
@@ -156,8 +156,9 @@ class Run:
         if unknown:
             raise ValueError(f"{self.label}: model {self.model!r} has no hyper-parameter(s) "
                              f"{unknown}")
-        base = {"batch_size": td.get("batch_size", 32), "optimizer": td.get("optimizer", "adam"),
-                "learning_rate": td.get("learning_rate", 1e-3)}
+        base = {"batch_size": td.get("batch_size", config.PAPER_BATCH_SIZE),
+                "optimizer": td.get("optimizer", config.PAPER_OPTIMIZER),
+                "learning_rate": td.get("learning_rate", config.PAPER_LEARNING_RATE)}
         settings = dict(self.train)
         # the model's own cap on epochs (its paper's budget), unless the run sets another
         cap = int(settings.pop("max_epochs", td.get("max_epochs", self.epochs)))

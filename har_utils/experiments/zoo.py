@@ -59,7 +59,7 @@ CV_PROTOCOL = ("protocol cv: the epoch count (or C) chosen by cross-validation o
 #: Early-stopping patience of the ``subjects`` protocol (epochs without a lower val loss).
 PATIENCE = 10
 #: The paper's epoch budget (``subjects`` and ``paper``; a model's own ``max_epochs`` caps it).
-BUDGET = 100
+BUDGET = config.PAPER_EPOCHS
 #: The logistic regression's inverse regularisation strength (one fit, no choice).
 LOGREG_C = 1.0
 #: Seeds per model: 5 for the paper's model, 3 for the others.

@@ -28,14 +28,14 @@ from typing import Any
 import keras
 import numpy as np
 
-from .. import backend
+from .. import backend, config
 from ..data import Split
 from ..models import build_model
 from .callbacks import EpochLog, EpochSeeds, ResumableEarlyStopping
 from .labels import ACTIVITY_IDS, to_one_hot
 from .layers import Augment, parse_augment, standardization_layer
 
-OPTIMIZERS: tuple[str, ...] = ("adam", "adam_amsgrad", "sgd")
+OPTIMIZERS: tuple[str, ...] = config.OPTIMIZERS
 
 _determinism_enabled = False
 
@@ -72,10 +72,10 @@ class TrainConfig:
     model: str = "cnn_lstm_paper"
     #: Model hyper-parameters as sorted (key, value) pairs; a dict is accepted and converted.
     model_kwargs: tuple[tuple[str, Any], ...] = ()
-    epochs: int = 100
-    batch_size: int = 32
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3
+    epochs: int = config.PAPER_EPOCHS
+    batch_size: int = config.PAPER_BATCH_SIZE
+    optimizer: str = config.PAPER_OPTIMIZER
+    learning_rate: float = config.PAPER_LEARNING_RATE
     patience: int = 10
     seed: int = 0
     # Fields below are left out of as_dict()/key() while at their defaults, so the keys of

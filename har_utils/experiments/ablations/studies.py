@@ -39,7 +39,7 @@ BASE_MODEL = "cnn_lstm_paper"
 #: Seeds per point of the one-factor and combined studies, and of the final evaluation.
 STUDY_SEEDS = 3
 FINAL_SEEDS = 5
-MAX_EPOCHS = 100
+MAX_EPOCHS = config.PAPER_EPOCHS
 #: Early stopping patience (epochs) on the validation subjects' loss (the zoo's).
 PATIENCE = 10
 #: Validation subjects drawn by :func:`har_utils.data.validation_subjects` (8, 17, 21, 25).
