@@ -195,7 +195,7 @@ def test_cost_table_shows_every_model_and_every_reduction() -> None:
     assert t.loc["cnn_lstm_paper", "folds"] == 7 and t.loc["cnn_lstm_paper", "final seeds"] == 5
     assert t.loc["cnn_lstm_paper", "fold hours"] == pytest.approx(7 * 100 * 10 * 18 / 21 / 3600)
     assert "3 of 7 folds" in t.loc["lstm", "reductions"]
-    for model, budget in cv.BUDGET.items():
+    for model, budget in cv.EPOCH_CAPS.items():
         assert f"budget {budget} epochs (cost cap)" in t.loc[model, "reductions"]
         assert budget >= 50  # long enough for the curve to show its end
         assert t.loc[model, "epoch budget"] == budget

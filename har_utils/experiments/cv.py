@@ -4,7 +4,7 @@
    computed from the official window counts, so the assignment is the same on every data
    source; it is recorded in ``results/cv/summary.json`` and shown in the notebooks.
 2. **Fold runs.** Each fold trains on the other training subjects for a fixed budget (the
-   paper's 100 epochs; a smaller cost cap for the costliest models, :data:`BUDGET`, which
+   paper's 100 epochs; a smaller cost cap for the costliest models, :data:`EPOCH_CAPS`, which
    replaces a smaller cap of the model's own paper so the curve can show its end) and scores
    its held-out subjects after every epoch: accuracy, macro-F1, loss. No weights are chosen
    on them.
@@ -56,11 +56,11 @@ MODELS: tuple[str, ...] = ZOO
 #: Folds run per model (the first n of the K folds): the costliest models get 3.
 FOLDS: dict[str, int] = {"cnn_lstm_sequential": 3, "lstm": 3, "deepconvlstm": 3,
                          "isplinception": 3}
-#: Epoch budget per model: a cost cap (default: the paper's 100). On JAX, one core, the two
+#: Epoch cap per model where it is below the paper's 100 (a cost cap). On JAX, one core, the two
 #: costliest models take 30 and 116 s per epoch (results/benchmarks/backends.json); 50 epochs
 #: is past where their earlier 30- and 15-epoch curves still rose, and it replaces
 #: isplinception's own cap (its paper's 15 epochs: :func:`train_settings`).
-BUDGET: dict[str, int] = {"deepconvlstm": 50, "isplinception": 50}
+EPOCH_CAPS: dict[str, int] = {"deepconvlstm": 50, "isplinception": 50}
 #: Final seeds per model (default 3): 5 for the paper's model; isplinception 1 (its 3 folds
 #: x 50 epochs already cost about 4 hours of one worker, a seed 1.6 more: the cost table).
 FINAL_SEEDS: dict[str, int] = {"cnn_lstm_paper": 5, "isplinception": 1}
@@ -95,7 +95,8 @@ def plan_for(model: str, *, smoke: bool = False) -> Plan:
 
     if model in CLASSICAL:  # deterministic: one fit per fold and C, one final fit
         return Plan(folds=K_FOLDS, budget=1, final_seeds=1)
-    return Plan(folds=FOLDS.get(model, K_FOLDS), budget=BUDGET.get(model, config.PAPER_EPOCHS),
+    return Plan(folds=FOLDS.get(model, K_FOLDS),
+                budget=EPOCH_CAPS.get(model, config.PAPER_EPOCHS),
                 final_seeds=FINAL_SEEDS.get(model, DEFAULT_FINAL_SEEDS))
 
 
