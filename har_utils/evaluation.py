@@ -174,3 +174,19 @@ def inference_time(predict: Callable[[np.ndarray], Any], X: np.ndarray,
                         "min_ms_per_batch": min(times) * 1000.0, "ms_per_window": med / bs,
                         "windows_per_s": bs / (med / 1000.0), "repeats": int(max(1, repeats))}
     return out
+
+
+def subject_comparison(a: dict[str, float], b: dict[str, float], n_boot: int = 10000,
+                       seed: int = 0) -> dict[str, Any]:
+    """Paired comparison of two models by test subject (per-subject accuracy, mean over
+    seeds): the mean difference a - b, a paired subject bootstrap interval of it, and the
+    Wilcoxon signed-rank test."""
+    subjects = sorted(set(a) & set(b), key=int)
+    d = np.array([a[s] - b[s] for s in subjects])
+    rng = np.random.default_rng(seed)
+    boots = d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(axis=1)
+    low, high = np.quantile(boots, [0.025, 0.975])
+    p = float(scipy.stats.wilcoxon(d).pvalue) if np.any(d != 0) else 1.0
+    return {"subjects": len(d), "mean_difference": float(d.mean()),
+            "ci95_paired_subject_bootstrap": [float(low), float(high)],
+            "wilcoxon_p": p, "wins": int((d > 0).sum()), "losses": int((d < 0).sum())}

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from har_utils import config
+from har_utils import config, evaluation
 from har_utils.data import HarDataset
 from har_utils.experiments import cv
 from synthetic_uci import synthetic_dataset
@@ -167,7 +167,7 @@ def test_early_stopping_cost_reads_the_smoothed_fold_curves() -> None:
 def test_subject_comparison_is_paired_by_subject() -> None:
     a = {str(s): 0.9 + 0.01 * i for i, s in enumerate(config.TEST_SUBJECTS)}
     b = {s: v - 0.02 for s, v in a.items()}
-    got = cv.subject_comparison(a, b)
+    got = evaluation.subject_comparison(a, b)
     assert got["mean_difference"] == pytest.approx(0.02)
     assert got["wins"] == 9 and got["losses"] == 0
     low, high = got["ci95_paired_subject_bootstrap"]

@@ -613,24 +613,6 @@ def ensemble(results: list[dict[str, Any]], ds: HarDataset) -> dict[str, Any] | 
     return out
 
 
-def subject_comparison(a: dict[str, float], b: dict[str, float], n_boot: int = 10000,
-                       seed: int = 0) -> dict[str, Any]:
-    """Paired comparison of two models by test subject (per-subject accuracy, mean over
-    seeds): the mean difference a - b, a paired subject bootstrap interval of it, and the
-    Wilcoxon signed-rank test."""
-    from scipy.stats import wilcoxon
-
-    subjects = sorted(set(a) & set(b), key=int)
-    d = np.array([a[s] - b[s] for s in subjects])
-    rng = np.random.default_rng(seed)
-    boots = d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(axis=1)
-    low, high = np.quantile(boots, [0.025, 0.975])
-    p = float(wilcoxon(d).pvalue) if np.any(d != 0) else 1.0
-    return {"subjects": len(d), "mean_difference": float(d.mean()),
-            "ci95_paired_subject_bootstrap": [float(low), float(high)],
-            "wilcoxon_p": p, "wins": int((d > 0).sum()), "losses": int((d < 0).sum())}
-
-
 def summary(ds: HarDataset, models: Sequence[str] = MODELS, *, smoke: bool = False
             ) -> dict[str, Any]:
     """Everything stored for the study (runs not yet trained are left out and listed).
@@ -687,13 +669,13 @@ def summary(ds: HarDataset, models: Sequence[str] = MODELS, *, smoke: bool = Fal
 
 def subject_comparisons(entries: dict[str, dict[str, Any]], ref: str = "cnn_lstm_paper"
                         ) -> dict[str, dict[str, Any]]:
-    """:func:`subject_comparison` of every model's final row (``entries``: model -> summary
+    """:func:`~har_utils.evaluation.subject_comparison` of every model's final row (``entries``: model -> summary
     entry) against ``ref``'s, with ``wilcoxon_p_holm``: the Wilcoxon p-values Holm-adjusted
     over this family of comparisons (:func:`holm`). Empty without ``ref``'s final row."""
     base = (entries.get(ref) or {}).get("final")
     if not base:
         return {}
-    out = {m: subject_comparison(e["final"]["per_subject_accuracy_mean"],
+    out = {m: evaluation.subject_comparison(e["final"]["per_subject_accuracy_mean"],
                                  base["per_subject_accuracy_mean"])
            for m, e in entries.items() if m != ref and "final" in e}
     for c, p in zip(out.values(), holm([c["wilcoxon_p"] for c in out.values()])):

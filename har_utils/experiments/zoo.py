@@ -360,14 +360,12 @@ def subject_comparisons(rows: list[Result], reference: str = "cnn_lstm_paper",
     """Every model against ``reference`` by test subject (per-subject accuracy, mean over
     seeds): the paired comparison McNemar's window-level test cannot make, since windows of one
     person overlap and are not independent."""
-    from .cv import subject_comparison
-
     by = {r["model"]: r for r in rows if r["protocol"] == protocol
           and "per_subject_accuracy_mean" in r}
     ref = by.get(reference)
     if ref is None:
         return {}
-    return {m: subject_comparison(r["per_subject_accuracy_mean"], ref["per_subject_accuracy_mean"])
+    return {m: evaluation.subject_comparison(r["per_subject_accuracy_mean"], ref["per_subject_accuracy_mean"])
             for m, r in by.items() if m != reference}
 
 
