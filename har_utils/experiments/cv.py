@@ -669,9 +669,10 @@ def summary(ds: HarDataset, models: Sequence[str] = MODELS, *, smoke: bool = Fal
 
 def subject_comparisons(entries: dict[str, dict[str, Any]], ref: str = "cnn_lstm_paper"
                         ) -> dict[str, dict[str, Any]]:
-    """:func:`~har_utils.evaluation.subject_comparison` of every model's final row (``entries``: model -> summary
-    entry) against ``ref``'s, with ``wilcoxon_p_holm``: the Wilcoxon p-values Holm-adjusted
-    over this family of comparisons (:func:`holm`). Empty without ``ref``'s final row."""
+    """:func:`~har_utils.evaluation.subject_comparison` of every model's final row
+    (``entries``: model -> summary entry) against ``ref``'s, with ``wilcoxon_p_holm``: the
+    Wilcoxon p-values Holm-adjusted over this family of comparisons (:func:`holm`). Empty
+    without ``ref``'s final row."""
     base = (entries.get(ref) or {}).get("final")
     if not base:
         return {}
