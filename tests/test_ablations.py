@@ -14,6 +14,7 @@ from har_utils import config, data, models
 from har_utils.data import HarDataset
 from har_utils.experiments import ablations as ab
 from har_utils.experiments import runner
+from har_utils.experiments.ablations import estimates, selection, summary
 from har_utils.experiments.ablations import studies as core
 from har_utils.reporting import study_blocks
 from har_utils.experiments.runner import Run
@@ -27,17 +28,17 @@ def ds() -> HarDataset:
 
 #: Tiny stand-ins for the real studies (tiny_cnn trains in a second).
 TINY = {s.name: s for s in (
-    ab.Study("filters", "filters", (ab.model_point("4", filters=4),
-                                    ab.model_point("8", True, filters=8))),
-    ab.Study("kernel_size", "kernel", (ab.model_point("3", True, kernel_size=3),
-                                       ab.model_point("5", kernel_size=5))),
-    ab.Study("channels", "channels", (ab.Point("all", channels="all", baseline=True),
-                                      ab.Point("total_acc", channels="total_acc"))),
+    core.Study("filters", "filters", (core.model_point("4", filters=4),
+                                    core.model_point("8", True, filters=8))),
+    core.Study("kernel_size", "kernel", (core.model_point("3", True, kernel_size=3),
+                                       core.model_point("5", kernel_size=5))),
+    core.Study("channels", "channels", (core.Point("all", channels="all", baseline=True),
+                                      core.Point("total_acc", channels="total_acc"))),
 )}
 
 
 @pytest.fixture
-def tiny(monkeypatch: pytest.MonkeyPatch) -> dict[str, ab.Study]:
+def tiny(monkeypatch: pytest.MonkeyPatch) -> dict[str, core.Study]:
     monkeypatch.setattr(core, "BASE_MODEL", "tiny_cnn")
     monkeypatch.setattr(core, "STUDIES", TINY)
     return TINY
@@ -48,7 +49,7 @@ def quiet(_line: str) -> None:
 
 
 def job(point: str = "p", seed: int = 0, **kw) -> Run:
-    return ab.ablation_run("s", point, seed=seed, max_epochs=1, model="tiny_cnn", **kw)
+    return core.ablation_run("s", point, seed=seed, max_epochs=1, model="tiny_cnn", **kw)
 
 
 def key(run: Run, ds: HarDataset) -> str:
@@ -77,46 +78,46 @@ def test_the_studies_vary_one_factor_around_one_baseline(ds: HarDataset) -> None
     for study in ab.STUDIES.values():
         assert len(study.points) >= 2
         for p in study.points:
-            r = ab.make_run(study.name, p.name, [p])
-            ab.model_hparams(r)  # every override is a real hyper-parameter of its model
-            assert ab.conv_fits(r) is None, r.name
-        base_keys.add(key(ab.make_run(study.name, "b", [study.baseline]), ds))
+            r = core.make_run(study.name, p.name, [p])
+            core.model_hparams(r)  # every override is a real hyper-parameter of its model
+            assert core.conv_fits(r) is None, r.name
+        base_keys.add(key(core.make_run(study.name, "b", [study.baseline]), ds))
     assert len(base_keys) == 1, "every baseline is the paper's configuration"
-    assert base_keys == {key(ab.ablation_run("x", "y"), ds)}
-    none = ab.make_run("split", "none", [ab.STUDIES["split"].point("none")])
+    assert base_keys == {key(core.ablation_run("x", "y"), ds)}
+    none = core.make_run("split", "none", [ab.STUDIES["split"].point("none")])
     assert none.model == "cnn_lstm_sequential"
-    seq = ab.make_run("c", "c", [ab.STUDIES["split"].point("none"),
+    seq = core.make_run("c", "c", [ab.STUDIES["split"].point("none"),
                                  ab.STUDIES["lstm_layers"].point("1")])
-    assert ab.model_hparams(seq)["lstm_layers"] == 1
-    bad = ab.make_run("c", "c", [ab.STUDIES["kernel_size"].point("7"),
+    assert core.model_hparams(seq)["lstm_layers"] == 1
+    bad = core.make_run("c", "c", [ab.STUDIES["kernel_size"].point("7"),
                                  ab.STUDIES["split"].point("8x16")])
-    assert "does not fit" in ab.conv_fits(bad)
+    assert "does not fit" in core.conv_fits(bad)
     runs = ab.plan("all", seeds=[0, 1, 2])
     assert len(runs) == 3 * sum(len(s.points) for s in ab.STUDIES.values())
-    assert all(r.study == ab.STUDY for r in runs)
+    assert all(r.study == core.STUDY for r in runs)
 
 
 def test_an_ablation_run_is_the_subjects_protocol_on_the_runner(ds: HarDataset) -> None:
-    r = ab.ablation_run("filters", "32", seed=2, model_kwargs={"filters": 32})
-    assert r.name == "filters__32__seed2" and ab.parse_name(r.name) == ("filters", "32", 2)
+    r = core.ablation_run("filters", "32", seed=2, model_kwargs={"filters": 32})
+    assert r.name == "filters__32__seed2" and core.parse_name(r.name) == ("filters", "32", 2)
     assert r.val_subjects == (8, 17, 21, 25) == data.validation_subjects()
     assert set(r.fit_subjects) | set(r.val_subjects) == set(config.TRAIN_SUBJECTS)
     assert len(r.fit_subjects) == 17 and r.patience == 10 and r.epochs == 100 and r.test
-    assert ab.overrides(r) == {"model": "cnn_lstm_paper", "model_kwargs": {"filters": 32},
+    assert core.overrides(r) == {"model": "cnn_lstm_paper", "model_kwargs": {"filters": 32},
                                "train": {}, "channels": "all"}
-    assert ab.channel_set(job(channels="total_acc")) == "total_acc"
+    assert core.channel_set(job(channels="total_acc")) == "total_acc"
     with pytest.raises(ValueError, match="ablation run name"):
-        ab.parse_name("a__b__c")
+        core.parse_name("a__b__c")
 
 
 def test_keys_are_stable_and_follow_every_override(ds: HarDataset) -> None:
     a = job(model_kwargs={"filters": 4, "kernel_size": 3})
     assert key(a, ds) == key(job(model_kwargs={"kernel_size": 3, "filters": 4}), ds)
-    assert key(a, ds) == key(ab.ablation_run("other", "name", max_epochs=1, model="tiny_cnn",
+    assert key(a, ds) == key(core.ablation_run("other", "name", max_epochs=1, model="tiny_cnn",
                                              model_kwargs={"filters": 4}), ds), "names not keyed"
     assert key(job(), ds) == key(job(model_kwargs={"filters": 8}), ds), "defaults resolved"
     assert key(job(), ds) == key(job(channels="all"), ds)
-    variants = [job(seed=1), ab.ablation_run("s", "p", max_epochs=2, model="tiny_cnn"),
+    variants = [job(seed=1), core.ablation_run("s", "p", max_epochs=2, model="tiny_cnn"),
                 job(model_kwargs={"filters": 16}), job(train={"batch_size": 16}),
                 job(train={"optimizer": "sgd"}), job(train={"standardize": True}),
                 job(train={"augment": "noise"}), job(channels="total_acc"),
@@ -131,11 +132,11 @@ def test_keys_are_stable_and_follow_every_override(ds: HarDataset) -> None:
 
 
 def test_channel_subsets(ds: HarDataset) -> None:
-    sub = data.select_channels(ds, ab.CHANNEL_SETS["total_acc"])
+    sub = data.select_channels(ds, core.CHANNEL_SETS["total_acc"])
     assert sub.train.X.shape == (len(ds.train.y), 128, 3) and sub.test.X.shape[2] == 3
     np.testing.assert_array_equal(sub.train.X, ds.train.X[..., 6:9])
     assert sub.train.y is ds.train.y and data.select_channels(ds, config.CHANNELS) is ds
-    assert data.select_channels(ds, ab.CHANNEL_SETS["body_acc_gyro"]).test.X.shape[2] == 6
+    assert data.select_channels(ds, core.CHANNEL_SETS["body_acc_gyro"]).test.X.shape[2] == 6
     for bad in (["nope"], [], ["body_acc_x", "body_acc_x"]):
         with pytest.raises(ValueError):
             data.select_channels(ds, bad)
@@ -146,26 +147,26 @@ def test_channel_subsets(ds: HarDataset) -> None:
 def test_runs_go_to_the_runner_store_once_per_configuration(
         ds: HarDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     j = job(channels="total_acc")
-    twin = ab.ablation_run("other", "twin", max_epochs=1, model="tiny_cnn", channels="total_acc")
+    twin = core.ablation_run("other", "twin", max_epochs=1, model="tiny_cnn", channels="total_acc")
     lines: list[str] = []
     r, copy = ab.execute([j, twin], ds, backup_root=tmp_path, log=lines.append)
     assert "2 run(s): 1 stored, 1 to train" in lines[0]
     assert runner.result_path(key(j, ds)).exists() and r["key"] == key(j, ds)
     assert r["input_shape"] == [128, 3] and r["config"]["channels"] == list(
-        ab.CHANNEL_SETS["total_acc"])
+        core.CHANNEL_SETS["total_acc"])
     for k in ("accuracy", "macro_avg", "per_class", "confusion", "per_subject"):
         assert k in r["test"], k
     assert set(r["test"]["per_subject"]) == {str(s) for s in config.TEST_SUBJECTS}
     assert r["config"]["val_subjects"] == [8, 17, 21, 25] and r["epochs_run"] == 1
-    v = ab.validation_scores(r)
+    v = core.validation_scores(r)
     assert v["validation_accuracy"] == r["history"]["val_accuracy"][r["best_epoch"] - 1]
     assert 0 <= v["validation_accuracy"] <= 1 and v["validation_loss"] > 0
     assert r["parameters"] == models.count_params(models.build_model("tiny_cnn", (128, 3)))
     assert r["worker"]["threads"]["intra_op"] >= 0 and r["environment"]["git"]
     assert len(r["y_pred"]) == len(ds.test.y) and r["data"]["source"] == "hapt"
     # the same configuration under another name: one result, trained as the first name
-    assert copy == r and ab.trained_here(j, r) and not ab.trained_here(twin, copy)
-    assert set(ab.load_index()) == {j.name, twin.name}
+    assert copy == r and core.trained_here(j, r) and not core.trained_here(twin, copy)
+    assert set(core.load_index()) == {j.name, twin.name}
     monkeypatch.setattr(runner, "run_one", lambda *a, **k: pytest.fail("trained again"))
     assert ab.execute([twin], ds, log=quiet) == [r]
     with pytest.warns(UserWarning, match="never commits"):
@@ -188,12 +189,12 @@ def test_two_workers_give_the_same_runs(ds: HarDataset, tmp_path: Path,
 
 
 def test_a_failing_run_does_not_stop_the_others(ds: HarDataset, tmp_path: Path) -> None:
-    bad = ab.ablation_run("s", "bad", max_epochs=1, model="tiny_cnn",
+    bad = core.ablation_run("s", "bad", max_epochs=1, model="tiny_cnn",
                           model_kwargs={"kernel_size": 500})
     with pytest.raises(RuntimeError, match="1 run"):
         ab.execute([bad, job("ok")], ds, backup_root=tmp_path, log=quiet)
     assert runner.load(job("ok"), ds) is not None and runner.load(bad, ds) is None
-    assert set(ab.load_index()) == {"s__ok__seed0"}
+    assert set(core.load_index()) == {"s__ok__seed0"}
 
 
 # --- selection on validation only ---------------------------------------------------------
@@ -214,9 +215,9 @@ def test_selection_reads_validation_only(ds: HarDataset, tiny: dict) -> None:
     val = {("filters", "4"): 0.90, ("filters", "8"): 0.85, ("kernel_size", "3"): 0.85,
            ("kernel_size", "5"): 0.86, ("channels", "all"): 0.85, ("channels", "total_acc"): 0.80}
     for r in ab.plan("all", seeds, max_epochs=1):
-        study, point, seed = ab.parse_name(r.name)
+        study, point, seed = core.parse_name(r.name)
         _fake(r, ds, val[(study, point)] + 0.001 * seed, 1 - val[(study, point)])
-    sel = ab.select(ds, seeds=seeds, max_epochs=1)
+    sel = selection.select(ds, seeds=seeds, max_epochs=1)
     assert {n: f["best"] for n, f in sel["factors"].items()} == {
         "filters": "4", "kernel_size": "5", "channels": "all"}
     assert sel["improving"] == ["filters", "kernel_size"]
@@ -229,21 +230,21 @@ def test_selection_reads_validation_only(ds: HarDataset, tiny: dict) -> None:
         r["test"] = {"accuracy": float(np.random.default_rng(len(p.name)).random())}
         r.pop("accuracy")
         p.write_text(json.dumps(r))
-    assert ab.select(ds, seeds=seeds, max_epochs=1) == sel
+    assert selection.select(ds, seeds=seeds, max_epochs=1) == sel
     for p in runner.runs_dir().glob("*.json"):
         r = json.loads(p.read_text())
         p.write_text(json.dumps({k: v for k, v in r.items() if k not in ("test", "y_pred")}))
-    assert ab.select(ds, seeds=seeds, max_epochs=1) == sel
-    assert "test" not in ab.validation_view({"test": 1, "validation_accuracy": 0.5,
+    assert selection.select(ds, seeds=seeds, max_epochs=1) == sel
+    assert "test" not in core.validation_view({"test": 1, "validation_accuracy": 0.5,
                                              "validation_loss": 0.1})
 
     # the combined candidates, then the choice, again on validation only
     with pytest.raises(RuntimeError, match="not done"):
-        ab.choose(sel, ds)
+        selection.choose(sel, ds)
     cval = {"baseline": 0.85, "top1": 0.91, "top2": 0.89}
-    for r in ab.combined_runs(sel):
-        _fake(r, ds, cval[ab.parse_name(r.name)[1]], 0.5)
-    chosen = ab.choose(sel, ds)
+    for r in selection.combined_runs(sel):
+        _fake(r, ds, cval[core.parse_name(r.name)[1]], 0.5)
+    chosen = selection.choose(sel, ds)
     assert chosen["chosen"]["name"] == "top1" and chosen["chosen"]["parts"] == {"filters": "4"}
     # the chosen configuration, and the paper's over the same seeds to compare it with
     assert [r.name for r in ab.final_runs(chosen, range(2))] == [
@@ -253,14 +254,14 @@ def test_selection_reads_validation_only(ds: HarDataset, tiny: dict) -> None:
         "final__top1__seed3"]
     as_base = {**chosen, "chosen": {"name": "baseline", "parts": {}}}
     assert [r.name for r in ab.final_runs(as_base, [3])] == ["final__baseline__seed3"]
-    assert key(ab.final_runs(chosen)[0], ds) == key(ab.combined_runs(sel)[2], ds)
+    assert key(ab.final_runs(chosen)[0], ds) == key(selection.combined_runs(sel)[2], ds)
 
 
 def test_an_incomplete_study_is_not_used(ds: HarDataset, tiny: dict) -> None:
     for r in ab.plan("filters", [0], max_epochs=1):
         _fake(r, ds, 0.9 if r.name.startswith("filters__4") else 0.8, 0.5)
     _fake(ab.plan("kernel_size", [0], max_epochs=1)[0], ds, 0.8, 0.5)
-    sel = ab.select(ds, seeds=[0], max_epochs=1)
+    sel = selection.select(ds, seeds=[0], max_epochs=1)
     assert list(sel["factors"]) == ["filters"]
     assert sel["incomplete_studies"] == ["kernel_size", "channels"]
 
@@ -305,7 +306,7 @@ def test_end_to_end_summary(ds: HarDataset, tiny: dict, tmp_path: Path,
                if isinstance(c, PathCollection)) == 2 * 2 * len(TINY["filters"].points)
     # the README block's tables: each factor's choice, and the paper's configuration against
     # the chosen one with its distance to the target
-    ft = ab.factor_table(doc)
+    ft = summary.factor_table(doc)
     factors = doc["selection"]["factors"]
     in_order = [n for n in TINY if n in factors]  # the studies' order, not the JSON's
     assert list(ft["factor"]) == [TINY[n].factor for n in in_order]
@@ -318,7 +319,7 @@ def test_end_to_end_summary(ds: HarDataset, tiny: dict, tmp_path: Path,
                                     for p in rest) or "-")
     o = ab.outcome_table(doc)
     assert (o["data"] == doc["data"]["source_label"]).all()
-    assert o.iloc[-1, -1] == round(100 * (doc["final"]["accuracy_mean"] - ab.TARGET_ACCURACY), 2)
+    assert o.iloc[-1, -1] == round(100 * (doc["final"]["accuracy_mean"] - core.TARGET_ACCURACY), 2)
     assert doc["final_reference"]["point"] == "baseline"
     assert doc["final_reference"]["seeds"] == seeds
     assert o.iloc[-1]["configuration"].startswith(f"chosen: {sel['chosen']['name']}")
@@ -345,22 +346,22 @@ def test_end_to_end_summary(ds: HarDataset, tiny: dict, tmp_path: Path,
 
 
 def test_cost_estimate_from_the_cost_table(ds: HarDataset) -> None:
-    assert ab.estimate_seconds([ab.ablation_run("a", "b")]) is None
+    assert estimates.estimate_seconds([core.ablation_run("a", "b")]) is None
     zoo_dir = config.results_dir() / "zoo"
     zoo_dir.mkdir(parents=True)
     (zoo_dir / "cost_table.json").write_text(json.dumps({"cpu_count": 2, "models": [
         {"model": "cnn_lstm_paper", "first_epoch_s": 10.0, "s_per_epoch": 5.0},
         {"model": "cnn_lstm_sequential", "first_epoch_s": 20.0, "s_per_epoch": 10.0}]}))
-    runs = [ab.ablation_run("a", "b", max_epochs=3),
-            ab.make_run("split", "none", [ab.STUDIES["split"].point("none")], max_epochs=3)]
-    est = ab.estimate_seconds(runs, max_epochs=3)
+    runs = [core.ablation_run("a", "b", max_epochs=3),
+            core.make_run("split", "none", [ab.STUDIES["split"].point("none")], max_epochs=3)]
+    est = estimates.estimate_seconds(runs, max_epochs=3)
     assert est["seconds_upper_bound"] == (10 + 2 * 5) + (20 + 2 * 10)
-    assert ab.typical_epochs(ds) is None  # no stored baseline runs
-    _fake(ab.ablation_run("x", "y", seed=1), ds, 0.9, 0.9)
-    path = runner.result_path(key(ab.ablation_run("x", "y", seed=1), ds))
+    assert estimates.typical_epochs(ds) is None  # no stored baseline runs
+    _fake(core.ablation_run("x", "y", seed=1), ds, 0.9, 0.9)
+    path = runner.result_path(key(core.ablation_run("x", "y", seed=1), ds))
     path.write_text(json.dumps({**json.loads(path.read_text()), "epochs_run": 7,
                                 "wall_seconds": 12.0, "train_seconds": 10.0}))
-    assert ab.typical_epochs(ds) == 7 and ab.typical_overhead(ds) == 2.0
+    assert estimates.typical_epochs(ds) == 7 and estimates.typical_overhead(ds) == 2.0
 
 
 def _summary_row(study: str, point: str, acc: list[float]) -> dict:

@@ -60,7 +60,7 @@ def test_every_command_has_help() -> None:
 
 def test_lazy_defaults_are_what_the_help_says() -> None:
     """Option defaults read from a study module are shown as text: the text is the value."""
-    from har_utils.experiments import ablations as core
+    from har_utils.experiments.ablations import studies as core
     shown = {}
     for group in cli.har.commands.values():
         for cmd in getattr(group, "commands", {}).values():

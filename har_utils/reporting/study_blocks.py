@@ -154,8 +154,8 @@ def ablations_block(results: Path) -> str:
     s = read_result("ablations/summary.json", results)
     if s is None:
         return "_The ablation study has not run yet: `make ablations`._"
-    from ..experiments.ablations import (factor_table, outcome_table, selection_table,
-                                         trained_best_epochs)
+    from ..experiments.ablations.summary import (factor_table, outcome_table, selection_table,
+                                                 trained_best_epochs)
 
     trained = s["n_trained_runs"]
     out = [f"Data: {s['data']['source_label']}. {s['n_runs']} run results "
