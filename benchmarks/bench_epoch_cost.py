@@ -26,7 +26,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from har_utils import config, data, models
+from har_utils import config, data, models, training
 from har_utils.io import write_json_atomic
 from har_utils.provenance import environment
 from har_utils.training import set_seed, to_one_hot
@@ -50,17 +50,6 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._t0)
 
 
-def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
-    """The optimizer a model's ``train_defaults`` name: adam, adam_amsgrad or sgd."""
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate=learning_rate)
-    if name == "adam_amsgrad":
-        return keras.optimizers.Adam(learning_rate=learning_rate, amsgrad=True)
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9)
-    raise ValueError(f"unknown optimizer {name!r}; use one of {models.TRAIN_OPTIMIZERS}")
-
-
 def subsample(X: np.ndarray, y: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` windows drawn without replacement (seeded, kept in order); all if ``n >= len``."""
     if n >= len(y):
@@ -76,7 +65,7 @@ def time_model(name: str, X: np.ndarray, Y: np.ndarray, Xv: np.ndarray, Yv: np.n
     keras.backend.clear_session()
     set_seed(seed)
     model = models.build_model(name, input_shape=X.shape[1:], n_classes=Y.shape[1])
-    model.compile(optimizer=make_optimizer(td["optimizer"], td["learning_rate"]),
+    model.compile(optimizer=training.make_optimizer(td["optimizer"], td["learning_rate"]),
                   loss="categorical_crossentropy", metrics=["accuracy"])
     timer = EpochTimer()
     model.fit(X, Y, validation_data=(Xv, Yv), epochs=epochs, batch_size=td["batch_size"],

@@ -60,7 +60,7 @@ def run_bare(cfg: training.TrainConfig, X: np.ndarray, Y: np.ndarray,
     training.set_seed(cfg.seed)  # the same initial weights and shuffling as the loop
     t0 = time.perf_counter()
     model = build_model(cfg.model, input_shape=X.shape[1:], n_classes=Y.shape[1], **cfg.kwargs)
-    model.compile(optimizer=training.make_optimizer(cfg), loss="categorical_crossentropy",
+    model.compile(optimizer=training.make_optimizer(cfg.optimizer, cfg.learning_rate), loss="categorical_crossentropy",
                   metrics=["accuracy"])
     model.fit(X, Y, validation_data=val_xy, epochs=cfg.epochs, batch_size=cfg.batch_size,
               verbose=0)

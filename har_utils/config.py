@@ -3,11 +3,17 @@
 Paths derive from ``PROJECT_ROOT`` (found from this file, never from the working directory),
 so notebooks, tests and the Makefile agree wherever they run. ``HAR_DATA_DIR`` and
 ``HAR_RESULTS_DIR`` may point the data and results elsewhere (tests use this).
+
+A notebook opened in JupyterLab and run by hand (a kernel with no ``HAR_RESULTS_DIR``, i.e. not
+run by the pipeline) is a *lab* run: it writes under ``build/lab/``, never into the committed
+``results/`` and ``figures/``; only the pipeline's ``paper`` profile and the full studies write
+those (``make reproduce``/``make publish``, ``make cv``, ...).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 PROJECT_ROOT: Path = Path(__file__).resolve().parent.parent
@@ -30,20 +36,33 @@ def cache_dir() -> Path:
     return data_dir() / "cache"
 
 
+def in_lab() -> bool:
+    """True in a notebook kernel that the pipeline did not start (no ``HAR_RESULTS_DIR``):
+    a notebook run by hand in JupyterLab."""
+    return "ipykernel" in sys.modules and "HAR_RESULTS_DIR" not in os.environ
+
+
 def profile() -> str:
-    """The profile of the current notebook run (``HAR_PROFILE``, set by the pipeline), else
-    the published one."""
-    return os.environ.get("HAR_PROFILE", PUBLISHED_PROFILE)
+    """The profile of the current notebook run (``HAR_PROFILE``, set by the pipeline),
+    ``lab`` for a notebook run by hand, else the published one."""
+    return os.environ.get("HAR_PROFILE", LAB_PROFILE if in_lab() else PUBLISHED_PROFILE)
 
 
 def results_dir() -> Path:
-    """Machine-readable results (JSON/CSV): ``HAR_RESULTS_DIR`` or ``PROJECT_ROOT/results``."""
-    return Path(os.environ.get("HAR_RESULTS_DIR", PROJECT_ROOT / "results"))
+    """Where this run writes machine-readable results (JSON/CSV): ``HAR_RESULTS_DIR``;
+    ``build/lab/results`` for a notebook run by hand (:func:`in_lab`); else the committed
+    ``results/`` (the studies' commands)."""
+    if "HAR_RESULTS_DIR" in os.environ:
+        return Path(os.environ["HAR_RESULTS_DIR"])
+    return BUILD_DIR / LAB_PROFILE / "results" if in_lab() else COMMITTED_RESULTS_DIR
 
 
 def figures_dir() -> Path:
-    """Where figures go: ``HAR_FIGURES_DIR`` or ``PROJECT_ROOT/figures``."""
-    return Path(os.environ.get("HAR_FIGURES_DIR", PROJECT_ROOT / "figures"))
+    """Where this run saves figures: ``HAR_FIGURES_DIR``; ``build/lab/figures`` for a
+    notebook run by hand; else the committed ``figures/``."""
+    if "HAR_FIGURES_DIR" in os.environ:
+        return Path(os.environ["HAR_FIGURES_DIR"])
+    return BUILD_DIR / LAB_PROFILE / "figures" if in_lab() else PROJECT_ROOT / "figures"
 
 
 def shown(path: Path) -> str:
@@ -62,6 +81,11 @@ def shown(path: Path) -> str:
 
 NOTEBOOKS_DIR: Path = PROJECT_ROOT / "notebooks"
 BUILD_DIR: Path = PROJECT_ROOT / "build"
+#: The committed results: the published run's and the studies' (``results/cv``, ``results/zoo``,
+#: ...). Notebooks read study results from here whatever their profile.
+COMMITTED_RESULTS_DIR: Path = PROJECT_ROOT / "results"
+#: The profile of a notebook run by hand in JupyterLab (outputs under ``build/lab/``).
+LAB_PROFILE: str = "lab"
 PARAMS_DIR: Path = PROJECT_ROOT / "params"
 #: The profile whose outputs are the committed ``results/`` and ``figures/``.
 PUBLISHED_PROFILE: str = "paper"

@@ -86,7 +86,8 @@ MODELS: dict[str, ModelSpec] = {}
 def register(name: str, *, description: str, train_defaults: Mapping[str, Any] | None = None
              ) -> Callable[[Builder], Builder]:
     """Decorator adding a builder ``f(input_shape, n_classes, *, **hparams)`` to ``MODELS``;
-    registering a name again replaces its builder, with a warning.
+    registering a name again replaces its builder, with a warning when its code differs (not
+    when notebook 03 runs the library's own code as a cell).
 
     ``train_defaults`` are the training settings the model's own paper prescribes (keys among
     :data:`TRAIN_DEFAULT_KEYS`; ``optimizer`` one of :data:`TRAIN_OPTIMIZERS`).
@@ -94,13 +95,27 @@ def register(name: str, *, description: str, train_defaults: Mapping[str, Any] |
     checked = _checked_train_defaults(name, train_defaults)  # fail at the call, not later
 
     def deco(builder: Builder) -> Builder:
-        if name in MODELS:  # a notebook cell run again: the new definition wins
+        spec = ModelSpec(name, description, builder, checked)
+        if name in MODELS and not _same_definition(MODELS[name], spec):
+            # a notebook cell changed and run again: the new definition wins
             warnings.warn(f"model {name!r} was registered before; the new definition replaces "
                           "it (results the experiment runner stored under this name were "
                           "trained with the old one)", stacklevel=2)
-        MODELS[name] = ModelSpec(name, description, builder, checked)
+        MODELS[name] = spec
         return builder
     return deco
+
+
+def _same_definition(a: ModelSpec, b: ModelSpec) -> bool:
+    """Whether two specs hold the same code (source text, description, training defaults):
+    notebook 03 runs the library's builder code as its own cell, which changes nothing."""
+    def source(f: Builder) -> str | None:
+        try:
+            return inspect.getsource(f).rstrip()
+        except (OSError, TypeError):
+            return None
+    return (a.description == b.description and dict(a.train_defaults) == dict(b.train_defaults)
+            and source(a.builder) is not None and source(a.builder) == source(b.builder))
 
 
 def _spec(name: str) -> ModelSpec:
@@ -162,8 +177,9 @@ def lstm_head(x: Any, n_classes: int, lstm_units: int, dropout: float, dense_uni
 
 
 #: The training the CNN-LSTM paper prescribes (and the zoo's default): Adam 1e-3, batch 32.
-PAPER_TRAIN_DEFAULTS: dict[str, Any] = {"batch_size": 32, "optimizer": "adam",
-                                        "learning_rate": 1e-3}
+PAPER_TRAIN_DEFAULTS: dict[str, Any] = {"batch_size": config.PAPER_BATCH_SIZE,
+                                        "optimizer": config.PAPER_OPTIMIZER,
+                                        "learning_rate": config.PAPER_LEARNING_RATE}
 
 
 @register("cnn_lstm_paper", description="CNN-LSTM of the paper's Fig. 2 (TimeDistributed "

@@ -291,10 +291,10 @@ def test_unknown_augmentation_layer_name_raises():
 
 
 def test_adam_amsgrad_builds_and_trains(data):
-    opt = make_optimizer(TrainConfig(optimizer="adam_amsgrad", learning_rate=0.01))
+    opt = make_optimizer("adam_amsgrad", 0.01)
     assert type(opt).__name__ == "Adam" and opt.amsgrad
     assert float(opt.learning_rate) == pytest.approx(0.01)
-    assert not make_optimizer(TrainConfig()).amsgrad
+    assert not make_optimizer("adam", 1e-3).amsgrad
     fit = Split(*(a[:100] for a in data[0]))
     result = train(tiny(epochs=1, optimizer="adam_amsgrad"), fit, None, out=lambda s: None)
     assert result.epochs_run == 1 and np.isfinite(result.history["loss"]).all()

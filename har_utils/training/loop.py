@@ -139,12 +139,15 @@ OPTIONAL_FIELDS: dict[str, Any] = {
     if f.name in ("standardize", "augment", "noise_std", "scale_std", "max_shift")}
 
 
-def make_optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
-    """The optimizer ``cfg.optimizer`` names, at ``cfg.learning_rate``."""
-    if cfg.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate=cfg.learning_rate, momentum=0.9)
-    return keras.optimizers.Adam(learning_rate=cfg.learning_rate,
-                                 amsgrad=cfg.optimizer == "adam_amsgrad")
+def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    """The optimizer ``name`` (one of :data:`OPTIMIZERS`) at ``learning_rate``: ``adam`` is
+    ``keras.optimizers.Adam(learning_rate)``, ``adam_amsgrad`` the same with ``amsgrad=True``,
+    ``sgd`` ``SGD(learning_rate, momentum=0.9)``."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; use one of {OPTIMIZERS}")
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9)
+    return keras.optimizers.Adam(learning_rate=learning_rate, amsgrad=name == "adam_amsgrad")
 
 
 def build_for(config: TrainConfig, X: np.ndarray) -> keras.Model:
@@ -178,6 +181,17 @@ class TrainResult:
     seconds_per_epoch: float
     config: TrainConfig
     epoch_seconds: list[float] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, model: keras.Model, history: keras.callbacks.History, config: TrainConfig,
+           seconds: float, best_epoch: int | None = None) -> "TrainResult":
+        """The result of ``model.fit`` (its ``History``) run for ``config`` in ``seconds``;
+        ``best_epoch`` (1-based) defaults to the last epoch."""
+        hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+        epochs_run = len(hist["loss"])
+        return cls(model=model, history=hist, epochs_run=epochs_run,
+                   best_epoch=epochs_run if best_epoch is None else int(best_epoch),
+                   seconds=seconds, seconds_per_epoch=seconds / epochs_run, config=config)
 
     def summary(self) -> str:
         """One line: epochs run, best epoch, time."""
@@ -217,7 +231,7 @@ def train(config: TrainConfig, fit: Split, val: Split | None, *, log_every: int 
         raise ValueError("the training split is empty")
     has_val = val is not None and len(val.X) > 0
     model = build_for(config, X)
-    model.compile(optimizer=make_optimizer(config), loss="categorical_crossentropy",
+    model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate), loss="categorical_crossentropy",
                   metrics=["accuracy"])
     log = EpochLog(config.epochs, log_every, out)
     seeds = EpochSeeds(config.seed)
@@ -236,13 +250,11 @@ def train(config: TrainConfig, fit: Split, val: Split | None, *, log_every: int 
                      epochs=config.epochs, batch_size=config.batch_size, callbacks=every,
                      verbose=0, shuffle=True)
     seconds = time.perf_counter() - t0
-    history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
-    epochs_run = len(history["loss"])  # in this call: fewer than the run's when it resumed
+    epochs_run = len(hist.history["loss"])  # in this call: fewer than the run's when it resumed
     if stopper is not None:  # over every epoch of the run, resumed ones included
         best_epoch = int(stopper.best_epoch) + 1
     else:  # the last epoch of the run
         best_epoch = seeds.first_epoch + epochs_run
-    return TrainResult(model=model, history=history, epochs_run=epochs_run,
-                       best_epoch=best_epoch, seconds=seconds,
-                       seconds_per_epoch=seconds / epochs_run, config=config,
-                       epoch_seconds=list(log.epoch_seconds))
+    result = TrainResult.of(model, hist, config, seconds, best_epoch)
+    result.epoch_seconds = list(log.epoch_seconds)
+    return result
