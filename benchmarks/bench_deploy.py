@@ -1,13 +1,13 @@
 """Benchmark: deployment readiness of the zoo models (latency, size, TFLite, energy, one day).
 
-The command line of :mod:`har_utils.deploy.benchmark` (notebook 08 runs the same code in the
+The command line of :mod:`har_studies.deploy.benchmark` (notebook 08 runs the same code in the
 published run).
 
 For each model (default: every zoo model; a trained one where ``<model-dir>/<name>.keras``
 exists, otherwise an untrained build, good for latency, size and FLOPs but not accuracy):
 
 - parameters, ``.keras`` file size, FLOPs per window (analytic, with TensorFlow's profiler as
-  a cross-check) and an energy *estimate* from them (constants in ``har_utils.deploy.flops``);
+  a cross-check) and an energy *estimate* from them (constants in ``har_studies.deploy.flops``);
 - latency (batch 1) and throughput (batch 256) as a plain eager Keras call, Keras's compiled
   ``predict`` and a ``tf.function`` (TensorFlow limited to ``--tf-threads`` threads);
 - TFLite exports with a fixed batch of 1 and of 256, each float32, dynamic-range and full int8
@@ -78,7 +78,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from har_utils import config
-    from har_utils.deploy import benchmark, tables
+    from har_studies.deploy import benchmark, tables
     from har_utils.io import write_json_atomic
 
     s = benchmark.BenchSettings(

@@ -1,22 +1,20 @@
-"""har_utils: the shared code behind the CNN-LSTM HAR companion notebooks.
+"""har_utils: the core that notebooks 01-06 stand on, in layers, each importing only the ones
+below it (``[tool.importlinter]`` in ``pyproject.toml`` checks it, imports inside functions
+included, and that no two modules import each other):
 
-In layers, each importing only the ones below it (``[tool.importlinter]`` in ``pyproject.toml``
-checks it, imports inside functions included):
+- :mod:`.study_results`: the tables of the studies' committed results (JSON in, tables out);
+- :mod:`.paper`: the paper's transcribed numbers and their audit. It is here, not with the
+  studies, because notebooks 03, 05 and 06 render it and it imports nothing but the foundation;
+- :mod:`.evaluation`, :mod:`.eda`, :mod:`.plots`; below them :mod:`.training`, then
+  :mod:`.models` and :mod:`.data` (the dataset API, its two sources, downloads, features), then
+  :mod:`.signals` (filters, gravity split, windows);
+- foundation: :mod:`.io` (checksums, atomic writes, errors), :mod:`.provenance` (what produced
+  a result), :mod:`.config` (paths and constants), :mod:`.backend` (the Keras backend: JAX for
+  training, set here before any module imports Keras; a user's ``KERAS_BACKEND`` wins).
 
-- running: :mod:`.cli` (the ``har`` command line) over :mod:`.pipeline` (papermill runs,
-  staleness, publishing);
-- reporting: :mod:`.reporting` (the tables the notebooks show, the generated blocks of the
-  README and ``docs/``);
-- studies: :mod:`.experiments` (the experiment runner, protocol cv, the zoo, the ablation study)
-  and :mod:`.deploy` (TFLite export, runtime, FLOPs, streaming, the benchmark, ``har predict``),
-  independent of each other;
-- the core the notebooks stand on: :mod:`.data` (the dataset API and its two sources,
-  downloads, features), :mod:`.signals` (filters, gravity split, windows), :mod:`.models`,
-  :mod:`.training`, :mod:`.threads`, :mod:`.evaluation`, :mod:`.eda`, :mod:`.plots`,
-  :mod:`.paper` (the transcribed numbers and the audit);
-- foundation: :mod:`.config` (paths and constants), :mod:`.io` (checksums, atomic writes,
-  errors), :mod:`.provenance` (what produced a result), :mod:`.backend` (the Keras backend:
-  JAX for training, set here before any module imports Keras; a user's ``KERAS_BACKEND`` wins).
+The studies (runner, protocol cv, zoo, ablations, deployment), their reporting, the notebook
+pipeline and the ``har`` command are the package ``har_studies``, which imports this one, never
+the reverse.
 """
 
 from . import backend as _backend

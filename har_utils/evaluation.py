@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.stats
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
 
 from . import config
@@ -106,30 +105,6 @@ def subject_bootstrap_ci(y_true: Any, y_pred: Any, subjects: Any, n_boot: int = 
     return float(low), float(high)
 
 
-def mcnemar(y_true: Any, pred_a: Any, pred_b: Any) -> dict[str, Any]:
-    """McNemar's test of two classifiers on the same windows.
-
-    ``b``: A right and B wrong; ``c``: A wrong and B right. Exact two-sided binomial test
-    when ``b + c < 25`` (statistic = ``min(b, c)``), else chi-square with continuity
-    correction, ``(|b - c| - 1)^2 / (b + c)`` on 1 degree of freedom.
-    """
-    y_true, pred_a, pred_b = _as_1d(y_true, pred_a, pred_b)
-    ok_a, ok_b = pred_a == y_true, pred_b == y_true
-    b, c = int(np.sum(ok_a & ~ok_b)), int(np.sum(~ok_a & ok_b))
-    if b + c == 0:
-        stat, p, method = 0.0, 1.0, "exact binomial"
-    elif b + c < 25:
-        stat = float(min(b, c))
-        p = float(scipy.stats.binomtest(b, b + c, 0.5, alternative="two-sided").pvalue)
-        method = "exact binomial"
-    else:
-        stat = (abs(b - c) - 1) ** 2 / (b + c)
-        p = float(scipy.stats.chi2.sf(stat, df=1))
-        method = "chi-square with continuity correction"
-    return {"b": b, "c": c, "statistic": float(stat), "p_value": min(1.0, p), "method": method,
-            "n": int(len(y_true))}
-
-
 def top_confusions(m: dict[str, Any], k: int = 5) -> pd.DataFrame:
     """The ``k`` largest off-diagonal cells of ``m["confusion"]``: true, predicted, count and
     ``share`` (of the true class's windows). Zero cells are left out."""
@@ -175,18 +150,3 @@ def inference_time(predict: Callable[[np.ndarray], Any], X: np.ndarray,
                         "windows_per_s": bs / (med / 1000.0), "repeats": int(max(1, repeats))}
     return out
 
-
-def subject_comparison(a: dict[str, float], b: dict[str, float], n_boot: int = 10000,
-                       seed: int = 0) -> dict[str, Any]:
-    """Paired comparison of two models by test subject (per-subject accuracy, mean over
-    seeds): the mean difference a - b, a paired subject bootstrap interval of it, and the
-    Wilcoxon signed-rank test."""
-    subjects = sorted(set(a) & set(b), key=int)
-    d = np.array([a[s] - b[s] for s in subjects])
-    rng = np.random.default_rng(seed)
-    boots = d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(axis=1)
-    low, high = np.quantile(boots, [0.025, 0.975])
-    p = float(scipy.stats.wilcoxon(d).pvalue) if np.any(d != 0) else 1.0
-    return {"subjects": len(d), "mean_difference": float(d.mean()),
-            "ci95_paired_subject_bootstrap": [float(low), float(high)],
-            "wilcoxon_p": p, "wins": int((d > 0).sum()), "losses": int((d < 0).sum())}

@@ -234,43 +234,6 @@ def framework_diagram(title: str) -> plt.Figure:
     return fig
 
 
-def ablation_factor(rows: pd.DataFrame, title: str) -> plt.Figure:
-    """One factor of the ablation study: validation accuracy per point (mean ± std over
-    seeds, the selection criterion) and, beside it, test accuracy (reported, never used to
-    choose). ``rows``: one row per point, in the study's order, with columns ``point``,
-    ``baseline``, ``n_seeds``, ``val_accuracy_mean``/``_std`` and ``accuracy_mean``/``_std``
-    (as in ``results/ablations/summary.json``; with ``val_accuracy_per_seed`` and
-    ``accuracy_per_seed`` each seed is drawn too); the baseline's label is bold."""
-    colors = sns.color_palette("colorblind", 2)
-    x = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(max(4.5, 1.3 * len(rows) + 2), 3.8))
-    for dx, col, label, c, marker in ((-0.08, "val_accuracy", "validation subjects (chooses)",
-                                       colors[0], "o"),
-                                      (0.08, "accuracy", "test subjects (reported only)",
-                                       colors[1], "s")):
-        mean = rows[f"{col}_mean"].to_numpy(float)
-        std = np.nan_to_num(rows[f"{col}_std"].to_numpy(float))
-        ax.errorbar(x + dx, mean, yerr=std, fmt=marker, color=c, capsize=4, ms=6, label=label)
-        seeds = rows.get(f"{col}_per_seed")
-        if seeds is not None:  # every seed, small and hollow, beside its mean
-            for xi, vals in zip(x, seeds):
-                if isinstance(vals, (list, tuple)) and len(vals) > 1:
-                    ax.scatter(np.full(len(vals), xi + 2.5 * dx), vals, s=12, marker=marker,
-                               facecolors="none", edgecolors=c, linewidths=0.8)
-    base = rows["baseline"].to_numpy(bool)
-    if base.any():
-        ax.axhline(float(rows.loc[base, "val_accuracy_mean"].iloc[0]), color=colors[0], lw=0.8,
-                   ls=":", label="baseline (validation)")
-    ax.set_xticks(x, [f"{p}\n(n={n})" for p, n in zip(rows["point"], rows["n_seeds"])])
-    for tick, b in zip(ax.get_xticklabels(), base):
-        tick.set_fontweight("bold" if b else "normal")
-    ax.set(ylabel="accuracy", title=title)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    return fig
-
-
 def zoo_accuracy(rows: list[dict], reported: dict[str, tuple[float, str]], title: str
                  ) -> plt.Figure:
     """Table II re-run as a figure: per model, test accuracy of each seed (dots), the mean, and
@@ -278,7 +241,7 @@ def zoo_accuracy(rows: list[dict], reported: dict[str, tuple[float, str]], title
     is written beside it (the paper's Table II, whose own row is a training accuracy; for the
     linear model the literature's figure on the official 561 features).
     ``rows``: ``results/summary.json`` rows of one protocol; ``reported``: model -> (percent,
-    label), as :func:`har_utils.reporting.report.reported_by_model` gives."""
+    label), as :func:`har_utils.paper.reported_by_model` gives."""
     rows = sorted(rows, key=lambda r: r["accuracy_mean"])
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(rows) + 1.5))
     colors = sns.color_palette("colorblind", 3)
@@ -302,25 +265,6 @@ def zoo_accuracy(rows: list[dict], reported: dict[str, tuple[float, str]], title
     ax.set(xlabel="test accuracy % (the crosses: what their labels say)", title=title)
     ax.grid(axis="x", alpha=0.3)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, fontsize=8, frameon=False)
-    fig.tight_layout()
-    return fig
-
-
-def deploy_latency(table: pd.DataFrame, title: str, target_ms: float | None = None
-                   ) -> plt.Figure:
-    """Single-window latency (ms, log scale) per model and variant, from
-    :func:`har_utils.deploy.tables.variants_table`; the target as a dashed line."""
-    t = table.dropna(subset=["ms_per_window_b1"])
-    fig, ax = plt.subplots(figsize=(9, 0.35 * len(t) + 1.5))
-    sns.barplot(data=t, y="model", x="ms_per_window_b1", hue="variant", ax=ax,
-                palette="colorblind", orient="h")
-    ax.set_xscale("log")
-    if target_ms is not None:
-        ax.axvline(target_ms, color="tab:red", ls="--", lw=1,
-                   label=f"target (dynamic-range TFLite, paper model) {target_ms} ms")
-    ax.set(xlabel="median latency of one window (ms, batch 1)", ylabel="", title=title)
-    ax.grid(axis="x", alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
 

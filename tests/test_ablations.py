@@ -12,12 +12,12 @@ import pytest
 
 from har_utils import config, data, models
 from har_utils.data import HarDataset
-from har_utils.experiments import ablations as ab
-from har_utils.experiments import runner
-from har_utils.experiments.ablations import estimates, selection, summary
-from har_utils.experiments.ablations import studies as core
-from har_utils.reporting import study_blocks
-from har_utils.experiments.runner import Run
+from har_studies.experiments import ablations as ab
+from har_studies.experiments import runner
+from har_studies.experiments.ablations import estimates, selection, summary
+from har_studies.experiments.ablations import studies as core
+from har_studies.reporting import study_blocks
+from har_studies.experiments.runner import Run
 from synthetic_uci import synthetic_dataset
 
 
@@ -336,7 +336,7 @@ def test_end_to_end_summary(ds: HarDataset, tiny: dict, tmp_path: Path,
     # the command line on the same data: list, summary
     from click.testing import CliRunner
 
-    from har_utils.cli import har
+    from har_studies.cli import har
     monkeypatch.setattr(data, "load_dataset", lambda *_a, **_k: ds)
     r = CliRunner().invoke(har, ["ablations", "list", "--seeds", "0,1", "--max-epochs", "1"])
     assert r.exit_code == 0, r.output

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from har_utils import config, models, pipeline
+from har_studies import pipeline
+from har_utils import config, models
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata]
 NOTEBOOKS = ["03_model", "04_training", "05_evaluation", "06_comparison"]

@@ -1,8 +1,8 @@
-"""The package's architecture, checked: the import contracts of pyproject.toml
-(``[tool.importlinter]``: the core never imports a study, the reporting or the command line;
-the studies never import the reporting or the command line; the layers), no private name
-(``_x``) used outside the module that defines it, and no package whose own names hide its
-submodules."""
+"""The packages' architecture, checked: the import contracts of pyproject.toml
+(``[tool.importlinter]``: the core ``har_utils`` never imports ``har_studies``; the core's
+layers; no cycles; the studies never import the reporting or the command line; the studies'
+layers), no private name (``_x``) used outside the module that defines it, and no package whose
+own names hide its submodules; in both packages."""
 
 from __future__ import annotations
 
@@ -15,7 +15,14 @@ import pytest
 
 from har_utils import config
 
-MODULES = sorted(p for p in config.PACKAGE_DIR.rglob("*.py") if "__pycache__" not in p.parts)
+#: The two packages: the core and the studies.
+PACKAGES = ("har_utils", "har_studies")
+
+
+def modules() -> list[Path]:
+    """Every source file of both packages (``config.PACKAGE_DIR`` and its sibling)."""
+    return sorted(p for name in PACKAGES for p in (config.PACKAGE_DIR.parent / name).rglob("*.py")
+                  if "__pycache__" not in p.parts)
 
 
 def test_the_import_contracts_hold() -> None:
@@ -35,11 +42,12 @@ def _module_name(path: Path) -> str:
 
 
 def private_uses(path: Path) -> list[str]:
-    """``from m import _x`` and ``m._x`` in ``path`` where ``m`` is another har_utils module."""
+    """``from m import _x`` and ``m._x`` in ``path`` where ``m`` is another module of either
+    package."""
     tree = ast.parse(path.read_text(), str(path))
     here = _module_name(path)
     package = here if path.name == "__init__.py" else here.rsplit(".", 1)[0]
-    aliases: dict[str, str] = {}  # local name -> har_utils module it names
+    aliases: dict[str, str] = {}  # local name -> module of either package it names
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
@@ -49,7 +57,7 @@ def private_uses(path: Path) -> list[str]:
                 mod = ".".join(base + ([node.module] if node.module else []))
             else:
                 mod = node.module or ""
-            if not mod.startswith("har_utils"):
+            if mod.split(".")[0] not in PACKAGES:
                 continue
             for a in node.names:
                 if a.name.startswith("_") and not a.name.startswith("__") and mod != here:
@@ -57,7 +65,7 @@ def private_uses(path: Path) -> list[str]:
                 aliases[a.asname or a.name] = f"{mod}.{a.name}"
         elif isinstance(node, ast.Import):
             for a in node.names:
-                if a.name.startswith("har_utils"):
+                if a.name.split(".")[0] in PACKAGES:
                     aliases[a.asname or a.name.split(".")[0]] = a.name
     for node in ast.walk(tree):
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
@@ -68,7 +76,7 @@ def private_uses(path: Path) -> list[str]:
 
 
 def test_no_private_name_is_used_across_modules() -> None:
-    found = [u for p in MODULES for u in private_uses(p)]
+    found = [u for p in modules() for u in private_uses(p)]
     assert found == []
 
 
@@ -108,7 +116,7 @@ def hidden_submodules(package_dir: Path) -> list[str]:
 
 
 def test_no_package_name_hides_a_submodule() -> None:
-    packages = [p.parent for p in MODULES if p.name == "__init__.py"]
+    packages = [p.parent for p in modules() if p.name == "__init__.py"]
     assert [h for p in packages for h in hidden_submodules(p)] == []
 
 
@@ -124,7 +132,7 @@ def test_the_hidden_submodule_check_can_fail(tmp_path: Path, monkeypatch: pytest
 
 
 def test_every_imported_package_is_declared() -> None:
-    """Every third-party module ``har_utils`` imports belongs to a distribution that
+    """Every third-party module either package imports belongs to a distribution that
     pyproject.toml declares (e.g. ``yaml`` -> PyYAML)."""
     import importlib.metadata as md
     import re
@@ -135,13 +143,13 @@ def test_every_imported_package_is_declared() -> None:
                 ["project"]["dependencies"]}
     dists = md.packages_distributions()
     imported: set[str] = set()
-    for p in MODULES:
+    for p in modules():
         for node in ast.walk(ast.parse(p.read_text())):
             if isinstance(node, ast.Import):
                 imported |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
                 imported.add(node.module.split(".")[0])
-    third = {m for m in imported if m not in sys.stdlib_module_names and m != "har_utils"}
+    third = {m for m in imported if m not in sys.stdlib_module_names and m not in PACKAGES}
     missing = {m: dists.get(m) for m in third
                if not {d.lower().replace("_", "-") for d in dists.get(m, [m])} & declared}
     assert missing == {}

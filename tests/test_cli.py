@@ -14,8 +14,9 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from har_utils import cli, config, data, pipeline
-from har_utils.experiments import cv, zoo
+from har_studies import cli, pipeline
+from har_utils import config, data
+from har_studies.experiments import cv, zoo
 
 COMMANDS = {(): ["run", "publish", "study", "publish-study", "readme", "predict", "cv", "zoo",
                  "ablations"],
@@ -60,7 +61,7 @@ def test_every_command_has_help() -> None:
 
 def test_lazy_defaults_are_what_the_help_says() -> None:
     """Option defaults read from a study module are shown as text: the text is the value."""
-    from har_utils.experiments.ablations import studies as core
+    from har_studies.experiments.ablations import studies as core
     shown = {}
     for group in cli.har.commands.values():
         for cmd in getattr(group, "commands", {}).values():
@@ -78,7 +79,7 @@ def test_lazy_defaults_are_what_the_help_says() -> None:
 
 def test_the_script_is_declared() -> None:
     doc = tomllib.loads((config.PROJECT_ROOT / "pyproject.toml").read_text())
-    assert doc["project"]["scripts"]["har"] == "har_utils.cli:main"
+    assert doc["project"]["scripts"]["har"] == "har_studies.cli:main"
     assert cli.main is cli.har
 
 
@@ -119,7 +120,7 @@ def test_unknown_profile_and_notebook_are_clear_errors() -> None:
 
 def test_readme_check_exits_1_when_a_file_is_out_of_date(monkeypatch: pytest.MonkeyPatch
                                                          ) -> None:
-    from har_utils.reporting import docs
+    from har_studies.reporting import docs
     written: list[bool] = []
 
     def render_files(write: bool = True) -> list[Path]:
@@ -194,7 +195,7 @@ def test_zoo_run_passes_its_options(monkeypatch: pytest.MonkeyPatch, no_data: li
 
 
 def test_ablations_errors(no_data: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from har_utils.experiments.ablations import selection
+    from har_studies.experiments.ablations import selection
     r = har("ablations", "run", "--study", "filters,nope")
     assert r.exit_code == 2 and "unknown study ['nope']" in r.stderr
     monkeypatch.setattr(selection, "load_selection", lambda: None)
@@ -214,7 +215,7 @@ def test_predict_names_the_missing_file(tmp_path: Path) -> None:
     assert r.stderr.startswith(f"error: {tmp_path / 'nope.csv'}: recording not found")
 
 
-@pytest.mark.parametrize("module", ["har_utils", "har_utils.cli"])
+@pytest.mark.parametrize("module", ["har_studies", "har_studies.cli"])
 def test_module_entry_points_run_the_same_commands(module: str) -> None:
     r = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True,
                        timeout=120, cwd=config.PROJECT_ROOT)

@@ -9,9 +9,9 @@ import re
 import numpy as np
 import pytest
 
-from har_utils import config, evaluation
+from har_utils import config, study_results
 from har_utils.data import HarDataset
-from har_utils.experiments import cv
+from har_studies.experiments import compare, cv
 from synthetic_uci import synthetic_dataset
 
 
@@ -167,7 +167,7 @@ def test_early_stopping_cost_reads_the_smoothed_fold_curves() -> None:
 def test_subject_comparison_is_paired_by_subject() -> None:
     a = {str(s): 0.9 + 0.01 * i for i, s in enumerate(config.TEST_SUBJECTS)}
     b = {s: v - 0.02 for s, v in a.items()}
-    got = evaluation.subject_comparison(a, b)
+    got = compare.subject_comparison(a, b)
     assert got["mean_difference"] == pytest.approx(0.02)
     assert got["wins"] == 9 and got["losses"] == 0
     low, high = got["ci95_paired_subject_bootstrap"]
@@ -206,8 +206,6 @@ def test_the_ensemble_takes_only_runs_that_kept_their_softmax() -> None:
     """Runs converted from before the runner kept no test softmax: the ensemble leaves them
     out and names the seeds it used; with none, there is no ensemble."""
     from har_utils import training
-    from har_utils.reporting import report
-
     ds = synthetic_dataset()
     onehot = np.eye(6)[np.searchsorted(training.ACTIVITY_IDS, ds.test.y)]
     right = {"run": {"seed": 0}, "test_proba": onehot.tolist()}
@@ -221,7 +219,7 @@ def test_the_ensemble_takes_only_runs_that_kept_their_softmax() -> None:
     summary = {"models": {"m": {"plan": {"folds": 7}, "choice": {"epochs": 3, "budget": 9,
                                                                   "accuracy_at_chosen": 0.9},
                                 "final": final}}}
-    assert report.cv_table(summary).iloc[0]["ensemble of the seeds %"] == "-"
+    assert study_results.cv_table(summary).iloc[0]["ensemble of the seeds %"] == "-"
 
 
 @pytest.mark.slow
@@ -246,16 +244,14 @@ def test_smoke_protocol_end_to_end(tmp_path, monkeypatch: pytest.MonkeyPatch) ->
     assert set(f["per_subject_accuracy_mean"]) == {str(x) for x in config.TEST_SUBJECTS}
     assert 0 <= f["ensemble"]["accuracy"] <= 1
     assert f["ensemble"]["accuracy"] == pytest.approx(f["accuracy_mean"])  # one seed
-    from har_utils.reporting import report
-
-    t = report.cv_table(s).set_index("model")
+    t = study_results.cv_table(s).set_index("model")
     assert t.loc["tiny_cnn", "chosen on the folds"] == f"{choice['epochs']} of 2 epochs"
     assert t.loc["tiny_cnn", "final seeds"] == 1
-    assert report.subject_comparison_table(s).empty  # no cnn_lstm_paper to compare with
+    assert study_results.subject_comparison_table(s).empty  # no cnn_lstm_paper to compare with
     path = tmp_path / "results" / "cv" / "summary.json"
     path.parent.mkdir(parents=True, exist_ok=True)  # choice.json is there already
     path.write_text(__import__("json").dumps(s))
-    from har_utils.reporting.study_blocks import cv_block
+    from har_studies.reporting.study_blocks import cv_block
 
     block = cv_block(tmp_path / "results")
     assert re.search(r"^\| tiny_cnn +\| +2 \|", block, re.M) and "1, 6, 30" in block

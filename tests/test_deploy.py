@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from har_utils import config
-from har_utils.deploy import export, flops, runtime, streaming
+from har_studies.deploy import export, flops, runtime, streaming
 from har_utils.io import HarDataError
 from har_utils.models import build_model
 
@@ -200,7 +200,7 @@ def test_classify_stream_equals_classifying_all_windows(cnn) -> None:
 
 
 def test_export_variants_unroll_short_loops_and_skip_int8_for_long_ones(cnn, lstm) -> None:
-    from har_utils.deploy.benchmark import export_variants, skipped_variants
+    from har_studies.deploy.benchmark import export_variants, skipped_variants
     assert export_variants(cnn) == [("float32", None), ("dynamic", None), ("int8", None)]
     assert export_variants(cnn, int8=False) == [("float32", None), ("dynamic", None)]
     assert skipped_variants(cnn) == {}
@@ -215,7 +215,7 @@ def test_export_variants_unroll_short_loops_and_skip_int8_for_long_ones(cnn, lst
 
 
 def test_targets_take_the_fastest_dynamic_batch_1_export() -> None:
-    from har_utils.deploy.benchmark import targets
+    from har_studies.deploy.benchmark import targets
     def entry(q: str, bs: int, ms: float, lost: float) -> dict:
         return {"ok": True, "quantization": q, "batch_size": bs, "accuracy_lost_points": lost,
                 "timing": {"ms_per_window": ms}}

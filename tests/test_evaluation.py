@@ -1,4 +1,5 @@
-"""Tests of har_utils.evaluation (and its two plots) on synthetic labels and predictions."""
+"""Tests of har_utils.evaluation (and its two plots), and of the zoo's McNemar test
+(``har_studies.experiments.compare``), on synthetic labels and predictions."""
 
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from har_studies.experiments.compare import mcnemar  # noqa: E402  (the zoo's test)
 from har_utils import plots  # noqa: E402
 from har_utils.config import ACTIVITY_NAMES  # noqa: E402
 from har_utils.evaluation import (  # noqa: E402
     classification_table,
     inference_time,
-    mcnemar,
     metrics,
     per_subject_table,
     subject_bootstrap_ci,

@@ -16,8 +16,9 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from har_utils import cli, config, pipeline, training
-from har_utils.experiments import runner
+from har_studies import cli, pipeline
+from har_utils import config, training
+from har_studies.experiments import runner
 from har_utils.io import HarDataError
 from synthetic_uci import synthetic_dataset
 
@@ -143,7 +144,7 @@ def test_a_garbage_keras_file_is_not_called_missing(tmp_path: Path) -> None:
 
 
 def test_a_non_numeric_cell_gets_a_fix_about_that_cell(tmp_path: Path) -> None:
-    from har_utils.deploy import predict
+    from har_studies.deploy import predict
 
     path = tmp_path / "rec.csv"
     rows = ["acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z"] + ["0.1,0.2,0.9,0.01,0,0"] * 300

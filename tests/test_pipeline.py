@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from har_utils import config, pipeline
+from har_studies import pipeline
+from har_utils import config
 from har_utils.io import HarDataError
-from har_utils.reporting import blocks, docs
+from har_studies.reporting import blocks, docs
 
 NOTEBOOKS = sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
 
@@ -39,7 +40,7 @@ def test_study_notebooks_have_their_own_profiles() -> None:
         assert eval(declared[name]) == value, f"07_ablations: {name} default differs from ablations.yml"
     smoke = pipeline.notebook_params("ablations_smoke", "07_ablations")
     assert smoke["MAX_EPOCHS"] == 1 and smoke["SEEDS"] == 1 and smoke["STUDY"] != "all"
-    from har_utils.experiments import ablations
+    from har_studies.experiments import ablations
     assert len(ablations.STUDIES[smoke["STUDY"]].points) == 2
     assert pipeline.output_dirs("ablations")["results"] == config.PROJECT_ROOT / "results"
     assert pipeline.output_dirs("ablations_smoke")["results"].is_relative_to(config.BUILD_DIR)
@@ -175,15 +176,15 @@ def test_every_relative_link_points_to_a_file_and_heading() -> None:
 
 
 def layout_tree_files(text: str) -> set[str]:
-    """The files the ```text tree of docs/layout.md names, as paths under har_utils/."""
+    """The files the ```text tree of docs/layout.md names, as paths from the project's root
+    (its top level: the two packages' folders)."""
     tree = text.split("```text\n", 1)[1].split("```", 1)[0]
     files, stack = set(), []
-    for line in tree.splitlines()[1:]:
+    for line in tree.splitlines():
         name = line.strip().split()[0] if line.strip() else ""
         if not name or name.startswith("#"):
             continue
-        depth = (len(line) - len(line.lstrip())) // 2 - 1
-        stack = stack[:depth]
+        stack = stack[:(len(line) - len(line.lstrip())) // 2]
         if name.endswith("/"):
             stack.append(name.rstrip("/"))
         elif name.endswith(".py"):
@@ -193,8 +194,9 @@ def layout_tree_files(text: str) -> set[str]:
 
 def test_the_layout_tree_names_every_module_and_only_those() -> None:
     named = layout_tree_files((config.PROJECT_ROOT / "docs" / "layout.md").read_text())
-    package = config.PROJECT_ROOT / "har_utils"
-    actual = {p.relative_to(package).as_posix() for p in package.rglob("*.py")}
+    actual = {p.relative_to(config.PROJECT_ROOT).as_posix()
+              for package in ("har_utils", "har_studies")
+              for p in (config.PROJECT_ROOT / package).rglob("*.py") if "__pycache__" not in p.parts}
     assert named == actual, (f"docs/layout.md's tree lacks {sorted(actual - named)} and names "
                              f"{sorted(named - actual)}, which do not exist")
 
@@ -300,8 +302,10 @@ def test_a_change_reruns_only_the_notebooks_it_can_affect(
     pkg = tmp_path / "har_utils"
     shutil.copytree(config.PACKAGE_DIR, pkg, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(config, "PACKAGE_DIR", pkg)
-    deps = {n: {str(f.relative_to(pkg)) for f in pipeline.notebook_dependencies(n)}
-            for n in pipeline.notebook_names()}
+    files = {n: pipeline.notebook_dependencies(n) for n in pipeline.notebook_names()}
+    outside = {n: [str(f) for f in fs if not f.is_relative_to(pkg)] for n, fs in files.items()}
+    assert outside == {n: [] for n in files}, "notebooks 01-06 run the core only, no study code"
+    deps = {n: {str(f.relative_to(pkg)) for f in fs} for n, fs in files.items()}
     assert not {f for f in deps["01_data"] | deps["03_model"] if f.startswith("training/")}
     assert {"training/__init__.py", "training/loop.py", "models.py",
             "data/__init__.py"} <= deps["04_training"]

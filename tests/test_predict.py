@@ -16,7 +16,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from har_utils import config  # noqa: E402
-from har_utils.deploy import predict  # noqa: E402
+from har_studies.deploy import predict  # noqa: E402
 from har_utils.io import HarDataError  # noqa: E402
 
 CHANNELS = ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
@@ -54,7 +54,7 @@ def run_cli(*args: object) -> tuple[int, str, str]:
     """``har predict ARGS``: exit status, stdout, stderr."""
     from click.testing import CliRunner
 
-    from har_utils.cli import har
+    from har_studies.cli import har
     r = CliRunner().invoke(har, ["predict", *map(str, args)])
     if r.exception is not None and not isinstance(r.exception, SystemExit):
         raise r.exception
@@ -78,7 +78,7 @@ def test_cli_resamples_100_hz_and_prints_one_line_per_window(
 
 def test_cli_with_rate_flag_causal_and_a_tflite_model(
         tmp_path: Path, model_path: Path) -> None:
-    from har_utils.deploy import export
+    from har_studies.deploy import export
     from har_utils.training import load_model
     tfl = tmp_path / "m.tflite"
     assert export.export_tflite(load_model(model_path), tfl, batch_size=4).ok
@@ -160,7 +160,7 @@ def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_module_entry_point_exits_non_zero_without_traceback(tmp_path: Path) -> None:
-    r = subprocess.run([sys.executable, "-m", "har_utils", "predict", str(tmp_path / "nope.csv")],
+    r = subprocess.run([sys.executable, "-m", "har_studies", "predict", str(tmp_path / "nope.csv")],
                        capture_output=True, text=True, timeout=120, cwd=config.PROJECT_ROOT)
     assert r.returncode == 2
     assert "recording not found" in r.stderr and "Traceback" not in r.stderr
@@ -201,7 +201,7 @@ def test_window_truth_rule_on_a_synthetic_label_vector() -> None:
 
 
 def test_timeline_agreement_and_plot(tmp_path: Path) -> None:
-    from har_utils.deploy.streaming import synthetic_recording
+    from har_studies.deploy.streaming import synthetic_recording
     acc, gyro = synthetic_recording(1600)
     labels = np.r_[np.full(600, 4), np.full(200, -1), np.full(800, 5)]
 

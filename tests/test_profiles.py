@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from har_utils import config, pipeline
+from har_studies import pipeline
+from har_utils import config
 from har_utils.io import HarDataError
 
 
@@ -75,7 +76,7 @@ def test_an_unknown_or_malformed_entry_says_so(tmp_path: Path, monkeypatch: pyte
 def test_every_parameter_of_every_notebook_has_a_rule_or_a_type_only() -> None:
     """Every committed profile passes; each rule names a parameter some notebook declares
     (a renamed parameter would leave its rule behind)."""
-    from har_utils import profiles
+    from har_studies import profiles
 
     notebooks = pipeline.notebook_names() + list(config.STUDY_NOTEBOOKS)
     declared = set().union(*(pipeline.declared_parameters(n) for n in notebooks))

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from har_utils import config, pipeline
+from har_studies import pipeline
+from har_utils import config
 
 MANIFEST = config.PROJECT_ROOT / "results" / "manifest.json"
 

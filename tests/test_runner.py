@@ -12,8 +12,8 @@ import pytest
 
 from har_utils import config, training
 from har_utils.data import HarDataset
-from har_utils.experiments import runner
-from har_utils.experiments.runner import Run
+from har_studies.experiments import runner
+from har_studies.experiments.runner import Run
 from synthetic_uci import synthetic_dataset
 
 FOLD = (1, 3, 5)
@@ -303,8 +303,8 @@ _RUNNER = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
 from synthetic_uci import synthetic_dataset
-from har_utils.experiments import runner
-from har_utils.experiments.runner import Run
+from har_studies.experiments import runner
+from har_studies.experiments.runner import Run
 from har_utils import config
 fold = (1, 3, 5)
 fit = tuple(s for s in config.TRAIN_SUBJECTS if s not in fold)

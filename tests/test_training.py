@@ -449,7 +449,7 @@ def test_train_once_keeps_a_model_this_checkout_trained_with_the_same_inputs(
 _ON_TENSORFLOW = """
 import json, sys
 import numpy as np
-from har_utils.deploy import export, runtime  # sets the TensorFlow backend
+from har_studies.deploy import export, runtime  # sets the TensorFlow backend
 from har_utils import backend, training
 X = np.load(sys.argv[1])
 model = training.load_model(sys.argv[2])
@@ -497,7 +497,7 @@ def test_same_seed_and_threads_give_the_same_metrics_on_jax(data) -> None:
     """JAX on the CPU, one core (tests/conftest.py), the same seed: the same losses, accuracy
     and predictions, whatever ran before in the process."""
     from har_utils import backend
-    from har_utils.threads import current_threads
+    from har_studies.threads import current_threads
 
     assert backend.current() == "jax" and current_threads()["intra_op"] == 1
     cfg = tiny(model="cnn_lstm_paper", epochs=2, patience=0, batch_size=64)

@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from har_utils import config
+from har_utils import config, study_results
 from har_utils.data import HarDataset
-from har_utils.experiments import runner, zoo
+from har_studies.experiments import runner, zoo
 from synthetic_uci import synthetic_dataset
 
 QUIET = {"ship_data": True, "log": lambda _line: None}
@@ -137,7 +137,7 @@ def test_results_without_a_zoo_label_group_by_what_they_ran() -> None:
 
 
 def test_report_tables_from_a_summary(ds: HarDataset, short: None) -> None:
-    from har_utils.reporting import report
+    from har_studies.reporting import report
 
     zoo.run(["tiny_cnn"], ["subjects", "paper"], ds, [0], **QUIET)
     summary = json.loads(zoo.write_summary(ds, ["tiny_cnn"]).read_text())
@@ -155,8 +155,8 @@ def test_report_tables_from_a_summary(ds: HarDataset, short: None) -> None:
     assert todo["note"].str.startswith("not run yet: 0 of ").all()
     assert (runs["note"].str.contains("1 of 3 planned seeds")).all()  # tiny_cnn: 1 seed of 3
     assert runs["accuracy % (mean ± std)"].str.endswith("(one seed)").all()
-    assert report.zoo_table(None).empty and report.cost_table(None).empty
-    infl = report.inflation_table(summary)
+    assert report.zoo_table(None).empty and study_results.cost_table(None).empty
+    infl = study_results.inflation_table(summary)
     assert len(infl) == 1 and infl.iloc[0]["model"] == "tiny_cnn"
     fixed = next(r for r in summary["rows"] if r["protocol"] == "fixed_budget")
     best = next(r for r in summary["rows"] if r["protocol"] == "best_on_test")
@@ -177,16 +177,16 @@ def test_report_tables_from_a_summary(ds: HarDataset, short: None) -> None:
     head = [c.strip() for c in md.splitlines()[0].strip("|").split("|")]
     assert head[:2] == ["model", "protocol"] and md.count("\n") == len(table) + 1
     # the paper protocol read from the committed store, with no dataset at hand
-    got = report.fixed_budget_reading("tiny_cnn", config.results_dir())
+    got = study_results.fixed_budget_reading("tiny_cnn", config.results_dir())
     assert got["seeds"] == [0] and got["epochs"] == 3
     assert got["test_accuracy"] == pytest.approx(fixed["final_epoch_test_accuracy_mean"])
     [subjects] = zoo.committed_results("tiny_cnn", "subjects", config.results_dir())
     assert subjects["zoo"]["name"] == "zoo/tiny_cnn/subjects/seed0"
-    assert report.fixed_budget_reading("cnn", config.results_dir()) is None
+    assert study_results.fixed_budget_reading("cnn", config.results_dir()) is None
 
 
 def test_paper_row_is_matched_to_its_reported_number() -> None:
-    from har_utils.reporting import report
+    from har_studies.reporting import report
 
     summary = {"rows": [{"model": "cnn_lstm_paper", "protocol": "subjects", "n_seeds": 5,
                          "accuracy_mean": 0.91, "accuracy_std": 0.01, "macro_f1_mean": 0.9,
@@ -239,7 +239,7 @@ def test_cv_rows_come_from_the_cv_study(tmp_path) -> None:
     [row] = zoo.cv_rows(path)
     assert row["protocol"] == "cv" and row["model"] == "cnn_lstm_paper"
     assert row["n_seeds"] == 2 and row["planned_seeds"] == 5 and row["ensemble_accuracy"] == 0.93
-    from har_utils.reporting import report
+    from har_studies.reporting import report
 
     table = report.zoo_table({"rows": [row]})
     note = table[(table["model"] == "cnn_lstm_paper") & (table["protocol"] == "cv")].iloc[0]["note"]

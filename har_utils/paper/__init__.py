@@ -14,8 +14,9 @@ check``, naming what is missing). Every number in a finding is computed from the
 
 The package: :mod:`.records` (loading and validating the three files), :mod:`.findings` (the
 audit), :mod:`.arithmetic` (what rounded numbers allow; the definitions beside sklearn's) and
-:mod:`.comparison` (Table II beside its sources). Everything is importable from here: ``from
-har_utils import paper``, then ``paper.audit(...)``, ``paper.load_reported()``, ...
+:mod:`.comparison` (Table II beside its sources; which of our models re-runs which row).
+Everything is importable from here: ``from har_utils import paper``, then ``paper.audit(...)``,
+``paper.load_reported()``, ...
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from __future__ import annotations
 from .arithmetic import (TABLE1_HALF_WIDTH, correct_needed, evaluate_definition,
                          example_confusion, f1_range, macro_recall_bounds, standard_metrics,
                          what_it_defines)
-from .comparison import comparison_rows
+from .comparison import (EXTRA_ROWS, NOT_RERUN, TABLE2_ROWS, comparison_rows, paper_row,
+                         reported_by_model, reported_number)
 from .findings import (CHECKS, DEFINITIONS, METRICS, VERDICTS, Finding, audit,
                        check_averages, check_cm_accuracy, check_definitions,
                        check_f1_consistency, check_headline_is_test, check_recall_vs_cm,
@@ -35,12 +37,14 @@ from .records import (DECISION_COLUMNS, DECISIONS_CSV, IDENTIFICATIONS, LITERATU
                       shipped_literature, shipped_reported)
 
 __all__ = [
-    "CHECKS", "DECISIONS_CSV", "DECISION_COLUMNS", "DEFINITIONS", "Finding", "IDENTIFICATIONS",
-    "LITERATURE_FIELDS", "LITERATURE_JSON", "LITERATURE_STATUSES", "METRICS", "OPTIONAL_FIELDS",
-    "REPORTED_JSON", "REQUIRED_FIELDS", "SOURCES", "STATUSES", "TABLE1_HALF_WIDTH", "UNITS",
-    "VERDICTS", "audit", "check_averages", "check_cm_accuracy", "check_definitions",
-    "check_f1_consistency", "check_headline_is_test", "check_recall_vs_cm",
-    "check_table2_sources", "check_test_held_out", "comparison_rows", "correct_needed", "entry",
-    "evaluate_definition", "example_confusion", "f1_range", "findings_table", "load_decisions",
-    "load_literature", "load_reported", "macro_recall_bounds", "reported", "reported_text",
-    "shipped_literature", "shipped_reported", "standard_metrics", "what_it_defines"]
+    "CHECKS", "DECISIONS_CSV", "DECISION_COLUMNS", "DEFINITIONS", "EXTRA_ROWS", "Finding",
+    "IDENTIFICATIONS", "LITERATURE_FIELDS", "LITERATURE_JSON", "LITERATURE_STATUSES",
+    "METRICS", "NOT_RERUN", "OPTIONAL_FIELDS", "REPORTED_JSON", "REQUIRED_FIELDS", "SOURCES",
+    "STATUSES", "TABLE1_HALF_WIDTH", "TABLE2_ROWS", "UNITS", "VERDICTS", "audit",
+    "check_averages", "check_cm_accuracy", "check_definitions", "check_f1_consistency",
+    "check_headline_is_test", "check_recall_vs_cm", "check_table2_sources",
+    "check_test_held_out", "comparison_rows", "correct_needed", "entry", "evaluate_definition",
+    "example_confusion", "f1_range", "findings_table", "load_decisions", "load_literature",
+    "load_reported", "macro_recall_bounds", "paper_row", "reported", "reported_by_model",
+    "reported_number", "reported_text", "shipped_literature", "shipped_reported",
+    "standard_metrics", "what_it_defines"]

@@ -1,0 +1,521 @@
+"""The ``har`` command line (``[project.scripts]`` in ``pyproject.toml``; ``make`` calls it).
+
+::
+
+    har run | publish | study | publish-study   the notebooks (har_studies.pipeline)
+    har readme                                  README.md's and docs/'s generated blocks
+                                                (har_studies.reporting.docs)
+    har predict RECORDING                       classify a recording (har_studies.deploy.predict)
+    har cv cost | run | summary                 protocol cv (har_studies.experiments.cv)
+    har zoo run | summary                       the model zoo (har_studies.experiments.zoo)
+    har ablations run | select | final | summary | list   the ablation study
+                                                (har_studies.experiments.ablations)
+
+Each command calls the library functions of its module; the modules are imported when a
+command runs, so ``har --help`` is quick. ``python -m har_studies ...`` runs the same commands.
+This is the top of the package: nothing else in ``har_studies`` imports it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import sys
+import textwrap
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from har_utils import config
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+class Group(click.Group):
+    """Commands listed in the order they are declared. With ``doc`` (a module name), ``--help``
+    shows that module's docstring as written (it is imported only then)."""
+
+    def __init__(self, *args: Any, doc: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("context_settings", CONTEXT)
+        super().__init__(*args, **kwargs)
+        self.doc = doc
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if not self.doc:
+            return super().format_help_text(ctx, formatter)
+        text = inspect.cleandoc(importlib.import_module(self.doc).__doc__ or "")
+        formatter.write_paragraph()
+        formatter.write(textwrap.indent(text, " " * (formatter.current_indent + 2)) + "\n")
+
+
+class Har(Group):
+    """The top group, and the error boundary: the project's own errors
+    (:class:`~har_utils.io.HarDataError`, :class:`~har_utils.backend.BackendError`; a failed
+    notebook's error arrives as a HarDataError from :mod:`har_studies.pipeline`) end the command
+    with their message and fix on standard error and exit status 2, no traceback. ``--debug``
+    or ``HAR_DEBUG=1`` shows the traceback too. Any other exception is a bug and shows it."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from har_utils.backend import BackendError
+        from har_utils.io import HarDataError
+
+        try:
+            return super().invoke(ctx)
+        except (HarDataError, BackendError) as exc:
+            if ctx.params.get("debug"):
+                raise
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+
+
+class IntList(click.ParamType):
+    """A comma list of integers (``0,1,2``)."""
+
+    name = "N,N,..."
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> list[int]:
+        if isinstance(value, list):
+            return value
+        try:
+            return [int(s) for s in str(value).split(",") if s.strip()]
+        except ValueError:
+            self.fail(f"{value!r} is not a comma list of integers (e.g. 0,1,2)", param, ctx)
+
+
+def names(value: str, known: Sequence[str], what: str, param: str) -> list[str]:
+    """``value`` split at commas, each checked against ``known`` (a usage error otherwise)."""
+    out = [s.strip() for s in value.split(",") if s.strip()]
+    unknown = [s for s in out if s not in known]
+    if unknown or not out:
+        raise click.BadParameter(f"unknown {what} {unknown or [value]}; use names from "
+                                 f"{list(known)}", param_hint=param)
+    return out
+
+
+def known_models() -> list[str]:
+    """Every model a run can train: the Keras registry plus the classical baseline."""
+    from .experiments.runner import CLASSICAL
+    from har_utils.models import MODELS
+
+    return sorted(MODELS) + list(CLASSICAL)
+
+
+def lazy(value: Callable[[], Any], shown: str) -> dict[str, Any]:
+    """An option default computed when the command runs (its module is imported then), shown
+    in the help as ``shown``."""
+    return {"default": value, "show_default": shown}
+
+
+source_option = click.option("--source", type=click.Choice(["auto", "uci", "hapt"]),
+                             default="auto", show_default=True,
+                             help="data source: the official archive (uci), the HAPT rebuild "
+                                  "(hapt), or whichever is available (auto)")
+def scheduler_address(ctx: click.Context, param: click.Parameter, value: str | None
+                      ) -> str | None:
+    """``--scheduler``: a ``tcp://host:port`` address that parses and answers within a few
+    seconds (checked before anything starts)."""
+    if value is None:
+        return None
+    import socket
+    from urllib.parse import urlsplit
+
+    from .experiments.runner import SCHEDULER_FIX
+
+    url = urlsplit(value if "://" in value else f"tcp://{value}")
+    try:
+        host, port = url.hostname, url.port
+    except ValueError:
+        host = port = None
+    if url.scheme not in ("tcp", "tls") or not host or port is None:
+        raise click.BadParameter(f"{value!r} is not a scheduler address; give one like "
+                                 "tcp://127.0.0.1:8786", ctx, param)
+    try:
+        socket.create_connection((host, port), timeout=SCHEDULER_CONNECT_SECONDS).close()
+    except OSError as exc:
+        raise click.BadParameter(
+            f"no Dask scheduler answers at {value} within {SCHEDULER_CONNECT_SECONDS:g} s "
+            f"({exc.strerror or type(exc).__name__}). Fix: {SCHEDULER_FIX}", ctx, param) from None
+    return f"{url.scheme}://{host}:{port}"
+
+
+#: Seconds ``--scheduler``'s address has to accept a connection.
+SCHEDULER_CONNECT_SECONDS = 3.0
+
+scheduler_option = click.option("--scheduler", default=None, metavar="ADDRESS",
+                                callback=scheduler_address,
+                                help="Dask scheduler address (tcp://host:8786)")
+
+
+def models_option(default: Callable[[], Sequence[str]], shown: str) -> Callable[..., Any]:
+    """``--models``: a comma list of known models, given to the command as a list."""
+    return click.option("--models", **lazy(lambda: ",".join(default()), shown), help="comma list",
+                        callback=lambda ctx, param, value: names(value, known_models(),
+                                                                 "model(s)", "--models"))
+
+
+def runner_options(f: Callable[..., Any]) -> Any:
+    """The experiment runner's options: ``--workers``, ``--scheduler``, ``--source``."""
+    f = source_option(scheduler_option(f))
+    return click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+                        help="parallel runs (local worker processes)")(f)
+
+
+def load(source: str) -> Any:
+    from har_utils import data
+
+    return data.load_dataset(source)
+
+
+@click.group(cls=Har)
+@click.option("--debug", is_flag=True, envvar="HAR_DEBUG",
+              help="show the traceback of the project's errors too (or HAR_DEBUG=1)")
+def har(debug: bool) -> None:
+    """Reproducible companion to a CNN-LSTM for human activity recognition on UCI HAR.
+
+    The paper's path: `har run` executes notebooks 01-06 (params/<profile>.yml), `har publish`
+    copies the finished paper run into notebooks/ and `har readme` renders README.md's blocks
+    (`make reproduce`, `make publish`). The studies: `har study`, `har cv`, `har zoo`,
+    `har ablations`; `make help` lists the make targets that call them.
+    """
+
+
+main = har
+
+
+# --- the notebooks (har_studies.pipeline) ---------------------------------------------------
+
+@click.group(cls=Group, doc="har_studies.pipeline")
+def pipeline_group() -> None:
+    """Run the notebooks with papermill and publish a finished run."""
+
+
+@pipeline_group.command("run", short_help="Execute the notebooks into build/<profile>/.")
+@click.argument("notebooks", nargs=-1)
+@click.option("--profile", default="paper", show_default=True, envvar="PROFILE",
+              show_envvar=True, help="params/<profile>.yml, e.g. paper or smoke")
+@click.option("--force", is_flag=True, help="run even if up to date")
+@click.option("--timeout", type=int, default=3600, show_default=True, help="seconds per cell")
+def run_cmd(notebooks: tuple[str, ...], profile: str, force: bool, timeout: int) -> None:
+    """Execute notebooks with papermill into build/<profile>/ (NOTEBOOKS: default all, in
+    order); up-to-date ones are skipped."""
+    from . import pipeline
+
+    pipeline.run(list(notebooks), profile, force=force, timeout=timeout)
+
+
+@pipeline_group.command("publish")
+def publish_cmd() -> None:
+    """Copy the finished paper run into the committed notebooks."""
+    from . import pipeline
+
+    pipeline.publish()
+
+
+@pipeline_group.command("study", short_help="Execute a study notebook (07, 08).")
+@click.argument("notebook", type=click.Choice(config.STUDY_NOTEBOOKS))
+@click.option("--profile", required=True, help="params/<profile>.yml, e.g. ablations")
+@click.option("--force", is_flag=True, help="run even if up to date")
+@click.option("--timeout", type=int, default=0, show_default=True,
+              help="seconds per cell (0: no limit)")
+def study_cmd(notebook: str, profile: str, force: bool, timeout: int) -> None:
+    """Execute a study notebook (e.g. 07_ablations) into build/<profile>/."""
+    from . import pipeline
+
+    pipeline.run_study(notebook, profile, force=force, timeout=timeout or None)
+
+
+@pipeline_group.command("publish-study")
+@click.argument("notebook", type=click.Choice(config.STUDY_NOTEBOOKS))
+@click.option("--profile", required=True, type=click.Choice(config.STUDY_PROFILES),
+              help="the full study's profile")
+def publish_study_cmd(notebook: str, profile: str) -> None:
+    """Copy a full study's executed notebook into notebooks/."""
+    from . import pipeline
+
+    pipeline.publish_study(notebook, profile)
+
+
+for _command in pipeline_group.commands.values():
+    har.add_command(_command)
+
+
+@har.command("readme", short_help="Re-render the README's and docs' result blocks.")
+@click.option("--check", is_flag=True, help="only list the files out of date (exit 1 if any)")
+def readme_cmd(check: bool) -> None:
+    """Re-render the generated blocks of README.md and docs/*.md from results/."""
+    from .reporting import docs
+
+    changed = docs.render_files(write=not check)
+    for path in changed:
+        click.echo(f"{'out of date' if check else 'updated'}: {config.shown(path)}")
+    if not changed:
+        click.echo(f"{len(docs.doc_files())} files up to date")
+    if check and changed:
+        sys.exit(1)
+
+
+# --- har predict (har_studies.deploy.predict) -----------------------------------------------
+
+@har.command("predict", short_help="Classify every window of a recording (CSV).",
+             context_settings=CONTEXT,
+             epilog="CSV columns: acc_x, acc_y, acc_z (g, gravity included), gyro_x, gyro_y, "
+                    "gyro_z (rad/s), optional time (s). Resampled to 50 Hz if needed. Bad input "
+                    "ends with a message naming the file and exit status 2.")
+@click.argument("recording", type=click.Path(path_type=Path))
+@click.option("--rate", type=float, default=None, metavar="HZ",
+              help="sample rate in Hz (needed without a time column)")
+@click.option("--model", type=click.Path(path_type=Path), default=None,
+              help="a .keras or .tflite model (default: results/models/cnn_lstm_paper.keras)")
+@click.option("--causal", is_flag=True,
+              help="causal (streaming) filtering instead of zero-phase (as in training)")
+def predict_cmd(recording: Path, rate: float | None, model: Path | None, causal: bool) -> None:
+    """Print the activity of every 2.56 s window (step 1.28 s) of a recording (a CSV file,
+    one row per sample)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from .deploy import predict
+
+    rec = predict.read_recording(recording, rate)  # all input checks before TensorFlow
+    model_path = model or predict.default_model_path()
+    table = predict.classify_recording(rec, predict.load_classifier(model_path), causal=causal)
+    how = (f"resampled from {rec.source_rate_hz:g} Hz to 50 Hz (x{rec.resampled[0]}/"
+           f"{rec.resampled[1]})" if rec.resampled else "at 50 Hz")
+    if rec.source_rate_hz < predict.LOW_RATE_WARNING_HZ:
+        click.echo(f"warning: {rec.source_rate_hz:g} Hz cannot carry the 0-20 Hz band the model "
+                   "was trained on; expect lower accuracy for walking activities", err=True)
+    click.echo(f"{recording}: {rec.n} samples {how}; {len(table)} windows of 2.56 s every "
+               f"1.28 s; {'causal' if causal else 'zero-phase'} filtering; model {model_path}",
+               err=True)
+    click.echo(f"{'start_s':>9}  {'end_s':>9}  {'activity':<18}  confidence")
+    for r in table.itertuples(index=False):
+        click.echo(f"{r.start_s:9.2f}  {r.end_s:9.2f}  {r.activity:<18}  {r.confidence:.3f}")
+
+
+# --- har cv (har_studies.experiments.cv) ----------------------------------------------------
+
+@har.group("cv", cls=Group, doc="har_studies.experiments.cv",
+           short_help="Protocol cv: choices by cross-validation.")
+def cv_group() -> None:
+    """Protocol cv: every choice made by cross-validation over the training subjects."""
+
+
+def _cv() -> Any:
+    from .experiments import cv
+
+    return cv
+
+
+@cv_group.command("cost")
+def cv_cost_cmd() -> None:
+    """Print the cost table (and write results/cv/cost_table.csv)."""
+    table, path = _cv().write_cost_table()
+    click.echo(table.round(2).to_string(index=False))
+    click.echo(f"total at most {table['total hours (at most)'].sum():.1f} h of one worker; "
+               f"wrote {config.shown(path)}")
+
+
+@cv_group.command("run")
+@models_option(lambda: _cv().MODELS, "every model of protocol cv")
+@click.option("--stage", type=click.Choice(["folds", "all"]), default="all", show_default=True,
+              help="folds: the fold runs and the choices only; all: the final runs too")
+@runner_options
+@click.option("--smoke", is_flag=True, help="2 folds x 2 epochs x 1 seed, C grid of 2")
+@click.option("--check", is_flag=True, help="exit 1 unless every planned run of --models is stored")
+def cv_run_cmd(models: list[str], stage: str, workers: int, scheduler: str | None, source: str,
+               smoke: bool, check: bool) -> None:
+    """Run what is missing, then write results/cv/summary.json."""
+    cv = _cv()
+    ds = load(source)
+    choices = cv.run_models(models, ds, smoke=smoke, stage=stage, workers=workers,
+                            scheduler=scheduler)
+    for model, choice in choices.items():
+        click.echo(f"[cv] {model}: {choice['rule']}: "
+                   + (f"C = {choice['C']:g}" if "C" in choice else f"{choice['epochs']} epochs"))
+    doc = cv.write_summary(ds, models if smoke else cv.MODELS, smoke=smoke)
+    click.echo(f"wrote {config.shown(cv.summary_path())}; missing: {doc['missing'] or 'nothing'}")
+    if check and [m for m in doc["missing"] if m.split(":")[0] in models]:
+        sys.exit(1)
+
+
+@cv_group.command("summary")
+@click.option("--smoke", is_flag=True, help="the smoke plan's runs")
+@source_option
+def cv_summary_cmd(smoke: bool, source: str) -> None:
+    """Write results/cv/summary.json."""
+    cv = _cv()
+    doc = cv.write_summary(load(source), smoke=smoke)
+    click.echo(f"wrote {config.shown(cv.summary_path())}; missing: {doc['missing'] or 'nothing'}")
+
+
+# --- har zoo (har_studies.experiments.zoo) --------------------------------------------------
+
+@har.group("zoo", cls=Group, doc="har_studies.experiments.zoo",
+           short_help="The model zoo under one protocol.")
+def zoo_group() -> None:
+    """The model zoo under one protocol: its runs on the experiment runner, and a summary."""
+
+
+def _zoo() -> Any:
+    from .experiments import zoo
+
+    return zoo
+
+
+@zoo_group.command("run")
+@models_option(lambda: _zoo().ZOO, "every zoo model")
+@click.option("--protocols", default="subjects,retrain_all", show_default=True,
+              help="comma list of subjects, retrain_all, paper")
+@click.option("--seeds", type=IntList(), default=None,
+              help="comma list (default: 5 paper model, 3 others)")
+@runner_options
+@click.option("--force", is_flag=True, help="train again even if stored")
+def zoo_run_cmd(models: list[str], protocols: str, seeds: list[int] | None, workers: int,
+                scheduler: str | None, source: str, force: bool) -> None:
+    """Run what is missing (experiment runner), then write results/summary.json."""
+    zoo = _zoo()
+    protos = names(protocols, zoo.PROTOCOLS, "protocol(s)", "--protocols")
+    ds = load(source)
+    zoo.run(models, protos, ds, seeds, workers=workers, scheduler=scheduler, force=force)
+    click.echo(f"wrote {config.shown(zoo.write_summary(ds))}")
+
+
+@zoo_group.command("summary")
+@source_option
+def zoo_summary_cmd(source: str) -> None:
+    """Write results/summary.json."""
+    zoo = _zoo()
+    click.echo(f"wrote {config.shown(zoo.write_summary(load(source)))}")
+
+
+# --- har ablations (har_studies.experiments.ablations) --------------------------------------
+
+@har.group("ablations", cls=Group, doc="har_studies.experiments.ablations",
+           short_help="The ablation study around cnn_lstm_paper.")
+def ablations_group() -> None:
+    """The ablation study around cnn_lstm_paper (notebook 07, params/ablations.yml)."""
+
+
+def _core() -> Any:
+    from .experiments.ablations import studies
+
+    return studies
+
+
+def _seeds(n: Callable[[], int], shown: str) -> Callable[[Callable[..., Any]], Any]:
+    return click.option("--seeds", type=IntList(), help="comma list",
+                        **lazy(lambda: ",".join(map(str, range(n()))), shown))
+
+
+def _common(f: Callable[..., Any]) -> Any:
+    f = click.option("--max-epochs", type=int, **lazy(lambda: _core().MAX_EPOCHS, "100"),
+                     help="epoch budget of every run")(f)
+    return source_option(f)
+
+
+workers_option = click.option("--workers", type=click.IntRange(min=1), default=2,
+                              show_default=True,
+                              help="parallel runs, each with cpu_count // workers threads "
+                                   "(2: the committed runs' setting)")
+study_seeds = _seeds(lambda: _core().STUDY_SEEDS, "0,1,2")
+
+
+def _write_ablation_summary(ds: Any) -> None:
+    from .experiments.ablations import summary
+
+    click.echo(f"wrote {summary.write_summary(ds)}")
+
+
+@ablations_group.command("run")
+@click.option("--study", default="all", show_default=True, help="'all', a study or a comma list")
+@study_seeds
+@click.option("--force", is_flag=True, help="train again even if stored")
+@workers_option
+@_common
+def ablations_run_cmd(study: str, seeds: list[int], force: bool, workers: int,
+                      max_epochs: int, source: str) -> None:
+    """The one-factor studies."""
+    core = _core()
+    try:
+        core.study_names(study)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--study") from None
+    ds = load(source)
+    core.execute(core.plan(study, seeds, max_epochs), ds, workers=workers, force=force,
+                 log=click.echo)
+    _write_ablation_summary(ds)
+
+
+@ablations_group.command("select")
+@study_seeds
+@click.option("--no-run", is_flag=True, help="only rank what is stored")
+@workers_option
+@_common
+def ablations_select_cmd(seeds: list[int], no_run: bool, workers: int, max_epochs: int,
+                         source: str) -> None:
+    """Choose on validation, train the combined candidates."""
+    from .experiments.ablations import selection
+
+    ds = load(source)
+    sel = selection.run_selection(ds, seeds=seeds, max_epochs=max_epochs, workers=workers,
+                                         run=not no_run, log=click.echo)
+    click.echo(f"chosen on validation: {sel['chosen']['name']} {sel['chosen']['parts']}")
+    _write_ablation_summary(ds)
+
+
+@ablations_group.command("final")
+@_seeds(lambda: _core().FINAL_SEEDS, "0,1,2,3,4")
+@workers_option
+@_common
+def ablations_final_cmd(seeds: list[int], workers: int, max_epochs: int, source: str) -> None:
+    """The chosen configuration and the paper's, same seeds, tested."""
+    from .experiments.ablations import selection
+
+    from har_utils.io import HarDataError
+
+    sel = selection.load_selection()
+    if sel is None:
+        raise HarDataError(selection.selection_path(), "no selection yet",
+                           "run `har ablations select` first")
+    ds = load(source)
+    _core().execute(selection.final_runs(sel, seeds), ds, workers=workers, log=click.echo)
+    _write_ablation_summary(ds)
+
+
+@ablations_group.command("summary")
+@source_option
+def ablations_summary_cmd(source: str) -> None:
+    """Write results/ablations/summary.json."""
+    _write_ablation_summary(load(source))
+
+
+@ablations_group.command("list")
+@study_seeds
+@_common
+def ablations_list_cmd(seeds: list[int], max_epochs: int, source: str) -> None:
+    """Studies, runs and estimated cost."""
+    import pandas as pd
+
+    from .experiments.ablations import estimates
+
+    ds = load(source)
+    with pd.option_context("display.max_colwidth", 60, "display.width", 200):
+        click.echo(estimates.listing(ds, seeds, max_epochs).to_string(index=False))
+    est = estimates.full_study_estimate(ds, seeds, max_epochs)
+    if est:
+        click.echo(f"the full study: {est['runs']} distinct runs ({est['one_factor_runs']} "
+                   f"one-factor, up to {est['extra_runs']} combined and final), about "
+                   f"{est['seconds_typical'] / 3600:.1f} h serial at {est['typical_epochs']:.1f} "
+                   f"epochs per run (upper bound {est['seconds_upper_bound'] / 3600:.1f} h at "
+                   f"{max_epochs}), from {est['cost_table']} ({est['cpu_count']} CPUs)")
+    else:
+        click.echo("no results/zoo/cost_table.json: `make zoo-cost` measures the cost per epoch")
+
+
+if __name__ == "__main__":
+    har()

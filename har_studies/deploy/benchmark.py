@@ -1,0 +1,502 @@
+"""The deployment benchmark: latency, throughput, size, TFLite variants, one day, streaming.
+
+Shared by notebook 08 (the published run) and ``benchmarks/bench_deploy.py`` (the command line
+and its ``--smoke`` form in ``make test``). For each model (a trained one where
+``<model_dir>/<name>.keras`` exists, otherwise an untrained build, good for latency, size and
+FLOPs but not accuracy):
+
+- parameters, ``.keras`` file size, FLOPs per window (analytic, with TensorFlow's profiler as
+  a cross-check) and an energy *estimate* from them (constants in :mod:`har_studies.deploy.flops`);
+- latency (batch 1) and throughput (big batch) as a plain eager Keras call, Keras's compiled
+  ``predict`` and a ``tf.function`` (TensorFlow limited to ``tf_threads`` threads);
+- TFLite exports with a fixed batch of 1 and of the big batch, each float32, dynamic-range and
+  full int8 (LSTMs unrolled for int8; a failed conversion is recorded with its reason), each
+  timed on one thread and, for trained models, scored on the test set (accuracy lost to
+  quantisation in percentage points against the Keras model);
+- one day of 50 Hz recording (real HAPT test-subject recordings tiled to 24 h, or synthetic):
+  filtering, windowing and one-thread TFLite inference timed end to end, zero-phase and causal;
+- for the primary model (``cnn_lstm_paper``): the streaming agreement over the test subjects'
+  whole HAPT recordings and the deployment targets.
+
+Every timing is a median (``time.perf_counter``) after warm-up: a figure for reports that
+depends on the machine and its load, never an assertion.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from har_utils import backend
+
+# Before Keras is imported: this module needs Keras on TensorFlow (the TFLite converter).
+backend.require(backend.EXPORT, "har_studies.deploy.benchmark")
+
+import numpy as np
+import pandas as pd
+
+from har_utils import config
+
+#: The issue's deployment targets for the paper's model.
+TARGETS: dict[str, float] = {"dynamic_b1_ms_per_window": 0.15, "quantisation_loss_points": 0.5,
+                             "day_seconds": 15.0}
+PRIMARY: str = "cnn_lstm_paper"
+
+
+@dataclass
+class BenchSettings:
+    """What to measure and how often (the notebook's parameters and the script's flags)."""
+
+    models: tuple[str, ...] = ()               # empty: every zoo model
+    model_dir: Path | None = None              # trained <name>.keras files (default results/models)
+    big_batch: int = 256
+    repeats_single: int = 200                  # timed batch-1 calls
+    repeats_big: int = 10                      # timed big-batch calls
+    warmup_single: int = 20
+    warmup_big: int = 2
+    tf_threads: int = 1                        # TensorFlow intra-op threads for Keras timings
+    workers: int = 1                           # models measured at once, each in its own process
+    day_hours: float = 24.0
+    day_models: str = "primary"                # "primary", "all" or "none"
+    int8: bool = True
+    watts_per_core: float | None = None        # stated power for the CPU-time energy estimate
+    synthetic: bool = False                    # synthetic data and a tiny model (smoke test)
+    export_dir: Path = field(default_factory=lambda: config.BUILD_DIR / "deploy" / "tflite")
+
+    def model_names(self) -> list[str]:
+        from har_utils.models import zoo_names
+        if self.models:
+            return list(self.models)
+        return ["tiny_cnn"] if self.synthetic else zoo_names()
+
+
+# --- data and models -----------------------------------------------------------------------
+
+def synthetic_windows(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` learnable synthetic windows (the class shifts one channel's mean) and labels."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(1, 7, n)
+    X = rng.normal(size=(n, 128, 9)).astype(np.float32)
+    X[np.arange(n), :, y - 1] += 1.5
+    return X, y
+
+
+def bench_data(s: BenchSettings, ds: Any = None) -> dict[str, Any]:
+    """Train windows (int8 calibration), test windows and labels, and their stamp: from ``ds``
+    (a :class:`har_utils.data.HarDataset`), or synthetic windows with ``s.synthetic``."""
+    if s.synthetic:
+        Xtr, ytr = synthetic_windows(240, 1)
+        Xte, yte = synthetic_windows(96, 2)
+        return {"X_train": Xtr, "y_train": ytr, "X_test": Xte, "y_test": yte,
+                "stamp": {"source": "synthetic", "source_label": "synthetic windows (smoke)"}}
+    from har_utils import data
+    if ds is None:
+        raise ValueError("bench_data needs a dataset unless settings.synthetic is set")
+    return {"X_train": ds.train.X, "y_train": ds.train.y, "X_test": ds.test.X,
+            "y_test": ds.test.y, "stamp": data.stamp(ds)}
+
+
+def get_model(name: str, s: BenchSettings, d: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The trained model (with ``s.synthetic``, a tiny one trained here; without a saved file,
+    an untrained build) and a description of where it came from."""
+    from har_utils import training
+    from har_utils.models import build_model
+    if s.synthetic:
+        from har_utils.data import Split
+        cfg = training.TrainConfig(model=name, epochs=5, batch_size=32, seed=0, patience=0)
+        res = training.train(cfg, Split(d["X_train"], d["y_train"], np.ones(len(d["y_train"]))),
+                             None, out=lambda _line: None)
+        return res.model, {"trained": True, "origin": "trained here on synthetic windows "
+                                                      "(smoke, 5 epochs)"}
+    path = (s.model_dir or config.results_dir() / "models") / f"{name}.keras"
+    if path.is_file():
+        return training.load_model(path), {"trained": True, "origin": config.shown(path),
+                                           "keras_file_bytes": path.stat().st_size}
+    return build_model(name), {"trained": False,
+                               "origin": f"untrained build ({path.name} not found): latency, "
+                                         "size and FLOPs only, no accuracy"}
+
+
+def keras_file_size(model: Any) -> int:
+    """Bytes of ``model`` saved as ``.keras`` (to a temporary file)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "m.keras"
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            model.save(p)
+        return p.stat().st_size
+
+
+def accuracy(probs: np.ndarray, y: np.ndarray) -> float:
+    """Percentage of windows whose arg-max id (1..6) equals ``y``."""
+    return 100.0 * float(np.mean(np.argmax(probs, axis=1) + 1 == np.asarray(y)))
+
+
+# --- one model -----------------------------------------------------------------------------
+
+#: Recurrent loops up to this many steps also get an unrolled dynamic-range export.
+MAX_UNROLL_STEPS: int = 32
+
+
+def _loops_short(model: Any) -> bool:
+    """True when every recurrent loop of ``model`` (none counts) has a fixed length of at most
+    :data:`MAX_UNROLL_STEPS` steps."""
+    from . import export
+    return all(0 < n <= MAX_UNROLL_STEPS for n in export.recurrent_steps(model))
+
+
+def export_variants(model: Any, int8: bool = True) -> list[tuple[str, bool | None]]:
+    """(quantisation, unroll) pairs to export: float32 and dynamic-range; for a model whose
+    recurrent layers (if any) loop over at most :data:`MAX_UNROLL_STEPS` steps, also a
+    dynamic-range export with the loops unrolled (no TensorList while-loop at run time, which
+    pays off for short loops such as the paper model's 4 sub-sequences) and, with ``int8``, full
+    int8 (which needs the loops unrolled). Longer loops are left out: see
+    :func:`skipped_variants`."""
+    from . import export
+    out: list[tuple[str, bool | None]] = [("float32", None), ("dynamic", None)]
+    short = _loops_short(model)
+    if short and export.has_recurrent_layers(model):
+        out.append(("dynamic", True))
+    if int8 and short:
+        out.append(("int8", None))
+    return out
+
+
+def skipped_variants(model: Any, int8: bool = True) -> dict[str, str]:
+    """Exports :func:`export_variants` leaves out, with the reason (quantisation -> reason)."""
+    from . import export
+    if int8 and not _loops_short(model):
+        return {"int8": f"not attempted: full int8 needs the recurrent loops unrolled, and "
+                        f"this model's loop over {max(export.recurrent_steps(model))} steps is longer than "
+                        f"MAX_UNROLL_STEPS={MAX_UNROLL_STEPS} (a very large graph and a slow, "
+                        "crash-prone conversion)"}
+    return {}
+
+
+def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
+                log: Callable[[str], Any] = print) -> tuple[dict[str, Any], Any]:
+    """Everything measured for one model (a JSON-ready dict) and the model itself."""
+    from . import export, flops, runtime
+    from har_utils.models import count_params
+
+    t_start = time.perf_counter()
+    clock = Stopwatch()
+    model, origin = get_model(name, s, d)
+    clock.lap("load or build the model")
+    row: dict[str, Any] = {"model": name, **origin, "parameters": count_params(model)}
+    row.setdefault("keras_file_bytes", keras_file_size(model))
+    row["flops"] = flops.flops_per_window(model)
+    try:
+        row["flops_profiler"] = flops.flops_per_window(model, "profiler")["flops"]
+    except Exception as exc:  # a cross-check only
+        row["flops_profiler"] = f"failed: {type(exc).__name__}: {exc}"
+    macs = row["flops"]["macs"]
+    row["energy_estimate"] = {
+        "float32": flops.energy_estimate(macs, precision="float32",
+                                          n_params=row["parameters"]),
+        "int8": flops.energy_estimate(macs, precision="int8"),
+        "note": "TFLite float32 runs float arithmetic; dynamic-range (hybrid) kernels quantise "
+                "activations on the fly and multiply in int8; full int8 runs int8 arithmetic"}
+    clock.lap("size, FLOPs and energy estimate")
+
+    X, big = d["X_test"], s.big_batch
+    reps = {1: s.repeats_single, big: s.repeats_big}
+    warm = {1: s.warmup_single, big: s.warmup_big}
+    row["keras"] = {}
+    for method, fn in runtime.keras_predictors(model).items():
+        for bs in (1, big):
+            row["keras"].setdefault(method, {})[str(bs)] = runtime.measure(
+                fn, X, bs, warmup=warm[bs], repeats=reps[bs])
+            clock.lap(f"keras {method} b{bs}: timing")
+    ref_probs = np.asarray(model.predict(X, batch_size=256, verbose=0))
+    if origin["trained"]:
+        row["keras_accuracy"] = accuracy(ref_probs, d["y_test"])
+    clock.lap("keras reference outputs (test set)")
+
+    row["tflite"] = {}
+    for bs in (1, big):
+        for q, unroll in export_variants(model, s.int8):
+            key = f"{q}{'_unrolled' if unroll else ''}_b{bs}"
+            res = export.export_tflite(model, s.export_dir / f"{name}_{key}.tflite",
+                                       batch_size=bs, quantization=q, unroll=unroll,
+                                       representative_data=d["X_train"])
+            entry: dict[str, Any] = res.as_dict()
+            log(f"  {name} {key}: " + (f"{res.size_bytes:,} bytes, {res.seconds:.1f} s"
+                                      if res.ok else f"FAILED ({res.error})"))
+            clock.lap(f"tflite {key}: export")
+            if res.ok:
+                runner = runtime.TFLiteRunner(res.path, num_threads=1)
+                entry["timing"] = runtime.measure(runner.predict, X, bs, warmup=warm[bs],
+                                                 repeats=reps[bs])
+                clock.lap(f"tflite {key}: timing")
+                probs = runner.predict(X)
+                entry["max_abs_prob_diff_vs_keras"] = float(np.abs(probs - ref_probs).max())
+                entry["argmax_agreement_vs_keras"] = float(
+                    np.mean(probs.argmax(1) == ref_probs.argmax(1)))
+                if origin["trained"]:
+                    entry["accuracy"] = accuracy(probs, d["y_test"])
+                    entry["accuracy_lost_points"] = row["keras_accuracy"] - entry["accuracy"]
+                clock.lap(f"tflite {key}: outputs on the test set")
+            row["tflite"][key] = entry
+        for q, reason in skipped_variants(model, s.int8).items():
+            row["tflite"][f"{q}_b{bs}"] = {"path": None, "batch_size": bs, "quantization": q,
+                                           "ok": False, "skipped": True, "error": reason}
+            log(f"  {name} {q}_b{bs}: skipped ({reason})")
+
+    wants_day = s.day_models == "all" or (s.day_models == "primary"
+                                          and (name == PRIMARY or s.synthetic))
+    row["day"] = day_runs(name, row, s, log=log) if wants_day else {}
+    clock.lap("one day of recording")
+    if s.watts_per_core and row["day"]:
+        day = next(iter(row["day"].values()))
+        row["energy_cpu_time_estimate"] = flops.energy_from_cpu_time(
+            day["cpu_s"] / day["windows"], s.watts_per_core)
+    row["seconds"] = round(time.perf_counter() - t_start, 1)
+    row["profile_s"] = clock.laps
+    return row, model
+
+
+class Stopwatch:
+    """Where a model's benchmark spends its time: ``lap(what)`` adds the seconds since the
+    previous lap to ``laps[what]``."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def lap(self, what: str) -> None:
+        now = time.perf_counter()
+        self.laps[what] = round(self.laps.get(what, 0.0) + now - self.last, 3)
+        self.last = now
+
+
+def day_runs(name: str, row: dict[str, Any], s: BenchSettings, *,
+             log: Callable[[str], Any] = print) -> dict[str, Any]:
+    """One day of recording through the dynamic-range export (float32 if that failed) at the
+    batch size (1 or big) with the lower measured time per window."""
+    from . import runtime, streaming
+    chosen = None
+    for q in ("dynamic", "float32"):
+        timed = [(e["timing"]["ms_per_window"], key, e) for key, e in row["tflite"].items()
+                 if e.get("ok") and e["quantization"] == q]
+        if timed:
+            chosen = min(timed, key=lambda t: t[0])
+            break
+    if chosen is None:
+        return {}
+    _, key, entry = chosen
+    runner = runtime.TFLiteRunner(entry["path"], num_threads=1)
+    acc = gyro = label = None
+    if not s.synthetic:
+        acc, gyro, label = test_recordings()
+    out = {}
+    for zp in (True, False):
+        r = streaming.day_of_recording(runner.predict, acc=acc, gyro=gyro, hours=s.day_hours,
+                                    zero_phase=zp, batch_size=max(s.big_batch,
+                                                                  entry["batch_size"]),
+                                    data_label=label)
+        r["model_variant"] = key
+        r["variant_choice"] = ("the dynamic-range (else float32) export with the lower "
+                               "measured ms per window")
+        out["zero_phase" if zp else "causal"] = r
+        log(f"  {name} day ({'zero-phase' if zp else 'causal'}, {key}): {r['windows']:,} "
+            f"windows in {r['total_s']:.1f} s (filter {r['preprocess_s']:.1f} s, "
+            f"CPU {r['cpu_s']:.1f} s)")
+    return out
+
+
+_RECORDINGS: tuple[np.ndarray, np.ndarray, str] | None = None
+
+
+def test_subject_experiments() -> list[dict[str, Any]]:
+    """Every raw HAPT experiment of the official test subjects (acc, gyro, sample labels)."""
+    from har_utils.data import hapt
+    raw, _ = hapt.load_raw()
+    return [e for e in hapt.experiments(raw) if e["subject"] in config.TEST_SUBJECTS]
+
+
+def test_recordings() -> tuple[np.ndarray, np.ndarray, str]:
+    """The raw HAPT recordings of the test subjects, end to end (cached for the process)."""
+    global _RECORDINGS
+    if _RECORDINGS is None:
+        exps = test_subject_experiments()
+        acc = np.concatenate([e["acc"] for e in exps])
+        gyro = np.concatenate([e["gyro"] for e in exps])
+        hours = len(acc) / config.SAMPLING_RATE_HZ / 3600.0
+        _RECORDINGS = (acc, gyro, f"real HAPT recordings of the {len(exps)} test-subject "
+                                  f"experiments ({hours:.2f} h) tiled end to end")
+    return _RECORDINGS
+
+
+# --- streaming agreement -------------------------------------------------------------------
+
+def streaming(model: Any, s: BenchSettings) -> dict[str, Any]:
+    """Agreement of ``model`` (Keras, float32) over whole recordings, zero-phase vs causal."""
+    from . import predict
+    classifier = lambda X: np.asarray(model.predict(X, batch_size=256, verbose=0))  # noqa: E731
+    if s.synthetic:
+        from .streaming import synthetic_recording
+        acc, gyro = synthetic_recording(6000)
+        labels = np.repeat(np.array([1, -1, 4, 8, 5, 6]), 1000)
+        exps = [{"subject": 0, "number": 1, "acc": acc, "gyro": gyro, "label": labels}]
+        data_label = "synthetic recording (smoke)"
+    else:
+        exps = test_subject_experiments()
+        data_label = f"HAPT: all {len(exps)} experiments of test subjects {config.TEST_SUBJECTS}"
+    per_exp, pooled = [], {"zero_phase": [], "causal": []}
+    for e in exps:
+        st = predict.stream_experiment(e, classifier)
+        per_exp.append({"subject": e["subject"], "number": e["number"], **st["agreement"]})
+        for mode in pooled:
+            pooled[mode].append(st[mode])
+    total = {mode: predict.agreement(pd.concat(tls, ignore_index=True))
+             for mode, tls in pooled.items()}
+    zp, ca = total["zero_phase"]["agreement_scored"], total["causal"]["agreement_scored"]
+    return {"data": data_label, "pooled": total, "per_experiment": per_exp,
+            "causal_cost_points": None if zp is None or ca is None else 100 * (zp - ca),
+            "rule": "window truth = majority label; windows with any unlabelled (-1) or "
+                    "transition (7-12) sample are excluded from the agreement; 'pure' = all "
+                    "128 samples one activity 1-6",
+            "filtering": "zero_phase: sosfiltfilt over the whole recording (offline, as in "
+                         "training); causal: sosfilt from the first sample (streaming; the "
+                         "3-sample median filter looks one sample ahead)"}
+
+
+# --- targets, the whole run, tables --------------------------------------------------------
+
+def targets(row: dict[str, Any]) -> dict[str, Any]:
+    """The deployment targets for the paper's model, measured against this run."""
+    t = row["tflite"]
+    dyn = {k: e["timing"]["ms_per_window"] for k, e in t.items()
+           if e.get("ok") and e["quantization"] == "dynamic" and e["batch_size"] == 1}
+    dyn_key = min(dyn, key=dyn.get) if dyn else None
+    dyn1 = dyn.get(dyn_key) if dyn_key else None
+    losses = {k: v["accuracy_lost_points"] for k, v in t.items()
+              if k.startswith(("dynamic", "int8")) and "accuracy_lost_points" in v}
+    day = row.get("day", {}).get("zero_phase", {}).get("total_s")
+    worst = max(losses.values()) if losses else None
+
+    def met(value: float | None, key: str) -> bool | None:
+        return None if value is None else bool(value <= TARGETS[key])
+
+    return {
+        "dynamic_b1_ms_per_window": {"target": TARGETS["dynamic_b1_ms_per_window"],
+                                     "value": dyn1, "met": met(dyn1, "dynamic_b1_ms_per_window"),
+                                     "variant": dyn_key, "per_variant": dyn},
+        "quantisation_loss_points": {"target": TARGETS["quantisation_loss_points"],
+                                     "value": worst, "per_variant": losses,
+                                     "met": met(worst, "quantisation_loss_points")},
+        "day_seconds": {"target": TARGETS["day_seconds"], "value": day,
+                        "met": met(day, "day_seconds"),
+                        "variant": row.get("day", {}).get("zero_phase", {}).get("model_variant"),
+                        "filtering": "zero-phase"},
+    }
+
+
+def set_threads(tf_threads: int) -> dict[str, int]:
+    """Limit TensorFlow's intra-op threads (inter-op 1) when ``tf_threads > 0``; returns the
+    settings in force (which stay TensorFlow's if its runtime had already started)."""
+    from ..threads import configure_threads, current_threads
+    return configure_threads(tf_threads) if tf_threads > 0 else current_threads()
+
+
+def run(s: BenchSettings, ds: Any = None, *, log: Callable[[str], Any] = print
+        ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Measure every model of ``s``; return the JSON-ready result and the primary model (by
+    name; the others are released as soon as they are measured)."""
+    from har_utils.provenance import environment
+    threads = set_threads(s.tf_threads)
+    t0 = time.perf_counter()
+    d = bench_data(s, ds)
+    names = s.model_names()
+    log(f"deploy benchmark: {', '.join(names)}; data {d['stamp']['source_label']}; "
+        f"{len(d['y_test'])} test windows; TFLite on 1 thread, TensorFlow threads {threads}")
+    rows, kept = [], {}
+    parallel = s.workers > 1 and len(names) > 1
+    if parallel:
+        rows = bench_in_workers(names, s, d, log=log)
+        # the streaming agreement and the notebook's timeline use the primary model
+        first = PRIMARY if PRIMARY in names else names[0] if s.synthetic else None
+        if first is not None:
+            kept[first] = get_model(first, s, d)[0]
+    else:
+        for name in names:
+            log(f"{name}:")
+            row, model = bench_model(name, s, d, log=log)
+            rows.append(row)
+            if name == PRIMARY or (s.synthetic and not kept):
+                kept[name] = model
+            del model
+    result: dict[str, Any] = {
+        "benchmark": "deploy", "smoke": s.synthetic, "models": rows, "big_batch": s.big_batch,
+        "repeats": {"batch_1": s.repeats_single, f"batch_{s.big_batch}": s.repeats_big},
+        "settings": {k: (config.shown(v) if isinstance(v, Path) else v)
+                     for k, v in asdict(s).items()},
+        "tf_threads": threads, "tflite_threads": 1, "cpu_count": os.cpu_count(),
+        "workers": s.workers if parallel else 1,
+        "data": d["stamp"], "targets": None, "streaming": None,
+        "timing_method": "median of time.perf_counter over repeats after warm-up calls",
+    }
+    primary = next((r for r in rows if r["model"] in kept), None)
+    if primary is not None and primary.get("trained"):
+        result["targets"] = {"model": primary["model"], **targets(primary)}
+        result["streaming"] = {"model": primary["model"], "variant": "keras float32",
+                               **streaming(kept[primary["model"]], s)}
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    result["environment"] = environment()
+    for row in result["models"]:  # the exported files, as the project shows them
+        for entry in row.get("tflite", {}).values():
+            if entry.get("path"):
+                entry["path"] = config.shown(Path(entry["path"]))
+    return result, kept
+
+
+def bench_in_workers(names: list[str], s: BenchSettings, d: dict[str, Any], *,
+                     log: Callable[[str], Any] = print) -> list[dict[str, Any]]:
+    """:func:`bench_model` of every model in ``s.workers`` new worker processes at once
+    (``concurrent.futures`` with the ``spawn`` start method: nothing inherited, and no worker
+    restarted midway), each with ``s.tf_threads`` TensorFlow threads set before TensorFlow
+    starts there and TFLite on one thread; the slowest models of the last published benchmark
+    go first. Rows come back in the order of ``names``; each records its worker's process id."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    last = config.results_dir() / "deploy" / "benchmark.json"
+    previous: dict[str, float] = {}
+    if last.is_file():
+        try:
+            previous = {r["model"]: float(r["seconds"])
+                        for r in json.loads(last.read_text()).get("models", [])}
+        except (ValueError, KeyError, TypeError):
+            previous = {}  # only an ordering hint
+    order = sorted(names, key=lambda n: -previous.get(n, 0.0))
+    log(f"{len(names)} models in {s.workers} worker processes at once, in the order "
+        f"{', '.join(order)}")
+    rows: dict[str, dict[str, Any]] = {}
+    with ProcessPoolExecutor(max_workers=s.workers,
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_bench_worker, n, s, d) for n in order]
+        for future in as_completed(futures):
+            name, row, lines = future.result()
+            for line in lines:
+                log(line)
+            log(f"{name}: {row['seconds']:.1f} s in worker process {row['worker_pid']}")
+            rows[name] = row
+    return [rows[n] for n in names]
+
+
+def _bench_worker(name: str, s: BenchSettings, d: dict[str, Any]
+                  ) -> tuple[str, dict[str, Any], list[str]]:
+    """One model's benchmark in a worker process: its row and its log lines."""
+    set_threads(s.tf_threads)
+    lines = [f"{name}:"]
+    row, _ = bench_model(name, s, d, log=lines.append)
+    row["worker_pid"] = os.getpid()
+    return name, row, lines

@@ -1,0 +1,311 @@
+"""TFLite export of a trained Keras model at a fixed batch size, float32 or quantised.
+
+``TFLiteConverter.from_keras_model`` fails on the paper's CNN-LSTM (TensorList ops with a
+dynamic batch need the Flex delegate, which the pip wheel lacks). :func:`export_tflite`
+instead traces ``model(x, training=False)`` as a ``tf.function`` with a *fixed* input
+signature ``(batch_size, 128, 9)``, freezes its variables into constants and converts that
+concrete function. Freezing is needed: converted unfrozen, the LSTM's ``while`` loop keeps
+``READ_VARIABLE`` ops that fail at invoke time (TF 2.21). Quantisation is ``float32`` (none),
+``dynamic`` (dynamic-range: int8 weights, float activations) or ``int8`` (full integer,
+int8 input and output, calibrated on ``representative_data``). The int8 calibrator crashes
+the process (a segmentation fault in ``calibrator._feed_tensors``, TF 2.21) on a
+``while``-loop LSTM, so by default an int8 export first *unrolls* the recurrent layers (the
+same weights and the same function, no loop; a larger file for long sequences) and, for a
+model with recurrent layers, runs the conversion in a child process: a crash becomes a
+recorded failure (:class:`ExportResult` with ``ok=False`` and the reason), never a crash of
+the caller. Other converter errors are recorded the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal as _signal
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from har_utils import backend
+
+# Before Keras is imported: this module needs Keras on TensorFlow (the TFLite converter).
+backend.require(backend.EXPORT, "har_studies.deploy.export")
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from har_utils import config
+from har_utils.io import HarDataError, atomic_write
+
+QUANTIZATIONS: tuple[str, ...] = ("float32", "dynamic", "int8")
+#: Windows fed to the int8 calibrator at most (random subset of ``representative_data``).
+MAX_CALIBRATION_WINDOWS: int = 512
+#: The recurrent layer types (unrolled for int8; counted by :mod:`.flops`).
+RECURRENT = (keras.layers.LSTM, keras.layers.GRU, keras.layers.SimpleRNN)
+
+
+@dataclass
+class ExportResult:
+    """What :func:`export_tflite` did: the file and its size, or why there is none."""
+
+    path: str | None
+    batch_size: int
+    quantization: str
+    ok: bool
+    size_bytes: int | None = None
+    #: Wall seconds of the export (a child process's TensorFlow start-up included if isolated).
+    seconds: float | None = None
+    error: str | None = None
+    #: Recurrent layers were unrolled before conversion (no ``while`` loop in the file).
+    unrolled: bool = False
+    #: The conversion ran in a child process (a converter crash cannot take the caller down).
+    isolated: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON."""
+        return asdict(self)
+
+
+def has_recurrent_layers(model: keras.Model) -> bool:
+    """True when ``model`` (or a model nested in it) holds an LSTM, GRU or SimpleRNN layer."""
+    return any(isinstance(lyr, RECURRENT) for lyr in _all_layers(model))
+
+
+def recurrent_steps(model: keras.Model) -> list[int]:
+    """The number of time steps each recurrent layer of ``model`` loops over (in layer order;
+    ``-1`` where the length is not fixed)."""
+    steps = []
+    for lyr in _all_layers(model):
+        if isinstance(lyr, RECURRENT):
+            try:
+                n = lyr.input.shape[1]
+            except (AttributeError, ValueError):
+                n = None
+            steps.append(int(n) if n is not None else -1)
+    return steps
+
+
+def _all_layers(model: keras.layers.Layer) -> Iterator[keras.layers.Layer]:
+    for lyr in getattr(model, "layers", []):
+        yield lyr
+        inner = getattr(lyr, "layer", None)  # TimeDistributed, Bidirectional, ...
+        if inner is not None:
+            yield inner
+            yield from _all_layers(inner)
+        if isinstance(lyr, keras.Model):
+            yield from _all_layers(lyr)
+
+
+def unroll_recurrent(model: keras.Model) -> keras.Model:
+    """A copy of ``model`` whose LSTM/GRU/SimpleRNN layers have ``unroll=True``.
+
+    The same weights and the same function (the loop is written out step by step), so the
+    traced graph has no ``while`` loop. Models without recurrent layers come back unchanged.
+    """
+    if not has_recurrent_layers(model):
+        return model
+
+    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
+        cfg = layer.get_config()
+        if isinstance(layer, RECURRENT):
+            cfg["unroll"] = True
+        return layer.__class__.from_config(cfg)
+
+    copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def frozen_function(model: keras.Model, batch_size: int) -> Any:
+    """``model(x, training=False)`` as a concrete function of a fixed ``(batch_size, ...)``
+    float32 input, its variables frozen into constants."""
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+    shape = [int(batch_size), *(int(d) for d in model.input_shape[1:])]
+    fn = tf.function(lambda x: model(x, training=False), autograph=False)
+    concrete = fn.get_concrete_function(tf.TensorSpec(shape, tf.float32, name="window"))
+    return convert_variables_to_constants_v2(concrete)
+
+
+def _calibration_batches(representative_data: np.ndarray, batch_size: int,
+                         max_windows: int = MAX_CALIBRATION_WINDOWS,
+                         seed: int = 0) -> Callable[[], Iterator[list[np.ndarray]]]:
+    """A representative-dataset generator: batches of ``batch_size`` windows (last padded by
+    repeating windows), at most ``max_windows`` windows drawn (seeded) from the data."""
+    X = np.asarray(representative_data, dtype=np.float32)
+    if len(X) > max_windows:
+        X = X[np.sort(np.random.default_rng(seed).choice(len(X), max_windows, replace=False))]
+
+    def gen() -> Iterator[list[np.ndarray]]:
+        for a in range(0, len(X), batch_size):
+            b = X[a:a + batch_size]
+            if len(b) < batch_size:
+                b = b[np.arange(batch_size) % len(b)]
+            yield [b]
+    return gen
+
+
+def convert_tflite(model: keras.Model, *, batch_size: int, quantization: str,
+                   representative_data: np.ndarray | None = None) -> bytes:
+    """The TFLite flatbuffer of ``model`` at a fixed batch size (in this process; may raise,
+    and an int8 conversion of a ``while``-loop LSTM may crash it -- use :func:`export_tflite`)."""
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [frozen_function(model, batch_size)], model)
+    if quantization in ("dynamic", "int8"):
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "int8":
+        if representative_data is None or len(representative_data) == 0:
+            raise ValueError("int8 quantisation needs representative_data (windows to "
+                             "calibrate the activation ranges)")
+        converter.representative_dataset = _calibration_batches(representative_data, batch_size)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+        return converter.convert()
+
+
+def _short_error(exc: BaseException, limit: int = 600) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip()
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    text = " | ".join(lines[:3] + (["..."] + lines[-2:] if len(lines) > 5 else lines[3:]))
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def export_tflite(model: keras.Model, path: str | os.PathLike[str], *, batch_size: int,
+                  quantization: str = "float32", representative_data: np.ndarray | None = None,
+                  unroll: bool | None = None, isolate: bool | None = None,
+                  timeout_s: float = 900.0) -> ExportResult:
+    """Export ``model`` to a TFLite file at ``path`` (written atomically) with a fixed batch.
+
+    ``quantization``: ``"float32"``, ``"dynamic"`` (dynamic-range) or ``"int8"`` (full integer,
+    int8 input/output, calibrated on at most ``MAX_CALIBRATION_WINDOWS`` windows of
+    ``representative_data``). ``unroll`` (default: only for int8) unrolls recurrent layers
+    first; ``isolate`` (default: int8 of a model with recurrent layers, where the converter is
+    known to crash) converts in a child process, so a crash of the converter is reported. A
+    failure of any kind comes back as ``ok=False`` with ``error``; only bad arguments (unknown
+    quantisation, batch size < 1, calibration windows of the wrong shape) raise ``ValueError``,
+    and an unwritable output folder raises :class:`HarDataError`.
+    """
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"unknown quantization {quantization!r}; use one of {QUANTIZATIONS}")
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if representative_data is not None and len(representative_data) and (
+            tuple(np.shape(representative_data)[1:]) != tuple(model.input_shape[1:])):
+        raise ValueError(f"representative_data windows {np.shape(representative_data)[1:]} do "
+                         f"not match the model input {tuple(model.input_shape[1:])}")
+    path = Path(path)
+    unroll = (quantization == "int8") if unroll is None else bool(unroll)
+    unroll = unroll and has_recurrent_layers(model)
+    if isolate is None:
+        isolate = quantization == "int8" and has_recurrent_layers(model)
+    result = ExportResult(None, int(batch_size), quantization, ok=False, unrolled=unroll,
+                          isolated=isolate)
+    if quantization == "int8" and (representative_data is None or len(representative_data) == 0):
+        result.error = ("int8 needs representative_data: pass training windows to calibrate "
+                        "the activation ranges")
+        return result
+    t0 = time.perf_counter()
+    if isolate:
+        outcome = _export_in_child(model, path, batch_size=int(batch_size),
+                                   quantization=quantization,
+                                   representative_data=representative_data, unroll=unroll,
+                                   timeout_s=timeout_s)
+        result.error = outcome.get("error")
+        result.ok = bool(outcome.get("ok")) and path.is_file()
+    else:
+        try:
+            m = unroll_recurrent(model) if unroll else model
+            flat = convert_tflite(m, batch_size=int(batch_size), quantization=quantization,
+                                  representative_data=representative_data)
+            with atomic_write(path, "wb") as f:
+                f.write(flat)
+            result.ok = True
+        except HarDataError:
+            raise  # an unwritable output folder: the caller must fix it, not read a record
+        except Exception as exc:  # the converter raises many types (ConverterError, ...)
+            result.error = _short_error(exc)
+    result.seconds = round(time.perf_counter() - t0, 3)
+    if result.ok:
+        result.path = str(path)
+        result.size_bytes = path.stat().st_size
+    return result
+
+
+def _export_in_child(model: keras.Model, path: Path, *, batch_size: int, quantization: str,
+                     representative_data: np.ndarray | None, unroll: bool,
+                     timeout_s: float) -> dict[str, Any]:
+    """Run the conversion in ``python -m har_studies.deploy _export`` and read back its outcome."""
+    with tempfile.TemporaryDirectory(prefix="har-export-") as tmp:
+        tmpd = Path(tmp)
+        model_path, rep_path, out_json = tmpd / "model.keras", tmpd / "rep.npy", tmpd / "out.json"
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            model.save(model_path)
+        job = {"model": str(model_path), "path": str(path), "batch_size": batch_size,
+               "quantization": quantization, "unroll": unroll, "result": str(out_json),
+               "representative_data": None}
+        if representative_data is not None:
+            np.save(rep_path, np.asarray(representative_data, dtype=np.float32))
+            job["representative_data"] = str(rep_path)
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+        try:
+            proc = subprocess.run([sys.executable, "-X", "faulthandler", "-m",
+                                   "har_studies.deploy", "_export",
+                                   json.dumps(job)], capture_output=True, text=True,
+                                  timeout=timeout_s, env=env, cwd=config.PROJECT_ROOT)
+        except subprocess.TimeoutExpired:
+            return {"ok": False, "error": f"conversion did not finish within {timeout_s:g} s"}
+        if out_json.is_file():
+            return json.loads(out_json.read_text())
+        return {"ok": False, "error": _crash_reason(proc.returncode, proc.stderr, quantization,
+                                                    unroll and has_recurrent_layers(model))}
+
+
+def _crash_reason(rc: int, stderr: str, quantization: str, unrolled: bool) -> str:
+    """One line on how the converter child died: the signal, the innermost Python frame that
+    ``faulthandler`` printed, and a hint for the known int8 LSTM crash."""
+    why = f"killed by signal {_signal.Signals(-rc).name}" if rc < 0 else f"exit status {rc}"
+    frames = re.findall(r'File "[^"]*?([\w.]+\.py)", line (\d+) in (\w+)', stderr)
+    where = f" in {frames[0][0]}:{frames[0][2]}" if rc < 0 and frames else ""
+    errors = [ln.strip() for ln in stderr.splitlines() if re.search(r"\w+Error\b", ln)]
+    detail = f": {errors[-1][:300]}" if rc >= 0 and errors else ""
+    hint = ""
+    if rc < 0 and quantization == "int8" and not unrolled:
+        hint = ("; int8 calibration of a while-loop LSTM crashes in TF 2.21 -- export with "
+                "unroll=True")
+    return f"the converter process crashed ({why}){where}{detail}{hint}"
+
+
+def _export_worker(job_json: str) -> int:
+    """Child side of :func:`_export_in_child`: convert, write the file, write the outcome."""
+    job = json.loads(job_json)
+    from har_utils.training import load_model  # registers the project's custom layers
+    model = load_model(job["model"])
+    rep = np.load(job["representative_data"]) if job["representative_data"] else None
+    res = export_tflite(model, job["path"], batch_size=job["batch_size"],
+                        quantization=job["quantization"], representative_data=rep,
+                        unroll=job["unroll"], isolate=False)
+    Path(job["result"]).write_text(json.dumps({"ok": res.ok, "error": res.error}))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Internal entry point: ``python -m har_studies.deploy _export JOB_JSON``
+    (:mod:`har_studies.deploy.__main__`), a child process of :func:`export_tflite`."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) == 2 and argv[0] == "_export":
+        return _export_worker(argv[1])
+    print("usage: python -m har_studies.deploy _export JOB_JSON (internal; see "
+          "benchmarks/bench_deploy.py for the benchmark)", file=sys.stderr)
+    return 2

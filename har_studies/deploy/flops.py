@@ -1,0 +1,179 @@
+"""FLOPs per window (an analytic per-layer count, or TensorFlow's profiler on the frozen graph)
+and the energy *estimates* made from them or from measured CPU time (constants named and
+cited)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any
+
+from har_utils import backend
+
+# Before Keras is imported: this module needs Keras on TensorFlow (the TFLite converter).
+backend.require(backend.EXPORT, "har_studies.deploy.flops")
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .export import RECURRENT, frozen_function, unroll_recurrent
+
+
+def _shape(t: Any) -> tuple[int, ...]:
+    return tuple(int(d) if d is not None else 1 for d in t.shape)
+
+
+def _layer_macs(layer: keras.layers.Layer, in_shape: tuple[int, ...],
+                out_shape: tuple[int, ...]) -> tuple[int, int] | None:
+    """(multiply-accumulates, bias adds) of one layer call on one window (batch dim 1), or
+    ``None`` for a layer type this count does not know."""
+    if isinstance(layer, keras.layers.TimeDistributed):
+        steps = in_shape[1]
+        inner = _layer_macs(layer.layer, (in_shape[0],) + in_shape[2:],
+                            (out_shape[0],) + out_shape[2:])
+        return None if inner is None else (steps * inner[0], steps * inner[1])
+    if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D)):
+        kernel = int(np.prod(layer.kernel_size))
+        cin = in_shape[-1] // layer.groups
+        positions = int(np.prod(out_shape[1:-1]))
+        cout = out_shape[-1]
+        return positions * kernel * cin * cout, positions * cout if layer.use_bias else 0
+    if isinstance(layer, keras.layers.Dense):
+        rows = int(np.prod(in_shape[1:-1])) if len(in_shape) > 2 else 1
+        return rows * in_shape[-1] * layer.units, rows * layer.units if layer.use_bias else 0
+    if isinstance(layer, RECURRENT):
+        steps, features = in_shape[1], in_shape[2]
+        gates = {keras.layers.LSTM: 4, keras.layers.GRU: 3}.get(type(layer), 1)
+        u = layer.units
+        bias = steps * gates * u * (2 if getattr(layer.cell, "reset_after", False) else 1)
+        return steps * gates * u * (features + u), bias if layer.use_bias else 0
+    if layer.count_params() == 0 or isinstance(
+            layer, (keras.layers.BatchNormalization, keras.layers.Normalization,
+                    keras.layers.LayerNormalization)):
+        return 0, 0  # element-wise or data movement: not counted (see flops_per_window)
+    return None
+
+
+def flops_per_window(model: keras.Model, method: str = "analytic") -> dict[str, Any]:
+    """Floating-point operations to classify one window.
+
+    ``method="analytic"`` (default): per layer, 2 FLOPs per multiply-accumulate of the
+    Conv1D/Conv2D, Dense and LSTM/GRU/SimpleRNN kernels (input and recurrent), plus one per
+    bias add; ``TimeDistributed`` multiplies its inner layer by the number of steps. Not
+    counted: element-wise work (activations, pooling, normalisation, dropout at inference,
+    the LSTM's gate non-linearities and products) -- a few per cent for these models. Layer
+    types with parameters that the count does not know are listed in ``uncounted``.
+
+    ``method="profiler"``: TensorFlow's profiler (``tf.compat.v1.profiler``, float_operation)
+    on the frozen batch-1 graph of the model with its recurrent layers unrolled (the profiler
+    does not look inside ``while`` loops); it counts element-wise ops as well.
+
+    Returns ``{flops, macs, method, by_layer, uncounted}`` (``macs``/``by_layer`` analytic only).
+    """
+    if method == "profiler":
+        frozen = frozen_function(unroll_recurrent(model), 1)
+        opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+        opts["output"] = "none"
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+            info = tf.compat.v1.profiler.profile(frozen.graph, options=opts)
+        return {"flops": int(info.total_float_ops), "macs": None, "method": "profiler",
+                "by_layer": None, "uncounted": []}
+    if method != "analytic":
+        raise ValueError(f"unknown method {method!r}; use 'analytic' or 'profiler'")
+    by_layer: dict[str, int] = {}
+    uncounted: list[str] = []
+    macs = flops = 0
+
+    def walk(m: keras.Model, prefix: str = "") -> None:
+        nonlocal macs, flops
+        for lyr in m.layers:
+            if isinstance(lyr, keras.layers.InputLayer):
+                continue
+            if isinstance(lyr, keras.Model):
+                walk(lyr, f"{prefix}{lyr.name}/")
+                continue
+            if lyr.count_params() == 0:
+                continue  # element-wise or data movement (Add, Concatenate, pooling, ...)
+            try:
+                ins, outs = _shape(lyr.input), _shape(lyr.output)
+            except (AttributeError, ValueError):
+                uncounted.append(f"{prefix}{lyr.name} (shape unknown)")
+                continue
+            got = _layer_macs(lyr, ins, outs)
+            if got is None:
+                uncounted.append(f"{prefix}{lyr.name} ({type(lyr).__name__})")
+                continue
+            mac, bias = got
+            if mac or bias:
+                by_layer[f"{prefix}{lyr.name}"] = 2 * mac + bias
+            macs += mac
+            flops += 2 * mac + bias
+
+    walk(model)
+    return {"flops": int(flops), "macs": int(macs), "method": "analytic",
+            "by_layer": by_layer, "uncounted": uncounted}
+
+
+#: Energy per arithmetic operation at 45 nm, 0.9 V, from M. Horowitz, "Computing's energy
+#: problem (and what we can do about it)", ISSCC 2014 (as tabulated by Han et al., "Deep
+#: Compression", ICLR 2016, Table 1): 32-bit float multiply 3.7 pJ, 32-bit float add 0.9 pJ;
+#: 8-bit integer multiply 0.2 pJ, 8-bit integer add 0.03 pJ; a 32-bit DRAM read 640 pJ.
+FP32_MULT_PJ: float = 3.7
+FP32_ADD_PJ: float = 0.9
+INT8_MULT_PJ: float = 0.2
+INT8_ADD_PJ: float = 0.03
+DRAM_READ_32BIT_PJ: float = 640.0
+ENERGY_SOURCE: str = ("M. Horowitz, 'Computing's energy problem (and what we can do about it)', "
+                      "ISSCC 2014, 45 nm 0.9 V (table as in Han et al., ICLR 2016)")
+
+
+def energy_estimate(macs: int, *, precision: str = "float32",
+                    n_params: int | None = None) -> dict[str, Any]:
+    """An *estimate* of the energy to classify one window from its operation count.
+
+    Arithmetic: ``macs`` multiply-accumulates at one multiply plus one add each, with the
+    45 nm energies :data:`FP32_MULT_PJ`/:data:`FP32_ADD_PJ` (``precision="float32"``) or
+    :data:`INT8_MULT_PJ`/:data:`INT8_ADD_PJ` (``"int8"``) from :data:`ENERGY_SOURCE`. This is
+    a lower bound for the arithmetic alone on a 45 nm chip: it leaves out memory traffic,
+    instruction overhead, idle and static power, which dominate on a real CPU. With
+    ``n_params``, a second figure: every parameter read once from DRAM (32-bit reads at
+    :data:`DRAM_READ_32BIT_PJ`), the cost when the weights do not stay in cache between windows.
+    Results in microjoules per window, labelled ``"estimate"``.
+    """
+    if precision == "float32":
+        per_mac = FP32_MULT_PJ + FP32_ADD_PJ
+    elif precision == "int8":
+        per_mac = INT8_MULT_PJ + INT8_ADD_PJ
+    else:
+        raise ValueError(f"precision must be 'float32' or 'int8', got {precision!r}")
+    out: dict[str, Any] = {
+        "label": "estimate",
+        "precision": precision,
+        "macs": int(macs),
+        "pj_per_mac": per_mac,
+        "arithmetic_uj_per_window": macs * per_mac * 1e-6,
+        "assumptions": "arithmetic only, one multiply + one add per MAC, 45 nm; excludes "
+                       "memory access, control, static and idle power (a lower bound)",
+        "source": ENERGY_SOURCE,
+    }
+    if n_params is not None:
+        out["weights_from_dram_uj_per_window"] = n_params * DRAM_READ_32BIT_PJ * 1e-6
+        out["weights_from_dram_assumptions"] = ("each parameter read once from DRAM per window "
+                                                "as a 32-bit word (batch 1, weights not cached)")
+    return out
+
+
+def energy_from_cpu_time(cpu_seconds_per_window: float, watts: float) -> dict[str, Any]:
+    """An *estimate*: measured CPU time per window times a power the caller states.
+
+    No default power: the power drawn by one core of the machine is not measured here (no RAPL
+    counters in this environment); the caller names it, e.g. from the processor's datasheet,
+    and it is recorded with the result.
+    """
+    if not watts > 0:
+        raise ValueError(f"watts must be positive, got {watts}")
+    return {"label": "estimate", "cpu_seconds_per_window": cpu_seconds_per_window,
+            "stated_watts": watts, "uj_per_window": cpu_seconds_per_window * watts * 1e6,
+            "assumptions": "CPU time of the process times the stated power; the power is the "
+                           "caller's figure, not a measurement"}

@@ -1,0 +1,419 @@
+"""Classify whole recordings window by window: a user's CSV (command line) and HAPT timelines.
+
+Command line (:mod:`har_studies.cli`)::
+
+    har predict recording.csv [--rate HZ] [--model PATH] [--causal]
+
+The CSV holds one row per sample with the six raw channels of a phone at the waist, named in
+the header (case-insensitive, ``-`` or ``_``): ``acc_x, acc_y, acc_z`` -- total acceleration in
+**g** (1 g = 9.80665 m/s^2, gravity included, as UCI HAR) -- and ``gyro_x, gyro_y, gyro_z``
+in **rad/s**; an optional ``time`` column in **seconds** gives the sample rate, otherwise
+``--rate HZ`` must (if both are given they must agree within 2 %). A rate other than 50 Hz is
+resampled to 50 Hz (``scipy.signal.resample_poly``). The signals then get exactly the training
+preprocessing (:func:`har_utils.signals.preprocess`: median and 20 Hz Butterworth filters,
+0.3 Hz gravity split; zero-phase by default as in training, ``--causal`` for the streaming
+filter), are cut into windows of 128 samples (2.56 s) every 64 samples, and each window is
+classified. Output: a header line, then one line per window with its start and end time in
+seconds (on the file's time axis; from 0 without a time column), the activity and the model's
+probability for it. A summary
+goes to stderr. Bad input (missing columns, missing, wrong or inconsistent sample rate, NaN or
+non-numeric values, a recording shorter than one window, an unreadable file) ends with a
+message naming the file and the fix and exit status 2, without a traceback.
+
+``--model`` takes a Keras ``.keras`` file (default: the trained ``cnn_lstm_paper`` in
+``results/models``) or a TFLite ``.tflite`` file exported by :mod:`har_studies.deploy.export` (run on
+one thread).
+
+Timelines: :func:`stream_experiment` classifies a whole held-out HAPT recording (a test
+subject's experiment, 50 Hz, with per-sample labels) window by window with both filtering
+modes, and :func:`plot_timeline` draws predicted against true activity over time. The true
+label of a window and which windows count are set by :func:`window_truth` (the rule is in its
+docstring).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from har_utils import config
+from har_utils.io import HarDataError
+from har_utils.signals import Preprocessing, preprocess, sliding_windows, window_starts
+
+ACC_COLUMNS: tuple[str, ...] = ("acc_x", "acc_y", "acc_z")
+GYRO_COLUMNS: tuple[str, ...] = ("gyro_x", "gyro_y", "gyro_z")
+TIME_COLUMN: str = "time"
+#: Sample rates accepted at all; below ``LOW_RATE_WARNING_HZ`` a warning (the training data
+#: carried content up to the 20 Hz filter cut-off, which needs at least 40 Hz).
+MIN_RATE_HZ: float = 10.0
+MAX_RATE_HZ: float = 2000.0
+LOW_RATE_WARNING_HZ: float = 40.0
+#: Largest relative difference between ``--rate`` and the rate the time column gives.
+RATE_TOLERANCE: float = 0.02
+#: Largest relative deviation of one sampling interval from their median.
+JITTER_TOLERANCE: float = 0.10
+#: A phone at rest reads about 1 g; a median magnitude above this suggests m/s^2.
+MAX_MEDIAN_ACC_G: float = 4.0
+FORMAT_FIX = ("give a header row with acc_x, acc_y, acc_z (g) and gyro_x, gyro_y, gyro_z "
+              "(rad/s), plus a time column in seconds or --rate HZ")
+Classifier = Callable[[np.ndarray], np.ndarray]
+
+
+def default_model_path() -> Path:
+    """The trained paper model: ``results/models/cnn_lstm_paper.keras``."""
+    return config.results_dir() / "models" / "cnn_lstm_paper.keras"
+
+
+# --- reading a recording ---------------------------------------------------------------------
+
+@dataclass
+class Recording:
+    """A recording at 50 Hz: raw ``acc`` (g) and ``gyro`` (rad/s), each (n, 3)."""
+
+    acc: np.ndarray
+    gyro: np.ndarray
+    #: Rate of the file (Hz) before resampling.
+    source_rate_hz: float
+    #: Time of the first sample (s): the file's ``time`` column, else 0.
+    t0: float = 0.0
+    #: ``(up, down)`` of the polyphase resampling, or ``None`` if the file was at 50 Hz.
+    resampled: tuple[int, int] | None = None
+    path: Path | None = None
+
+    @property
+    def n(self) -> int:
+        """Samples at 50 Hz."""
+        return len(self.acc)
+
+
+def _normalise(name: str) -> str:
+    return str(name).strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise HarDataError(path, "recording not found" if not path.exists() else
+                           "not a file", "check the path of the CSV")
+    try:
+        df = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise HarDataError(path, "the file is empty", FORMAT_FIX) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise HarDataError(path, f"not a readable CSV ({first})",
+                           f"save it as comma-separated text: {FORMAT_FIX}") from None
+    df.columns = [_normalise(c) for c in df.columns]
+    return df
+
+
+def _numeric(df: pd.DataFrame, columns: tuple[str, ...], path: Path) -> np.ndarray:
+    """The named columns as float, with a clear error at the first NaN or non-numeric cell."""
+    raw = df[list(columns)]
+    values = raw.apply(pd.to_numeric, errors="coerce")
+    bad = values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
+    if bad.any():
+        row, col = (int(v[0]) for v in np.nonzero(bad))
+        cell = raw.iat[row, col]
+        line = row + 2  # 1-based, after the header line
+        name = columns[col]
+        n_bad = int(bad.sum())
+        if pd.isna(cell) or (isinstance(cell, float) and not np.isfinite(cell)):
+            what = f"a missing value (NaN/inf) in column {name} at line {line}"
+            fix = ("fill or cut out the gap (e.g. interpolate short gaps, split the recording "
+                   "at long ones); every row needs all six channels")
+        else:
+            what = f"a non-numeric value {str(cell)!r} in column {name} at line {line}"
+            fix = ("correct or delete that line: every cell below the header is a plain number "
+                   "(a dot for decimals, no units; a second header or a comment line does not "
+                   "belong in the data)")
+        raise HarDataError(path, f"{what} ({n_bad} bad cell{'s' if n_bad > 1 else ''} in all)",
+                           fix)
+    return values.to_numpy(dtype=float)
+
+
+def sample_rate(times: np.ndarray | None, rate: float | None, path: Path | None) -> float:
+    """The sample rate from the time column (seconds) and/or ``rate``; a clear error when it is
+    missing, implausible, irregular or inconsistent."""
+    if times is None and rate is None:
+        raise HarDataError(path, "no sample rate: the CSV has no time column and no --rate was "
+                           "given", "add a time column in seconds, or pass --rate HZ")
+    inferred = None
+    if times is not None:
+        if len(times) < 2:
+            raise HarDataError(path, "one sample cannot give a sample rate",
+                               "record at least 2.56 s")
+        dt = np.diff(times)
+        if not (dt > 0).all():
+            line = int(np.flatnonzero(dt <= 0)[0]) + 3
+            raise HarDataError(path, f"the time column does not increase at line {line}",
+                               "sort the rows by time and drop duplicate timestamps")
+        med = float(np.median(dt))
+        jitter = float(np.max(np.abs(dt - med)) / med)
+        if jitter > JITTER_TOLERANCE:
+            raise HarDataError(path, f"irregular sampling: intervals from {dt.min():.4g} s to "
+                               f"{dt.max():.4g} s (median {med:.4g} s)",
+                               "resample to a constant rate first (or cut out the gaps), or "
+                               "drop the time column and give --rate HZ")
+        inferred = 1.0 / med
+    if rate is not None:
+        if not (np.isfinite(rate) and rate > 0):
+            raise HarDataError(path, f"--rate {rate} is not a positive number of Hz",
+                               "pass the sample rate in Hz, e.g. --rate 50")
+        if inferred is not None and abs(inferred - rate) > RATE_TOLERANCE * rate:
+            raise HarDataError(path, f"inconsistent sample rate: --rate {rate:g} Hz but the time "
+                               f"column gives {inferred:.4g} Hz",
+                               "fix --rate, or leave it out to use the time column (in seconds)")
+    fs = float(rate) if rate is not None else float(inferred)  # type: ignore[arg-type]
+    if not MIN_RATE_HZ <= fs <= MAX_RATE_HZ:
+        unit_hint = (" (is the time column in milliseconds? it must be in seconds)"
+                     if rate is None else "")
+        raise HarDataError(path, f"implausible sample rate {fs:.4g} Hz{unit_hint}",
+                           f"give a rate between {MIN_RATE_HZ:g} and {MAX_RATE_HZ:g} Hz; "
+                           "phones record at 50-200 Hz")
+    return fs
+
+
+def resample_to_50hz(x: np.ndarray, fs: float) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """``x`` (n, c) at ``fs`` Hz resampled to 50 Hz with ``resample_poly`` (anti-aliasing FIR,
+    edges padded by a fitted line so gravity does not ring); returns it and ``(up, down)``."""
+    ratio = Fraction(config.SAMPLING_RATE_HZ / fs).limit_denominator(1000)
+    if ratio == 1:  # 50 Hz, up to timestamp rounding
+        return np.asarray(x, dtype=float), None
+    from scipy.signal import resample_poly
+    up, down = ratio.numerator, ratio.denominator
+    return resample_poly(np.asarray(x, dtype=float), up, down, axis=0, padtype="line"), (up, down)
+
+
+def read_recording(path: str | os.PathLike[str], rate: float | None = None) -> Recording:
+    """Read and check a CSV recording (format: module docstring) and bring it to 50 Hz.
+
+    Raises :class:`HarDataError` naming the file and the fix for: a missing or unreadable
+    file, missing columns, NaN or non-numeric values, a missing, implausible, irregular or
+    inconsistent sample rate, acceleration that looks like m/s^2 instead of g, and a recording
+    shorter than one window (128 samples at 50 Hz).
+    """
+    path = Path(path)
+    df = _read_csv(path)
+    needed = ACC_COLUMNS + GYRO_COLUMNS
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        found = ", ".join(map(str, df.columns)) or "none"
+        raise HarDataError(path, f"missing column(s) {', '.join(missing)} (found: {found})",
+                           FORMAT_FIX)
+    if len(df) == 0:
+        raise HarDataError(path, "the file has a header but no samples", FORMAT_FIX)
+    values = _numeric(df, needed, path)
+    times = _numeric(df, (TIME_COLUMN,), path)[:, 0] if TIME_COLUMN in df.columns else None
+    fs = sample_rate(times, rate, path)
+    acc, gyro = values[:, :3], values[:, 3:]
+    g = float(np.median(np.linalg.norm(acc, axis=1)))
+    if g > MAX_MEDIAN_ACC_G:
+        raise HarDataError(path, f"acceleration looks like m/s^2, not g (median magnitude "
+                           f"{g:.3g}; a phone at rest reads about 1 g)",
+                           "divide acc_x, acc_y, acc_z by 9.80665")
+    both, ud = resample_to_50hz(values, fs)
+    n50 = len(both)
+    if n50 < config.WINDOW_LENGTH:
+        raise HarDataError(path, f"the recording is too short: {len(values) / fs:.2f} s "
+                           f"({n50} samples at 50 Hz); one window needs "
+                           f"{config.WINDOW_LENGTH / config.SAMPLING_RATE_HZ:.2f} s "
+                           f"({config.WINDOW_LENGTH} samples at 50 Hz)",
+                           "record for longer (at least a few seconds)")
+    return Recording(both[:, :3], both[:, 3:], fs, float(times[0]) if times is not None else 0.0,
+                     ud, path)
+
+
+# --- classifying ---------------------------------------------------------------------------
+
+def load_classifier(path: str | os.PathLike[str]) -> Classifier:
+    """``X (n, 128, 9) -> probabilities (n, 6)`` from a ``.keras`` or ``.tflite`` file."""
+    path = Path(path)
+    if not path.is_file():
+        raise HarDataError(path, "model not found",
+                           "pass --model with a .keras or .tflite file, or restore "
+                           "results/models/cnn_lstm_paper.keras with git checkout")
+    expected = (config.WINDOW_LENGTH, len(config.CHANNELS))
+    if path.suffix == ".tflite":
+        from .runtime import TFLiteRunner
+        runner = TFLiteRunner(path, num_threads=1)
+        shape = runner.input_shape
+        predict: Classifier = runner.predict
+    else:
+        from har_utils.training import load_model
+        model = load_model(path)
+        shape = tuple(model.input_shape[1:])
+        predict = lambda X: np.asarray(model.predict(X, batch_size=256, verbose=0))  # noqa: E731
+    if tuple(shape) != expected:
+        raise HarDataError(path, f"the model takes inputs of shape {tuple(shape)}, not raw-signal "
+                           f"windows {expected}", "pass a model trained on the 9 signal "
+                           "channels (e.g. cnn_lstm_paper)")
+    return predict
+
+
+def windows_of(acc: np.ndarray, gyro: np.ndarray, zero_phase: bool = True
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The training preprocessing of a 50 Hz recording, cut into windows: ``(X, starts)``
+    with ``X`` (k, 128, 9) float32 and ``starts`` the first sample of each window."""
+    p = Preprocessing(zero_phase=zero_phase)
+    sig = preprocess(acc, gyro, p).astype(np.float32)
+    return sliding_windows(sig, p.window, p.step), window_starts(len(sig), p.window, p.step)
+
+
+def classify_windows(X: np.ndarray, classifier: Classifier) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted activity ids (1..6) and the probability of each, for windows ``X``."""
+    if len(X) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    prob = np.asarray(classifier(X))
+    k = np.argmax(prob, axis=1)
+    ids = np.array(config.ACTIVITY_IDS, dtype=np.int64)
+    return ids[k], prob[np.arange(len(k)), k]
+
+
+def classify_recording(rec: Recording, classifier: Classifier, *, causal: bool = False
+                       ) -> pd.DataFrame:
+    """One row per window: ``start_s``, ``end_s``, ``activity_id``, ``activity``,
+    ``confidence`` (times from the recording's first sample, at 50 Hz)."""
+    X, starts = windows_of(rec.acc, rec.gyro, zero_phase=not causal)
+    ids, conf = classify_windows(X, classifier)
+    fs = config.SAMPLING_RATE_HZ
+    return pd.DataFrame({"start_s": rec.t0 + starts / fs,
+                         "end_s": rec.t0 + (starts + config.WINDOW_LENGTH) / fs,
+                         "activity_id": ids, "activity": [config.ACTIVITIES[i] for i in ids],
+                         "confidence": conf})
+
+
+# --- timelines on labelled recordings ------------------------------------------------------
+
+#: ``truth`` of a window whose majority is not an activity 1-6 (plotted on its own row).
+OTHER: int = 0
+
+
+def window_truth(labels: np.ndarray, window: int = config.WINDOW_LENGTH,
+                 step: int = config.WINDOW_STEP) -> pd.DataFrame:
+    """The true label of each full window of a per-sample label vector, and whether it counts.
+
+    Rule: windows start every ``step`` samples (as the classifier's). ``truth`` is the label
+    most of the window's samples carry (ties: the smaller id), with unlabelled samples (-1)
+    and postural transitions (7-12) mapped to :data:`OTHER` (0) first. A window is
+    ``excluded`` from the agreement figure when *any* of its samples is unlabelled or a
+    transition: the model only knows activities 1-6 and was trained on windows cut inside one
+    activity. ``pure`` windows (all samples one activity 1-6) are those the training and test
+    sets are made of; ``scored`` windows (not excluded) may still span two activities 1-6,
+    in which case the majority decides. Returns columns ``start``, ``truth``, ``excluded``,
+    ``pure``.
+    """
+    labels = np.asarray(labels).astype(np.int64)
+    starts = window_starts(len(labels), window, step)
+    if len(starts) == 0:
+        return pd.DataFrame({"start": starts, "truth": starts, "excluded": starts.astype(bool),
+                             "pure": starts.astype(bool)})
+    mapped = np.where((labels >= 1) & (labels <= 6), labels, OTHER)
+    w = sliding_windows(mapped[:, None], window, step)[:, :, 0]  # (k, window)
+    counts = np.stack([(w == c).sum(axis=1) for c in range(7)], axis=1)  # ids 0..6
+    truth = np.argmax(counts, axis=1)  # ties: the smaller id
+    excluded = counts[:, OTHER] > 0
+    pure = (counts.max(axis=1) == window) & ~excluded
+    return pd.DataFrame({"start": starts, "truth": truth, "excluded": excluded, "pure": pure})
+
+
+def timeline(acc: np.ndarray, gyro: np.ndarray, labels: np.ndarray, classifier: Classifier, *,
+             zero_phase: bool = True) -> pd.DataFrame:
+    """Classify a whole 50 Hz recording window by window and line it up with its labels.
+
+    The recording is filtered whole -- zero-phase (``sosfiltfilt``, offline, as in training) or
+    causal (``sosfilt`` from the first sample: each output depends on past samples only, so it
+    equals sample-by-sample streaming; the 3-sample median filter still looks one sample,
+    20 ms, ahead) -- then cut into windows of 128 every 64 samples, each classified. Columns:
+    ``time_s`` (window start), ``start``, ``truth`` (see :func:`window_truth`), ``excluded``,
+    ``pure``, ``predicted``, ``confidence``.
+    """
+    if len(labels) != len(acc):
+        raise ValueError(f"{len(labels)} labels for a recording of {len(acc)} samples")
+    X, starts = windows_of(acc, gyro, zero_phase=zero_phase)
+    pred, conf = classify_windows(X, classifier)
+    t = window_truth(labels)
+    t.insert(0, "time_s", starts / config.SAMPLING_RATE_HZ)
+    t["predicted"] = pred
+    t["confidence"] = conf
+    return t
+
+
+def agreement(tl: pd.DataFrame) -> dict[str, Any]:
+    """Agreement of ``predicted`` with ``truth`` on the scored (not excluded) windows and on
+    the pure ones, with the window counts."""
+    scored = tl[~tl["excluded"]]
+    pure = tl[tl["pure"]]
+    acc = lambda d: float((d["predicted"] == d["truth"]).mean()) if len(d) else None  # noqa: E731
+    return {"windows": int(len(tl)), "excluded": int(tl["excluded"].sum()),
+            "scored": int(len(scored)), "pure": int(len(pure)),
+            "agreement_scored": acc(scored), "agreement_pure": acc(pure)}
+
+
+def hapt_experiment(subject: int, number: int = 1) -> dict[str, Any]:
+    """One raw HAPT recording of a *test* subject: ``subject``, ``number``, ``acc`` (g),
+    ``gyro`` (rad/s) at 50 Hz and per-sample ``label`` (-1, 1-12)."""
+    if subject not in config.TEST_SUBJECTS:
+        raise ValueError(f"subject {subject} is a training subject; the timeline needs a "
+                         f"held-out one: {config.TEST_SUBJECTS}")
+    from har_utils.data.hapt import experiments, load_raw
+    raw, _ = load_raw()
+    for e in experiments(raw):
+        if e["subject"] == subject and e["number"] == number:
+            return e
+    raise ValueError(f"subject {subject} has no experiment {number}")
+
+
+def stream_experiment(exp: dict[str, Any], classifier: Classifier) -> dict[str, Any]:
+    """:func:`timeline` of one recording with zero-phase and with causal filtering, and the
+    agreement of each (``{"zero_phase": df, "causal": df, "agreement": {mode: dict}}``)."""
+    out: dict[str, Any] = {}
+    for mode, zp in (("zero_phase", True), ("causal", False)):
+        out[mode] = timeline(exp["acc"], exp["gyro"], exp["label"], classifier, zero_phase=zp)
+    out["agreement"] = {m: agreement(out[m]) for m in ("zero_phase", "causal")}
+    return out
+
+
+def plot_timeline(timelines: dict[str, pd.DataFrame], title: str) -> Any:
+    """Predicted against true activity over time, one panel per filtering mode.
+
+    The true label is a step line (``transition / unlabelled`` on its own row), predictions
+    are dots (red where they disagree with a scored window), excluded windows are shaded.
+    """
+    import matplotlib.pyplot as plt
+
+    names = ["transition /\nunlabelled"] + config.ACTIVITY_NAMES
+    fig, axes = plt.subplots(len(timelines), 1, figsize=(12, 2.6 * len(timelines) + 0.6),
+                             sharex=True, squeeze=False)
+    for ax, (mode, tl) in zip(axes[:, 0], timelines.items()):
+        minutes = tl["time_s"].to_numpy() / 60.0
+        half = config.WINDOW_STEP / config.SAMPLING_RATE_HZ / 60.0
+        for t, ex in zip(minutes, tl["excluded"].to_numpy()):
+            if ex:
+                ax.axvspan(t, t + 2 * half, color="0.9", lw=0)
+        ax.step(minutes + half, tl["truth"], where="mid", color="0.2", lw=1.5, label="true")
+        wrong = (tl["predicted"] != tl["truth"]) & ~tl["excluded"]
+        ax.scatter(minutes[~wrong] + half, tl["predicted"][~wrong], s=6, color="tab:blue",
+                   label="predicted", zorder=3)
+        ax.scatter(minutes[wrong] + half, tl["predicted"][wrong], s=8, color="tab:red",
+                   label="predicted (wrong)", zorder=3)
+        a = agreement(tl)
+        score = "-" if a["agreement_scored"] is None else f"{100 * a['agreement_scored']:.1f} %"
+        ax.set_title(f"{mode.replace('_', '-')} filtering: agreement {score} on "
+                     f"{a['scored']} scored windows ({a['excluded']} excluded, shaded)",
+                     fontsize=9, loc="left")
+        ax.set_yticks(range(7), names, fontsize=7)
+        ax.set_ylim(-0.5, 6.5)
+        ax.grid(axis="y", color="0.92")
+    axes[0, 0].legend(loc="upper right", fontsize=7, ncol=3)
+    axes[-1, 0].set_xlabel("time (min)")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+

@@ -1,0 +1,141 @@
+"""Running and timing a model: :class:`TFLiteRunner` (an exported file on one thread), the Keras
+ways to call a model, and :func:`measure` (median latency of one batch).
+
+:class:`TFLiteRunner` runs an exported file with ``tf.lite.Interpreter(num_threads=1)``;
+``predict(X)`` feeds batches of the fixed batch size (the last one padded) and returns
+float probabilities whatever the quantisation. ``tf.lite.Interpreter`` warns that it is
+deprecated in favour of the ``ai_edge_litert`` package (not a dependency here); the warning
+is silenced and the interpreter still works in TF 2.21.
+
+Every timing is a figure for reports (warm-up, repeats, median of ``time.perf_counter``): it
+depends on the machine and its load, and nothing asserts on it.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from har_utils import backend
+
+# Before Keras is imported: this module needs Keras on TensorFlow (the TFLite converter).
+backend.require(backend.EXPORT, "har_studies.deploy.runtime")
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from har_utils.evaluation import inference_time
+from har_utils.io import HarDataError
+
+_INTERPRETER_WARNING = r"(?s).*tf\.lite\.Interpreter is deprecated"
+
+
+class TFLiteRunner:
+    """A TFLite model on ``tf.lite.Interpreter`` with ``num_threads`` (default 1) threads.
+
+    ``predict(X)`` takes float windows ``(n, 128, 9)`` of any ``n`` and returns float32
+    probabilities ``(n, n_classes)``: windows go in batches of the file's fixed batch size, the
+    last batch padded (by repeating its windows) and the padding dropped; int8 models get
+    their input quantised and their output dequantised with the file's scale and zero point.
+    """
+
+    def __init__(self, model: str | os.PathLike[str] | bytes, num_threads: int = 1):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_INTERPRETER_WARNING)
+            if isinstance(model, (bytes, bytearray)):
+                self.interpreter = tf.lite.Interpreter(model_content=bytes(model),
+                                                       num_threads=num_threads)
+                self.path: Path | None = None
+            else:
+                self.path = Path(model)
+                if not self.path.is_file():
+                    raise HarDataError(self.path, "TFLite model not found",
+                                       "export it with har_studies.deploy.export.export_tflite "
+                                       "(benchmarks/bench_deploy.py writes them)")
+                self.interpreter = tf.lite.Interpreter(model_path=str(self.path),
+                                                       num_threads=num_threads)
+        self.num_threads = num_threads
+        self.interpreter.allocate_tensors()
+        self._in = self.interpreter.get_input_details()[0]
+        self._out = self.interpreter.get_output_details()[0]
+        self.batch_size = int(self._in["shape"][0])
+        self.input_shape = tuple(int(d) for d in self._in["shape"][1:])
+        self.n_classes = int(self._out["shape"][-1])
+        self.input_dtype = np.dtype(self._in["dtype"])
+        self.output_dtype = np.dtype(self._out["dtype"])
+
+    def _quantize(self, x: np.ndarray) -> np.ndarray:
+        if self.input_dtype == np.float32:
+            return x
+        scale, zero = self._in["quantization"]
+        info = np.iinfo(self.input_dtype)
+        return np.clip(np.round(x / scale + zero), info.min, info.max).astype(self.input_dtype)
+
+    def _dequantize(self, y: np.ndarray) -> np.ndarray:
+        if self.output_dtype == np.float32:
+            return y
+        scale, zero = self._out["quantization"]
+        return ((y.astype(np.float32) - zero) * scale).astype(np.float32)
+
+    def run_batch(self, batch: np.ndarray) -> np.ndarray:
+        """One invoke on exactly ``batch_size`` windows (float32); float probabilities."""
+        self.interpreter.set_tensor(self._in["index"], self._quantize(batch))
+        self.interpreter.invoke()
+        return self._dequantize(self.interpreter.get_tensor(self._out["index"]))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Probabilities ``(n, n_classes)`` for windows ``X`` ``(n, *input_shape)``."""
+        X = np.asarray(X, dtype=np.float32)
+        if X.shape[1:] != self.input_shape:
+            raise ValueError(f"windows must be (n, {', '.join(map(str, self.input_shape))}); "
+                             f"got {X.shape}")
+        n, bs = len(X), self.batch_size
+        if n == bs:
+            return self.run_batch(X)
+        out = np.empty((n, self.n_classes), dtype=np.float32)
+        for a in range(0, n, bs):
+            b = X[a:a + bs]
+            k = len(b)
+            if k < bs:
+                b = b[np.arange(bs) % k]
+            out[a:a + k] = self.run_batch(b)[:k]
+        return out
+
+    __call__ = predict
+
+
+def keras_predictors(model: keras.Model) -> dict[str, Callable[[np.ndarray], Any]]:
+    """The Keras ways to run ``model``, by name.
+
+    ``keras_eager``: ``model(x, training=False)`` (eager TensorFlow, op by op);
+    ``keras_predict``: ``model.predict(x, batch_size=len(x))`` (Keras's compiled predict
+    function plus its data pipeline); ``tf_function``: ``model(x, training=False)`` traced once
+    as a ``tf.function`` with a batch-agnostic input signature (graph execution, no pipeline).
+    """
+    shape = [None, *(int(d) for d in model.input_shape[1:])]
+    graph = tf.function(lambda x: model(x, training=False), autograph=False,
+                        input_signature=[tf.TensorSpec(shape, tf.float32)])
+    return {
+        "keras_eager": lambda x: model(x, training=False),
+        "keras_predict": lambda x: model.predict(x, batch_size=len(x), verbose=0),
+        "tf_function": lambda x: graph(tf.constant(x)),
+    }
+
+
+def measure(predict: Callable[[np.ndarray], Any], X: np.ndarray, batch_size: int, *,
+            warmup: int = 3, repeats: int = 20) -> dict[str, float]:
+    """Median wall time of ``predict`` on one batch of ``batch_size`` windows from ``X``.
+
+    ``warmup`` untimed calls, then ``repeats`` calls each timed with ``time.perf_counter``
+    (the output converted with ``numpy.asarray`` inside the timed region). A figure for
+    reports: it depends on the machine and its load, and nothing asserts on it. Returns
+    ``{batch_size, median_ms_per_batch, min_ms_per_batch, ms_per_window, windows_per_s,
+    repeats}`` (see :func:`har_utils.evaluation.inference_time`).
+    """
+    X = np.asarray(X, dtype=np.float32)
+    return inference_time(predict, X, batch_sizes=(int(batch_size),), repeats=repeats,
+                          warmup=warmup)[str(int(batch_size))]

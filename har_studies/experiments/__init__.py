@@ -1,0 +1,5 @@
+"""Studies that train many models: one runner (:mod:`.runner`), the cross-validation protocol
+(:mod:`.cv`), the model zoo (:mod:`.zoo`) and the ablation study (:mod:`.ablations`);
+:mod:`.compare` sets two models side by side on one test set (for the zoo and protocol cv). The
+core, ``har_utils``, never imports this package, and this package never imports
+:mod:`har_studies.deploy`, the reporting or the command line."""

@@ -1,0 +1,34 @@
+"""The ablation study around ``cnn_lstm_paper`` (notebook 07, ``make ablations``).
+
+Commands (:mod:`har_studies.cli`)::
+
+    har ablations run --study filters --seeds 0,1,2 --max-epochs 100 --workers 2
+    har ablations select --seeds 0,1,2 --max-epochs 100 --workers 2
+    har ablations final --seeds 0,1,2,3,4 --max-epochs 100 --workers 2
+    har ablations summary
+    har ablations list
+
+``run``: the one-factor studies; ``select``: choose on validation, train the combined
+candidates (``selection.json``); ``final``: the chosen configuration and the paper's over the
+same seeds, tested once; ``summary``: ``results/ablations/summary.json``; ``list``: studies,
+runs, what is stored and the estimated cost of the rest. Every run goes through the one
+experiment runner (``results/runs/<key>.json``); nothing is committed for you.
+
+The package: :mod:`.studies` (studies, points and their runs on the runner, the study's index),
+:mod:`.selection` (choice on validation only, combined candidates, final runs), :mod:`.summary`
+(summary, tables, figures) and :mod:`.estimates` (cost estimates, the listing). The names
+notebook 07 uses are importable from here (``from har_studies.experiments import ablations``,
+then ``ablations.plan(...)``); everything else from its module.
+"""
+
+from __future__ import annotations
+
+from .estimates import listing
+from .selection import final_runs, load_selection, run_selection
+from .studies import STUDIES, execute, plan
+from .summary import (load_summary, outcome_table, plot_study, selection_table, studies_table,
+                      summary_path, table, write_summary)
+
+__all__ = ["STUDIES", "execute", "final_runs", "listing", "load_selection", "load_summary",
+           "outcome_table", "plan", "plot_study", "run_selection", "selection_table",
+           "studies_table", "summary_path", "table", "write_summary"]

@@ -1,0 +1,601 @@
+"""One experiment runner for every study: a run is a configuration plus the data's checksum.
+
+A :class:`Run` says what to train (model, hyper-parameters, seed, epoch budget, input channels),
+on which training subjects, which subjects to score after every epoch (a cross-validation fold,
+or the validation subjects of early stopping) and whether to score the test subjects once at
+the end. Its :meth:`Run.key` hashes all of that with the data's checksum; the result is stored
+as ``results/runs/<key>.json`` (one store for every study; ``study`` and ``name`` only label
+it) and reused whenever it is present, so a study resumes where it stopped and two studies
+that need the same run train it once. A result keeps the per-epoch curves, the test metrics
+and the test softmax outputs (so seed ensembles need no retraining), the Keras backend, its
+version and the device, the worker that ran it and its threads.
+
+:func:`execute` runs what is missing through joblib: local worker processes (loky) by default,
+or a Dask cluster when given a scheduler address (``joblib``'s ``dask`` backend), so a lab with
+several machines runs a study there with no code change. Each worker sets its backend
+(``Run.backend``, JAX by default) and its threads before the backend starts in it; workers
+return results and only the calling process writes files. Keras runs resume per epoch
+(``training.train(backup_dir=...)`` under ``build/runs_backup/<key>``), since one slow fold
+takes hours, and a resumed run stores the numbers of the same run uninterrupted. Each run is
+claimed before it trains (``results/runs/<key>.lock``, made atomically), so several runners,
+local or on Dask, can share one store and each run trains once. The runner never commits:
+commit a study's results as a batch.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from har_utils import backend as backend_module
+from har_utils import config, data, evaluation
+from har_utils.data import HarDataset, Split
+from har_utils.io import HarDataError, write_json_atomic
+
+from ..folders import check_writable
+from ..threads import configure_threads, current_threads
+
+#: Models without epochs (fit once on window features).
+CLASSICAL: tuple[str, ...] = ("logreg_features",)
+#: The Keras backends a run may train on.
+BACKENDS: tuple[str, ...] = ("jax", "tensorflow")
+#: How long a runner waits for a Dask scheduler to answer.
+SCHEDULER_TIMEOUT = "10s"
+#: How to get a scheduler (the message when none answers).
+SCHEDULER_FIX = ("start one (`dask scheduler --port 8786`, then on each machine `dask worker "
+                 "tcp://HOST:8786 --nworkers N --nthreads 1`), or leave out --scheduler to run "
+                 "on local workers")
+#: Decimals kept of the test softmax outputs (enough for ensembles; smaller files).
+PROBA_DECIMALS = 5
+
+
+def engine(model: str, backend: str) -> str:
+    """What a run of ``model`` on Keras ``backend`` computes on: the backend, or
+    "scikit-learn" for the classical models (their ``backend`` field only keeps keys stable)."""
+    return "scikit-learn" if model in CLASSICAL else backend
+
+
+Pairs = tuple[tuple[str, Any], ...]
+
+
+def pairs(d: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Pairs:
+    """A mapping (or pairs) as sorted (key, value) pairs: hashable, order-free settings."""
+    items = d.items() if isinstance(d, Mapping) else d
+    return tuple(sorted((str(k), v) for k, v in items))
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run. Everything but ``study`` and ``name`` decides its result."""
+
+    model: str
+    seed: int = 0
+    #: Epoch budget (Keras models; the model's own ``max_epochs`` caps it).
+    epochs: int = config.PAPER_EPOCHS
+    fit_subjects: tuple[int, ...] = tuple(config.TRAIN_SUBJECTS)
+    #: Training subjects scored after every epoch (never fitted on).
+    val_subjects: tuple[int, ...] = ()
+    #: > 0: early stopping on ``val_subjects``' loss with this patience, best weights kept.
+    patience: int = 0
+    #: Score the test subjects once, at the end (and keep the softmax outputs).
+    test: bool = True
+    #: Hyper-parameters of the model (the rest at its builder's defaults).
+    model_kwargs: Pairs = ()
+    #: ``TrainConfig`` settings (the rest at the model's own training defaults); ``max_epochs``
+    #: replaces the model's own cap on ``epochs``.
+    train: Pairs = ()
+    #: Input channels (names from ``config.CHANNELS``); empty: all nine.
+    channels: tuple[str, ...] = ()
+    #: Score the test subjects after every epoch as the "validation" curve (the paper's own
+    #: protocol, kept to measure it). Never steers: no early stopping, no checkpoint choice.
+    watch_test: bool = False
+    #: Threads it computes with (JAX: cores; TensorFlow: intra-op threads, inter-op 1; classical
+    #: runs: BLAS threads). The numbers depend on it (same seed, other thread count: other float
+    #: rounding, another run), so it is part of the run. 0: the backend's default, as many as
+    #: the machine has cores (the zoo's first runs).
+    threads: int = 1
+    #: The Keras backend it trains on (``har_utils.backend``). Part of the key except for
+    #: "tensorflow", the backend of every run before JAX, whose keys stay as they were.
+    backend: str = backend_module.TRAINING
+    study: str = field(default="", compare=False)
+    name: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "model_kwargs", pairs(self.model_kwargs))
+        object.__setattr__(self, "train", pairs(self.train))
+        object.__setattr__(self, "fit_subjects", tuple(sorted(int(s) for s in self.fit_subjects)))
+        object.__setattr__(self, "val_subjects", tuple(sorted(int(s) for s in self.val_subjects)))
+        object.__setattr__(self, "channels", tuple(self.channels))
+        train = set(config.TRAIN_SUBJECTS)
+        if not self.fit_subjects or not set(self.fit_subjects) <= train:
+            raise ValueError(f"{self.label}: fit subjects must be training subjects")
+        if not set(self.val_subjects) <= train or set(self.val_subjects) & set(self.fit_subjects):
+            raise ValueError(f"{self.label}: validation subjects must be training subjects "
+                             "outside the fit subjects (the test set never steers)")
+        if self.patience and not self.val_subjects:
+            raise ValueError(f"{self.label}: early stopping needs validation subjects")
+        if self.watch_test and (self.val_subjects or self.patience or not self.test):
+            raise ValueError(f"{self.label}: watch_test scores the test subjects every epoch; "
+                             "it takes no validation subjects, no early stopping, and test=True")
+        if self.epochs < 1:
+            raise ValueError(f"{self.label}: epochs must be >= 1")
+        if self.threads < 0:
+            raise ValueError(f"{self.label}: threads must be >= 0 (0: the backend's default)")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"{self.label}: backend must be one of {BACKENDS}")
+        if self.model in CLASSICAL:  # no Keras: the field would only split identical runs
+            object.__setattr__(self, "backend", "tensorflow")
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.model}/seed{self.seed}"
+
+    @property
+    def engine(self) -> str:
+        """What it computes on: its Keras backend, or "scikit-learn" (classical runs)."""
+        return engine(self.model, self.backend)
+
+    def train_config(self) -> Any:
+        """The resolved :class:`har_utils.training.TrainConfig` (Keras models)."""
+        from har_utils.models import describe, train_defaults
+        from har_utils.training import TrainConfig
+
+        td = train_defaults(self.model)
+        defaults = describe(self.model)
+        unknown = sorted(set(dict(self.model_kwargs)) - set(defaults))
+        if unknown:
+            raise ValueError(f"{self.label}: model {self.model!r} has no hyper-parameter(s) "
+                             f"{unknown}")
+        base = {"batch_size": td.get("batch_size", config.PAPER_BATCH_SIZE),
+                "optimizer": td.get("optimizer", config.PAPER_OPTIMIZER),
+                "learning_rate": td.get("learning_rate", config.PAPER_LEARNING_RATE)}
+        settings = dict(self.train)
+        # the model's own cap on epochs (its paper's budget), unless the run sets another
+        cap = int(settings.pop("max_epochs", td.get("max_epochs", self.epochs)))
+        return TrainConfig(model=self.model, model_kwargs={**defaults, **dict(self.model_kwargs)},
+                           epochs=min(self.epochs, cap), patience=self.patience, seed=self.seed,
+                           **{**base, **settings})
+
+    def config(self) -> dict[str, Any]:
+        """Everything that decides the result besides the data (JSON-ready)."""
+        if self.model in CLASSICAL:
+            what: dict[str, Any] = {"estimator": "StandardScaler + LogisticRegression",
+                                    "model": self.model, "model_kwargs": dict(self.model_kwargs)}
+        else:
+            what = {"train_config": self.train_config().as_dict()}
+        out = {**what, "fit_subjects": list(self.fit_subjects),
+               "val_subjects": list(self.val_subjects), "test": self.test,
+               "channels": list(self.channels) or list(config.CHANNELS)}
+        if self.watch_test:  # only when set: the keys of every other run stay as they were
+            out["watch_test"] = True
+        if self.threads != 1:  # likewise: 1 is the default
+            out["threads"] = self.threads
+        if self.backend != "tensorflow":  # the runs before JAX keep their keys
+            out["backend"] = self.backend
+        return out
+
+    def key(self, checksum: str) -> str:
+        """Hash of :meth:`config` and the data's checksum (16 hex digits)."""
+        blob = json.dumps({**self.config(), "data_sha256": checksum}, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["model_kwargs"], d["train"] = dict(self.model_kwargs), dict(self.train)
+        return d
+
+
+# --- the store ----------------------------------------------------------------------------
+
+def runs_dir() -> Path:
+    """``results/runs`` (follows ``HAR_RESULTS_DIR``)."""
+    return config.results_dir() / "runs"
+
+
+def result_path(key: str) -> Path:
+    return runs_dir() / f"{key}.json"
+
+
+def checksum(ds: HarDataset) -> str:
+    """The data checksum that keys runs on ``ds``."""
+    c = data.stamp(ds)["checksum_sha256"]
+    if not c:
+        raise ValueError("the dataset carries no checksum (load it with data.load_dataset)")
+    return str(c)
+
+
+def load(run: Run, ds: HarDataset) -> dict[str, Any] | None:
+    """The stored result of ``run`` on ``ds``, or None (a damaged file counts as missing and
+    is run again)."""
+    path = result_path(run.key(checksum(ds)))
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        print(f"warning: {config.shown(path)} is unreadable; the run will be trained again",
+              file=sys.stderr)
+        return None
+
+
+# --- one run, in a worker -----------------------------------------------------------------
+
+def _where() -> dict[str, Any]:
+    """Who runs this: the Dask worker's address (or "local"), host and process id."""
+    try:
+        from distributed import get_worker
+
+        address = get_worker().address
+    except (ImportError, ValueError):
+        address = "local"
+    return {"address": address, "host": socket.gethostname(), "pid": os.getpid()}
+
+
+_DATA: dict[str, HarDataset] = {}
+
+
+def _dataset(payload: HarDataset | str, expected: str) -> HarDataset:
+    """The dataset a worker trains on: shipped in the task, or loaded from its source name
+    (once per worker process) and checked against the client's checksum."""
+    if isinstance(payload, HarDataset):
+        ds = payload
+    else:
+        if payload not in _DATA:
+            _DATA[payload] = data.load_dataset(payload)
+        ds = _DATA[payload]
+    if checksum(ds) != expected:
+        raise RuntimeError(f"this worker's {payload if isinstance(payload, str) else 'data'} "
+                           f"has checksum {checksum(ds)}, the client's {expected}: install the "
+                           "same data source on every worker")
+    return ds
+
+
+def _subset(split: Split, subjects: Sequence[int]) -> Split:
+    m = np.isin(split.subject, subjects)
+    return Split(*(a[m] for a in split))
+
+
+def _keras_body(run: Run, ds: HarDataset, backup: Path | None, log: Callable[[str], Any]
+                ) -> dict[str, Any]:
+    import keras
+
+    from har_utils import training
+    from har_utils.models import count_params
+
+    sub = data.select_channels(ds, run.channels) if run.channels else ds
+    fit = _subset(sub.train, run.fit_subjects)
+    val = (sub.test if run.watch_test
+           else _subset(sub.train, run.val_subjects) if run.val_subjects else None)
+    cfg = run.train_config()
+    resumed = 0
+    if backup is not None:
+        backup.mkdir(parents=True, exist_ok=True)
+        done = backup / "state" / "training_metadata.json"
+        resumed = int(json.loads(done.read_text())["epoch"]) if done.exists() else 0
+    scores = training.EpochScores(val, None if backup is None else backup / "epochs.json")
+    res = training.train(cfg, fit, val, out=log, callbacks=[scores], backup_dir=backup)
+    rows, history = scores.rows, scores.history
+    body: dict[str, Any] = {
+        "train_config": cfg.as_dict(), "input_shape": list(fit.X.shape[1:]),
+        "epochs_run": len(rows), "best_epoch": res.best_epoch if run.patience else len(rows),
+        "resumed_at_epoch": resumed, "train_seconds": res.seconds,
+        "seconds_per_epoch": res.seconds / max(1, len(rows) - resumed),
+        "parameters": count_params(res.model), "history": history,
+        **backend_module.describe()}
+    if run.test:
+        proba = res.model.predict(np.asarray(sub.test.X, np.float32), batch_size=256, verbose=0)
+        body["test_proba"] = np.round(proba, PROBA_DECIMALS).tolist()
+        body["y_pred"] = [int(v) for v in training.ACTIVITY_IDS[np.argmax(proba, axis=1)]]
+    del res
+    keras.backend.clear_session()
+    return body
+
+
+def _classical_body(run: Run, ds: HarDataset) -> dict[str, Any]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from threadpoolctl import threadpool_limits
+
+    from har_utils.training import ACTIVITY_IDS
+
+    ftr, fte, names, kind = data.features(ds)
+    fit = np.isin(ds.train.subject, run.fit_subjects)
+    kwargs = {"C": 1.0, **dict(run.model_kwargs)}
+    t0 = time.perf_counter()
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=float(kwargs["C"]), max_iter=3000))
+    # BLAS threads change the fit's rounding: the run's count, whatever the worker's default
+    with threadpool_limits(run.threads or None):
+        clf.fit(ftr[fit], ds.train.y[fit])
+    body: dict[str, Any] = {"features": kind, "n_features": len(names), "epochs_run": 1,
+                            "train_seconds": time.perf_counter() - t0, "device": "CPU",
+                            "blas_threads": run.threads or os.cpu_count(),
+                            "history": {"accuracy": [float(clf.score(ftr[fit], ds.train.y[fit]))]}}
+    if run.val_subjects:
+        v = np.isin(ds.train.subject, run.val_subjects)
+        pred = clf.predict(ftr[v])
+        body["history"].update(val_accuracy=[float(np.mean(pred == ds.train.y[v]))],
+                               val_macro_f1=[float(f1_score(ds.train.y[v], pred,
+                                                            average="macro"))])
+    if run.test:
+        proba = clf.predict_proba(fte)
+        order = [list(clf.classes_).index(c) for c in ACTIVITY_IDS]
+        body["test_proba"] = np.round(proba[:, order], PROBA_DECIMALS).tolist()
+        body["y_pred"] = [int(v) for v in clf.predict(fte)]
+    return body
+
+
+def run_one(run: Run, payload: HarDataset | str, expected: str, *,
+            backup_root: str | None = None, log: Callable[[str], Any] | None = None
+            ) -> dict[str, Any]:
+    """Train and score ``run`` here and return its result (writes no result file). Called
+    in a worker: ``run.backend`` and ``run.threads`` are set before the backend starts in this
+    process; if this process already runs another backend or thread count, a
+    ``RuntimeError`` says so (the result would not be the run's)."""
+    t0 = time.perf_counter()
+    where = {**_where(), "threads": None}
+    if run.model not in CLASSICAL:
+        fresh = "run it in a fresh worker process (workers > 1, or a new Python process)"
+        try:
+            backend_module.require(run.backend, run.label)
+        except backend_module.BackendError as exc:
+            raise RuntimeError(f"{exc}; {fresh}") from exc
+        if run.threads:
+            where["threads"] = configure_threads(run.threads)
+            if where["threads"]["intra_op"] != run.threads:
+                raise RuntimeError(
+                    f"{run.label} trains with {run.threads} thread(s), but this process "
+                    f"already runs {run.backend} with {where['threads']['intra_op']}: {fresh}")
+        else:
+            where["threads"] = current_threads()
+    ds = _dataset(payload, expected)
+    key = run.key(expected)
+    say = log or (lambda line: print(f"    [{run.label}] {line}", flush=True))
+    backup = Path(backup_root) / key if backup_root and run.model not in CLASSICAL else None
+    body = (_classical_body(run, ds) if run.model in CLASSICAL
+            else _keras_body(run, ds, backup, say))
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)  # finished: nothing left to resume
+    if run.test:
+        m = evaluation.metrics(ds.test.y, np.asarray(body["y_pred"]), ds.test.subject)
+        low, high = evaluation.subject_bootstrap_ci(ds.test.y, np.asarray(body["y_pred"]),
+                                                    ds.test.subject)
+        body.update(test=m, test_ci95_subject_bootstrap=[low, high])
+    from har_utils.provenance import environment
+
+    return {"key": key, "study": run.study, "name": run.name, "run": run.as_dict(),
+            "config": run.config(), "data": data.stamp(ds), **body,
+            "wall_seconds": time.perf_counter() - t0, "worker": where,
+            "cpu_count": os.cpu_count(), "environment": environment()}
+
+
+# --- many runs ----------------------------------------------------------------------------
+
+def claim(key: str) -> bool:
+    """Claim run ``key`` for this process: create ``results/runs/<key>.lock`` atomically
+    (``O_EXCL``), recording host, pid and time. False if another live runner holds it; a
+    claim left by a process of this host that no longer runs is taken over."""
+    path = lock_path(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mine = json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
+                       "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if claim_alive(key):
+                return False
+            path.unlink(missing_ok=True)  # stale: its runner died
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(mine)
+        return True
+    return False
+
+
+def claim_alive(key: str) -> bool:
+    """Whether run ``key`` is claimed by a runner that still runs (another host's claim is
+    trusted; an unreadable claim is being written, so it counts as alive)."""
+    try:
+        holder = json.loads(lock_path(key).read_text())
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        return True
+    if holder.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release(key: str) -> None:
+    """Drop this process's claim on run ``key``."""
+    lock_path(key).unlink(missing_ok=True)
+
+
+def stored(key: str) -> bool:
+    """Whether run ``key`` has a readable result in the store (a damaged one does not count).
+    A file is parsed once per version (size and modification time), not on every poll."""
+    try:
+        st = result_path(key).stat()
+    except OSError:
+        return False
+    return _readable(key, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _readable(key: str, size: int, mtime_ns: int) -> bool:
+    try:
+        return json.loads(result_path(key).read_text()).get("key") == key
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def lock_path(key: str) -> Path:
+    return runs_dir() / f"{key}.lock"
+
+
+def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
+            scheduler: str | None = None, ship_data: bool = False,
+            force: bool = False, backup_root: Path | None = None,
+            log: Callable[[str], Any] = print, poll_seconds: float = 10.0
+            ) -> list[dict[str, Any]]:
+    """Run what is missing of ``runs`` on ``ds`` and return every run's result, in order.
+
+    ``workers``: local worker processes (joblib's loky backend; 1 runs here). Each run sets
+    its own ``Run.backend`` and ``Run.threads`` before the backend starts in its worker; runs
+    with different settings go to separate pools of fresh processes. ``scheduler``: the
+    address of a Dask scheduler (``tcp://host:8786``): the runs go to its workers through
+    joblib's dask backend (start the workers with ``--nworkers N --nthreads 1`` and one thread
+    count per cluster). Workers load ``ds.source`` themselves and check its checksum;
+    ``ship_data`` sends ``ds`` with each task instead (small or synthetic data). Runs with the
+    same key train once. Each run is claimed before it trains (:func:`claim`); runs that
+    another runner holds are waited for (every ``poll_seconds``) and taken over if their
+    runner dies. Results are written here, as each one arrives. A failing run is reported and
+    the rest go on; a :class:`~har_utils.io.HarDataError` at the end names them. The
+    store and ``backup_root`` are checked writable before any run trains.
+    """
+    expected = checksum(ds)
+    keys = [r.key(expected) for r in runs]
+    todo: dict[str, Run] = {}
+    for r, k in zip(runs, keys):
+        if (force or load(r, ds) is None) and k not in todo:
+            todo[k] = r
+    backup_root = config.BUILD_DIR / "runs_backup" if backup_root is None else backup_root
+    if todo:  # before any training: a result that cannot be written would be lost
+        check_writable(runs_dir())
+        check_writable(backup_root)
+    where = (f"Dask scheduler {scheduler}" if scheduler
+             else f"{workers} local worker(s)")
+    groups = ", ".join(f"{b} x {c or 'default'}" for b, c in sorted(
+        {(r.engine, r.threads) for r in todo.values()}))
+    log(f"[runner] {len(runs)} run(s): {len(runs) - len(todo)} stored, {len(todo)} to train "
+        f"({where}; backend x threads per run: {groups or '-'})")
+    failures: list[str] = []
+    t0 = time.perf_counter()
+    state = {"i": 0, "n": len(todo)}
+    waiting = dict(todo)
+    while waiting:
+        mine: set[str] = set()  # claimed one at a time, as a worker is about to take it
+        try:
+            failures += _train(waiting, mine, payload=ds if ship_data else ds.source,
+                               expected=expected, workers=workers, scheduler=scheduler,
+                               backup_root=backup_root, force=force, log=log, state=state)
+        finally:
+            for k in mine:
+                release(k)
+        waiting = {k: r for k, r in waiting.items() if k not in mine and not stored(k)}
+        if waiting:
+            log(f"[runner] {len(waiting)} run(s) claimed by another runner "
+                f"({', '.join(config.shown(lock_path(k)) for k in list(waiting)[:3])}"
+                f"{', ...' if len(waiting) > 3 else ''}): waiting for them")
+            while waiting and all(claim_alive(k) for k in waiting):
+                time.sleep(poll_seconds)
+                waiting = {k: r for k, r in waiting.items() if not stored(k)}
+    log(f"[runner] finished in {time.perf_counter() - t0:.0f} s")
+    if failures:
+        raise HarDataError(None, f"{len(failures)} run(s) failed:\n"
+                           + "\n".join(failures),
+                           "fix the cause shown for each; every other run is stored, so the same "
+                           "command again trains only the failed ones")
+    return [json.loads(result_path(k).read_text()) for k in keys]
+
+
+def _train(todo: dict[str, Run], mine: set[str], *, payload: HarDataset | str, expected: str,
+           workers: int, scheduler: str | None, backup_root: Path, force: bool,
+           log: Callable[[str], Any], state: dict[str, int]) -> list[str]:
+    """Train the runs of ``todo`` that this runner can claim (one pool per backend and thread
+    count), each claimed just before it is handed to a worker (added to ``mine``), so runners
+    sharing a store share the work; write each result as it arrives; the failures, reported."""
+
+    def claimed(key: str) -> bool:
+        if not claim(key):
+            return False
+        if not force and stored(key):  # another runner stored it meanwhile
+            release(key)
+            return False
+        mine.add(key)
+        return True
+
+    from joblib import Parallel, delayed, parallel_config
+
+    if scheduler:
+        from distributed import Client
+
+        try:
+            client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            raise HarDataError(None, f"no Dask scheduler answers at {scheduler} within "
+                               f"{SCHEDULER_TIMEOUT} ({type(exc).__name__})", SCHEDULER_FIX) from None
+        backend: dict[str, Any] = {"backend": "dask", "n_jobs": -1}
+    else:
+        client = None
+        backend = {"backend": "loky" if workers > 1 else "sequential", "n_jobs": workers}
+    failures: list[str] = []
+    try:
+        for n, group_key in enumerate(sorted({(r.backend, r.threads) for r in todo.values()})):
+            if n and backend["backend"] == "loky":  # fresh processes for other settings
+                from joblib.externals.loky import get_reusable_executor
+
+                get_reusable_executor().shutdown(wait=True)
+            group = {k: r for k, r in todo.items() if (r.backend, r.threads) == group_key}
+            with parallel_config(**backend):
+                tasks = (delayed(_guarded)(k, r, payload, expected, str(backup_root))
+                         for k, r in group.items() if claimed(k))
+                for key, result, error in Parallel(return_as="generator_unordered")(tasks):
+                    state["i"] += 1
+                    name = todo[key].label
+                    progress = f"[runner {state['i']}/{state['n']}] {name}"
+                    if error is None:
+                        try:
+                            write_json_atomic(result_path(key), result)
+                        except Exception as exc:  # noqa: BLE001 - keep the others in flight
+                            error = f"result not written: {type(exc).__name__}: {exc}"
+                    if error is not None:
+                        failures.append(f"{name}: {error}")
+                        log(f"{progress}: FAILED: {error}")
+                        continue
+                    acc = (result.get("test") or {}).get("accuracy")
+                    val = (result["history"].get("val_accuracy") or [None])[-1]
+                    log(f"{progress}: {result['epochs_run']} epoch(s)"
+                        + (f", last fold/validation accuracy {val:.4f}" if val is not None
+                           else "")
+                        + (f", test accuracy {acc:.4f}" if acc is not None else "")
+                        + f", {result['wall_seconds']:.0f} s on {result['worker']['address']} "
+                        f"(pid {result['worker']['pid']}, "
+                        f"{todo[key].engine}, {result.get('device', 'CPU')})")
+    finally:
+        if client is not None:
+            client.close()
+    return failures
+
+
+def _guarded(key: str, run: Run, payload: HarDataset | str, expected: str, backup_root: str
+             ) -> tuple[str, dict[str, Any] | None, str | None]:
+    """:func:`run_one` with its failure returned, not raised, so one failure does not lose
+    the other runs of a study."""
+    try:
+        return key, run_one(run, payload, expected, backup_root=backup_root), None
+    except Exception as exc:  # noqa: BLE001 - reported to the client with its type
+        import traceback
+
+        return key, None, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"

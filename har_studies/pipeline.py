@@ -1,0 +1,550 @@
+"""Run the notebooks with papermill, one profile at a time, and publish a finished run.
+
+``har run [--profile NAME] [--force] [NOTEBOOK ...]`` (:mod:`har_studies.cli`) executes each
+``notebooks/NAME.ipynb`` (all of them, in order, by default) into ``build/<profile>/NAME.ipynb``
+(the source notebooks are never overwritten), with the parameters of ``params/<profile>.yml``:
+its ``common`` section plus the notebook's own section. Staleness is decided by a hash of the
+notebook's cells, its parameters, the package files its code may run, the lock file and the
+hashes of the notebooks whose outputs it reads (:data:`UPSTREAM`), never by file times: after an
+interruption the finished notebooks are skipped and the run resumes, and a change reruns only
+the notebooks it can affect. Cell outputs are logged to
+``build/<profile>/NAME.log``; wall times and provenance go to ``build/<profile>/manifest.json``.
+
+The ``paper`` profile writes its results and figures to the committed ``results/`` and
+``figures/``; every other profile to ``build/<profile>/results`` and ``build/<profile>/figures``.
+``har publish`` copies a finished ``paper`` run's executed notebooks into ``notebooks/`` (outputs
+kept; execution counts, injected parameters and timing metadata stripped so diffs stay readable)
+and writes ``results/manifest.json`` with the checksum of every committed result and figure.
+
+Study notebooks (``config.STUDY_NOTEBOOKS``: ``07_ablations``, ``08_deployment``) are not part of
+that run: ``har study NAME --profile P`` runs one with ``params/P.yml`` into ``build/P/``. The
+full studies' profiles (``config.STUDY_PROFILES``) write the committed ``results/`` and
+``figures/`` (their own sub-folders); others, e.g. ``ablations_smoke``, write under ``build/P/``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from har_utils import config
+from har_utils.io import HarDataError, atomic_write, sha256_file, write_json_atomic
+from har_utils.provenance import environment
+
+from . import profiles
+from .folders import check_writable
+
+
+def notebook_names() -> list[str]:
+    """The pipeline's notebooks, in run order (``NN_name.ipynb``); the study notebooks
+    (``config.STUDY_NOTEBOOKS``) have their own targets and are left out."""
+    return sorted(p.stem for p in config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")
+                  if p.stem not in config.STUDY_NOTEBOOKS)
+
+
+def load_profile(profile: str) -> dict[str, Any]:
+    """The parsed ``params/<profile>.yml``, its sections checked
+    (:func:`har_studies.profiles.check_sections`)."""
+    path = config.PARAMS_DIR / f"{profile}.yml"
+    if not path.is_file():
+        known = sorted(p.stem for p in config.PARAMS_DIR.glob("*.yml"))
+        raise HarDataError(path, f"no such profile {profile!r}",
+                           f"use one of {known}, or write params/{profile}.yml "
+                           "(params/smoke.yml shows the layout)")
+    try:
+        prof = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise HarDataError(path, f"not valid YAML ({' '.join(str(exc).split())})",
+                           "fix the syntax (params/smoke.yml shows the layout)") from None
+    profiles.check_sections(path, prof, notebook_names() + list(config.STUDY_NOTEBOOKS),
+                            declared_parameters)
+    return prof
+
+
+def declared_parameters(notebook: str) -> dict[str, str]:
+    """Names and default source text of the notebook's ``parameters`` cell (papermill's own
+    reading of it, ``papermill.inspect_notebook``)."""
+    import papermill as pm
+
+    path = config.NOTEBOOKS_DIR / f"{notebook}.ipynb"
+    nb = json.loads(path.read_text())
+    tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(tagged) != 1:
+        raise HarDataError(path, f"{len(tagged)} cells tagged 'parameters'",
+                           "tag exactly one cell 'parameters' (JupyterLab: the property "
+                           "inspector)")
+    return {name: p["default"] for name, p in pm.inspect_notebook(str(path)).items()}
+
+
+def notebook_params(profile: str, notebook: str) -> dict[str, Any]:
+    """Parameters for one notebook: the profile's ``common`` values that the notebook
+    declares, then the notebook's own section, each checked against the notebook's
+    ``parameters`` cell and :data:`har_studies.profiles.RULES`."""
+    prof = load_profile(profile)
+    declared = declared_parameters(notebook)
+    own = prof.get(notebook) or {}
+    common = {k: v for k, v in (prof.get("common") or {}).items() if k in declared}
+    params = {**common, **own}
+    profiles.check(config.PARAMS_DIR / f"{profile}.yml", notebook, params, declared)
+    return params
+
+
+def output_dirs(profile: str) -> dict[str, Path]:
+    """Where a profile's executed notebooks, results and figures go (the committed folders
+    for the published profile and the full studies' profiles)."""
+    build = config.BUILD_DIR / profile
+    if profile == config.PUBLISHED_PROFILE or profile in config.STUDY_PROFILES:
+        return {"build": build, "results": config.PROJECT_ROOT / "results",
+                "figures": config.PROJECT_ROOT / "figures"}
+    return {"build": build, "results": build / "results", "figures": build / "figures"}
+
+
+def _code_of(notebook: Path) -> str:
+    nb = json.loads(notebook.read_text())
+    cells = [c for c in nb["cells"] if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    return json.dumps([(c["cell_type"], "".join(c["source"])) for c in cells])
+
+
+#: This package's folder (the core's: ``config.PACKAGE_DIR``).
+STUDIES_DIR: Path = Path(__file__).resolve().parent
+
+
+def _package_dirs() -> dict[str, Path]:
+    """The packages whose code a notebook may run, and their folders."""
+    return {"har_utils": config.PACKAGE_DIR, "har_studies": STUDIES_DIR}
+
+
+def _module_imports(path: Path) -> set[str]:
+    """The modules of both packages that the source file ``path`` (in one of them) imports,
+    anywhere in it (inside functions too): ``import package.x``, ``from package import x``,
+    ``from . import x``, ``from .x import y`` and ``from .. import x`` from a sub-package."""
+    import ast
+
+    dirs = _package_dirs()
+    package, root = next((n, d) for n, d in dirs.items() if path.is_relative_to(d))
+    base = (package, *path.relative_to(root).with_suffix("").parts[:-1])
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.split(".")[0] in dirs}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parent = ".".join(base[:len(base) - node.level + 1])
+                mod = f"{parent}.{node.module}" if node.module else parent
+            elif node.module and node.module.split(".")[0] in dirs:
+                mod = node.module
+            else:
+                continue
+            out.add(mod)
+            out |= {f"{mod}.{a.name}" for a in node.names}  # `from . import x`: x may be a module
+    return out
+
+
+def _module_file(module: str) -> Path | None:
+    package, *parts = module.split(".")
+    root = _package_dirs().get(package)
+    for cand in () if root is None else (root.joinpath(*parts).with_suffix(".py"),
+                                         root.joinpath(*parts, "__init__.py")):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def module_closure(sources: str | list[str]) -> list[Path]:
+    """Every source file of ``har_utils`` and ``har_studies`` that code importing what
+    ``sources`` (Python source text) imports may run: ``har_utils/__init__.py`` (every import
+    of either package runs it), the imports of ``sources`` and, transitively, of each module
+    they reach (imports inside functions included), with the ``__init__`` of each package on
+    the way. Sorted."""
+    import ast
+
+    texts = [sources] if isinstance(sources, str) else sources
+    packages = _package_dirs()
+    todo: set[str] = {"har_utils"}
+    for text in texts:
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Import):
+                todo |= {a.name for a in node.names if a.name.split(".")[0] in packages}
+            elif isinstance(node, ast.ImportFrom) and node.module and \
+                    node.module.split(".")[0] in packages:
+                todo |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+    seen: dict[str, Path] = {}
+    while todo:
+        mod = todo.pop()
+        parts = mod.split(".")
+        for i in range(1, len(parts) + 1):  # the packages on the way run too
+            name = ".".join(parts[:i])
+            f = _module_file(name)
+            if f is not None and name not in seen:
+                seen[name] = f
+                todo |= _module_imports(f)
+    return sorted(set(seen.values()))
+
+
+def notebook_dependencies(notebook: str) -> list[Path]:
+    """The files of ``har_utils`` and ``har_studies`` a notebook's code may run
+    (:func:`module_closure` of its code cells) and the package data files (``resources/``)
+    those modules name."""
+    nb = json.loads((config.NOTEBOOKS_DIR / f"{notebook}.ipynb").read_text())
+    code = ["\n".join(line for line in "".join(c["source"]).splitlines()
+                      if not line.lstrip().startswith(("%", "!")))
+            for c in nb["cells"] if c["cell_type"] == "code"]
+    files = module_closure(code)
+    text = "".join(f.read_text() for f in files)
+    data_files = [f for f in sorted(config.PACKAGE_DIR.rglob("*"))
+                  if f.is_file() and f.suffix in (".csv", ".json") and f.name in text]
+    return files + data_files
+
+
+def _package_hash(files: list[Path] | None = None) -> str:
+    """Hash of ``files`` (default: every source and data file of ``har_utils`` and
+    ``har_studies``) and the lock file. A file counts by its path inside ``har_utils``, or
+    ``har_studies/...``, and its bytes."""
+    h = hashlib.sha256()
+    if files is None:
+        files = [f for d in _package_dirs().values() for f in sorted(d.rglob("*"))
+                 if f.is_file() and f.suffix in (".py", ".csv", ".json")
+                 and "__pycache__" not in f.parts]
+    for f in files:
+        name = (f.relative_to(config.PACKAGE_DIR) if f.is_relative_to(config.PACKAGE_DIR)
+                else Path("har_studies", f.relative_to(STUDIES_DIR)))
+        h.update(str(name).encode())
+        h.update(f.read_bytes())
+    lock = config.PROJECT_ROOT / "requirements.lock"
+    if lock.exists():
+        h.update(lock.read_bytes())
+    return h.hexdigest()
+
+
+def input_hash(notebook: Path, params: dict[str, Any], upstream: str = "",
+               package: str | None = None) -> str:
+    """Hash of everything that decides a notebook's outputs besides the data.
+
+    Cell sources (not outputs), parameters, ``package`` (default: the hash of both packages
+    and the lock file, :func:`_package_hash`), and ``upstream`` (the hash of the notebooks
+    before it).
+    """
+    h = hashlib.sha256()
+    h.update(_code_of(notebook).encode())
+    h.update(json.dumps(params, sort_keys=True).encode())
+    h.update((package if package is not None else _package_hash()).encode())
+    h.update(upstream.encode())
+    return h.hexdigest()
+
+
+#: Committed files a notebook reads besides the outputs of the notebooks before it (part of its
+#: input hash): 04 and 05 read protocol cv (`make cv`), 06 also the zoo study (`make zoo`).
+EXTRA_INPUTS: dict[str, tuple[str, ...]] = {"04_training": ("results/cv/summary.json",),
+                                             "05_evaluation": ("results/cv/summary.json",),
+                                             "06_comparison": ("results/summary.json",
+                                                               "results/cv/summary.json")}
+#: The notebooks whose outputs a notebook reads (05: the model and training record of 04; 06:
+#: the evaluation of 05 and the training record of 04). A notebook is stale when its code, its
+#: parameters, the package files it may run (:func:`notebook_dependencies`), the lock file,
+#: its extra inputs or one of these notebooks changed; nothing else reruns it.
+UPSTREAM: dict[str, tuple[str, ...]] = {"05_evaluation": ("04_training",),
+                                         "06_comparison": ("04_training", "05_evaluation")}
+
+
+def chain_hashes(profile: str) -> dict[str, str]:
+    """Input hash of every notebook: its own inputs and the hashes of its :data:`UPSTREAM`
+    notebooks (so a change reruns the notebook and those that read its outputs)."""
+    out: dict[str, str] = {}
+    for name in notebook_names():
+        extra = "".join(sha256_file(config.PROJECT_ROOT / f) if (config.PROJECT_ROOT / f).exists()
+                        else f"{f}: missing" for f in EXTRA_INPUTS.get(name, ()))
+        upstream = "".join(out[u] for u in UPSTREAM.get(name, ()))
+        out[name] = input_hash(config.NOTEBOOKS_DIR / f"{name}.ipynb",
+                               notebook_params(profile, name), upstream + extra,
+                               _package_hash(notebook_dependencies(name)))
+    return out
+
+
+def _manifest_path(profile: str) -> Path:
+    return output_dirs(profile)["build"] / "manifest.json"
+
+
+def load_manifest(profile: str) -> dict[str, Any]:
+    """The run manifest of a profile (a new, empty one if none exists)."""
+    path = _manifest_path(profile)
+    manifest = json.loads(path.read_text()) if path.exists() else {}
+    manifest.setdefault("run_id", uuid.uuid4().hex[:12])
+    manifest.setdefault("profile", profile)
+    manifest.setdefault("notebooks", {})
+    return manifest
+
+
+def _ipc_kernel_manager() -> type:
+    """jupyter_client's async kernel manager on local IPC sockets instead of TCP: the kernel
+    listens on no network port, and prints no transport-encryption warning."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IpcKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.setdefault("transport", "ipc")
+            super().__init__(**kwargs)
+
+    return IpcKernelManager
+
+
+def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
+                 timeout: int | None = 3600) -> float:
+    """Execute one notebook unless its outputs are current; return the wall time in seconds.
+    ``timeout``: seconds per cell (None: no limit)."""
+    import papermill as pm
+
+    src = config.NOTEBOOKS_DIR / f"{name}.ipynb"
+    dirs = output_dirs(profile)
+    params = notebook_params(profile, name)
+    out = dirs["build"] / f"{name}.ipynb"
+    recorded = load_manifest(profile)["notebooks"].get(name, {})
+    if not force and out.exists() and recorded.get("input_hash") == digest:
+        print(f"[{profile}] {name}: up to date, skipped", flush=True)
+        print_summary(name, profile)
+        return 0.0
+    for d in dirs.values():  # before the notebook runs: its outputs must have a place
+        check_writable(d)
+    env = {"HAR_RESULTS_DIR": str(dirs["results"]), "HAR_FIGURES_DIR": str(dirs["figures"]),
+           "HAR_PROFILE": profile, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0",
+           "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # inherited by the kernel papermill starts
+    running = dirs["build"] / f"{name}.running.ipynb"
+    log = logging.getLogger("papermill")
+    handler = logging.FileHandler(dirs["build"] / f"{name}.log", mode="w")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    print(f"[{profile}] {name}: running -> {config.shown(out)} (log: {config.shown(Path(handler.baseFilename))})",
+          flush=True)
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(src, running, parameters=params, kernel_name="python3",
+                            cwd=str(config.NOTEBOOKS_DIR), execution_timeout=timeout,
+                            progress_bar=False, log_output=True, report_mode=False,
+                            kernel_manager_class=_ipc_kernel_manager())
+    except BaseException as exc:
+        failed = dirs["build"] / f"{name}.failed.ipynb"
+        if running.exists():
+            os.replace(running, failed)
+        print(f"[{profile}] {name}: FAILED after {time.perf_counter() - t0:.1f} s; executed "
+              f"copy at {config.shown(failed)}, log at {config.shown(Path(handler.baseFilename))}",
+              file=sys.stderr, flush=True)
+        if isinstance(exc, pm.PapermillExecutionError):
+            raise notebook_error(name, exc, failed) from exc
+        raise
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    wall = time.perf_counter() - t0
+    os.replace(running, out)
+    _record(profile, name, digest, params, wall, new_run=name == notebook_names()[0])
+    print(f"[{profile}] {name}: done in {wall:.1f} s", flush=True)
+    print_summary(name, profile)
+    return wall
+
+
+def notebook_error(name: str, exc: Any, executed: Path) -> HarDataError:
+    """A failed notebook's own error (papermill's ``PapermillExecutionError``: the exception
+    type and message raised in the kernel) as a :class:`HarDataError`: a project error keeps
+    its message and fix; the executed copy holds the traceback."""
+    evalue = str(exc.evalue).strip()
+    inner = "\n".join(f"    {line}" for line in evalue.splitlines())
+    cell = f"cell [{exc.exec_count}]" if exc.exec_count else f"cell {exc.cell_index}"
+    return HarDataError(
+        None, f"notebook {name} stopped in {cell} with {exc.ename}:\n{inner}",
+        ("as its message says above" if "Fix:" in evalue
+         else "see the traceback in the executed copy")
+        + f"; the executed copy, traceback included: {config.shown(executed)}")
+
+
+def print_summary(name: str, profile: str) -> None:
+    """Print the headline results a notebook wrote, if it has a console summary."""
+    from .reporting.report import CONSOLE
+
+    if name in CONSOLE:
+        text = CONSOLE[name](output_dirs(profile)["results"])
+        print("\n".join(f"[{profile}] {name}: {line}" for line in text.splitlines()), flush=True)
+
+
+def _data_provenance(profile: str) -> dict[str, Any] | None:
+    path = output_dirs(profile)["results"] / "data_summary.json"
+    if not path.exists():
+        return None
+    p = json.loads(path.read_text())["provenance"]
+    keep = ("source", "source_label", "archive_sha256", "resource_sha256", "package_version",
+            "preprocessing", "cache")
+    return {k: p[k] for k in keep if k in p}
+
+
+def _record(profile: str, name: str, digest: str, params: dict[str, Any], wall: float,
+            new_run: bool = False) -> None:
+    """Record a finished notebook in the manifest; ``new_run`` (the first notebook ran again)
+    gives the run a new id, so a published run id names one execution of the data step."""
+    manifest = load_manifest(profile)
+    if new_run:
+        manifest["run_id"] = uuid.uuid4().hex[:12]
+    env = environment()
+    manifest.update({"git": env["git"], "python": env["python"], "packages": env["packages"],
+                     "platform": env["platform"], "cpu_count": os.cpu_count(),
+                     "data": _data_provenance(profile),
+                     "seed": params.get("SEED", manifest.get("seed"))})
+    manifest["notebooks"][name] = {
+        "input_hash": digest, "parameters": params, "wall_seconds": round(wall, 2),
+        "finished_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": env["git"]["commit"]}
+    write_json_atomic(_manifest_path(profile), manifest)
+
+
+def run(names: list[str] | None, profile: str, *, force: bool = False, timeout: int = 3600) -> float:
+    """Run ``names`` (default: all notebooks) in pipeline order; return total execution time."""
+    order = notebook_names()
+    names = order if not names else names
+    unknown = sorted(set(names) - set(order))
+    if unknown:
+        raise HarDataError(None, f"unknown notebook(s) {unknown}",
+                           f"choose from {order} (study notebooks: `har study`)")
+    hashes = chain_hashes(profile)
+    total, t0 = 0.0, time.perf_counter()
+    for i, name in enumerate(n for n in order if n in names):
+        print(f"[{profile}] ({i + 1}/{len(names)}) {name}", flush=True)
+        total += run_notebook(name, profile, hashes[name], force=force, timeout=timeout)
+    print(f"[{profile}] all done: {len(names)} notebook(s), {total:.1f} s of execution, "
+          f"{time.perf_counter() - t0:.1f} s wall")
+    return total
+
+
+def run_study(name: str, profile: str, *, force: bool = False, timeout: int | None = None
+              ) -> float:
+    """Run the study notebook ``name`` (one of ``config.STUDY_NOTEBOOKS``) with
+    ``params/<profile>.yml``; its hash covers its own code and parameters and both packages
+    (no upstream notebooks). Cells have no time limit by default: a study's run cell may
+    take hours (its jobs resume when interrupted)."""
+    if name not in config.STUDY_NOTEBOOKS:
+        raise HarDataError(None, f"{name} is not a study notebook",
+                           f"choose from {list(config.STUDY_NOTEBOOKS)} (pipeline notebooks: "
+                           "`har run`)")
+    digest = input_hash(config.NOTEBOOKS_DIR / f"{name}.ipynb", notebook_params(profile, name))
+    return run_notebook(name, profile, digest, force=force, timeout=timeout)
+
+
+# --- publishing ---------------------------------------------------------------------------
+
+def clean_notebook(nb: dict[str, Any], run_id: str, profile: str) -> dict[str, Any]:
+    """An executed notebook made diffable: outputs kept; injected parameters, execution counts
+    and every metadata key but the cells' tags and the notebook's kernel and language removed
+    (nbconvert's ``ClearMetadataPreprocessor``); the run id recorded in the notebook metadata."""
+    import nbformat
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+
+    node = nbformat.from_dict(nb)
+    node.cells = [c for c in node.cells
+                  if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    node, _ = ClearMetadataPreprocessor(
+        preserve_cell_metadata_mask={"tags"},
+        preserve_nb_metadata_mask={"kernelspec", "language_info"}).preprocess(node, {})
+    for c in node.cells:
+        # the preprocessor clears code cells only
+        c.metadata = {k: v for k, v in c.metadata.items() if k == "tags"}
+        if c.cell_type == "code":
+            c.execution_count = None
+            for o in c.outputs:
+                if "execution_count" in o:
+                    o.execution_count = None
+    node.metadata["har"] = {"run_id": run_id, "profile": profile}
+    return json.loads(json.dumps(node))
+
+
+def _write_published(src: Path, dest: Path, run_id: str, profile: str) -> None:
+    """Write the executed notebook ``src`` to ``dest``, cleaned by :func:`clean_notebook`,
+    atomically (a crash leaves the old ``dest``)."""
+    clean = clean_notebook(json.loads(src.read_text()), run_id, profile)
+    with atomic_write(dest, "w") as f:
+        f.write(json.dumps(clean, indent=1, ensure_ascii=False) + "\n")
+
+
+#: Committed results written by other commands than the notebook run (benchmarks, studies).
+NOT_FROM_THE_RUN = ("results/manifest.json", "results/benchmarks/", "results/zoo/",
+                    "results/summary.json", "results/ablations/", "figures/ablations/",
+                    "results/runs/", "results/cv/", "results/deploy/", "figures/fig8_",
+                    "figures/fig9_")
+
+
+def output_checksums(root: Path | None = None) -> dict[str, str]:
+    """SHA-256 of every committed result and figure the notebook run wrote (path -> digest),
+    in the project or in ``root`` (a copy of its committed files, say)."""
+    root = config.PROJECT_ROOT if root is None else root
+    out = {}
+    for folder in (root / "results", root / "figures"):
+        for f in sorted(folder.rglob("*")):
+            rel = str(f.relative_to(root))
+            if f.is_file() and not f.name.startswith(".") and not rel.startswith(NOT_FROM_THE_RUN):
+                out[rel] = sha256_file(f)
+    return out
+
+
+def publish(profile: str = config.PUBLISHED_PROFILE) -> Path:
+    """Copy a finished, current ``paper`` run into the committed notebooks and manifest."""
+    if profile != config.PUBLISHED_PROFILE:
+        raise HarDataError(None, f"the profile {profile!r} is not published",
+                           f"publish the '{config.PUBLISHED_PROFILE}' profile (`make publish`)")
+    manifest = load_manifest(profile)
+    hashes = chain_hashes(profile)
+    stale = [n for n in notebook_names()
+             if manifest["notebooks"].get(n, {}).get("input_hash") != hashes[n]
+             or not (output_dirs(profile)["build"] / f"{n}.ipynb").exists()]
+    if stale:
+        raise HarDataError(output_dirs(profile)["build"],
+                           f"the {profile} run is missing or out of date for {stale}",
+                           "run `make reproduce` first")
+    for name in notebook_names():
+        _write_published(output_dirs(profile)["build"] / f"{name}.ipynb",
+                         config.NOTEBOOKS_DIR / f"{name}.ipynb", manifest["run_id"], profile)
+    smoke = load_manifest("smoke")["notebooks"]
+    smoke_times = {n: smoke[n]["wall_seconds"] for n in notebook_names() if n in smoke}
+    published = {**manifest, "notebooks": {n: manifest["notebooks"][n] for n in notebook_names()},
+                 "outputs": output_checksums(), "smoke_wall_seconds": smoke_times,
+                 "published_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    path = config.PROJECT_ROOT / "results" / "manifest.json"
+    write_json_atomic(path, published)
+    print(f"published run {manifest['run_id']}: {len(notebook_names())} notebooks, "
+          f"{len(published['outputs'])} result and figure files -> {path}")
+    return path
+
+
+def publish_study(name: str, profile: str) -> Path:
+    """Copy a full study's executed notebook (``build/<profile>/<name>.ipynb``) into
+    ``notebooks/``, cleaned like the published run, so that a reader who opens it sees the
+    committed study's tables and plots. Its code is unchanged, so its input hash is too."""
+    full = dict(zip(config.STUDY_NOTEBOOKS, config.STUDY_PROFILES))
+    if full.get(name) != profile:
+        raise HarDataError(None, f"{name} with profile {profile} is not a full study run",
+                           f"publish one of {full} (notebook: profile)")
+    src = output_dirs(profile)["build"] / f"{name}.ipynb"
+    if not src.exists():
+        raise HarDataError(src, "the executed study notebook does not exist",
+                           f"run the study first (`har study {name} --profile {profile}`)")
+    source = config.NOTEBOOKS_DIR / f"{name}.ipynb"
+    if _code_of(src) != _code_of(source):
+        raise HarDataError(src, f"it was run from other code than {config.shown(source)}",
+                           f"run the study again (`har study {name} --profile {profile} "
+                           "--force`)")
+    _write_published(src, source, load_manifest(profile)["run_id"], profile)
+    print(f"published {src} -> {source}")
+    return source
+

@@ -1,0 +1,178 @@
+"""Check a profile (``params/<profile>.yml``) before any notebook runs.
+
+A profile's values replace the defaults of a notebook's ``parameters`` cell. Each value is
+checked against that cell (the name is declared, the type is the default's: an integer where
+the default is an integer, a number where it is a float, ``true``/``false`` where it is a
+boolean) and against the rule of :data:`RULES` for its name (range, known models, data
+sources). A bad value raises :class:`~har_utils.io.HarDataError` naming the profile file, the
+notebook, the parameter, the value and what is allowed, so ``har run`` stops before the first
+notebook starts instead of failing inside one.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from har_utils import config
+from har_utils.io import HarDataError
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a parameter allows: ``ok(value)`` is True for the allowed values, ``allowed``
+    says which in words (the message's Fix)."""
+
+    ok: Callable[[Any], bool]
+    allowed: str
+
+
+def _at_least(low: float, what: str = "") -> Rule:
+    return Rule(lambda v: v >= low, f">= {low:g}{what}")
+
+
+def _between(low: float, high: float, *, open_high: bool = False) -> Rule:
+    if open_high:
+        return Rule(lambda v: low <= v < high, f"from {low:g} up to (not including) {high:g}")
+    return Rule(lambda v: low <= v <= high, f"from {low:g} to {high:g}")
+
+
+def _models() -> list[str]:
+    from har_utils.models import MODELS
+
+    return sorted(MODELS)
+
+
+def _optimizers() -> list[str]:
+    from har_utils.training import OPTIMIZERS
+
+    return list(OPTIMIZERS)
+
+
+def _studies() -> list[str]:
+    from .experiments.ablations.studies import STUDIES
+
+    return ["all", *STUDIES]
+
+
+def _model_list(value: str) -> bool:
+    names = [s.strip() for s in value.split(",") if s.strip()]
+    return all(n in _models() for n in names)
+
+
+SOURCES = ["auto", "uci", "hapt"]
+N_TRAIN = len(config.TRAIN_SUBJECTS)
+
+#: The rule of each parameter name, whatever notebook declares it (one meaning per name).
+RULES: dict[str, Rule] = {
+    "SOURCE": Rule(lambda v: v in SOURCES, f"one of {SOURCES} (auto: the official archive if "
+                                           "present, else the HAPT rebuild)"),
+    "SEED": _at_least(0),
+    "N_VALIDATION_SUBJECTS": _between(1, N_TRAIN - 1),
+    "TSNE_SAMPLES": _at_least(0, " (0: every window)"),
+    "PERPLEXITY": Rule(lambda v: v > 0, "> 0"),
+    "KNN_K": _at_least(1),
+    "MODEL": Rule(lambda v: v in _models(),
+                  "a registered model: {models} (a model of your own: register it in "
+                  "har_utils/models.py, docs/adapt.md)"),
+    "N_SUBSEQUENCES": Rule(lambda v: v >= 1 and config.WINDOW_LENGTH % v == 0,
+                           f"a divisor of the window's {config.WINDOW_LENGTH} samples (1, 2, 4, 8, ...)"),
+    "DROPOUT": _between(0, 1, open_high=True),
+    "EPOCHS": _at_least(0, " (0: the count chosen by protocol cv, results/cv/summary.json)"),
+    "BATCH_SIZE": _at_least(1),
+    "OPTIMIZER": Rule(lambda v: v in _optimizers(), "one of {optimizers}"),
+    "LEARNING_RATE": Rule(lambda v: v > 0, "> 0"),
+    "PATIENCE": _at_least(0, " (0: no early stopping)"),
+    "TIMING_REPEATS": _at_least(1),
+    "STUDY": Rule(lambda v: all(s.strip() in _studies() for s in v.split(",")),
+                  "'all' or a comma list of studies: {studies}"),
+    "SEEDS": _at_least(1),
+    "FINAL_SEEDS": _at_least(1),
+    "MAX_EPOCHS": _at_least(1),
+    "WORKERS": _at_least(1),
+    "MODELS": Rule(_model_list, "empty (the study's default) or a comma list of registered "
+                                "models: {models}"),
+    "REPEATS_SINGLE": _at_least(1),
+    "REPEATS_BIG": _at_least(1),
+    "DAY_HOURS": Rule(lambda v: v > 0, "> 0"),
+    "TF_THREADS": _at_least(0, " (0: TensorFlow's default)"),
+    "TIMELINE_SUBJECT": Rule(lambda v: v in config.TEST_SUBJECTS,
+                             f"a test subject: {list(config.TEST_SUBJECTS)}"),
+}
+
+
+def _allowed(rule: Rule) -> str:
+    words = {"models": _models, "optimizers": _optimizers, "studies": _studies}
+    text = rule.allowed
+    for name, values in words.items():
+        if "{" + name + "}" in text:
+            text = text.replace("{" + name + "}", ", ".join(values()))
+    return text
+
+
+def _kind(default: Any) -> tuple[type, ...]:
+    """The types a value may have where the parameters cell's default is ``default``."""
+    if isinstance(default, bool):
+        return (bool,)
+    if isinstance(default, int):
+        return (int,)
+    if isinstance(default, float):
+        return (int, float)
+    return (type(default),)
+
+
+_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def check(path: Path, notebook: str, params: Mapping[str, Any],
+          declared: Mapping[str, str]) -> None:
+    """Check a notebook's parameters from profile ``path`` against its ``parameters`` cell
+    (``declared``: name -> default source text, papermill's reading) and :data:`RULES`;
+    a :class:`HarDataError` names the first bad one."""
+    where = f"notebook {notebook}"
+    for name, value in params.items():
+        if name not in declared:
+            raise HarDataError(path, f"{where} has no parameter {name}",
+                               f"use one of {sorted(declared)}, or remove {name}")
+        default = ast.literal_eval(declared[name])
+        kinds = _kind(default)
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            raise HarDataError(path, f"{where}: {name}: {value!r} is not {_WORDS[kinds[-1]]}",
+                               f"{name} takes {_WORDS[kinds[-1]]} (the notebook's default is "
+                               f"{declared[name]})")
+        rule = RULES.get(name)
+        if rule is not None and not rule.ok(value):
+            raise HarDataError(path, f"{where}: {name}: {value!r} is not allowed",
+                               f"{name} takes {_allowed(rule)}")
+
+
+def check_sections(path: Path, profile: Mapping[str, Any], notebooks: list[str],
+                   declared: Callable[[str], Mapping[str, str]]) -> None:
+    """The profile's top level: ``common`` and notebook names only; each ``common`` name
+    declared by at least one notebook; every value a scalar."""
+    if not isinstance(profile, Mapping):
+        raise HarDataError(path, "a profile is a mapping of sections (common:, 04_training:, ...)",
+                           "see params/smoke.yml for the layout")
+    unknown = sorted(set(profile) - {"common", *notebooks})
+    if unknown:
+        raise HarDataError(path, f"unknown section(s) {unknown}",
+                           f"use 'common' or notebook names: {notebooks}")
+    for section, values in profile.items():
+        if values is None:
+            continue
+        if not isinstance(values, Mapping):
+            raise HarDataError(path, f"section {section} is not a mapping of NAME: value",
+                               "write one 'NAME: value' per line under it")
+        bad = {k: v for k, v in values.items() if not isinstance(v, (int, float, str, bool))}
+        if bad:
+            raise HarDataError(path, f"section {section}: parameters must be scalars, not {bad}",
+                               "give each parameter one number, string or true/false")
+    common = set(profile.get("common") or {})
+    everywhere = set().union(*(declared(n) for n in notebooks)) if notebooks else set()
+    stray = sorted(common - everywhere)
+    if stray:
+        raise HarDataError(path, f"common: no notebook has parameter(s) {stray}",
+                           f"use names from the notebooks' parameters cells: {sorted(everywhere)}")

@@ -1,0 +1,79 @@
+"""Render the generated blocks of README.md and of every page under ``docs/``.
+
+A block is the text between ``<!-- BEGIN name -->`` and ``<!-- END name -->``; :data:`BLOCKS`
+holds the one function that renders each name from the results folder, whichever file it is
+in. ``har readme`` (:mod:`har_studies.cli`; ``make readme``, also run by ``make publish``,
+``make deploy`` and ``make ablations``) rewrites every file whose blocks changed; ``--check`` only
+says which files are out of date (exit 1), as the test does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from har_utils import config
+
+from . import blocks, study_blocks
+
+BLOCKS: dict[str, Callable[[Path], str]] = {
+    "commands": blocks.commands_block, "notebooks": blocks.notebooks_block,
+    "results": blocks.results_block, "findings": blocks.findings_block,
+    "audit": blocks.audit_block, "data": blocks.data_block,
+    "checksums": blocks.checksums_block, "timings": blocks.timings_block,
+    "benchmarks": blocks.benchmarks_block, "backends": blocks.backends_block,
+    "zoo": study_blocks.zoo_block,
+    "cv": study_blocks.cv_block, "ablations": study_blocks.ablations_block,
+    "deploy": study_blocks.deploy_block}
+
+MARKER = re.compile(r"(<!-- BEGIN (?P<name>[\w-]+) -->\n).*?(<!-- END (?P=name) -->)", re.S)
+
+
+def doc_files(root: Path | None = None) -> list[Path]:
+    """README.md and every ``docs/*.md`` of the project (or of ``root``)."""
+    root = config.PROJECT_ROOT if root is None else root
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+
+
+def block_names(text: str) -> list[str]:
+    """The names of the generated blocks in ``text``, in order."""
+    return [m.group("name") for m in MARKER.finditer(text)]
+
+
+def render(text: str, results: Path | None = None) -> str:
+    """``text`` with every generated block it contains re-rendered from ``results`` (default:
+    the project's results folder). A block name without a renderer is an error."""
+    results = config.results_dir() if results is None else results
+    unknown = sorted(set(block_names(text)) - set(BLOCKS))
+    if unknown:
+        raise KeyError(f"no renderer for block(s) {', '.join(unknown)}; known: "
+                       f"{', '.join(BLOCKS)}")
+    cache: dict[str, str] = {}
+
+    def fill(m: re.Match[str]) -> str:
+        name = m.group("name")
+        if name not in cache:
+            cache[name] = BLOCKS[name](results)
+        return m.group(1) + cache[name] + "\n" + m.group(3)
+
+    return MARKER.sub(fill, text)
+
+
+def render_files(files: list[Path] | None = None, results: Path | None = None, *,
+                 write: bool = True) -> list[Path]:
+    """Re-render the blocks of ``files`` (default: :func:`doc_files`); write the ones that
+    changed when ``write``. Returns the files that were (or would be) changed."""
+    from har_utils.io import atomic_write
+
+    changed = []
+    for path in doc_files() if files is None else files:
+        old = path.read_text()
+        new = render(old, results)
+        if new != old:
+            changed.append(path)
+            if write:
+                with atomic_write(path, "w") as f:
+                    f.write(new)
+    return changed
+

@@ -1,0 +1,271 @@
+"""Generated blocks of the studies, each on its page under ``docs/``: the model zoo
+(``docs/zoo.md``), protocol cv (``docs/cv.md``), the ablation study (``docs/ablations.md``) and
+the deployment benchmark (``docs/deployment.md``).
+
+Each function takes the results folder and returns markdown that :mod:`.docs` puts
+between ``<!-- BEGIN name -->`` and ``<!-- END name -->``; every number is read from a results
+file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from har_utils.study_results import (cost_table, cv_table, inflation_table,
+                                    subject_comparison_table)
+
+from .report import epoch_rule_table, markdown_table, read_result, zoo_table
+
+
+def zoo_block(results: Path) -> str:
+    """Markdown: the cost table and the zoo's results table, from results/summary.json."""
+    s = read_result("summary.json", results)
+    if s is None:
+        return "_The zoo has not run yet: `make zoo-cost`, then `make zoo`._"
+    out = []
+    cost = cost_table(s)
+    if len(cost):
+        out += [f"Cost on {s['cost_table'].get('cpu_count', '?')} CPU cores (`make zoo-cost`):", "",
+                markdown_table(cost), ""]
+    table = zoo_table(s)
+    out += [f"Results ({s['n_runs']} runs; `make zoo` runs whatever is missing):", "",
+            markdown_table(table)]
+    if "train_seconds_total" in s:
+        out += ["", f"Compute: {s['train_seconds_total'] / 3600:.2f} h of training "
+                    f"({s['wall_seconds_total'] / 3600:.2f} h wall including evaluation) for these "
+                    f"{s['n_runs']} runs, on {s['cost_table'].get('cpu_count', '?') if s.get('cost_table') else '?'} CPU cores."]
+    subj = subject_comparison_table(s)
+    if len(subj):
+        mc = {t["model"]: t["p_value"] for t in s.get("mcnemar_vs_cnn_lstm_paper", [])}
+        subj["McNemar p (windows, seed 0)"] = subj["model"].map(mc)
+        out += ["", "Against `cnn_lstm_paper` under the zoo's protocol, test subject by test subject "
+                    "(per-subject accuracy, mean over seeds), beside McNemar's test on the windows of "
+                    "seed 0, whose p-values treat overlapping windows of one person as independent "
+                    "and so come out far too small:", "", markdown_table(subj.round(4))]
+    infl = inflation_table(s)
+    if len(infl):
+        out += ["", "The paper's protocol read honestly (cnn_lstm_paper): its fixed budget involves no "
+                    "choice made on the test set; only choosing the epoch on the test set inflates:", "",
+                markdown_table(infl)]
+    return "\n".join(out)
+
+
+def cv_block(results: Path) -> str:
+    """Markdown: protocol cv (``results/cv/summary.json``): the folds, each model's choice and
+    final test, the subject-level comparisons, and what is still missing."""
+    s = read_result("cv/summary.json", results)
+    if s is None:
+        return "_Protocol cv has not run yet: `make cv-cost`, then `make cv`._"
+    folds = "; ".join(f"{i}: {', '.join(map(str, f))}" for i, f in enumerate(s["folds"]))
+    out = [f"Data: {s['data']['source_label']}. Folds ({s['k_folds']}, held-out training subjects): "
+           f"{folds}.", ""]
+    cost = results / "cv" / "cost_table.csv"
+    if cost.exists():
+        import pandas as pd
+
+        c = pd.read_csv(cost, comment="#")
+        first = cost.read_text().splitlines()[0]
+        measured = first.split("measured on ", 1)[-1].split("; written by")[0] \
+            if "measured on " in first else "seconds per epoch as measured"
+        out += [f"Cost, planned before the runs (`make cv-cost`; at most "
+                f"{c['total hours (at most)'].sum():.1f} h of one worker; seconds per epoch "
+                f"measured on {measured}):", "", markdown_table(c.round(2)), ""]
+    t = cv_table(s)
+    if len(t):
+        out += [markdown_table(t), ""]
+    # summaries from before the epoch rules: the one-standard-error rule, model by model
+    out += epoch_rule_lines(s) if "epoch_rule" in s else one_se_lines(s)
+    c = subject_comparison_table(s)
+    if len(c):
+        out += ["Against `cnn_lstm_paper`, test subject by test subject (McNemar's window-level "
+                "p-values in the zoo table treat overlapping windows of one person as independent; "
+                "these pair the 9 test subjects instead):", "", markdown_table(c.round(4)), ""]
+    if s.get("missing"):
+        out += [f"Not run yet (`make cv` resumes): {'; '.join(s['missing'])}."]
+    return "\n".join(out).rstrip()
+
+
+def one_se_lines(s: dict[str, Any]) -> list[str]:
+    """Markdown lines: each Keras model's epoch count under the one-standard-error rule (the
+    rule of protocol cv summaries written before the epoch rules were chosen on the folds)."""
+    out: list[str] = []
+    for model, e in s["models"].items():
+        c = e["choice"]
+        if "epochs" not in c:
+            continue
+        spread = c["standard_error"] * c["folds"] ** 0.5
+        gain = 100 * (c["best_smoothed_accuracy"] - c["accuracy_at_chosen"])
+        if c["epochs"] == c["best_smoothed_epoch"]:
+            out += [f"`{model}`: the rule takes the best smoothed epoch itself, {c['epochs']} "
+                    f"({100 * c['accuracy_at_chosen']:.2f} % mean fold accuracy).", ""]
+            continue
+        out += [f"`{model}`: the smoothed mean fold accuracy is {100 * c['accuracy_at_chosen']:.2f} % "
+                f"at {c['epochs']} epochs and at most {100 * c['best_smoothed_accuracy']:.2f} % (epoch "
+                f"{c['best_smoothed_epoch']}): {gain:.2f} pp more for "
+                f"{c['best_smoothed_epoch'] - c['epochs']} more epochs, less than one standard error "
+                f"({100 * c['standard_error']:.2f} pp; the folds' accuracies there spread with a "
+                f"std of {100 * spread:.2f} pp, since the folds are different people), so the rule "
+                f"takes {c['epochs']}.", ""]
+    return out
+
+
+def epoch_rule_lines(s: dict[str, Any]) -> list[str]:
+    """Markdown lines: protocol cv's epoch rule chosen on the folds (nested scores of every
+    rule, the epochs each picks) and the classical model's C rule."""
+    r, out = s["epoch_rule"], []
+    if r:
+        out += [f"Epoch rule, chosen on the folds by {r['chosen_by']} ({r['tie_break']}): "
+                f"`{r['rule']}`, {r['description']}. Each rule's nested leave-one-fold-out score "
+                "(for each fold, the rule applied to the other folds' curves, the fold's raw "
+                "accuracy read at the epoch it picks; mean over folds, %), and in brackets the "
+                "epoch count it picks on all the folds:", "",
+                markdown_table(epoch_rule_table(s)), ""]
+    for model, e in s["models"].items():
+        rc = e["choice"].get("rule_choice")
+        if rc:
+            scores = ", ".join(f"`{n}` " + ("-" if t["mean"] is None else f"{100 * t['mean']:.2f}")
+                               for n, t in rc["scores"].items())
+            how = (rc["chosen_by"] if rc["chosen_by"].startswith("default") else
+                   "chosen on its own nested leave-one-fold-out scores")
+            out += [f"`{model}`: C = {e['choice']['C']:g}, by the C rule `{rc['rule']}`, "
+                    f"{rc['description']} ({how}, %: {scores}).", ""]
+    rows = [(m, e["sensitivity"], e.get("final")) for m, e in s["models"].items()
+            if e.get("sensitivity")]
+    if rows:
+        out += ["Sensitivity (never chosen): the earlier rule's epoch count, trained and tested "
+                "with the same seeds:", ""]
+        for m, sens, chosen in rows:
+            f = sens["final"]
+            line = (f"- `{m}`: `{sens['rule']}` takes {sens['epochs']} epochs: "
+                    f"{100 * f['accuracy_mean']:.2f} ± {100 * f['accuracy_std']:.2f} % "
+                    f"({f['n_seeds']} seed(s))")
+            if chosen:
+                line += (f", against {100 * chosen['accuracy_mean']:.2f} ± "
+                         f"{100 * chosen['accuracy_std']:.2f} % at the chosen "
+                         f"{chosen['epochs']} epochs")
+            out.append(line + ".")
+        out.append("")
+    return out
+
+
+def ablations_block(results: Path) -> str:
+    """Markdown: the ablation study (``results/ablations/summary.json``): compute, the best
+    point of each factor on validation, the combined candidates and the chosen configuration
+    against the paper's, tested once."""
+    s = read_result("ablations/summary.json", results)
+    if s is None:
+        return "_The ablation study has not run yet: `make ablations`._"
+    from ..experiments.ablations.summary import (factor_table, outcome_table, selection_table,
+                                                 trained_best_epochs)
+
+    trained = s["n_trained_runs"]
+    out = [f"Data: {s['data']['source_label']}. {s['n_runs']} run results "
+           f"({trained} trained, {s['n_runs'] - trained} reused: same configuration), "
+           f"{s['train_seconds_total'] / 3600:.2f} h of training "
+           f"({s['wall_seconds_total'] / 3600:.2f} h including evaluation), summed over runs"
+           + (f" that ran {' or '.join(map(str, s['parallel_workers']))} at a time on "
+              f"{' or '.join(map(str, s.get('cpu_counts') or ['?']))} cores" if s.get("parallel_workers") else "")
+           + ".", ""]
+    kept = trained_best_epochs(results)
+    if kept:
+        share = sum(3 <= e <= 9 for e in kept) / len(kept)
+        out += [f"Protocol of this study: the zoo's early stopping on the loss of 4 validation "
+                f"subjects (8, 17, 21, 25; patience 10, best weights kept). Its {len(kept)} "
+                f"trained runs kept epochs {min(kept)}-{max(kept)} (median "
+                f"{sorted(kept)[len(kept) // 2]}; {100 * share:.0f} % between 3 and 9), so each "
+                "factor was measured on an undertrained model; protocol cv, with the epoch "
+                "rule chosen on its folds, is the protocol that replaces it.", ""]
+    f = factor_table(s)
+    if len(f):
+        out += ["Each factor's best value on the validation subjects (test reported, never used "
+                "to choose):", "", markdown_table(f), ""]
+    _, cand = selection_table(s.get("selection"))
+    if len(cand):
+        out += ["Combined candidates, ranked on validation:", "", markdown_table(cand), ""]
+    o = outcome_table(s)
+    if len(o):
+        out += ["The chosen configuration, tested once:", "", markdown_table(o)]
+    return "\n".join(out).rstrip()
+
+
+def deploy_block(results: Path) -> str:
+    """Markdown: the deployment benchmark of notebook 08 (``results/deploy/benchmark.json``):
+    the paper model's variants, the targets, one day of recording and the streaming agreement."""
+    b = read_result("deploy/benchmark.json", results)
+    if b is None:
+        return "_The deployment benchmark has not run yet: notebook 08 (`make deploy`)._"
+    from ..deploy.tables import day_table, targets_table, variants_table
+    big = b["big_batch"]
+    v = variants_table(b)
+    tf_threads = b["tf_threads"].get("intra_op") if isinstance(b["tf_threads"], dict) \
+        else b["tf_threads"]
+    out = [f"Measured by notebook 08 (`make deploy`) on a {b['cpu_count']}-core CPU with {tf_threads} TensorFlow "
+           f"thread and 1 TFLite thread; test data: {b['data']['source_label']}. "
+           "Latency is the median of one-window calls, throughput that of batches of "
+           f"{big}:", ""]
+    cols = {"model": "model", "variant": "variant", "bytes": "bytes",
+            "ms_per_window_b1": "ms per window (batch 1)",
+            f"windows_per_s_b{big}": f"windows/s (batch {big})",
+            "accuracy_%": "test accuracy %", "lost_points": "points lost"}
+    prim = v[v["model"] == (b.get("targets") or {}).get("model", "cnn_lstm_paper")]
+    out += [markdown_table(prim[list(cols)].rename(columns=cols).round(3)), ""]
+    others = v[(v["model"] != prim["model"].iloc[0] if len(prim) else True)
+               & v["variant"].str.startswith(("tf_function", "tflite dynamic"))]
+    if len(others):
+        out += ["Other zoo models (untrained builds: latency and size only):", "",
+                markdown_table(others[["model", "parameters", "variant", "bytes",
+                                       "ms_per_window_b1", f"windows_per_s_b{big}"]].round(3)),
+                ""]
+    t = targets_table(b)
+    if len(t):
+        out += ["Targets:", "", markdown_table(t.round(3)), ""]
+    d = day_table(b)
+    if len(d):
+        first = next(iter(next(r["day"] for r in b["models"] if r.get("day")).values()))
+        out += [f"{first['hours']:g} h of 50 Hz recording ({first['data']}), filtered, windowed "
+                "and classified on one thread:", "", markdown_table(d.round(2)), ""]
+    out += [deploy_cost_text(b, read_result("benchmarks/deploy_workers.json", results)), ""]
+    st = b.get("streaming")
+    if st:
+        agree = ", ".join(f"{m.replace('_', '-')} filtering {100 * a['agreement_scored']:.2f} % "
+                          f"of {a['scored']:,} scored windows" for m, a in st["pooled"].items()
+                          if a["agreement_scored"] is not None)
+        out += [f"Streaming agreement ({st['data']}; {st['rule']}): {agree}."]
+    return "\n".join(out).rstrip()
+
+
+def deploy_cost_text(b: dict[str, Any], check: dict[str, Any] | None) -> str:
+    """What the benchmark cost: its seconds, how many models it measured at once, its three
+    largest stages, and (``check``: ``benchmarks/compare_deploy.py``'s result) what measuring
+    at once did to the timings."""
+    from ..deploy.tables import profile_table
+    workers = b.get("workers", 1)
+    text = (f"The benchmark took {b['seconds']:.0f} s, "
+            + ("one model after another" if workers == 1 else f"{workers} models at a time")
+            + " (the target for `make deploy`: 5 minutes, with every zoo model and the same "
+              "repeats).")
+    top = profile_table(b).head(3)
+    if len(top):
+        text += " Its largest stages: " + "; ".join(
+            f"{r.model} {r.stage} {r.seconds:.0f} s" for r in top.itertuples()) + "."
+    if check and workers > 1:
+        ratios = sorted((t["ratio"], t["model"], t["variant"], t["batch"])
+                        for t in check["timings"])
+        within = sum(0.85 <= r[0] <= 1.15 for r in ratios)
+        big = sum(r[3] != "1" for r in ratios if not 0.85 <= r[0] <= 1.15)
+        worst = ratios[-1]
+        text += (f" Measuring models at once was checked before it was published, in two "
+                 f"runs of commit `{check['parallel']['commit']['commit'][:7]}`"
+                 f"{' with uncommitted changes' if check['parallel']['commit'].get('dirty') else ''}"
+                 f": one model "
+                 f"after another {check['serial']['seconds']:.0f} s, {check['parallel']['workers']}"
+                 f" at a time {check['parallel']['seconds']:.0f} s "
+                 f"(`benchmarks/compare_deploy.py`, rule fixed beforehand: "
+                 f"{'passed' if check['accepted'] else 'failed'}). The median timing ratio is "
+                 f"{check['median_ratio']:.3f} and {within} of {len(ratios)} timings lie within "
+                 f"15 %; the others are up to {worst[0]:.2f} times slower ({worst[1]} "
+                 f"{worst[2]}, batch {worst[3]}); {big} of those {len(ratios) - within} are "
+                 f"batch-{b['big_batch']} throughputs.")
+    return text
+

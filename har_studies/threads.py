@@ -1,0 +1,102 @@
+"""The compute threads of this process: set them before the Keras backend starts.
+
+The numbers a run gives depend on how many threads computed it (same seed, other count: other
+float rounding), so every experiment run names its count (``Run.threads``) and its worker sets
+it here before the backend starts: the experiment runner per run, the deployment benchmark for
+its timings, the tests once before any test trains.
+
+- **JAX** (the training backend) sizes its CPU thread pool by the cores the process may run
+  on, so the count is set as the process's CPU affinity: ``n`` cores claimed with a lock file
+  each (``/tmp/har_utils-cpu-<i>.lock``, held while the process lives), so two workers of one
+  machine take different cores. JAX must not have started yet; after that its pool is fixed.
+- **TensorFlow** (the export): its intra-/inter-op thread settings, environment first.
+
+BLAS threads (numpy, scikit-learn) follow ``OMP_NUM_THREADS`` and the affinity; the classical
+runs also fix theirs with ``threadpoolctl``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+from har_utils import backend
+
+#: Lock files of the cores this process claimed (kept open: the locks last as long as it).
+_CLAIMS: list[IO[Any]] = []
+
+
+def _jax_started() -> bool:
+    """Whether JAX created its CPU client in this process (its thread pool is then fixed)."""
+    if "jax" not in sys.modules:
+        return False
+    try:
+        from jax._src import xla_bridge
+    except ImportError:  # another jax layout: assume it started
+        return True
+    return bool(getattr(xla_bridge, "_backends", {}))
+
+
+def _claim_cores(n: int) -> set[int]:
+    """``n`` of the cores this process may use, preferring ones no other process of this
+    machine has claimed (``fcntl`` lock per core); the claims are kept until exit."""
+    import fcntl
+
+    allowed = sorted(os.sched_getaffinity(0))
+    if n >= len(allowed):
+        return set(allowed)
+    folder = Path(tempfile.gettempdir())
+    mine: list[int] = []
+    for cpu in allowed:
+        if len(mine) == n:
+            break
+        f = open(folder / f"har_utils-cpu-{cpu}.lock", "a")  # noqa: SIM115 - kept open
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            continue
+        _CLAIMS.append(f)
+        mine.append(cpu)
+    for cpu in allowed:  # every core is claimed: share the first ones
+        if len(mine) == n:
+            break
+        if cpu not in mine:
+            mine.append(cpu)
+    return set(mine)
+
+
+def configure_threads(intra: int, inter: int = 1) -> dict[str, int]:
+    """Limit this process to ``intra`` compute threads (TensorFlow: ``intra`` intra-op and
+    ``inter`` inter-op threads). Set before the backend starts; if it already started, its
+    settings stay. The settings in effect are returned (:func:`current_threads`)."""
+    intra = int(intra)
+    os.environ["OMP_NUM_THREADS"] = str(intra)
+    if backend.current() == "jax":
+        if not _jax_started() and intra != len(os.sched_getaffinity(0)):
+            os.sched_setaffinity(0, _claim_cores(intra))
+        return current_threads()
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(intra)
+    os.environ["TF_NUM_INTEROP_THREADS"] = str(int(inter))
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        tf.config.threading.set_inter_op_parallelism_threads(int(inter))
+    except RuntimeError:  # the runtime is already initialised: its pools are fixed
+        pass
+    return current_threads()
+
+
+def current_threads() -> dict[str, int]:
+    """The compute threads of this process: on JAX the cores it may run on (``intra_op``;
+    ``inter_op`` 1), on TensorFlow its intra-/inter-op settings (0: TensorFlow's default)."""
+    if backend.current() == "jax":
+        return {"intra_op": len(os.sched_getaffinity(0)), "inter_op": 1}
+    import tensorflow as tf
+
+    return {"intra_op": int(tf.config.threading.get_intra_op_parallelism_threads()),
+            "inter_op": int(tf.config.threading.get_inter_op_parallelism_threads())}
