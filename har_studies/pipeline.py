@@ -248,11 +248,13 @@ EXTRA_INPUTS: dict[str, tuple[str, ...]] = {"04_training": ("results/cv/summary.
                                              "05_evaluation": ("results/cv/summary.json",),
                                              "06_comparison": ("results/summary.json",
                                                                "results/cv/summary.json")}
-#: The notebooks whose outputs a notebook reads (05: the model and training record of 04; 06:
+#: The notebooks whose outputs a notebook reads (04: the model record of 03; 05: the model and
+#: training record of 04; 06:
 #: the evaluation of 05 and the training record of 04). A notebook is stale when its code, its
 #: parameters, the package files it may run (:func:`notebook_dependencies`), the lock file,
 #: its extra inputs or one of these notebooks changed; nothing else reruns it.
-UPSTREAM: dict[str, tuple[str, ...]] = {"05_evaluation": ("04_training",),
+UPSTREAM: dict[str, tuple[str, ...]] = {"04_training": ("03_model",),
+                                         "05_evaluation": ("04_training",),
                                          "06_comparison": ("04_training", "05_evaluation")}
 
 

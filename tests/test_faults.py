@@ -85,7 +85,7 @@ def test_an_unreachable_scheduler_fails_within_seconds() -> None:
 
 @pytest.mark.parametrize("section, name, value, allowed", [
     ("04_training", "EPOCHS", "abc", "EPOCHS takes an integer"),
-    ("04_training", "EPOCHS", -3, "EPOCHS takes >= 0"),
+    ("04_training", "EPOCHS", 0, "EPOCHS takes >= 1"),
     ("03_model", "MODEL", "no_such_model", "MODEL takes a registered model"),
     ("04_training", "EPOCS", 3, "use one of"),
 ])

@@ -22,10 +22,10 @@ def write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: object) -> P
 
 @pytest.mark.parametrize("section, name, value, allowed", [
     ("04_training", "EPOCHS", "abc", "an integer"),
-    ("04_training", "EPOCHS", -3, ">= 0"),
+    ("04_training", "EPOCHS", 0, ">= 1"),
     ("04_training", "EPOCHS", 2.5, "an integer"),
     ("04_training", "TRAIN", 1, "true or false"),
-    ("04_training", "DROPOUT", 1.5, "up to (not including) 1"),
+    ("03_model", "DROPOUT", 1.5, "up to (not including) 1"),
     ("04_training", "OPTIMIZER", "adamw", "adam, adam_amsgrad, sgd"),
     ("04_training", "LEARNING_RATE", 0, "> 0"),
     ("03_model", "MODEL", "no_such_model", "a registered model: cnn"),
@@ -48,11 +48,10 @@ def test_a_bad_value_names_file_notebook_parameter_value_and_what_is_allowed(
 
 
 def test_a_good_value_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write(tmp_path, monkeypatch, {"common": {"SEED": 3}, "04_training": {
-        "EPOCHS": 5, "DROPOUT": 0.25, "LEARNING_RATE": 1, "MODEL": "cnn"}})
-    params = pipeline.notebook_params("bad", "04_training")
-    assert params == {"SEED": 3, "EPOCHS": 5, "DROPOUT": 0.25, "LEARNING_RATE": 1,
-                      "MODEL": "cnn"}
+    write(tmp_path, monkeypatch, {"common": {"SEED": 3}, "03_model": {"DROPOUT": 0.25, "MODEL": "cnn"},
+                                  "04_training": {"EPOCHS": 5, "LEARNING_RATE": 1}})
+    assert pipeline.notebook_params("bad", "04_training") == {"SEED": 3, "EPOCHS": 5, "LEARNING_RATE": 1}
+    assert pipeline.notebook_params("bad", "03_model") == {"DROPOUT": 0.25, "MODEL": "cnn"}
 
 
 @pytest.mark.parametrize("profile, problem", [

@@ -104,7 +104,7 @@ def test_04_trains_for_the_count_protocol_cv_chose() -> None:
     default = [c.source for c in cells("04_training") if "parameters" in c.metadata.get("tags", [])]
     assert profile["04_training"]["EPOCHS"] == chosen, (
         f"params/paper.yml trains {profile['04_training']['EPOCHS']} epochs, protocol cv chose {chosen}")
-    assert f"EPOCHS = {chosen}  #" in default[0], "notebook 04's EPOCHS default is not cv's choice"
+    assert f"\nEPOCHS = {chosen}\n" in f"\n{default[0]}\n", "notebook 04's EPOCHS default is not cv's choice"
 
 
 def git_status() -> str:
