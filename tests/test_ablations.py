@@ -169,8 +169,6 @@ def test_runs_go_to_the_runner_store_once_per_configuration(
     assert set(core.load_index()) == {j.name, twin.name}
     monkeypatch.setattr(runner, "run_one", lambda *a, **k: pytest.fail("trained again"))
     assert ab.execute([twin], ds, log=quiet) == [r]
-    with pytest.warns(UserWarning, match="never commits"):
-        ab.execute([j], ds, commit=True, log=quiet)
 
 
 @pytest.mark.slow  # two worker processes that import TensorFlow

@@ -20,7 +20,6 @@ of the command line ``har ablations`` (:mod:`har_studies.cli`).
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -342,19 +341,15 @@ def record(runs: Sequence[Run], ds: HarDataset) -> Path:
 
 
 def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
-            ship_data: bool | None = None, commit: bool = False,
-            log: Callable[[str], Any] = print, **execute_kw: Any) -> list[dict[str, Any]]:
+            ship_data: bool | None = None, log: Callable[[str], Any] = print, **execute_kw: Any) -> list[dict[str, Any]]:
     """Train what is missing of ``runs`` with :func:`runner.execute` (the same ``workers``,
     ``scheduler``, ``threads``, ``force``, ``backup_root``), record every stored one in the
     study's index and return the results, in order. ``ship_data`` defaults to sending ``ds``
     itself when the runs stay in this process (``workers <= 1``), its source name otherwise.
     A failed run is not recorded; the others are, then the runner's ``RuntimeError`` is raised.
-    ``commit`` is accepted for old callers and ignored (a warning says so): the runner never
-    commits; commit a study's results as a batch.
+    Nothing is committed: commit a study's results (``results/runs``, ``results/ablations``)
+    as a batch.
     """
-    if commit:
-        warnings.warn("commit=True is ignored: the runner never commits; commit the study's "
-                      "results (results/runs, results/ablations) as a batch", stacklevel=2)
     ship = workers <= 1 and not execute_kw.get("scheduler") if ship_data is None else ship_data
     try:
         return runner.execute(runs, ds, workers=workers, ship_data=ship, log=log, **execute_kw)
