@@ -63,6 +63,16 @@ def _model_list(value: str) -> bool:
     return all(n in _models() for n in names)
 
 
+def _channels(value: str) -> bool:
+    from har_utils.data import parse_channels
+
+    try:
+        parse_channels(value)
+    except ValueError:
+        return False
+    return True
+
+
 SOURCES = ["auto", "uci", "hapt"]
 N_TRAIN = len(config.TRAIN_SUBJECTS)
 
@@ -82,6 +92,8 @@ RULES: dict[str, Rule] = {
                            f"a divisor of the window's {config.WINDOW_LENGTH} samples (1, 2, 4, 8, ...)"),
     "DROPOUT": _between(0, 1, open_high=True),
     "EPOCHS": _at_least(1),
+    "CHANNELS": Rule(_channels, "'all' or a comma list of sensors (body_acc, body_gyro, "
+                                "total_acc) and channel names"),
     "BATCH_SIZE": _at_least(1),
     "OPTIMIZER": Rule(lambda v: v in _optimizers(), "one of {optimizers}"),
     "LEARNING_RATE": Rule(lambda v: v > 0, "> 0"),

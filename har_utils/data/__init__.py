@@ -122,6 +122,23 @@ def split_validation(ds: HarDataset, subjects: tuple[int, ...] | None = None
     return fit, val
 
 
+def parse_channels(spec: str) -> list[str]:
+    """The channel names a spec names: ``"all"`` (the nine of ``config.CHANNELS``), or a comma
+    list of channel names and sensor names (``body_acc``, ``body_gyro``, ``total_acc``: their
+    x, y, z), e.g. ``"total_acc"`` for the accelerometer alone. ``ValueError`` otherwise."""
+    if spec.strip() == "all":
+        return list(config.CHANNELS)
+    out: list[str] = []
+    for part in (p.strip() for p in spec.split(",")):
+        names = [c for c in config.CHANNELS if c == part or c.rsplit("_", 1)[0] == part]
+        if not names:
+            sensors = sorted({c.rsplit("_", 1)[0] for c in config.CHANNELS})
+            raise ValueError(f"unknown channel or sensor {part!r}: use 'all' or a comma list of "
+                             f"{', '.join(sensors)} or channel names ({', '.join(config.CHANNELS)})")
+        out += [n for n in names if n not in out]
+    return out
+
+
 def select_channels(ds: HarDataset, channels: Sequence[str]) -> HarDataset:
     """The same windows with only ``channels`` (names from ``config.CHANNELS``, kept in the
     order given): ``X`` becomes (n, 128, len(channels)) in both splits.
