@@ -79,7 +79,7 @@ def test_fold_runs_never_score_the_test_set(ds: HarDataset, tmp_path: Path) -> N
 
 def test_the_thread_count_is_part_of_a_run(ds: HarDataset) -> None:
     c = runner.checksum(ds)
-    assert "threads" not in tiny().config()  # 1, the default: keys made before it stay
+    assert tiny().config()["threads"] == 1  # every field is in the key, defaults too
     assert tiny(threads=0).config()["threads"] == 0 and tiny(threads=2).key(c) != tiny().key(c)
     assert tiny(threads=0).key(c) != tiny().key(c)
     with pytest.raises(ValueError, match="threads"):
@@ -90,7 +90,7 @@ def test_watch_test_scores_the_test_subjects_each_epoch_and_steers_nothing(
         ds: HarDataset, tmp_path: Path) -> None:
     c = runner.checksum(ds)
     paper = Run("tiny_cnn", 0, 2, watch_test=True)
-    assert "watch_test" not in Run("tiny_cnn", 0, 2).config()  # other keys stay as they were
+    assert Run("tiny_cnn", 0, 2).config()["watch_test"] is False
     assert paper.key(c) != Run("tiny_cnn", 0, 2).key(c)
     with pytest.raises(ValueError, match="watch_test"):
         Run("tiny_cnn", 0, 2, FIT, FOLD, watch_test=True)
@@ -222,11 +222,10 @@ def test_runs_record_their_backend_and_key_it(ds: HarDataset, tmp_path: Path) ->
     [r] = runner.execute([tiny()], ds, ship_data=True, backup_root=tmp_path)
     assert r["backend"] == backend.TRAINING == "jax"
     assert r["version"] == backend.version("jax") and r["device"].startswith(("CPU", "GPU"))
-    assert r["config"]["backend"] == "jax"
+    assert r["config"]["engine"] == "jax"
     checksum = runner.checksum(ds)
     assert tiny(backend="tensorflow").key(checksum) != tiny().key(checksum)
-    # the runs from before JAX keep their keys: no "backend" in their configuration
-    assert "backend" not in tiny(backend="tensorflow").config()
+    assert tiny(backend="tensorflow").config()["engine"] == "tensorflow"
     with pytest.raises(ValueError, match="backend"):
         tiny(backend="torch")
 
@@ -270,7 +269,10 @@ def test_classical_runs_fit_with_the_runs_blas_threads(ds: HarDataset,
     two = Run("logreg_features", 0, 1, FIT, FOLD, test=False, model_kwargs={"C": 0.1}, threads=2)
     runner.execute([one, two], ds, ship_data=True)
     assert seen[0] == {1} and max(seen[1]) <= 2
-    assert one.key("x") != two.key("x") and "threads" not in one.config()
+    assert one.key("x") != two.key("x") and one.config()["engine"] == "scikit-learn"
+    # a classical run needs no Keras backend: its key does not depend on one
+    assert one.key("x") == Run("logreg_features", 0, 1, FIT, FOLD, test=False,
+                               model_kwargs={"C": 0.1}, backend="tensorflow").key("x")
 
 
 @pytest.mark.slow
@@ -334,3 +336,13 @@ def test_two_runners_on_one_store_train_each_run_once(tmp_path: Path) -> None:
     assert len(trained) == 4, trained  # each of the 4 runs once, in one process or the other
     assert outs[0][0].splitlines()[-1] == outs[1][0].splitlines()[-1]
     assert not list((tmp_path / "results" / "runs").glob("*.lock"))
+
+
+def test_classical_runs_share_the_keras_workers_of_their_thread_count() -> None:
+    keras_run, other = tiny(), tiny(threads=2)
+    logreg = Run("logreg_features", 0, 1, FIT, FOLD, test=False, model_kwargs={"C": 0.1})
+    alone = Run("logreg_features", 0, 1, FIT, FOLD, test=False, model_kwargs={"C": 0.1}, threads=3)
+    runs = [keras_run, other, logreg, alone]
+    assert runner.process_group(logreg, runs) == runner.process_group(keras_run, runs) == ("jax", 1)
+    assert runner.process_group(other, runs) == ("jax", 2)
+    assert runner.process_group(alone, runs) == ("", 3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -73,13 +74,13 @@ def test_to_one_hot_rejects_2d():
         to_one_hot(np.ones((3, 6), dtype=int))
 
 
-def test_train_config_is_hashable_and_keyed():
+def test_train_config_is_hashable_and_describes_every_field():
     a = TrainConfig(model_kwargs={"dropout": 0.3, "conv_dropout": 0.2})
     b = TrainConfig(model_kwargs=(("conv_dropout", 0.2), ("dropout", 0.3)))
-    assert a == b and hash(a) == hash(b) and a.key() == b.key()
+    assert a == b and hash(a) == hash(b) and a.as_dict() == b.as_dict()
     assert a.model_kwargs == (("conv_dropout", 0.2), ("dropout", 0.3))
     assert a.as_dict()["model_kwargs"] == {"conv_dropout": 0.2, "dropout": 0.3}
-    assert len(a.key()) == 12 and a.key() != TrainConfig(seed=1).key()
+    assert set(a.as_dict()) == {f.name for f in dataclasses.fields(TrainConfig)}
     d = TrainConfig().as_dict()
     assert (d["model"], d["epochs"], d["batch_size"], d["optimizer"], d["learning_rate"],
             d["patience"], d["seed"]) == ("cnn_lstm_paper", 100, 32, "adam", 1e-3, 10, 0)
@@ -183,7 +184,7 @@ def test_save_and_load_round_trip(run, data, tmp_path: Path):
     h = load_history(paths["history"])
     assert h["history"] == result.history
     assert h["epochs_run"] == 2 and h["best_epoch"] == result.best_epoch
-    assert h["config"] == result.config.as_dict() and h["config_key"] == result.config.key()
+    assert h["config"] == result.config.as_dict()
     assert h["n_params"] == result.model.count_params()
     assert h["versions"]["keras"] and h["versions"]["tensorflow"]
     save_run(result, tmp_path / "models", "tiny")  # overwriting is fine
@@ -225,21 +226,11 @@ import keras  # noqa: E402
 
 from har_utils.training import (  # noqa: E402
     AUGMENTATIONS,
-    OPTIONAL_FIELDS,
     Augment,
     build_for,
     make_optimizer,
     set_seed,
 )
-
-#: Keys of runs configured before the optional fields existed: they must not change.
-KNOWN_KEYS = {"c1334b2c3f43": TrainConfig(),
-              "8e9e1e8fa0c4": TrainConfig(model="tiny_cnn", epochs=2, patience=5),
-              "f4f5684aa287": TrainConfig(model_kwargs={"dropout": 0.3}),
-              "01a198ba6023": TrainConfig(optimizer="sgd")}
-OLD_FIELDS = {"model", "model_kwargs", "epochs", "batch_size", "optimizer", "learning_rate",
-              "patience", "seed"}
-
 
 def offset_windows(n: int, seed: int, offset: float = 0.0) -> Split:
     """Learnable windows with a per-channel offset and scale (so standardising matters)."""
@@ -248,30 +239,15 @@ def offset_windows(n: int, seed: int, offset: float = 0.0) -> Split:
     return Split((X + offset).astype(np.float32), s.y, s.subject)
 
 
-def test_optional_fields_defaults_and_key_stability():
+def test_optional_fields_defaults_and_round_trip():
     cfg = TrainConfig()
     assert (cfg.standardize, cfg.augment, cfg.noise_std, cfg.scale_std, cfg.max_shift) == (
         False, "none", 0.01, 0.1, 8)
-    assert OPTIONAL_FIELDS == {"standardize": False, "augment": "none", "noise_std": 0.01,
-                               "scale_std": 0.1, "max_shift": 8}
-    for key, c in KNOWN_KEYS.items():
-        assert set(c.as_dict()) == OLD_FIELDS and c.key() == key
-    # explicitly passing a default is the same run
-    assert TrainConfig(standardize=False, augment="none", max_shift=8).key() == "c1334b2c3f43"
-
-
-def test_optional_fields_appear_when_set_and_round_trip():
     cfg = TrainConfig(standardize=True, augment="shift+noise", noise_std=0.05)
     d = cfg.as_dict()
-    assert set(d) - OLD_FIELDS == {"standardize", "augment", "noise_std"}
     assert d["augment"] == "noise+shift"  # canonical order of AUGMENTATIONS
-    assert TrainConfig(**d) == cfg and TrainConfig(**d).key() == cfg.key()
+    assert TrainConfig(**d) == cfg and TrainConfig(**d).as_dict() == d
     assert cfg.augmentations == ("noise", "shift")
-    assert cfg.key() not in KNOWN_KEYS
-    keys = {TrainConfig(**{k: v}).key() for k, v in [("standardize", True), ("augment", "noise"),
-                                                      ("noise_std", 0.02), ("scale_std", 0.2),
-                                                      ("max_shift", 4)]}
-    assert len(keys) == 5
     assert TrainConfig(augment="scaling+noise") == TrainConfig(augment="noise+scaling")
     assert TrainConfig(augment="+".join(AUGMENTATIONS)).augmentations == AUGMENTATIONS
 

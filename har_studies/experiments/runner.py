@@ -61,9 +61,18 @@ SCHEDULER_FIX = ("start one (`dask scheduler --port 8786`, then on each machine 
 PROBA_DECIMALS = 5
 
 
+def process_group(run: "Run", runs: Iterable["Run"]) -> tuple[str, int]:
+    """The worker processes ``run`` can share: (Keras backend, threads). A classical run
+    needs no Keras backend: it joins the first Keras group with its thread count, if any."""
+    if run.model not in CLASSICAL:
+        return run.backend, run.threads
+    keras_groups = sorted({(r.backend, r.threads) for r in runs if r.model not in CLASSICAL})
+    return next((g for g in keras_groups if g[1] == run.threads), ("", run.threads))
+
+
 def engine(model: str, backend: str) -> str:
     """What a run of ``model`` on Keras ``backend`` computes on: the backend, or
-    "scikit-learn" for the classical models (their ``backend`` field only keeps keys stable)."""
+    "scikit-learn" for the classical models."""
     return "scikit-learn" if model in CLASSICAL else backend
 
 
@@ -106,8 +115,7 @@ class Run:
     #: rounding, another run), so it is part of the run. 0: the backend's default, as many as
     #: the machine has cores (the zoo's first runs).
     threads: int = 1
-    #: The Keras backend it trains on (``har_utils.backend``). Part of the key except for
-    #: "tensorflow", the backend of every run before JAX, whose keys stay as they were.
+    #: The Keras backend it trains on (``har_utils.backend``; classical runs ignore it).
     backend: str = backend_module.TRAINING
     study: str = field(default="", compare=False)
     name: str = field(default="", compare=False)
@@ -135,8 +143,6 @@ class Run:
             raise ValueError(f"{self.label}: threads must be >= 0 (0: the backend's default)")
         if self.backend not in BACKENDS:
             raise ValueError(f"{self.label}: backend must be one of {BACKENDS}")
-        if self.model in CLASSICAL:  # no Keras: the field would only split identical runs
-            object.__setattr__(self, "backend", "tensorflow")
 
     @property
     def label(self) -> str:
@@ -169,25 +175,21 @@ class Run:
                            **{**base, **settings})
 
     def config(self) -> dict[str, Any]:
-        """Everything that decides the result besides the data (JSON-ready)."""
+        """Everything that decides the result besides the data (JSON-ready): every field but
+        ``study`` and ``name``, with the training settings resolved (``train_config``) and
+        ``engine`` for the backend (classical runs: "scikit-learn", whatever ``backend`` says)."""
         if self.model in CLASSICAL:
             what: dict[str, Any] = {"estimator": "StandardScaler + LogisticRegression",
                                     "model": self.model, "model_kwargs": dict(self.model_kwargs)}
         else:
             what = {"train_config": self.train_config().as_dict()}
-        out = {**what, "fit_subjects": list(self.fit_subjects),
-               "val_subjects": list(self.val_subjects), "test": self.test,
-               "channels": list(self.channels) or list(config.CHANNELS)}
-        if self.watch_test:  # only when set: the keys of every other run stay as they were
-            out["watch_test"] = True
-        if self.threads != 1:  # likewise: 1 is the default
-            out["threads"] = self.threads
-        if self.backend != "tensorflow":  # the runs before JAX keep their keys
-            out["backend"] = self.backend
-        return out
+        return {**what, "fit_subjects": list(self.fit_subjects),
+                "val_subjects": list(self.val_subjects), "test": self.test,
+                "channels": list(self.channels) or list(config.CHANNELS),
+                "watch_test": self.watch_test, "threads": self.threads, "engine": self.engine}
 
     def key(self, checksum: str) -> str:
-        """Hash of :meth:`config` and the data's checksum (16 hex digits)."""
+        """The run's key: a hash of :meth:`config` and the data's checksum (16 hex digits)."""
         blob = json.dumps({**self.config(), "data_sha256": checksum}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -552,12 +554,13 @@ def _train(todo: dict[str, Run], mine: set[str], *, payload: HarDataset | str, e
         backend = {"backend": "loky" if workers > 1 else "sequential", "n_jobs": workers}
     failures: list[str] = []
     try:
-        for n, group_key in enumerate(sorted({(r.backend, r.threads) for r in todo.values()})):
+        groups = {k: process_group(r, todo.values()) for k, r in todo.items()}
+        for n, group_key in enumerate(sorted(set(groups.values()))):
             if n and backend["backend"] == "loky":  # fresh processes for other settings
                 from joblib.externals.loky import get_reusable_executor
 
                 get_reusable_executor().shutdown(wait=True)
-            group = {k: r for k, r in todo.items() if (r.backend, r.threads) == group_key}
+            group = {k: r for k, r in todo.items() if groups[k] == group_key}
             with parallel_config(**backend):
                 tasks = (delayed(_guarded)(k, r, payload, expected, str(backup_root))
                          for k, r in group.items() if claimed(k))

@@ -20,13 +20,13 @@ from __future__ import annotations
 from .callbacks import EpochLog, EpochScores, EpochSeeds, ResumableEarlyStopping
 from .labels import ACTIVITY_IDS, predict_classes, to_one_hot
 from .layers import AUGMENTATIONS, Augment, parse_augment, standardization_layer
-from .loop import (OPTIMIZERS, OPTIONAL_FIELDS, TrainConfig, TrainResult, build_for,
+from .loop import (OPTIMIZERS, TrainConfig, TrainResult, build_for,
                    make_optimizer, set_seed, train)
 from .saving import (MISSING_MODEL_FIX, VERSIONED, inputs_digest, load_history, load_model,
                      save_model_atomic, save_run, train_once)
 
 __all__ = [
-    "ACTIVITY_IDS", "AUGMENTATIONS", "MISSING_MODEL_FIX", "OPTIMIZERS", "OPTIONAL_FIELDS",
+    "ACTIVITY_IDS", "AUGMENTATIONS", "MISSING_MODEL_FIX", "OPTIMIZERS",
     "VERSIONED", "Augment", "EpochLog", "EpochScores", "EpochSeeds", "ResumableEarlyStopping", "TrainConfig", "TrainResult",
     "build_for", "inputs_digest", "load_history", "load_model", "make_optimizer",
     "parse_augment", "predict_classes", "save_model_atomic", "save_run", "set_seed",

@@ -15,13 +15,12 @@ uninterrupted (on the JAX backend, which the project trains on: ``har_utils.back
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +66,7 @@ def set_seed(seed: int) -> None:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that decides a training run (hashable; ``key()`` names the run)."""
+    """Everything that decides a training run (hashable)."""
 
     model: str = "cnn_lstm_paper"
     #: Model hyper-parameters as sorted (key, value) pairs; a dict is accepted and converted.
@@ -78,8 +77,6 @@ class TrainConfig:
     learning_rate: float = config.PAPER_LEARNING_RATE
     patience: int = 10
     seed: int = 0
-    # Fields below are left out of as_dict()/key() while at their defaults, so the keys of
-    # runs configured before they existed do not change.
     #: Standardise each channel with the fit windows' mean/std (a first layer of the model).
     standardize: bool = False
     #: Training-only augmentation: "none" or "+"-joined names from ``AUGMENTATIONS``.
@@ -117,26 +114,11 @@ class TrainConfig:
         return dict(self.model_kwargs)
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict (``model_kwargs`` as a dict); the optional fields
-        (``OPTIONAL_FIELDS``) only where they differ from their defaults."""
-        d = {"model": self.model, "model_kwargs": self.kwargs, "epochs": self.epochs,
-             "batch_size": self.batch_size, "optimizer": self.optimizer,
-             "learning_rate": self.learning_rate, "patience": self.patience,
-             "seed": self.seed}
-        d.update({k: getattr(self, k) for k, default in OPTIONAL_FIELDS.items()
-                  if getattr(self, k) != default})
+        """Every field, as a plain JSON-ready dict (``model_kwargs`` as a dict). A run's key
+        (the experiment runner's) hashes it."""
+        d = asdict(self)
+        d["model_kwargs"] = self.kwargs
         return d
-
-    def key(self) -> str:
-        """Short SHA-256 of the key-sorted JSON of :meth:`as_dict` (12 hex digits)."""
-        text = json.dumps(self.as_dict(), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-#: The fields left out of ``as_dict()``/``key()`` while at these defaults.
-OPTIONAL_FIELDS: dict[str, Any] = {
-    f.name: f.default for f in fields(TrainConfig)
-    if f.name in ("standardize", "augment", "noise_std", "scale_std", "max_shift")}
 
 
 def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:

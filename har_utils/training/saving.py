@@ -61,7 +61,6 @@ def save_run(result: TrainResult, directory: str | os.PathLike[str], name: str,
         "seconds": round(result.seconds, 3),
         "seconds_per_epoch": round(result.seconds_per_epoch, 3),
         "config": result.config.as_dict(),
-        "config_key": result.config.key(),
         "n_params": count_params(result.model),
         "versions": package_versions(VERSIONED),
         "backend": backend.describe(),
@@ -77,7 +76,7 @@ def inputs_digest(config: TrainConfig, fit: Split, val: Split | None) -> str:
     the models, the versions of keras, jax, jaxlib, tensorflow and numpy, and the backend."""
     from .. import models
 
-    h = hashlib.sha256(config.key().encode())
+    h = hashlib.sha256(json.dumps(config.as_dict(), sort_keys=True, default=str).encode())
     for split in (fit, val):
         if split is not None:
             h.update(np.ascontiguousarray(split.X, dtype=np.float32).tobytes())

@@ -1,0 +1,109 @@
+"""One-time migration of the run store to the one key (``Run.key``): every field of a run's
+description in its key, none left out "while at its default".
+
+Before, ``Run.config()`` and ``TrainConfig.as_dict()`` left out fields at their defaults
+(``threads`` 1, ``backend`` "tensorflow", ``watch_test`` False, ``standardize`` False, ...)
+so that runs stored before a field existed kept their keys. This rewrites each stored run
+whose file name is an old key: its ``config`` and ``run`` in full, ``key`` and file name the
+new key, and the ablation study's index. It first checks that the old key is the hash of the
+stored config (so the file says what it is) and that the run rebuilt from it resolves to the
+same training settings. Results (histories, predictions, scores) are not touched. Idempotent:
+a file already named by its new key is skipped, so runs trained later by code from before
+the migration (an older worktree) are re-keyed by running it again::
+
+    python -m har_studies.experiments.rekey            # results/runs (HAR_RESULTS_DIR)
+
+Delete this module once no run with an old key is left to bring in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from har_utils import config
+from har_utils.io import HarDataError, write_json_atomic
+
+from .ablations.studies import index_path
+from .runner import CLASSICAL, Run, runs_dir
+
+
+#: The fix of every refusal: the file was left as it was.
+LEAVE = "nothing was changed for this file: compare it with its git history and fix it by hand"
+
+
+def _old_key(stored_config: dict[str, Any], checksum: str) -> str:
+    blob = json.dumps({**stored_config, "data_sha256": checksum}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _json(x: Any) -> Any:
+    return json.loads(json.dumps(x, sort_keys=True, default=str))
+
+
+def rebuilt(result: dict[str, Any]) -> Run:
+    """The :class:`Run` a stored result describes: its ``run`` fields, with ``backend``,
+    ``threads`` and ``watch_test`` from its stored config, where absence meant the default of
+    the time ("tensorflow", 1, False)."""
+    names = {f.name for f in fields(Run)}
+    kw = {k: v for k, v in result["run"].items() if k in names}
+    stored = result["config"]
+    if "engine" in stored:  # already in full: the run as stored
+        return Run(**kw)
+    kw["threads"] = int(stored.get("threads", 1))
+    kw["watch_test"] = bool(stored.get("watch_test", False))
+    if kw.get("model") not in CLASSICAL:
+        kw["backend"] = stored.get("backend", "tensorflow")
+    kw["fit_subjects"] = tuple(kw.get("fit_subjects", ()))
+    kw["val_subjects"] = tuple(kw.get("val_subjects", ()))
+    kw["channels"] = tuple(kw.get("channels", ()))
+    return Run(**kw)
+
+
+def rekey_file(path: Path) -> tuple[str, str] | None:
+    """Rewrite one stored run under its new key; (old, new), or None when it has it already."""
+    result = json.loads(path.read_text())
+    checksum = result["data"]["checksum_sha256"]
+    run = rebuilt(result)
+    new = run.key(checksum)
+    if path.stem == new:
+        return None
+    old = result["key"]
+    if path.stem != old or _old_key(result["config"], checksum) != old:
+        raise HarDataError(path, "its name, its key and its config disagree", LEAVE)
+    cfg = run.config()
+    if "train_config" in result["config"]:
+        before = _json(result["config"]["train_config"])
+        after = _json(cfg["train_config"])
+        if any(after.get(k) != v for k, v in before.items()):
+            raise HarDataError(path, f"the rebuilt run resolves to other training settings "
+                               f"({before} -> {after})", LEAVE)
+    result.update(key=new, config=cfg, run={**run.as_dict(), "study": result["run"].get("study", ""),
+                                            "name": result["run"].get("name", "")})
+    target = path.with_name(f"{new}.json")
+    if target.exists():
+        raise HarDataError(target, f"exists already ({config.shown(path)} is the same run)", LEAVE)
+    write_json_atomic(target, result)
+    path.unlink()
+    return old, new
+
+
+def main() -> int:
+    store = runs_dir()
+    moved = dict(m for m in (rekey_file(p) for p in sorted(store.glob("*.json"))) if m)
+    index = index_path()
+    if moved and index.exists():
+        entries = json.loads(index.read_text())
+        for entry in entries.values():
+            entry["key"] = moved.get(entry["key"], entry["key"])
+        write_json_atomic(index, entries)
+    print(f"{len(moved)} run(s) re-keyed in {config.shown(store)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
