@@ -40,13 +40,14 @@ def mcnemar(y_true: Any, pred_a: Any, pred_b: Any) -> dict[str, Any]:
 def subject_comparison(a: dict[str, float], b: dict[str, float], n_boot: int = 10000,
                        seed: int = 0) -> dict[str, Any]:
     """Paired comparison of two models by test subject (per-subject accuracy, mean over
-    seeds): the mean difference a - b, a paired subject bootstrap interval of it, and the
-    Wilcoxon signed-rank test."""
+    seeds): the mean difference a - b, a paired subject bootstrap interval of it (percentile,
+    ``scipy.stats.bootstrap`` over the per-subject differences), and the Wilcoxon signed-rank
+    test."""
     subjects = sorted(set(a) & set(b), key=int)
     d = np.array([a[s] - b[s] for s in subjects])
-    rng = np.random.default_rng(seed)
-    boots = d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(axis=1)
-    low, high = np.quantile(boots, [0.025, 0.975])
+    low, high = scipy.stats.bootstrap((d,), np.mean, n_resamples=n_boot, method="percentile",
+                                      confidence_level=0.95,
+                                      rng=np.random.default_rng(seed)).confidence_interval
     p = float(scipy.stats.wilcoxon(d).pvalue) if np.any(d != 0) else 1.0
     return {"subjects": len(d), "mean_difference": float(d.mean()),
             "ci95_paired_subject_bootstrap": [float(low), float(high)],
