@@ -63,7 +63,7 @@ data: $(STAMP) ## Only the data step (notebook 01): source, fidelity, results/da
 # training backend): one backend per process, so two pytest runs (tests/conftest.py).
 TF_TESTS := tests/test_deploy.py tests/test_predict.py
 test: $(STAMP) ## All test tiers: unit, real data (offline HAPT), every notebook via papermill + nbval
-	$(PYTEST) tests
+	$(PYTEST) tests --durations=15
 	KERAS_BACKEND=tensorflow $(PYTEST) $(TF_TESTS)
 	$(MAKE) --no-print-directory test-notebooks
 	$(MAKE) --no-print-directory test-ablations

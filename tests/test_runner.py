@@ -125,7 +125,8 @@ def _interrupt_after(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
 
 @pytest.mark.parametrize("settings", [
     {},  # early stopping (patience 2) on the fold: its wait, best and best weights resume
-    {"model": "cnn_lstm_paper", "train": {"batch_size": 64}, "patience": 0},  # dropout
+    {"model": "cnn_lstm_paper", "model_kwargs": {"filters": 16, "lstm_units": 16, "dense_units": 16},
+     "train": {"batch_size": 64}, "patience": 0},  # dropout (a narrow paper model: faster)
     {"train": {"augment": "noise+scaling+shift"}, "patience": 0},  # augmentation draws
 ], ids=["early-stopping", "dropout", "augmentation"])
 def test_an_interrupted_and_resumed_run_equals_the_uninterrupted_one(
