@@ -8,8 +8,9 @@ whose file name is an old key: its ``config`` and ``run`` in full, ``key`` and f
 new key, and the ablation study's index. It first checks that the old key is the hash of the
 stored config (so the file says what it is) and that the run rebuilt from it resolves to the
 same training settings. Results (histories, predictions, scores) are not touched. Idempotent:
-a file already named by its new key is skipped, so runs trained later by code from before
-the migration (an older worktree) are re-keyed by running it again::
+a file already named by its new key is skipped, and an old-key copy of a run already
+re-keyed is dropped, so runs trained later by code from before the migration (an older
+worktree) are brought in by copying its new files and running it again::
 
     python -m har_studies.experiments.rekey            # results/runs (HAR_RESULTS_DIR)
 
@@ -85,8 +86,12 @@ def rekey_file(path: Path) -> tuple[str, str] | None:
     result.update(key=new, config=cfg, run={**run.as_dict(), "study": result["run"].get("study", ""),
                                             "name": result["run"].get("name", "")})
     target = path.with_name(f"{new}.json")
-    if target.exists():
-        raise HarDataError(target, f"exists already ({config.shown(path)} is the same run)", LEAVE)
+    if target.exists():  # brought in before (a second copy of the same file): drop this one
+        if json.loads(target.read_text()) != _json(result):
+            raise HarDataError(target, f"exists already, with other content than "
+                               f"{config.shown(path)} re-keyed", LEAVE)
+        path.unlink()
+        return old, new
     write_json_atomic(target, result)
     path.unlink()
     return old, new
