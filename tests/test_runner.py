@@ -12,6 +12,7 @@ import pytest
 
 from har_utils import config, training
 from har_utils.data import HarDataset
+from har_utils.io import HarDataError
 from har_studies.experiments import runner
 from har_studies.experiments.runner import Run
 from synthetic_uci import synthetic_dataset
@@ -347,3 +348,32 @@ def test_classical_runs_share_the_keras_workers_of_their_thread_count() -> None:
     assert runner.process_group(logreg, runs) == runner.process_group(keras_run, runs) == ("jax", 1)
     assert runner.process_group(other, runs) == ("jax", 2)
     assert runner.process_group(alone, runs) == ("", 3)
+
+
+def test_rekey_brings_an_old_key_run_to_the_one_key(ds: HarDataset, tmp_path: Path) -> None:
+    import hashlib
+
+    from har_studies.experiments import rekey
+
+    [new] = runner.execute([tiny(threads=1)], ds, ship_data=True, backup_root=tmp_path)
+    path = runner.result_path(new["key"])
+    # the same run as the code before the one key stored it: defaults left out of its config
+    old = json.loads(path.read_text())
+    old["config"] = {k: v for k, v in old["config"].items()
+                     if k not in ("engine", "watch_test", "threads")} | {"backend": "jax"}
+    tc = old["config"]["train_config"]
+    for k in ("standardize", "augment", "noise_std", "scale_std", "max_shift"):
+        tc.pop(k)
+    blob = json.dumps({**old["config"], "data_sha256": runner.checksum(ds)}, sort_keys=True)
+    old["key"] = hashlib.sha256(blob.encode()).hexdigest()[:16]
+    old_path = path.with_name(f"{old['key']}.json")
+    old_path.write_text(json.dumps(old))
+    path.unlink()
+    assert rekey.main() == 0
+    assert not old_path.exists() and json.loads(path.read_text())["key"] == new["key"]
+    assert json.loads(path.read_text())["config"] == new["config"]
+    old_path.write_text(json.dumps(old))  # brought in a second time: the copy goes
+    assert rekey.main() == 0 and not old_path.exists() and path.exists()
+    old_path.write_text(json.dumps(old | {"history": {}}))  # another result under that key
+    with pytest.raises(HarDataError, match="other content"):
+        rekey.main()
