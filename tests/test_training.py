@@ -392,34 +392,6 @@ def test_augmented_training_is_reproducible_and_saves(data, tmp_path: Path):
                                   first.model.predict(val.X, verbose=0))
 
 
-def test_train_once_keeps_a_model_this_checkout_trained_with_the_same_inputs(
-        data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from har_utils import config, training
-    from har_utils.training import loop
-
-    monkeypatch.setattr(config, "BUILD_DIR", tmp_path / "build")
-    fit, val = data
-    calls: list[int] = []
-    real = loop.train
-    monkeypatch.setattr(loop, "train", lambda *a, **k: calls.append(1) or real(*a, **k))
-    out = tmp_path / "models"
-    cfg = tiny(epochs=1)
-    lines: list[str] = []
-    paths = training.train_once(cfg, fit, val, out, "m", out=lines.append)
-    assert calls == [1] and paths["model"].is_file()
-    digest = training.inputs_digest(cfg, fit, val)
-    assert training.load_history(paths["history"])["inputs_sha256"] == digest
-    training.train_once(cfg, fit, val, out, "m", out=lines.append)
-    assert calls == [1] and "kept, not retrained" in lines[-1]
-    training.train_once(tiny(epochs=1, seed=1), fit, val, out, "m", out=lines.append)
-    assert calls == [1, 1]  # another configuration trains
-    assert training.inputs_digest(cfg, fit, None) != digest  # the data are part of the inputs
-    for marker in (tmp_path / "build" / "trained").iterdir():  # a fresh clone has no stamps
-        marker.unlink()
-    training.train_once(tiny(epochs=1, seed=1), fit, val, out, "m", out=lines.append)
-    assert calls == [1, 1, 1]
-
-
 # --- the two backends: trained on JAX, exported with TensorFlow ------------------------------
 
 _ON_TENSORFLOW = """

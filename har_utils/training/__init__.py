@@ -11,8 +11,7 @@ says how to get the file when it is missing.
 
 The package: :mod:`.loop` (the configuration, the model it builds, the fit), :mod:`.layers`
 (standardisation and augmentation layers), :mod:`.labels` (activity ids and one-hot columns),
-:mod:`.callbacks` (the epoch line and per-epoch scores) and :mod:`.saving` (saving, loading and
-:func:`train_once`). Everything is importable from here: ``from har_utils import training``.
+:mod:`.callbacks` (the epoch line and per-epoch scores) and :mod:`.saving` (saving and loading). Everything is importable from here: ``from har_utils import training``.
 """
 
 from __future__ import annotations
@@ -22,12 +21,12 @@ from .labels import ACTIVITY_IDS, predict_classes, to_one_hot
 from .layers import AUGMENTATIONS, Augment, parse_augment, standardization_layer
 from .loop import (OPTIMIZERS, TrainConfig, TrainResult, build_for,
                    make_optimizer, set_seed, train)
-from .saving import (MISSING_MODEL_FIX, VERSIONED, inputs_digest, load_history, load_model,
-                     save_model_atomic, save_run, train_once)
+from .saving import (MISSING_MODEL_FIX, VERSIONED, load_history, load_model, save_model_atomic,
+                     save_run)
 
 __all__ = [
     "ACTIVITY_IDS", "AUGMENTATIONS", "MISSING_MODEL_FIX", "OPTIMIZERS",
     "VERSIONED", "Augment", "EpochLog", "EpochScores", "EpochSeeds", "ResumableEarlyStopping", "TrainConfig", "TrainResult",
-    "build_for", "inputs_digest", "load_history", "load_model", "make_optimizer",
+    "build_for", "load_history", "load_model", "make_optimizer",
     "parse_augment", "predict_classes", "save_model_atomic", "save_run", "set_seed",
-    "standardization_layer", "to_one_hot", "train", "train_once"]
+    "standardization_layer", "to_one_hot", "train"]

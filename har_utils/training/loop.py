@@ -166,14 +166,16 @@ class TrainResult:
 
     @classmethod
     def of(cls, model: keras.Model, history: keras.callbacks.History, config: TrainConfig,
-           seconds: float, best_epoch: int | None = None) -> "TrainResult":
+           seconds: float, best_epoch: int | None = None,
+           epoch_seconds: Sequence[float] = ()) -> "TrainResult":
         """The result of ``model.fit`` (its ``History``) run for ``config`` in ``seconds``;
         ``best_epoch`` (1-based) defaults to the last epoch."""
         hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}
         epochs_run = len(hist["loss"])
         return cls(model=model, history=hist, epochs_run=epochs_run,
                    best_epoch=epochs_run if best_epoch is None else int(best_epoch),
-                   seconds=seconds, seconds_per_epoch=seconds / epochs_run, config=config)
+                   seconds=seconds, seconds_per_epoch=seconds / epochs_run, config=config,
+                   epoch_seconds=list(epoch_seconds))
 
     def summary(self) -> str:
         """One line: epochs run, best epoch, time."""
@@ -213,8 +215,8 @@ def train(config: TrainConfig, fit: Split, val: Split | None, *, log_every: int 
         raise ValueError("the training split is empty")
     has_val = val is not None and len(val.X) > 0
     model = build_for(config, X)
-    model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate), loss="categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate),
+                  loss="categorical_crossentropy", metrics=["accuracy"])
     log = EpochLog(config.epochs, log_every, out)
     seeds = EpochSeeds(config.seed)
     every: list[keras.callbacks.Callback] = [seeds, *callbacks, log]
@@ -237,6 +239,4 @@ def train(config: TrainConfig, fit: Split, val: Split | None, *, log_every: int 
         best_epoch = int(stopper.best_epoch) + 1
     else:  # the last epoch of the run
         best_epoch = seeds.first_epoch + epochs_run
-    result = TrainResult.of(model, hist, config, seconds, best_epoch)
-    result.epoch_seconds = list(log.epoch_seconds)
-    return result
+    return TrainResult.of(model, hist, config, seconds, best_epoch, log.epoch_seconds)
