@@ -1,7 +1,7 @@
 """Benchmark: seconds per training epoch of every zoo model on Keras's JAX and TensorFlow backends.
 
 Each (model, backend) runs in a fresh Python process with ``KERAS_BACKEND`` set and one core
-(``har_studies.threads.configure_threads(1)``: JAX's CPU affinity, TensorFlow's intra-op pool
+(``har_utils.threads.configure_threads(1)``: JAX's CPU affinity, TensorFlow's intra-op pool
 with op determinism on, as the project trained before JAX), through the project's own
 ``training.train`` on all 7,352 training windows of the HAPT rebuild (no validation), for
 ``--epochs`` epochs. The first epoch includes compilation (JAX: tracing and XLA compilation),
@@ -34,7 +34,7 @@ def one(model: str, epochs: int) -> dict[str, Any]:
     """Train ``model`` here (backend from ``KERAS_BACKEND``) and return its epoch seconds."""
     from har_utils import backend, data, training
     from har_utils.models import train_defaults
-    from har_studies.threads import configure_threads
+    from har_utils.threads import configure_threads
 
     threads = configure_threads(1)
     ds = data.load_dataset("hapt")

@@ -12,8 +12,7 @@ checks it, imports inside functions included):
 - the studies: :mod:`.experiments` (the experiment runner, protocol cv, the zoo, the ablation
   study) and :mod:`.deploy` (TFLite export, runtime, FLOPs, streaming, the benchmark,
   ``har predict``), independent of each other;
-- :mod:`.threads` (a process's compute threads, set before the backend starts) and
-  :mod:`.folders` (output folders checked before work starts).
+- :mod:`.folders` (output folders checked before work starts).
 
 Importing it imports :mod:`har_utils`, which sets the Keras backend (JAX) first.
 """

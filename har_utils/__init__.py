@@ -9,7 +9,8 @@ included, and that no two modules import each other):
   :mod:`.models` and :mod:`.data` (the dataset API, its two sources, downloads, features), then
   :mod:`.signals` (filters, gravity split, windows);
 - foundation: :mod:`.io` (checksums, atomic writes, errors), :mod:`.provenance` (what produced
-  a result), :mod:`.config` (paths and constants), :mod:`.backend` (the Keras backend: JAX for
+  a result), :mod:`.threads` (this process's compute threads, set before the backend starts:
+  the same seed and thread count give the same numbers), :mod:`.config` (paths and constants), :mod:`.backend` (the Keras backend: JAX for
   training, set here before any module imports Keras; a user's ``KERAS_BACKEND`` wins).
 
 The studies (runner, protocol cv, zoo, ablations, deployment), their reporting, the notebook

@@ -18,7 +18,7 @@ import pytest
 # default) and refuses a process whose TensorFlow already runs with another count. Tests run
 # some of them in this process: set the count before any test starts TensorFlow.
 from har_utils import backend  # noqa: E402
-from har_studies.threads import configure_threads  # noqa: E402
+from har_utils.threads import configure_threads  # noqa: E402
 
 configure_threads(1)
 

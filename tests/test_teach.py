@@ -133,6 +133,6 @@ def test_a_notebook_run_by_hand_writes_under_build_lab_and_leaves_git_clean(
                             cwd=str(config.NOTEBOOKS_DIR))
     assert git_status() == before
     record = json.loads((lab / "results" / "training_cnn_lstm_paper.json").read_text())
-    assert record["epochs_run"] == 1
+    assert record["epochs_run"] == 1 and record["threads"] == 1  # THREADS: as protocol cv's runs
     assert (lab / "results" / "models" / "cnn_lstm_paper.keras").is_file()
     assert (lab / "figures" / "fig2_cnn_lstm.png").is_file()

@@ -445,7 +445,7 @@ def test_same_seed_and_threads_give_the_same_metrics_on_jax(data) -> None:
     """JAX on the CPU, one core (tests/conftest.py), the same seed: the same losses, accuracy
     and predictions, whatever ran before in the process."""
     from har_utils import backend
-    from har_studies.threads import current_threads
+    from har_utils.threads import current_threads
 
     assert backend.current() == "jax" and current_threads()["intra_op"] == 1
     cfg = tiny(model="cnn_lstm_paper", epochs=2, patience=0, batch_size=64)

@@ -403,7 +403,7 @@ def targets(row: dict[str, Any]) -> dict[str, Any]:
 def set_threads(tf_threads: int) -> dict[str, int]:
     """Limit TensorFlow's intra-op threads (inter-op 1) when ``tf_threads > 0``; returns the
     settings in force (which stay TensorFlow's if its runtime had already started)."""
-    from ..threads import configure_threads, current_threads
+    from har_utils.threads import configure_threads, current_threads
     return configure_threads(tf_threads) if tf_threads > 0 else current_threads()
 
 

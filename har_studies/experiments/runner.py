@@ -45,7 +45,7 @@ from har_utils.data import HarDataset, Split
 from har_utils.io import HarDataError, write_json_atomic
 
 from ..folders import check_writable
-from ..threads import configure_threads, current_threads
+from har_utils.threads import configure_threads, current_threads
 
 #: Models without epochs (fit once on window features).
 CLASSICAL: tuple[str, ...] = ("logreg_features",)

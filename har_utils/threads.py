@@ -1,9 +1,10 @@
 """The compute threads of this process: set them before the Keras backend starts.
 
 The numbers a run gives depend on how many threads computed it (same seed, other count: other
-float rounding), so every experiment run names its count (``Run.threads``) and its worker sets
-it here before the backend starts: the experiment runner per run, the deployment benchmark for
-its timings, the tests once before any test trains.
+float rounding), so every experiment run names its count (``Run.threads`` of the studies'
+runner) and its worker sets it here before the backend starts: the runner per run, notebook 04
+(``THREADS``, so its seed-0 model is protocol cv's seed-0 final run), the deployment benchmark
+for its timings, the tests once before any test trains.
 
 - **JAX** (the training backend) sizes its CPU thread pool by the cores the process may run
   on, so the count is set as the process's CPU affinity: ``n`` cores claimed with a lock file
