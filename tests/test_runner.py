@@ -129,7 +129,10 @@ def _interrupt_after(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
     {"model": "cnn_lstm_paper", "model_kwargs": {"filters": 16, "lstm_units": 16, "dense_units": 16},
      "train": {"batch_size": 64}, "patience": 0},  # dropout (a narrow paper model: faster)
     {"train": {"augment": "noise+scaling+shift"}, "patience": 0},  # augmentation draws
-], ids=["early-stopping", "dropout", "augmentation"])
+    # rotations, the gravity frame, window statistics, a cosine schedule, the weight average
+    {"train": {"augment": "rotation", "frame": "gravity", "window_stats": True,
+               "lr_schedule": "cosine", "ema": 0.9}, "patience": 0},
+], ids=["early-stopping", "dropout", "augmentation", "orientation-schedule-average"])
 def test_an_interrupted_and_resumed_run_equals_the_uninterrupted_one(
         ds: HarDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         settings: dict) -> None:
