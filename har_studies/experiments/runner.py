@@ -306,6 +306,9 @@ def _keras_body(run: Run, ds: HarDataset, backup: Path | None, log: Callable[[st
         "seconds_per_epoch": res.seconds / max(1, len(rows) - resumed),
         "parameters": count_params(res.model), "history": history,
         **backend_module.describe()}
+    if run.val_subjects:  # the fold's softmax at the end (seed ensembles scored on folds)
+        proba = res.model.predict(np.asarray(val.X, np.float32), batch_size=256, verbose=0)
+        body["val_proba"] = np.round(proba, PROBA_DECIMALS).tolist()
     if run.test:
         proba = res.model.predict(np.asarray(sub.test.X, np.float32), batch_size=256, verbose=0)
         body["test_proba"] = np.round(proba, PROBA_DECIMALS).tolist()

@@ -101,6 +101,9 @@ class TrainConfig:
     #: Learning rate over the run: "constant", or "cosine" (from ``learning_rate`` to 0 over
     #: all ``epochs``).
     lr_schedule: str = "constant"
+    #: Epochs the schedule spans (0: the run's ``epochs``). A run shorter than its schedule
+    #: follows the first epochs of it, as a fold run of that length did.
+    schedule_epochs: int = 0
     #: > 0: keep an exponential moving average of the weights with this momentum per step
     #: (Keras' ``use_ema``); the per-epoch scores and the final model use the average.
     ema: float = 0.0
@@ -127,6 +130,8 @@ class TrainConfig:
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; use one of "
                              f"{LR_SCHEDULES}")
+        if self.schedule_epochs < 0:
+            raise ValueError(f"schedule_epochs must be >= 0, got {self.schedule_epochs}")
         if not 0 <= self.ema < 1:
             raise ValueError(f"ema must be in [0, 1) (0: off), got {self.ema}")
 
@@ -168,7 +173,7 @@ def learning_rate_for(config: TrainConfig, n_windows: int
     """``config.learning_rate``, or its schedule over the run's steps (``lr_schedule``)."""
     if config.lr_schedule == "constant":
         return config.learning_rate
-    steps = config.epochs * -(-int(n_windows) // config.batch_size)
+    steps = (config.schedule_epochs or config.epochs) * -(-int(n_windows) // config.batch_size)
     return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps)
 
 
