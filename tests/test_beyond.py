@@ -89,3 +89,27 @@ def test_the_study_chooses_on_folds_then_tests_once(tmp_path: Path,
     assert 0 <= rows["accuracy_mean"] <= 1 and not summary["missing_finals"]
     assert set(summary["family_best"]) <= set(beyond.FAMILIES)
     assert summary["compute_hours"] > 0
+
+
+def test_the_failure_analysis_on_synthetic_windows() -> None:
+    from har_studies.experiments import failures
+
+    ds = synthetic_dataset(per_subject=24)
+    g = failures.gravity_table(ds)
+    assert set(g["activity"]) == {"SITTING", "STANDING", "LAYING"} and (g["exp"] == -1).all()
+    unit = np.sqrt(g["gx"] ** 2 + g["gy"] ** 2 + g["gz"] ** 2)
+    assert (unit <= 1 + 1e-6).all() and g["tilt_deg"].between(0, 180).all()
+    within = failures.sit_stand_within_subject(ds)
+    assert len(within) == 30 and within["within_subject_accuracy"].between(0, 1).all()
+    pred = ds.test.y.copy()
+    pred[ds.test.subject == 9] = 1  # subject 9: everything taken for walking
+    m = failures.subject_confusion([pred, pred], ds, 9)
+    assert m["confusion"][0][0] == 2 * np.sum((ds.test.subject == 9) & (ds.test.y == 1))
+    assert failures.subject_confusion([pred], ds, 2)["accuracy"] == 1.0
+    held = [1, 6, 30]
+    m_held = np.isin(ds.train.subject, held)
+    proba = np.eye(6)[ds.train.y[m_held] - 1]
+    proba[ds.train.subject[m_held] == 6] = np.eye(6)[0]  # subject 6: all walking
+    t = failures.fold_subject_accuracy([{"name": "x", "run": {"val_subjects": held},
+                                         "val_proba": proba.tolist()}], ds).set_index("subject")
+    assert t.loc[1, "accuracy"] == 1.0 and t.loc[6, "accuracy"] < 0.5 and t.loc[30, "runs"] == 1

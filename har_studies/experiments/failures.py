@@ -85,7 +85,8 @@ def gravity_table(ds: HarDataset) -> pd.DataFrame:
 def sit_stand_within_subject(ds: HarDataset, seed: int = 0) -> pd.DataFrame:
     """Per subject: accuracy of a logistic regression (standardised window features, C=1)
     telling its own sitting from its own standing windows, 5-fold stratified cross-validation
-    inside the subject; and the number of windows of each."""
+    inside the subject (fewer folds when a posture has fewer than 5 windows; NaN under 2);
+    and the number of windows of each."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
@@ -97,9 +98,12 @@ def sit_stand_within_subject(ds: HarDataset, seed: int = 0) -> pd.DataFrame:
         for s in sorted(set(split.subject.tolist())):
             m = (split.subject == s) & np.isin(split.y, (SITTING, STANDING))
             y = split.y[m]
-            folds = StratifiedKFold(5, shuffle=True, random_state=seed)
-            clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000))
-            acc = cross_val_score(clf, feats[m], y, cv=folds).mean()
+            k = min(5, int((y == SITTING).sum()), int((y == STANDING).sum()))
+            acc = np.nan  # too few windows of one posture to cross-validate
+            if k >= 2:
+                folds = StratifiedKFold(k, shuffle=True, random_state=seed)
+                clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000))
+                acc = cross_val_score(clf, feats[m], y, cv=folds).mean()
             rows.append({"split": name, "subject": int(s), "within_subject_accuracy": float(acc),
                          "sitting": int((y == SITTING).sum()),
                          "standing": int((y == STANDING).sum())})
