@@ -62,6 +62,8 @@ ENSEMBLE_SEEDS = 3
 #: Final seeds (or ensembles) of the chosen configuration; of each family's best (report only).
 FINAL_SEEDS = 5
 REPORT_SEEDS = 3
+#: Models whose seed changes nothing (one final fit): the logistic regression.
+DETERMINISTIC: tuple[str, ...] = ("logreg_features",)
 #: The zoo models the screen's best recipe is tried on (3 folds): the cheap ones and the best
 #: of protocol cv's deep models.
 ZOO_MODELS: tuple[str, ...] = ("cnn", "deepconvlstm")
@@ -432,15 +434,15 @@ def finals_of(doc: dict[str, Any], p: Plan) -> dict[str, list[Run]]:
     ensembles on disjoint seeds) and each family's best (report only)."""
     ch = doc["chosen"]
     k = int(ch["ensemble_seeds"])
-    out = {ch["name"]: final_runs(candidate_of(doc, ch["name"]), ch["epochs"],
-                                  range(p.final_seeds * k))}
+    n = 1 if ch["model"] in DETERMINISTIC else p.final_seeds * k
+    out = {ch["name"]: final_runs(candidate_of(doc, ch["name"]), ch["epochs"], range(n))}
     for fam, name in doc["family_best"].items():
         if name == ch["name"]:
             continue
         e = doc["candidates"][name]
         scored = e.get("all") or e["screen"]
         out[name] = final_runs(candidate_of(doc, name), int(scored["epochs"]),
-                               range(1 if e["model"] in CLASSICAL else p.report_seeds))
+                               range(1 if e["model"] in DETERMINISTIC else p.report_seeds))
     return out
 
 
