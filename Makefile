@@ -26,7 +26,7 @@ nbval = HAR_RESULTS_DIR=$(CURDIR)/build/$(1)/results HAR_FIGURES_DIR=$(CURDIR)/b
   $(PYTEST) -p no:cacheprovider --nbval --nbval-kernel-name python3 --nbval-cell-timeout=1800 \
   --nbval-sanitize-with tests/nbval_sanitize.cfg $(2)
 
-.PHONY: lock help venv reproduce publish deploy test-deploy zoo zoo-cost cv cv-cost test-cv ablations data test test-fast test-data test-notebooks test-ablations bench bench-backends readme lab clean clean-data
+.PHONY: lock help venv reproduce publish deploy test-deploy zoo zoo-cost cv cv-cost test-cv beyond beyond-cost beyond-final test-beyond ablations data test test-fast test-data test-notebooks test-ablations bench bench-backends readme lab clean clean-data
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -69,6 +69,7 @@ test: $(STAMP) ## All test tiers: unit, real data (offline HAPT), every notebook
 	$(MAKE) --no-print-directory test-ablations
 	$(MAKE) --no-print-directory test-deploy
 	$(MAKE) --no-print-directory test-cv
+	$(MAKE) --no-print-directory test-beyond
 
 test-notebooks: $(STAMP) ## Smoke tier: run every notebook with PROFILE=smoke (papermill), then re-run and check it (nbval)
 	$(HAR) run --profile smoke $(NOTEBOOKS)
@@ -118,6 +119,22 @@ test-cv: $(STAMP) ## Smoke form of protocol cv on the real data (2 folds x 2 epo
 	rm -rf build/cv_smoke
 	HAR_RESULTS_DIR=$(CURDIR)/build/cv_smoke/results $(HAR) cv run --smoke \
 	  --models cnn_lstm_paper,logreg_features --workers 2 --check
+
+beyond-cost: $(STAMP) ## Cost table of the beyond-the-paper study (results/beyond/cost_table.csv)
+	$(HAR) beyond cost
+
+beyond: $(STAMP) ## Beyond the paper, selection: every fold run and the choice (results/beyond/choice.json: commit it before beyond-final; hours, resumable)
+	$(HAR) beyond run --stage select --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+beyond-final: $(STAMP) ## Beyond the paper, after the choice is committed: its final runs, the summary, notebook 09 with outputs
+	$(HAR) beyond run --stage final --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+	$(HAR) study 09_beyond --profile beyond --force
+	$(HAR) publish-study 09_beyond --profile beyond
+
+test-beyond: $(STAMP) ## Smoke form of the beyond study (notebook 09: tiny model, 2 epochs, every stage) into build/beyond_smoke/, then nbval
+	rm -rf build/beyond_smoke
+	$(HAR) study 09_beyond --profile beyond_smoke --force --timeout 1800
+	$(call nbval,beyond_smoke,build/beyond_smoke/09_beyond.ipynb)
 
 ablations: $(STAMP) ## The ablation study (notebook 07, params/ablations.yml; hours, resumable) -> results/ablations/, notebooks/07 with outputs, README block
 	$(HAR) study 07_ablations --profile ablations --force

@@ -181,8 +181,8 @@ def har(debug: bool) -> None:
 
     The paper's path: `har run` executes notebooks 01-06 (params/<profile>.yml), `har publish`
     copies the finished paper run into notebooks/ and `har readme` renders README.md's blocks
-    (`make reproduce`, `make publish`). The studies: `har study`, `har cv`, `har zoo`,
-    `har ablations`; `make help` lists the make targets that call them.
+    (`make reproduce`, `make publish`). The studies: `har study`, `har cv`, `har beyond`,
+    `har zoo`, `har ablations`; `make help` lists the make targets that call them.
     """
 
 
@@ -351,6 +351,65 @@ def cv_summary_cmd(smoke: bool, source: str) -> None:
     cv = _cv()
     doc = cv.write_summary(load(source), smoke=smoke)
     click.echo(f"wrote {config.shown(cv.summary_path())}; missing: {doc['missing'] or 'nothing'}")
+
+
+# --- har beyond (har_studies.experiments.beyond) --------------------------------------------
+
+@har.group("beyond", cls=Group, doc="har_studies.experiments.beyond",
+           short_help="Beyond the paper: a configuration chosen on the folds.")
+def beyond_group() -> None:
+    """Beyond the paper: candidates screened on folds of the training subjects, one chosen
+    and committed, then tested once."""
+
+
+def _beyond() -> Any:
+    from .experiments import beyond
+
+    return beyond
+
+
+def _plan(smoke: bool) -> Any:
+    b = _beyond()
+    return b.SMOKE if smoke else b.Plan()
+
+
+@beyond_group.command("cost")
+def beyond_cost_cmd() -> None:
+    """Print the cost table (and write results/beyond/cost_table.csv)."""
+    table, path = _beyond().write_cost_table()
+    click.echo(table.round(2).to_string(index=False))
+    click.echo(f"total at most {table['hours'].sum():.1f} h of one worker; "
+               f"wrote {config.shown(path)}")
+
+
+@beyond_group.command("run")
+@click.option("--stage", type=click.Choice(["select", "final", "all"]), default="select",
+              show_default=True, help="select: every fold run and the choice "
+              "(results/beyond/choice.json: commit it before the final stage); final: the "
+              "final runs of the committed choice and the summary; all: both (the smoke run)")
+@runner_options
+@click.option("--smoke", is_flag=True, help="the tiny model, 2 epochs, a few candidates")
+def beyond_run_cmd(stage: str, workers: int, scheduler: str | None, source: str,
+                   smoke: bool) -> None:
+    """Run what is missing of a stage."""
+    b = _beyond()
+    doc = b.run(load(source), _plan(smoke), stage=stage, workers=workers, scheduler=scheduler)
+    chosen = doc.get("chosen")
+    click.echo(f"[beyond] chosen: {chosen['name']} ({chosen['epochs']} epochs, ensembles of "
+               f"{chosen['ensemble_seeds']})" if chosen else
+               f"[beyond] no choice yet; missing: {', '.join(doc['missing'])}")
+    click.echo(f"wrote {config.shown(b.choice_path() if stage == 'select' else b.summary_path())}")
+
+
+@beyond_group.command("summary")
+@click.option("--smoke", is_flag=True, help="the smoke plan's runs")
+@source_option
+def beyond_summary_cmd(smoke: bool, source: str) -> None:
+    """Write results/beyond/summary.json from the committed choice and the stored runs."""
+    b = _beyond()
+    doc = b.write_summary(load(source), _plan(smoke))
+    click.echo(f"wrote {config.shown(b.summary_path())}; missing: "
+               f"{doc['missing_finals'] or 'nothing'}")
 
 
 # --- har zoo (har_studies.experiments.zoo) --------------------------------------------------

@@ -16,7 +16,7 @@ The ``paper`` profile writes its results and figures to the committed ``results/
 kept; execution counts, injected parameters and timing metadata stripped so diffs stay readable)
 and writes ``results/manifest.json`` with the checksum of every committed result and figure.
 
-Study notebooks (``config.STUDY_NOTEBOOKS``: ``07_ablations``, ``08_deployment``) are not part of
+Study notebooks (``config.STUDY_NOTEBOOKS``: ``07_ablations``, ``08_deployment``, ``09_beyond``) are not part of
 that run: ``har study NAME --profile P`` runs one with ``params/P.yml`` into ``build/P/``. The
 full studies' profiles (``config.STUDY_PROFILES``) write the committed ``results/`` and
 ``figures/`` (their own sub-folders); others, e.g. ``ablations_smoke``, write under ``build/P/``.
@@ -484,7 +484,7 @@ def _write_published(src: Path, dest: Path, run_id: str, profile: str) -> None:
 NOT_FROM_THE_RUN = ("results/manifest.json", "results/benchmarks/", "results/zoo/",
                     "results/summary.json", "results/ablations/", "figures/ablations/",
                     "results/runs/", "results/cv/", "results/deploy/", "figures/fig8_",
-                    "figures/fig9_")
+                    "figures/fig9_", "results/beyond/", "figures/beyond_")
 
 
 def output_checksums(root: Path | None = None) -> dict[str, str]:

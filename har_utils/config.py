@@ -91,10 +91,10 @@ PARAMS_DIR: Path = PROJECT_ROOT / "params"
 PUBLISHED_PROFILE: str = "paper"
 #: Study notebooks: run by their own targets (``make ablations``, ``make deploy``), never by
 #: ``make reproduce`` or ``make publish``; not part of the pipeline's notebooks.
-STUDY_NOTEBOOKS: tuple[str, ...] = ("07_ablations", "08_deployment")
+STUDY_NOTEBOOKS: tuple[str, ...] = ("07_ablations", "08_deployment", "09_beyond")
 #: Profiles of the full studies, in the order of ``STUDY_NOTEBOOKS``: like ``paper``, they write
 #: the committed ``results/`` and ``figures/`` (only their own files, e.g. ``results/ablations/``).
-STUDY_PROFILES: tuple[str, ...] = ("ablations", "deploy")
+STUDY_PROFILES: tuple[str, ...] = ("ablations", "deploy", "beyond")
 
 # --- UCI HAR constants -----------------------------------------------------------------
 SAMPLING_RATE_HZ: float = 50.0

@@ -129,7 +129,10 @@ def _interrupt_after(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
     {"model": "cnn_lstm_paper", "model_kwargs": {"filters": 16, "lstm_units": 16, "dense_units": 16},
      "train": {"batch_size": 64}, "patience": 0},  # dropout (a narrow paper model: faster)
     {"train": {"augment": "noise+scaling+shift"}, "patience": 0},  # augmentation draws
-], ids=["early-stopping", "dropout", "augmentation"])
+    # rotations, the gravity frame, window statistics, a cosine schedule, the weight average
+    {"train": {"augment": "rotation", "frame": "gravity", "window_stats": True,
+               "lr_schedule": "cosine", "ema": 0.9}, "patience": 0},
+], ids=["early-stopping", "dropout", "augmentation", "orientation-schedule-average"])
 def test_an_interrupted_and_resumed_run_equals_the_uninterrupted_one(
         ds: HarDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         settings: dict) -> None:
@@ -377,3 +380,19 @@ def test_rekey_brings_an_old_key_run_to_the_one_key(ds: HarDataset, tmp_path: Pa
     old_path.write_text(json.dumps(old | {"history": {}}))  # another result under that key
     with pytest.raises(HarDataError, match="other content"):
         rekey.main()
+
+
+def test_the_other_estimators_fit_through_the_runner(ds: HarDataset, tmp_path: Path) -> None:
+    """RBF SVM and gradient boosting on the window features, as the logistic regression:
+    fold and test scores, probabilities for ensembles, the estimator in the key."""
+    runs = [Run("svm_rbf_features", 0, 1, FIT, FOLD, model_kwargs={"C": 10.0}),
+            Run("hgb_features", 0, 1, FIT, FOLD, model_kwargs={"max_iter": 20})]
+    assert runs[0].key("x") != Run("svm_rbf_features", 0, 1, FIT, FOLD).key("x")
+    for r in runner.execute(runs, ds, ship_data=True, backup_root=tmp_path):
+        assert 0 <= r["history"]["val_accuracy"][0] <= 1
+        assert np.allclose(np.sum(r["test_proba"], axis=1), 1, atol=1e-3)
+        assert r["config"]["estimator"].startswith("StandardScaler + ")
+    again = runner.run_one(runs[1], ds, runner.checksum(ds))
+    assert again["test_proba"] == json.loads(runner.result_path(again["key"]).read_text())["test_proba"]
+    with pytest.raises(ValueError, match="no hyper-parameter"):
+        runner.estimator(Run("hgb_features", model_kwargs={"C": 1.0}))

@@ -47,8 +47,18 @@ from har_utils.io import HarDataError, write_json_atomic
 from ..folders import check_writable
 from har_utils.threads import configure_threads, current_threads
 
-#: Models without epochs (fit once on window features).
-CLASSICAL: tuple[str, ...] = ("logreg_features",)
+#: Models without epochs, fit once on the window features (``data.features``), each
+#: standardised first: what it is (stored in the run's config) and its hyper-parameters'
+#: defaults (``Run.model_kwargs`` overrides them).
+ESTIMATORS: dict[str, tuple[str, dict[str, Any]]] = {
+    "logreg_features": ("StandardScaler + LogisticRegression", {"C": 1.0}),
+    "svm_rbf_features": ("StandardScaler + SVC(kernel='rbf', probability=True)",
+                         {"C": 1.0, "gamma": "scale"}),
+    "hgb_features": ("StandardScaler + HistGradientBoostingClassifier",
+                     {"learning_rate": 0.1, "max_iter": 200, "max_leaf_nodes": 31,
+                      "l2_regularization": 0.0}),
+}
+CLASSICAL: tuple[str, ...] = tuple(ESTIMATORS)
 #: The Keras backends a run may train on.
 BACKENDS: tuple[str, ...] = ("jax", "tensorflow")
 #: How long a runner waits for a Dask scheduler to answer.
@@ -179,7 +189,7 @@ class Run:
         ``study`` and ``name``, with the training settings resolved (``train_config``) and
         ``engine`` for the backend (classical runs: "scikit-learn", whatever ``backend`` says)."""
         if self.model in CLASSICAL:
-            what: dict[str, Any] = {"estimator": "StandardScaler + LogisticRegression",
+            what: dict[str, Any] = {"estimator": ESTIMATORS[self.model][0],
                                     "model": self.model, "model_kwargs": dict(self.model_kwargs)}
         else:
             what = {"train_config": self.train_config().as_dict()}
@@ -296,6 +306,9 @@ def _keras_body(run: Run, ds: HarDataset, backup: Path | None, log: Callable[[st
         "seconds_per_epoch": res.seconds / max(1, len(rows) - resumed),
         "parameters": count_params(res.model), "history": history,
         **backend_module.describe()}
+    if run.val_subjects:  # the fold's softmax at the end (seed ensembles scored on folds)
+        proba = res.model.predict(np.asarray(val.X, np.float32), batch_size=256, verbose=0)
+        body["val_proba"] = np.round(proba, PROBA_DECIMALS).tolist()
     if run.test:
         proba = res.model.predict(np.asarray(sub.test.X, np.float32), batch_size=256, verbose=0)
         body["test_proba"] = np.round(proba, PROBA_DECIMALS).tolist()
@@ -305,11 +318,31 @@ def _keras_body(run: Run, ds: HarDataset, backup: Path | None, log: Callable[[st
     return body
 
 
-def _classical_body(run: Run, ds: HarDataset) -> dict[str, Any]:
+def estimator(run: Run) -> Any:
+    """The scikit-learn pipeline of a classical run (:data:`ESTIMATORS`), seeded by its seed
+    where the estimator draws random numbers."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import f1_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    defaults = ESTIMATORS[run.model][1]
+    unknown = sorted(set(dict(run.model_kwargs)) - set(defaults))
+    if unknown:
+        raise ValueError(f"{run.label}: {run.model} has no hyper-parameter(s) {unknown}")
+    kw = {**defaults, **dict(run.model_kwargs)}
+    if run.model == "logreg_features":
+        clf: Any = LogisticRegression(C=float(kw["C"]), max_iter=3000)
+    elif run.model == "svm_rbf_features":
+        clf = SVC(C=float(kw["C"]), gamma=kw["gamma"], probability=True, random_state=run.seed)
+    else:
+        clf = HistGradientBoostingClassifier(random_state=run.seed, early_stopping=False, **kw)
+    return make_pipeline(StandardScaler(), clf)
+
+
+def _classical_body(run: Run, ds: HarDataset) -> dict[str, Any]:
+    from sklearn.metrics import f1_score
 
     from threadpoolctl import threadpool_limits
 
@@ -317,9 +350,8 @@ def _classical_body(run: Run, ds: HarDataset) -> dict[str, Any]:
 
     ftr, fte, names, kind = data.features(ds)
     fit = np.isin(ds.train.subject, run.fit_subjects)
-    kwargs = {"C": 1.0, **dict(run.model_kwargs)}
     t0 = time.perf_counter()
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=float(kwargs["C"]), max_iter=3000))
+    clf = estimator(run)
     # BLAS threads change the fit's rounding: the run's count, whatever the worker's default
     with threadpool_limits(run.threads or None):
         clf.fit(ftr[fit], ds.train.y[fit])

@@ -24,7 +24,8 @@ from .report import markdown_table, read_result
 PAPER_ITEMS = {"01_data": "Fig. 3", "02_eda_tsne": "Fig. 4", "03_model": "Figs. 1 and 2",
                "04_training": "Fig. 5", "05_evaluation": "Table I, Fig. 6",
                "06_comparison": "Table II, the audit", "07_ablations": "- (a study of ours)",
-               "08_deployment": "- (the paper claims it, measures nothing)"}
+               "08_deployment": "- (the paper claims it, measures nothing)",
+               "09_beyond": "- (a study of ours, past the paper)"}
 
 NO_RUN = "_No published run yet: run `make reproduce` and `make publish`._"
 
@@ -59,6 +60,8 @@ def study_time(nb: str, notebooks: dict[str, Any], results: Path) -> str:
         return f"{duration(a['wall_seconds_total'])} of runs"
     if nb == "08_deployment" and (d := read_result("deploy/benchmark.json", results)):
         return f"{duration(d['seconds'])} (the benchmark)"
+    if nb == "09_beyond" and (b := read_result("beyond/summary.json", results)):
+        return f"{duration(3600 * b['compute_hours'])} of runs"
     return "-"
 
 

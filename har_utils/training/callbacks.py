@@ -78,7 +78,17 @@ class EpochScores(keras.callbacks.Callback):
 
         row = {k: float(v) for k, v in (logs or {}).items()}
         if self.val is not None and len(self.val.y):
-            pred = predict_classes(self.model, self.val.X)
+            # with the optimizer's weight average (use_ema), score it, as Keras' validation does
+            swap = keras.callbacks.SwapEMAWeights()
+            swap.set_model(self.model)
+            average = bool(getattr(self.model.optimizer, "use_ema", False))
+            if average:
+                swap.on_test_begin()
+            try:
+                pred = predict_classes(self.model, self.val.X)
+            finally:
+                if average:
+                    swap.on_test_end()
             row["val_macro_f1"] = float(f1_score(self.val.y, pred, average="macro",
                                                  labels=np.unique(self.val.y)))
         del self.rows[epoch:]

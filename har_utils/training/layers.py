@@ -8,8 +8,10 @@ from typing import Any
 import keras
 import numpy as np
 
-#: Augmentations ``TrainConfig.augment`` may combine with "+" (written in this order).
-AUGMENTATIONS: tuple[str, ...] = ("noise", "scaling", "shift")
+#: Augmentations ``TrainConfig.augment`` may combine with "+" (written in this order):
+#: ``rotation`` is :class:`RandomRotation` (first, on the sensors' axes), the others
+#: :class:`Augment`.
+AUGMENTATIONS: tuple[str, ...] = ("noise", "rotation", "scaling", "shift")
 
 
 def parse_augment(augment: str) -> tuple[str, ...]:
@@ -50,6 +52,8 @@ class Augment(keras.layers.Layer):
                  **kwargs: Any):
         super().__init__(**kwargs)
         self.kinds = parse_augment(kinds if isinstance(kinds, str) else "+".join(kinds))
+        if "rotation" in self.kinds:
+            raise ValueError("rotation is the RandomRotation layer's, not Augment's")
         self.noise_std, self.scale_std = float(noise_std), float(scale_std)
         self.max_shift, self.seed = int(max_shift), seed
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -81,3 +85,136 @@ class Augment(keras.layers.Layer):
         return {**super().get_config(), "kinds": "+".join(self.kinds) or "none",
                 "noise_std": self.noise_std, "scale_std": self.scale_std,
                 "max_shift": self.max_shift, "seed": self.seed}
+
+
+# --- orientation: the phone's frame, the gravity frame, random rotations -------------------
+
+#: Where the three 3-axis sensors sit among the nine channels of ``config.CHANNELS``:
+#: body acceleration, body angular velocity, total acceleration (x, y, z each).
+TRIPLES: tuple[tuple[int, int, int], ...] = ((0, 1, 2), (3, 4, 5), (6, 7, 8))
+#: Input frames ``TrainConfig.frame`` may name.
+FRAMES: tuple[str, ...] = ("sensor", "gravity")
+
+
+def _check_nine(shape: tuple[int | None, ...], what: str) -> None:
+    if shape[-1] != 9:
+        raise ValueError(f"{what} needs the nine channels of config.CHANNELS (three 3-axis "
+                         f"sensors), got {shape[-1]}")
+
+
+def _rotate(x: Any, r: Any) -> Any:
+    """Rotate each 3-axis sensor of windows ``x`` (batch, steps, 9) by ``r`` (batch, 3, 3):
+    ``v -> r @ v`` for every time step and sensor."""
+    ops = keras.ops
+    batch, steps = ops.shape(x)[0], ops.shape(x)[1]
+    v = ops.reshape(x, (batch, steps, 3, 3))  # (batch, steps, sensor, axis)
+    out = ops.einsum("bij,btsj->btsi", r, v)
+    return ops.reshape(out, (batch, steps, 9))
+
+
+def rotation_matrices(axis: Any, angle: Any) -> Any:
+    """Rodrigues: rotations by ``angle`` (batch,) radians about unit vectors ``axis`` (batch, 3)."""
+    ops = keras.ops
+    kx, ky, kz = axis[:, 0], axis[:, 1], axis[:, 2]
+    zero = ops.zeros_like(kx)
+    k = ops.stack([ops.stack([zero, -kz, ky], -1), ops.stack([kz, zero, -kx], -1),
+                   ops.stack([-ky, kx, zero], -1)], 1)  # the cross-product matrix [k]x
+    s = ops.sin(angle)[:, None, None]
+    c = ops.cos(angle)[:, None, None]
+    eye = ops.eye(3, dtype=axis.dtype)[None]
+    return eye + s * k + (1.0 - c) * ops.matmul(k, k)
+
+
+@keras.saving.register_keras_serializable(package="har_utils")
+class RandomRotation(keras.layers.Layer):
+    """Training-only augmentation: one random 3-D rotation per window, the same for every
+    sensor (the accelerometer and the gyroscope turn together, as when the phone sits
+    otherwise in the pocket); identity at inference. Its axis is uniform on the sphere, its
+    angle uniform in [0, ``max_angle``] degrees (180: any orientation). Draws come from a
+    ``keras.random.SeedGenerator`` (so ``EpochSeeds`` makes them a function of seed and epoch)."""
+
+    def __init__(self, max_angle: float = 30.0, seed: int | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        if not 0 <= float(max_angle) <= 180:
+            raise ValueError(f"max_angle must be in [0, 180] degrees, got {max_angle}")
+        self.max_angle, self.seed = float(max_angle), seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        _check_nine(input_shape, "RandomRotation")
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        if not training or self.max_angle == 0:
+            return inputs
+        ops = keras.ops
+        batch = ops.shape(inputs)[0]
+        axis = keras.random.normal((batch, 3), dtype=inputs.dtype, seed=self.seed_generator)
+        axis = axis / ops.maximum(ops.norm(axis, axis=-1, keepdims=True), 1e-12)
+        angle = keras.random.uniform((batch,), 0.0, np.deg2rad(self.max_angle),
+                                     dtype=inputs.dtype, seed=self.seed_generator)
+        return _rotate(inputs, rotation_matrices(axis, angle))
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]
+                             ) -> tuple[int | None, ...]:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "max_angle": self.max_angle, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="har_utils")
+class GravityFrame(keras.layers.Layer):
+    """Each window in a gravity-aligned frame, plus the three sensors' magnitudes.
+
+    The window's gravity estimate is the mean of its total acceleration; the window (all three
+    sensors) is turned by the smallest rotation that takes that direction to +x (the phone's
+    upright axis in UCI HAR), so how the phone was tilted no longer shows, and the norms of
+    body acceleration, angular velocity and total acceleration are appended: (steps, 9) ->
+    (steps, 12). The turn about gravity itself stays as recorded (one window cannot fix it).
+    Deterministic; the same at training and inference."""
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        _check_nine(input_shape, "GravityFrame")
+
+    def call(self, inputs: Any) -> Any:
+        ops = keras.ops
+        g = ops.mean(inputs[:, :, 6:9], axis=1)  # (batch, 3)
+        u = g / ops.maximum(ops.norm(g, axis=-1, keepdims=True), 1e-12)
+        # the rotation taking u to e_x: axis u x e_x = (0, u_z, -u_y), cos = u_x
+        axis = ops.stack([ops.zeros_like(u[:, 0]), u[:, 2], -u[:, 1]], -1)
+        sin = ops.norm(axis, axis=-1)
+        cos = u[:, 0]
+        # about u x e_x (any axis perpendicular to x when u = -e_x: z)
+        fallback = ops.broadcast_to(ops.convert_to_tensor([0.0, 0.0, 1.0], dtype=u.dtype),
+                                    ops.shape(u))
+        axis = ops.where((sin > 1e-6)[:, None], axis / ops.maximum(sin, 1e-12)[:, None],
+                         fallback)
+        rotated = _rotate(inputs, rotation_matrices(axis, ops.arctan2(sin, cos)))
+        v = ops.reshape(inputs, (ops.shape(inputs)[0], ops.shape(inputs)[1], 3, 3))
+        return ops.concatenate([rotated, ops.norm(v, axis=-1)], axis=-1)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]
+                             ) -> tuple[int | None, ...]:
+        return (*input_shape[:-1], 12)
+
+
+#: Per-channel statistics :class:`WindowStats` computes, in this order.
+WINDOW_STATS: tuple[str, ...] = ("mean", "std", "min", "max", "mean_abs_diff")
+
+
+@keras.saving.register_keras_serializable(package="har_utils")
+class WindowStats(keras.layers.Layer):
+    """Per-channel statistics of each window (batch, steps, channels) -> (batch, 5 x channels):
+    mean, standard deviation, minimum, maximum and the mean absolute first difference (how
+    fast the signal moves), in the order of :data:`WINDOW_STATS` (statistic-major). Simple
+    statistics of the raw window of the kind Ignatov (2018) joined with a CNN's features."""
+
+    def call(self, inputs: Any) -> Any:
+        ops = keras.ops
+        diff = ops.mean(ops.abs(inputs[:, 1:, :] - inputs[:, :-1, :]), axis=1)
+        return ops.concatenate([ops.mean(inputs, axis=1), ops.std(inputs, axis=1),
+                                ops.min(inputs, axis=1), ops.max(inputs, axis=1), diff], -1)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]
+                             ) -> tuple[int | None, ...]:
+        return (input_shape[0], len(WINDOW_STATS) * int(input_shape[-1]))

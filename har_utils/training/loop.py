@@ -32,9 +32,12 @@ from ..data import Split
 from ..models import build_model
 from .callbacks import EpochLog, EpochSeeds, ResumableEarlyStopping
 from .labels import ACTIVITY_IDS, to_one_hot
-from .layers import Augment, parse_augment, standardization_layer
+from .layers import (FRAMES, Augment, GravityFrame, RandomRotation, WindowStats,
+                     parse_augment, standardization_layer)
 
 OPTIMIZERS: tuple[str, ...] = config.OPTIMIZERS
+#: Learning-rate schedules ``TrainConfig.lr_schedule`` may name.
+LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 
 _determinism_enabled = False
 
@@ -87,6 +90,23 @@ class TrainConfig:
     scale_std: float = 0.1
     #: Circular time shift of each window by a random whole number in [-max_shift, max_shift].
     max_shift: int = 8
+    #: Largest angle (degrees) of the random rotation of augment "rotation" (180: any).
+    max_angle: float = 30.0
+    #: Input frame: "sensor" (the phone's axes, as recorded) or "gravity" (each window turned
+    #: so its gravity estimate points along +x, plus the three sensors' magnitudes).
+    frame: str = "sensor"
+    #: Join per-channel window statistics (``layers.WindowStats``) with the network's features
+    #: before its output layer (Ignatov 2018's recipe).
+    window_stats: bool = False
+    #: Learning rate over the run: "constant", or "cosine" (from ``learning_rate`` to 0 over
+    #: all ``epochs``).
+    lr_schedule: str = "constant"
+    #: Epochs the schedule spans (0: the run's ``epochs``). A run shorter than its schedule
+    #: follows the first epochs of it, as a fold run of that length did.
+    schedule_epochs: int = 0
+    #: > 0: keep an exponential moving average of the weights with this momentum per step
+    #: (Keras' ``use_ema``); the per-epoch scores and the final model use the average.
+    ema: float = 0.0
 
     def __post_init__(self) -> None:
         kw = self.model_kwargs
@@ -102,6 +122,18 @@ class TrainConfig:
         object.__setattr__(self, "augment", "+".join(parse_augment(self.augment)) or "none")
         if not (self.noise_std >= 0 and self.scale_std >= 0 and self.max_shift >= 0):
             raise ValueError("noise_std, scale_std and max_shift must be >= 0")
+        if not 0 <= self.max_angle <= 180:
+            raise ValueError(f"max_angle must be in [0, 180] degrees, got {self.max_angle}")
+        if self.frame not in FRAMES:
+            raise ValueError(f"unknown frame {self.frame!r}; use one of {FRAMES}")
+        object.__setattr__(self, "window_stats", bool(self.window_stats))
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; use one of "
+                             f"{LR_SCHEDULES}")
+        if self.schedule_epochs < 0:
+            raise ValueError(f"schedule_epochs must be >= 0, got {self.schedule_epochs}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema must be in [0, 1) (0: off), got {self.ema}")
 
     @property
     def augmentations(self) -> tuple[str, ...]:
@@ -121,32 +153,66 @@ class TrainConfig:
         return d
 
 
-def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
-    """The optimizer ``name`` (one of :data:`OPTIMIZERS`) at ``learning_rate``: ``adam`` is
-    ``keras.optimizers.Adam(learning_rate)``, ``adam_amsgrad`` the same with ``amsgrad=True``,
-    ``sgd`` ``SGD(learning_rate, momentum=0.9)``."""
+def make_optimizer(name: str, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule,
+                   ema: float = 0.0) -> keras.optimizers.Optimizer:
+    """The optimizer ``name`` (one of :data:`OPTIMIZERS`) at ``learning_rate`` (a number or a
+    Keras schedule): ``adam`` is ``keras.optimizers.Adam(learning_rate)``, ``adam_amsgrad``
+    the same with ``amsgrad=True``, ``sgd`` ``SGD(learning_rate, momentum=0.9)``. ``ema`` > 0
+    keeps a moving average of the weights with that momentum (``use_ema``)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; use one of {OPTIMIZERS}")
+    average = {"use_ema": True, "ema_momentum": float(ema)} if ema else {}
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9)
-    return keras.optimizers.Adam(learning_rate=learning_rate, amsgrad=name == "adam_amsgrad")
+        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9, **average)
+    return keras.optimizers.Adam(learning_rate=learning_rate, amsgrad=name == "adam_amsgrad",
+                                 **average)
+
+
+def learning_rate_for(config: TrainConfig, n_windows: int
+                  ) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """``config.learning_rate``, or its schedule over the run's steps (``lr_schedule``)."""
+    if config.lr_schedule == "constant":
+        return config.learning_rate
+    steps = (config.schedule_epochs or config.epochs) * -(-int(n_windows) // config.batch_size)
+    return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps)
 
 
 def build_for(config: TrainConfig, X: np.ndarray) -> keras.Model:
-    """Build ``config.model`` for windows shaped like ``X``; with ``standardize`` or
-    ``augment``, wrapped as input -> standardize -> augment -> model (weights of the inner
-    model as without the wrapping, for the same seed). Uncompiled."""
+    """Build ``config.model`` for windows shaped like ``X``, wrapped by the input layers its
+    settings ask for: input -> random rotation (augment "rotation") -> gravity frame
+    (``frame``) -> standardize (fitted on ``X`` in that frame) -> the other augmentations ->
+    model; with ``window_stats``, the model's output layer is replaced by one that also sees
+    the window statistics (of the window in its frame, standardised on ``X``). The inner
+    model's weights are those it has unwrapped, for the same seed. Uncompiled."""
     shape = tuple(X.shape[1:])
-    base = build_model(config.model, input_shape=shape, n_classes=ACTIVITY_IDS.size,
-                       **config.kwargs)
-    if not config.standardize and not config.augmentations:
+    frame = GravityFrame(name="gravity_frame") if config.frame == "gravity" else None
+    framed = X if frame is None else keras.ops.convert_to_numpy(frame(np.asarray(X, np.float32)))
+    base = build_model(config.model, input_shape=tuple(framed.shape[1:]),
+                       n_classes=ACTIVITY_IDS.size, **config.kwargs)
+    kinds = tuple(a for a in config.augmentations if a != "rotation")
+    if not (config.standardize or config.augmentations or frame or config.window_stats):
         return base
     inputs = keras.Input(shape=shape, name="window")
-    x = standardization_layer(X)(inputs) if config.standardize else inputs
-    if config.augmentations:
-        x = Augment(config.augment, noise_std=config.noise_std, scale_std=config.scale_std,
+    x = inputs
+    if "rotation" in config.augmentations:
+        x = RandomRotation(config.max_angle, name="rotation")(x)
+    if frame is not None:
+        x = frame(x)
+    raw = x
+    x = standardization_layer(framed)(x) if config.standardize else x
+    if kinds:
+        x = Augment("+".join(kinds), noise_std=config.noise_std, scale_std=config.scale_std,
                     max_shift=config.max_shift, name="augment")(x)
-    return keras.Model(inputs, base(x), name=base.name)
+    if not config.window_stats:
+        return keras.Model(inputs, base(x), name=base.name)
+    features = keras.Model(base.inputs, base.get_layer("output").input, name=f"{base.name}_features")
+    stats = WindowStats(name="window_stats")
+    fitted = keras.ops.convert_to_numpy(stats(np.asarray(framed, np.float32))).astype(np.float64)
+    scale = keras.layers.Normalization(axis=-1, mean=fitted.mean(0).tolist(),
+                                       variance=fitted.var(0).tolist(), name="stats_standardize")
+    joined = keras.layers.Concatenate(name="joined")([features(x), scale(stats(raw))])
+    outputs = keras.layers.Dense(ACTIVITY_IDS.size, activation="softmax", name="output")(joined)
+    return keras.Model(inputs, outputs, name=base.name)
 
 
 # --- training -------------------------------------------------------------------------------
@@ -215,11 +281,14 @@ def train(config: TrainConfig, fit: Split, val: Split | None, *, log_every: int 
         raise ValueError("the training split is empty")
     has_val = val is not None and len(val.X) > 0
     model = build_for(config, X)
-    model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate),
+    model.compile(optimizer=make_optimizer(config.optimizer, learning_rate_for(config, len(X)),
+                                           config.ema),
                   loss="categorical_crossentropy", metrics=["accuracy"])
     log = EpochLog(config.epochs, log_every, out)
     seeds = EpochSeeds(config.seed)
-    every: list[keras.callbacks.Callback] = [seeds, *callbacks, log]
+    # with ema: validation scored on the averaged weights (swapped in for it, then back)
+    average = [keras.callbacks.SwapEMAWeights()] if config.ema else []
+    every: list[keras.callbacks.Callback] = [seeds, *average, *callbacks, log]
     early_stopping = has_val and config.patience > 0
     stopper = None
     if early_stopping:

@@ -1,0 +1,619 @@
+"""Beyond the paper: a configuration chosen on folds of the training subjects, tested once.
+
+Protocol cv's folds, runner and epoch rule, applied to candidates that might lift the paper's
+CNN-LSTM past the linear baseline: orientation robustness (random 3-D rotations, the gravity
+frame), a hybrid with window statistics (Ignatov 2018's recipe), training that does not stop
+on noise (a cosine schedule, a weight average, seed ensembles), the ablation factors under a
+protocol that trains to convergence, and the classical models tuned on the same folds.
+
+1. **Screen.** Every candidate of :data:`CANDIDATES` on the first :data:`SCREEN_FOLDS` folds
+   of protocol cv x :data:`BUDGET` epochs x seed 0; its score is the nested leave-one-fold-out
+   score of protocol cv's epoch rule (:data:`EPOCH_RULE`) on its fold curves: the accuracy a
+   left-out fold gets at the epoch the rule picks on the others. The classical grid
+   (:data:`CLASSICAL_GRID`) runs on all 7 folds (seconds each); it is ranked on the same 3.
+2. **Combinations and the zoo** (fixed here, computed from the screen): the best candidate of
+   each family that beat the baseline, joined into one (:func:`combinations`), and the
+   screen's best recipe on the other zoo models of :data:`ZOO_MODELS`.
+3. **Confirm.** The :data:`CONFIRM` best Keras candidates so far (screen score) on all 7
+   folds; the classical candidates have them already. The choice is the best 7-fold score
+   (nested for Keras models, the mean fold accuracy for classical ones).
+4. **Ensembles.** The chosen Keras candidate, :data:`ENSEMBLE_SEEDS` seeds per screen fold at
+   its chosen epoch count: if the averaged softmax scores better on the folds than one seed,
+   the final configuration is that ensemble.
+5. ``results/beyond/choice.json`` (:func:`write_choice`) holds every candidate's fold scores
+   and the choice; it reads only fold runs (``test=False``) and is committed before any final
+   run. **Final:** the choice on all 21 training subjects, :data:`FINAL_SEEDS` seeds (or as
+   many ensembles on disjoint seeds), tested once; for the report only, each family's best,
+   :data:`REPORT_SEEDS` seeds.
+
+``har beyond cost|run|summary`` (``make beyond``); ``results/beyond/summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from har_utils import config, data, evaluation
+from har_utils.data import HarDataset
+from har_utils.io import write_json_atomic, write_table
+
+from . import compare, cv
+from .runner import CLASSICAL, Run, execute, load, pairs
+
+STUDY = "beyond"
+#: Protocol cv's epoch rule, chosen on its folds (``results/cv/choice.json``; a test checks it).
+EPOCH_RULE = "argmax"
+#: Folds of the screen: the first 3 of protocol cv's 7 (3 is the fewest a nested score needs).
+SCREEN_FOLDS = 3
+#: Epochs per fold run: protocol cv chose 73 of 100 for the paper's model; 50 keeps the screen
+#: affordable and the curves past their rise (the cost table).
+BUDGET = 50
+#: Keras candidates taken from the screen to all 7 folds.
+CONFIRM = 4
+#: Seeds of an ensemble (the ensemble check, and each final ensemble).
+ENSEMBLE_SEEDS = 3
+#: Final seeds (or ensembles) of the chosen configuration; of each family's best (report only).
+FINAL_SEEDS = 5
+REPORT_SEEDS = 3
+#: Models whose seed changes nothing (one final fit): the logistic regression.
+DETERMINISTIC: tuple[str, ...] = ("logreg_features",)
+#: The zoo models the screen's best recipe is tried on (3 folds): the cheap ones and the best
+#: of protocol cv's deep models.
+ZOO_MODELS: tuple[str, ...] = ("cnn", "deepconvlstm")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One configuration: a model, its hyper-parameters, its training settings."""
+
+    name: str
+    family: str
+    model: str = "cnn_lstm_paper"
+    train: tuple[tuple[str, Any], ...] = ()
+    model_kwargs: tuple[tuple[str, Any], ...] = ()
+    note: str = ""
+    #: "screen", "combination", "zoo" (the round it entered).
+    round: str = "screen"
+    seeds: tuple[int, ...] = field(default=(0,))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "train", pairs(self.train))
+        object.__setattr__(self, "model_kwargs", pairs(self.model_kwargs))
+
+    @property
+    def classical(self) -> bool:
+        return self.model in CLASSICAL
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "family": self.family, "model": self.model,
+                "train": dict(self.train), "model_kwargs": dict(self.model_kwargs),
+                "note": self.note, "round": self.round}
+
+
+def _c(name: str, family: str, note: str = "", model: str = "cnn_lstm_paper",
+       model_kwargs: dict[str, Any] | None = None, **train: Any) -> Candidate:
+    return Candidate(name, family, model, train, model_kwargs or {}, note)
+
+
+#: The families, in the order the report lists them.
+FAMILIES: dict[str, str] = {
+    "baseline": "the paper's model as protocol cv trains it",
+    "orientation": "robustness to how the phone sits: random rotations, the gravity frame",
+    "hybrid": "the network's features joined with window statistics (Ignatov 2018)",
+    "training": "training that does not stop on noise: a cosine schedule, a weight average",
+    "ablation": "the ablation study's factors, under a protocol that trains to convergence",
+    "classical": "classical models on the 339 window features, tuned on the same folds",
+    "combination": "the best of each family that beat the baseline, joined",
+    "zoo": "the screen's best recipe on other zoo models",
+}
+
+#: The screen's Keras candidates (all on the paper's model but ``sequential``).
+CANDIDATES: tuple[Candidate, ...] = (
+    _c("paper", "baseline", "as protocol cv trains it (Adam 1e-3, batch 32)"),
+    _c("rotation_15", "orientation", "random rotations up to 15 degrees", augment="rotation",
+       max_angle=15.0),
+    _c("rotation_45", "orientation", "up to 45 degrees", augment="rotation", max_angle=45.0),
+    _c("rotation_90", "orientation", "up to 90 degrees", augment="rotation", max_angle=90.0),
+    _c("rotation_any", "orientation", "any orientation", augment="rotation", max_angle=180.0),
+    _c("gravity_frame", "orientation", "each window turned so gravity points along x, with the "
+       "sensors' magnitudes", frame="gravity"),
+    _c("gravity_frame_turned", "orientation", "the gravity frame of randomly turned windows: "
+       "the turn about gravity varies", frame="gravity", augment="rotation", max_angle=180.0),
+    _c("window_stats", "hybrid", "5 statistics per channel joined before the output layer",
+       window_stats=True),
+    _c("cosine", "training", f"learning rate from 1e-3 to 0 over {BUDGET} epochs (a shorter "
+       "final run follows its first epochs)", lr_schedule="cosine", schedule_epochs=BUDGET),
+    _c("ema", "training", "moving average of the weights (momentum 0.999 per step)",
+       ema=0.999),
+    _c("cosine_ema", "training", "both", lr_schedule="cosine", schedule_epochs=BUDGET,
+       ema=0.999),
+    _c("standardize", "ablation", "channels standardised on the fit windows", standardize=True),
+    _c("kernel_7", "ablation", "convolution kernel 7", model_kwargs={"kernel_size": 7}),
+    _c("one_lstm", "ablation", "one LSTM layer", model_kwargs={"lstm_layers": 1}),
+    _c("batch_16", "ablation", "batch 16", batch_size=16),
+    _c("sequential", "ablation", "the other reading of the paper's Fig. 2",
+       model="cnn_lstm_sequential"),
+)
+
+#: The classical grid (model -> hyper-parameter grid); the logistic regression's is protocol
+#: cv's, so its fold fits are shared with it.
+CLASSICAL_GRID: dict[str, dict[str, tuple[Any, ...]]] = {
+    "logreg_features": {"C": cv.C_GRID},
+    "svm_rbf_features": {"C": (1.0, 10.0, 100.0), "gamma": ("scale", 0.001)},
+    "hgb_features": {"learning_rate": (0.05, 0.1), "max_iter": (200, 500)},
+}
+
+
+def classical_candidates(grid: dict[str, dict[str, tuple[Any, ...]]] = CLASSICAL_GRID
+                         ) -> list[Candidate]:
+    import itertools
+
+    out = []
+    for model, axes in grid.items():
+        for values in itertools.product(*axes.values()):
+            kw = dict(zip(axes, values))
+            name = model.replace("_features", "") + "_" + "_".join(f"{k}={v:g}" if isinstance(
+                v, float) else f"{k}={v}" for k, v in kw.items())
+            out.append(Candidate(name, "classical", model, (), kw))
+    return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much of the study runs (the smoke profile shrinks it)."""
+
+    screen_folds: int = SCREEN_FOLDS
+    budget: int = BUDGET
+    confirm: int = CONFIRM
+    ensemble_seeds: int = ENSEMBLE_SEEDS
+    final_seeds: int = FINAL_SEEDS
+    report_seeds: int = REPORT_SEEDS
+    zoo_models: tuple[str, ...] = ZOO_MODELS
+    #: Replace every Keras candidate's model by this one (the smoke profile: "tiny_cnn").
+    model: str | None = None
+    #: Only these candidates (names; empty: all).
+    only: tuple[str, ...] = ()
+
+
+SMOKE = Plan(budget=2, confirm=1, ensemble_seeds=2, final_seeds=1, report_seeds=1,
+             zoo_models=(), model="tiny_cnn",
+             only=("paper", "rotation_45", "gravity_frame", "window_stats",
+                   "logreg_C=0.1", "logreg_C=1"))
+
+
+def screen_candidates(p: Plan) -> list[Candidate]:
+    out = [*CANDIDATES, *classical_candidates()]
+    if p.only:
+        out = [c for c in out if c.name in p.only]
+    if p.model:
+        out = [c if c.classical else replace(c, model=p.model, model_kwargs=()) for c in out]
+    return out
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+def fold_runs(c: Candidate, p: Plan, fold_ids: Sequence[int], seed: int = 0,
+              epochs: int | None = None) -> list[Run]:
+    """One run per fold of ``fold_ids`` (protocol cv's folds): fit on the other training
+    subjects, the fold scored every epoch, no test."""
+    out = []
+    for i in fold_ids:
+        held = cv.folds()[i]
+        fit = tuple(s for s in config.TRAIN_SUBJECTS if s not in held)
+        n = 1 if c.classical else (epochs or p.budget)
+        name = f"{STUDY}/{c.name}/fold{i}" + (f"/seed{seed}" if seed else "") + (
+            f"/{epochs}ep" if epochs else "")
+        out.append(Run(c.model, seed, n, fit, held, test=False, model_kwargs=c.model_kwargs,
+                       train=() if c.classical else c.train, study=STUDY, name=name))
+    return out
+
+
+def final_runs(c: Candidate, epochs: int, seeds: Sequence[int]) -> list[Run]:
+    """The candidate on all 21 training subjects, tested once, one run per seed."""
+    return [Run(c.model, s, 1 if c.classical else epochs, tuple(config.TRAIN_SUBJECTS), (),
+                test=True, model_kwargs=c.model_kwargs, train=() if c.classical else c.train,
+                study=STUDY, name=f"{STUDY}/{c.name}/final/seed{s}")
+            for s in seeds]
+
+
+def scores(c: Candidate, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """A candidate's fold scores from its fold results (``history.val_accuracy`` only): for a
+    Keras model the nested leave-one-fold-out score of :data:`EPOCH_RULE` (``score``) and the
+    epoch count the rule picks on all folds; for a classical one the mean fold accuracy."""
+    curves = cv.fold_curves(results)
+    out: dict[str, Any] = {"folds": [int(r["name"].split("/fold")[1].split("/")[0])
+                                     for r in results]}
+    if c.classical:
+        per = curves[:, -1]
+        return out | {"score": float(per.mean()), "per_fold": per.tolist(), "epochs": 1}
+    nested = cv.nested_score(cv.EPOCH_RULES[EPOCH_RULE], curves)
+    epochs = cv.EPOCH_RULES[EPOCH_RULE](curves)
+    sm = cv.smoothed(curves).mean(axis=0)
+    return out | {"score": None if nested is None else nested["score"],
+                  "per_fold": None if nested is None else nested["per_fold"],
+                  "picked": None if nested is None else nested["picked"],
+                  "epochs": int(epochs), "smoothed_at_epochs": float(sm[epochs - 1]),
+                  "end_of_budget": float(curves[:, -1].mean())}
+
+
+def _merge(cands: Sequence[Candidate], name: str) -> Candidate:
+    """The candidates' settings joined (later ones win on a shared setting; a model other
+    than the paper's is kept)."""
+    train: dict[str, Any] = {}
+    kw: dict[str, Any] = {}
+    model = "cnn_lstm_paper"
+    for c in cands:
+        t = dict(c.train)
+        if "augment" in t and "augment" in train and t["augment"] != train["augment"]:
+            t["augment"] = "+".join(sorted(set(train["augment"].split("+"))
+                                           | set(t["augment"].split("+"))))
+        train |= t
+        kw |= dict(c.model_kwargs)
+        model = c.model if c.model != "cnn_lstm_paper" else model
+    return Candidate(name, "combination", model, train, kw,
+                     "joins " + ", ".join(c.name for c in cands), "combination")
+
+
+def combinations(screen: dict[str, dict[str, Any]], cands: Sequence[Candidate]
+                 ) -> list[Candidate]:
+    """From the screen's scores: the best candidate of each Keras family that beat the
+    baseline, all joined (``best_of_each``), and the two best of them joined (``best_two``),
+    when there are at least two (a combination of one is that candidate)."""
+    base = screen["paper"]["score"]
+    best: list[Candidate] = []
+    for fam in ("orientation", "hybrid", "training", "ablation"):
+        fam_c = [c for c in cands if c.family == fam and screen.get(c.name, {}).get("score")]
+        if not fam_c:
+            continue
+        top = max(fam_c, key=lambda c: screen[c.name]["score"])
+        if screen[top.name]["score"] > base:
+            best.append(top)
+    best.sort(key=lambda c: -screen[c.name]["score"])
+    out = []
+    if len(best) >= 2:
+        out.append(_merge(best, "best_of_each"))
+    if len(best) >= 3:
+        out.append(_merge(best[:2], "best_two"))
+    return out
+
+
+def zoo_candidates(best: Candidate, p: Plan) -> list[Candidate]:
+    """The best screened recipe (its training settings) on the zoo models of the plan."""
+    return [Candidate(f"{m}+{best.name}", "zoo", m, best.train, (),
+                      f"{m} with {best.name}'s training settings", "zoo")
+            for m in p.zoo_models if m != best.model]
+
+
+# --- the study, stage by stage --------------------------------------------------------------
+
+def _run_all(cands: Sequence[Candidate], fold_ids_of: Any, p: Plan, ds: HarDataset,
+             **execute_kw: Any) -> dict[str, list[dict[str, Any]]]:
+    plan = {c.name: fold_runs(c, p, fold_ids_of(c)) for c in cands}
+    flat = [r for rs in plan.values() for r in rs]
+    got = iter(execute(flat, ds, **execute_kw)) if flat else iter(())
+    return {name: [next(got) for _ in rs] for name, rs in plan.items()}
+
+
+def _stored(cands: Sequence[Candidate], fold_ids_of: Any, p: Plan, ds: HarDataset
+            ) -> dict[str, list[dict[str, Any]]]:
+    out = {}
+    for c in cands:
+        res = [load(r, ds) for r in fold_runs(c, p, fold_ids_of(c))]
+        if all(x is not None for x in res):
+            out[c.name] = res
+    return out
+
+
+def select(ds: HarDataset, p: Plan = Plan(), *, train: bool = False, **execute_kw: Any
+           ) -> dict[str, Any]:
+    """Every stage up to the choice (:mod:`the module's steps 1-4 <.beyond>`), training what
+    is missing when ``train`` (else reading what is stored). Returns the choice document:
+    per candidate its description and fold scores (``screen`` on the first folds, ``all``
+    on 7 when confirmed), the stages' outcomes and ``chosen`` (None while runs are missing,
+    which ``missing`` lists). Reads only fold runs (``test=False``)."""
+    get = (lambda cs, f: _run_all(cs, f, p, ds, **execute_kw)) if train else (
+        lambda cs, f: _stored(cs, f, p, ds))
+    screen_ids = list(range(p.screen_folds))
+    all_ids = list(range(cv.K_FOLDS))
+    first = screen_candidates(p)
+    keras = [c for c in first if not c.classical]
+    res = get(keras, lambda c: screen_ids) | get([c for c in first if c.classical],
+                                                 lambda c: all_ids)
+    doc: dict[str, Any] = {"data": data.stamp(ds), "reads": "history.val_accuracy of fold runs "
+                           "(test=False)", "epoch_rule": EPOCH_RULE, "plan": p.__dict__,
+                           "folds": [list(f) for f in cv.folds()], "candidates": {},
+                           "missing": [], "chosen": None}
+    cand_of = {c.name: c for c in first}
+
+    def record(c: Candidate, rs: list[dict[str, Any]] | None) -> None:
+        entry = doc["candidates"].setdefault(c.name, c.describe())
+        if rs is None:
+            doc["missing"].append(c.name)
+            return
+        screen_rs = [r for r in rs if int(r["name"].split("/fold")[1].split("/")[0]) in screen_ids]
+        entry["screen"] = scores(c, screen_rs)
+        if len(rs) == cv.K_FOLDS:
+            entry["all"] = scores(c, rs)
+
+    for c in first:
+        record(c, res.get(c.name))
+    if doc["missing"]:
+        return doc
+    screen = {n: e["screen"] for n, e in doc["candidates"].items()}
+    ranked = sorted((c for c in keras), key=lambda c: -screen[c.name]["score"])
+    later = combinations(screen, keras) + zoo_candidates(ranked[0], p)
+    res2 = get(later, lambda c: screen_ids)
+    for c in later:
+        cand_of[c.name] = c
+        record(c, res2.get(c.name))
+    if doc["missing"]:
+        return doc
+    screen = {n: e["screen"] for n, e in doc["candidates"].items()}
+    pool = [cand_of[n] for n in screen if not cand_of[n].classical]
+    top = sorted(pool, key=lambda c: -screen[c.name]["score"])[: p.confirm]
+    doc["confirmed"] = [c.name for c in top]
+    res3 = get(top, lambda c: all_ids)
+    for c in top:
+        record(c, res3.get(c.name))
+    if doc["missing"]:
+        return doc
+    finalists = {n: e["all"]["score"] for n, e in doc["candidates"].items() if "all" in e}
+    best = max(finalists, key=finalists.__getitem__)
+    chosen = cand_of[best]
+    doc["chosen_by"] = ("the best score on all 7 folds (Keras: nested leave-one-fold-out score "
+                        f"of the {EPOCH_RULE} rule; classical: mean fold accuracy) among the "
+                        "confirmed Keras candidates and every classical one")
+    epochs = int(doc["candidates"][best]["all"]["epochs"])
+    ens = None
+    if not chosen.classical and p.ensemble_seeds > 1:
+        runs = {s: fold_runs(chosen, p, screen_ids, seed=s, epochs=epochs)
+                for s in range(p.ensemble_seeds)}
+        flat = [r for rs in runs.values() for r in rs]
+        got = (execute(flat, ds, **execute_kw) if train
+               else [load(r, ds) for r in flat])
+        if any(x is None for x in got):
+            doc["missing"].append(f"{best}: ensemble check")
+            return doc
+        ens = ensemble_check(got, ds, p.ensemble_seeds)
+    doc["ensemble_check"] = ens
+    use_ensemble = bool(ens and ens["ensemble"] > ens["single_mean"])
+    doc["chosen"] = {"name": best, "epochs": epochs, "ensemble_seeds":
+                     p.ensemble_seeds if use_ensemble else 1,
+                     "score_all_folds": finalists[best], **chosen.describe()}
+    doc["family_best"] = family_best(doc)
+    return doc
+
+
+def ensemble_check(results: list[dict[str, Any]], ds: HarDataset, k: int) -> dict[str, Any]:
+    """Fold accuracy of one seed (mean over seeds) against the ensemble of ``k`` seeds
+    (averaged softmax at the end of each run), per fold; from ``val_proba`` of fold runs."""
+    from har_utils.training import ACTIVITY_IDS
+
+    by_fold: dict[tuple[int, ...], list[dict[str, Any]]] = {}
+    for r in results:
+        by_fold.setdefault(tuple(r["run"]["val_subjects"]), []).append(r)
+    single, ens = [], []
+    for held, rs in sorted(by_fold.items()):
+        y = ds.train.y[np.isin(ds.train.subject, held)]
+        probas = [np.asarray(r["val_proba"]) for r in rs]
+        single.append(float(np.mean([np.mean(ACTIVITY_IDS[p.argmax(1)] == y) for p in probas])))
+        ens.append(float(np.mean(ACTIVITY_IDS[np.mean(probas, 0).argmax(1)] == y)))
+    return {"seeds": k, "single_per_fold": single, "ensemble_per_fold": ens,
+            "single_mean": float(np.mean(single)), "ensemble": float(np.mean(ens))}
+
+
+def family_best(doc: dict[str, Any]) -> dict[str, str]:
+    """Each family's best candidate by its best score (all folds where it has them, else
+    the screen), for the report's test rows."""
+    out: dict[str, tuple[float, int, str]] = {}
+    for name, e in doc["candidates"].items():
+        if "screen" not in e:
+            continue
+        s = (e["all"]["score"], 1) if "all" in e else (e["screen"]["score"], 0)
+        key = (s[1], s[0], name)
+        if e["family"] not in out or key > out[e["family"]]:
+            out[e["family"]] = key
+    return {f: v[2] for f, v in out.items()}
+
+
+def candidate_of(doc: dict[str, Any], name: str) -> Candidate:
+    e = doc["candidates"][name]
+    return Candidate(name, e["family"], e["model"], e["train"], e["model_kwargs"], e["note"],
+                     e["round"])
+
+
+def finals_of(doc: dict[str, Any], p: Plan) -> dict[str, list[Run]]:
+    """The final runs: the chosen configuration's (``FINAL_SEEDS`` seeds, or as many
+    ensembles on disjoint seeds) and each family's best (report only)."""
+    ch = doc["chosen"]
+    k = int(ch["ensemble_seeds"])
+    n = 1 if ch["model"] in DETERMINISTIC else p.final_seeds * k
+    out = {ch["name"]: final_runs(candidate_of(doc, ch["name"]), ch["epochs"], range(n))}
+    for fam, name in doc["family_best"].items():
+        if name == ch["name"]:
+            continue
+        e = doc["candidates"][name]
+        scored = e.get("all") or e["screen"]
+        out[name] = final_runs(candidate_of(doc, name), int(scored["epochs"]),
+                               range(1 if e["model"] in DETERMINISTIC else p.report_seeds))
+    return out
+
+
+# --- files ---------------------------------------------------------------------------------
+
+def choice_path() -> Path:
+    return config.results_dir() / STUDY / "choice.json"
+
+
+def summary_path() -> Path:
+    return config.results_dir() / STUDY / "summary.json"
+
+
+def write_choice(ds: HarDataset, p: Plan = Plan(), *, train: bool = False,
+                 **execute_kw: Any) -> dict[str, Any]:
+    doc = select(ds, p, train=train, **execute_kw)
+    write_json_atomic(choice_path(), doc)
+    return doc
+
+
+def run(ds: HarDataset, p: Plan = Plan(), *, stage: str = "all", **execute_kw: Any
+        ) -> dict[str, Any]:
+    """Train what is missing up to the choice, write ``choice.json``; with ``stage`` "all"
+    (after the choice is committed: ``--stage final``) the final runs, then the summary."""
+    if stage in ("select", "all"):
+        doc = write_choice(ds, p, train=True, **execute_kw)
+        if stage == "select" or doc["chosen"] is None:
+            return doc
+    doc = json.loads(choice_path().read_text())
+    if doc.get("chosen") is None:
+        raise ValueError(f"{config.shown(choice_path())} has no choice yet: run the selection "
+                         "stage first (har beyond run --stage select)")
+    execute([r for rs in finals_of(doc, p).values() for r in rs], ds, **execute_kw)
+    return write_summary(ds, p)
+
+
+def test_rows(name: str, results: list[dict[str, Any]], k: int, ds: HarDataset
+              ) -> dict[str, Any]:
+    """The test rows of one configuration: per seed (k = 1) or per ensemble of ``k``
+    consecutive seeds (averaged softmax), mean ± std, the pooled subject-bootstrap interval
+    and per-subject accuracy."""
+    from har_utils.training import ACTIVITY_IDS
+
+    groups = [results[i:i + k] for i in range(0, len(results) - k + 1, k)]
+    preds = [ACTIVITY_IDS[np.mean([np.asarray(r["test_proba"]) for r in g], 0).argmax(1)]
+             if k > 1 else np.asarray(g[0]["y_pred"]) for g in groups]
+    ms = [evaluation.metrics(ds.test.y, pr, ds.test.subject) for pr in preds]
+    acc = np.array([m["accuracy"] for m in ms])
+    n = len(preds)
+    low, high = evaluation.subject_bootstrap_ci(np.tile(ds.test.y, n), np.concatenate(preds),
+                                                np.tile(ds.test.subject, n))
+    subjects = sorted(ms[0]["per_subject"], key=int)
+    return {"name": name, "ensemble_seeds": k, "n": n,
+            "seeds": [[r["run"]["seed"] for r in g] for g in groups],
+            "epochs": results[0]["epochs_run"], "accuracy": acc.tolist(),
+            "accuracy_mean": float(acc.mean()),
+            "accuracy_std": float(acc.std(ddof=1)) if n > 1 else 0.0,
+            "macro_f1_mean": float(np.mean([m["macro_avg"]["f1"] for m in ms])),
+            "ci95_subject_bootstrap": [low, high],
+            "per_subject_accuracy_mean": {s: float(np.mean([m["per_subject"][s]["accuracy"]
+                                                            for m in ms])) for s in subjects},
+            "train_seconds_total": float(sum(r.get("train_seconds", 0.0) for r in results)),
+            "backends": sorted({cv.backend_of(r) for r in results}),
+            "devices": sorted({r.get("device", "CPU") for r in results})}
+
+
+def summary(ds: HarDataset, p: Plan = Plan()) -> dict[str, Any]:
+    """The committed choice (``choice.json``) with the test rows of what was tested: the
+    chosen configuration and each family's best (report only), paired comparisons by test
+    subject against protocol cv's paper model and linear baseline (Holm over them), and the
+    compute spent."""
+    doc = json.loads(choice_path().read_text())
+    out = {**doc, "tested": {}, "missing_finals": []}
+    if doc.get("chosen") is None:
+        return out
+    k_of = {doc["chosen"]["name"]: int(doc["chosen"]["ensemble_seeds"])}
+    for name, runs in finals_of(doc, p).items():
+        got = [load(r, ds) for r in runs]
+        done = [g for g in got if g is not None]
+        if len(done) < len(got):
+            out["missing_finals"].append(f"{name}: {len(got) - len(done)} of {len(got)} runs")
+            continue
+        out["tested"][name] = test_rows(name, done, k_of.get(name, 1), ds)
+    cv_doc = json.loads(cv.summary_path().read_text()) if cv.summary_path().exists() else {}
+    refs = {m: (cv_doc.get("models", {}).get(m) or {}).get("final")
+            for m in ("cnn_lstm_paper", "logreg_features")}
+    out["references"] = {m: None if r is None else {
+        "accuracy_mean": r["accuracy_mean"], "accuracy_std": r["accuracy_std"],
+        "per_subject_accuracy_mean": r["per_subject_accuracy_mean"]} for m, r in refs.items()}
+    chosen = out["tested"].get(doc["chosen"]["name"])
+    if chosen:
+        comps = {m: compare.subject_comparison(chosen["per_subject_accuracy_mean"],
+                                               r["per_subject_accuracy_mean"])
+                 for m, r in refs.items() if r}
+        for c, adj in zip(comps.values(), cv.holm([c["wilcoxon_p"] for c in comps.values()])):
+            c["wilcoxon_p_holm"] = adj
+        out["chosen_vs"] = comps
+    out["compute_hours"] = compute_hours()
+    return out
+
+
+def compute_hours() -> float:
+    """Training hours of one worker over every stored run of this study."""
+    total = 0.0
+    for path in (config.results_dir() / "runs").glob("*.json"):
+        try:
+            r = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if r.get("study") == STUDY:
+            total += float(r.get("train_seconds", 0.0))
+    return total / 3600
+
+
+def write_summary(ds: HarDataset, p: Plan = Plan()) -> dict[str, Any]:
+    doc = summary(ds, p)
+    write_json_atomic(summary_path(), doc)
+    return doc
+
+
+def cost_table(p: Plan = Plan(), spe: dict[str, float] | None = None) -> pd.DataFrame:
+    """Stage x candidates x folds x epochs x measured seconds per epoch (one worker; a fold
+    trains on 18 of the 21 subjects), before anything runs; the later stages at their most
+    (the paper's model unless said)."""
+    if spe is None:
+        spe = cv.seconds_per_epoch()[0]
+    paper = spe.get("cnn_lstm_paper", float("nan"))
+    fold = 18 / 21
+    rows = []
+    for c in screen_candidates(p):
+        if c.classical:
+            continue
+        s = spe.get(c.model, paper) * (2.0 if dict(c.train).get("batch_size") == 16 else 1.0)
+        rows.append({"stage": "screen", "candidate": c.name, "model": c.model,
+                     "runs": p.screen_folds, "epochs": p.budget, "s per epoch": s,
+                     "hours": p.screen_folds * p.budget * s * fold / 3600})
+    rows.append({"stage": "screen", "candidate": "classical grid "
+                 f"({len(classical_candidates())} points x 7 folds)", "model": "scikit-learn",
+                 "runs": 7 * len(classical_candidates()), "epochs": 1, "s per epoch": None,
+                 "hours": 0.5})
+    rows.append({"stage": "combinations", "candidate": "best_of_each, best_two", "model":
+                 "cnn_lstm_paper", "runs": 2 * p.screen_folds, "epochs": p.budget,
+                 "s per epoch": paper, "hours": 2 * p.screen_folds * p.budget * paper * fold / 3600})
+    for m in p.zoo_models:
+        s = spe.get(m, paper)
+        rows.append({"stage": "zoo", "candidate": f"{m} + the best recipe", "model": m,
+                     "runs": p.screen_folds, "epochs": p.budget, "s per epoch": s,
+                     "hours": p.screen_folds * p.budget * s * fold / 3600})
+    rest = cv.K_FOLDS - p.screen_folds
+    rows.append({"stage": "confirm", "candidate": f"{p.confirm} best", "model": "cnn_lstm_paper",
+                 "runs": p.confirm * rest, "epochs": p.budget, "s per epoch": paper,
+                 "hours": p.confirm * rest * p.budget * paper * fold / 3600})
+    rows.append({"stage": "ensemble check", "candidate": "the chosen one", "model":
+                 "cnn_lstm_paper", "runs": p.ensemble_seeds * p.screen_folds, "epochs": p.budget,
+                 "s per epoch": paper,
+                 "hours": p.ensemble_seeds * p.screen_folds * p.budget * paper * fold / 3600})
+    n_final = p.final_seeds * p.ensemble_seeds
+    rows.append({"stage": "final", "candidate": f"the chosen one ({p.final_seeds} ensembles of "
+                 f"{p.ensemble_seeds} seeds at most)", "model": "cnn_lstm_paper", "runs": n_final,
+                 "epochs": p.budget, "s per epoch": paper, "hours": n_final * p.budget * paper / 3600})
+    rows.append({"stage": "final (report only)", "candidate": "each family's best", "model":
+                 "cnn_lstm_paper", "runs": 6 * p.report_seeds, "epochs": p.budget,
+                 "s per epoch": paper, "hours": 6 * p.report_seeds * p.budget * paper / 3600})
+    return pd.DataFrame(rows)
+
+
+def write_cost_table(p: Plan = Plan()) -> tuple[pd.DataFrame, Path]:
+    spe, source = cv.seconds_per_epoch()
+    table = cost_table(p, spe)
+    path = config.results_dir() / STUDY / "cost_table.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_table(table, path, f"seconds per epoch measured on the HAPT rebuild ({source})",
+                "har beyond cost", index=False)
+    return table, path

@@ -1,0 +1,116 @@
+"""The beyond-the-paper study on synthetic data: the candidates' fold scores, the rounds built
+from the screen, the choice written from fold runs only, the finals and the summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from har_utils import config
+from har_studies.experiments import beyond, cv
+from har_studies.experiments.beyond import Candidate, Plan
+
+from synthetic_uci import synthetic_dataset
+
+
+def test_the_epoch_rule_is_protocol_cvs_choice() -> None:
+    committed = json.loads((config.COMMITTED_RESULTS_DIR / "cv" / "choice.json").read_text())
+    assert beyond.EPOCH_RULE == committed["epoch_rule"]["rule"]
+
+
+def test_every_candidate_is_a_valid_run_and_names_are_unique() -> None:
+    cands = beyond.screen_candidates(Plan())
+    assert len({c.name for c in cands}) == len(cands)
+    assert {c.family for c in cands} <= set(beyond.FAMILIES)
+    for c in cands:
+        for r in beyond.fold_runs(c, Plan(), [0]):
+            assert not r.test and r.val_subjects  # a fold run never sees the test subjects
+            if not c.classical:
+                r.train_config()  # settings the model and TrainConfig accept
+
+
+def _fold_results(curves: np.ndarray) -> list[dict]:
+    return [{"name": f"beyond/x/fold{i}", "run": {"test": False},
+             "history": {"val_accuracy": list(c)}} for i, c in enumerate(curves)]
+
+
+def test_scores_are_the_nested_score_of_the_epoch_rule() -> None:
+    rng = np.random.default_rng(0)
+    curves = np.clip(np.linspace(0.7, 0.9, 20) + rng.normal(0, 0.01, (3, 20)), 0, 1)
+    s = beyond.scores(Candidate("x", "baseline"), _fold_results(curves))
+    nested = cv.nested_score(cv.EPOCH_RULES[beyond.EPOCH_RULE], curves)
+    assert s["score"] == pytest.approx(nested["score"]) and s["folds"] == [0, 1, 2]
+    assert s["epochs"] == cv.EPOCH_RULES[beyond.EPOCH_RULE](curves)
+    flat = beyond.scores(Candidate("c", "classical", "logreg_features"), _fold_results(curves))
+    assert flat["score"] == pytest.approx(curves[:, -1].mean())
+
+
+def test_combinations_join_each_familys_best_that_beat_the_baseline() -> None:
+    cands = [c for c in beyond.CANDIDATES]
+    screen = {c.name: {"score": 0.80} for c in cands}
+    screen |= {"paper": {"score": 0.85}, "rotation_45": {"score": 0.90},
+               "gravity_frame": {"score": 0.88}, "cosine": {"score": 0.87},
+               "window_stats": {"score": 0.84}, "kernel_7": {"score": 0.86}}
+    got = {c.name: c for c in beyond.combinations(screen, cands)}
+    assert set(got) == {"best_of_each", "best_two"}
+    joined = got["best_of_each"]
+    assert dict(joined.train) == {"augment": "rotation", "max_angle": 45.0,
+                                  "lr_schedule": "cosine", "schedule_epochs": beyond.BUDGET}
+    assert dict(joined.model_kwargs) == {"kernel_size": 7}
+    assert dict(got["best_two"].train) == {"augment": "rotation", "max_angle": 45.0,
+                                           "lr_schedule": "cosine",
+                                           "schedule_epochs": beyond.BUDGET}
+    screen["rotation_45"] = screen["gravity_frame"] = screen["cosine"] = {"score": 0.8}
+    screen["kernel_7"] = {"score": 0.8}
+    assert beyond.combinations(screen, cands) == []  # nothing beat the baseline
+
+
+@pytest.mark.slow
+def test_the_study_chooses_on_folds_then_tests_once(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "results"))
+    ds = synthetic_dataset(per_subject=12)
+    p = Plan(budget=2, confirm=1, ensemble_seeds=2, final_seeds=2, report_seeds=1, zoo_models=(),
+             model="tiny_cnn", only=("paper", "rotation_45", "window_stats", "logreg_C=0.1"))
+    doc = beyond.run(ds, p, stage="select", ship_data=True, backup_root=tmp_path / "b")
+    chosen = doc["chosen"]
+    assert chosen is not None and not doc["missing"]
+    assert set(doc["candidates"]) >= {"paper", "rotation_45", "window_stats", "logreg_C=0.1"}
+    assert all("test" not in e["screen"] for e in doc["candidates"].values())
+    # the choice is a function of the stored fold runs: read back, the same document
+    again = beyond.select(ds, p)
+    assert again["chosen"] == chosen and again["candidates"] == doc["candidates"]
+    summary = beyond.run(ds, p, stage="final", ship_data=True, backup_root=tmp_path / "b")
+    rows = summary["tested"][chosen["name"]]
+    n = 1 if chosen["model"] in beyond.DETERMINISTIC else p.final_seeds  # one fit: same every seed
+    assert rows["n"] == n and rows["ensemble_seeds"] == chosen["ensemble_seeds"]
+    assert 0 <= rows["accuracy_mean"] <= 1 and not summary["missing_finals"]
+    assert set(summary["family_best"]) <= set(beyond.FAMILIES)
+    assert summary["compute_hours"] > 0
+
+
+def test_the_failure_analysis_on_synthetic_windows() -> None:
+    from har_studies.experiments import failures
+
+    ds = synthetic_dataset(per_subject=24)
+    g = failures.gravity_table(ds)
+    assert set(g["activity"]) == {"SITTING", "STANDING", "LAYING"} and (g["exp"] == -1).all()
+    unit = np.sqrt(g["gx"] ** 2 + g["gy"] ** 2 + g["gz"] ** 2)
+    assert (unit <= 1 + 1e-6).all() and g["tilt_deg"].between(0, 180).all()
+    within = failures.sit_stand_within_subject(ds)
+    assert len(within) == 30 and within["within_subject_accuracy"].between(0, 1).all()
+    pred = ds.test.y.copy()
+    pred[ds.test.subject == 9] = 1  # subject 9: everything taken for walking
+    m = failures.subject_confusion([pred, pred], ds, 9)
+    assert m["confusion"][0][0] == 2 * np.sum((ds.test.subject == 9) & (ds.test.y == 1))
+    assert failures.subject_confusion([pred], ds, 2)["accuracy"] == 1.0
+    held = [1, 6, 30]
+    m_held = np.isin(ds.train.subject, held)
+    proba = np.eye(6)[ds.train.y[m_held] - 1]
+    proba[ds.train.subject[m_held] == 6] = np.eye(6)[0]  # subject 6: all walking
+    t = failures.fold_subject_accuracy([{"name": "x", "run": {"val_subjects": held},
+                                         "val_proba": proba.tolist()}], ds).set_index("subject")
+    assert t.loc[1, "accuracy"] == 1.0 and t.loc[6, "accuracy"] < 0.5 and t.loc[30, "runs"] == 1
