@@ -1,20 +1,19 @@
-"""One-time migration of the run store to the one key (``Run.key``): every field of a run's
-description in its key, none left out "while at its default".
+"""The run store's migration: when a run's description gains a field, re-key the stored runs.
 
-Before, ``Run.config()`` and ``TrainConfig.as_dict()`` left out fields at their defaults
-(``threads`` 1, ``backend`` "tensorflow", ``watch_test`` False, ``standardize`` False, ...)
-so that runs stored before a field existed kept their keys. This rewrites each stored run
-whose file name is an old key: its ``config`` and ``run`` in full, ``key`` and file name the
-new key, and the ablation study's index. It first checks that the old key is the hash of the
-stored config (so the file says what it is) and that the run rebuilt from it resolves to the
-same training settings. Results (histories, predictions, scores) are not touched. Idempotent:
-a file already named by its new key is skipped, and an old-key copy of a run already
-re-keyed is dropped, so runs trained later by code from before the migration (an older
-worktree) are brought in by copying its new files and running it again::
+Every field of a run's description (``Run.config()``, ``TrainConfig.as_dict()``) is in its
+key, so a new field (at a default that trains as before) changes every key. This rewrites each
+stored run whose file name is not its key under the current code: its ``config`` and ``run`` in
+full, ``key`` and file name the new key, and the ablation study's index. It first checks that
+the old key is the hash of the stored config (so the file says what it is) and that the run
+rebuilt from it resolves to the same training settings (new fields aside). Results
+(histories, predictions, scores) are not touched. Idempotent: a file already named by its key
+is skipped, and an old-key copy of a run already re-keyed is dropped, so runs trained by an
+older worktree are brought in by copying its new files and running it again::
 
     python -m har_studies.experiments.rekey            # results/runs (HAR_RESULTS_DIR)
 
-Delete this module once no run with an old key is left to bring in.
+Runs stored before the one key (no ``engine`` in their config) left out fields at their
+defaults; :func:`rebuilt` restores those defaults of the time.
 """
 
 from __future__ import annotations
