@@ -339,6 +339,7 @@ def cv_run_cmd(models: list[str], stage: str, workers: int, scheduler: str | Non
                    + (f"C = {choice['C']:g}" if "C" in choice else f"{choice['epochs']} epochs"))
     doc = cv.write_summary(ds, models if smoke else cv.MODELS, smoke=smoke)
     click.echo(f"wrote {config.shown(cv.summary_path())}; missing: {doc['missing'] or 'nothing'}")
+    _refresh_zoo_cv_rows()
     if check and [m for m in doc["missing"] if m.split(":")[0] in models]:
         sys.exit(1)
 
@@ -351,6 +352,16 @@ def cv_summary_cmd(smoke: bool, source: str) -> None:
     cv = _cv()
     doc = cv.write_summary(load(source), smoke=smoke)
     click.echo(f"wrote {config.shown(cv.summary_path())}; missing: {doc['missing'] or 'nothing'}")
+    _refresh_zoo_cv_rows()
+
+
+def _refresh_zoo_cv_rows() -> None:
+    """The zoo summary's protocol-cv rows follow the cv summary just written."""
+    from .experiments import zoo
+
+    path = zoo.refresh_cv_rows()
+    if path is not None:
+        click.echo(f"updated the protocol-cv rows of {config.shown(path)}")
 
 
 # --- har beyond (har_studies.experiments.beyond) --------------------------------------------

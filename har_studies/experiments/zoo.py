@@ -354,6 +354,19 @@ def cv_rows(path: Path | None = None) -> list[Result]:
     return out
 
 
+def refresh_cv_rows(path: Path | None = None) -> Path | None:
+    """Replace the protocol-cv rows of the zoo summary (``results/summary.json``) by the final
+    rows of ``results/cv/summary.json`` (:func:`cv_rows`); the zoo's own rows stay as they are.
+    Its path, or None when there is no zoo summary."""
+    path = config.results_dir() / "summary.json" if path is None else path
+    if not path.exists():
+        return None
+    doc = json.loads(path.read_text())
+    doc["rows"] = cv_rows() + [r for r in doc["rows"] if r["protocol"] != "cv"]
+    write_json_atomic(path, doc)
+    return path
+
+
 def subject_comparisons(rows: list[Result], reference: str = "cnn_lstm_paper",
                         protocol: str = "subjects") -> dict[str, Result]:
     """Every model against ``reference`` by test subject (per-subject accuracy, mean over
