@@ -4,6 +4,7 @@ resuming, the summary, paired tests and the tables the report draws from it."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -256,8 +257,6 @@ def test_cv_rows_come_from_the_cv_study(tmp_path) -> None:
 
 def test_the_zoo_summary_takes_protocol_cvs_rows_from_its_summary(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import json
-
     monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path))
     assert zoo.refresh_cv_rows() is None  # no zoo summary: nothing to do
     old = {"model": "cnn", "protocol": "cv", "accuracy_mean": 0.5}
