@@ -18,9 +18,10 @@ from har_studies import cli, pipeline
 from har_utils import config, data
 from har_studies.experiments import cv, zoo
 
-COMMANDS = {(): ["run", "publish", "study", "publish-study", "readme", "predict", "cv", "zoo",
-                 "ablations"],
+COMMANDS = {(): ["run", "publish", "study", "publish-study", "readme", "predict", "cv", "beyond",
+                 "zoo", "ablations"],
             ("cv",): ["cost", "run", "summary"],
+            ("beyond",): ["cost", "run", "summary"],
             ("zoo",): ["run", "summary"],
             ("ablations",): ["run", "select", "final", "summary", "list"]}
 
