@@ -52,8 +52,8 @@ from har_utils.threads import configure_threads, current_threads
 #: defaults (``Run.model_kwargs`` overrides them).
 ESTIMATORS: dict[str, tuple[str, dict[str, Any]]] = {
     "logreg_features": ("StandardScaler + LogisticRegression", {"C": 1.0}),
-    "svm_rbf_features": ("StandardScaler + SVC(kernel='rbf', probability=True)",
-                         {"C": 1.0, "gamma": "scale"}),
+    "svm_rbf_features": ("StandardScaler + CalibratedClassifierCV(SVC(kernel='rbf'), "
+                         "ensemble=False)", {"C": 1.0, "gamma": "scale"}),
     "hgb_features": ("StandardScaler + HistGradientBoostingClassifier",
                      {"learning_rate": 0.1, "max_iter": 200, "max_leaf_nodes": 31,
                       "l2_regularization": 0.0}),
@@ -321,6 +321,7 @@ def _keras_body(run: Run, ds: HarDataset, backup: Path | None, log: Callable[[st
 def estimator(run: Run) -> Any:
     """The scikit-learn pipeline of a classical run (:data:`ESTIMATORS`), seeded by its seed
     where the estimator draws random numbers."""
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -334,8 +335,8 @@ def estimator(run: Run) -> Any:
     kw = {**defaults, **dict(run.model_kwargs)}
     if run.model == "logreg_features":
         clf: Any = LogisticRegression(C=float(kw["C"]), max_iter=3000)
-    elif run.model == "svm_rbf_features":
-        clf = SVC(C=float(kw["C"]), gamma=kw["gamma"], probability=True, random_state=run.seed)
+    elif run.model == "svm_rbf_features":  # probabilities by 5-fold calibration (deterministic)
+        clf = CalibratedClassifierCV(SVC(C=float(kw["C"]), gamma=kw["gamma"]), ensemble=False)
     else:
         clf = HistGradientBoostingClassifier(random_state=run.seed, early_stopping=False, **kw)
     return make_pipeline(StandardScaler(), clf)
