@@ -15,7 +15,7 @@ STAMP   := $(VENV)/.installed
 # notebooks before it) changed, so an interrupted `make reproduce` resumes where it stopped.
 # Study notebooks (07_ablations: `make ablations`; 08_deployment: `make deploy`) are not part of
 # `make reproduce`.
-STUDY_NOTEBOOKS := 07_ablations 08_deployment
+STUDY_NOTEBOOKS := 07_ablations 08_deployment 09_beyond
 NOTEBOOKS := $(filter-out $(STUDY_NOTEBOOKS),$(sort $(basename $(notdir $(wildcard notebooks/[0-9][0-9]_*.ipynb)))))
 PYTEST  := $(PY) -m pytest
 # $(call nbval,PROFILE,NOTEBOOKS): re-run notebooks that papermill already ran into build/PROFILE/

@@ -343,3 +343,11 @@ def test_commands_block_shows_fresh_clone_times_of_commands_that_succeeded(tmp_p
     assert "commit `0123456`" in text and "packages from the network" in text
     (tmp_path / "benchmarks" / "fresh_clone.json").unlink()
     assert "fresh clone" not in blocks.commands_block(tmp_path).split("\n")[0]
+
+
+def test_the_makefile_leaves_out_the_study_notebooks_config_names() -> None:
+    """`make reproduce` runs the notebooks the Makefile does not list as studies: the same list
+    as ``config.STUDY_NOTEBOOKS`` (a study notebook left out there breaks `make reproduce`)."""
+    text = (config.PROJECT_ROOT / "Makefile").read_text()
+    [line] = [x for x in text.splitlines() if x.startswith("STUDY_NOTEBOOKS :=")]
+    assert tuple(line.split(":=", 1)[1].split()) == config.STUDY_NOTEBOOKS
