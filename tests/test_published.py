@@ -68,3 +68,18 @@ def test_published_notebooks_are_diffable() -> None:
             assert "papermill" not in c.get("metadata", {}) and "execution" not in c.get("metadata", {})
             if c["cell_type"] == "code":
                 assert c["execution_count"] is None
+
+
+def test_the_published_model_is_protocol_cvs_seed_0_final_run(manifest: dict,
+                                                              committed: Path) -> None:
+    """Notebook 04 trains what protocol cv's seed-0 final run trained (same configuration,
+    one core): the published history is that run's, number for number."""
+    from har_studies.experiments import cv
+
+    summary = json.loads((committed / "results" / "cv" / "summary.json").read_text())
+    epochs = summary["models"]["cnn_lstm_paper"]["choice"]["epochs"]
+    [run] = cv.final_runs("cnn_lstm_paper", cv.plan_for("cnn_lstm_paper"), epochs)[:1]
+    stored = committed / "results" / "runs" / f"{run.key(summary['data']['checksum_sha256'])}.json"
+    published = json.loads((committed / "results" / "models" / "cnn_lstm_paper.history.json").read_text())
+    assert published["config"]["epochs"] == epochs and published["config"]["seed"] == 0
+    assert published["history"]["loss"] == json.loads(stored.read_text())["history"]["loss"]
