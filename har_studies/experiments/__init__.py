@@ -1,5 +1,6 @@
 """Studies that train many models: one runner (:mod:`.runner`), the cross-validation protocol
-(:mod:`.cv`), the model zoo (:mod:`.zoo`) and the ablation study (:mod:`.ablations`);
+(:mod:`.cv`), the model zoo (:mod:`.zoo`), the ablation study (:mod:`.ablations`) and beyond the
+paper (:mod:`.beyond`, with :mod:`.failures`, the evidence on the subjects that fail);
 :mod:`.compare` sets two models side by side on one test set (for the zoo and protocol cv). The
 core, ``har_utils``, never imports this package, and this package never imports
 :mod:`har_studies.deploy`, the reporting or the command line."""
