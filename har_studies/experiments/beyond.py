@@ -42,7 +42,7 @@ import pandas as pd
 
 from har_utils import config, data, evaluation
 from har_utils.data import HarDataset
-from har_utils.io import write_json_atomic, write_table
+from har_utils.io import write_json_atomic
 
 from . import compare, cv
 from .runner import CLASSICAL, Run, execute, load, pairs
@@ -612,8 +612,4 @@ def cost_table(p: Plan = Plan(), spe: dict[str, float] | None = None) -> pd.Data
 def write_cost_table(p: Plan = Plan()) -> tuple[pd.DataFrame, Path]:
     spe, source = cv.seconds_per_epoch()
     table = cost_table(p, spe)
-    path = config.results_dir() / STUDY / "cost_table.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_table(table, path, f"seconds per epoch measured on the HAPT rebuild ({source})",
-                "har beyond cost", index=False)
-    return table, path
+    return table, cv.save_cost_table(table, STUDY, source)

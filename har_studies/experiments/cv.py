@@ -747,11 +747,17 @@ def write_cost_table(models: Sequence[str] = MODELS) -> tuple[pd.DataFrame, Path
     """:func:`cost_table`, written to ``results/cv/cost_table.csv``; the table and its path."""
     spe, source = seconds_per_epoch()
     table = cost_table(models, spe)
-    path = config.results_dir() / STUDY / "cost_table.csv"
+    return table, save_cost_table(table, STUDY, source)
+
+
+def save_cost_table(table: pd.DataFrame, study: str, source: str) -> Path:
+    """A study's cost table written to ``results/<study>/cost_table.csv``, stamped with what
+    measured its seconds per epoch (``source``, :func:`seconds_per_epoch`); its path."""
+    path = config.results_dir() / study / "cost_table.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_table(table, path, f"seconds per epoch measured on the HAPT rebuild ({source})",
-                "har cv cost", index=False)
-    return table, path
+                f"har {study} cost", index=False)
+    return path
 
 
 def write_summary(ds: HarDataset, models: Sequence[str] = MODELS, *, smoke: bool = False
