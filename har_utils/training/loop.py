@@ -177,6 +177,11 @@ def learning_rate_for(config: TrainConfig, n_windows: int
     return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps)
 
 
+#: The smallest variance the window statistics are standardised by (a statistic varying by
+#: less than 0.001 between windows is treated as the constant it is).
+STATS_VARIANCE_FLOOR: float = 1e-6
+
+
 def build_for(config: TrainConfig, X: np.ndarray) -> keras.Model:
     """Build ``config.model`` for windows shaped like ``X``, wrapped by the input layers its
     settings ask for: input -> random rotation (augment "rotation") -> gravity frame
@@ -208,8 +213,11 @@ def build_for(config: TrainConfig, X: np.ndarray) -> keras.Model:
     features = keras.Model(base.inputs, base.get_layer("output").input, name=f"{base.name}_features")
     stats = WindowStats(name="window_stats")
     fitted = keras.ops.convert_to_numpy(stats(np.asarray(framed, np.float32))).astype(np.float64)
+    # a statistic constant by construction (in the gravity frame, the mean of total
+    # acceleration across x) has a variance of rounding noise: floored, not amplified
+    variance = np.maximum(fitted.var(0), STATS_VARIANCE_FLOOR)
     scale = keras.layers.Normalization(axis=-1, mean=fitted.mean(0).tolist(),
-                                       variance=fitted.var(0).tolist(), name="stats_standardize")
+                                       variance=variance.tolist(), name="stats_standardize")
     joined = keras.layers.Concatenate(name="joined")([features(x), scale(stats(raw))])
     outputs = keras.layers.Dense(ACTIVITY_IDS.size, activation="softmax", name="output")(joined)
     return keras.Model(inputs, outputs, name=base.name)
