@@ -156,6 +156,49 @@ def test_an_interrupted_and_resumed_run_equals_the_uninterrupted_one(
     assert not (tmp_path / "b2" / whole["key"]).exists()  # finished: the backup is gone
 
 
+def test_a_backup_whose_scored_epochs_lag_its_state_is_not_trusted(
+        ds: HarDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cut between the two writes of an epoch's end (or a damaged file) leaves a state
+    further on than the scored epochs: resuming would lose epochs from the history, so the
+    run starts from scratch and equals the uninterrupted one."""
+    run = Run("tiny_cnn", 0, 4, FIT, FOLD, name="lagging", test=True, patience=0)
+    monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "whole"))
+    [whole] = runner.execute([run], ds, ship_data=True, backup_root=tmp_path / "b1")
+    monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "cut"))
+    with monkeypatch.context() as m:
+        _interrupt_after(m, 3)
+        with pytest.raises(RuntimeError, match="1 run\\(s\\) failed"):
+            runner.execute([run], ds, ship_data=True, backup_root=tmp_path / "b2")
+    backup = tmp_path / "b2" / whole["key"]
+    rows = json.loads((backup / "epochs.json").read_text())
+    assert len(rows) >= 2
+    (backup / "epochs.json").write_text(json.dumps(rows[:1]))  # one scored epoch, state at 2
+    lines: list[str] = []
+    [again] = runner.execute([run], ds, ship_data=True, backup_root=tmp_path / "b2",
+                             log=lines.append)
+    assert again["resumed_at_epoch"] == 0 and again["history"] == whole["history"]
+    assert again["test_proba"] == whole["test_proba"]
+    (backup / "state").mkdir(parents=True)
+    (backup / "state" / "training_metadata.json").write_text("{not json")
+    assert runner.resume_point(backup, log=lines.append) == 0 and not backup.exists()
+    assert any("training from scratch" in line for line in lines)
+
+
+def test_a_worker_whose_runner_died_stops_training() -> None:
+    """The watch a local worker's run gets: silent while the runner is its parent; once the
+    parent is another process (the runner died), the worker exits before the next backup."""
+    import subprocess
+    import sys
+
+    runner.parent_watch(os.getppid()).on_train_batch_end(0)  # our parent: nothing happens
+    code = ("import os\nfrom har_studies.experiments import runner\n"
+            "runner.parent_watch(os.getppid() + 100000).on_train_batch_end(0)\n"
+            "print('still training')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=300, cwd=config.PROJECT_ROOT)
+    assert r.returncode == 3 and "still training" not in r.stdout
+
+
 def test_each_epoch_draws_its_own_randomness(ds: HarDataset, tmp_path: Path) -> None:
     """EpochSeeds must not make every epoch shuffle alike: the loss keeps changing, and two
     seeds give two runs."""

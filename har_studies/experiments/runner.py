@@ -279,7 +279,45 @@ def _subset(split: Split, subjects: Sequence[int]) -> Split:
     return Split(*(a[m] for a in split))
 
 
-def _keras_body(run: Run, ds: HarDataset, backup: Path | None, log: Callable[[str], Any]
+def resume_point(backup: Path, log: Callable[[str], Any] = print) -> int:
+    """The epoch a run resumes at from its backup folder (0: none), after checking that the
+    scored epochs (``epochs.json``) cover the saved state; a backup that does not (a write cut
+    between the two, a file damaged) is removed and the run starts from scratch: a derived
+    file is rebuilt, not trusted."""
+    state = backup / "state" / "training_metadata.json"
+    if not backup.exists():
+        return 0
+    try:
+        epoch = int(json.loads(state.read_text())["epoch"]) if state.exists() else 0
+        rows = backup / "epochs.json"
+        scored = len(json.loads(rows.read_text())) if rows.exists() else 0
+    except (OSError, ValueError, KeyError, TypeError):
+        epoch, scored = -1, 0
+    if scored < epoch or epoch < 0:
+        log(f"backup {config.shown(backup)} does not match its scored epochs (state at epoch "
+            f"{epoch}, {scored} epoch(s) scored): removed, training from scratch")
+        shutil.rmtree(backup, ignore_errors=True)
+        return 0
+    return epoch
+
+
+def parent_watch(runner_pid: int) -> Any:
+    """A Keras callback for a run trained in a worker process: when the runner that started
+    the worker dies (the worker's parent is no longer ``runner_pid``), the worker exits at
+    once, at the end of a batch, before another backup is written: an orphaned worker that
+    went on training would write into the backup folder a restarted runner resumes from."""
+    import keras
+
+    class ParentWatch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            if os.getppid() != runner_pid:
+                os._exit(3)
+
+    return ParentWatch()
+
+
+def _keras_body(run: Run, ds: HarDataset, backup: Path | None, log: Callable[[str], Any],
+                save_model: Path | None = None, runner_pid: int | None = None
                 ) -> dict[str, Any]:
     import keras
 
@@ -293,11 +331,12 @@ def _keras_body(run: Run, ds: HarDataset, backup: Path | None, log: Callable[[st
     cfg = run.train_config()
     resumed = 0
     if backup is not None:
+        resumed = resume_point(backup, log)
         backup.mkdir(parents=True, exist_ok=True)
-        done = backup / "state" / "training_metadata.json"
-        resumed = int(json.loads(done.read_text())["epoch"]) if done.exists() else 0
     scores = training.EpochScores(val, None if backup is None else backup / "epochs.json")
-    res = training.train(cfg, fit, val, out=log, callbacks=[scores], backup_dir=backup)
+    # the watch first: an orphaned worker stops before the other callbacks write a backup
+    watch = [parent_watch(runner_pid)] if runner_pid is not None else []
+    res = training.train(cfg, fit, val, out=log, callbacks=[*watch, scores], backup_dir=backup)
     rows, history = scores.rows, scores.history
     body: dict[str, Any] = {
         "train_config": cfg.as_dict(), "input_shape": list(fit.X.shape[1:]),
@@ -313,6 +352,8 @@ def _keras_body(run: Run, ds: HarDataset, backup: Path | None, log: Callable[[st
         proba = res.model.predict(np.asarray(sub.test.X, np.float32), batch_size=256, verbose=0)
         body["test_proba"] = np.round(proba, PROBA_DECIMALS).tolist()
         body["y_pred"] = [int(v) for v in training.ACTIVITY_IDS[np.argmax(proba, axis=1)]]
+    if save_model is not None:
+        training.save_model_atomic(res.model, save_model)
     del res
     keras.backend.clear_session()
     return body
@@ -375,9 +416,11 @@ def _classical_body(run: Run, ds: HarDataset) -> dict[str, Any]:
 
 
 def run_one(run: Run, payload: HarDataset | str, expected: str, *,
-            backup_root: str | None = None, log: Callable[[str], Any] | None = None
-            ) -> dict[str, Any]:
-    """Train and score ``run`` here and return its result (writes no result file). Called
+            backup_root: str | None = None, log: Callable[[str], Any] | None = None,
+            save_model: Path | None = None, runner_pid: int | None = None) -> dict[str, Any]:
+    """Train and score ``run`` here and return its result (writes no result file; with
+    ``save_model``, a Keras run's trained model goes to that ``.keras`` path; with
+    ``runner_pid``, a worker process exits when its parent is no longer that runner). Called
     in a worker: ``run.backend`` and ``run.threads`` are set before the backend starts in this
     process; if this process already runs another backend or thread count, a
     ``RuntimeError`` says so (the result would not be the run's)."""
@@ -402,7 +445,9 @@ def run_one(run: Run, payload: HarDataset | str, expected: str, *,
     say = log or (lambda line: print(f"    [{run.label}] {line}", flush=True))
     backup = Path(backup_root) / key if backup_root and run.model not in CLASSICAL else None
     body = (_classical_body(run, ds) if run.model in CLASSICAL
-            else _keras_body(run, ds, backup, say))
+            else _keras_body(run, ds, backup, say, save_model,
+                             runner_pid if runner_pid is not None and runner_pid != os.getpid()
+                             else None))
     if backup is not None:
         shutil.rmtree(backup, ignore_errors=True)  # finished: nothing left to resume
     if run.test:
@@ -595,7 +640,10 @@ def _train(todo: dict[str, Run], mine: set[str], *, payload: HarDataset | str, e
                 get_reusable_executor().shutdown(wait=True)
             group = {k: r for k, r in todo.items() if groups[k] == group_key}
             with parallel_config(**backend):
-                tasks = (delayed(_guarded)(k, r, payload, expected, str(backup_root))
+                # local worker processes stop when this runner dies (not Dask's: their
+                # parent is the nanny)
+                pid = os.getpid() if backend["backend"] == "loky" else None
+                tasks = (delayed(_guarded)(k, r, payload, expected, str(backup_root), pid)
                          for k, r in group.items() if claimed(k))
                 for key, result, error in Parallel(return_as="generator_unordered")(tasks):
                     state["i"] += 1
@@ -625,12 +673,14 @@ def _train(todo: dict[str, Run], mine: set[str], *, payload: HarDataset | str, e
     return failures
 
 
-def _guarded(key: str, run: Run, payload: HarDataset | str, expected: str, backup_root: str
+def _guarded(key: str, run: Run, payload: HarDataset | str, expected: str, backup_root: str,
+             runner_pid: int | None = None
              ) -> tuple[str, dict[str, Any] | None, str | None]:
     """:func:`run_one` with its failure returned, not raised, so one failure does not lose
     the other runs of a study."""
     try:
-        return key, run_one(run, payload, expected, backup_root=backup_root), None
+        return key, run_one(run, payload, expected, backup_root=backup_root,
+                            runner_pid=runner_pid), None
     except Exception as exc:  # noqa: BLE001 - reported to the client with its type
         import traceback
 
