@@ -272,18 +272,19 @@ def readme_cmd(check: bool) -> None:
 @click.argument("recording", type=click.Path(path_type=Path))
 @click.option("--rate", type=float, default=None, metavar="HZ",
               help="sample rate in Hz (needed without a time column)")
-@click.option("--model", type=click.Path(path_type=Path), default=None,
-              help="a .keras or .tflite model (default: results/models/cnn_lstm_paper.keras)")
+@click.option("--model", default=None, metavar="FILE|NAME",
+              help="a .keras or .tflite file, or a model's name under results/models/ "
+                   "(beyond: the beyond study's choice; default: cnn_lstm_paper)")
 @click.option("--causal", is_flag=True,
               help="causal (streaming) filtering instead of zero-phase (as in training)")
-def predict_cmd(recording: Path, rate: float | None, model: Path | None, causal: bool) -> None:
+def predict_cmd(recording: Path, rate: float | None, model: str | None, causal: bool) -> None:
     """Print the activity of every 2.56 s window (step 1.28 s) of a recording (a CSV file,
     one row per sample)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .deploy import predict
 
     rec = predict.read_recording(recording, rate)  # all input checks before TensorFlow
-    model_path = model or predict.default_model_path()
+    model_path = predict.model_path(model)
     table = predict.classify_recording(rec, predict.load_classifier(model_path), causal=causal)
     how = (f"resampled from {rec.source_rate_hz:g} Hz to 50 Hz (x{rec.resampled[0]}/"
            f"{rec.resampled[1]})" if rec.resampled else "at 50 Hz")
@@ -422,6 +423,15 @@ def beyond_summary_cmd(smoke: bool, source: str) -> None:
     doc = b.write_summary(load(source), _plan(smoke))
     click.echo(f"wrote {config.shown(b.summary_path())}; missing: "
                f"{doc['missing_finals'] or 'nothing'}")
+
+
+@beyond_group.command("export")
+@click.option("--smoke", is_flag=True, help="the smoke plan's runs")
+@source_option
+def beyond_export_cmd(smoke: bool, source: str) -> None:
+    """Save the chosen configuration's model to results/models/beyond.keras (trained again,
+    checked against its stored final run) for `make deploy` and `har predict --model beyond`."""
+    _beyond().export(load(source), _plan(smoke), log=click.echo)
 
 
 # --- har zoo (har_studies.experiments.zoo) --------------------------------------------------

@@ -90,6 +90,54 @@ def test_the_study_chooses_on_folds_then_tests_once(tmp_path: Path,
     assert 0 <= rows["accuracy_mean"] <= 1 and not summary["missing_finals"]
     assert set(summary["family_best"]) <= set(beyond.FAMILIES)
     assert summary["compute_hours"] > 0
+    # the export: a Keras choice trained again predicts what its final run predicted
+    from har_utils.io import HarDataError
+    from har_utils.training import load_model
+
+    path = beyond.choice_path()
+    ws = doc["candidates"]["window_stats"]
+    keras_choice = {**ws, "name": "window_stats", "ensemble_seeds": 1,
+                    "epochs": (ws.get("all") or ws["screen"])["epochs"]}
+    classical = {**doc["candidates"]["logreg_C=0.1"], "name": "logreg_C=0.1",
+                 "ensemble_seeds": 1, "epochs": 1}
+    path.write_text(json.dumps({**doc, "chosen": classical}))
+    with pytest.raises(HarDataError, match="classical model"):
+        beyond.export(ds, p, ship_data=True, log=lambda _: None)
+    path.write_text(json.dumps({**doc, "chosen": {**keras_choice, "epochs": 7}}))
+    with pytest.raises(HarDataError, match="not all stored"):
+        beyond.export(ds, p, ship_data=True, log=lambda _: None)
+    path.write_text(json.dumps({**doc, "chosen": keras_choice}))
+    beyond.execute(beyond.finals_of(json.loads(path.read_text()), p)["window_stats"], ds,
+                   ship_data=True, backup_root=tmp_path / "b")
+    info = beyond.export(ds, p, ship_data=True, log=lambda _: None)
+    stored = beyond.load(beyond.finals_of(json.loads(path.read_text()), p)["window_stats"][0], ds)
+    assert info["members"][0]["same_test_predictions"] and info["members"][0]["same_losses"]
+    assert info["test_accuracy"] == pytest.approx(stored["test"]["accuracy"])
+    model = load_model(beyond.model_path())
+    assert model.get_layer("window_stats") is not None
+    assert json.loads(beyond.model_path().with_suffix(".json").read_text())["candidate"] == \
+        "window_stats"
+
+
+def test_an_exported_ensemble_averages_its_members(tmp_path: Path) -> None:
+    import keras
+
+    from har_utils.models import build_model
+
+    paths = []
+    for seed in (0, 1):
+        keras.utils.set_random_seed(seed)
+        m = build_model("tiny_cnn")
+        paths.append(tmp_path / f"m{seed}.keras")
+        m.save(paths[-1])
+    joined = beyond.joined_model(paths)
+    X = np.random.default_rng(0).normal(size=(5, 128, 9)).astype(np.float32)
+    members = [keras.models.load_model(p) for p in paths]
+    want = np.mean([m.predict(X, verbose=0) for m in members], axis=0)
+    np.testing.assert_allclose(joined.predict(X, verbose=0), want, atol=1e-6)
+    joined.save(tmp_path / "joined.keras")
+    again = keras.models.load_model(tmp_path / "joined.keras")
+    np.testing.assert_allclose(again.predict(X, verbose=0), want, atol=1e-6)
 
 
 def test_the_failure_analysis_on_synthetic_windows() -> None:

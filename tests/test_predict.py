@@ -233,3 +233,16 @@ def test_read_recording_raises_har_data_error(tmp_path: Path) -> None:
         predict.read_recording(write(recording(400, 50.0).drop(columns="time"),
                                      tmp_path / "r.csv"))
     assert e.value.path == tmp_path / "r.csv" and "--rate" in e.value.fix
+
+
+def test_model_argument_takes_a_file_or_a_name_under_results_models(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "results"))
+    (tmp_path / "results" / "models").mkdir(parents=True)
+    named = tmp_path / "results" / "models" / "beyond.keras"
+    named.write_bytes(b"x")
+    assert predict.model_path(None) == tmp_path / "results" / "models" / "cnn_lstm_paper.keras"
+    assert predict.model_path("beyond") == named
+    assert predict.model_path(str(named)) == named
+    # a name with nothing under results/models stays a path (the loader's error names it)
+    assert predict.model_path("nothing") == Path("nothing")

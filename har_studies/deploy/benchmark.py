@@ -71,10 +71,15 @@ class BenchSettings:
     export_dir: Path = field(default_factory=lambda: config.BUILD_DIR / "deploy" / "tflite")
 
     def model_names(self) -> list[str]:
+        """``models``, else every zoo model and, when ``har beyond export`` saved it, the
+        beyond study's chosen configuration (``config.BEYOND_MODEL``)."""
         from har_utils.models import zoo_names
         if self.models:
             return list(self.models)
-        return ["tiny_cnn"] if self.synthetic else zoo_names()
+        if self.synthetic:
+            return ["tiny_cnn"]
+        beyond = (self.model_dir or config.results_dir() / "models") / f"{config.BEYOND_MODEL}.keras"
+        return zoo_names() + ([config.BEYOND_MODEL] if beyond.is_file() else [])
 
 
 # --- data and models -----------------------------------------------------------------------

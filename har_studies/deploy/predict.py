@@ -71,6 +71,19 @@ def default_model_path() -> Path:
     return config.results_dir() / "models" / "cnn_lstm_paper.keras"
 
 
+def model_path(model: str | os.PathLike[str] | None) -> Path:
+    """The model file ``--model`` names: a path to a ``.keras`` or ``.tflite`` file, or the
+    name of a model saved under results/models/ (``cnn_lstm_paper``; ``beyond``: the beyond
+    study's chosen configuration); none: the paper model."""
+    if model is None:
+        return default_model_path()
+    path = Path(model)
+    named = config.results_dir() / "models" / f"{model}.keras"
+    if not path.is_file() and path.suffix == "" and named.is_file():
+        return named
+    return path
+
+
 # --- reading a recording ---------------------------------------------------------------------
 
 @dataclass
@@ -237,8 +250,10 @@ def load_classifier(path: str | os.PathLike[str]) -> Classifier:
     path = Path(path)
     if not path.is_file():
         raise HarDataError(path, "model not found",
-                           "pass --model with a .keras or .tflite file, or restore "
-                           "results/models/cnn_lstm_paper.keras with git checkout")
+                           "pass --model with a .keras or .tflite file or the name of one in "
+                           "results/models/ (cnn_lstm_paper, or beyond after `har beyond "
+                           "export`), or restore results/models/cnn_lstm_paper.keras with git "
+                           "checkout")
     expected = (config.WINDOW_LENGTH, len(config.CHANNELS))
     if path.suffix == ".tflite":
         from .runtime import TFLiteRunner

@@ -563,6 +563,115 @@ def write_summary(ds: HarDataset, p: Plan = Plan()) -> dict[str, Any]:
     return doc
 
 
+# --- the chosen model, for the deployment benchmark and `har predict` -----------------------
+
+#: The file name (without ``.keras``) of the chosen configuration's model under results/models/.
+MODEL_NAME = config.BEYOND_MODEL
+
+
+def model_path() -> Path:
+    return config.results_dir() / "models" / f"{MODEL_NAME}.keras"
+
+
+def _train_member(run: Run, payload: HarDataset | str, expected: str, path: str
+                  ) -> dict[str, Any]:
+    """One final run trained again in this (fresh) process, its model saved to ``path``."""
+    from .runner import run_one
+
+    return run_one(run, payload, expected, save_model=Path(path), log=lambda _line: None)
+
+
+def export(ds: HarDataset, p: Plan = Plan(), *, ship_data: bool = False, log: Any = print
+           ) -> dict[str, Any]:
+    """Save the chosen configuration's model to ``results/models/beyond.keras`` (with
+    ``beyond.json`` beside it): its first final run (seed 0), or for an ensemble its first
+    ensemble's seeds joined into one Keras model that averages their softmax. The runner keeps
+    no models, so each member is trained again, in a fresh process with its run's backend and
+    thread count, and must predict exactly the test labels its stored final run predicted:
+    the saved model is the one the study's test row counts. Needs the final runs.
+    ``ship_data``: the worker gets ``ds`` itself, not its source to load (synthetic data)."""
+    import concurrent.futures
+    import multiprocessing
+    import tempfile
+
+    from har_utils.io import HarDataError
+
+    path = choice_path()
+    doc = json.loads(path.read_text()) if path.exists() else {}
+    ch = doc.get("chosen")
+    if ch is None:
+        raise HarDataError(path, "no configuration chosen yet",
+                           "run the selection stage first (make beyond)")
+    if ch["model"] in CLASSICAL:
+        raise HarDataError(path, f"the chosen configuration ({ch['name']}) is a classical model "
+                           "on window features: there is no Keras model to export",
+                           "the deployment benchmark measures Keras models only")
+    k = int(ch["ensemble_seeds"])
+    runs = finals_of(doc, p)[ch["name"]][:k]
+    stored = [load(r, ds) for r in runs]
+    if any(r is None for r in stored):
+        raise HarDataError(path, f"the final runs of {ch['name']} are not all stored",
+                           "run the final stage first (make beyond-final)")
+    from .runner import checksum
+
+    expected = checksum(ds)
+    members = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r, st in zip(runs, stored):
+            member = Path(tmp) / f"seed{r.seed}.keras"
+            log(f"[beyond export] training {r.label} again ({r.epochs} epochs, "
+                f"{r.threads or 'default'} thread(s))")
+            ctx = multiprocessing.get_context("spawn")
+            with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
+                again = pool.submit(_train_member, r, ds if ship_data else ds.source,
+                                    expected, str(member)).result()
+            same = again["y_pred"] == st["y_pred"]
+            members.append({"name": r.label, "seed": r.seed, "key": st["key"],
+                            "test_accuracy": st["test"]["accuracy"],
+                            "same_test_predictions": same,
+                            "same_losses": again["history"]["loss"] == st["history"]["loss"]})
+            if not same:
+                raise HarDataError(None, f"{r.label} trained again predicts other test labels "
+                                   "than its stored final run (the saved model would not be the "
+                                   "one reported)", "train on the machine and thread count the "
+                                   "final runs recorded, or run the final stage again (--force)")
+            members[-1]["file"] = member
+        model = joined_model([m.pop("file") for m in members])
+        from har_utils.training import ACTIVITY_IDS, save_model_atomic
+
+        proba = np.asarray(model.predict(np.asarray(ds.test.X, np.float32), batch_size=256,
+                                         verbose=0))
+        save_model_atomic(model, model_path())
+    from har_utils.provenance import environment, git_commit
+
+    acc = float(np.mean(ACTIVITY_IDS[proba.argmax(1)] == ds.test.y))
+    info = {"model": MODEL_NAME, "file": config.shown(model_path()), "candidate": ch["name"],
+            "configuration": doc["candidates"][ch["name"]], "epochs": ch["epochs"],
+            "ensemble_seeds": k, "members": members, "test_accuracy": acc,
+            "choice": config.shown(path), "data": data.stamp(ds),
+            "commit": git_commit(), "environment": environment()}
+    write_json_atomic(model_path().with_suffix(".json"), info)
+    log(f"[beyond export] {config.shown(model_path())}: {ch['name']}, {k} member(s), test "
+        f"accuracy {100 * acc:.2f} %")
+    return info
+
+
+def joined_model(paths: Sequence[Path]) -> Any:
+    """One model from the saved members: the member itself, or their averaged softmax."""
+    import keras
+
+    from har_utils.training import load_model
+
+    models = [load_model(p) for p in paths]
+    if len(models) == 1:
+        return models[0]
+    inputs = keras.Input(shape=models[0].input_shape[1:], name="window")
+    outs = [keras.Model(m.inputs[0], m.outputs[0], name=f"member_{i}")(inputs)
+            for i, m in enumerate(models)]
+    return keras.Model(inputs, keras.layers.Average(name="ensemble")(outs),
+                       name=f"{MODEL_NAME}_ensemble")
+
+
 def cost_table(p: Plan = Plan(), spe: dict[str, float] | None = None) -> pd.DataFrame:
     """Stage x candidates x folds x epochs x measured seconds per epoch (one worker; a fold
     trains on 18 of the 21 subjects), before anything runs; the later stages at their most

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from har_utils import config
 from har_utils.study_results import (cost_table, cv_table, inflation_table,
                                     subject_comparison_table)
 
@@ -208,9 +209,11 @@ def deploy_block(results: Path) -> str:
             "ms_per_window_b1": "ms per window (batch 1)",
             f"windows_per_s_b{big}": f"windows/s (batch {big})",
             "accuracy_%": "test accuracy %", "lost_points": "points lost"}
-    prim = v[v["model"] == (b.get("targets") or {}).get("model", "cnn_lstm_paper")]
+    # the paper's model, and beside it the beyond study's choice when it was measured
+    trained = [(b.get("targets") or {}).get("model", "cnn_lstm_paper"), config.BEYOND_MODEL]
+    prim = v[v["model"].isin(trained)]
     out += [markdown_table(prim[list(cols)].rename(columns=cols).round(3)), ""]
-    others = v[(v["model"] != prim["model"].iloc[0] if len(prim) else True)
+    others = v[~v["model"].isin(trained)
                & v["variant"].str.startswith(("tf_function", "tflite dynamic"))]
     if len(others):
         out += ["Other zoo models (untrained builds: latency and size only):", "",
