@@ -126,8 +126,9 @@ beyond-cost: $(STAMP) ## Cost table of the beyond-the-paper study (results/beyon
 beyond: $(STAMP) ## Beyond the paper, selection: every fold run and the choice (results/beyond/choice.json: commit it before beyond-final; hours, resumable)
 	$(HAR) beyond run --stage select --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
-beyond-final: $(STAMP) ## Beyond the paper, after the choice is committed: its final runs, the summary, notebook 09 with outputs
+beyond-final: $(STAMP) ## Beyond the paper, after the choice is committed: its final runs, the summary, the chosen model (results/models/beyond.keras; then `make deploy`), notebook 09 with outputs
 	$(HAR) beyond run --stage final --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+	$(HAR) beyond export
 	$(HAR) study 09_beyond --profile beyond --force
 	$(HAR) publish-study 09_beyond --profile beyond
 

@@ -7,7 +7,7 @@
                                                 (har_studies.reporting.docs)
     har predict RECORDING                       classify a recording (har_studies.deploy.predict)
     har cv cost | run | summary                 protocol cv (har_studies.experiments.cv)
-    har beyond cost | run | summary             beyond the paper (har_studies.experiments.beyond)
+    har beyond cost | run | summary | export    beyond the paper (har_studies.experiments.beyond)
     har zoo run | summary                       the model zoo (har_studies.experiments.zoo)
     har ablations run | select | final | summary | list   the ablation study
                                                 (har_studies.experiments.ablations)

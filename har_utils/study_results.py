@@ -1,6 +1,6 @@
-"""The tables notebooks 05 and 06 show from the studies' committed results: protocol cv
+"""The tables notebooks 05, 06 and 09 show from the studies' committed results: protocol cv
 (``results/cv/summary.json``), the model zoo (``results/summary.json`` and its runs under
-``results/runs/``). The studies (``har_studies``: ``make cv``, ``make zoo``) write those files;
+``results/runs/``), the beyond study (``results/beyond/``). The studies (``har_studies``: ``make cv``, ``make zoo``) write those files;
 this module only reads and reshapes them, so notebooks 01-06 need no study code. The README's and
 docs' blocks (``har readme``) render the same tables.
 """
@@ -214,4 +214,52 @@ def subject_comparison_table(summary: dict[str, Any] | None) -> pd.DataFrame:
             | ({"Wilcoxon p, Holm": c["wilcoxon_p_holm"]} if "wilcoxon_p_holm" in c else {})
             | {"subjects better / worse": f"{c['wins']} / {c['losses']}"}
             for m, c in (summary or {}).get("subject_comparisons_vs_cnn_lstm_paper", {}).items()]
+    return pd.DataFrame(rows)
+
+
+def beyond_candidates_table(choice: dict[str, Any] | None) -> pd.DataFrame:
+    """Every candidate of the beyond study (``results/beyond/choice.json``), losers included:
+    family, round, its score on the 3 screen folds and, if it went on, on all 7 (the nested
+    score of the epoch rule for Keras models, the mean fold accuracy for classical ones), the
+    epochs the rule picks; the chosen one marked. Best first within each family."""
+    chosen = ((choice or {}).get("chosen") or {}).get("name")
+    rows = [{"family": e["family"], "candidate": name + (" (chosen)" if name == chosen else ""),
+             "round": e.get("round", "screen"), "note": e["note"],
+             "screen (3 folds)": (e.get("screen") or {}).get("score"),
+             "all 7 folds": (e.get("all") or {}).get("score"),
+             "epochs": (e.get("all") or e.get("screen") or {}).get("epochs")}
+            for name, e in (choice or {}).get("candidates", {}).items()]
+    if not rows:
+        return pd.DataFrame(columns=["family", "candidate", "round", "note", "screen (3 folds)",
+                                     "all 7 folds", "epochs"])
+    return pd.DataFrame(rows).sort_values(["family", "screen (3 folds)"],
+                                          ascending=[True, False], ignore_index=True)
+
+
+def beyond_test_table(summary: dict[str, Any] | None) -> pd.DataFrame:
+    """The beyond study's test rows (``results/beyond/summary.json``): the chosen
+    configuration and each family's best (report only), then protocol cv's paper model and
+    linear baseline for reference; mean ± std over seeds (or ensembles), the subject-bootstrap
+    interval, and test subjects 9 and 10."""
+    s = summary or {}
+    chosen = (s.get("chosen") or {}).get("name")
+    rows = []
+    for name, r in s.get("tested", {}).items():
+        low, high = r["ci95_subject_bootstrap"]
+        rows.append({"configuration": name + (" (chosen)" if name == chosen else ""),
+                     "runs": f"{r['n']} x {r['ensemble_seeds']} seed(s)",
+                     "test accuracy % (mean ± std)":
+                         f"{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f}",
+                     "95 % CI (subjects)": f"{100 * low:.2f}-{100 * high:.2f}",
+                     "subject 9 %": 100 * r["per_subject_accuracy_mean"]["9"],
+                     "subject 10 %": 100 * r["per_subject_accuracy_mean"]["10"]})
+    for m, r in (s.get("references") or {}).items():
+        if r:
+            rows.append({"configuration": f"{m} (protocol cv, reference)",
+                         "runs": "protocol cv's final seeds",
+                         "test accuracy % (mean ± std)":
+                             f"{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f}",
+                         "95 % CI (subjects)": "-",
+                         "subject 9 %": 100 * r["per_subject_accuracy_mean"]["9"],
+                         "subject 10 %": 100 * r["per_subject_accuracy_mean"]["10"]})
     return pd.DataFrame(rows)

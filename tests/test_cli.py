@@ -21,7 +21,7 @@ from har_studies.experiments import cv, zoo
 COMMANDS = {(): ["run", "publish", "study", "publish-study", "readme", "predict", "cv", "beyond",
                  "zoo", "ablations"],
             ("cv",): ["cost", "run", "summary"],
-            ("beyond",): ["cost", "run", "summary"],
+            ("beyond",): ["cost", "run", "summary", "export"],
             ("zoo",): ["run", "summary"],
             ("ablations",): ["run", "select", "final", "summary", "list"]}
 

@@ -26,7 +26,8 @@ protocol that trains to convergence, and the classical models tuned on the same 
    many ensembles on disjoint seeds), tested once; for the report only, each family's best,
    :data:`REPORT_SEEDS` seeds.
 
-``har beyond cost|run|summary`` (``make beyond``); ``results/beyond/summary.json``.
+``har beyond cost|run|summary|export`` (``make beyond``, ``make beyond-final``); ``results/beyond/summary.json``;
+the chosen model: ``results/models/beyond.keras`` (:func:`export`).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "benchmarks": blocks.benchmarks_block, "backends": blocks.backends_block,
     "zoo": study_blocks.zoo_block,
     "cv": study_blocks.cv_block, "ablations": study_blocks.ablations_block,
-    "deploy": study_blocks.deploy_block}
+    "deploy": study_blocks.deploy_block, "beyond": study_blocks.beyond_block}
 
 MARKER = re.compile(r"(<!-- BEGIN (?P<name>[\w-]+) -->\n).*?(<!-- END (?P=name) -->)", re.S)
 

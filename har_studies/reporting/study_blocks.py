@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from har_utils import config
-from har_utils.study_results import (cost_table, cv_table, inflation_table,
-                                    subject_comparison_table)
+from har_utils.study_results import (beyond_candidates_table, beyond_test_table, cost_table,
+                                    cv_table, inflation_table, subject_comparison_table)
 
 from .report import epoch_rule_table, markdown_table, read_result, zoo_table
 
@@ -272,3 +272,48 @@ def deploy_cost_text(b: dict[str, Any], check: dict[str, Any] | None) -> str:
                  f"batch-{b['big_batch']} throughputs.")
     return text
 
+
+
+def beyond_block(results: Path) -> str:
+    """Markdown: the beyond study (``results/beyond/``): where it stands, every candidate's
+    fold scores (losers included), the choice, and once tested the test rows, the paired
+    comparisons and the compute spent."""
+    choice = read_result("beyond/choice.json", results)
+    if choice is None:
+        return ("**Status:** the candidates and the selection code are committed; the selection "
+                "(`make beyond`) has not finished, so there is no choice and no test number yet.")
+    summary = read_result("beyond/summary.json", results)
+    ch = choice.get("chosen")
+    out = [f"**Status:** {'chosen' if ch else 'selection not finished'} on the folds "
+           f"({choice['data']['source_label']}; `results/beyond/choice.json`, "
+           f"{len(choice['candidates'])} candidates). Chosen by {choice['chosen_by']}: "
+           + (f"**{ch['name']}** ({ch['epochs']} epochs"
+              + (f", ensembles of {ch['ensemble_seeds']} seeds" if ch["ensemble_seeds"] > 1
+                 else "") + ")." if ch else f"nothing yet; missing: {', '.join(choice['missing'])}."),
+           "", markdown_table(_percent(beyond_candidates_table(choice).drop(columns="note"),
+                                       ["screen (3 folds)", "all 7 folds"])), ""]
+    tested = (summary or {}).get("tested")
+    if not tested:
+        out.append("No test number yet: `make beyond-final` runs the final runs of the committed "
+                   "choice.")
+        return "\n".join(out)
+    out += ["Tested once, after the choice was committed (each family's best for the report "
+            "only); the orientation candidates were suggested by test-subject errors:", "",
+            markdown_table(beyond_test_table(summary).round(2)), ""]
+    comps = summary.get("chosen_vs") or {}
+    if comps:
+        out.append("The chosen configuration against protocol cv's models, paired by test subject: "
+                   + "; ".join(f"`{m}` {100 * c['mean_difference']:+.2f} pp (Wilcoxon p "
+                               f"{c['wilcoxon_p']:.3f}, Holm {c['wilcoxon_p_holm']:.3f})"
+                               for m, c in comps.items()) + ".")
+    out.append(f"Compute: {summary['compute_hours']:.1f} h of one worker over every run of the "
+               "study.")
+    return "\n".join(out)
+
+
+def _percent(table: Any, columns: list[str]) -> Any:
+    """``table`` with the fraction ``columns`` as percentages (2 decimals, `%` in the name)."""
+    t = table.copy()
+    for c in columns:
+        t[c] = (100 * t[c].astype(float)).round(2)
+    return t.rename(columns={c: f"{c} %" for c in columns})
