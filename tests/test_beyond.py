@@ -101,8 +101,13 @@ def test_the_study_chooses_on_folds_then_tests_once(tmp_path: Path,
     classical = {**doc["candidates"]["logreg_C=0.1"], "name": "logreg_C=0.1",
                  "ensemble_seeds": 1, "epochs": 1}
     path.write_text(json.dumps({**doc, "chosen": classical}))
-    with pytest.raises(HarDataError, match="classical model"):
-        beyond.export(ds, p, ship_data=True, log=lambda _: None)
+    assert "logreg_C=0.1" in summary["tested"]  # the classical family's best: tested
+    info = beyond.export(ds, p, ship_data=True, log=lambda _: None)
+    assert info["kind"] == "scikit-learn" and info["members"][0]["same_test_predictions"]
+    import joblib
+
+    clf = joblib.load(beyond.model_path(classical=True))  # raw windows in, labels out
+    assert clf.predict(ds.test.X[:3]).shape == (3,)
     path.write_text(json.dumps({**doc, "chosen": {**keras_choice, "epochs": 7}}))
     with pytest.raises(HarDataError, match="not all stored"):
         beyond.export(ds, p, ship_data=True, log=lambda _: None)
@@ -115,6 +120,7 @@ def test_the_study_chooses_on_folds_then_tests_once(tmp_path: Path,
     assert info["test_accuracy"] == pytest.approx(stored["test"]["accuracy"])
     model = load_model(beyond.model_path())
     assert model.get_layer("window_stats") is not None
+    assert not beyond.model_path(classical=True).exists()  # the earlier choice's file is gone
     assert json.loads(beyond.model_path().with_suffix(".json").read_text())["candidate"] == \
         "window_stats"
 

@@ -273,3 +273,31 @@ def test_the_benchmark_measures_models_in_worker_processes(tmp_path: Path) -> No
     assert len(pids) == 2, "each model ran in a process of its own"
     assert all(row["trained"] and row["tflite"]["dynamic_b1"]["ok"] for row in b["models"])
     assert b["streaming"]["model"] == "cnn"  # the first model, rebuilt in the main process
+
+
+def test_a_saved_scikit_learn_window_classifier_is_measured_and_listed(tmp_path: Path) -> None:
+    """The beyond study's classical choice (results/models/beyond.joblib): the benchmark
+    lists it after the zoo, times predict_proba on raw windows and scores it; no TFLite."""
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    from har_studies.deploy.benchmark import BenchSettings, bench_model, synthetic_windows
+    from har_studies.deploy.tables import variants_table
+    from har_studies.experiments.runner import window_classifier
+    from har_utils.data.window_features import feature_matrix
+    from har_utils.models import zoo_names
+
+    Xtr, ytr = synthetic_windows(120, 1)
+    Xte, yte = synthetic_windows(40, 2)
+    fitted = LogisticRegression(max_iter=500).fit(feature_matrix(Xtr), ytr)
+    joblib.dump(window_classifier(fitted), tmp_path / f"{config.BEYOND_MODEL}.joblib")
+    s = BenchSettings(model_dir=tmp_path, repeats_single=3, repeats_big=1, warmup_single=1,
+                      warmup_big=1, big_batch=16, day_models="none")
+    assert s.model_names() == zoo_names() + [config.BEYOND_MODEL]
+    d = {"X_train": Xtr, "y_train": ytr, "X_test": Xte, "y_test": yte, "stamp": {}}
+    row, model = bench_model(config.BEYOND_MODEL, s, d, log=lambda _: None)
+    assert model is None and row["tflite"] == {} and "not applicable" in row["tflite_note"]
+    assert row["keras_accuracy"] == pytest.approx(
+        100 * np.mean(fitted.predict(feature_matrix(Xte)) == yte))
+    t = variants_table({"big_batch": 16, "models": [row]})
+    assert t["ms_per_window_b1"].iloc[0] > 0 and t["MFLOPs"].isna().all()

@@ -243,6 +243,11 @@ def test_model_argument_takes_a_file_or_a_name_under_results_models(
     named.write_bytes(b"x")
     assert predict.model_path(None) == tmp_path / "results" / "models" / "cnn_lstm_paper.keras"
     assert predict.model_path("beyond") == named
+    named.unlink()
+    (tmp_path / "results" / "models" / "beyond.joblib").write_bytes(b"x")
+    assert predict.model_path("beyond") == tmp_path / "results" / "models" / "beyond.joblib"
+    with pytest.raises(HarDataError, match="not a saved window classifier"):
+        predict.load_classifier(predict.model_path("beyond"))
     assert predict.model_path(str(named)) == named
     # a name with nothing under results/models stays a path (the loader's error names it)
     assert predict.model_path("nothing") == Path("nothing")

@@ -78,8 +78,9 @@ class BenchSettings:
             return list(self.models)
         if self.synthetic:
             return ["tiny_cnn"]
-        beyond = (self.model_dir or config.results_dir() / "models") / f"{config.BEYOND_MODEL}.keras"
-        return zoo_names() + ([config.BEYOND_MODEL] if beyond.is_file() else [])
+        folder = self.model_dir or config.results_dir() / "models"
+        saved = any((folder / f"{config.BEYOND_MODEL}{x}").is_file() for x in (".keras", ".joblib"))
+        return zoo_names() + ([config.BEYOND_MODEL] if saved else [])
 
 
 # --- data and models -----------------------------------------------------------------------
@@ -193,6 +194,9 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
 
     t_start = time.perf_counter()
     clock = Stopwatch()
+    sklearn_file = (s.model_dir or config.results_dir() / "models") / f"{name}.joblib"
+    if not s.synthetic and sklearn_file.is_file():
+        return bench_sklearn(name, sklearn_file, s, d, clock, t_start), None
     model, origin = get_model(name, s, d)
     clock.lap("load or build the model")
     row: dict[str, Any] = {"model": name, **origin, "parameters": count_params(model)}
@@ -266,6 +270,39 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
     row["seconds"] = round(time.perf_counter() - t_start, 1)
     row["profile_s"] = clock.laps
     return row, model
+
+
+def bench_sklearn(name: str, path: Path, s: BenchSettings, d: dict[str, Any],
+                  clock: "Stopwatch", t_start: float) -> dict[str, Any]:
+    """A saved scikit-learn classifier of raw windows (the beyond study's classical choice):
+    file size, latency and throughput of ``predict_proba`` (the window features included),
+    test accuracy. No FLOPs count, TFLite export or day of recording: those are Keras's."""
+    import joblib
+
+    from . import runtime
+
+    clf = joblib.load(path)
+    clock.lap("load or build the model")
+    X, big = d["X_test"], s.big_batch
+    timing = {str(bs): runtime.measure(clf.predict_proba, X, bs,
+                                       warmup={1: s.warmup_single, big: s.warmup_big}[bs],
+                                       repeats={1: s.repeats_single, big: s.repeats_big}[bs])
+              for bs in (1, big)}
+    clock.lap("predict_proba timing")
+    row = {"model": name, "trained": True, "origin": config.shown(path),
+           "kind": "scikit-learn: window features, then the fitted model",
+           "keras_file_bytes": path.stat().st_size, "parameters": None,
+           "flops": {"flops": None, "macs": None,
+                     "note": "not counted for a scikit-learn model"},
+           "keras": {"sklearn_predict_proba": timing},
+           "keras_accuracy": accuracy(np.asarray(clf.predict_proba(X)), d["y_test"]),
+           "tflite": {},
+           "tflite_note": "not applicable (a scikit-learn model: no export, no quantisation)",
+           "day": {}}
+    clock.lap("test-set outputs")
+    row["seconds"] = round(time.perf_counter() - t_start, 1)
+    row["profile_s"] = clock.laps
+    return row
 
 
 class Stopwatch:

@@ -78,9 +78,11 @@ def model_path(model: str | os.PathLike[str] | None) -> Path:
     if model is None:
         return default_model_path()
     path = Path(model)
-    named = config.results_dir() / "models" / f"{model}.keras"
-    if not path.is_file() and path.suffix == "" and named.is_file():
-        return named
+    if not path.is_file() and path.suffix == "":
+        for suffix in (".keras", ".joblib"):
+            named = config.results_dir() / "models" / f"{model}{suffix}"
+            if named.is_file():
+                return named
     return path
 
 
@@ -246,7 +248,8 @@ def read_recording(path: str | os.PathLike[str], rate: float | None = None) -> R
 # --- classifying ---------------------------------------------------------------------------
 
 def load_classifier(path: str | os.PathLike[str]) -> Classifier:
-    """``X (n, 128, 9) -> probabilities (n, 6)`` from a ``.keras`` or ``.tflite`` file."""
+    """``X (n, 128, 9) -> probabilities (n, 6)`` from a ``.keras`` or ``.tflite`` file, or a
+    ``.joblib`` scikit-learn classifier of raw windows (``har beyond export``)."""
     path = Path(path)
     if not path.is_file():
         raise HarDataError(path, "model not found",
@@ -255,6 +258,15 @@ def load_classifier(path: str | os.PathLike[str]) -> Classifier:
                            "export`), or restore results/models/cnn_lstm_paper.keras with git "
                            "checkout")
     expected = (config.WINDOW_LENGTH, len(config.CHANNELS))
+    if path.suffix == ".joblib":
+        import joblib
+
+        try:
+            clf = joblib.load(path)
+            return lambda X: np.asarray(clf.predict_proba(np.asarray(X, np.float32)))
+        except Exception as exc:  # noqa: BLE001 - a damaged or foreign file
+            raise HarDataError(path, f"not a saved window classifier ({type(exc).__name__})",
+                               "export it again with `har beyond export`") from None
     if path.suffix == ".tflite":
         from .runtime import TFLiteRunner
         runner = TFLiteRunner(path, num_threads=1)

@@ -25,8 +25,9 @@ def variants_table(result: dict[str, Any]) -> pd.DataFrame:
     big = str(result["big_batch"])
     rows = []
     for r in result["models"]:
+        flops = r["flops"].get("flops")
         base = {"model": r["model"], "parameters": r["parameters"],
-                "MFLOPs": r["flops"]["flops"] / 1e6}
+                "MFLOPs": None if flops is None else flops / 1e6}
         for method, t in r["keras"].items():
             rows.append({**base, "variant": method, "bytes": r["keras_file_bytes"],
                          "ms_per_window_b1": t["1"]["ms_per_window"],
@@ -72,7 +73,7 @@ def energy_table(result: dict[str, Any]) -> pd.DataFrame:
                           "weights_from_DRAM_uJ (estimate)":
                               r["energy_estimate"]["float32"].get(
                                   "weights_from_dram_uj_per_window")}
-                         for r in result["models"]])
+                         for r in result["models"] if "energy_estimate" in r])
 
 
 def streaming_table(result: dict[str, Any]) -> pd.DataFrame:

@@ -570,8 +570,10 @@ def write_summary(ds: HarDataset, p: Plan = Plan()) -> dict[str, Any]:
 MODEL_NAME = config.BEYOND_MODEL
 
 
-def model_path() -> Path:
-    return config.results_dir() / "models" / f"{MODEL_NAME}.keras"
+def model_path(classical: bool = False) -> Path:
+    """results/models/beyond.keras, or for a classical choice beyond.joblib (a scikit-learn
+    classifier of raw windows)."""
+    return config.results_dir() / "models" / f"{MODEL_NAME}.{'joblib' if classical else 'keras'}"
 
 
 def _train_member(run: Run, payload: HarDataset | str, expected: str, path: str
@@ -586,10 +588,11 @@ def export(ds: HarDataset, p: Plan = Plan(), *, ship_data: bool = False, log: An
            ) -> dict[str, Any]:
     """Save the chosen configuration's model to ``results/models/beyond.keras`` (with
     ``beyond.json`` beside it): its first final run (seed 0), or for an ensemble its first
-    ensemble's seeds joined into one Keras model that averages their softmax. The runner keeps
-    no models, so each member is trained again, in a fresh process with its run's backend and
-    thread count, and must predict exactly the test labels its stored final run predicted:
-    the saved model is the one the study's test row counts. Needs the final runs.
+    ensemble's seeds joined into one Keras model that averages their softmax; a classical
+    choice goes to ``beyond.joblib`` (the window features, then the fitted model). The runner
+    keeps no models, so each member is trained again, in a fresh process with its run's
+    backend and thread count, and must predict exactly the test labels its stored final run
+    predicted: the saved model is the one the study's test row counts. Needs the final runs.
     ``ship_data``: the worker gets ``ds`` itself, not its source to load (synthetic data)."""
     import concurrent.futures
     import multiprocessing
@@ -603,11 +606,8 @@ def export(ds: HarDataset, p: Plan = Plan(), *, ship_data: bool = False, log: An
     if ch is None:
         raise HarDataError(path, "no configuration chosen yet",
                            "run the selection stage first (make beyond)")
-    if ch["model"] in CLASSICAL:
-        raise HarDataError(path, f"the chosen configuration ({ch['name']}) is a classical model "
-                           "on window features: there is no Keras model to export",
-                           "the deployment benchmark measures Keras models only")
-    k = int(ch["ensemble_seeds"])
+    classical = ch["model"] in CLASSICAL
+    k = 1 if classical else int(ch["ensemble_seeds"])
     runs = finals_of(doc, p)[ch["name"]][:k]
     stored = [load(r, ds) for r in runs]
     if any(r is None for r in stored):
@@ -616,6 +616,8 @@ def export(ds: HarDataset, p: Plan = Plan(), *, ship_data: bool = False, log: An
     from .runner import checksum
 
     expected = checksum(ds)
+    if classical:
+        return _export_classical(ds, doc, runs[0], stored[0], expected, log)
     members = []
     with tempfile.TemporaryDirectory() as tmp:
         for r, st in zip(runs, stored):
@@ -643,18 +645,57 @@ def export(ds: HarDataset, p: Plan = Plan(), *, ship_data: bool = False, log: An
         proba = np.asarray(model.predict(np.asarray(ds.test.X, np.float32), batch_size=256,
                                          verbose=0))
         save_model_atomic(model, model_path())
-    from har_utils.provenance import environment, git_commit
-
     acc = float(np.mean(ACTIVITY_IDS[proba.argmax(1)] == ds.test.y))
-    info = {"model": MODEL_NAME, "file": config.shown(model_path()), "candidate": ch["name"],
+    return _exported(ds, doc, model_path(), members, acc, log)
+
+
+def _exported(ds: HarDataset, doc: dict[str, Any], saved: Path, members: list[dict[str, Any]],
+              acc: float, log: Any) -> dict[str, Any]:
+    """Write ``beyond.json`` beside the saved model; remove a model of the other kind (a
+    choice made again)."""
+    from har_utils.provenance import environment
+
+    ch = doc["chosen"]
+    other = model_path(classical=saved.suffix == ".keras")
+    other.unlink(missing_ok=True)
+    info = {"model": MODEL_NAME, "file": config.shown(saved), "candidate": ch["name"],
+            "kind": "scikit-learn" if saved.suffix == ".joblib" else "keras",
             "configuration": doc["candidates"][ch["name"]], "epochs": ch["epochs"],
-            "ensemble_seeds": k, "members": members, "test_accuracy": acc,
-            "choice": config.shown(path), "data": data.stamp(ds),
-            "commit": git_commit(), "environment": environment()}
-    write_json_atomic(model_path().with_suffix(".json"), info)
-    log(f"[beyond export] {config.shown(model_path())}: {ch['name']}, {k} member(s), test "
+            "ensemble_seeds": len(members), "members": members, "test_accuracy": acc,
+            "choice": config.shown(choice_path()), "data": data.stamp(ds),
+            "environment": environment()}
+    write_json_atomic(saved.with_name(f"{MODEL_NAME}.json"), info)
+    log(f"[beyond export] {config.shown(saved)}: {ch['name']}, {len(members)} member(s), test "
         f"accuracy {100 * acc:.2f} %")
     return info
+
+
+def _export_classical(ds: HarDataset, doc: dict[str, Any], run: Run, stored: dict[str, Any],
+                      expected: str, log: Any) -> dict[str, Any]:
+    """The classical choice fitted again here on the 21 training subjects (deterministic),
+    saved as a classifier of raw windows and checked: the fit predicts the stored final run's
+    test labels, and the saved file, given the raw test windows, predicts them too."""
+    import joblib
+
+    from har_utils.io import HarDataError
+    from har_utils.training import ACTIVITY_IDS
+
+    from .runner import run_one
+
+    saved = model_path(classical=True)
+    log(f"[beyond export] fitting {run.label} again")
+    again = run_one(run, ds, expected, save_model=saved, log=lambda _line: None)
+    clf = joblib.load(saved)
+    y = np.asarray(clf.predict(np.asarray(ds.test.X, np.float32)))
+    same = again["y_pred"] == stored["y_pred"] and y.tolist() == stored["y_pred"]
+    if not same:
+        saved.unlink(missing_ok=True)
+        raise HarDataError(None, f"{run.label} fitted again predicts other test labels than its "
+                           "stored final run", "run the final stage again (--force)")
+    assert list(clf.classes_) == list(ACTIVITY_IDS)
+    member = {"name": run.label, "seed": run.seed, "key": stored["key"],
+              "test_accuracy": stored["test"]["accuracy"], "same_test_predictions": same}
+    return _exported(ds, doc, saved, [member], float(np.mean(y == ds.test.y)), log)
 
 
 def joined_model(paths: Sequence[Path]) -> Any:

@@ -383,7 +383,19 @@ def estimator(run: Run) -> Any:
     return make_pipeline(StandardScaler(), clf)
 
 
-def _classical_body(run: Run, ds: HarDataset) -> dict[str, Any]:
+def window_classifier(fitted: Any) -> Any:
+    """A fitted feature pipeline as a classifier of raw windows (n, 128, 9): the window
+    features computed first (``har_utils.data.window_features.feature_matrix``)."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from har_utils.data.window_features import feature_matrix
+
+    return make_pipeline(FunctionTransformer(feature_matrix), fitted)
+
+
+def _classical_body(run: Run, ds: HarDataset, save_model: Path | None = None
+                    ) -> dict[str, Any]:
     from sklearn.metrics import f1_score
 
     from threadpoolctl import threadpool_limits
@@ -412,6 +424,16 @@ def _classical_body(run: Run, ds: HarDataset) -> dict[str, Any]:
         order = [list(clf.classes_).index(c) for c in ACTIVITY_IDS]
         body["test_proba"] = np.round(proba[:, order], PROBA_DECIMALS).tolist()
         body["y_pred"] = [int(v) for v in clf.predict(fte)]
+    if save_model is not None:
+        if not kind.startswith("computed"):
+            raise ValueError(f"{run.label}: only a model on the computed window features can be "
+                             f"saved as a classifier of raw windows, not on the {kind}")
+        import joblib
+
+        from har_utils.io import atomic_path
+
+        with atomic_path(save_model, suffix=".tmp.joblib") as tmp:
+            joblib.dump(window_classifier(clf), tmp)
     return body
 
 
@@ -419,7 +441,8 @@ def run_one(run: Run, payload: HarDataset | str, expected: str, *,
             backup_root: str | None = None, log: Callable[[str], Any] | None = None,
             save_model: Path | None = None, runner_pid: int | None = None) -> dict[str, Any]:
     """Train and score ``run`` here and return its result (writes no result file; with
-    ``save_model``, a Keras run's trained model goes to that ``.keras`` path; with
+    ``save_model``, the trained model goes to that path: a Keras run's ``.keras``, a classical
+    run's ``.joblib``, a classifier of raw windows (:func:`window_classifier`); with
     ``runner_pid``, a worker process exits when its parent is no longer that runner). Called
     in a worker: ``run.backend`` and ``run.threads`` are set before the backend starts in this
     process; if this process already runs another backend or thread count, a
@@ -444,7 +467,7 @@ def run_one(run: Run, payload: HarDataset | str, expected: str, *,
     key = run.key(expected)
     say = log or (lambda line: print(f"    [{run.label}] {line}", flush=True))
     backup = Path(backup_root) / key if backup_root and run.model not in CLASSICAL else None
-    body = (_classical_body(run, ds) if run.model in CLASSICAL
+    body = (_classical_body(run, ds, save_model) if run.model in CLASSICAL
             else _keras_body(run, ds, backup, say, save_model,
                              runner_pid if runner_pid is not None and runner_pid != os.getpid()
                              else None))

@@ -213,6 +213,9 @@ def deploy_block(results: Path) -> str:
     trained = [(b.get("targets") or {}).get("model", "cnn_lstm_paper"), config.BEYOND_MODEL]
     prim = v[v["model"].isin(trained)]
     out += [markdown_table(prim[list(cols)].rename(columns=cols).round(3)), ""]
+    out += [f"`{r['model']}` ({r['kind']}): TFLite {r['tflite_note']}; its "
+            "latency includes computing the window features." for r in b["models"]
+            if r["model"] in trained and r.get("tflite_note")]
     others = v[~v["model"].isin(trained)
                & v["variant"].str.startswith(("tf_function", "tflite dynamic"))]
     if len(others):

@@ -236,3 +236,10 @@ def compute_features(
     if not np.isfinite(out).all():  # would be a bug here, not bad input
         raise AssertionError("compute_features produced non-finite features for finite input")
     return out, list(FEATURE_NAMES)
+
+
+def feature_matrix(X: np.ndarray) -> np.ndarray:
+    """The feature columns of :func:`compute_features` alone: the first step of a saved
+    window classifier (``FunctionTransformer(feature_matrix)`` + a fitted scikit-learn model),
+    so it takes raw windows as a Keras model does."""
+    return compute_features(X)[0]
