@@ -124,6 +124,21 @@ def _interrupt_after(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
     monkeypatch.setattr(training.EpochLog, "on_epoch_end", crash_once)
 
 
+def _whole_then_cut(run: Run, ds: HarDataset, tmp_path: Path,
+                    monkeypatch: pytest.MonkeyPatch, n: int) -> dict:
+    """``run`` uninterrupted (its result, stored under tmp_path/whole, backups in b1), then
+    the same run killed at its ``n``-th epoch end (stored under tmp_path/cut, backups in b2;
+    HAR_RESULTS_DIR stays there)."""
+    monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "whole"))
+    [whole] = runner.execute([run], ds, ship_data=True, backup_root=tmp_path / "b1")
+    monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "cut"))
+    with monkeypatch.context() as m:
+        _interrupt_after(m, n)
+        with pytest.raises(RuntimeError, match="1 run\\(s\\) failed"):
+            runner.execute([run], ds, ship_data=True, backup_root=tmp_path / "b2")
+    return whole
+
+
 @pytest.mark.parametrize("settings", [
     {},  # early stopping (patience 2) on the fold: its wait, best and best weights resume
     {"model": "cnn_lstm_paper", "model_kwargs": {"filters": 16, "lstm_units": 16, "dense_units": 16},
@@ -139,13 +154,7 @@ def test_an_interrupted_and_resumed_run_equals_the_uninterrupted_one(
     settings = {"patience": 2, **settings}
     model = settings.pop("model", "tiny_cnn")
     run = Run(model, 0, 4, FIT, FOLD, name="resumed", test=True, **settings)
-    monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "whole"))
-    [whole] = runner.execute([run], ds, ship_data=True, backup_root=tmp_path / "b1")
-    monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "cut"))
-    with monkeypatch.context() as m:
-        _interrupt_after(m, 2)
-        with pytest.raises(RuntimeError, match="1 run\\(s\\) failed"):
-            runner.execute([run], ds, ship_data=True, backup_root=tmp_path / "b2")
+    whole = _whole_then_cut(run, ds, tmp_path, monkeypatch, 2)
     assert (tmp_path / "b2" / whole["key"] / "state").is_dir()  # the backup it resumes from
     [cut] = runner.execute([run], ds, ship_data=True, backup_root=tmp_path / "b2")
     # killed inside epoch 2's end (before its backup): epoch 2 runs again
@@ -162,13 +171,7 @@ def test_a_backup_whose_scored_epochs_lag_its_state_is_not_trusted(
     further on than the scored epochs: resuming would lose epochs from the history, so the
     run starts from scratch and equals the uninterrupted one."""
     run = Run("tiny_cnn", 0, 4, FIT, FOLD, name="lagging", test=True, patience=0)
-    monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "whole"))
-    [whole] = runner.execute([run], ds, ship_data=True, backup_root=tmp_path / "b1")
-    monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "cut"))
-    with monkeypatch.context() as m:
-        _interrupt_after(m, 3)
-        with pytest.raises(RuntimeError, match="1 run\\(s\\) failed"):
-            runner.execute([run], ds, ship_data=True, backup_root=tmp_path / "b2")
+    whole = _whole_then_cut(run, ds, tmp_path, monkeypatch, 3)
     backup = tmp_path / "b2" / whole["key"]
     rows = json.loads((backup / "epochs.json").read_text())
     assert len(rows) >= 2
