@@ -26,8 +26,9 @@ protocol that trains to convergence, and the classical models tuned on the same 
    many ensembles on disjoint seeds), tested once; for the report only, each family's best,
    :data:`REPORT_SEEDS` seeds.
 
-``har beyond cost|run|summary|export`` (``make beyond``, ``make beyond-final``); ``results/beyond/summary.json``;
-the chosen model: ``results/models/beyond.keras`` (:func:`export`).
+``har beyond cost|run|summary|export`` (``make beyond``, ``make beyond-final``);
+``results/beyond/summary.json``; the chosen model: ``results/models/beyond.keras`` or
+``beyond.joblib`` (:func:`export`).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from har_utils.data import HarDataset
 from har_utils.io import write_json_atomic
 
 from . import compare, cv
-from .runner import CLASSICAL, Run, execute, load, pairs
+from .runner import CLASSICAL, Run, checksum, execute, load, pairs, run_one
 
 STUDY = "beyond"
 #: Protocol cv's epoch rule, chosen on its folds (``results/cv/choice.json``; a test checks it).
@@ -579,8 +580,6 @@ def model_path(classical: bool = False) -> Path:
 def _train_member(run: Run, payload: HarDataset | str, expected: str, path: str
                   ) -> dict[str, Any]:
     """One final run trained again in this (fresh) process, its model saved to ``path``."""
-    from .runner import run_one
-
     return run_one(run, payload, expected, save_model=Path(path), log=lambda _line: None)
 
 
@@ -613,12 +612,10 @@ def export(ds: HarDataset, p: Plan = Plan(), *, ship_data: bool = False, log: An
     if any(r is None for r in stored):
         raise HarDataError(path, f"the final runs of {ch['name']} are not all stored",
                            "run the final stage first (make beyond-final)")
-    from .runner import checksum
-
     expected = checksum(ds)
     if classical:
         return _export_classical(ds, doc, runs[0], stored[0], expected, log)
-    members = []
+    members, files = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for r, st in zip(runs, stored):
             member = Path(tmp) / f"seed{r.seed}.keras"
@@ -638,8 +635,8 @@ def export(ds: HarDataset, p: Plan = Plan(), *, ship_data: bool = False, log: An
                                    "than its stored final run (the saved model would not be the "
                                    "one reported)", "train on the machine and thread count the "
                                    "final runs recorded, or run the final stage again (--force)")
-            members[-1]["file"] = member
-        model = joined_model([m.pop("file") for m in members])
+            files.append(member)
+        model = joined_model(files)
         from har_utils.training import ACTIVITY_IDS, save_model_atomic
 
         proba = np.asarray(model.predict(np.asarray(ds.test.X, np.float32), batch_size=256,
@@ -679,8 +676,6 @@ def _export_classical(ds: HarDataset, doc: dict[str, Any], run: Run, stored: dic
 
     from har_utils.io import HarDataError
     from har_utils.training import ACTIVITY_IDS
-
-    from .runner import run_one
 
     saved = model_path(classical=True)
     log(f"[beyond export] fitting {run.label} again")
