@@ -506,7 +506,7 @@ def test_rows(name: str, results: list[dict[str, Any]], k: int, ds: HarDataset
             "ci95_subject_bootstrap": [low, high],
             "per_subject_accuracy_mean": {s: float(np.mean([m["per_subject"][s]["accuracy"]
                                                             for m in ms])) for s in subjects},
-            "train_seconds_total": float(sum(r.get("train_seconds", 0.0) for r in results)),
+            "train_seconds_total": float(sum(run_seconds(r) for r in results)),
             "backends": sorted({cv.backend_of(r) for r in results}),
             "devices": sorted({r.get("device", "CPU") for r in results})}
 
@@ -547,7 +547,9 @@ def summary(ds: HarDataset, p: Plan = Plan()) -> dict[str, Any]:
 
 
 def compute_hours() -> float:
-    """Training hours of one worker over every stored run of this study."""
+    """Training hours of one worker over every stored run of this study. A resumed run's
+    ``train_seconds`` counts only the epochs after its restart; the epochs before it are
+    counted at that run's own seconds per epoch."""
     total = 0.0
     for path in (config.results_dir() / "runs").glob("*.json"):
         try:
@@ -555,8 +557,16 @@ def compute_hours() -> float:
         except (OSError, ValueError):
             continue
         if r.get("study") == STUDY:
-            total += float(r.get("train_seconds", 0.0))
+            total += run_seconds(r)
     return total / 3600
+
+
+def run_seconds(result: dict[str, Any]) -> float:
+    """One run's training seconds, the epochs before a resume included (estimated at the
+    resumed segment's seconds per epoch)."""
+    before = int(result.get("resumed_at_epoch") or 0)
+    return float(result.get("train_seconds", 0.0)) + before * float(
+        result.get("seconds_per_epoch") or 0.0)
 
 
 def write_summary(ds: HarDataset, p: Plan = Plan()) -> dict[str, Any]:
