@@ -234,12 +234,14 @@ def _beyond_headline(results: Path) -> dict[str, str] | None:
         return None
     fold = ch.get("score_all_folds")
     runs = f"{r['n']} {'ensembles of ' + str(r['ensemble_seeds']) + ' seeds' if r['ensemble_seeds'] > 1 else 'seeds'}"
-    return {"the paper's claim": "accuracy of the CNN-LSTM, against a configuration chosen on "
-                                 "folds of the training subjects (notebook 09)",
+    what = f"`{ch['name']}`" + (f": {ch['note']}" if ch.get("note") else "")
+    return {"the paper's claim": "accuracy of the CNN-LSTM (Conclusion), configured on folds of "
+                                 "the training subjects (notebook 09)",
             "the paper": f"{reported('headline_accuracy'):g} %",
             "this companion": f"**{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f} %** "
-                              f"(`{ch['name']}`, {runs}; the folds predicted "
-                              + ("-" if fold is None else f"{100 * fold:.2f} %") + ")",
+                              f"on the test subjects ({what}; {runs}; the folds predicted "
+                              + ("-" if fold is None else f"{100 * fold:.2f} % for one seed")
+                              + ")",
             "audit": "[docs/beyond.md](docs/beyond.md)"}
 
 

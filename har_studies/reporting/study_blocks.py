@@ -277,6 +277,14 @@ def deploy_cost_text(b: dict[str, Any], check: dict[str, Any] | None) -> str:
 
 
 
+def _ensemble_line(check: dict[str, Any] | None) -> str:
+    """The ensemble check's outcome, in a sentence (empty without one)."""
+    if not check:
+        return ""
+    return (f" The ensemble check on the screen folds: one seed {100 * check['single_mean']:.2f} %, "
+            f"the averaged softmax of {check['seeds']} seeds {100 * check['ensemble']:.2f} %.")
+
+
 def beyond_block(results: Path) -> str:
     """Markdown: the beyond study (``results/beyond/``): where it stands, every candidate's
     fold scores (losers included), the choice, and once tested the test rows, the paired
@@ -292,7 +300,8 @@ def beyond_block(results: Path) -> str:
            f"{len(choice['candidates'])} candidates). Chosen by {choice['chosen_by']}: "
            + (f"**{ch['name']}** ({ch['epochs']} epochs"
               + (f", ensembles of {ch['ensemble_seeds']} seeds" if ch["ensemble_seeds"] > 1
-                 else "") + ")." if ch else f"nothing yet; missing: {', '.join(choice['missing'])}."),
+                 else "") + ")." if ch else f"nothing yet; missing: {', '.join(choice['missing'])}.")
+           + _ensemble_line(choice.get("ensemble_check")),
            "", markdown_table(_percent(beyond_candidates_table(choice).drop(columns="note"),
                                        ["screen (3 folds)", "all 7 folds"])), ""]
     tested = (summary or {}).get("tested")
