@@ -48,14 +48,6 @@ def test_scores_are_the_nested_score_of_the_epoch_rule() -> None:
     assert flat["score"] == pytest.approx(curves[:, -1].mean())
 
 
-def test_a_resumed_runs_seconds_count_the_epochs_before_its_restart() -> None:
-    whole = {"train_seconds": 100.0, "seconds_per_epoch": 2.0, "resumed_at_epoch": 0}
-    resumed = {"train_seconds": 40.0, "seconds_per_epoch": 4.0, "resumed_at_epoch": 30}
-    assert beyond.run_seconds(whole) == 100.0
-    assert beyond.run_seconds(resumed) == 40.0 + 30 * 4.0
-    assert beyond.run_seconds({"train_seconds": 5.0}) == 5.0  # classical: no epochs
-
-
 def test_combinations_join_each_familys_best_that_beat_the_baseline() -> None:
     cands = [c for c in beyond.CANDIDATES]
     screen = {c.name: {"score": 0.80} for c in cands}

@@ -442,3 +442,11 @@ def test_the_other_estimators_fit_through_the_runner(ds: HarDataset, tmp_path: P
     assert again["test_proba"] == json.loads(runner.result_path(again["key"]).read_text())["test_proba"]
     with pytest.raises(ValueError, match="no hyper-parameter"):
         runner.estimator(Run("hgb_features", model_kwargs={"C": 1.0}))
+
+
+def test_a_resumed_runs_seconds_count_the_epochs_before_its_restart() -> None:
+    whole = {"train_seconds": 100.0, "seconds_per_epoch": 2.0, "resumed_at_epoch": 0}
+    resumed = {"train_seconds": 40.0, "seconds_per_epoch": 4.0, "resumed_at_epoch": 30}
+    assert runner.run_seconds(whole) == 100.0
+    assert runner.run_seconds(resumed) == 40.0 + 30 * 4.0
+    assert runner.run_seconds({"train_seconds": 5.0}) == 5.0  # classical: no epochs

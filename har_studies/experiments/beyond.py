@@ -47,7 +47,7 @@ from har_utils.data import HarDataset
 from har_utils.io import write_json_atomic
 
 from . import compare, cv
-from .runner import CLASSICAL, Run, checksum, execute, load, pairs, run_one
+from .runner import CLASSICAL, Run, checksum, execute, load, pairs, run_one, run_seconds
 
 STUDY = "beyond"
 #: Protocol cv's epoch rule, chosen on its folds (``results/cv/choice.json``; a test checks it).
@@ -559,14 +559,6 @@ def compute_hours() -> float:
         if r.get("study") == STUDY:
             total += run_seconds(r)
     return total / 3600
-
-
-def run_seconds(result: dict[str, Any]) -> float:
-    """One run's training seconds, the epochs before a resume included (estimated at the
-    resumed segment's seconds per epoch)."""
-    before = int(result.get("resumed_at_epoch") or 0)
-    return float(result.get("train_seconds", 0.0)) + before * float(
-        result.get("seconds_per_epoch") or 0.0)
 
 
 def write_summary(ds: HarDataset, p: Plan = Plan()) -> dict[str, Any]:

@@ -47,7 +47,7 @@ from har_utils.data import HarDataset
 from har_utils.io import write_json_atomic, write_table
 
 from . import compare
-from .runner import CLASSICAL, Run, engine, execute, load
+from .runner import CLASSICAL, Run, engine, execute, load, run_seconds
 from .zoo import ZOO
 
 STUDY = "cv"
@@ -569,7 +569,7 @@ def final_row(model: str, results: list[dict[str, Any]], ds: HarDataset) -> dict
             "ensemble": ensemble(results, ds),
             "devices": sorted({r.get("device", "?") for r in results}),
             "backends": sorted({backend_of(r) for r in results}),
-            "train_seconds_total": float(sum(r.get("train_seconds", 0.0) for r in results)),
+            "train_seconds_total": float(sum(run_seconds(r) for r in results)),
             "data_source": results[0]["data"]["source_label"]}
 
 
@@ -643,7 +643,7 @@ def summary(ds: HarDataset, models: Sequence[str] = MODELS, *, smoke: bool = Fal
             entry["fold_curves"] = {k: _curve_stats(fr, k) for k in
                                     ("accuracy", "loss", "val_accuracy", "val_loss", "val_macro_f1")}
             entry["early_stopping"] = early_stopping_cost(fr, choice["epochs"])
-            entry["fold_seconds"] = float(sum(x.get("train_seconds", 0.0) for x in fr))
+            entry["fold_seconds"] = float(sum(run_seconds(x) for x in fr))
             finals = [load(r, ds) for r in final_runs(model, p, choice["epochs"])]
         done = [x for x in finals if x is not None]
         if len(done) < len(finals):

@@ -301,6 +301,15 @@ def resume_point(backup: Path, log: Callable[[str], Any] = print) -> int:
     return epoch
 
 
+def run_seconds(result: dict[str, Any]) -> float:
+    """One stored run's training seconds, the epochs before a resume included: a resumed
+    run's ``train_seconds`` counts only the epochs after its restart, so those before it are
+    counted at the resumed segment's seconds per epoch."""
+    before = int(result.get("resumed_at_epoch") or 0)
+    return float(result.get("train_seconds", 0.0)) + before * float(
+        result.get("seconds_per_epoch") or 0.0)
+
+
 def parent_watch(runner_pid: int) -> Any:
     """A Keras callback for a run trained in a worker process: when the runner that started
     the worker dies (the worker's parent is no longer ``runner_pid``), the worker exits at

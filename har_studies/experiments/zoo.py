@@ -285,7 +285,7 @@ def summarize(runs: list[Result], y_true: np.ndarray, subjects: np.ndarray) -> l
                "accuracy_mean": float(acc.mean()), "accuracy_std": std(acc),
                "macro_f1_mean": float(f1.mean()), "macro_f1_std": std(f1),
                "ci95_subject_bootstrap": [low, high],
-               "train_seconds_total": float(sum(r.get("train_seconds", 0.0) for r in rs)),
+               "train_seconds_total": float(sum(runner.run_seconds(r) for r in rs)),
                "wall_seconds_total": float(sum(r.get("wall_seconds", 0.0) for r in rs)),
                "per_subject_accuracy_mean": {
                    subj: float(np.mean([r["test"]["per_subject"][subj]["accuracy"] for r in rs]))
@@ -415,7 +415,7 @@ def write_summary(ds: HarDataset, models: Sequence[str] = ZOO) -> Path:
            "subject_comparisons_vs_cnn_lstm_paper": subject_comparisons(rows),
            "cost_table": json.loads(cost_path.read_text()) if cost_path.exists() else None,
            "n_runs": len(runs),
-           "train_seconds_total": float(sum(r.get("train_seconds", 0.0) for r in runs)),
+           "train_seconds_total": float(sum(runner.run_seconds(r) for r in runs)),
            "wall_seconds_total": float(sum(r.get("wall_seconds", 0.0) for r in runs)),
            "stale_runs_left_out": stale_runs(r["key"] for r in runs)}
     path = config.results_dir() / "summary.json"

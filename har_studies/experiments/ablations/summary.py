@@ -75,7 +75,7 @@ def test_row(results: Sequence[Mapping[str, Any]], y_true: np.ndarray, subjects:
             "macro_f1_mean": float(f1.mean()),
             "macro_f1_std": float(f1.std(ddof=1)) if n > 1 else 0.0,
             "ci95_subject_bootstrap": [low, high],
-            "train_seconds_total": float(sum(r.get("train_seconds", 0.0) for r in results)),
+            "train_seconds_total": float(sum(runner.run_seconds(r) for r in results)),
             "wall_seconds_total": float(sum(r.get("wall_seconds", 0.0) for r in results)),
             "per_subject_accuracy_mean": {
                 subj: float(np.mean([r["test"]["per_subject"][subj]["accuracy"]
@@ -119,7 +119,7 @@ def summarize(pairs: Sequence[RunResult], y_true: np.ndarray, subjects: np.ndarr
                     "val_loss_mean": float(np.mean([v["validation_loss"] for v in val])),
                     "epochs_run_mean": float(np.mean([r["epochs_run"] for r in rs])),
                     "best_epoch_mean": float(np.mean([r["best_epoch"] for r in rs])),
-                    "train_seconds_mean": float(np.mean([r["train_seconds"] for r in rs])),
+                    "train_seconds_mean": float(np.mean([runner.run_seconds(r) for r in rs])),
                     "parameters": int(rs[0]["parameters"]),
                     "overrides": core.overrides(group[0][0]),
                     "n_reused": sum(not core.trained_here(run, r) for run, r in group)})
@@ -168,7 +168,7 @@ def write_summary(ds: HarDataset) -> Path:
            "final": _final_row(rows, sel, chosen=True),
            "final_reference": _final_row(rows, sel, chosen=False),
            "n_runs": len(current), "n_trained_runs": len(trained),
-           "train_seconds_total": float(sum(r["train_seconds"] for r in trained)),
+           "train_seconds_total": float(sum(runner.run_seconds(r) for r in trained)),
            "wall_seconds_total": float(sum(r["wall_seconds"] for r in trained)),
            "parallel_workers": sorted({int(r["threads"]["workers"]) for r in trained
                                        if r.get("threads", {}).get("workers")}),
