@@ -469,9 +469,9 @@ def zoo_run_cmd(models: list[str], protocols: str, seeds: list[int] | None, work
 @zoo_group.command("summary")
 @source_option
 def zoo_summary_cmd(source: str) -> None:
-    """Write results/summary.json."""
+    """Write results/summary.json (refused where it would drop a row whose runs are not stored)."""
     zoo = _zoo()
-    click.echo(f"wrote {config.shown(zoo.write_summary(load(source)))}")
+    click.echo(f"wrote {config.shown(zoo.write_summary(load(source), keep_rows=True))}")
 
 
 # --- har ablations (har_studies.experiments.ablations) --------------------------------------
@@ -509,7 +509,7 @@ study_seeds = _seeds(lambda: _core().STUDY_SEEDS, "0,1,2")
 def _write_ablation_summary(ds: Any) -> None:
     from .experiments.ablations import summary
 
-    click.echo(f"wrote {summary.write_summary(ds)}")
+    click.echo(f"wrote {config.shown(summary.write_summary(ds))}")
 
 
 @ablations_group.command("run")

@@ -343,6 +343,40 @@ def test_end_to_end_summary(ds: HarDataset, tiny: dict, tmp_path: Path,
     assert r.exit_code == 0 and "summary.json" in r.stdout, r.output
 
 
+def test_an_index_older_than_a_run_field_is_brought_to_its_runs(
+        ds: HarDataset, tiny: dict, tmp_path: Path) -> None:
+    """An index written before :class:`Run` had a ``backend`` (its runs trained on TensorFlow)
+    rebuilds its entries on today's default: the summary finds none of its runs, so it keeps
+    the summary already there and says why; the store's migration fills the missing field in
+    from the stored runs, and the summary is the same again."""
+    from har_studies.experiments import rekey
+    from har_utils.io import HarDataError
+
+    ab.execute(ab.plan("filters", [0], max_epochs=1), ds, backup_root=tmp_path, log=quiet)
+    before = json.loads(summary.write_summary(ds).read_text())
+    index = core.load_index()
+    for entry in index.values():  # as the TensorFlow runs and their index were stored
+        path = runner.result_path(entry["key"])
+        r = json.loads(path.read_text())
+        described = {**r["run"], "backend": "tensorflow"}
+        run = Run(**described)
+        r.update(key=run.key(runner.checksum(ds)), config=run.config(), run=described)
+        runner.result_path(r["key"]).write_text(json.dumps(r))
+        path.unlink()
+        entry["key"] = r["key"]
+        del entry["run"]["backend"]
+    core.index_path().write_text(json.dumps(index))
+    text = summary.summary_path().read_text()
+    with pytest.raises(HarDataError, match="none of the 2 runs .* left as it was"):
+        summary.write_summary(ds)
+    assert summary.summary_path().read_text() == text
+    assert rekey.main() == 0
+    assert {e["run"]["backend"] for e in core.load_index().values()} == {"tensorflow"}
+    after = json.loads(summary.write_summary(ds).read_text())
+    assert after["rows"] == before["rows"] and after["stale_runs_left_out"] == []
+    assert rekey.sync_index(runner.runs_dir(), {}) == 0  # nothing left to bring
+
+
 def test_cost_estimate_from_the_cost_table(ds: HarDataset) -> None:
     assert estimates.estimate_seconds([core.ablation_run("a", "b")]) is None
     zoo_dir = config.results_dir() / "zoo"

@@ -3,12 +3,13 @@
 Every field of a run's description (``Run.config()``, ``TrainConfig.as_dict()``) is in its
 key, so a new field (at a default that trains as before) changes every key. This rewrites each
 stored run whose file name is not its key under the current code: its ``config`` and ``run`` in
-full, ``key`` and file name the new key, and the ablation study's index. It first checks that
-the old key is the hash of the stored config (so the file says what it is) and that the run
-rebuilt from it resolves to the same training settings (new fields aside). Results
-(histories, predictions, scores) are not touched. Idempotent: a file already named by its key
-is skipped, and an old-key copy of a run already re-keyed is dropped, so runs trained by an
-older worktree are brought in by copying its new files and running it again::
+full, ``key`` and file name the new key, and the ablation study's index (:func:`sync_index`).
+It first checks that the old key is the hash of the stored config (so the file says what it
+is) and that the run rebuilt from it resolves to the same training settings (new fields
+aside). Results (histories, predictions, scores) are not touched. Idempotent: a file already
+named by its key is skipped, and an old-key copy of a run already re-keyed is dropped, so
+runs trained by an older worktree are brought in by copying its new files and running it
+again::
 
     python -m har_studies.experiments.rekey            # results/runs (HAR_RESULTS_DIR)
 
@@ -96,16 +97,42 @@ def rekey_file(path: Path) -> tuple[str, str] | None:
     return old, new
 
 
+def sync_index(store: Path, moved: dict[str, str]) -> int:
+    """Bring the ablation study's index to the store: each entry at its run's new key
+    (``moved``: old -> new), and the fields its description lacks (added to :class:`Run`
+    after the entry was written: ``backend``, say) taken from the stored run, so the entry
+    rebuilds to the run it names; otherwise the study's summary would find none of its runs.
+    The entry's own fields stay (a run reused under another name describes its overrides in
+    its own terms); where its run is not stored, or would rebuild to another key, only the key
+    moves. The number of entries changed."""
+    index = index_path()
+    if not index.exists():
+        return 0
+    entries = json.loads(index.read_text())
+    names = {f.name for f in fields(Run)}
+    changed = 0
+    for entry in entries.values():
+        new = {**entry, "key": moved.get(entry["key"], entry["key"])}
+        path = store / f"{new['key']}.json"
+        if path.exists():
+            stored = json.loads(path.read_text())
+            run = {**{k: v for k, v in stored["run"].items() if k in names}, **entry["run"]}
+            if Run(**run).key(stored["data"]["checksum_sha256"]) == new["key"]:
+                new["run"] = run
+        if new != entry:
+            entry.update(new)
+            changed += 1
+    if changed:
+        write_json_atomic(index, entries)
+    return changed
+
+
 def main() -> int:
     store = runs_dir()
     moved = dict(m for m in (rekey_file(p) for p in sorted(store.glob("*.json"))) if m)
-    index = index_path()
-    if moved and index.exists():
-        entries = json.loads(index.read_text())
-        for entry in entries.values():
-            entry["key"] = moved.get(entry["key"], entry["key"])
-        write_json_atomic(index, entries)
-    print(f"{len(moved)} run(s) re-keyed in {config.shown(store)}")
+    synced = sync_index(store, moved)
+    print(f"{len(moved)} run(s) re-keyed in {config.shown(store)}; {synced} entr"
+          f"{'y' if synced == 1 else 'ies'} of {config.shown(index_path())} brought to them")
     return 0
 
 

@@ -41,7 +41,7 @@ import numpy as np
 
 from har_utils import config, data, evaluation, models
 from har_utils.data import HarDataset
-from har_utils.io import write_json_atomic
+from har_utils.io import HarDataError, write_json_atomic
 
 from . import compare, runner
 from .runner import Run
@@ -397,13 +397,35 @@ def stale_runs(current: Iterable[str]) -> list[str]:
     return sorted(out)
 
 
-def write_summary(ds: HarDataset, models: Sequence[str] = ZOO) -> Path:
+def dropped_rows(rows: Sequence[Mapping[str, Any]], path: Path) -> list[str]:
+    """``model/protocol`` of the zoo's rows in the summary at ``path`` (protocol cv's aside)
+    that ``rows`` lack."""
+    if not path.exists():
+        return []
+    have = {(r["model"], r["protocol"]) for r in rows}
+    return sorted(f"{r['model']}/{r['protocol']}" for r in json.loads(path.read_text())["rows"]
+                  if r["protocol"] != "cv" and (r["model"], r["protocol"]) not in have)
+
+
+def write_summary(ds: HarDataset, models: Sequence[str] = ZOO, keep_rows: bool = False) -> Path:
     """``results/summary.json``: the summary table, paired tests and the cost table if measured.
 
     Only the planned runs of ``models`` on ``ds`` count (their keys hold its checksum); zoo
-    runs stored for other data are named in ``stale_runs_left_out``."""
+    runs stored for other data are named in ``stale_runs_left_out``. ``keep_rows``: refuse
+    (:class:`HarDataError`, the file left as it was) rather than drop a row of the summary
+    already there whose runs are not stored for the current code and data."""
     runs = load_runs(ds, models)
     rows = cv_rows() + summarize(runs, ds.test.y, ds.test.subject)
+    path = config.results_dir() / "summary.json"
+    lost = dropped_rows(rows, path) if keep_rows else []
+    if lost:
+        raise HarDataError(
+            path, f"{len(lost)} of its zoo rows have no stored runs for the current code and "
+            f"data ({data.stamp(ds)['source_label']}): {', '.join(lost)}. Writing it would drop "
+            "them, so it was left as it was. (The committed zoo trained on TensorFlow, before "
+            "runs moved to JAX; a run on another backend is another run.)",
+            "`make zoo` trains the missing runs (hours) and writes the summary; "
+            "`har cv summary` refreshes protocol cv's rows alone")
     cost_path = config.results_dir() / "zoo" / "cost_table.json"
     doc = {"data": data.stamp(ds), "protocols": {"subjects": f"early stopping on validation "
                                                   f"subjects, patience {PATIENCE}",
@@ -418,7 +440,6 @@ def write_summary(ds: HarDataset, models: Sequence[str] = ZOO) -> Path:
            "train_seconds_total": float(sum(runner.run_seconds(r) for r in runs)),
            "wall_seconds_total": float(sum(r.get("wall_seconds", 0.0) for r in runs)),
            "stale_runs_left_out": stale_runs(r["key"] for r in runs)}
-    path = config.results_dir() / "summary.json"
     write_json_atomic(path, doc)
     return path
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from har_utils import data, evaluation
+from har_utils import config, data, evaluation
 from har_utils.data import HarDataset
-from har_utils.io import write_json_atomic
+from har_utils.io import HarDataError, write_json_atomic
 
 from .. import runner
 from ..runner import Run
@@ -150,8 +150,17 @@ def write_summary(ds: HarDataset) -> Path:
     """``results/ablations/summary.json``: the rows of every point of the study's index with
     results for the current configuration and data (the others named in
     ``stale_runs_left_out``), the selection, the final rows and the compute (each trained run
-    counted once, reuses not)."""
+    counted once, reuses not). When the index names runs but none of them is stored for the
+    current code and data, a summary already there is kept and :class:`HarDataError` says why
+    (it would be replaced by an empty study)."""
     current, stale = indexed_results(ds)
+    if stale and not current and summary_path().exists():
+        raise HarDataError(
+            summary_path(), f"none of the {len(stale)} runs in {config.shown(core.index_path())} "
+            f"is stored for the current code and data ({data.stamp(ds)['source_label']}), so "
+            "the summary would describe an empty study; it was left as it was",
+            "`python -m har_studies.experiments.rekey` brings runs stored under older keys to "
+            "the current ones; on other data, or to train the study anew, `make ablations`")
     rows = summarize(current, ds.test.y, ds.test.subject)
     trained = [r for run, r in current if core.trained_here(run, r)]
     sel = load_selection()
