@@ -46,12 +46,17 @@ def _json(x: Any) -> Any:
     return json.loads(json.dumps(x, sort_keys=True, default=str))
 
 
+def run_fields(described: dict[str, Any]) -> dict[str, Any]:
+    """The items of a stored run description that are fields of :class:`Run`."""
+    names = {f.name for f in fields(Run)}
+    return {k: v for k, v in described.items() if k in names}
+
+
 def rebuilt(result: dict[str, Any]) -> Run:
     """The :class:`Run` a stored result describes: its ``run`` fields, with ``backend``,
     ``threads`` and ``watch_test`` from its stored config, where absence meant the default of
     the time ("tensorflow", 1, False)."""
-    names = {f.name for f in fields(Run)}
-    kw = {k: v for k, v in result["run"].items() if k in names}
+    kw = run_fields(result["run"])
     stored = result["config"]
     if "engine" in stored:  # already in full: the run as stored
         return Run(**kw)
@@ -109,14 +114,13 @@ def sync_index(store: Path, moved: dict[str, str]) -> int:
     if not index.exists():
         return 0
     entries = json.loads(index.read_text())
-    names = {f.name for f in fields(Run)}
     changed = 0
     for entry in entries.values():
         new = {**entry, "key": moved.get(entry["key"], entry["key"])}
         path = store / f"{new['key']}.json"
         if path.exists():
             stored = json.loads(path.read_text())
-            run = {**{k: v for k, v in stored["run"].items() if k in names}, **entry["run"]}
+            run = {**run_fields(stored["run"]), **entry["run"]}
             if Run(**run).key(stored["data"]["checksum_sha256"]) == new["key"]:
                 new["run"] = run
         if new != entry:
