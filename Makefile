@@ -18,6 +18,10 @@ STAMP   := $(VENV)/.installed
 STUDY_NOTEBOOKS := 07_ablations 08_deployment 09_beyond
 NOTEBOOKS := $(filter-out $(STUDY_NOTEBOOKS),$(sort $(basename $(notdir $(wildcard notebooks/[0-9][0-9]_*.ipynb)))))
 PYTEST  := $(PY) -m pytest
+# The committed results/ and figures/ are written only by the commands that name them: the
+# published profile and the studies' targets below (through har run/study, or this prefix).
+# Anything else (a notebook run by hand, a script, a smoke run, another profile) writes build/.
+PUBLISHED := HAR_RESULTS_DIR=$(CURDIR)/results HAR_FIGURES_DIR=$(CURDIR)/figures
 # $(call nbval,PROFILE,NOTEBOOKS): re-run notebooks that papermill already ran into build/PROFILE/
 # and check every cell's output against the stored one (nbval), in the environment the pipeline
 # gave them (results, figures and profile of build/PROFILE/).
@@ -94,26 +98,26 @@ test-data: $(STAMP) ## Real-data tier only: the HAPT rebuild against the officia
 	$(PYTEST) tests -m realdata
 
 bench-backends: $(STAMP) ## Seconds per epoch of every zoo model on JAX and TensorFlow, one core each (results/benchmarks/backends.json; about 15 minutes, quiet machine)
-	$(PY) benchmarks/bench_backends.py --epochs 2
+	$(PUBLISHED) $(PY) benchmarks/bench_backends.py --epochs 2
 
 bench: $(STAMP) ## Benchmarks that print figures: data load, training loop vs bare fit (writes results/benchmarks/)
-	$(PY) benchmarks/bench_data.py --repeats 3
-	$(PY) benchmarks/bench_training_loop.py --max-windows 3000 --epochs 3 --repeats 3
+	$(PUBLISHED) $(PY) benchmarks/bench_data.py --repeats 3
+	$(PUBLISHED) $(PY) benchmarks/bench_training_loop.py --max-windows 3000 --epochs 3 --repeats 3
 
 zoo-cost: $(STAMP) ## Measure seconds per epoch of every zoo model on 2 cores (results/zoo/cost_table.json)
-	HAR_OFFLINE=1 $(PY) benchmarks/bench_epoch_cost.py --epochs 3
+	$(PUBLISHED) HAR_OFFLINE=1 $(PY) benchmarks/bench_epoch_cost.py --epochs 3
 
 zoo: $(STAMP) ## The model zoo under one protocol (hours; resumable: finished runs are skipped)
-	$(HAR) zoo run --protocols subjects,retrain_all
-	$(HAR) zoo run --models cnn_lstm_paper --protocols paper --seeds 0,1,2
+	$(PUBLISHED) $(HAR) zoo run --protocols subjects,retrain_all
+	$(PUBLISHED) $(HAR) zoo run --models cnn_lstm_paper --protocols paper --seeds 0,1,2
 
 WORKERS   ?= 2
 SCHEDULER ?=
 cv-cost: $(STAMP) ## Cost table of protocol cv: model x folds x epochs x seconds per epoch (results/cv/cost_table.csv)
-	$(HAR) cv cost
+	$(PUBLISHED) $(HAR) cv cost
 
 cv: $(STAMP) ## Protocol cv for every model: folds, epoch choice, final seeds (hours; resumable). WORKERS=2, SCHEDULER=tcp://host:8786
-	$(HAR) cv run --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+	$(PUBLISHED) $(HAR) cv run --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 test-cv: $(STAMP) ## Smoke form of protocol cv on the real data (2 folds x 2 epochs x 1 seed, C grid of 2) into build/cv_smoke/
 	rm -rf build/cv_smoke
@@ -121,14 +125,14 @@ test-cv: $(STAMP) ## Smoke form of protocol cv on the real data (2 folds x 2 epo
 	  --models cnn_lstm_paper,logreg_features --workers 2 --check
 
 beyond-cost: $(STAMP) ## Cost table of the beyond-the-paper study (results/beyond/cost_table.csv)
-	$(HAR) beyond cost
+	$(PUBLISHED) $(HAR) beyond cost
 
 beyond: $(STAMP) ## Beyond the paper, selection: every fold run and the choice (results/beyond/choice.json: commit it before beyond-final; hours, resumable)
-	$(HAR) beyond run --stage select --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+	$(PUBLISHED) $(HAR) beyond run --stage select --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 beyond-final: $(STAMP) ## Beyond the paper, after the choice is committed: its final runs, the summary, the chosen model (results/models/beyond.keras; then `make deploy`), notebook 09 with outputs
-	$(HAR) beyond run --stage final --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
-	$(HAR) beyond export
+	$(PUBLISHED) $(HAR) beyond run --stage final --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+	$(PUBLISHED) $(HAR) beyond export
 	$(HAR) study 09_beyond --profile beyond --force
 	$(HAR) publish-study 09_beyond --profile beyond
 

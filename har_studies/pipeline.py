@@ -52,15 +52,30 @@ def notebook_names() -> list[str]:
                   if p.stem not in config.STUDY_NOTEBOOKS)
 
 
+def local_dir() -> Path:
+    """``params/local/``: a user's own profiles, which git ignores."""
+    return config.PARAMS_DIR / "local"
+
+
+def profile_path(profile: str) -> Path:
+    """``params/<profile>.yml`` (the committed profiles), else ``params/local/<profile>.yml``.
+    A local profile may not take a committed one's name."""
+    committed, local = config.PARAMS_DIR / f"{profile}.yml", local_dir() / f"{profile}.yml"
+    if committed.is_file() and local.is_file():
+        raise HarDataError(local, f"a committed profile is also called {profile!r} "
+                           f"({config.shown(committed)})", "rename your profile")
+    return local if local.is_file() else committed
+
+
 def load_profile(profile: str) -> dict[str, Any]:
     """The parsed ``params/<profile>.yml``, its sections checked
     (:func:`har_studies.profiles.check_sections`)."""
-    path = config.PARAMS_DIR / f"{profile}.yml"
+    path = profile_path(profile)
     if not path.is_file():
-        known = sorted(p.stem for p in config.PARAMS_DIR.glob("*.yml"))
+        known = sorted(p.stem for p in [*config.PARAMS_DIR.glob("*.yml"), *local_dir().glob("*.yml")])
         raise HarDataError(path, f"no such profile {profile!r}",
-                           f"use one of {known}, or write params/{profile}.yml "
-                           "(params/smoke.yml shows the layout)")
+                           f"use one of {known}, or write params/local/{profile}.yml "
+                           "(params/smoke.yml shows the layout; git ignores params/local/)")
     try:
         prof = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -95,7 +110,7 @@ def notebook_params(profile: str, notebook: str) -> dict[str, Any]:
     own = prof.get(notebook) or {}
     common = {k: v for k, v in (prof.get("common") or {}).items() if k in declared}
     params = {**common, **own}
-    profiles.check(config.PARAMS_DIR / f"{profile}.yml", notebook, params, declared)
+    profiles.check(profile_path(profile), notebook, params, declared)
     return params
 
 

@@ -12,6 +12,8 @@ notebook starts instead of failing inside one.
 from __future__ import annotations
 
 import ast
+import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,9 +43,12 @@ def _between(low: float, high: float, *, open_high: bool = False) -> Rule:
 
 
 def _models() -> list[str]:
+    """The library's registered models and the ones notebook 03 registers in its own cells."""
     from har_utils.models import MODELS
 
-    return sorted(MODELS)
+    cells = json.loads((config.NOTEBOOKS_DIR / "03_model.ipynb").read_text())["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    return sorted({*MODELS, *re.findall(r"""@register\(\s*["'](\w+)["']""", code)})
 
 
 def _optimizers() -> list[str]:
@@ -86,8 +91,8 @@ RULES: dict[str, Rule] = {
     "PERPLEXITY": Rule(lambda v: v > 0, "> 0"),
     "KNN_K": _at_least(1),
     "MODEL": Rule(lambda v: v in _models(),
-                  "a registered model: {models} (a model of your own: register it in "
-                  "har_utils/models.py, docs/adapt.md)"),
+                  "a registered model: {models} (a model of your own: register it in a "
+                  "cell of notebook 03 or in har_utils/models.py, docs/adapt.md)"),
     "N_SUBSEQUENCES": Rule(lambda v: v >= 1 and config.WINDOW_LENGTH % v == 0,
                            f"a divisor of the window's {config.WINDOW_LENGTH} samples (1, 2, 4, 8, ...)"),
     "DROPOUT": _between(0, 1, open_high=True),

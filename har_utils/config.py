@@ -1,19 +1,21 @@
 """Every path and dataset constant of the project, in one place.
 
 Paths derive from ``PROJECT_ROOT`` (found from this file, never from the working directory),
-so notebooks, tests and the Makefile agree wherever they run. ``HAR_DATA_DIR`` and
-``HAR_RESULTS_DIR`` may point the data and results elsewhere (tests use this).
+so notebooks, tests and the Makefile agree wherever they run. ``HAR_DATA_DIR``,
+``HAR_RESULTS_DIR`` and ``HAR_FIGURES_DIR`` point data, results and figures elsewhere; a
+relative one is taken from the project root, wherever the process runs.
 
-A notebook opened in JupyterLab and run by hand (a kernel with no ``HAR_RESULTS_DIR``, i.e. not
-run by the pipeline) is a *lab* run: it writes under ``build/lab/``, never into the committed
-``results/`` and ``figures/``; only the pipeline's ``paper`` profile and the full studies write
-those (``make reproduce``/``make publish``, ``make cv``, ...).
+Results and figures go under ``build/lab/`` unless ``HAR_RESULTS_DIR``/``HAR_FIGURES_DIR`` name
+another folder: a notebook run by hand (JupyterLab, nbconvert, a script under ipython or python),
+a smoke run or a student's profile never writes the committed ``results/`` and ``figures/``.
+Only the published profile and the studies' targets opt in, by naming those folders
+(``make reproduce``/``make publish``, ``make cv``, ... through ``har``). Nothing here depends on
+how the process was started.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 PROJECT_ROOT: Path = Path(__file__).resolve().parent.parent
@@ -21,9 +23,15 @@ PACKAGE_DIR: Path = Path(__file__).resolve().parent
 RESOURCES_DIR: Path = PACKAGE_DIR / "resources"
 
 
+def _setting(variable: str, default: Path) -> Path:
+    """The folder ``variable`` names (relative: from the project root), else ``default``."""
+    value = os.environ.get(variable, "").strip()
+    return PROJECT_ROOT / value if value else default
+
+
 def data_dir() -> Path:
     """The gitignored data folder (``HAR_DATA_DIR`` overrides ``PROJECT_ROOT/data``)."""
-    return Path(os.environ.get("HAR_DATA_DIR", PROJECT_ROOT / "data"))
+    return _setting("HAR_DATA_DIR", PROJECT_ROOT / "data")
 
 
 def raw_dir() -> Path:
@@ -36,33 +44,26 @@ def cache_dir() -> Path:
     return data_dir() / "cache"
 
 
-def in_lab() -> bool:
-    """True in a notebook kernel that the pipeline did not start (no ``HAR_RESULTS_DIR``):
-    a notebook run by hand in JupyterLab."""
-    return "ipykernel" in sys.modules and "HAR_RESULTS_DIR" not in os.environ
-
-
 def profile() -> str:
-    """The profile of the current notebook run (``HAR_PROFILE``, set by the pipeline),
-    ``lab`` for a notebook run by hand, else the published one."""
-    return os.environ.get("HAR_PROFILE", LAB_PROFILE if in_lab() else PUBLISHED_PROFILE)
+    """The profile of the current run (``HAR_PROFILE``, set by the pipeline), else ``lab``."""
+    return os.environ.get("HAR_PROFILE", LAB_PROFILE)
 
 
 def results_dir() -> Path:
-    """Where this run writes machine-readable results (JSON/CSV): ``HAR_RESULTS_DIR``;
-    ``build/lab/results`` for a notebook run by hand (:func:`in_lab`); else the committed
-    ``results/`` (the studies' commands)."""
-    if "HAR_RESULTS_DIR" in os.environ:
-        return Path(os.environ["HAR_RESULTS_DIR"])
-    return BUILD_DIR / LAB_PROFILE / "results" if in_lab() else COMMITTED_RESULTS_DIR
+    """Where this run writes machine-readable results (JSON/CSV): ``HAR_RESULTS_DIR``, else
+    ``build/lab/results``. The committed ``results/`` only when a command names it."""
+    return _setting("HAR_RESULTS_DIR", BUILD_DIR / LAB_PROFILE / "results")
+
+
+def reported_results_dir() -> Path:
+    """The results the README, the docs and ``har predict`` read: ``HAR_RESULTS_DIR``, else the
+    committed ``results/``."""
+    return _setting("HAR_RESULTS_DIR", COMMITTED_RESULTS_DIR)
 
 
 def figures_dir() -> Path:
-    """Where this run saves figures: ``HAR_FIGURES_DIR``; ``build/lab/figures`` for a
-    notebook run by hand; else the committed ``figures/``."""
-    if "HAR_FIGURES_DIR" in os.environ:
-        return Path(os.environ["HAR_FIGURES_DIR"])
-    return BUILD_DIR / LAB_PROFILE / "figures" if in_lab() else PROJECT_ROOT / "figures"
+    """Where this run saves figures: ``HAR_FIGURES_DIR``, else ``build/lab/figures``."""
+    return _setting("HAR_FIGURES_DIR", BUILD_DIR / LAB_PROFILE / "figures")
 
 
 def shown(path: Path) -> str:
@@ -84,7 +85,8 @@ BUILD_DIR: Path = PROJECT_ROOT / "build"
 #: The committed results: the published run's and the studies' (``results/cv``, ``results/zoo``,
 #: ...). Notebooks read study results from here whatever their profile.
 COMMITTED_RESULTS_DIR: Path = PROJECT_ROOT / "results"
-#: The profile of a notebook run by hand in JupyterLab (outputs under ``build/lab/``).
+#: Where a run that names no results folder writes (``build/lab/``): notebooks run by hand,
+#: scripts, smoke runs.
 LAB_PROFILE: str = "lab"
 PARAMS_DIR: Path = PROJECT_ROOT / "params"
 #: The profile whose outputs are the committed ``results/`` and ``figures/``.

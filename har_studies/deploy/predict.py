@@ -68,7 +68,7 @@ Classifier = Callable[[np.ndarray], np.ndarray]
 
 def default_model_path() -> Path:
     """The trained paper model: ``results/models/cnn_lstm_paper.keras``."""
-    return config.results_dir() / "models" / "cnn_lstm_paper.keras"
+    return config.reported_results_dir() / "models" / "cnn_lstm_paper.keras"
 
 
 def model_path(model: str | os.PathLike[str] | None) -> Path:
@@ -80,7 +80,7 @@ def model_path(model: str | os.PathLike[str] | None) -> Path:
     path = Path(model)
     if not path.is_file() and path.suffix == "":
         for suffix in (".keras", ".joblib"):
-            named = config.results_dir() / "models" / f"{model}{suffix}"
+            named = config.reported_results_dir() / "models" / f"{model}{suffix}"
             if named.is_file():
                 return named
     return path

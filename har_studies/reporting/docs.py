@@ -43,8 +43,8 @@ def block_names(text: str) -> list[str]:
 
 def render(text: str, results: Path | None = None) -> str:
     """``text`` with every generated block it contains re-rendered from ``results`` (default:
-    the project's results folder). A block name without a renderer is an error."""
-    results = config.results_dir() if results is None else results
+    the committed results, or ``HAR_RESULTS_DIR``). A block name without a renderer is an error."""
+    results = config.reported_results_dir() if results is None else results
     unknown = sorted(set(block_names(text)) - set(BLOCKS))
     if unknown:
         raise KeyError(f"no renderer for block(s) {', '.join(unknown)}; known: "
