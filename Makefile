@@ -30,7 +30,7 @@ nbval = HAR_RESULTS_DIR=$(CURDIR)/build/$(1)/results HAR_FIGURES_DIR=$(CURDIR)/b
   $(PYTEST) -p no:cacheprovider --nbval --nbval-kernel-name python3 --nbval-cell-timeout=1800 \
   --nbval-sanitize-with tests/nbval_sanitize.cfg $(2)
 
-.PHONY: lock help venv reproduce publish deploy test-deploy zoo zoo-cost cv cv-cost test-cv beyond beyond-cost beyond-final test-beyond ablations data test test-fast test-data test-notebooks test-ablations bench bench-backends readme lab clean clean-data
+.PHONY: lock help venv reproduce publish deploy test-deploy zoo zoo-cost cv cv-cost test-cv beyond beyond-cost beyond-final test-beyond ablations data test test-fast test-data test-notebooks test-ablations bench bench-adapt bench-backends readme lab clean clean-data
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -103,6 +103,10 @@ bench-backends: $(STAMP) ## Seconds per epoch of every zoo model on JAX and Tens
 bench: $(STAMP) ## Benchmarks that print figures: data load, training loop vs bare fit (writes results/benchmarks/)
 	$(PUBLISHED) $(PY) benchmarks/bench_data.py --repeats 3
 	$(PUBLISHED) $(PY) benchmarks/bench_training_loop.py --max-windows 3000 --epochs 3 --repeats 3
+
+bench-adapt: $(STAMP) ## Time docs/adapt.md's adaptations, each in a fresh clone (results/benchmarks/adapt.json; about 5 minutes)
+	$(PUBLISHED) $(PY) benchmarks/bench_adapt.py
+	$(HAR) readme
 
 zoo-cost: $(STAMP) ## Measure seconds per epoch of every zoo model on 2 cores (results/zoo/cost_table.json)
 	$(PUBLISHED) HAR_OFFLINE=1 $(PY) benchmarks/bench_epoch_cost.py --epochs 3

@@ -51,12 +51,6 @@ def _models() -> list[str]:
     return sorted({*MODELS, *re.findall(r"""@register\(\s*["'](\w+)["']""", code)})
 
 
-def _optimizers() -> list[str]:
-    from har_utils.training import OPTIMIZERS
-
-    return list(OPTIMIZERS)
-
-
 def _studies() -> list[str]:
     from .experiments.ablations.studies import STUDIES
 
@@ -100,7 +94,6 @@ RULES: dict[str, Rule] = {
     "CHANNELS": Rule(_channels, "'all' or a comma list of sensors (body_acc, body_gyro, "
                                 "total_acc) and channel names"),
     "BATCH_SIZE": _at_least(1),
-    "OPTIMIZER": Rule(lambda v: v in _optimizers(), "one of {optimizers}"),
     "LEARNING_RATE": Rule(lambda v: v > 0, "> 0"),
     "TIMING_REPEATS": _at_least(1),
     "STUDY": Rule(lambda v: all(s.strip() in _studies() for s in v.split(",")),
@@ -121,7 +114,7 @@ RULES: dict[str, Rule] = {
 
 
 def _allowed(rule: Rule) -> str:
-    words = {"models": _models, "optimizers": _optimizers, "studies": _studies}
+    words = {"models": _models, "studies": _studies}
     text = rule.allowed
     for name, values in words.items():
         if "{" + name + "}" in text:

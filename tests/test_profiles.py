@@ -26,7 +26,7 @@ def write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: object) -> P
     ("04_training", "EPOCHS", 2.5, "an integer"),
     ("04_training", "TRAIN", 1, "true or false"),
     ("03_model", "DROPOUT", 1.5, "up to (not including) 1"),
-    ("04_training", "OPTIMIZER", "adamw", "adam, adam_amsgrad, sgd"),
+    ("03_model", "CHANNELS", "body_magnetometer", "'all' or a comma list of sensors"),
     ("04_training", "LEARNING_RATE", 0, "> 0"),
     ("03_model", "MODEL", "no_such_model", "a registered model: cnn"),
     ("03_model", "N_SUBSEQUENCES", 3, "a divisor of the window's 128 samples"),

@@ -428,6 +428,21 @@ def benchmarks_block(results: Path) -> str:
                       markdown_table(pd_frame(rows), disable_numparse=True)])
 
 
+def adapt_block(results: Path) -> str:
+    """Markdown: the wall time of each adaptation of docs/adapt.md, measured in a fresh clone
+    by ``benchmarks/bench_adapt.py`` (``make bench-adapt``)."""
+    a = read_result("benchmarks/adapt.json", results)
+    if a is None or "adaptations" not in a:
+        return "_Not measured yet: `make bench-adapt`._"
+    rows = [{"adaptation": r["adaptation"], "wall time": f"{r['wall_seconds']:.0f} s",
+             "load before": f"{r['load_average_before']:.2f}"} for r in a["adaptations"]]
+    return "\n".join([f"Commit `{a['commit']}`, {a['machine']}, {a['data']}, measured "
+                      f"{a['measured_utc']} by `{a['script']}` (data already built; the load "
+                      "average says how busy the machine was):", "",
+                      markdown_table(pd_frame(rows), disable_numparse=True,
+                                     colalign=("left", "right", "right"))])
+
+
 def backends_block(results: Path) -> str:
     """Markdown: seconds per training epoch of every zoo model on Keras's JAX and TensorFlow
     backends (``benchmarks/bench_backends.py``, ``make bench-backends``)."""
