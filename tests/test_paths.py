@@ -43,9 +43,6 @@ ALLOWED: dict[tuple[str, str], str] = {
         "the shebang: env's standard place on every POSIX system, not this machine's",
     (".gitignore", "/" "data/"):
         "a pattern anchored at the repository's root, not a path on the machine",
-    (".gitignore", "/" ".venv"):
-        "a pattern anchored at the repository's root (a folder or a link to one), not a path on "
-        "the machine",
     (".gitignore", "/" "build/"):
         "a pattern anchored at the repository's root, not a path on the machine",
     ("Makefile", "SHELL       := /" "bin/bash"):
