@@ -458,7 +458,7 @@ def _zoo() -> Any:
 @click.option("--force", is_flag=True, help="train again even if stored")
 def zoo_run_cmd(models: list[str], protocols: str, seeds: list[int] | None, workers: int,
                 scheduler: str | None, source: str, force: bool) -> None:
-    """Run what is missing (experiment runner), then write results/summary.json."""
+    """Run what is missing (experiment runner), then write results/zoo/summary.json."""
     zoo = _zoo()
     protos = names(protocols, zoo.PROTOCOLS, "protocol(s)", "--protocols")
     ds = load(source)
@@ -469,7 +469,7 @@ def zoo_run_cmd(models: list[str], protocols: str, seeds: list[int] | None, work
 @zoo_group.command("summary")
 @source_option
 def zoo_summary_cmd(source: str) -> None:
-    """Write results/summary.json (refused where it would drop a row whose runs are not stored)."""
+    """Write results/zoo/summary.json (refused where it would drop a row whose runs are not stored)."""
     zoo = _zoo()
     click.echo(f"wrote {config.shown(zoo.write_summary(load(source), keep_rows=True))}")
 

@@ -246,7 +246,7 @@ def input_hash(notebook: Path, params: dict[str, Any], upstream: str = "",
 #: input hash): 04 and 05 read protocol cv (`make cv`), 06 also the zoo study (`make zoo`).
 EXTRA_INPUTS: dict[str, tuple[str, ...]] = {"04_training": ("results/cv/summary.json",),
                                              "05_evaluation": ("results/cv/summary.json",),
-                                             "06_comparison": ("results/summary.json",
+                                             "06_comparison": ("results/zoo/summary.json",
                                                                "results/cv/summary.json")}
 #: The notebooks whose outputs a notebook reads (04: the model record of 03; 05: the model and
 #: training record of 04; 06:
@@ -482,7 +482,7 @@ def _write_published(src: Path, dest: Path, run_id: str, profile: str) -> None:
 
 #: Committed results written by other commands than the notebook run (benchmarks, studies).
 NOT_FROM_THE_RUN = ("results/manifest.json", "results/benchmarks/", "results/zoo/",
-                    "results/summary.json", "results/ablations/", "figures/ablations/",
+                    "results/zoo/summary.json", "results/ablations/", "figures/ablations/",
                     "results/runs/", "results/cv/", "results/deploy/", "figures/fig8_",
                     "figures/fig9_", "results/beyond/", "figures/beyond_",
                     f"results/models/{config.BEYOND_MODEL}.")

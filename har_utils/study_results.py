@@ -1,5 +1,5 @@
 """The tables notebooks 05, 06 and 09 show from the studies' committed results: protocol cv
-(``results/cv/summary.json``), the model zoo (``results/summary.json`` and its runs under
+(``results/cv/summary.json``), the model zoo (``results/zoo/summary.json`` and its runs under
 ``results/runs/``), the beyond study (``results/beyond/``). The studies (``har_studies``: ``make cv``, ``make zoo``) write those files;
 this module only reads and reshapes them, so notebooks 01-06 need no study code. The README's and
 docs' blocks (``har readme``) render the same tables.
@@ -27,12 +27,13 @@ def fixed_budget_reading(model: str = "cnn_lstm_paper", root: Path | None = None
     """The zoo's runs of ``model`` under the paper's own protocol (a fixed budget of the
     paper's epochs, the test set only watched: ``watch_test``, no choice made on it) read at
     their final epoch: the training accuracy Keras logged and the test accuracy, averaged over
-    seeds. The runs: the files of ``root/runs`` on the data of the zoo's ``root/summary.json``
+    seeds. The runs: the files of ``root/runs`` on the data of the zoo's ``root/zoo/summary.json``
     (``root``: default the committed ``results/``, whatever the profile); None if none."""
     root = config.COMMITTED_RESULTS_DIR if root is None else Path(root)
-    if not (root / "summary.json").exists():
+    summary = root / "zoo" / "summary.json"
+    if not summary.exists():
         return None
-    checksum = json.loads((root / "summary.json").read_text())["data"]["checksum_sha256"]
+    checksum = json.loads(summary.read_text())["data"]["checksum_sha256"]
     runs = [json.loads(p.read_text()) for p in sorted((root / "runs").glob("*.json"))]
     got = sorted((r for r in runs if r.get("run", {}).get("watch_test")
                   and r["run"].get("model") == model

@@ -25,7 +25,7 @@ Every zoo run is a :class:`~har_studies.experiments.runner.Run` named
 ``results/runs/<key>.json``, one store for every study, so a zoo run whose configuration
 another study already ran is read, not trained again (and the stored file may carry that
 study's name). ``har zoo run ...`` executes what is missing (``--workers``, ``--scheduler``);
-``har zoo summary`` writes ``results/summary.json``. The cost table
+``har zoo summary`` writes ``results/zoo/summary.json``. The cost table
 ``results/zoo/cost_table.json`` is not a zoo run: ``benchmarks/bench_epoch_cost.py`` measures
 it (``make zoo-cost``).
 """
@@ -47,6 +47,13 @@ from . import compare, runner
 from .runner import Run
 
 STUDY = "zoo"
+
+
+def summary_path() -> Path:
+    """``results/zoo/summary.json`` (follows ``HAR_RESULTS_DIR``)."""
+    return config.results_dir() / STUDY / "summary.json"
+
+
 PROTOCOLS = ("subjects", "retrain_all", "paper")
 #: The two readings of the ``paper`` runs in the summary (their rows' ``protocol``), in order.
 READINGS = {"fixed_budget": "the paper's fixed budget (100 epochs) on all 21 training subjects, "
@@ -225,7 +232,7 @@ def committed_results(model: str, protocol: str = "subjects", root: Path | None 
     (``root``: default ``results/`` of the project, whatever the profile), on the data its
     ``summary.json`` describes; [] where the zoo has not run. Needs no dataset."""
     root = config.PROJECT_ROOT / "results" if root is None else Path(root)
-    summary = root / "summary.json"
+    summary = root / STUDY / "summary.json"
     if not summary.exists():
         return []
     checksum = json.loads(summary.read_text())["data"]["checksum_sha256"]
@@ -355,10 +362,10 @@ def cv_rows(path: Path | None = None) -> list[Result]:
 
 
 def refresh_cv_rows(path: Path | None = None) -> Path | None:
-    """Replace the protocol-cv rows of the zoo summary (``results/summary.json``) by the final
+    """Replace the protocol-cv rows of the zoo summary (``results/zoo/summary.json``) by the final
     rows of ``results/cv/summary.json`` (:func:`cv_rows`); the zoo's own rows stay as they are.
     Its path, or None when there is no zoo summary."""
-    path = config.results_dir() / "summary.json" if path is None else path
+    path = summary_path() if path is None else path
     if not path.exists():
         return None
     doc = json.loads(path.read_text())
@@ -408,7 +415,7 @@ def dropped_rows(rows: Sequence[Mapping[str, Any]], path: Path) -> list[str]:
 
 
 def write_summary(ds: HarDataset, models: Sequence[str] = ZOO, keep_rows: bool = False) -> Path:
-    """``results/summary.json``: the summary table, paired tests and the cost table if measured.
+    """``results/zoo/summary.json``: the summary table, paired tests and the cost table if measured.
 
     Only the planned runs of ``models`` on ``ds`` count (their keys hold its checksum); zoo
     runs stored for other data are named in ``stale_runs_left_out``. ``keep_rows``: refuse
@@ -416,7 +423,7 @@ def write_summary(ds: HarDataset, models: Sequence[str] = ZOO, keep_rows: bool =
     already there whose runs are not stored for the current code and data."""
     runs = load_runs(ds, models)
     rows = cv_rows() + summarize(runs, ds.test.y, ds.test.subject)
-    path = config.results_dir() / "summary.json"
+    path = summary_path()
     lost = dropped_rows(rows, path) if keep_rows else []
     if lost:
         raise HarDataError(
@@ -426,7 +433,7 @@ def write_summary(ds: HarDataset, models: Sequence[str] = ZOO, keep_rows: bool =
             "runs moved to JAX; a run on another backend is another run.)",
             "`make zoo` trains the missing runs (hours) and writes the summary; "
             "`har cv summary` refreshes protocol cv's rows alone")
-    cost_path = config.results_dir() / "zoo" / "cost_table.json"
+    cost_path = config.results_dir() / STUDY / "cost_table.json"
     doc = {"data": data.stamp(ds), "protocols": {"subjects": f"early stopping on validation "
                                                   f"subjects, patience {PATIENCE}",
                                                   "retrain_all": "all 21 training subjects, epochs "

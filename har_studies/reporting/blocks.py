@@ -192,7 +192,7 @@ def results_block(results: Path, model: str = "cnn_lstm_paper") -> str:
     rows.append({"the paper's claim": "average precision/recall/F1 (III.B, Table I)",
                  "the paper": f"{avg} %", "this companion": f"{ours} % (macro, test subjects)",
                  "audit": _verdicts(au, "f", "c", "d", "g")})
-    zoo = read_result("summary.json", results) or {"rows": []}
+    zoo = read_result("zoo/summary.json", results) or {"rows": []}
     by_rid = {rid: m for m, (_, rid) in TABLE2_ROWS.items() if m != model}
     not_rerun = {rid: reason for rid, reason in NOT_RERUN.values()}
     for _, r in comparison_rows().iterrows():

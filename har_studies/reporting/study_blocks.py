@@ -20,8 +20,8 @@ from .report import epoch_rule_table, markdown_table, read_result, zoo_table
 
 
 def zoo_block(results: Path) -> str:
-    """Markdown: the cost table and the zoo's results table, from results/summary.json."""
-    s = read_result("summary.json", results)
+    """Markdown: the cost table and the zoo's results table, from results/zoo/summary.json."""
+    s = read_result("zoo/summary.json", results)
     if s is None:
         return "_The zoo has not run yet: `make zoo-cost`, then `make zoo`._"
     out = []
