@@ -57,18 +57,18 @@ class Group(click.Group):
 
 class Har(Group):
     """The top group, and the error boundary: the project's own errors
-    (:class:`~har_utils.io.HarDataError`, :class:`~har_utils.backend.BackendError`; a failed
-    notebook's error arrives as a HarDataError from :mod:`har_studies.pipeline`) end the command
+    (:class:`~har_utils.io.HarError`, :class:`~har_utils.backend.BackendError`; a failed
+    notebook's error arrives as a HarError from :mod:`har_studies.pipeline`) end the command
     with their message and fix on standard error and exit status 2, no traceback. ``--debug``
     or ``HAR_DEBUG=1`` shows the traceback too. Any other exception is a bug and shows it."""
 
     def invoke(self, ctx: click.Context) -> Any:
         from har_utils.backend import BackendError
-        from har_utils.io import HarDataError
+        from har_utils.io import HarError
 
         try:
             return super().invoke(ctx)
-        except (HarDataError, BackendError) as exc:
+        except (HarError, BackendError) as exc:
             if ctx.params.get("debug"):
                 raise
             click.echo(f"error: {exc}", err=True)
@@ -557,11 +557,11 @@ def ablations_final_cmd(seeds: list[int], workers: int, max_epochs: int, source:
     """The chosen configuration and the paper's, same seeds, tested."""
     from .experiments.ablations import selection
 
-    from har_utils.io import HarDataError
+    from har_utils.io import HarError
 
     sel = selection.load_selection()
     if sel is None:
-        raise HarDataError(selection.selection_path(), "no selection yet",
+        raise HarError(selection.selection_path(), "no selection yet",
                            "run `har ablations select` first")
     ds = load(source)
     _core().execute(selection.final_runs(sel, seeds), ds, workers=workers, log=click.echo)

@@ -38,7 +38,7 @@ from typing import Any
 import yaml
 
 from har_utils import config
-from har_utils.io import HarDataError, atomic_write, sha256_file, write_json_atomic
+from har_utils.io import HarError, atomic_write, sha256_file, write_json_atomic
 from har_utils.provenance import environment
 
 from . import profiles
@@ -58,13 +58,13 @@ def load_profile(profile: str) -> dict[str, Any]:
     path = config.PARAMS_DIR / f"{profile}.yml"
     if not path.is_file():
         known = sorted(p.stem for p in config.PARAMS_DIR.glob("*.yml"))
-        raise HarDataError(path, f"no such profile {profile!r}",
+        raise HarError(path, f"no such profile {profile!r}",
                            f"use one of {known}, or write params/{profile}.yml "
                            "(params/smoke.yml shows the layout)")
     try:
         prof = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise HarDataError(path, f"not valid YAML ({' '.join(str(exc).split())})",
+        raise HarError(path, f"not valid YAML ({' '.join(str(exc).split())})",
                            "fix the syntax (params/smoke.yml shows the layout)") from None
     profiles.check_sections(path, prof, notebook_names() + list(config.STUDY_NOTEBOOKS),
                             declared_parameters)
@@ -80,7 +80,7 @@ def declared_parameters(notebook: str) -> dict[str, str]:
     nb = json.loads(path.read_text())
     tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(tagged) != 1:
-        raise HarDataError(path, f"{len(tagged)} cells tagged 'parameters'",
+        raise HarError(path, f"{len(tagged)} cells tagged 'parameters'",
                            "tag exactly one cell 'parameters' (JupyterLab: the property "
                            "inspector)")
     return {name: p["default"] for name, p in pm.inspect_notebook(str(path)).items()}
@@ -361,14 +361,14 @@ def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
     return wall
 
 
-def notebook_error(name: str, exc: Any, executed: Path) -> HarDataError:
+def notebook_error(name: str, exc: Any, executed: Path) -> HarError:
     """A failed notebook's own error (papermill's ``PapermillExecutionError``: the exception
-    type and message raised in the kernel) as a :class:`HarDataError`: a project error keeps
+    type and message raised in the kernel) as a :class:`HarError`: a project error keeps
     its message and fix; the executed copy holds the traceback."""
     evalue = str(exc.evalue).strip()
     inner = "\n".join(f"    {line}" for line in evalue.splitlines())
     cell = f"cell [{exc.exec_count}]" if exc.exec_count else f"cell {exc.cell_index}"
-    return HarDataError(
+    return HarError(
         None, f"notebook {name} stopped in {cell} with {exc.ename}:\n{inner}",
         ("as its message says above" if "Fix:" in evalue
          else "see the traceback in the executed copy")
@@ -419,7 +419,7 @@ def run(names: list[str] | None, profile: str, *, force: bool = False, timeout: 
     names = order if not names else names
     unknown = sorted(set(names) - set(order))
     if unknown:
-        raise HarDataError(None, f"unknown notebook(s) {unknown}",
+        raise HarError(None, f"unknown notebook(s) {unknown}",
                            f"choose from {order} (study notebooks: `har study`)")
     hashes = chain_hashes(profile)
     total, t0 = 0.0, time.perf_counter()
@@ -438,7 +438,7 @@ def run_study(name: str, profile: str, *, force: bool = False, timeout: int | No
     (no upstream notebooks). Cells have no time limit by default: a study's run cell may
     take hours (its jobs resume when interrupted)."""
     if name not in config.STUDY_NOTEBOOKS:
-        raise HarDataError(None, f"{name} is not a study notebook",
+        raise HarError(None, f"{name} is not a study notebook",
                            f"choose from {list(config.STUDY_NOTEBOOKS)} (pipeline notebooks: "
                            "`har run`)")
     digest = input_hash(config.NOTEBOOKS_DIR / f"{name}.ipynb", notebook_params(profile, name))
@@ -504,7 +504,7 @@ def output_checksums(root: Path | None = None) -> dict[str, str]:
 def publish(profile: str = config.PUBLISHED_PROFILE) -> Path:
     """Copy a finished, current ``paper`` run into the committed notebooks and manifest."""
     if profile != config.PUBLISHED_PROFILE:
-        raise HarDataError(None, f"the profile {profile!r} is not published",
+        raise HarError(None, f"the profile {profile!r} is not published",
                            f"publish the '{config.PUBLISHED_PROFILE}' profile (`make publish`)")
     manifest = load_manifest(profile)
     hashes = chain_hashes(profile)
@@ -512,7 +512,7 @@ def publish(profile: str = config.PUBLISHED_PROFILE) -> Path:
              if manifest["notebooks"].get(n, {}).get("input_hash") != hashes[n]
              or not (output_dirs(profile)["build"] / f"{n}.ipynb").exists()]
     if stale:
-        raise HarDataError(output_dirs(profile)["build"],
+        raise HarError(output_dirs(profile)["build"],
                            f"the {profile} run is missing or out of date for {stale}",
                            "run `make reproduce` first")
     for name in notebook_names():
@@ -536,15 +536,15 @@ def publish_study(name: str, profile: str) -> Path:
     committed study's tables and plots. Its code is unchanged, so its input hash is too."""
     full = dict(zip(config.STUDY_NOTEBOOKS, config.STUDY_PROFILES))
     if full.get(name) != profile:
-        raise HarDataError(None, f"{name} with profile {profile} is not a full study run",
+        raise HarError(None, f"{name} with profile {profile} is not a full study run",
                            f"publish one of {full} (notebook: profile)")
     src = output_dirs(profile)["build"] / f"{name}.ipynb"
     if not src.exists():
-        raise HarDataError(src, "the executed study notebook does not exist",
+        raise HarError(src, "the executed study notebook does not exist",
                            f"run the study first (`har study {name} --profile {profile}`)")
     source = config.NOTEBOOKS_DIR / f"{name}.ipynb"
     if _code_of(src) != _code_of(source):
-        raise HarDataError(src, f"it was run from other code than {config.shown(source)}",
+        raise HarError(src, f"it was run from other code than {config.shown(source)}",
                            f"run the study again (`har study {name} --profile {profile} "
                            "--force`)")
     _write_published(src, source, load_manifest(profile)["run_id"], profile)

@@ -350,7 +350,7 @@ def test_an_index_older_than_a_run_field_is_brought_to_its_runs(
     the summary already there and says why; the store's migration fills the missing field in
     from the stored runs, and the summary is the same again."""
     from har_studies.experiments import rekey
-    from har_utils.io import HarDataError
+    from har_utils.io import HarError
 
     ab.execute(ab.plan("filters", [0], max_epochs=1), ds, backup_root=tmp_path, log=quiet)
     before = json.loads(summary.write_summary(ds).read_text())
@@ -367,7 +367,7 @@ def test_an_index_older_than_a_run_field_is_brought_to_its_runs(
         del entry["run"]["backend"]
     core.index_path().write_text(json.dumps(index))
     text = summary.summary_path().read_text()
-    with pytest.raises(HarDataError, match="none of the 2 runs .* left as it was"):
+    with pytest.raises(HarError, match="none of the 2 runs .* left as it was"):
         summary.write_summary(ds)
     assert summary.summary_path().read_text() == text
     assert rekey.main() == 0

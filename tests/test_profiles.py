@@ -10,7 +10,7 @@ import yaml
 
 from har_studies import pipeline
 from har_utils import config
-from har_utils.io import HarDataError
+from har_utils.io import HarError
 
 
 def write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: object) -> Path:
@@ -39,7 +39,7 @@ def test_a_bad_value_names_file_notebook_parameter_value_and_what_is_allowed(
         value: object, allowed: str) -> None:
     path = write(tmp_path, monkeypatch, {section: {name: value}})
     notebook = section if section != "common" else "01_data"
-    with pytest.raises(HarDataError) as err:
+    with pytest.raises(HarError) as err:
         pipeline.notebook_params("bad", notebook)
     text = str(err.value)
     assert err.value.path == path and str(path) in text
@@ -66,7 +66,7 @@ def test_a_good_value_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_an_unknown_or_malformed_entry_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                               profile: object, problem: str) -> None:
     path = write(tmp_path, monkeypatch, profile)
-    with pytest.raises(HarDataError) as err:
+    with pytest.raises(HarError) as err:
         pipeline.notebook_params("bad", "04_training")
     assert str(path) in str(err.value) and problem in str(err.value), str(err.value)
     assert "Fix: " in str(err.value)

@@ -12,7 +12,7 @@ import pytest
 
 from har_utils import config, training
 from har_utils.data import HarDataset
-from har_utils.io import HarDataError
+from har_utils.io import HarError
 from har_studies.experiments import runner
 from har_studies.experiments.runner import Run
 from synthetic_uci import synthetic_dataset
@@ -424,7 +424,7 @@ def test_rekey_brings_an_old_key_run_to_the_one_key(ds: HarDataset, tmp_path: Pa
     old_path.write_text(json.dumps(old))  # brought in a second time: the copy goes
     assert rekey.main() == 0 and not old_path.exists() and path.exists()
     old_path.write_text(json.dumps(old | {"history": {}}))  # another result under that key
-    with pytest.raises(HarDataError, match="other content"):
+    with pytest.raises(HarError, match="other content"):
         rekey.main()
 
 

@@ -599,20 +599,20 @@ def export(ds: HarDataset, p: Plan = Plan(), *, ship_data: bool = False, log: An
     import multiprocessing
     import tempfile
 
-    from har_utils.io import HarDataError
+    from har_utils.io import HarError
 
     path = choice_path()
     doc = json.loads(path.read_text()) if path.exists() else {}
     ch = doc.get("chosen")
     if ch is None:
-        raise HarDataError(path, "no configuration chosen yet",
+        raise HarError(path, "no configuration chosen yet",
                            "run the selection stage first (make beyond)")
     classical = ch["model"] in CLASSICAL
     k = 1 if classical else int(ch["ensemble_seeds"])
     runs = finals_of(doc, p)[ch["name"]][:k]
     stored = [load(r, ds) for r in runs]
     if any(r is None for r in stored):
-        raise HarDataError(path, f"the final runs of {ch['name']} are not all stored",
+        raise HarError(path, f"the final runs of {ch['name']} are not all stored",
                            "run the final stage first (make beyond-final)")
     expected = checksum(ds)
     if classical:
@@ -633,7 +633,7 @@ def export(ds: HarDataset, p: Plan = Plan(), *, ship_data: bool = False, log: An
                             "same_test_predictions": same,
                             "same_losses": again["history"]["loss"] == st["history"]["loss"]})
             if not same:
-                raise HarDataError(None, f"{r.label} trained again predicts other test labels "
+                raise HarError(None, f"{r.label} trained again predicts other test labels "
                                    "than its stored final run (the saved model would not be the "
                                    "one reported)", "train on the machine and thread count the "
                                    "final runs recorded, or run the final stage again (--force)")
@@ -676,7 +676,7 @@ def _export_classical(ds: HarDataset, doc: dict[str, Any], run: Run, stored: dic
     test labels, and the saved file, given the raw test windows, predicts them too."""
     import joblib
 
-    from har_utils.io import HarDataError
+    from har_utils.io import HarError
     from har_utils.training import ACTIVITY_IDS
 
     saved = model_path(classical=True)
@@ -687,7 +687,7 @@ def _export_classical(ds: HarDataset, doc: dict[str, Any], run: Run, stored: dic
     same = again["y_pred"] == stored["y_pred"] and y.tolist() == stored["y_pred"]
     if not same:
         saved.unlink(missing_ok=True)
-        raise HarDataError(None, f"{run.label} fitted again predicts other test labels than its "
+        raise HarError(None, f"{run.label} fitted again predicts other test labels than its "
                            "stored final run", "run the final stage again (--force)")
     assert list(clf.classes_) == list(ACTIVITY_IDS)
     member = {"name": run.label, "seed": run.seed, "key": stored["key"],

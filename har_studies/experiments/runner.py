@@ -42,7 +42,7 @@ import numpy as np
 from har_utils import backend as backend_module
 from har_utils import config, data, evaluation
 from har_utils.data import HarDataset, Split
-from har_utils.io import HarDataError, write_json_atomic
+from har_utils.io import HarError, write_json_atomic
 
 from ..folders import check_writable
 from har_utils.threads import configure_threads, current_threads
@@ -583,7 +583,7 @@ def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
     same key train once. Each run is claimed before it trains (:func:`claim`); runs that
     another runner holds are waited for (every ``poll_seconds``) and taken over if their
     runner dies. Results are written here, as each one arrives. A failing run is reported and
-    the rest go on; a :class:`~har_utils.io.HarDataError` at the end names them. The
+    the rest go on; a :class:`~har_utils.io.HarError` at the end names them. The
     store and ``backup_root`` are checked writable before any run trains.
     """
     expected = checksum(ds)
@@ -625,7 +625,7 @@ def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
                 waiting = {k: r for k, r in waiting.items() if not stored(k)}
     log(f"[runner] finished in {time.perf_counter() - t0:.0f} s")
     if failures:
-        raise HarDataError(None, f"{len(failures)} run(s) failed:\n"
+        raise HarError(None, f"{len(failures)} run(s) failed:\n"
                            + "\n".join(failures),
                            "fix the cause shown for each; every other run is stored, so the same "
                            "command again trains only the failed ones")
@@ -656,7 +656,7 @@ def _train(todo: dict[str, Run], mine: set[str], *, payload: HarDataset | str, e
         try:
             client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
         except (OSError, TimeoutError) as exc:
-            raise HarDataError(None, f"no Dask scheduler answers at {scheduler} within "
+            raise HarError(None, f"no Dask scheduler answers at {scheduler} within "
                                f"{SCHEDULER_TIMEOUT} ({type(exc).__name__})", SCHEDULER_FIX) from None
         backend: dict[str, Any] = {"backend": "dask", "n_jobs": -1}
     else:

@@ -41,7 +41,7 @@ import numpy as np
 
 from har_utils import config, data, evaluation, models
 from har_utils.data import HarDataset
-from har_utils.io import HarDataError, write_json_atomic
+from har_utils.io import HarError, write_json_atomic
 
 from . import compare, runner
 from .runner import Run
@@ -419,14 +419,14 @@ def write_summary(ds: HarDataset, models: Sequence[str] = ZOO, keep_rows: bool =
 
     Only the planned runs of ``models`` on ``ds`` count (their keys hold its checksum); zoo
     runs stored for other data are named in ``stale_runs_left_out``. ``keep_rows``: refuse
-    (:class:`HarDataError`, the file left as it was) rather than drop a row of the summary
+    (:class:`HarError`, the file left as it was) rather than drop a row of the summary
     already there whose runs are not stored for the current code and data."""
     runs = load_runs(ds, models)
     rows = cv_rows() + summarize(runs, ds.test.y, ds.test.subject)
     path = summary_path()
     lost = dropped_rows(rows, path) if keep_rows else []
     if lost:
-        raise HarDataError(
+        raise HarError(
             path, f"{len(lost)} of its zoo rows have no stored runs for the current code and "
             f"data ({data.stamp(ds)['source_label']}): {', '.join(lost)}. Writing it would drop "
             "them, so it was left as it was. (The committed zoo trained on TensorFlow, before "
