@@ -32,6 +32,8 @@ import click
 
 from har_utils import config
 
+from . import constants
+
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
@@ -102,8 +104,10 @@ def names(value: str, known: Sequence[str], what: str, param: str) -> list[str]:
 
 def known_models() -> list[str]:
     """Every model a run can train: the Keras registry plus the classical baseline."""
-    from .experiments.runner import CLASSICAL
     from har_utils.models import MODELS
+
+    from . import zoo_models  # noqa: F401  (registers the zoo's models)
+    from .experiments.runner import CLASSICAL
 
     return sorted(MODELS) + list(CLASSICAL)
 
@@ -220,7 +224,7 @@ def publish_cmd() -> None:
 
 
 @pipeline_group.command("study", short_help="Execute a study notebook (07, 08).")
-@click.argument("notebook", type=click.Choice(config.STUDY_NOTEBOOKS))
+@click.argument("notebook", type=click.Choice(constants.STUDY_NOTEBOOKS))
 @click.option("--profile", required=True, help="params/<profile>.yml, e.g. ablations")
 @click.option("--force", is_flag=True, help="run even if up to date")
 @click.option("--timeout", type=int, default=0, show_default=True,
@@ -233,8 +237,8 @@ def study_cmd(notebook: str, profile: str, force: bool, timeout: int) -> None:
 
 
 @pipeline_group.command("publish-study")
-@click.argument("notebook", type=click.Choice(config.STUDY_NOTEBOOKS))
-@click.option("--profile", required=True, type=click.Choice(config.STUDY_PROFILES),
+@click.argument("notebook", type=click.Choice(constants.STUDY_NOTEBOOKS))
+@click.option("--profile", required=True, type=click.Choice(constants.STUDY_PROFILES),
               help="the full study's profile")
 def publish_study_cmd(notebook: str, profile: str) -> None:
     """Copy a full study's executed notebook into notebooks/."""

@@ -16,9 +16,9 @@ The ``paper`` profile writes its results and figures to the committed ``results/
 kept; execution counts, injected parameters and timing metadata stripped so diffs stay readable)
 and writes ``results/manifest.json`` with the checksum of every committed result and figure.
 
-Study notebooks (``config.STUDY_NOTEBOOKS``: ``07_ablations``, ``08_deployment``, ``09_beyond``) are not part of
+Study notebooks (``constants.STUDY_NOTEBOOKS``: ``07_ablations``, ``08_deployment``, ``09_beyond``) are not part of
 that run: ``har study NAME --profile P`` runs one with ``params/P.yml`` into ``build/P/``. The
-full studies' profiles (``config.STUDY_PROFILES``) write the committed ``results/`` and
+full studies' profiles (``constants.STUDY_PROFILES``) write the committed ``results/`` and
 ``figures/`` (their own sub-folders); others, e.g. ``ablations_smoke``, write under ``build/P/``.
 """
 
@@ -41,15 +41,15 @@ from har_utils import config
 from har_utils.io import HarError, atomic_write, sha256_file, write_json_atomic
 from har_utils.provenance import environment
 
-from . import profiles
+from . import constants, profiles
 from .folders import check_writable
 
 
 def notebook_names() -> list[str]:
     """The pipeline's notebooks, in run order (``NN_name.ipynb``); the study notebooks
-    (``config.STUDY_NOTEBOOKS``) have their own targets and are left out."""
+    (``constants.STUDY_NOTEBOOKS``) have their own targets and are left out."""
     return sorted(p.stem for p in config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")
-                  if p.stem not in config.STUDY_NOTEBOOKS)
+                  if p.stem not in constants.STUDY_NOTEBOOKS)
 
 
 def load_profile(profile: str) -> dict[str, Any]:
@@ -66,7 +66,7 @@ def load_profile(profile: str) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         raise HarError(path, f"not valid YAML ({' '.join(str(exc).split())})",
                            "fix the syntax (params/smoke.yml shows the layout)") from None
-    profiles.check_sections(path, prof, notebook_names() + list(config.STUDY_NOTEBOOKS),
+    profiles.check_sections(path, prof, notebook_names() + list(constants.STUDY_NOTEBOOKS),
                             declared_parameters)
     return prof
 
@@ -103,7 +103,7 @@ def output_dirs(profile: str) -> dict[str, Path]:
     """Where a profile's executed notebooks, results and figures go (the committed folders
     for the published profile and the full studies' profiles)."""
     build = config.BUILD_DIR / profile
-    if profile == config.PUBLISHED_PROFILE or profile in config.STUDY_PROFILES:
+    if profile == config.PUBLISHED_PROFILE or profile in constants.STUDY_PROFILES:
         return {"build": build, "results": config.PROJECT_ROOT / "results",
                 "figures": config.PROJECT_ROOT / "figures"}
     return {"build": build, "results": build / "results", "figures": build / "figures"}
@@ -433,13 +433,13 @@ def run(names: list[str] | None, profile: str, *, force: bool = False, timeout: 
 
 def run_study(name: str, profile: str, *, force: bool = False, timeout: int | None = None
               ) -> float:
-    """Run the study notebook ``name`` (one of ``config.STUDY_NOTEBOOKS``) with
+    """Run the study notebook ``name`` (one of ``constants.STUDY_NOTEBOOKS``) with
     ``params/<profile>.yml``; its hash covers its own code and parameters and both packages
     (no upstream notebooks). Cells have no time limit by default: a study's run cell may
     take hours (its jobs resume when interrupted)."""
-    if name not in config.STUDY_NOTEBOOKS:
+    if name not in constants.STUDY_NOTEBOOKS:
         raise HarError(None, f"{name} is not a study notebook",
-                           f"choose from {list(config.STUDY_NOTEBOOKS)} (pipeline notebooks: "
+                           f"choose from {list(constants.STUDY_NOTEBOOKS)} (pipeline notebooks: "
                            "`har run`)")
     digest = input_hash(config.NOTEBOOKS_DIR / f"{name}.ipynb", notebook_params(profile, name))
     return run_notebook(name, profile, digest, force=force, timeout=timeout)
@@ -485,7 +485,7 @@ NOT_FROM_THE_RUN = ("results/manifest.json", "results/benchmarks/", "results/zoo
                     "results/zoo/summary.json", "results/ablations/", "figures/ablations/",
                     "results/runs/", "results/cv/", "results/deploy/", "figures/fig8_",
                     "figures/fig9_", "results/beyond/", "figures/beyond_",
-                    f"results/models/{config.BEYOND_MODEL}.")
+                    f"results/models/{constants.BEYOND_MODEL}.")
 
 
 def output_checksums(root: Path | None = None) -> dict[str, str]:
@@ -534,7 +534,7 @@ def publish_study(name: str, profile: str) -> Path:
     """Copy a full study's executed notebook (``build/<profile>/<name>.ipynb``) into
     ``notebooks/``, cleaned like the published run, so that a reader who opens it sees the
     committed study's tables and plots. Its code is unchanged, so its input hash is too."""
-    full = dict(zip(config.STUDY_NOTEBOOKS, config.STUDY_PROFILES))
+    full = dict(zip(constants.STUDY_NOTEBOOKS, constants.STUDY_PROFILES))
     if full.get(name) != profile:
         raise HarError(None, f"{name} with profile {profile} is not a full study run",
                            f"publish one of {full} (notebook: profile)")

@@ -43,6 +43,7 @@ def _between(low: float, high: float, *, open_high: bool = False) -> Rule:
 def _models() -> list[str]:
     from har_utils.models import MODELS
 
+    from . import zoo_models  # noqa: F401  (registers the zoo's models)
     return sorted(MODELS)
 
 

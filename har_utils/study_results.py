@@ -20,6 +20,9 @@ from .paper import NOT_RERUN, comparison_rows, paper_row
 #: The order of the zoo's protocols in its table (``fixed_budget`` and ``best_on_test``: the
 #: two readings of its runs under the paper's own protocol).
 ZOO_ROW_ORDER = ("cv", "subjects", "retrain_all", "fixed_budget", "best_on_test")
+#: The zoo's models in the order of its table (``har_studies.experiments.zoo.ZOO``).
+ZOO_MODELS = ("cnn_lstm_paper", "cnn_lstm_sequential", "cnn", "lstm", "deepconvlstm",
+              "isplinception", "logreg_features")
 
 
 def fixed_budget_reading(model: str = "cnn_lstm_paper", root: Path | None = None
@@ -94,13 +97,11 @@ def zoo_table(summary: dict[str, Any] | None, missing: Sequence[dict[str, Any]] 
     for the rows it reports, and the Table II rows not re-run (``None`` summary -> an empty
     table). ``missing``: rows the study plans but has not run (``model``, ``protocol``,
     ``planned_seeds``), listed as such (the study's own report passes them)."""
-    from .models import zoo_names
-
     cols = ["model", "protocol", "paper row", "paper reports %", "n_seeds", "accuracy % (mean ± std)",
             "95 % CI (subjects)", "macro F1", "data", "note"]
     if not summary:
         return pd.DataFrame(columns=cols)
-    rank = {m: i for i, m in enumerate(zoo_names())}
+    rank = {m: i for i, m in enumerate(ZOO_MODELS)}
     order = lambda r: (rank.get(r["model"], len(rank)), r["model"],  # noqa: E731
                        ZOO_ROW_ORDER.index(r["protocol"]) if r["protocol"] in ZOO_ROW_ORDER
                        else len(ZOO_ROW_ORDER))

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from har_studies import pipeline
+from har_studies import constants
 from har_utils import config
 from har_utils.io import HarError
 from har_studies.reporting import blocks, docs
@@ -25,9 +26,9 @@ def cells(nb: Path) -> list[dict]:
 
 def test_the_six_notebooks_are_the_pipeline() -> None:
     six = ["01_data", "02_eda_tsne", "03_model", "04_training", "05_evaluation", "06_comparison"]
-    assert [p.stem for p in NOTEBOOKS if p.stem not in config.STUDY_NOTEBOOKS] == six
+    assert [p.stem for p in NOTEBOOKS if p.stem not in constants.STUDY_NOTEBOOKS] == six
     assert pipeline.notebook_names() == six
-    assert {p.stem for p in NOTEBOOKS} - set(six) == set(config.STUDY_NOTEBOOKS)
+    assert {p.stem for p in NOTEBOOKS} - set(six) == set(constants.STUDY_NOTEBOOKS)
 
 
 def test_study_notebooks_have_their_own_profiles() -> None:
@@ -259,7 +260,7 @@ def test_benchmarks_block_renders_what_the_benchmarks_wrote(tmp_path: Path) -> N
 
 def test_a_full_study_run_is_published_cleaned_with_its_code_unchanged(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    name, profile = config.STUDY_NOTEBOOKS[0], config.STUDY_PROFILES[0]
+    name, profile = constants.STUDY_NOTEBOOKS[0], constants.STUDY_PROFILES[0]
     src = config.NOTEBOOKS_DIR / f"{name}.ipynb"
     monkeypatch.setattr(config, "BUILD_DIR", tmp_path / "build")
     monkeypatch.setattr(config, "NOTEBOOKS_DIR", tmp_path / "notebooks")
@@ -347,7 +348,7 @@ def test_commands_block_shows_fresh_clone_times_of_commands_that_succeeded(tmp_p
 
 def test_the_makefile_leaves_out_the_study_notebooks_config_names() -> None:
     """`make reproduce` runs the notebooks the Makefile does not list as studies: the same list
-    as ``config.STUDY_NOTEBOOKS`` (a study notebook left out there breaks `make reproduce`)."""
+    as ``constants.STUDY_NOTEBOOKS`` (a study notebook left out there breaks `make reproduce`)."""
     text = (config.PROJECT_ROOT / "Makefile").read_text()
     [line] = [x for x in text.splitlines() if x.startswith("STUDY_NOTEBOOKS :=")]
-    assert tuple(line.split(":=", 1)[1].split()) == config.STUDY_NOTEBOOKS
+    assert tuple(line.split(":=", 1)[1].split()) == constants.STUDY_NOTEBOOKS

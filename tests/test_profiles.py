@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from har_studies import pipeline
+from har_studies import constants
 from har_utils import config
 from har_utils.io import HarError
 
@@ -77,7 +78,7 @@ def test_every_parameter_of_every_notebook_has_a_rule_or_a_type_only() -> None:
     (a renamed parameter would leave its rule behind)."""
     from har_studies import profiles
 
-    notebooks = pipeline.notebook_names() + list(config.STUDY_NOTEBOOKS)
+    notebooks = pipeline.notebook_names() + list(constants.STUDY_NOTEBOOKS)
     declared = set().union(*(pipeline.declared_parameters(n) for n in notebooks))
     assert set(profiles.RULES) <= declared, set(profiles.RULES) - declared
     for path in sorted(config.PARAMS_DIR.glob("*.yml")):

@@ -290,7 +290,9 @@ def _crash_reason(rc: int, stderr: str, quantization: str, unrolled: bool) -> st
 def _export_worker(job_json: str) -> int:
     """Child side of :func:`_export_in_child`: convert, write the file, write the outcome."""
     job = json.loads(job_json)
-    from har_utils.training import load_model  # registers the project's custom layers
+    from har_utils.training import load_model
+
+    from .. import input_layers  # noqa: F401  (layers a saved study model may hold)
     model = load_model(job["model"])
     rep = np.load(job["representative_data"]) if job["representative_data"] else None
     res = export_tflite(model, job["path"], batch_size=job["batch_size"],

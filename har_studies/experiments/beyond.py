@@ -47,6 +47,7 @@ from har_utils.data import HarDataset
 from har_utils.io import write_json_atomic
 
 from . import compare, cv
+from .. import constants
 from .runner import CLASSICAL, Run, checksum, execute, load, pairs, run_one, run_seconds
 
 STUDY = "beyond"
@@ -570,7 +571,7 @@ def write_summary(ds: HarDataset, p: Plan = Plan()) -> dict[str, Any]:
 # --- the chosen model, for the deployment benchmark and `har predict` -----------------------
 
 #: The file name (without ``.keras``) of the chosen configuration's model under results/models/.
-MODEL_NAME = config.BEYOND_MODEL
+MODEL_NAME = constants.BEYOND_MODEL
 
 
 def model_path(classical: bool = False) -> Path:
@@ -701,6 +702,7 @@ def joined_model(paths: Sequence[Path]) -> Any:
 
     from har_utils.training import load_model
 
+    from .. import input_layers  # noqa: F401  (layers the members may hold)
     models = [load_model(p) for p in paths]
     if len(models) == 1:
         return models[0]

@@ -1,6 +1,6 @@
 """The run store's migration: when a run's description gains a field, re-key the stored runs.
 
-Every field of a run's description (``Run.config()``, ``TrainConfig.as_dict()``) is in its
+Every field of a run's description (``Run.config()``, ``StudyConfig.as_dict()``) is in its
 key, so a new field (at a default that trains as before) changes every key. This rewrites each
 stored run whose file name is not its key under the current code: its ``config`` and ``run`` in
 full, ``key`` and file name the new key, and the ablation study's index (:func:`sync_index`).

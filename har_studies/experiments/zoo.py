@@ -39,10 +39,11 @@ from typing import Any
 
 import numpy as np
 
-from har_utils import config, data, evaluation, models
+from har_utils import config, data, evaluation
 from har_utils.data import HarDataset
 from har_utils.io import HarError, write_json_atomic
 
+from ..zoo_models import zoo_names
 from . import compare, runner
 from .runner import Run
 
@@ -79,9 +80,9 @@ PAPER_PROTOCOL_SEEDS = 3
 #: retrained run shows the effect of retraining, the ``subjects`` rows carry the seed spread.
 RETRAIN_SEEDS = {"deepconvlstm": 1, "isplinception": 1}
 CLASSICAL = runner.CLASSICAL
-#: The zoo's models, the one list: the registry's zoo models (``models.zoo_names``) and the
+#: The zoo's models, the one list: the registry's zoo models (``zoo_models.zoo_names``) and the
 #: classical baseline (the runner's other estimators belong to other studies).
-ZOO: tuple[str, ...] = (*models.zoo_names(), "logreg_features")
+ZOO: tuple[str, ...] = (*zoo_names(), "logreg_features")
 #: The zoo runs trained with one TensorFlow thread (``TF_NUM_INTRAOP_THREADS=1`` in their files).
 #: Every other zoo run was trained before the zoo set a thread count, with TensorFlow's default
 #: (``Run.threads = 0``: one per core of the 2-core machine). Their numbers depend on it: the
