@@ -42,13 +42,10 @@ class HarDataError(HarError):
     """Bad or missing input: the dataset, a recording, a trained model or a results file."""
 
 
-def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """SHA-256 hex digest of a file, read in chunks."""
-    h = hashlib.sha256()
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """SHA-256 hex digest of a file."""
     with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def sha256_bytes(data: bytes) -> str:
