@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from har_utils import config
-from har_studies import constants
+from har_studies import constants, zoo_models  # noqa: F401  (the zoo's models)
 from har_studies.deploy import export, flops, runtime, streaming
 from har_utils.io import HarDataError
 from har_utils.models import build_model
