@@ -36,6 +36,8 @@ def one(model: str, epochs: int) -> dict[str, Any]:
     from har_utils.models import train_defaults
     from har_utils.threads import configure_threads
 
+    from har_studies import zoo_models  # noqa: F401  (registers the zoo's models)
+
     threads = configure_threads(1)
     ds = data.load_dataset("hapt")
     td = train_defaults(model)

@@ -29,7 +29,9 @@ import numpy as np
 from har_utils import config, data, models, training
 from har_utils.io import write_json_atomic
 from har_utils.provenance import environment
-from har_utils.training import set_seed, to_one_hot
+from har_utils.training import set_seed
+
+from har_studies import zoo_models  # noqa: F401  (registers the zoo's models)
 
 DEFAULT_MODELS: tuple[str, ...] = ("cnn_lstm_paper", "cnn_lstm_sequential", "cnn", "lstm",
                                    "deepconvlstm", "isplinception")
@@ -65,13 +67,14 @@ def time_model(name: str, X: np.ndarray, Y: np.ndarray, Xv: np.ndarray, Yv: np.n
     keras.backend.clear_session()
     set_seed(seed)
     model = models.build_model(name, input_shape=X.shape[1:], n_classes=Y.shape[1])
-    model.compile(optimizer=training.make_optimizer(td["optimizer"], td["learning_rate"]),
+    kind, settings = training.KERAS_OPTIMIZERS[td["optimizer"]]
+    model.compile(optimizer=kind(learning_rate=td["learning_rate"], **settings),
                   loss="categorical_crossentropy", metrics=["accuracy"])
     timer = EpochTimer()
     model.fit(X, Y, validation_data=(Xv, Yv), epochs=epochs, batch_size=td["batch_size"],
               shuffle=True, verbose=0, callbacks=[timer])
     later = timer.seconds[1:]
-    return {"model": name, "parameters": models.count_params(model),
+    return {"model": name, "parameters": model.count_params(),
             "batch_size": td["batch_size"], "optimizer": td["optimizer"],
             "learning_rate": td["learning_rate"], "max_epochs": td.get("max_epochs"),
             "epoch_seconds": [round(s, 3) for s in timer.seconds],
@@ -110,7 +113,8 @@ def main() -> None:
         X, y = subsample(X, y, args.max_windows, args.seed)
         n_val = max(1, round(n_val_all * len(y) / n_fit_all))
         Xv, yv = subsample(Xv, yv, n_val, args.seed + 1)
-    Y, Yv = to_one_hot(y), to_one_hot(yv)
+    Y, Yv = (keras.utils.to_categorical(np.searchsorted(training.ACTIVITY_IDS, v), 6)
+             for v in (y, yv))
     print(f"{len(y)} fit windows (of {n_fit_all}), {len(yv)} validation windows "
           f"(of {n_val_all}), {args.epochs} epochs, {os.cpu_count()} CPUs")
 

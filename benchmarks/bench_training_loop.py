@@ -28,6 +28,8 @@ from har_utils.io import write_json_atomic
 from har_utils.models import build_model
 from har_utils.provenance import environment
 
+import keras  # noqa: E402  (after har_utils, which sets the Keras backend)
+
 TARGET_RATIO = 1.05
 
 
@@ -60,7 +62,7 @@ def run_bare(cfg: training.TrainConfig, X: np.ndarray, Y: np.ndarray,
     training.set_seed(cfg.seed)  # the same initial weights and shuffling as the loop
     t0 = time.perf_counter()
     model = build_model(cfg.model, input_shape=X.shape[1:], n_classes=Y.shape[1], **cfg.kwargs)
-    model.compile(optimizer=training.make_optimizer(cfg.optimizer, cfg.learning_rate), loss="categorical_crossentropy",
+    model.compile(optimizer=cfg.keras_optimizer(len(X)), loss="categorical_crossentropy",
                   metrics=["accuracy"])
     model.fit(X, Y, validation_data=val_xy, epochs=cfg.epochs, batch_size=cfg.batch_size,
               verbose=0)
@@ -82,8 +84,11 @@ def main() -> None:
     fit, val = subsample(*data.split_validation(ds), args.max_windows)
     cfg = training.TrainConfig(model=args.model, epochs=args.epochs, batch_size=args.batch_size,
                                patience=0, seed=0)
-    X, Y = np.asarray(fit.X, dtype=np.float32), training.to_one_hot(fit.y)
-    val_xy = (np.asarray(val.X, dtype=np.float32), training.to_one_hot(val.y))
+    def one_hot(y: np.ndarray) -> np.ndarray:
+        return keras.utils.to_categorical(np.searchsorted(training.ACTIVITY_IDS, y), 6)
+
+    X, Y = np.asarray(fit.X, dtype=np.float32), one_hot(fit.y)
+    val_xy = (np.asarray(val.X, dtype=np.float32), one_hot(val.y))
 
     print(f"{args.model}: {len(fit.y)} fit + {len(val.y)} validation windows, "
           f"{args.epochs} epochs, batch {args.batch_size}, {os.cpu_count()} CPUs")

@@ -32,6 +32,8 @@ import click
 
 from har_utils import config
 
+from . import constants
+
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
@@ -57,18 +59,18 @@ class Group(click.Group):
 
 class Har(Group):
     """The top group, and the error boundary: the project's own errors
-    (:class:`~har_utils.io.HarDataError`, :class:`~har_utils.backend.BackendError`; a failed
-    notebook's error arrives as a HarDataError from :mod:`har_studies.pipeline`) end the command
+    (:class:`~har_utils.io.HarError`, :class:`~har_utils.backend.BackendError`; a failed
+    notebook's error arrives as a HarError from :mod:`har_studies.pipeline`) end the command
     with their message and fix on standard error and exit status 2, no traceback. ``--debug``
     or ``HAR_DEBUG=1`` shows the traceback too. Any other exception is a bug and shows it."""
 
     def invoke(self, ctx: click.Context) -> Any:
         from har_utils.backend import BackendError
-        from har_utils.io import HarDataError
+        from har_utils.io import HarError
 
         try:
             return super().invoke(ctx)
-        except (HarDataError, BackendError) as exc:
+        except (HarError, BackendError) as exc:
             if ctx.params.get("debug"):
                 raise
             click.echo(f"error: {exc}", err=True)
@@ -102,8 +104,10 @@ def names(value: str, known: Sequence[str], what: str, param: str) -> list[str]:
 
 def known_models() -> list[str]:
     """Every model a run can train: the Keras registry plus the classical baseline."""
-    from .experiments.runner import CLASSICAL
     from har_utils.models import MODELS
+
+    from . import zoo_models  # noqa: F401  (registers the zoo's models)
+    from .experiments.runner import CLASSICAL
 
     return sorted(MODELS) + list(CLASSICAL)
 
@@ -220,7 +224,7 @@ def publish_cmd() -> None:
 
 
 @pipeline_group.command("study", short_help="Execute a study notebook (07, 08).")
-@click.argument("notebook", type=click.Choice(config.STUDY_NOTEBOOKS))
+@click.argument("notebook", type=click.Choice(constants.STUDY_NOTEBOOKS))
 @click.option("--profile", required=True, help="params/<profile>.yml, e.g. ablations")
 @click.option("--force", is_flag=True, help="run even if up to date")
 @click.option("--timeout", type=int, default=0, show_default=True,
@@ -233,8 +237,8 @@ def study_cmd(notebook: str, profile: str, force: bool, timeout: int) -> None:
 
 
 @pipeline_group.command("publish-study")
-@click.argument("notebook", type=click.Choice(config.STUDY_NOTEBOOKS))
-@click.option("--profile", required=True, type=click.Choice(config.STUDY_PROFILES),
+@click.argument("notebook", type=click.Choice(constants.STUDY_NOTEBOOKS))
+@click.option("--profile", required=True, type=click.Choice(constants.STUDY_PROFILES),
               help="the full study's profile")
 def publish_study_cmd(notebook: str, profile: str) -> None:
     """Copy a full study's executed notebook into notebooks/."""
@@ -458,7 +462,7 @@ def _zoo() -> Any:
 @click.option("--force", is_flag=True, help="train again even if stored")
 def zoo_run_cmd(models: list[str], protocols: str, seeds: list[int] | None, workers: int,
                 scheduler: str | None, source: str, force: bool) -> None:
-    """Run what is missing (experiment runner), then write results/summary.json."""
+    """Run what is missing (experiment runner), then write results/zoo/summary.json."""
     zoo = _zoo()
     protos = names(protocols, zoo.PROTOCOLS, "protocol(s)", "--protocols")
     ds = load(source)
@@ -469,7 +473,7 @@ def zoo_run_cmd(models: list[str], protocols: str, seeds: list[int] | None, work
 @zoo_group.command("summary")
 @source_option
 def zoo_summary_cmd(source: str) -> None:
-    """Write results/summary.json (refused where it would drop a row whose runs are not stored)."""
+    """Write results/zoo/summary.json (refused where it would drop a row whose runs are not stored)."""
     zoo = _zoo()
     click.echo(f"wrote {config.shown(zoo.write_summary(load(source), keep_rows=True))}")
 
@@ -557,11 +561,11 @@ def ablations_final_cmd(seeds: list[int], workers: int, max_epochs: int, source:
     """The chosen configuration and the paper's, same seeds, tested."""
     from .experiments.ablations import selection
 
-    from har_utils.io import HarDataError
+    from har_utils.io import HarError
 
     sel = selection.load_selection()
     if sel is None:
-        raise HarDataError(selection.selection_path(), "no selection yet",
+        raise HarError(selection.selection_path(), "no selection yet",
                            "run `har ablations select` first")
     ds = load(source)
     _core().execute(selection.final_runs(sel, seeds), ds, workers=workers, log=click.echo)

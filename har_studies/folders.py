@@ -8,13 +8,13 @@ import errno
 import os
 from pathlib import Path
 
-from har_utils.io import HarDataError, explain_os_error
+from har_utils.io import HarError, explain_os_error
 
 
 def check_writable(folder: str | os.PathLike[str]) -> Path:
     """Make sure ``folder`` exists and a file can be written in it, before work whose result
     would go there starts (a read-only ``results/`` found after hours of training loses them).
-    Raises :class:`HarDataError` naming the folder and the fix."""
+    Raises :class:`HarError` naming the folder and the fix."""
     folder = Path(folder)
     probe = folder / f".write-check-{os.getpid()}"
     try:
@@ -24,7 +24,7 @@ def check_writable(folder: str | os.PathLike[str]) -> Path:
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise explain_os_error(probe, exc) from None
-        raise HarDataError(folder, f"cannot write in this folder ({os.strerror(exc.errno or 0)})",
+        raise HarError(folder, f"cannot write in this folder ({os.strerror(exc.errno or 0)})",
                            "make it a writable folder (or remove the file in its way), or point "
                            "HAR_RESULTS_DIR / HAR_DATA_DIR at a writable folder; nothing has "
                            "started yet") from None

@@ -16,9 +16,9 @@ The ``paper`` profile writes its results and figures to the committed ``results/
 kept; execution counts, injected parameters and timing metadata stripped so diffs stay readable)
 and writes ``results/manifest.json`` with the checksum of every committed result and figure.
 
-Study notebooks (``config.STUDY_NOTEBOOKS``: ``07_ablations``, ``08_deployment``, ``09_beyond``) are not part of
+Study notebooks (``constants.STUDY_NOTEBOOKS``: ``07_ablations``, ``08_deployment``, ``09_beyond``) are not part of
 that run: ``har study NAME --profile P`` runs one with ``params/P.yml`` into ``build/P/``. The
-full studies' profiles (``config.STUDY_PROFILES``) write the committed ``results/`` and
+full studies' profiles (``constants.STUDY_PROFILES``) write the committed ``results/`` and
 ``figures/`` (their own sub-folders); others, e.g. ``ablations_smoke``, write under ``build/P/``.
 """
 
@@ -38,18 +38,18 @@ from typing import Any
 import yaml
 
 from har_utils import config
-from har_utils.io import HarDataError, atomic_write, sha256_file, write_json_atomic
+from har_utils.io import HarError, atomic_write, sha256_file, write_json_atomic
 from har_utils.provenance import environment
 
-from . import profiles
+from . import constants, profiles
 from .folders import check_writable
 
 
 def notebook_names() -> list[str]:
     """The pipeline's notebooks, in run order (``NN_name.ipynb``); the study notebooks
-    (``config.STUDY_NOTEBOOKS``) have their own targets and are left out."""
+    (``constants.STUDY_NOTEBOOKS``) have their own targets and are left out."""
     return sorted(p.stem for p in config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")
-                  if p.stem not in config.STUDY_NOTEBOOKS)
+                  if p.stem not in constants.STUDY_NOTEBOOKS)
 
 
 def local_dir() -> Path:
@@ -62,8 +62,8 @@ def profile_path(profile: str) -> Path:
     A local profile may not take a committed one's name."""
     committed, local = config.PARAMS_DIR / f"{profile}.yml", local_dir() / f"{profile}.yml"
     if committed.is_file() and local.is_file():
-        raise HarDataError(local, f"a committed profile is also called {profile!r} "
-                           f"({config.shown(committed)})", "rename your profile")
+        raise HarError(local, f"a committed profile is also called {profile!r} "
+                       f"({config.shown(committed)})", "rename your profile")
     return local if local.is_file() else committed
 
 
@@ -73,15 +73,15 @@ def load_profile(profile: str) -> dict[str, Any]:
     path = profile_path(profile)
     if not path.is_file():
         known = sorted(p.stem for p in [*config.PARAMS_DIR.glob("*.yml"), *local_dir().glob("*.yml")])
-        raise HarDataError(path, f"no such profile {profile!r}",
-                           f"use one of {known}, or write params/local/{profile}.yml "
-                           "(params/smoke.yml shows the layout; git ignores params/local/)")
+        raise HarError(path, f"no such profile {profile!r}",
+                       f"use one of {known}, or write params/local/{profile}.yml "
+                       "(params/smoke.yml shows the layout; git ignores params/local/)")
     try:
         prof = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise HarDataError(path, f"not valid YAML ({' '.join(str(exc).split())})",
+        raise HarError(path, f"not valid YAML ({' '.join(str(exc).split())})",
                            "fix the syntax (params/smoke.yml shows the layout)") from None
-    profiles.check_sections(path, prof, notebook_names() + list(config.STUDY_NOTEBOOKS),
+    profiles.check_sections(path, prof, notebook_names() + list(constants.STUDY_NOTEBOOKS),
                             declared_parameters)
     return prof
 
@@ -95,7 +95,7 @@ def declared_parameters(notebook: str) -> dict[str, str]:
     nb = json.loads(path.read_text())
     tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(tagged) != 1:
-        raise HarDataError(path, f"{len(tagged)} cells tagged 'parameters'",
+        raise HarError(path, f"{len(tagged)} cells tagged 'parameters'",
                            "tag exactly one cell 'parameters' (JupyterLab: the property "
                            "inspector)")
     return {name: p["default"] for name, p in pm.inspect_notebook(str(path)).items()}
@@ -118,7 +118,7 @@ def output_dirs(profile: str) -> dict[str, Path]:
     """Where a profile's executed notebooks, results and figures go (the committed folders
     for the published profile and the full studies' profiles)."""
     build = config.BUILD_DIR / profile
-    if profile == config.PUBLISHED_PROFILE or profile in config.STUDY_PROFILES:
+    if profile == config.PUBLISHED_PROFILE or profile in constants.STUDY_PROFILES:
         return {"build": build, "results": config.PROJECT_ROOT / "results",
                 "figures": config.PROJECT_ROOT / "figures"}
     return {"build": build, "results": build / "results", "figures": build / "figures"}
@@ -261,7 +261,7 @@ def input_hash(notebook: Path, params: dict[str, Any], upstream: str = "",
 #: input hash): 04 and 05 read protocol cv (`make cv`), 06 also the zoo study (`make zoo`).
 EXTRA_INPUTS: dict[str, tuple[str, ...]] = {"04_training": ("results/cv/summary.json",),
                                              "05_evaluation": ("results/cv/summary.json",),
-                                             "06_comparison": ("results/summary.json",
+                                             "06_comparison": ("results/zoo/summary.json",
                                                                "results/cv/summary.json")}
 #: The notebooks whose outputs a notebook reads (04: the model record of 03; 05: the model and
 #: training record of 04; 06:
@@ -376,14 +376,14 @@ def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
     return wall
 
 
-def notebook_error(name: str, exc: Any, executed: Path) -> HarDataError:
+def notebook_error(name: str, exc: Any, executed: Path) -> HarError:
     """A failed notebook's own error (papermill's ``PapermillExecutionError``: the exception
-    type and message raised in the kernel) as a :class:`HarDataError`: a project error keeps
+    type and message raised in the kernel) as a :class:`HarError`: a project error keeps
     its message and fix; the executed copy holds the traceback."""
     evalue = str(exc.evalue).strip()
     inner = "\n".join(f"    {line}" for line in evalue.splitlines())
     cell = f"cell [{exc.exec_count}]" if exc.exec_count else f"cell {exc.cell_index}"
-    return HarDataError(
+    return HarError(
         None, f"notebook {name} stopped in {cell} with {exc.ename}:\n{inner}",
         ("as its message says above" if "Fix:" in evalue
          else "see the traceback in the executed copy")
@@ -434,7 +434,7 @@ def run(names: list[str] | None, profile: str, *, force: bool = False, timeout: 
     names = order if not names else names
     unknown = sorted(set(names) - set(order))
     if unknown:
-        raise HarDataError(None, f"unknown notebook(s) {unknown}",
+        raise HarError(None, f"unknown notebook(s) {unknown}",
                            f"choose from {order} (study notebooks: `har study`)")
     hashes = chain_hashes(profile)
     total, t0 = 0.0, time.perf_counter()
@@ -448,13 +448,13 @@ def run(names: list[str] | None, profile: str, *, force: bool = False, timeout: 
 
 def run_study(name: str, profile: str, *, force: bool = False, timeout: int | None = None
               ) -> float:
-    """Run the study notebook ``name`` (one of ``config.STUDY_NOTEBOOKS``) with
+    """Run the study notebook ``name`` (one of ``constants.STUDY_NOTEBOOKS``) with
     ``params/<profile>.yml``; its hash covers its own code and parameters and both packages
     (no upstream notebooks). Cells have no time limit by default: a study's run cell may
     take hours (its jobs resume when interrupted)."""
-    if name not in config.STUDY_NOTEBOOKS:
-        raise HarDataError(None, f"{name} is not a study notebook",
-                           f"choose from {list(config.STUDY_NOTEBOOKS)} (pipeline notebooks: "
+    if name not in constants.STUDY_NOTEBOOKS:
+        raise HarError(None, f"{name} is not a study notebook",
+                           f"choose from {list(constants.STUDY_NOTEBOOKS)} (pipeline notebooks: "
                            "`har run`)")
     digest = input_hash(config.NOTEBOOKS_DIR / f"{name}.ipynb", notebook_params(profile, name))
     return run_notebook(name, profile, digest, force=force, timeout=timeout)
@@ -497,10 +497,10 @@ def _write_published(src: Path, dest: Path, run_id: str, profile: str) -> None:
 
 #: Committed results written by other commands than the notebook run (benchmarks, studies).
 NOT_FROM_THE_RUN = ("results/manifest.json", "results/benchmarks/", "results/zoo/",
-                    "results/summary.json", "results/ablations/", "figures/ablations/",
+                    "results/zoo/summary.json", "results/ablations/", "figures/ablations/",
                     "results/runs/", "results/cv/", "results/deploy/", "figures/fig8_",
                     "figures/fig9_", "results/beyond/", "figures/beyond_",
-                    f"results/models/{config.BEYOND_MODEL}.")
+                    f"results/models/{constants.BEYOND_MODEL}.")
 
 
 def output_checksums(root: Path | None = None) -> dict[str, str]:
@@ -519,7 +519,7 @@ def output_checksums(root: Path | None = None) -> dict[str, str]:
 def publish(profile: str = config.PUBLISHED_PROFILE) -> Path:
     """Copy a finished, current ``paper`` run into the committed notebooks and manifest."""
     if profile != config.PUBLISHED_PROFILE:
-        raise HarDataError(None, f"the profile {profile!r} is not published",
+        raise HarError(None, f"the profile {profile!r} is not published",
                            f"publish the '{config.PUBLISHED_PROFILE}' profile (`make publish`)")
     manifest = load_manifest(profile)
     hashes = chain_hashes(profile)
@@ -527,7 +527,7 @@ def publish(profile: str = config.PUBLISHED_PROFILE) -> Path:
              if manifest["notebooks"].get(n, {}).get("input_hash") != hashes[n]
              or not (output_dirs(profile)["build"] / f"{n}.ipynb").exists()]
     if stale:
-        raise HarDataError(output_dirs(profile)["build"],
+        raise HarError(output_dirs(profile)["build"],
                            f"the {profile} run is missing or out of date for {stale}",
                            "run `make reproduce` first")
     for name in notebook_names():
@@ -549,17 +549,17 @@ def publish_study(name: str, profile: str) -> Path:
     """Copy a full study's executed notebook (``build/<profile>/<name>.ipynb``) into
     ``notebooks/``, cleaned like the published run, so that a reader who opens it sees the
     committed study's tables and plots. Its code is unchanged, so its input hash is too."""
-    full = dict(zip(config.STUDY_NOTEBOOKS, config.STUDY_PROFILES))
+    full = dict(zip(constants.STUDY_NOTEBOOKS, constants.STUDY_PROFILES))
     if full.get(name) != profile:
-        raise HarDataError(None, f"{name} with profile {profile} is not a full study run",
+        raise HarError(None, f"{name} with profile {profile} is not a full study run",
                            f"publish one of {full} (notebook: profile)")
     src = output_dirs(profile)["build"] / f"{name}.ipynb"
     if not src.exists():
-        raise HarDataError(src, "the executed study notebook does not exist",
+        raise HarError(src, "the executed study notebook does not exist",
                            f"run the study first (`har study {name} --profile {profile}`)")
     source = config.NOTEBOOKS_DIR / f"{name}.ipynb"
     if _code_of(src) != _code_of(source):
-        raise HarDataError(src, f"it was run from other code than {config.shown(source)}",
+        raise HarError(src, f"it was run from other code than {config.shown(source)}",
                            f"run the study again (`har study {name} --profile {profile} "
                            "--force`)")
     _write_published(src, source, load_manifest(profile)["run_id"], profile)

@@ -4,7 +4,7 @@ A profile's values replace the defaults of a notebook's ``parameters`` cell. Eac
 checked against that cell (the name is declared, the type is the default's: an integer where
 the default is an integer, a number where it is a float, ``true``/``false`` where it is a
 boolean) and against the rule of :data:`RULES` for its name (range, known models, data
-sources). A bad value raises :class:`~har_utils.io.HarDataError` naming the profile file, the
+sources). A bad value raises :class:`~har_utils.io.HarError` naming the profile file, the
 notebook, the parameter, the value and what is allowed, so ``har run`` stops before the first
 notebook starts instead of failing inside one.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from har_utils import config
-from har_utils.io import HarDataError
+from har_utils.io import HarError
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,22 @@ def _between(low: float, high: float, *, open_high: bool = False) -> Rule:
 
 
 def _models() -> list[str]:
-    """The library's registered models and the ones notebook 03 registers in its own cells."""
+    """Every registered model, the zoo's included (the studies' ``MODELS``)."""
+    from har_utils.models import MODELS
+
+    from . import zoo_models  # noqa: F401  (registers the zoo's models)
+    return sorted({*MODELS, *_notebook_models()})
+
+
+def _notebook_models() -> list[str]:
+    """The models notebooks 03-06 can build (``MODEL``): the core's and the ones notebook 03
+    registers in its own cells."""
     from har_utils.models import MODELS
 
     cells = json.loads((config.NOTEBOOKS_DIR / "03_model.ipynb").read_text())["cells"]
     code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-    return sorted({*MODELS, *re.findall(r"""@register\(\s*["'](\w+)["']""", code)})
+    core = {n for n, spec in MODELS.items() if spec.builder.__module__.startswith("har_utils")}
+    return sorted({*core, *re.findall(r"""@register\(\s*["'](\w+)["']""", code)})
 
 
 def _studies() -> list[str]:
@@ -84,8 +94,8 @@ RULES: dict[str, Rule] = {
     "TSNE_SAMPLES": _at_least(0, " (0: every window)"),
     "PERPLEXITY": Rule(lambda v: v > 0, "> 0"),
     "KNN_K": _at_least(1),
-    "MODEL": Rule(lambda v: v in _models(),
-                  "a registered model: {models} (a model of your own: register it in a "
+    "MODEL": Rule(lambda v: v in _notebook_models(),
+                  "a registered model: {notebook_models} (a model of your own: register it in a "
                   "cell of notebook 03 or in har_utils/models.py, docs/adapt.md)"),
     "N_SUBSEQUENCES": Rule(lambda v: v >= 1 and config.WINDOW_LENGTH % v == 0,
                            f"a divisor of the window's {config.WINDOW_LENGTH} samples (1, 2, 4, 8, ...)"),
@@ -114,7 +124,7 @@ RULES: dict[str, Rule] = {
 
 
 def _allowed(rule: Rule) -> str:
-    words = {"models": _models, "studies": _studies}
+    words = {"models": _models, "notebook_models": _notebook_models, "studies": _studies}
     text = rule.allowed
     for name, values in words.items():
         if "{" + name + "}" in text:
@@ -140,21 +150,21 @@ def check(path: Path, notebook: str, params: Mapping[str, Any],
           declared: Mapping[str, str]) -> None:
     """Check a notebook's parameters from profile ``path`` against its ``parameters`` cell
     (``declared``: name -> default source text, papermill's reading) and :data:`RULES`;
-    a :class:`HarDataError` names the first bad one."""
+    a :class:`HarError` names the first bad one."""
     where = f"notebook {notebook}"
     for name, value in params.items():
         if name not in declared:
-            raise HarDataError(path, f"{where} has no parameter {name}",
+            raise HarError(path, f"{where} has no parameter {name}",
                                f"use one of {sorted(declared)}, or remove {name}")
         default = ast.literal_eval(declared[name])
         kinds = _kind(default)
         if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-            raise HarDataError(path, f"{where}: {name}: {value!r} is not {_WORDS[kinds[-1]]}",
+            raise HarError(path, f"{where}: {name}: {value!r} is not {_WORDS[kinds[-1]]}",
                                f"{name} takes {_WORDS[kinds[-1]]} (the notebook's default is "
                                f"{declared[name]})")
         rule = RULES.get(name)
         if rule is not None and not rule.ok(value):
-            raise HarDataError(path, f"{where}: {name}: {value!r} is not allowed",
+            raise HarError(path, f"{where}: {name}: {value!r} is not allowed",
                                f"{name} takes {_allowed(rule)}")
 
 
@@ -163,25 +173,25 @@ def check_sections(path: Path, profile: Mapping[str, Any], notebooks: list[str],
     """The profile's top level: ``common`` and notebook names only; each ``common`` name
     declared by at least one notebook; every value a scalar."""
     if not isinstance(profile, Mapping):
-        raise HarDataError(path, "a profile is a mapping of sections (common:, 04_training:, ...)",
+        raise HarError(path, "a profile is a mapping of sections (common:, 04_training:, ...)",
                            "see params/smoke.yml for the layout")
     unknown = sorted(set(profile) - {"common", *notebooks})
     if unknown:
-        raise HarDataError(path, f"unknown section(s) {unknown}",
+        raise HarError(path, f"unknown section(s) {unknown}",
                            f"use 'common' or notebook names: {notebooks}")
     for section, values in profile.items():
         if values is None:
             continue
         if not isinstance(values, Mapping):
-            raise HarDataError(path, f"section {section} is not a mapping of NAME: value",
+            raise HarError(path, f"section {section} is not a mapping of NAME: value",
                                "write one 'NAME: value' per line under it")
         bad = {k: v for k, v in values.items() if not isinstance(v, (int, float, str, bool))}
         if bad:
-            raise HarDataError(path, f"section {section}: parameters must be scalars, not {bad}",
+            raise HarError(path, f"section {section}: parameters must be scalars, not {bad}",
                                "give each parameter one number, string or true/false")
     common = set(profile.get("common") or {})
     everywhere = set().union(*(declared(n) for n in notebooks)) if notebooks else set()
     stray = sorted(common - everywhere)
     if stray:
-        raise HarDataError(path, f"common: no notebook has parameter(s) {stray}",
+        raise HarError(path, f"common: no notebook has parameter(s) {stray}",
                            f"use names from the notebooks' parameters cells: {sorted(everywhere)}")

@@ -3,19 +3,20 @@ below it (``[tool.importlinter]`` in ``pyproject.toml`` checks it, imports insid
 included, and that no two modules import each other):
 
 - :mod:`.study_results`: the tables of the studies' committed results (JSON in, tables out);
-- :mod:`.paper`: the paper's transcribed numbers and their audit. It is here, not with the
-  studies, because notebooks 03, 05 and 06 render it and it imports nothing but the foundation;
-- :mod:`.evaluation`, :mod:`.eda`, :mod:`.plots`; below them :mod:`.training`, then
-  :mod:`.models` and :mod:`.data` (the dataset API, its two sources, downloads, features), then
-  :mod:`.signals` (filters, gravity split, windows);
-- foundation: :mod:`.io` (checksums, atomic writes, errors), :mod:`.provenance` (what produced
-  a result), :mod:`.threads` (this process's compute threads, set before the backend starts:
-  the same seed and thread count give the same numbers), :mod:`.config` (paths and constants), :mod:`.backend` (the Keras backend: JAX for
-  training, set here before any module imports Keras; a user's ``KERAS_BACKEND`` wins).
+- :mod:`.paper`: the paper's transcribed numbers and their audit (notebooks 03, 05 and 06
+  render it; it imports nothing but the foundation);
+- :mod:`.evaluation`, :mod:`.eda`, :mod:`.plots`; below them :mod:`.training` (seeded
+  training, saving), then :mod:`.models` (the registry, the paper's CNN-LSTM) and :mod:`.data`
+  (the dataset API, its two sources, downloads, features), then :mod:`.signals` (filters,
+  gravity split, windows);
+- foundation: :mod:`.io` (checksums, atomic writes, ``HarError``), :mod:`.provenance` (what
+  produced a result), :mod:`.threads` (this process's compute threads, set before the backend
+  starts), :mod:`.config` (paths and constants) and :mod:`.backend` (the Keras backend: JAX,
+  set here before any module imports Keras; a user's ``KERAS_BACKEND`` wins).
 
-The studies (runner, protocol cv, zoo, ablations, deployment), their reporting, the notebook
-pipeline and the ``har`` command are the package ``har_studies``, which imports this one, never
-the reverse.
+The studies (the runner and its training options, the zoo's models, protocol cv, ablations,
+deployment), their reporting, the pipeline and the ``har`` command are the package
+``har_studies``, which imports this one, never the reverse.
 """
 
 from . import backend as _backend

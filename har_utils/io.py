@@ -26,9 +26,9 @@ import numpy as np
 from . import config
 
 
-class HarDataError(RuntimeError):
-    """Bad or missing input. The message names the file (relative to the project when inside
-    it) and says what to do about it."""
+class HarError(RuntimeError):
+    """The project's error: what went wrong, where (the file, relative to the project when
+    inside it) and what to do about it. The ``har`` command prints it without a traceback."""
 
     def __init__(self, path: str | os.PathLike[str] | None, problem: str, fix: str):
         self.path = None if path is None else Path(path)
@@ -38,13 +38,14 @@ class HarDataError(RuntimeError):
         super().__init__(f"{where}{problem}\n  Fix: {fix}")
 
 
-def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """SHA-256 hex digest of a file, read in chunks."""
-    h = hashlib.sha256()
+class HarDataError(HarError):
+    """Bad or missing input: the dataset, a recording, a trained model or a results file."""
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """SHA-256 hex digest of a file."""
     with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -52,22 +53,22 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def explain_os_error(path: Path, exc: OSError) -> HarDataError:
-    """Turn an ``OSError`` raised while writing ``path`` into a :class:`HarDataError`.
+def explain_os_error(path: Path, exc: OSError) -> HarError:
+    """Turn an ``OSError`` raised while writing ``path`` into a :class:`HarError`.
 
     The error names the folder and the file, and says how to fix a full disk, a read-only or
     unwritable folder, or anything else.
     """
     folder = path.parent
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return HarDataError(folder, f"no space left while writing {path.name}",
+        return HarError(folder, f"no space left while writing {path.name}",
                             "free disk space, or point HAR_DATA_DIR / HAR_RESULTS_DIR at a "
                             "folder with room, then run the step again")
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return HarDataError(folder, f"cannot write {path.name} ({os.strerror(exc.errno)})",
+        return HarError(folder, f"cannot write {path.name} ({os.strerror(exc.errno)})",
                             "make the folder writable, or point HAR_DATA_DIR / HAR_RESULTS_DIR "
                             "at a writable folder, then run the step again")
-    return HarDataError(folder, f"cannot write {path.name}: {exc}",
+    return HarError(folder, f"cannot write {path.name}: {exc}",
                         "check the folder and run the step again")
 
 
@@ -77,7 +78,7 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
 
     For writers that need a file name (``model.save``, ``np.savez``). On any failure the
     temporary file is removed and ``path`` is untouched; ``OSError`` from a read-only or full
-    folder becomes a :class:`HarDataError` naming the folder and the fix.
+    folder becomes a :class:`HarError` naming the folder and the fix.
     """
     path = Path(path)
     tmp: Path | None = None
@@ -207,7 +208,7 @@ def _read_verified(path: Path) -> dict[str, np.ndarray]:
                             "cut short or overwritten")
     arrays = _parse_npz(data)
     if expected is None:
-        with contextlib.suppress(HarDataError):  # a read-only cache still serves its arrays
+        with contextlib.suppress(HarError):  # a read-only cache still serves its arrays
             _write_checksum(path, sha256_bytes(data))
     return arrays
 

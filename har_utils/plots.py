@@ -161,7 +161,7 @@ def architecture_diagram(model, title: str) -> plt.Figure:
     parameters), arrows between them (the paper's Fig. 2, drawn from the code)."""
     from matplotlib.patches import FancyBboxPatch
 
-    from .models import count_params, layer_table
+    from .models import layer_table
 
     table = layer_table(model)
     n = len(table)
@@ -184,7 +184,7 @@ def architecture_diagram(model, title: str) -> plt.Figure:
                         arrowprops={"arrowstyle": "-|>", "color": "0.3", "lw": 1})
     ax.set_xlim(0, 1)
     ax.set_ylim(-0.6 - 0.35, (n - 1) * step + 0.6)
-    ax.text(0.5, -0.6 - 0.1, f"total {count_params(model):,} parameters", ha="center",
+    ax.text(0.5, -0.6 - 0.1, f"total {model.count_params():,} parameters", ha="center",
             va="center", fontsize=9)
     ax.axis("off")
     ax.set_title(title, fontsize=11)

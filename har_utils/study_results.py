@@ -1,5 +1,5 @@
 """The tables notebooks 05, 06 and 09 show from the studies' committed results: protocol cv
-(``results/cv/summary.json``), the model zoo (``results/summary.json`` and its runs under
+(``results/cv/summary.json``), the model zoo (``results/zoo/summary.json`` and its runs under
 ``results/runs/``), the beyond study (``results/beyond/``). The studies (``har_studies``: ``make cv``, ``make zoo``) write those files;
 this module only reads and reshapes them, so notebooks 01-06 need no study code. The README's and
 docs' blocks (``har readme``) render the same tables.
@@ -20,6 +20,9 @@ from .paper import NOT_RERUN, comparison_rows, paper_row
 #: The order of the zoo's protocols in its table (``fixed_budget`` and ``best_on_test``: the
 #: two readings of its runs under the paper's own protocol).
 ZOO_ROW_ORDER = ("cv", "subjects", "retrain_all", "fixed_budget", "best_on_test")
+#: The zoo's models in the order of its table (``har_studies.experiments.zoo.ZOO``).
+ZOO_MODELS = ("cnn_lstm_paper", "cnn_lstm_sequential", "cnn", "lstm", "deepconvlstm",
+              "isplinception", "logreg_features")
 
 
 def fixed_budget_reading(model: str = "cnn_lstm_paper", root: Path | None = None
@@ -27,12 +30,13 @@ def fixed_budget_reading(model: str = "cnn_lstm_paper", root: Path | None = None
     """The zoo's runs of ``model`` under the paper's own protocol (a fixed budget of the
     paper's epochs, the test set only watched: ``watch_test``, no choice made on it) read at
     their final epoch: the training accuracy Keras logged and the test accuracy, averaged over
-    seeds. The runs: the files of ``root/runs`` on the data of the zoo's ``root/summary.json``
+    seeds. The runs: the files of ``root/runs`` on the data of the zoo's ``root/zoo/summary.json``
     (``root``: default the committed ``results/``, whatever the profile); None if none."""
     root = config.COMMITTED_RESULTS_DIR if root is None else Path(root)
-    if not (root / "summary.json").exists():
+    summary = root / "zoo" / "summary.json"
+    if not summary.exists():
         return None
-    checksum = json.loads((root / "summary.json").read_text())["data"]["checksum_sha256"]
+    checksum = json.loads(summary.read_text())["data"]["checksum_sha256"]
     runs = [json.loads(p.read_text()) for p in sorted((root / "runs").glob("*.json"))]
     got = sorted((r for r in runs if r.get("run", {}).get("watch_test")
                   and r["run"].get("model") == model
@@ -93,13 +97,11 @@ def zoo_table(summary: dict[str, Any] | None, missing: Sequence[dict[str, Any]] 
     for the rows it reports, and the Table II rows not re-run (``None`` summary -> an empty
     table). ``missing``: rows the study plans but has not run (``model``, ``protocol``,
     ``planned_seeds``), listed as such (the study's own report passes them)."""
-    from .models import zoo_names
-
     cols = ["model", "protocol", "paper row", "paper reports %", "n_seeds", "accuracy % (mean ± std)",
             "95 % CI (subjects)", "macro F1", "data", "note"]
     if not summary:
         return pd.DataFrame(columns=cols)
-    rank = {m: i for i, m in enumerate(zoo_names())}
+    rank = {m: i for i, m in enumerate(ZOO_MODELS)}
     order = lambda r: (rank.get(r["model"], len(rank)), r["model"],  # noqa: E731
                        ZOO_ROW_ORDER.index(r["protocol"]) if r["protocol"] in ZOO_ROW_ORDER
                        else len(ZOO_ROW_ORDER))

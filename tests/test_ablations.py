@@ -66,7 +66,7 @@ def test_lstm_layers_one_builds_and_two_is_the_paper() -> None:
     assert "lstm1" in names(one) and "lstm2" not in names(one)
     assert one.get_layer("lstm1").return_sequences is False
     assert names(two) == names(models.build_model("cnn_lstm_paper", lstm_layers=2, **small))
-    assert models.count_params(one) < models.count_params(two)
+    assert one.count_params() < two.count_params()
     assert models.describe("cnn_lstm_paper")["lstm_layers"] == 2
     with pytest.raises(ValueError, match="lstm_layers"):
         models.build_model("cnn_lstm_paper", lstm_layers=0, **small)
@@ -161,7 +161,7 @@ def test_runs_go_to_the_runner_store_once_per_configuration(
     v = core.validation_scores(r)
     assert v["validation_accuracy"] == r["history"]["val_accuracy"][r["best_epoch"] - 1]
     assert 0 <= v["validation_accuracy"] <= 1 and v["validation_loss"] > 0
-    assert r["parameters"] == models.count_params(models.build_model("tiny_cnn", (128, 3)))
+    assert r["parameters"] == models.build_model("tiny_cnn", (128, 3)).count_params()
     assert r["worker"]["threads"]["intra_op"] >= 0 and r["environment"]["git"]
     assert len(r["y_pred"]) == len(ds.test.y) and r["data"]["source"] == "hapt"
     # the same configuration under another name: one result, trained as the first name
@@ -350,7 +350,7 @@ def test_an_index_older_than_a_run_field_is_brought_to_its_runs(
     the summary already there and says why; the store's migration fills the missing field in
     from the stored runs, and the summary is the same again."""
     from har_studies.experiments import rekey
-    from har_utils.io import HarDataError
+    from har_utils.io import HarError
 
     ab.execute(ab.plan("filters", [0], max_epochs=1), ds, backup_root=tmp_path, log=quiet)
     before = json.loads(summary.write_summary(ds).read_text())
@@ -367,7 +367,7 @@ def test_an_index_older_than_a_run_field_is_brought_to_its_runs(
         del entry["run"]["backend"]
     core.index_path().write_text(json.dumps(index))
     text = summary.summary_path().read_text()
-    with pytest.raises(HarDataError, match="none of the 2 runs .* left as it was"):
+    with pytest.raises(HarError, match="none of the 2 runs .* left as it was"):
         summary.write_summary(ds)
     assert summary.summary_path().read_text() == text
     assert rekey.main() == 0

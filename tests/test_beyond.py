@@ -91,7 +91,7 @@ def test_the_study_chooses_on_folds_then_tests_once(tmp_path: Path,
     assert set(summary["family_best"]) <= set(beyond.FAMILIES)
     assert summary["compute_hours"] > 0
     # the export: a Keras choice trained again predicts what its final run predicted
-    from har_utils.io import HarDataError
+    from har_utils.io import HarError
     from har_utils.training import load_model
 
     path = beyond.choice_path()
@@ -109,7 +109,7 @@ def test_the_study_chooses_on_folds_then_tests_once(tmp_path: Path,
     clf = joblib.load(beyond.model_path(classical=True))  # raw windows in, labels out
     assert clf.predict(ds.test.X[:3]).shape == (3,)
     path.write_text(json.dumps({**doc, "chosen": {**keras_choice, "epochs": 7}}))
-    with pytest.raises(HarDataError, match="not all stored"):
+    with pytest.raises(HarError, match="not all stored"):
         beyond.export(ds, p, ship_data=True, log=lambda _: None)
     path.write_text(json.dumps({**doc, "chosen": keras_choice}))
     beyond.execute(beyond.finals_of(json.loads(path.read_text()), p)["window_stats"], ds,

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from har_utils import config
+from har_studies import constants, zoo_models  # noqa: F401  (the zoo's models)
 from har_studies.deploy import export, flops, runtime, streaming
 from har_utils.io import HarDataError
 from har_utils.models import build_model
@@ -285,17 +286,17 @@ def test_a_saved_scikit_learn_window_classifier_is_measured_and_listed(tmp_path:
     from har_studies.deploy.tables import variants_table
     from har_studies.experiments.runner import window_classifier
     from har_utils.data.window_features import feature_matrix
-    from har_utils.models import zoo_names
+    from har_studies.zoo_models import zoo_names
 
     Xtr, ytr = synthetic_windows(120, 1)
     Xte, yte = synthetic_windows(40, 2)
     fitted = LogisticRegression(max_iter=500).fit(feature_matrix(Xtr), ytr)
-    joblib.dump(window_classifier(fitted), tmp_path / f"{config.BEYOND_MODEL}.joblib")
+    joblib.dump(window_classifier(fitted), tmp_path / f"{constants.BEYOND_MODEL}.joblib")
     s = BenchSettings(model_dir=tmp_path, repeats_single=3, repeats_big=1, warmup_single=1,
                       warmup_big=1, big_batch=16, day_models="none")
-    assert s.model_names() == zoo_names() + [config.BEYOND_MODEL]
+    assert s.model_names() == zoo_names() + [constants.BEYOND_MODEL]
     d = {"X_train": Xtr, "y_train": ytr, "X_test": Xte, "y_test": yte, "stamp": {}}
-    row, model = bench_model(config.BEYOND_MODEL, s, d, log=lambda _: None)
+    row, model = bench_model(constants.BEYOND_MODEL, s, d, log=lambda _: None)
     assert model is None and row["tflite"] == {} and "not applicable" in row["tflite_note"]
     assert row["keras_accuracy"] == pytest.approx(
         100 * np.mean(fitted.predict(feature_matrix(Xte)) == yte))

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from har_utils.data import download as dl
-from har_utils.io import HarDataError
+from har_utils.io import HarDataError, HarError
 
 PAYLOAD = os.urandom(300_000)
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -118,7 +118,7 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-def _assert_error(exc: pytest.ExceptionInfo[HarDataError], name: str) -> str:
+def _assert_error(exc: pytest.ExceptionInfo[HarError], name: str) -> str:
     msg = str(exc.value)
     assert name in msg, msg
     assert "Fix:" in msg, msg
@@ -255,7 +255,7 @@ def test_a_full_or_read_only_disk_names_the_folder(server: _Server, tmp_path: Pa
         raise OSError(err, os.strerror(err))
 
     monkeypatch.setattr(pooch.HTTPDownloader, "__call__", fail)
-    with pytest.raises(HarDataError) as exc:
+    with pytest.raises(HarError) as exc:
         dl.download(_url(server), dest, PAYLOAD_SHA, progress=False)
     msg = _assert_error(exc, dest.name)
     assert words in msg and str(tmp_path) in msg

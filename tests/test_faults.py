@@ -19,7 +19,7 @@ from click.testing import CliRunner, Result
 from har_studies import cli, pipeline
 from har_utils import config, training
 from har_studies.experiments import runner
-from har_utils.io import HarDataError
+from har_utils.io import HarError
 from synthetic_uci import synthetic_dataset
 
 
@@ -57,7 +57,7 @@ def test_a_uci_zip_that_does_not_exist(tmp_path: Path) -> None:
 def test_debug_shows_the_traceback(random_zip: Path) -> None:
     for args, env in ((["--debug", "cv", "summary"], {}), (["cv", "summary"], {"HAR_DEBUG": "1"})):
         r = har(*args, env={"HAR_UCI_ZIP": str(random_zip), **env})
-        assert isinstance(r.exception, HarDataError) and "checksum mismatch" in str(r.exception)
+        assert isinstance(r.exception, HarError) and "checksum mismatch" in str(r.exception)
 
 
 # --- arguments, checked before anything starts --------------------------------------------
@@ -111,7 +111,7 @@ def test_an_unwritable_store_stops_before_training(tmp_path: Path,
     monkeypatch.setattr(runner, "_guarded", lambda key, *a: trained.append(key))
     ds = synthetic_dataset()
     run = runner.Run("tiny_cnn", 0, 1, (1, 3), (5,), name="tiny")
-    with pytest.raises(HarDataError, match="cannot write in this folder") as err:
+    with pytest.raises(HarError, match="cannot write in this folder") as err:
         runner.execute([run], ds, ship_data=True, backup_root=tmp_path / "backup")
     assert "Fix: make it a writable folder" in str(err.value) and trained == []
 
@@ -136,7 +136,7 @@ def test_a_failed_notebook_shows_its_own_error(tmp_path: Path, random_zip: Path,
 def test_a_garbage_keras_file_is_not_called_missing(tmp_path: Path) -> None:
     path = tmp_path / "model.keras"
     path.write_bytes(b"\x00garbage" * 100)
-    with pytest.raises(HarDataError) as err:
+    with pytest.raises(HarError) as err:
         training.load_model(path)
     text = str(err.value)
     assert "not a Keras model" in text and "not found" not in text.lower()
@@ -150,7 +150,7 @@ def test_a_non_numeric_cell_gets_a_fix_about_that_cell(tmp_path: Path) -> None:
     rows = ["acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z"] + ["0.1,0.2,0.9,0.01,0,0"] * 300
     rows[4] = "0.1,abc,0.9,0.01,0,0"
     path.write_text("\n".join(rows) + "\n")
-    with pytest.raises(HarDataError) as err:
+    with pytest.raises(HarError) as err:
         predict.read_recording(path, 50.0)
     text = str(err.value)
     assert "non-numeric value 'abc' in column acc_y at line 5" in text

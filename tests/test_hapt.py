@@ -14,7 +14,7 @@ import pytest
 
 from har_utils import config
 from har_utils.data import hapt
-from har_utils.io import HarDataError, sha256_file
+from har_utils.io import HarDataError, HarError, sha256_file
 
 
 class _Boom:
@@ -119,7 +119,7 @@ def test_full_disk_leaves_no_partial_cache(tmp_path: Path, monkeypatch: pytest.M
 
     monkeypatch.setattr(io.os, "replace", full)
     target = config.cache_dir() / "x.npz"
-    with pytest.raises(HarDataError, match="no space") as e:
+    with pytest.raises(HarError, match="no space") as e:
         io.save_npz_atomic(target, a=np.zeros(1000))
     assert "Fix:" in str(e.value)
     assert list(config.cache_dir().iterdir()) == []
@@ -132,7 +132,7 @@ def test_read_only_folder_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
     monkeypatch.setattr(io.tempfile, "mkstemp", ro)
-    with pytest.raises(HarDataError, match="cannot write") as e:
+    with pytest.raises(HarError, match="cannot write") as e:
         io.write_json_atomic(config.results_dir() / "data_summary.json", {"a": 1})
     assert "writable" in str(e.value)
     assert not (config.results_dir() / "data_summary.json").exists()

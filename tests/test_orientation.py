@@ -10,7 +10,8 @@ import pytest
 
 from har_utils import training
 from har_utils.data import Split
-from har_utils.training import GravityFrame, RandomRotation, TrainConfig, WindowStats
+from har_studies.experiments.fitting import EpochScores, StudyConfig, train_run
+from har_studies.input_layers import WINDOW_STATS, GravityFrame, RandomRotation, WindowStats
 
 
 def windows(n: int = 16, seed: int = 0) -> np.ndarray:
@@ -81,7 +82,7 @@ def test_window_statistics_are_the_numpy_ones() -> None:
     want = np.concatenate([X.mean(1), X.std(1), X.min(1), X.max(1),
                            np.abs(np.diff(X, axis=1)).mean(1)], -1)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
-    assert got.shape == (4, len(training.WINDOW_STATS) * 9)
+    assert got.shape == (4, len(WINDOW_STATS) * 9)
 
 
 def test_bad_settings_are_refused() -> None:
@@ -89,7 +90,7 @@ def test_bad_settings_are_refused() -> None:
                        ({"ema": 1.0}, "ema"), ({"max_angle": -1}, "max_angle"),
                        ({"augment": "rotation+twist"}, "augment")):
         with pytest.raises(ValueError, match=match):
-            TrainConfig(model="tiny_cnn", **bad)
+            StudyConfig(model="tiny_cnn", **bad)
 
 
 def test_every_setting_builds_trains_saves_and_loads(tmp_path) -> None:
@@ -97,10 +98,10 @@ def test_every_setting_builds_trains_saves_and_loads(tmp_path) -> None:
     X = windows(64)
     y = rng.integers(1, 7, 64)
     fit = Split(X, y, np.ones(64, int))
-    cfg = TrainConfig(model="tiny_cnn", epochs=2, batch_size=16, patience=0, augment="rotation+noise",
+    cfg = StudyConfig(model="tiny_cnn", epochs=2, batch_size=16, patience=0, augment="rotation+noise",
                       max_angle=45.0, frame="gravity", standardize=True, window_stats=True,
                       lr_schedule="cosine", ema=0.9)
-    res = training.train(cfg, fit, None, out=lambda s: None)
+    res = train_run(cfg, fit, None, out=lambda s: None)
     names = [layer.name for layer in res.model.layers]
     assert names[:4] == ["window", "rotation", "gravity_frame", "standardize"]
     assert {"augment", "window_stats", "stats_standardize", "joined", "output"} <= set(names)
@@ -122,10 +123,10 @@ def test_with_the_weight_average_every_epoch_is_scored_on_the_average() -> None:
     rng = np.random.default_rng(1)
     X, y = windows(96, seed=1), rng.integers(1, 7, 96)
     fit, val = Split(X[:64], y[:64], np.ones(64, int)), Split(X[64:], y[64:], np.full(32, 2))
-    scores = training.EpochScores(val)
-    cfg = TrainConfig(model="tiny_cnn", epochs=3, batch_size=16, patience=0, ema=0.5,
+    scores = EpochScores(val)
+    cfg = StudyConfig(model="tiny_cnn", epochs=3, batch_size=16, patience=0, ema=0.5,
                       learning_rate=0.05)
-    res = training.train(cfg, fit, val, out=lambda s: None, callbacks=[scores])
+    res = train_run(cfg, fit, val, out=lambda s: None, callbacks=[scores])
     pred = training.predict_classes(res.model, val.X)
     assert scores.rows[-1]["val_accuracy"] == pytest.approx(np.mean(pred == val.y), abs=1e-6)
     assert scores.rows[-1]["val_macro_f1"] == pytest.approx(

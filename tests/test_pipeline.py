@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from har_studies import pipeline
+from har_studies import constants
 from har_utils import config
-from har_utils.io import HarDataError
+from har_utils.io import HarError
 from har_studies.reporting import blocks, docs
 
 NOTEBOOKS = sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
@@ -25,9 +26,9 @@ def cells(nb: Path) -> list[dict]:
 
 def test_the_six_notebooks_are_the_pipeline() -> None:
     six = ["01_data", "02_eda_tsne", "03_model", "04_training", "05_evaluation", "06_comparison"]
-    assert [p.stem for p in NOTEBOOKS if p.stem not in config.STUDY_NOTEBOOKS] == six
+    assert [p.stem for p in NOTEBOOKS if p.stem not in constants.STUDY_NOTEBOOKS] == six
     assert pipeline.notebook_names() == six
-    assert {p.stem for p in NOTEBOOKS} - set(six) == set(config.STUDY_NOTEBOOKS)
+    assert {p.stem for p in NOTEBOOKS} - set(six) == set(constants.STUDY_NOTEBOOKS)
 
 
 def test_study_notebooks_have_their_own_profiles() -> None:
@@ -44,7 +45,7 @@ def test_study_notebooks_have_their_own_profiles() -> None:
     assert len(ablations.STUDIES[smoke["STUDY"]].points) == 2
     assert pipeline.output_dirs("ablations")["results"] == config.PROJECT_ROOT / "results"
     assert pipeline.output_dirs("ablations_smoke")["results"].is_relative_to(config.BUILD_DIR)
-    with pytest.raises(HarDataError, match="not a study notebook"):
+    with pytest.raises(HarError, match="not a study notebook"):
         pipeline.run_study("01_data", "smoke")
     declared = pipeline.declared_parameters("08_deployment")
     for name, value in pipeline.notebook_params("deploy", "08_deployment").items():
@@ -86,7 +87,7 @@ def test_notebook_defaults_are_the_paper_profile() -> None:
 
 def test_a_profile_typo_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pipeline, "load_profile", lambda _p: {"01_data": {"SEEED": 1}})
-    with pytest.raises(HarDataError, match=r"01_data has no parameter SEEED"):
+    with pytest.raises(HarError, match=r"01_data has no parameter SEEED"):
         pipeline.notebook_params("x", "01_data")
 
 
@@ -101,7 +102,7 @@ def test_smoke_differs_from_paper_only_where_it_should() -> None:
 
 
 def test_unknown_profile_is_a_clear_error() -> None:
-    with pytest.raises(HarDataError, match="no such profile"):
+    with pytest.raises(HarError, match="no such profile"):
         pipeline.load_profile("nope")
 
 
@@ -259,15 +260,15 @@ def test_benchmarks_block_renders_what_the_benchmarks_wrote(tmp_path: Path) -> N
 
 def test_a_full_study_run_is_published_cleaned_with_its_code_unchanged(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    name, profile = config.STUDY_NOTEBOOKS[0], config.STUDY_PROFILES[0]
+    name, profile = constants.STUDY_NOTEBOOKS[0], constants.STUDY_PROFILES[0]
     src = config.NOTEBOOKS_DIR / f"{name}.ipynb"
     monkeypatch.setattr(config, "BUILD_DIR", tmp_path / "build")
     monkeypatch.setattr(config, "NOTEBOOKS_DIR", tmp_path / "notebooks")
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "notebooks" / src.name).write_text(src.read_text())
-    with pytest.raises(HarDataError, match="run the study first"):
+    with pytest.raises(HarError, match="run the study first"):
         pipeline.publish_study(name, profile)
-    with pytest.raises(HarDataError, match="not a full study run"):
+    with pytest.raises(HarError, match="not a full study run"):
         pipeline.publish_study(name, "ablations_smoke")
     nb = json.loads(src.read_text())
     injected = {"cell_type": "code", "execution_count": 3, "metadata": {
@@ -291,7 +292,7 @@ def test_a_full_study_run_is_published_cleaned_with_its_code_unchanged(
     # a run of other code is refused
     nb["cells"][-1]["source"] = ["print('changed')\n"]
     out.write_text(json.dumps(nb))
-    with pytest.raises(HarDataError, match="other code"):
+    with pytest.raises(HarError, match="other code"):
         pipeline.publish_study(name, profile)
 
 
@@ -347,7 +348,7 @@ def test_commands_block_shows_fresh_clone_times_of_commands_that_succeeded(tmp_p
 
 def test_the_makefile_leaves_out_the_study_notebooks_config_names() -> None:
     """`make reproduce` runs the notebooks the Makefile does not list as studies: the same list
-    as ``config.STUDY_NOTEBOOKS`` (a study notebook left out there breaks `make reproduce`)."""
+    as ``constants.STUDY_NOTEBOOKS`` (a study notebook left out there breaks `make reproduce`)."""
     text = (config.PROJECT_ROOT / "Makefile").read_text()
     [line] = [x for x in text.splitlines() if x.startswith("STUDY_NOTEBOOKS :=")]
-    assert tuple(line.split(":=", 1)[1].split()) == config.STUDY_NOTEBOOKS
+    assert tuple(line.split(":=", 1)[1].split()) == constants.STUDY_NOTEBOOKS

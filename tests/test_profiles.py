@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from har_studies import pipeline
+from har_studies import constants
 from har_utils import config
-from har_utils.io import HarDataError
+from har_utils.io import HarError
 
 
 def write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: object) -> Path:
@@ -39,7 +40,7 @@ def test_a_bad_value_names_file_notebook_parameter_value_and_what_is_allowed(
         value: object, allowed: str) -> None:
     path = write(tmp_path, monkeypatch, {section: {name: value}})
     notebook = section if section != "common" else "01_data"
-    with pytest.raises(HarDataError) as err:
+    with pytest.raises(HarError) as err:
         pipeline.notebook_params("bad", notebook)
     text = str(err.value)
     assert err.value.path == path and str(path) in text
@@ -66,7 +67,7 @@ def test_a_good_value_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_an_unknown_or_malformed_entry_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                               profile: object, problem: str) -> None:
     path = write(tmp_path, monkeypatch, profile)
-    with pytest.raises(HarDataError) as err:
+    with pytest.raises(HarError) as err:
         pipeline.notebook_params("bad", "04_training")
     assert str(path) in str(err.value) and problem in str(err.value), str(err.value)
     assert "Fix: " in str(err.value)
@@ -77,7 +78,7 @@ def test_every_parameter_of_every_notebook_has_a_rule_or_a_type_only() -> None:
     (a renamed parameter would leave its rule behind)."""
     from har_studies import profiles
 
-    notebooks = pipeline.notebook_names() + list(config.STUDY_NOTEBOOKS)
+    notebooks = pipeline.notebook_names() + list(constants.STUDY_NOTEBOOKS)
     declared = set().union(*(pipeline.declared_parameters(n) for n in notebooks))
     assert set(profiles.RULES) <= declared, set(profiles.RULES) - declared
     for path in sorted(config.PARAMS_DIR.glob("*.yml")):

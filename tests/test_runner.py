@@ -12,7 +12,7 @@ import pytest
 
 from har_utils import config, training
 from har_utils.data import HarDataset
-from har_utils.io import HarDataError
+from har_utils.io import HarError
 from har_studies.experiments import runner
 from har_studies.experiments.runner import Run
 from synthetic_uci import synthetic_dataset
@@ -112,16 +112,18 @@ def test_a_damaged_result_is_trained_again(ds: HarDataset, tmp_path: Path) -> No
 
 def _interrupt_after(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
     """Make the next training raise after its ``n``-th epoch, as if the machine went away."""
-    calls = {"n": 0}
-    original = training.EpochLog.on_epoch_end
+    from har_studies.experiments.fitting import EpochScores
 
-    def crash_once(self: training.EpochLog, epoch: int, logs: dict | None = None) -> None:
-        original(self, epoch, logs)
+    calls = {"n": 0}
+    original = EpochScores.on_epoch_end
+
+    def crash_once(self: EpochScores, epoch: int, logs: dict | None = None) -> None:
+        original(self, epoch, logs)  # its scores written, the backup not yet
         calls["n"] += 1
         if calls["n"] == n:
             raise RuntimeError("killed")
 
-    monkeypatch.setattr(training.EpochLog, "on_epoch_end", crash_once)
+    monkeypatch.setattr(EpochScores, "on_epoch_end", crash_once)
 
 
 def _whole_then_cut(run: Run, ds: HarDataset, tmp_path: Path,
@@ -424,7 +426,7 @@ def test_rekey_brings_an_old_key_run_to_the_one_key(ds: HarDataset, tmp_path: Pa
     old_path.write_text(json.dumps(old))  # brought in a second time: the copy goes
     assert rekey.main() == 0 and not old_path.exists() and path.exists()
     old_path.write_text(json.dumps(old | {"history": {}}))  # another result under that key
-    with pytest.raises(HarDataError, match="other content"):
+    with pytest.raises(HarError, match="other content"):
         rekey.main()
 
 

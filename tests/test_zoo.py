@@ -211,8 +211,8 @@ def test_summary_counts_only_runs_of_the_current_data(ds: HarDataset, short: Non
     assert doc["n_runs"] == 1 and doc["stale_runs_left_out"] == []
     assert doc["train_seconds_total"] > 0 and doc["wall_seconds_total"] >= doc["train_seconds_total"]
     # `har zoo summary` keeps the rows whose runs it cannot find (other data, another backend)
-    from har_utils.io import HarDataError
-    with pytest.raises(HarDataError, match="1 of its zoo rows .*: tiny_cnn/subjects"):
+    from har_utils.io import HarError
+    with pytest.raises(HarError, match="1 of its zoo rows .*: tiny_cnn/subjects"):
         zoo.write_summary(other, ["tiny_cnn"], keep_rows=True)
     assert json.loads(path.read_text()) == doc
     assert zoo.write_summary(ds, ["tiny_cnn"], keep_rows=True) == path
@@ -268,7 +268,8 @@ def test_the_zoo_summary_takes_protocol_cvs_rows_from_its_summary(
     assert zoo.refresh_cv_rows() is None  # no zoo summary: nothing to do
     old = {"model": "cnn", "protocol": "cv", "accuracy_mean": 0.5}
     mine = {"model": "cnn", "protocol": "subjects", "accuracy_mean": 0.9}
-    (tmp_path / "summary.json").write_text(json.dumps({"rows": [old, mine], "n_runs": 3}))
+    (tmp_path / "zoo").mkdir()
+    (tmp_path / "zoo" / "summary.json").write_text(json.dumps({"rows": [old, mine], "n_runs": 3}))
     final = {"n_seeds": 1, "seeds": [0], "epochs": 7, "accuracy_per_seed": [0.93],
              "accuracy_mean": 0.93, "accuracy_std": 0.0, "macro_f1_mean": 0.92,
              "ci95_subject_bootstrap": [0.9, 0.95], "per_subject_accuracy_mean": {"2": 0.93},
@@ -278,6 +279,6 @@ def test_the_zoo_summary_takes_protocol_cvs_rows_from_its_summary(
         "final": final, "plan": {"final_seeds": 1, "folds": 7, "budget": 100},
         "choice": {"epochs": 7}}}}))
     zoo.refresh_cv_rows()
-    doc = json.loads((tmp_path / "summary.json").read_text())
+    doc = json.loads((tmp_path / "zoo" / "summary.json").read_text())
     assert [(r["protocol"], r["accuracy_mean"]) for r in doc["rows"]] == [("cv", 0.93), ("subjects", 0.9)]
     assert doc["n_runs"] == 3

@@ -44,6 +44,8 @@ import pandas as pd
 
 from har_utils import config
 
+from .. import constants
+
 #: The issue's deployment targets for the paper's model.
 TARGETS: dict[str, float] = {"dynamic_b1_ms_per_window": 0.15, "quantisation_loss_points": 0.5,
                              "day_seconds": 15.0}
@@ -72,15 +74,15 @@ class BenchSettings:
 
     def model_names(self) -> list[str]:
         """``models``, else every zoo model and, when ``har beyond export`` saved it, the
-        beyond study's chosen configuration (``config.BEYOND_MODEL``)."""
-        from har_utils.models import zoo_names
+        beyond study's chosen configuration (``constants.BEYOND_MODEL``)."""
+        from ..zoo_models import zoo_names
         if self.models:
             return list(self.models)
         if self.synthetic:
             return ["tiny_cnn"]
         folder = self.model_dir or config.results_dir() / "models"
-        saved = any((folder / f"{config.BEYOND_MODEL}{x}").is_file() for x in (".keras", ".joblib"))
-        return zoo_names() + ([config.BEYOND_MODEL] if saved else [])
+        saved = any((folder / f"{constants.BEYOND_MODEL}{x}").is_file() for x in (".keras", ".joblib"))
+        return zoo_names() + ([constants.BEYOND_MODEL] if saved else [])
 
 
 # --- data and models -----------------------------------------------------------------------
@@ -114,6 +116,8 @@ def get_model(name: str, s: BenchSettings, d: dict[str, Any]) -> tuple[Any, dict
     an untrained build) and a description of where it came from."""
     from har_utils import training
     from har_utils.models import build_model
+
+    from .. import input_layers, zoo_models  # noqa: F401  (the studies' models and layers)
     if s.synthetic:
         from har_utils.data import Split
         cfg = training.TrainConfig(model=name, epochs=5, batch_size=32, seed=0, patience=0)
@@ -190,7 +194,6 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
                 log: Callable[[str], Any] = print) -> tuple[dict[str, Any], Any]:
     """Everything measured for one model (a JSON-ready dict) and the model itself."""
     from . import export, flops, runtime
-    from har_utils.models import count_params
 
     t_start = time.perf_counter()
     clock = Stopwatch()
@@ -199,7 +202,7 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
         return bench_sklearn(name, sklearn_file, s, d, clock, t_start), None
     model, origin = get_model(name, s, d)
     clock.lap("load or build the model")
-    row: dict[str, Any] = {"model": name, **origin, "parameters": count_params(model)}
+    row: dict[str, Any] = {"model": name, **origin, "parameters": model.count_params()}
     row.setdefault("keras_file_bytes", keras_file_size(model))
     row["flops"] = flops.flops_per_window(model)
     try:

@@ -42,7 +42,7 @@ import numpy as np
 import tensorflow as tf
 
 from har_utils import config
-from har_utils.io import HarDataError, atomic_write
+from har_utils.io import HarError, atomic_write
 
 QUANTIZATIONS: tuple[str, ...] = ("float32", "dynamic", "int8")
 #: Windows fed to the int8 calibrator at most (random subset of ``representative_data``).
@@ -194,7 +194,7 @@ def export_tflite(model: keras.Model, path: str | os.PathLike[str], *, batch_siz
     known to crash) converts in a child process, so a crash of the converter is reported. A
     failure of any kind comes back as ``ok=False`` with ``error``; only bad arguments (unknown
     quantisation, batch size < 1, calibration windows of the wrong shape) raise ``ValueError``,
-    and an unwritable output folder raises :class:`HarDataError`.
+    and an unwritable output folder raises :class:`HarError`.
     """
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"unknown quantization {quantization!r}; use one of {QUANTIZATIONS}")
@@ -231,7 +231,7 @@ def export_tflite(model: keras.Model, path: str | os.PathLike[str], *, batch_siz
             with atomic_write(path, "wb") as f:
                 f.write(flat)
             result.ok = True
-        except HarDataError:
+        except HarError:
             raise  # an unwritable output folder: the caller must fix it, not read a record
         except Exception as exc:  # the converter raises many types (ConverterError, ...)
             result.error = _short_error(exc)
@@ -290,7 +290,9 @@ def _crash_reason(rc: int, stderr: str, quantization: str, unrolled: bool) -> st
 def _export_worker(job_json: str) -> int:
     """Child side of :func:`_export_in_child`: convert, write the file, write the outcome."""
     job = json.loads(job_json)
-    from har_utils.training import load_model  # registers the project's custom layers
+    from har_utils.training import load_model
+
+    from .. import input_layers  # noqa: F401  (layers a saved study model may hold)
     model = load_model(job["model"])
     rep = np.load(job["representative_data"]) if job["representative_data"] else None
     res = export_tflite(model, job["path"], batch_size=job["batch_size"],

@@ -274,6 +274,8 @@ def load_classifier(path: str | os.PathLike[str]) -> Classifier:
         predict: Classifier = runner.predict
     else:
         from har_utils.training import load_model
+
+        from .. import input_layers  # noqa: F401  (layers a saved study model may hold)
         model = load_model(path)
         shape = tuple(model.input_shape[1:])
         predict = lambda X: np.asarray(model.predict(X, batch_size=256, verbose=0))  # noqa: E731

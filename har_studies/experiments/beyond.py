@@ -47,6 +47,7 @@ from har_utils.data import HarDataset
 from har_utils.io import write_json_atomic
 
 from . import compare, cv
+from .. import constants
 from .runner import CLASSICAL, Run, checksum, execute, load, pairs, run_one, run_seconds
 
 STUDY = "beyond"
@@ -570,7 +571,7 @@ def write_summary(ds: HarDataset, p: Plan = Plan()) -> dict[str, Any]:
 # --- the chosen model, for the deployment benchmark and `har predict` -----------------------
 
 #: The file name (without ``.keras``) of the chosen configuration's model under results/models/.
-MODEL_NAME = config.BEYOND_MODEL
+MODEL_NAME = constants.BEYOND_MODEL
 
 
 def model_path(classical: bool = False) -> Path:
@@ -599,20 +600,20 @@ def export(ds: HarDataset, p: Plan = Plan(), *, ship_data: bool = False, log: An
     import multiprocessing
     import tempfile
 
-    from har_utils.io import HarDataError
+    from har_utils.io import HarError
 
     path = choice_path()
     doc = json.loads(path.read_text()) if path.exists() else {}
     ch = doc.get("chosen")
     if ch is None:
-        raise HarDataError(path, "no configuration chosen yet",
+        raise HarError(path, "no configuration chosen yet",
                            "run the selection stage first (make beyond)")
     classical = ch["model"] in CLASSICAL
     k = 1 if classical else int(ch["ensemble_seeds"])
     runs = finals_of(doc, p)[ch["name"]][:k]
     stored = [load(r, ds) for r in runs]
     if any(r is None for r in stored):
-        raise HarDataError(path, f"the final runs of {ch['name']} are not all stored",
+        raise HarError(path, f"the final runs of {ch['name']} are not all stored",
                            "run the final stage first (make beyond-final)")
     expected = checksum(ds)
     if classical:
@@ -633,7 +634,7 @@ def export(ds: HarDataset, p: Plan = Plan(), *, ship_data: bool = False, log: An
                             "same_test_predictions": same,
                             "same_losses": again["history"]["loss"] == st["history"]["loss"]})
             if not same:
-                raise HarDataError(None, f"{r.label} trained again predicts other test labels "
+                raise HarError(None, f"{r.label} trained again predicts other test labels "
                                    "than its stored final run (the saved model would not be the "
                                    "one reported)", "train on the machine and thread count the "
                                    "final runs recorded, or run the final stage again (--force)")
@@ -676,7 +677,7 @@ def _export_classical(ds: HarDataset, doc: dict[str, Any], run: Run, stored: dic
     test labels, and the saved file, given the raw test windows, predicts them too."""
     import joblib
 
-    from har_utils.io import HarDataError
+    from har_utils.io import HarError
     from har_utils.training import ACTIVITY_IDS
 
     saved = model_path(classical=True)
@@ -687,7 +688,7 @@ def _export_classical(ds: HarDataset, doc: dict[str, Any], run: Run, stored: dic
     same = again["y_pred"] == stored["y_pred"] and y.tolist() == stored["y_pred"]
     if not same:
         saved.unlink(missing_ok=True)
-        raise HarDataError(None, f"{run.label} fitted again predicts other test labels than its "
+        raise HarError(None, f"{run.label} fitted again predicts other test labels than its "
                            "stored final run", "run the final stage again (--force)")
     assert list(clf.classes_) == list(ACTIVITY_IDS)
     member = {"name": run.label, "seed": run.seed, "key": stored["key"],
@@ -701,6 +702,7 @@ def joined_model(paths: Sequence[Path]) -> Any:
 
     from har_utils.training import load_model
 
+    from .. import input_layers  # noqa: F401  (layers the members may hold)
     models = [load_model(p) for p in paths]
     if len(models) == 1:
         return models[0]

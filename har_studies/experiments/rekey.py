@@ -1,6 +1,6 @@
 """The run store's migration: when a run's description gains a field, re-key the stored runs.
 
-Every field of a run's description (``Run.config()``, ``TrainConfig.as_dict()``) is in its
+Every field of a run's description (``Run.config()``, ``StudyConfig.as_dict()``) is in its
 key, so a new field (at a default that trains as before) changes every key. This rewrites each
 stored run whose file name is not its key under the current code: its ``config`` and ``run`` in
 full, ``key`` and file name the new key, and the ablation study's index (:func:`sync_index`).
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from har_utils import config
-from har_utils.io import HarDataError, write_json_atomic
+from har_utils.io import HarError, write_json_atomic
 
 from .ablations.studies import index_path
 from .runner import CLASSICAL, Run, runs_dir
@@ -80,20 +80,20 @@ def rekey_file(path: Path) -> tuple[str, str] | None:
         return None
     old = result["key"]
     if path.stem != old or _old_key(result["config"], checksum) != old:
-        raise HarDataError(path, "its name, its key and its config disagree", LEAVE)
+        raise HarError(path, "its name, its key and its config disagree", LEAVE)
     cfg = run.config()
     if "train_config" in result["config"]:
         before = _json(result["config"]["train_config"])
         after = _json(cfg["train_config"])
         if any(after.get(k) != v for k, v in before.items()):
-            raise HarDataError(path, f"the rebuilt run resolves to other training settings "
+            raise HarError(path, f"the rebuilt run resolves to other training settings "
                                f"({before} -> {after})", LEAVE)
     result.update(key=new, config=cfg, run={**run.as_dict(), "study": result["run"].get("study", ""),
                                             "name": result["run"].get("name", "")})
     target = path.with_name(f"{new}.json")
     if target.exists():  # brought in before (a second copy of the same file): drop this one
         if json.loads(target.read_text()) != _json(result):
-            raise HarDataError(target, f"exists already, with other content than "
+            raise HarError(target, f"exists already, with other content than "
                                f"{config.shown(path)} re-keyed", LEAVE)
         path.unlink()
         return old, new

@@ -15,7 +15,7 @@ or a Dask cluster when given a scheduler address (``joblib``'s ``dask`` backend)
 several machines runs a study there with no code change. Each worker sets its backend
 (``Run.backend``, JAX by default) and its threads before the backend starts in it; workers
 return results and only the calling process writes files. Keras runs resume per epoch
-(``training.train(backup_dir=...)`` under ``build/runs_backup/<key>``), since one slow fold
+(``fitting.train_run(backup_dir=...)`` under ``build/runs_backup/<key>``), since one slow fold
 takes hours, and a resumed run stores the numbers of the same run uninterrupted. Each run is
 claimed before it trains (``results/runs/<key>.lock``, made atomically), so several runners,
 local or on Dask, can share one store and each run trains once. The runner never commits:
@@ -42,10 +42,11 @@ import numpy as np
 from har_utils import backend as backend_module
 from har_utils import config, data, evaluation
 from har_utils.data import HarDataset, Split
-from har_utils.io import HarDataError, write_json_atomic
+from har_utils.io import HarError, write_json_atomic
+
+from har_utils.threads import configure_threads, current_threads
 
 from ..folders import check_writable
-from har_utils.threads import configure_threads, current_threads
 
 #: Models without epochs, fit once on the window features (``data.features``), each
 #: standardised first: what it is (stored in the run's config) and its hyper-parameters'
@@ -112,7 +113,7 @@ class Run:
     test: bool = True
     #: Hyper-parameters of the model (the rest at its builder's defaults).
     model_kwargs: Pairs = ()
-    #: ``TrainConfig`` settings (the rest at the model's own training defaults); ``max_epochs``
+    #: ``StudyConfig`` settings (the rest at the model's own training defaults); ``max_epochs``
     #: replaces the model's own cap on ``epochs``.
     train: Pairs = ()
     #: Input channels (names from ``config.CHANNELS``); empty: all nine.
@@ -164,9 +165,11 @@ class Run:
         return engine(self.model, self.backend)
 
     def train_config(self) -> Any:
-        """The resolved :class:`har_utils.training.TrainConfig` (Keras models)."""
+        """The resolved :class:`~.fitting.StudyConfig` (Keras models)."""
         from har_utils.models import describe, train_defaults
-        from har_utils.training import TrainConfig
+
+        from .. import zoo_models  # noqa: F401  (registers the zoo's models, in workers too)
+        from .fitting import StudyConfig
 
         td = train_defaults(self.model)
         defaults = describe(self.model)
@@ -180,7 +183,7 @@ class Run:
         settings = dict(self.train)
         # the model's own cap on epochs (its paper's budget), unless the run sets another
         cap = int(settings.pop("max_epochs", td.get("max_epochs", self.epochs)))
-        return TrainConfig(model=self.model, model_kwargs={**defaults, **dict(self.model_kwargs)},
+        return StudyConfig(model=self.model, model_kwargs={**defaults, **dict(self.model_kwargs)},
                            epochs=min(self.epochs, cap), patience=self.patience, seed=self.seed,
                            **{**base, **settings})
 
@@ -331,7 +334,8 @@ def _keras_body(run: Run, ds: HarDataset, backup: Path | None, log: Callable[[st
     import keras
 
     from har_utils import training
-    from har_utils.models import count_params
+
+    from . import fitting
 
     sub = data.select_channels(ds, run.channels) if run.channels else ds
     fit = _subset(sub.train, run.fit_subjects)
@@ -342,17 +346,17 @@ def _keras_body(run: Run, ds: HarDataset, backup: Path | None, log: Callable[[st
     if backup is not None:
         resumed = resume_point(backup, log)
         backup.mkdir(parents=True, exist_ok=True)
-    scores = training.EpochScores(val, None if backup is None else backup / "epochs.json")
+    scores = fitting.EpochScores(val, None if backup is None else backup / "epochs.json")
     # the watch first: an orphaned worker stops before the other callbacks write a backup
     watch = [parent_watch(runner_pid)] if runner_pid is not None else []
-    res = training.train(cfg, fit, val, out=log, callbacks=[*watch, scores], backup_dir=backup)
+    res = fitting.train_run(cfg, fit, val, out=log, callbacks=[*watch, scores], backup_dir=backup)
     rows, history = scores.rows, scores.history
     body: dict[str, Any] = {
         "train_config": cfg.as_dict(), "input_shape": list(fit.X.shape[1:]),
         "epochs_run": len(rows), "best_epoch": res.best_epoch if run.patience else len(rows),
         "resumed_at_epoch": resumed, "train_seconds": res.seconds,
         "seconds_per_epoch": res.seconds / max(1, len(rows) - resumed),
-        "parameters": count_params(res.model), "history": history,
+        "parameters": res.model.count_params(), "history": history,
         **backend_module.describe()}
     if run.val_subjects:  # the fold's softmax at the end (seed ensembles scored on folds)
         proba = res.model.predict(np.asarray(val.X, np.float32), batch_size=256, verbose=0)
@@ -583,7 +587,7 @@ def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
     same key train once. Each run is claimed before it trains (:func:`claim`); runs that
     another runner holds are waited for (every ``poll_seconds``) and taken over if their
     runner dies. Results are written here, as each one arrives. A failing run is reported and
-    the rest go on; a :class:`~har_utils.io.HarDataError` at the end names them. The
+    the rest go on; a :class:`~har_utils.io.HarError` at the end names them. The
     store and ``backup_root`` are checked writable before any run trains.
     """
     expected = checksum(ds)
@@ -625,7 +629,7 @@ def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
                 waiting = {k: r for k, r in waiting.items() if not stored(k)}
     log(f"[runner] finished in {time.perf_counter() - t0:.0f} s")
     if failures:
-        raise HarDataError(None, f"{len(failures)} run(s) failed:\n"
+        raise HarError(None, f"{len(failures)} run(s) failed:\n"
                            + "\n".join(failures),
                            "fix the cause shown for each; every other run is stored, so the same "
                            "command again trains only the failed ones")
@@ -656,7 +660,7 @@ def _train(todo: dict[str, Run], mine: set[str], *, payload: HarDataset | str, e
         try:
             client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
         except (OSError, TimeoutError) as exc:
-            raise HarDataError(None, f"no Dask scheduler answers at {scheduler} within "
+            raise HarError(None, f"no Dask scheduler answers at {scheduler} within "
                                f"{SCHEDULER_TIMEOUT} ({type(exc).__name__})", SCHEDULER_FIX) from None
         backend: dict[str, Any] = {"backend": "dask", "n_jobs": -1}
     else:

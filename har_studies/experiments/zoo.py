@@ -25,7 +25,7 @@ Every zoo run is a :class:`~har_studies.experiments.runner.Run` named
 ``results/runs/<key>.json``, one store for every study, so a zoo run whose configuration
 another study already ran is read, not trained again (and the stored file may carry that
 study's name). ``har zoo run ...`` executes what is missing (``--workers``, ``--scheduler``);
-``har zoo summary`` writes ``results/summary.json``. The cost table
+``har zoo summary`` writes ``results/zoo/summary.json``. The cost table
 ``results/zoo/cost_table.json`` is not a zoo run: ``benchmarks/bench_epoch_cost.py`` measures
 it (``make zoo-cost``).
 """
@@ -39,14 +39,22 @@ from typing import Any
 
 import numpy as np
 
-from har_utils import config, data, evaluation, models
+from har_utils import config, data, evaluation
 from har_utils.data import HarDataset
-from har_utils.io import HarDataError, write_json_atomic
+from har_utils.io import HarError, write_json_atomic
 
+from ..zoo_models import zoo_names
 from . import compare, runner
 from .runner import Run
 
 STUDY = "zoo"
+
+
+def summary_path() -> Path:
+    """``results/zoo/summary.json`` (follows ``HAR_RESULTS_DIR``)."""
+    return config.results_dir() / STUDY / "summary.json"
+
+
 PROTOCOLS = ("subjects", "retrain_all", "paper")
 #: The two readings of the ``paper`` runs in the summary (their rows' ``protocol``), in order.
 READINGS = {"fixed_budget": "the paper's fixed budget (100 epochs) on all 21 training subjects, "
@@ -72,9 +80,9 @@ PAPER_PROTOCOL_SEEDS = 3
 #: retrained run shows the effect of retraining, the ``subjects`` rows carry the seed spread.
 RETRAIN_SEEDS = {"deepconvlstm": 1, "isplinception": 1}
 CLASSICAL = runner.CLASSICAL
-#: The zoo's models, the one list: the registry's zoo models (``models.zoo_names``) and the
+#: The zoo's models, the one list: the registry's zoo models (``zoo_models.zoo_names``) and the
 #: classical baseline (the runner's other estimators belong to other studies).
-ZOO: tuple[str, ...] = (*models.zoo_names(), "logreg_features")
+ZOO: tuple[str, ...] = (*zoo_names(), "logreg_features")
 #: The zoo runs trained with one TensorFlow thread (``TF_NUM_INTRAOP_THREADS=1`` in their files).
 #: Every other zoo run was trained before the zoo set a thread count, with TensorFlow's default
 #: (``Run.threads = 0``: one per core of the 2-core machine). Their numbers depend on it: the
@@ -225,7 +233,7 @@ def committed_results(model: str, protocol: str = "subjects", root: Path | None 
     (``root``: default ``results/`` of the project, whatever the profile), on the data its
     ``summary.json`` describes; [] where the zoo has not run. Needs no dataset."""
     root = config.PROJECT_ROOT / "results" if root is None else Path(root)
-    summary = root / "summary.json"
+    summary = root / STUDY / "summary.json"
     if not summary.exists():
         return []
     checksum = json.loads(summary.read_text())["data"]["checksum_sha256"]
@@ -355,10 +363,10 @@ def cv_rows(path: Path | None = None) -> list[Result]:
 
 
 def refresh_cv_rows(path: Path | None = None) -> Path | None:
-    """Replace the protocol-cv rows of the zoo summary (``results/summary.json``) by the final
+    """Replace the protocol-cv rows of the zoo summary (``results/zoo/summary.json``) by the final
     rows of ``results/cv/summary.json`` (:func:`cv_rows`); the zoo's own rows stay as they are.
     Its path, or None when there is no zoo summary."""
-    path = config.results_dir() / "summary.json" if path is None else path
+    path = summary_path() if path is None else path
     if not path.exists():
         return None
     doc = json.loads(path.read_text())
@@ -408,25 +416,25 @@ def dropped_rows(rows: Sequence[Mapping[str, Any]], path: Path) -> list[str]:
 
 
 def write_summary(ds: HarDataset, models: Sequence[str] = ZOO, keep_rows: bool = False) -> Path:
-    """``results/summary.json``: the summary table, paired tests and the cost table if measured.
+    """``results/zoo/summary.json``: the summary table, paired tests and the cost table if measured.
 
     Only the planned runs of ``models`` on ``ds`` count (their keys hold its checksum); zoo
     runs stored for other data are named in ``stale_runs_left_out``. ``keep_rows``: refuse
-    (:class:`HarDataError`, the file left as it was) rather than drop a row of the summary
+    (:class:`HarError`, the file left as it was) rather than drop a row of the summary
     already there whose runs are not stored for the current code and data."""
     runs = load_runs(ds, models)
     rows = cv_rows() + summarize(runs, ds.test.y, ds.test.subject)
-    path = config.results_dir() / "summary.json"
+    path = summary_path()
     lost = dropped_rows(rows, path) if keep_rows else []
     if lost:
-        raise HarDataError(
+        raise HarError(
             path, f"{len(lost)} of its zoo rows have no stored runs for the current code and "
             f"data ({data.stamp(ds)['source_label']}): {', '.join(lost)}. Writing it would drop "
             "them, so it was left as it was. (The committed zoo trained on TensorFlow, before "
             "runs moved to JAX; a run on another backend is another run.)",
             "`make zoo` trains the missing runs (hours) and writes the summary; "
             "`har cv summary` refreshes protocol cv's rows alone")
-    cost_path = config.results_dir() / "zoo" / "cost_table.json"
+    cost_path = config.results_dir() / STUDY / "cost_table.json"
     doc = {"data": data.stamp(ds), "protocols": {"subjects": f"early stopping on validation "
                                                   f"subjects, patience {PATIENCE}",
                                                   "retrain_all": "all 21 training subjects, epochs "

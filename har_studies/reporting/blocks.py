@@ -18,6 +18,8 @@ from typing import Any
 from har_utils import config
 from har_utils.paper import NOT_RERUN, TABLE2_ROWS
 
+from .. import constants
+
 from .report import markdown_table, read_result
 
 #: The paper's figure or table each notebook regenerates (the notebook index of the README).
@@ -44,11 +46,11 @@ def pd_frame(rows: list[dict[str, Any]]) -> Any:
 
 def study_targets() -> dict[str, str]:
     """The make target of each study notebook (``07_ablations`` -> ``make ablations``)."""
-    return {nb: f"make {p}" for nb, p in zip(config.STUDY_NOTEBOOKS, config.STUDY_PROFILES)}
+    return {nb: f"make {p}" for nb, p in zip(constants.STUDY_NOTEBOOKS, constants.STUDY_PROFILES)}
 
 
 def _reproduce_notebooks(manifest: dict[str, Any]) -> list[str]:
-    return [n for n in manifest["notebooks"] if n not in config.STUDY_NOTEBOOKS]
+    return [n for n in manifest["notebooks"] if n not in constants.STUDY_NOTEBOOKS]
 
 
 def study_time(nb: str, notebooks: dict[str, Any], results: Path) -> str:
@@ -192,7 +194,7 @@ def results_block(results: Path, model: str = "cnn_lstm_paper") -> str:
     rows.append({"the paper's claim": "average precision/recall/F1 (III.B, Table I)",
                  "the paper": f"{avg} %", "this companion": f"{ours} % (macro, test subjects)",
                  "audit": _verdicts(au, "f", "c", "d", "g")})
-    zoo = read_result("summary.json", results) or {"rows": []}
+    zoo = read_result("zoo/summary.json", results) or {"rows": []}
     by_rid = {rid: m for m, (_, rid) in TABLE2_ROWS.items() if m != model}
     not_rerun = {rid: reason for rid, reason in NOT_RERUN.values()}
     for _, r in comparison_rows().iterrows():

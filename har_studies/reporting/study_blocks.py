@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from har_utils import config
+
+from .. import constants
 from har_utils.study_results import (beyond_candidates_table, beyond_test_table, cost_table,
                                     cv_table, inflation_table, subject_comparison_table)
 
@@ -20,8 +22,8 @@ from .report import epoch_rule_table, markdown_table, read_result, zoo_table
 
 
 def zoo_block(results: Path) -> str:
-    """Markdown: the cost table and the zoo's results table, from results/summary.json."""
-    s = read_result("summary.json", results)
+    """Markdown: the cost table and the zoo's results table, from results/zoo/summary.json."""
+    s = read_result("zoo/summary.json", results)
     if s is None:
         return "_The zoo has not run yet: `make zoo-cost`, then `make zoo`._"
     out = []
@@ -210,7 +212,7 @@ def deploy_block(results: Path) -> str:
             f"windows_per_s_b{big}": f"windows/s (batch {big})",
             "accuracy_%": "test accuracy %", "lost_points": "points lost"}
     # the paper's model, and beside it the beyond study's choice when it was measured
-    trained = [(b.get("targets") or {}).get("model", "cnn_lstm_paper"), config.BEYOND_MODEL]
+    trained = [(b.get("targets") or {}).get("model", "cnn_lstm_paper"), constants.BEYOND_MODEL]
     prim = v[v["model"].isin(trained)]
     out += [markdown_table(prim[list(cols)].rename(columns=cols).round(3)), ""]
     out += [f"`{r['model']}` ({r['kind']}): TFLite {r['tflite_note']}; its "

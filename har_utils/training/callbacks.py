@@ -1,23 +1,14 @@
-"""Keras callbacks of a training run: one printed line per epoch (:class:`EpochLog`), the
-per-epoch scores, resumable (:class:`EpochScores`), each epoch's randomness from (seed, epoch)
-(:class:`EpochSeeds`) and early stopping that survives an interruption
-(:class:`ResumableEarlyStopping`)."""
+"""Keras callbacks of a training run: one printed line per epoch (:class:`EpochLog`) and each
+epoch's randomness from (seed, epoch) (:class:`EpochSeeds`)."""
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
-
-from ..data import Split
-from ..io import atomic_path, write_json_atomic
-from .labels import predict_classes
 
 
 class EpochLog(keras.callbacks.Callback):
@@ -60,49 +51,6 @@ class EpochLog(keras.callbacks.Callback):
         return "  ".join(parts)
 
 
-class EpochScores(keras.callbacks.Callback):
-    """After every epoch: what Keras logged (loss, accuracy, val_loss, val_accuracy) and the
-    macro-F1 on ``val``, one row per epoch in :attr:`rows`. With ``path``, the rows are also
-    written there (atomically) and read back at the start, so a run resumed by
-    ``keras.callbacks.BackupAndRestore`` keeps the epochs before its interruption."""
-
-    def __init__(self, val: Split | None = None, path: str | os.PathLike[str] | None = None):
-        super().__init__()
-        self.val, self.path = val, None if path is None else Path(path)
-        self.rows: list[dict[str, float]] = []
-        if self.path is not None and self.path.exists():
-            self.rows = json.loads(self.path.read_text())
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        from sklearn.metrics import f1_score
-
-        row = {k: float(v) for k, v in (logs or {}).items()}
-        if self.val is not None and len(self.val.y):
-            # with the optimizer's weight average (use_ema), score it, as Keras' validation does
-            swap = keras.callbacks.SwapEMAWeights()
-            swap.set_model(self.model)
-            average = bool(getattr(self.model.optimizer, "use_ema", False))
-            if average:
-                swap.on_test_begin()
-            try:
-                pred = predict_classes(self.model, self.val.X)
-            finally:
-                if average:
-                    swap.on_test_end()
-            row["val_macro_f1"] = float(f1_score(self.val.y, pred, average="macro",
-                                                 labels=np.unique(self.val.y)))
-        del self.rows[epoch:]
-        self.rows.append(row)
-        if self.path is not None:
-            write_json_atomic(self.path, self.rows)
-
-    @property
-    def history(self) -> dict[str, list[float]]:
-        """The rows as columns, like ``keras.callbacks.History.history``."""
-        keys = list(dict.fromkeys(k for r in self.rows for k in r))
-        return {k: [r.get(k) for r in self.rows] for k in keys}
-
-
 class EpochSeeds(keras.callbacks.Callback):
     """Draw every epoch's randomness from (seed, epoch) alone, so a run resumed at epoch ``e``
     shuffles and drops out as the same run uninterrupted does.
@@ -136,78 +84,3 @@ class EpochSeeds(keras.callbacks.Callback):
             state = start.copy()
             state[-1] = (int(start[-1]) + int(epoch) * self.STEP) % 2**32
             var.assign(state)
-
-
-class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
-    """``keras.callbacks.EarlyStopping`` whose state survives an interruption: with ``folder``,
-    every epoch's monitored value is written there, and the best weights whenever they improve
-    (the last two kept). A run resumed at epoch ``R`` (its first ``on_epoch_begin``) rebuilds
-    wait, best and best weights from the first ``R`` values, as if it had never stopped."""
-
-    def __init__(self, folder: str | os.PathLike[str] | None, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.folder = None if folder is None else Path(folder)
-        self.values: list[float | None] = []
-        self._resume_checked = False
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        super().on_train_begin(logs)
-        self.values, self._resume_checked = [], False
-
-    def _state_path(self) -> Path:
-        assert self.folder is not None
-        return self.folder / "state.json"
-
-    def _weights_path(self, epoch: int) -> Path:
-        assert self.folder is not None
-        return self.folder / f"best-{epoch:05d}.npz"
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        if self._resume_checked:
-            return
-        self._resume_checked = True
-        if not epoch or self.folder is None or not self._state_path().exists():
-            return
-        values = json.loads(self._state_path().read_text())["values"][:epoch]
-        if len(values) < epoch:
-            raise RuntimeError(f"{self.folder}: early stopping's state covers {len(values)} "
-                               f"epochs, the backup {epoch}; delete the backup to start over")
-        if self.monitor_op is None:
-            self._set_monitor_op()
-        self.values = []
-        for e, v in enumerate(values):  # replay the decisions of the epochs already run
-            self.values.append(v)
-            if v is None:
-                continue
-            self.wait += 1
-            if self.best_epoch == 0 and self.best is None:
-                self.best_epoch = e
-            if self._is_improvement(v, self.best):
-                self.best, self.best_epoch, self.wait = v, e, 0
-        if self.restore_best_weights:
-            path = self._weights_path(self.best_epoch)
-            if self.best_epoch == epoch - 1:
-                self.best_weights = self.model.get_weights()  # restored by BackupAndRestore
-            elif path.exists():
-                with np.load(path) as z:
-                    self.best_weights = [z[f"w{i}"] for i in range(len(z.files))]
-            else:
-                raise RuntimeError(f"{path} is missing: delete {self.folder.parent} to start "
-                                   "the run over")
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        before = self.best_epoch, self.best
-        super().on_epoch_end(epoch, logs)
-        if self.folder is None:
-            return
-        value = None if logs is None or self.monitor not in logs else float(logs[self.monitor])
-        del self.values[epoch:]
-        self.values.append(value)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        if self.restore_best_weights and (self.best_epoch, self.best) != before:
-            path = self._weights_path(self.best_epoch)
-            with atomic_path(path, suffix=".tmp.npz") as tmp:
-                np.savez(tmp, **{f"w{i}": w for i, w in enumerate(self.best_weights)})
-            for old in sorted(self.folder.glob("best-*.npz"))[:-2]:
-                old.unlink()
-        write_json_atomic(self._state_path(), {"monitor": self.monitor, "values": self.values})

@@ -17,7 +17,6 @@ import keras
 
 from .. import backend
 from ..io import HarDataError, atomic_path, write_json_atomic
-from ..models import count_params
 from ..provenance import package_versions
 from .loop import TrainResult
 
@@ -54,7 +53,7 @@ def save_run(result: TrainResult, directory: str | os.PathLike[str], name: str
         "seconds": round(result.seconds, 3),
         "seconds_per_epoch": round(result.seconds_per_epoch, 3),
         "config": result.config.as_dict(),
-        "n_params": count_params(result.model),
+        "n_params": result.model.count_params(),
         "versions": package_versions(VERSIONED),
         "backend": backend.describe(),
     }

@@ -59,7 +59,7 @@ CHANNEL_SETS: dict[str, tuple[str, ...]] = {
     "body_acc_gyro": tuple(c for c in config.CHANNELS if c.startswith(("body_acc", "body_gyro"))),
     "total_acc": tuple(c for c in config.CHANNELS if c.startswith("total_acc")),
 }
-#: ``TrainConfig`` fields a point may override.
+#: ``StudyConfig`` fields a point may override.
 TRAIN_KEYS: tuple[str, ...] = ("batch_size", "optimizer", "learning_rate", "standardize",
                                "augment", "noise_std", "scale_std", "max_shift")
 
@@ -74,7 +74,7 @@ class Point:
     #: Another registered model instead of the base model (e.g. ``cnn_lstm_sequential``).
     model: str | None = None
     model_kwargs: Pairs = ()
-    #: ``TrainConfig`` overrides (keys from :data:`TRAIN_KEYS`).
+    #: ``StudyConfig`` overrides (keys from :data:`TRAIN_KEYS`).
     train: Pairs = ()
     #: A key of :data:`CHANNEL_SETS`.
     channels: str | None = None
@@ -140,7 +140,7 @@ def model_point(name: str, baseline: bool = False, **kwargs: Any) -> Point:
 
 
 def train_point(name: str, baseline: bool = False, **train: Any) -> Point:
-    """A point that sets ``TrainConfig`` fields."""
+    """A point that sets ``StudyConfig`` fields."""
     return Point(name, train=train, baseline=baseline)
 
 

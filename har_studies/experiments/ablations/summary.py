@@ -19,7 +19,7 @@ import numpy as np
 
 from har_utils import config, data, evaluation
 from har_utils.data import HarDataset
-from har_utils.io import HarDataError, write_json_atomic
+from har_utils.io import HarError, write_json_atomic
 
 from .. import runner
 from ..runner import Run
@@ -151,11 +151,11 @@ def write_summary(ds: HarDataset) -> Path:
     results for the current configuration and data (the others named in
     ``stale_runs_left_out``), the selection, the final rows and the compute (each trained run
     counted once, reuses not). When the index names runs but none of them is stored for the
-    current code and data, a summary already there is kept and :class:`HarDataError` says why
+    current code and data, a summary already there is kept and :class:`HarError` says why
     (it would be replaced by an empty study)."""
     current, stale = indexed_results(ds)
     if stale and not current and summary_path().exists():
-        raise HarDataError(
+        raise HarError(
             summary_path(), f"none of the {len(stale)} runs in {config.shown(core.index_path())} "
             f"is stored for the current code and data ({data.stamp(ds)['source_label']}), so "
             "the summary would describe an empty study; it was left as it was",

@@ -1,5 +1,11 @@
-"""The model's input layers: standardisation (fitted on the fit windows) and training-only
-augmentation, so a saved model needs no extra state to predict."""
+"""Input layers the studies put inside a model (``experiments.fitting.build_for``):
+standardisation fitted on the fit windows, training-only augmentation, random rotations, the
+gravity frame and window statistics, so a saved model needs no extra state to predict.
+
+The layers stay registered under the package name "har_utils", where they were first defined:
+saved models (``results/models/beyond.keras``) name them so. Import this module before loading
+such a model.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from typing import Any
 import keras
 import numpy as np
 
-#: Augmentations ``TrainConfig.augment`` may combine with "+" (written in this order):
+#: Augmentations ``StudyConfig.augment`` may combine with "+" (written in this order):
 #: ``rotation`` is :class:`RandomRotation` (first, on the sensors' axes), the others
 #: :class:`Augment`.
 AUGMENTATIONS: tuple[str, ...] = ("noise", "rotation", "scaling", "shift")
@@ -92,7 +98,7 @@ class Augment(keras.layers.Layer):
 #: Where the three 3-axis sensors sit among the nine channels of ``config.CHANNELS``:
 #: body acceleration, body angular velocity, total acceleration (x, y, z each).
 TRIPLES: tuple[tuple[int, int, int], ...] = ((0, 1, 2), (3, 4, 5), (6, 7, 8))
-#: Input frames ``TrainConfig.frame`` may name.
+#: Input frames ``StudyConfig.frame`` may name.
 FRAMES: tuple[str, ...] = ("sensor", "gravity")
 
 

@@ -1,0 +1,284 @@
+"""The runner's training: the studies' settings on top of :func:`har_utils.training.train`.
+
+:class:`StudyConfig` adds to ``TrainConfig`` what only the studies vary: input
+standardisation, training-only augmentation and random rotations, the gravity frame, window
+statistics, a cosine learning-rate schedule and a moving average of the weights. The input
+layers live *inside* the model (:mod:`har_studies.input_layers`), so a saved model needs no
+extra state to predict. :func:`train_run` makes a run resumable: with ``backup_dir``, every
+thing that decides the next epoch (weights, optimizer state, early stopping's state and best
+weights, the per-epoch scores) is saved after each epoch, and a run interrupted and resumed
+gives the numbers of the same run uninterrupted (on the JAX backend).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from har_utils import training
+from har_utils.data import Split
+from har_utils.io import atomic_path, write_json_atomic
+from har_utils.training import ACTIVITY_IDS, KERAS_OPTIMIZERS, TrainConfig, TrainResult
+
+from ..input_layers import (FRAMES, Augment, GravityFrame, RandomRotation, WindowStats,
+                            parse_augment, standardization_layer)
+
+#: Learning-rate schedules ``StudyConfig.lr_schedule`` may name.
+LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
+#: The smallest variance the window statistics are standardised by (a statistic varying by
+#: less than 0.001 between windows is treated as the constant it is).
+STATS_VARIANCE_FLOOR: float = 1e-6
+
+
+@dataclass(frozen=True)
+class StudyConfig(TrainConfig):
+    """A ``TrainConfig`` with the studies' settings (every field goes into a run's key)."""
+
+    #: Standardise each channel with the fit windows' mean/std (a first layer of the model).
+    standardize: bool = False
+    #: Training-only augmentation: "none" or "+"-joined names from ``AUGMENTATIONS``.
+    augment: str = "none"
+    #: Gaussian noise std (per-channel std units when standardised, else absolute).
+    noise_std: float = 0.01
+    #: Std of the one random amplitude factor per window, drawn from N(1, scale_std).
+    scale_std: float = 0.1
+    #: Circular time shift of each window by a random whole number in [-max_shift, max_shift].
+    max_shift: int = 8
+    #: Largest angle (degrees) of the random rotation of augment "rotation" (180: any).
+    max_angle: float = 30.0
+    #: Input frame: "sensor" (the phone's axes, as recorded) or "gravity" (each window turned
+    #: so its gravity estimate points along +x, plus the three sensors' magnitudes).
+    frame: str = "sensor"
+    #: Join per-channel window statistics (``WindowStats``) with the network's features
+    #: before its output layer (Ignatov 2018's recipe).
+    window_stats: bool = False
+    #: "constant", or "cosine" (from ``learning_rate`` to 0 over ``schedule_epochs``).
+    lr_schedule: str = "constant"
+    #: Epochs the schedule spans (0: the run's ``epochs``). A run shorter than its schedule
+    #: follows the first epochs of it, as a fold run of that length did.
+    schedule_epochs: int = 0
+    #: > 0: keep an exponential moving average of the weights with this momentum per step
+    #: (Keras' ``use_ema``); the per-epoch scores and the final model use the average.
+    ema: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "standardize", bool(self.standardize))
+        object.__setattr__(self, "augment", "+".join(parse_augment(self.augment)) or "none")
+        if not (self.noise_std >= 0 and self.scale_std >= 0 and self.max_shift >= 0):
+            raise ValueError("noise_std, scale_std and max_shift must be >= 0")
+        if not 0 <= self.max_angle <= 180:
+            raise ValueError(f"max_angle must be in [0, 180] degrees, got {self.max_angle}")
+        if self.frame not in FRAMES:
+            raise ValueError(f"unknown frame {self.frame!r}; use one of {FRAMES}")
+        object.__setattr__(self, "window_stats", bool(self.window_stats))
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; use one of "
+                             f"{LR_SCHEDULES}")
+        if self.schedule_epochs < 0:
+            raise ValueError(f"schedule_epochs must be >= 0, got {self.schedule_epochs}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema must be in [0, 1) (0: off), got {self.ema}")
+
+    @property
+    def augmentations(self) -> tuple[str, ...]:
+        """``augment`` as a tuple of names (empty for "none")."""
+        return parse_augment(self.augment)
+
+    def build(self, X: np.ndarray) -> keras.Model:
+        return build_for(self, X)
+
+    def keras_optimizer(self, n_windows: int) -> keras.optimizers.Optimizer:
+        """The optimizer at ``learning_rate`` or its cosine schedule over the run's steps, with
+        the weight average when ``ema`` > 0."""
+        kind, settings = KERAS_OPTIMIZERS[self.optimizer]
+        rate: Any = self.learning_rate
+        if self.lr_schedule == "cosine":
+            steps = (self.schedule_epochs or self.epochs) * -(-int(n_windows) // self.batch_size)
+            rate = keras.optimizers.schedules.CosineDecay(self.learning_rate, decay_steps=steps)
+        average = {"use_ema": True, "ema_momentum": float(self.ema)} if self.ema else {}
+        return kind(learning_rate=rate, **settings, **average)
+
+
+def build_for(config: StudyConfig, X: np.ndarray) -> keras.Model:
+    """Build ``config.model`` for windows shaped like ``X``, wrapped by the input layers its
+    settings ask for: input -> random rotation (augment "rotation") -> gravity frame
+    (``frame``) -> standardize (fitted on ``X`` in that frame) -> the other augmentations ->
+    model; with ``window_stats``, the model's output layer is replaced by one that also sees
+    the window statistics (of the window in its frame, standardised on ``X``). The inner
+    model's weights are those it has unwrapped, for the same seed. Uncompiled."""
+    shape = tuple(X.shape[1:])
+    frame = GravityFrame(name="gravity_frame") if config.frame == "gravity" else None
+    framed = X if frame is None else keras.ops.convert_to_numpy(frame(np.asarray(X, np.float32)))
+    base = TrainConfig.build(config, framed)
+    kinds = tuple(a for a in config.augmentations if a != "rotation")
+    if not (config.standardize or config.augmentations or frame or config.window_stats):
+        return base
+    inputs = keras.Input(shape=shape, name="window")
+    x = inputs
+    if "rotation" in config.augmentations:
+        x = RandomRotation(config.max_angle, name="rotation")(x)
+    if frame is not None:
+        x = frame(x)
+    raw = x
+    x = standardization_layer(framed)(x) if config.standardize else x
+    if kinds:
+        x = Augment("+".join(kinds), noise_std=config.noise_std, scale_std=config.scale_std,
+                    max_shift=config.max_shift, name="augment")(x)
+    if not config.window_stats:
+        return keras.Model(inputs, base(x), name=base.name)
+    features = keras.Model(base.inputs, base.get_layer("output").input, name=f"{base.name}_features")
+    stats = WindowStats(name="window_stats")
+    fitted = keras.ops.convert_to_numpy(stats(np.asarray(framed, np.float32))).astype(np.float64)
+    # a statistic constant by construction (in the gravity frame, the mean of total
+    # acceleration across x) has a variance of rounding noise: floored, not amplified
+    variance = np.maximum(fitted.var(0), STATS_VARIANCE_FLOOR)
+    scale = keras.layers.Normalization(axis=-1, mean=fitted.mean(0).tolist(),
+                                       variance=variance.tolist(), name="stats_standardize")
+    joined = keras.layers.Concatenate(name="joined")([features(x), scale(stats(raw))])
+    outputs = keras.layers.Dense(ACTIVITY_IDS.size, activation="softmax", name="output")(joined)
+    return keras.Model(inputs, outputs, name=base.name)
+
+
+class EpochScores(keras.callbacks.Callback):
+    """After every epoch: what Keras logged (loss, accuracy, val_loss, val_accuracy) and the
+    macro-F1 on ``val``, one row per epoch in :attr:`rows`. With ``path``, the rows are also
+    written there (atomically) and read back at the start, so a run resumed by
+    ``keras.callbacks.BackupAndRestore`` keeps the epochs before its interruption."""
+
+    def __init__(self, val: Split | None = None, path: str | os.PathLike[str] | None = None):
+        super().__init__()
+        self.val, self.path = val, None if path is None else Path(path)
+        self.rows: list[dict[str, float]] = []
+        if self.path is not None and self.path.exists():
+            self.rows = json.loads(self.path.read_text())
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        from sklearn.metrics import f1_score
+
+        row = {k: float(v) for k, v in (logs or {}).items()}
+        if self.val is not None and len(self.val.y):
+            # with the optimizer's weight average (use_ema), score it, as Keras' validation does
+            swap = keras.callbacks.SwapEMAWeights()
+            swap.set_model(self.model)
+            average = bool(getattr(self.model.optimizer, "use_ema", False))
+            if average:
+                swap.on_test_begin()
+            try:
+                pred = training.predict_classes(self.model, self.val.X)
+            finally:
+                if average:
+                    swap.on_test_end()
+            row["val_macro_f1"] = float(f1_score(self.val.y, pred, average="macro",
+                                                 labels=np.unique(self.val.y)))
+        del self.rows[epoch:]
+        self.rows.append(row)
+        if self.path is not None:
+            write_json_atomic(self.path, self.rows)
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        """The rows as columns, like ``keras.callbacks.History.history``."""
+        keys = list(dict.fromkeys(k for r in self.rows for k in r))
+        return {k: [r.get(k) for r in self.rows] for k in keys}
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """``keras.callbacks.EarlyStopping`` whose state survives an interruption: with ``folder``,
+    every epoch's monitored value is written there, and the best weights whenever they improve
+    (the last two kept). A run resumed at epoch ``R`` (its first ``on_epoch_begin``) rebuilds
+    wait, best and best weights from the first ``R`` values, as if it had never stopped."""
+
+    def __init__(self, folder: str | os.PathLike[str] | None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.folder = None if folder is None else Path(folder)
+        self.values: list[float | None] = []
+        self._resume_checked = False
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        super().on_train_begin(logs)
+        self.values, self._resume_checked = [], False
+
+    def _state_path(self) -> Path:
+        assert self.folder is not None
+        return self.folder / "state.json"
+
+    def _weights_path(self, epoch: int) -> Path:
+        assert self.folder is not None
+        return self.folder / f"best-{epoch:05d}.npz"
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if self._resume_checked:
+            return
+        self._resume_checked = True
+        if not epoch or self.folder is None or not self._state_path().exists():
+            return
+        values = json.loads(self._state_path().read_text())["values"][:epoch]
+        if len(values) < epoch:
+            raise RuntimeError(f"{self.folder}: early stopping's state covers {len(values)} "
+                               f"epochs, the backup {epoch}; delete the backup to start over")
+        if self.monitor_op is None:
+            self._set_monitor_op()
+        self.values = []
+        for e, v in enumerate(values):  # replay the decisions of the epochs already run
+            self.values.append(v)
+            if v is None:
+                continue
+            self.wait += 1
+            if self.best_epoch == 0 and self.best is None:
+                self.best_epoch = e
+            if self._is_improvement(v, self.best):
+                self.best, self.best_epoch, self.wait = v, e, 0
+        if self.restore_best_weights:
+            path = self._weights_path(self.best_epoch)
+            if self.best_epoch == epoch - 1:
+                self.best_weights = self.model.get_weights()  # restored by BackupAndRestore
+            elif path.exists():
+                with np.load(path) as z:
+                    self.best_weights = [z[f"w{i}"] for i in range(len(z.files))]
+            else:
+                raise RuntimeError(f"{path} is missing: delete {self.folder.parent} to start "
+                                   "the run over")
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        before = self.best_epoch, self.best
+        super().on_epoch_end(epoch, logs)
+        if self.folder is None:
+            return
+        value = None if logs is None or self.monitor not in logs else float(logs[self.monitor])
+        del self.values[epoch:]
+        self.values.append(value)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if self.restore_best_weights and (self.best_epoch, self.best) != before:
+            path = self._weights_path(self.best_epoch)
+            with atomic_path(path, suffix=".tmp.npz") as tmp:
+                np.savez(tmp, **{f"w{i}": w for i, w in enumerate(self.best_weights)})
+            for old in sorted(self.folder.glob("best-*.npz"))[:-2]:
+                old.unlink()
+        write_json_atomic(self._state_path(), {"monitor": self.monitor, "values": self.values})
+
+
+def train_run(config: StudyConfig, fit: Split, val: Split | None, *, out: Any = print,
+              callbacks: Any = (), backup_dir: str | os.PathLike[str] | None = None
+              ) -> TrainResult:
+    """:func:`har_utils.training.train` with the weight average swapped in for validation
+    (``ema``) and, with ``backup_dir``, resumable: Keras' ``BackupAndRestore`` for the weights
+    and the optimizer, early stopping's own state beside it. The caller removes the folder
+    when the run is stored."""
+    has_val = val is not None and len(val.X) > 0
+    folder = None if backup_dir is None else Path(backup_dir)
+    stopper = None
+    if has_val and config.patience > 0:
+        stopper = ResumableEarlyStopping(None if folder is None else folder / "early_stopping",
+                                         monitor="val_loss", patience=config.patience,
+                                         restore_best_weights=True)
+    average = [keras.callbacks.SwapEMAWeights()] if config.ema else []
+    backup = None if folder is None else keras.callbacks.BackupAndRestore(str(folder / "state"))
+    return training.train(config, fit, val, out=out, callbacks=[*average, *callbacks],
+                          early_stopping=stopper, backup=backup)
