@@ -249,11 +249,6 @@ def layer_table(model: keras.Model) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["layer", "type", "output_shape", "params"])
 
 
-def count_params(model: keras.Model) -> int:
-    """Total number of parameters (trainable and not) of ``model``."""
-    return int(model.count_params())
-
-
 def supported_hparams(name: str, **candidates: Any) -> dict[str, Any]:
     """The subset of ``candidates`` that model ``name`` accepts.
 

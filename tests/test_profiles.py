@@ -49,10 +49,10 @@ def test_a_bad_value_names_file_notebook_parameter_value_and_what_is_allowed(
 
 
 def test_a_good_value_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write(tmp_path, monkeypatch, {"common": {"SEED": 3}, "03_model": {"DROPOUT": 0.25, "MODEL": "cnn"},
+    write(tmp_path, monkeypatch, {"common": {"SEED": 3}, "03_model": {"DROPOUT": 0.25, "MODEL": "cnn_lstm_k7"},
                                   "04_training": {"EPOCHS": 5, "LEARNING_RATE": 1}})
     assert pipeline.notebook_params("bad", "04_training") == {"SEED": 3, "EPOCHS": 5, "LEARNING_RATE": 1}
-    assert pipeline.notebook_params("bad", "03_model") == {"DROPOUT": 0.25, "MODEL": "cnn"}
+    assert pipeline.notebook_params("bad", "03_model") == {"DROPOUT": 0.25, "MODEL": "cnn_lstm_k7"}
 
 
 @pytest.mark.parametrize("profile, problem", [

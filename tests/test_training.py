@@ -15,13 +15,11 @@ from har_studies.input_layers import AUGMENTATIONS, Augment
 from har_utils.data import Split
 from har_utils.io import HarDataError
 from har_utils.training import (
-    EpochLog,
     TrainConfig,
     load_history,
     load_model,
     predict_classes,
     save_run,
-    to_one_hot,
     train,
 )
 
@@ -63,25 +61,6 @@ def run(data):
 
 # --- labels and config ----------------------------------------------------------------------
 
-def test_to_one_hot_maps_ids_1_to_6():
-    oh = to_one_hot(np.array([1, 6, 3]))
-    assert oh.dtype == np.float32 and oh.shape == (3, 6)
-    np.testing.assert_array_equal(oh.argmax(1), [0, 5, 2])
-    assert (oh.sum(1) == 1).all()
-    assert to_one_hot(np.array([], dtype=int)).shape == (0, 6)
-
-
-@pytest.mark.parametrize("bad", [[0, 1, 2], [1, 7], [-1], [1.5, 2.0]])
-def test_to_one_hot_rejects_ids_outside_1_to_6(bad):
-    with pytest.raises(ValueError):
-        to_one_hot(np.array(bad))
-
-
-def test_to_one_hot_rejects_2d():
-    with pytest.raises(ValueError, match="1-D"):
-        to_one_hot(np.ones((3, 6), dtype=int))
-
-
 def test_train_config_is_hashable_and_describes_every_field():
     a = TrainConfig(model_kwargs={"dropout": 0.3, "conv_dropout": 0.2})
     b = TrainConfig(model_kwargs=(("conv_dropout", 0.2), ("dropout", 0.3)))
@@ -117,18 +96,6 @@ def test_epoch_log_prints_one_line_per_epoch(run):
     for i, line in enumerate(lines, 1):
         assert LINE.match(line), line
         assert line.startswith(f"epoch {i}/2")
-
-
-def test_epoch_log_every_n_prints_the_last_epoch_too(data):
-    log = EpochLog(epochs=5, every=2, out=(lines := []).append)
-    logs = {"loss": 1.0, "accuracy": 0.5}
-    for e in range(3):  # stopped after epoch 3 of 5
-        log.on_epoch_begin(e)
-        log.on_epoch_end(e, logs)
-    log.on_train_end()
-    assert [ln.split()[1] for ln in lines] == ["2/5", "3/5"]
-    assert LINE.match(EpochLog(100).format(3, {**logs, "val_loss": 0.43, "val_accuracy": 0.85},
-                                           6.93))
 
 
 def test_same_seed_same_history_and_predictions(run, data):

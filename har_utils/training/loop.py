@@ -109,21 +109,6 @@ class TrainConfig:
         return kind(learning_rate=self.learning_rate, **settings)
 
 
-def make_optimizer(name: str, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule,
-                   ema: float = 0.0) -> keras.optimizers.Optimizer:
-    """The optimizer ``name`` (one of :data:`OPTIMIZERS`) at ``learning_rate`` (a number or a
-    Keras schedule): ``adam`` is ``keras.optimizers.Adam(learning_rate)``, ``adam_amsgrad``
-    the same with ``amsgrad=True``, ``sgd`` ``SGD(learning_rate, momentum=0.9)``. ``ema`` > 0
-    keeps a moving average of the weights with that momentum (``use_ema``)."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; use one of {OPTIMIZERS}")
-    average = {"use_ema": True, "ema_momentum": float(ema)} if ema else {}
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9, **average)
-    return keras.optimizers.Adam(learning_rate=learning_rate, amsgrad=name == "adam_amsgrad",
-                                 **average)
-
-
 # --- training -------------------------------------------------------------------------------
 
 @dataclass
