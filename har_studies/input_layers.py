@@ -1,10 +1,7 @@
-"""Input layers the studies put inside a model (``experiments.fitting.build_for``):
-standardisation fitted on the fit windows, training-only augmentation, random rotations, the
-gravity frame and window statistics, so a saved model needs no extra state to predict.
+"""Input layers the studies put inside a model, so a saved model needs no extra state.
 
-The layers stay registered under the package name "har_utils", where they were first defined:
-saved models (``results/models/beyond.keras``) name them so. Import this module before loading
-such a model.
+Registered under the package "har_utils", where they were first defined: saved models name
+them so. Import this module before loading such a model.
 """
 
 from __future__ import annotations
@@ -14,15 +11,12 @@ from typing import Any
 import keras
 import numpy as np
 
-#: Augmentations ``StudyConfig.augment`` may combine with "+" (written in this order):
-#: ``rotation`` is :class:`RandomRotation` (first, on the sensors' axes), the others
-#: :class:`Augment`.
+#: Augmentations ``StudyConfig.augment`` may join with "+"; ``rotation`` is :class:`RandomRotation`.
 AUGMENTATIONS: tuple[str, ...] = ("noise", "rotation", "scaling", "shift")
 
 
 def parse_augment(augment: str) -> tuple[str, ...]:
-    """``"scaling+noise"`` -> ``("noise", "scaling")`` (order of ``AUGMENTATIONS``); "none"
-    -> ``()``. Unknown or repeated names raise ``ValueError``."""
+    """``"scaling+noise"`` -> ``("noise", "scaling")``; "none" -> ``()``."""
     names = [] if augment.strip() == "none" else [a.strip() for a in augment.split("+")]
     bad = [a for a in names if a not in AUGMENTATIONS]
     if bad or len(set(names)) != len(names):
@@ -32,8 +26,7 @@ def parse_augment(augment: str) -> tuple[str, ...]:
 
 
 def standardization_layer(X: np.ndarray) -> keras.layers.Normalization:
-    """A ``Normalization(axis=-1)`` with fixed per-channel mean/variance of windows ``X``
-    (n, steps, channels), over all windows and time steps (computed in float64)."""
+    """A ``Normalization`` with the fixed per-channel mean/variance of windows ``X`` (float64)."""
     X = np.asarray(X)
     if X.ndim != 3 or len(X) == 0:
         raise ValueError(f"need non-empty windows (n, steps, channels), got shape {X.shape}")
@@ -45,13 +38,8 @@ def standardization_layer(X: np.ndarray) -> keras.layers.Normalization:
 
 @keras.saving.register_keras_serializable(package="har_utils")
 class Augment(keras.layers.Layer):
-    """Training-only augmentation of windows (batch, steps, channels); identity at inference.
-
-    Applied in a fixed order whatever order ``kinds`` is written in: ``shift`` (circular, by
-    a random whole number of steps in [-max_shift, max_shift] per window), ``scaling`` (one
-    factor ~ N(1, scale_std) per window), then ``noise`` (N(0, noise_std) per value). Random
-    draws come from a ``keras.random.SeedGenerator``, so ``set_seed`` makes them reproducible.
-    """
+    """Training-only augmentation of windows: circular ``shift``, per-window ``scaling``, then
+    ``noise``, in that order; identity at inference."""
 
     def __init__(self, kinds: str | tuple[str, ...] = "none", noise_std: float = 0.01,
                  scale_std: float = 0.1, max_shift: int = 8, seed: int | None = None,
@@ -95,9 +83,6 @@ class Augment(keras.layers.Layer):
 
 # --- orientation: the phone's frame, the gravity frame, random rotations -------------------
 
-#: Where the three 3-axis sensors sit among the nine channels of ``config.CHANNELS``:
-#: body acceleration, body angular velocity, total acceleration (x, y, z each).
-TRIPLES: tuple[tuple[int, int, int], ...] = ((0, 1, 2), (3, 4, 5), (6, 7, 8))
 #: Input frames ``StudyConfig.frame`` may name.
 FRAMES: tuple[str, ...] = ("sensor", "gravity")
 
@@ -109,8 +94,7 @@ def _check_nine(shape: tuple[int | None, ...], what: str) -> None:
 
 
 def _rotate(x: Any, r: Any) -> Any:
-    """Rotate each 3-axis sensor of windows ``x`` (batch, steps, 9) by ``r`` (batch, 3, 3):
-    ``v -> r @ v`` for every time step and sensor."""
+    """Rotate each 3-axis sensor of windows ``x`` (batch, steps, 9) by ``r`` (batch, 3, 3)."""
     ops = keras.ops
     batch, steps = ops.shape(x)[0], ops.shape(x)[1]
     v = ops.reshape(x, (batch, steps, 3, 3))  # (batch, steps, sensor, axis)
@@ -133,11 +117,8 @@ def rotation_matrices(axis: Any, angle: Any) -> Any:
 
 @keras.saving.register_keras_serializable(package="har_utils")
 class RandomRotation(keras.layers.Layer):
-    """Training-only augmentation: one random 3-D rotation per window, the same for every
-    sensor (the accelerometer and the gyroscope turn together, as when the phone sits
-    otherwise in the pocket); identity at inference. Its axis is uniform on the sphere, its
-    angle uniform in [0, ``max_angle``] degrees (180: any orientation). Draws come from a
-    ``keras.random.SeedGenerator`` (so ``EpochSeeds`` makes them a function of seed and epoch)."""
+    """Training-only: one random 3-D rotation per window, the same for every sensor (as when
+    the phone sits otherwise in the pocket), angle up to ``max_angle`` degrees."""
 
     def __init__(self, max_angle: float = 30.0, seed: int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
@@ -170,14 +151,8 @@ class RandomRotation(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="har_utils")
 class GravityFrame(keras.layers.Layer):
-    """Each window in a gravity-aligned frame, plus the three sensors' magnitudes.
-
-    The window's gravity estimate is the mean of its total acceleration; the window (all three
-    sensors) is turned by the smallest rotation that takes that direction to +x (the phone's
-    upright axis in UCI HAR), so how the phone was tilted no longer shows, and the norms of
-    body acceleration, angular velocity and total acceleration are appended: (steps, 9) ->
-    (steps, 12). The turn about gravity itself stays as recorded (one window cannot fix it).
-    Deterministic; the same at training and inference."""
+    """Each window turned so its mean total acceleration points along +x, plus the three
+    sensors' magnitudes: (steps, 9) -> (steps, 12). The turn about gravity stays as recorded."""
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         _check_nine(input_shape, "GravityFrame")
@@ -210,10 +185,8 @@ WINDOW_STATS: tuple[str, ...] = ("mean", "std", "min", "max", "mean_abs_diff")
 
 @keras.saving.register_keras_serializable(package="har_utils")
 class WindowStats(keras.layers.Layer):
-    """Per-channel statistics of each window (batch, steps, channels) -> (batch, 5 x channels):
-    mean, standard deviation, minimum, maximum and the mean absolute first difference (how
-    fast the signal moves), in the order of :data:`WINDOW_STATS` (statistic-major). Simple
-    statistics of the raw window of the kind Ignatov (2018) joined with a CNN's features."""
+    """Per-channel :data:`WINDOW_STATS` of each window, statistic-major (Ignatov 2018)."""
+
 
     def call(self, inputs: Any) -> Any:
         ops = keras.ops

@@ -1,34 +1,11 @@
 """Beyond the paper: a configuration chosen on folds of the training subjects, tested once.
 
-Protocol cv's folds, runner and epoch rule, applied to candidates that might lift the paper's
-CNN-LSTM past the linear baseline: orientation robustness (random 3-D rotations, the gravity
-frame), a hybrid with window statistics (Ignatov 2018's recipe), training that does not stop
-on noise (a cosine schedule, a weight average, seed ensembles), the ablation factors under a
-protocol that trains to convergence, and the classical models tuned on the same folds.
-
-1. **Screen.** Every candidate of :data:`CANDIDATES` on the first :data:`SCREEN_FOLDS` folds
-   of protocol cv x :data:`BUDGET` epochs x seed 0; its score is the nested leave-one-fold-out
-   score of protocol cv's epoch rule (:data:`EPOCH_RULE`) on its fold curves: the accuracy a
-   left-out fold gets at the epoch the rule picks on the others. The classical grid
-   (:data:`CLASSICAL_GRID`) runs on all 7 folds (seconds each); it is ranked on the same 3.
-2. **Combinations and the zoo** (fixed here, computed from the screen): the best candidate of
-   each family that beat the baseline, joined into one (:func:`combinations`), and the
-   screen's best recipe on the other zoo models of :data:`ZOO_MODELS`.
-3. **Confirm.** The :data:`CONFIRM` best Keras candidates so far (screen score) on all 7
-   folds; the classical candidates have them already. The choice is the best 7-fold score
-   (nested for Keras models, the mean fold accuracy for classical ones).
-4. **Ensembles.** The chosen Keras candidate, :data:`ENSEMBLE_SEEDS` seeds per screen fold at
-   its chosen epoch count: if the averaged softmax scores better on the folds than one seed,
-   the final configuration is that ensemble.
-5. ``results/beyond/choice.json`` (:func:`write_choice`) holds every candidate's fold scores
-   and the choice; it reads only fold runs (``test=False``) and is committed before any final
-   run. **Final:** the choice on all 21 training subjects, :data:`FINAL_SEEDS` seeds (or as
-   many ensembles on disjoint seeds), tested once; for the report only, each family's best,
-   :data:`REPORT_SEEDS` seeds.
-
-``har beyond cost|run|summary|export`` (``make beyond``, ``make beyond-final``);
-``results/beyond/summary.json``; the chosen model: ``results/models/beyond.keras`` or
-``beyond.joblib`` (:func:`export`).
+Protocol cv's folds, runner and epoch rule applied to candidates that might lift the paper's
+CNN-LSTM past the linear baseline (orientation robustness, a hybrid with window statistics,
+schedules and weight averages, the ablation factors, tuned classical models). Stages: screen
+on 3 folds, combinations and the zoo, confirm on 7 folds, a seed-ensemble check; the choice
+(``results/beyond/choice.json``, fold runs only) is committed before the final runs test it.
+``har beyond cost|run|summary|export``.
 """
 
 from __future__ import annotations
@@ -55,8 +32,7 @@ STUDY = "beyond"
 EPOCH_RULE = "argmax"
 #: Folds of the screen: the first 3 of protocol cv's 7 (3 is the fewest a nested score needs).
 SCREEN_FOLDS = 3
-#: Epochs per fold run: protocol cv chose 73 of 100 for the paper's model; 50 keeps the screen
-#: affordable and the curves past their rise (the cost table).
+#: Epochs per fold run: affordable, and past the curves' rise (protocol cv chose 73 of 100).
 BUDGET = 50
 #: Keras candidates taken from the screen to all 7 folds.
 CONFIRM = 4
@@ -67,8 +43,7 @@ FINAL_SEEDS = 5
 REPORT_SEEDS = 3
 #: Models whose seed changes nothing (one final fit): the logistic regression and the SVM.
 DETERMINISTIC: tuple[str, ...] = ("logreg_features", "svm_rbf_features")
-#: The zoo models the screen's best recipe is tried on (3 folds): the cheap ones and the best
-#: of protocol cv's deep models.
+#: The zoo models the screen's best recipe is tried on (3 folds).
 ZOO_MODELS: tuple[str, ...] = ("cnn", "deepconvlstm")
 
 
@@ -145,8 +120,7 @@ CANDIDATES: tuple[Candidate, ...] = (
        model="cnn_lstm_sequential"),
 )
 
-#: The classical grid (model -> hyper-parameter grid); the logistic regression's is protocol
-#: cv's, so its fold fits are shared with it.
+#: The classical grid; the logistic regression's is protocol cv's, so the fold fits are shared.
 CLASSICAL_GRID: dict[str, dict[str, tuple[Any, ...]]] = {
     "logreg_features": {"C": cv.C_GRID},
     "svm_rbf_features": {"C": (1.0, 10.0, 100.0), "gamma": ("scale", 0.001)},
@@ -204,8 +178,7 @@ def screen_candidates(p: Plan) -> list[Candidate]:
 
 def fold_runs(c: Candidate, p: Plan, fold_ids: Sequence[int], seed: int = 0,
               epochs: int | None = None) -> list[Run]:
-    """One run per fold of ``fold_ids`` (protocol cv's folds): fit on the other training
-    subjects, the fold scored every epoch, no test."""
+    """One run per fold of ``fold_ids`` (protocol cv's folds), no test."""
     out = []
     for i in fold_ids:
         held = cv.folds()[i]
@@ -227,9 +200,8 @@ def final_runs(c: Candidate, epochs: int, seeds: Sequence[int]) -> list[Run]:
 
 
 def scores(c: Candidate, results: list[dict[str, Any]]) -> dict[str, Any]:
-    """A candidate's fold scores from its fold results (``history.val_accuracy`` only): for a
-    Keras model the nested leave-one-fold-out score of :data:`EPOCH_RULE` (``score``) and the
-    epoch count the rule picks on all folds; for a classical one the mean fold accuracy."""
+    """A candidate's fold scores: the nested score of :data:`EPOCH_RULE` and its epoch count
+    (Keras), or the mean fold accuracy (classical)."""
     curves = cv.fold_curves(results)
     out: dict[str, Any] = {"folds": [int(r["name"].split("/fold")[1].split("/")[0])
                                      for r in results]}
@@ -247,8 +219,7 @@ def scores(c: Candidate, results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _merge(cands: Sequence[Candidate], name: str) -> Candidate:
-    """The candidates' settings joined (later ones win on a shared setting; a model other
-    than the paper's is kept)."""
+    """The candidates' settings joined (later ones win; a model other than the paper's is kept)."""
     train: dict[str, Any] = {}
     kw: dict[str, Any] = {}
     model = "cnn_lstm_paper"
@@ -266,9 +237,8 @@ def _merge(cands: Sequence[Candidate], name: str) -> Candidate:
 
 def combinations(screen: dict[str, dict[str, Any]], cands: Sequence[Candidate]
                  ) -> list[Candidate]:
-    """From the screen's scores: the best candidate of each Keras family that beat the
-    baseline, all joined (``best_of_each``), and the two best of them joined (``best_two``),
-    when there are at least two (a combination of one is that candidate)."""
+    """Each Keras family's best that beat the baseline, all joined (``best_of_each``) and the
+    two best joined (``best_two``), where that differs from one candidate or from all."""
     base = screen["paper"]["score"]
     best: list[Candidate] = []
     for fam in ("orientation", "hybrid", "training", "ablation"):
@@ -316,11 +286,8 @@ def _stored(cands: Sequence[Candidate], fold_ids_of: Any, p: Plan, ds: HarDatase
 
 def select(ds: HarDataset, p: Plan = Plan(), *, train: bool = False, **execute_kw: Any
            ) -> dict[str, Any]:
-    """Every stage up to the choice (:mod:`the module's steps 1-4 <.beyond>`), training what
-    is missing when ``train`` (else reading what is stored). Returns the choice document:
-    per candidate its description and fold scores (``screen`` on the first folds, ``all``
-    on 7 when confirmed), the stages' outcomes and ``chosen`` (None while runs are missing,
-    which ``missing`` lists). Reads only fold runs (``test=False``)."""
+    """Every stage up to the choice, training what is missing when ``train``; the choice
+    document (``chosen`` None while runs are missing). Reads only fold runs."""
     get = (lambda cs, f: _run_all(cs, f, p, ds, **execute_kw)) if train else (
         lambda cs, f: _stored(cs, f, p, ds))
     screen_ids = list(range(p.screen_folds))
@@ -395,8 +362,7 @@ def select(ds: HarDataset, p: Plan = Plan(), *, train: bool = False, **execute_k
 
 
 def ensemble_check(results: list[dict[str, Any]], ds: HarDataset, k: int) -> dict[str, Any]:
-    """Fold accuracy of one seed (mean over seeds) against the ensemble of ``k`` seeds
-    (averaged softmax at the end of each run), per fold; from ``val_proba`` of fold runs."""
+    """Per fold, one seed's accuracy (mean over seeds) against the ``k`` seeds' ensemble."""
     from har_utils.training import ACTIVITY_IDS
 
     by_fold: dict[tuple[int, ...], list[dict[str, Any]]] = {}
@@ -413,8 +379,7 @@ def ensemble_check(results: list[dict[str, Any]], ds: HarDataset, k: int) -> dic
 
 
 def family_best(doc: dict[str, Any]) -> dict[str, str]:
-    """Each family's best candidate by its best score (all folds where it has them, else
-    the screen), for the report's test rows."""
+    """Each family's best candidate (7-fold scores first, then the screen's)."""
     out: dict[str, tuple[float, int, str]] = {}
     for name, e in doc["candidates"].items():
         if "screen" not in e:
@@ -433,8 +398,7 @@ def candidate_of(doc: dict[str, Any], name: str) -> Candidate:
 
 
 def finals_of(doc: dict[str, Any], p: Plan) -> dict[str, list[Run]]:
-    """The final runs: the chosen configuration's (``FINAL_SEEDS`` seeds, or as many
-    ensembles on disjoint seeds) and each family's best (report only)."""
+    """The final runs: the chosen configuration's and each family's best (report only)."""
     ch = doc["chosen"]
     k = int(ch["ensemble_seeds"])
     n = 1 if ch["model"] in DETERMINISTIC else p.final_seeds * k
@@ -468,8 +432,7 @@ def write_choice(ds: HarDataset, p: Plan = Plan(), *, train: bool = False,
 
 def run(ds: HarDataset, p: Plan = Plan(), *, stage: str = "all", **execute_kw: Any
         ) -> dict[str, Any]:
-    """Train what is missing up to the choice, write ``choice.json``; with ``stage`` "all"
-    (after the choice is committed: ``--stage final``) the final runs, then the summary."""
+    """Train up to the choice and write it; with ``stage`` "all" or "final", the final runs."""
     if stage in ("select", "all"):
         doc = write_choice(ds, p, train=True, **execute_kw)
         if stage == "select" or doc["chosen"] is None:
@@ -484,9 +447,7 @@ def run(ds: HarDataset, p: Plan = Plan(), *, stage: str = "all", **execute_kw: A
 
 def test_rows(name: str, results: list[dict[str, Any]], k: int, ds: HarDataset
               ) -> dict[str, Any]:
-    """The test rows of one configuration: per seed (k = 1) or per ensemble of ``k``
-    consecutive seeds (averaged softmax), mean ± std, the pooled subject-bootstrap interval
-    and per-subject accuracy."""
+    """Test rows per seed (k = 1) or per ensemble of ``k`` consecutive seeds."""
     from har_utils.training import ACTIVITY_IDS
 
     groups = [results[i:i + k] for i in range(0, len(results) - k + 1, k)]
@@ -513,10 +474,8 @@ def test_rows(name: str, results: list[dict[str, Any]], k: int, ds: HarDataset
 
 
 def summary(ds: HarDataset, p: Plan = Plan()) -> dict[str, Any]:
-    """The committed choice (``choice.json``) with the test rows of what was tested: the
-    chosen configuration and each family's best (report only), paired comparisons by test
-    subject against protocol cv's paper model and linear baseline (Holm over them), and the
-    compute spent."""
+    """The committed choice with the test rows, comparisons against protocol cv's paper model
+    and linear baseline (Holm over them), and the compute spent."""
     doc = json.loads(choice_path().read_text())
     out = {**doc, "tested": {}, "missing_finals": []}
     if doc.get("chosen") is None:
@@ -548,9 +507,7 @@ def summary(ds: HarDataset, p: Plan = Plan()) -> dict[str, Any]:
 
 
 def compute_hours() -> float:
-    """Training hours of one worker over every stored run of this study. A resumed run's
-    ``train_seconds`` counts only the epochs after its restart; the epochs before it are
-    counted at that run's own seconds per epoch."""
+    """Training hours of one worker over every stored run of this study."""
     total = 0.0
     for path in (config.results_dir() / "runs").glob("*.json"):
         try:
@@ -570,13 +527,11 @@ def write_summary(ds: HarDataset, p: Plan = Plan()) -> dict[str, Any]:
 
 # --- the chosen model, for the deployment benchmark and `har predict` -----------------------
 
-#: The file name (without ``.keras``) of the chosen configuration's model under results/models/.
 MODEL_NAME = constants.BEYOND_MODEL
 
 
 def model_path(classical: bool = False) -> Path:
-    """results/models/beyond.keras, or for a classical choice beyond.joblib (a scikit-learn
-    classifier of raw windows)."""
+    """results/models/beyond.keras, or beyond.joblib for a classical choice."""
     return config.results_dir() / "models" / f"{MODEL_NAME}.{'joblib' if classical else 'keras'}"
 
 
@@ -588,14 +543,9 @@ def _train_member(run: Run, payload: HarDataset | str, expected: str, path: str
 
 def export(ds: HarDataset, p: Plan = Plan(), *, ship_data: bool = False, log: Any = print
            ) -> dict[str, Any]:
-    """Save the chosen configuration's model to ``results/models/beyond.keras`` (with
-    ``beyond.json`` beside it): its first final run (seed 0), or for an ensemble its first
-    ensemble's seeds joined into one Keras model that averages their softmax; a classical
-    choice goes to ``beyond.joblib`` (the window features, then the fitted model). The runner
-    keeps no models, so each member is trained again, in a fresh process with its run's
-    backend and thread count, and must predict exactly the test labels its stored final run
-    predicted: the saved model is the one the study's test row counts. Needs the final runs.
-    ``ship_data``: the worker gets ``ds`` itself, not its source to load (synthetic data)."""
+    """Save the chosen model to ``results/models/beyond.keras`` (or ``.joblib``) with
+    ``beyond.json``. The runner keeps no models, so each member is trained again in a fresh
+    process and must predict exactly its stored final run's test labels."""
     import concurrent.futures
     import multiprocessing
     import tempfile
@@ -651,8 +601,7 @@ def export(ds: HarDataset, p: Plan = Plan(), *, ship_data: bool = False, log: An
 
 def _exported(ds: HarDataset, doc: dict[str, Any], saved: Path, members: list[dict[str, Any]],
               acc: float, log: Any) -> dict[str, Any]:
-    """Write ``beyond.json`` beside the saved model; remove a model of the other kind (a
-    choice made again)."""
+    """Write ``beyond.json`` beside the saved model; remove a model of the other kind."""
     from har_utils.provenance import environment
 
     ch = doc["chosen"]
@@ -672,9 +621,9 @@ def _exported(ds: HarDataset, doc: dict[str, Any], saved: Path, members: list[di
 
 def _export_classical(ds: HarDataset, doc: dict[str, Any], run: Run, stored: dict[str, Any],
                       expected: str, log: Any) -> dict[str, Any]:
-    """The classical choice fitted again here on the 21 training subjects (deterministic),
-    saved as a classifier of raw windows and checked: the fit predicts the stored final run's
-    test labels, and the saved file, given the raw test windows, predicts them too."""
+    """The classical choice fitted again, saved as a classifier of raw windows, and checked
+    to predict the stored final run's test labels."""
+
     import joblib
 
     from har_utils.io import HarError
@@ -714,48 +663,40 @@ def joined_model(paths: Sequence[Path]) -> Any:
 
 
 def cost_table(p: Plan = Plan(), spe: dict[str, float] | None = None) -> pd.DataFrame:
-    """Stage x candidates x folds x epochs x measured seconds per epoch (one worker; a fold
-    trains on 18 of the 21 subjects), before anything runs; the later stages at their most
-    (the paper's model unless said)."""
+    """Stage x candidates x folds x epochs x measured seconds per epoch, before anything runs;
+    the later stages at their most (the paper's model unless said)."""
     if spe is None:
         spe = cv.seconds_per_epoch()[0]
     paper = spe.get("cnn_lstm_paper", float("nan"))
-    fold = 18 / 21
+    fold = 18 / 21  # a fold trains on 18 of the 21 subjects
+
+    def row(stage: str, candidate: str, model: str, runs: int, s: float, share: float = fold
+            ) -> dict[str, Any]:
+        return {"stage": stage, "candidate": candidate, "model": model, "runs": runs,
+                "epochs": p.budget, "s per epoch": s,
+                "hours": runs * p.budget * s * share / 3600}
+
     rows = []
     for c in screen_candidates(p):
-        if c.classical:
-            continue
-        s = spe.get(c.model, paper) * (2.0 if dict(c.train).get("batch_size") == 16 else 1.0)
-        rows.append({"stage": "screen", "candidate": c.name, "model": c.model,
-                     "runs": p.screen_folds, "epochs": p.budget, "s per epoch": s,
-                     "hours": p.screen_folds * p.budget * s * fold / 3600})
+        if not c.classical:
+            s = spe.get(c.model, paper) * (2.0 if dict(c.train).get("batch_size") == 16 else 1.0)
+            rows.append(row("screen", c.name, c.model, p.screen_folds, s))
     rows.append({"stage": "screen", "candidate": "classical grid "
                  f"({len(classical_candidates())} points x 7 folds)", "model": "scikit-learn",
                  "runs": 7 * len(classical_candidates()), "epochs": 1, "s per epoch": None,
                  "hours": 0.5})
-    rows.append({"stage": "combinations", "candidate": "best_of_each, best_two", "model":
-                 "cnn_lstm_paper", "runs": 2 * p.screen_folds, "epochs": p.budget,
-                 "s per epoch": paper, "hours": 2 * p.screen_folds * p.budget * paper * fold / 3600})
+    rows.append(row("combinations", "best_of_each, best_two", "cnn_lstm_paper",
+                    2 * p.screen_folds, paper))
     for m in p.zoo_models:
-        s = spe.get(m, paper)
-        rows.append({"stage": "zoo", "candidate": f"{m} + the best recipe", "model": m,
-                     "runs": p.screen_folds, "epochs": p.budget, "s per epoch": s,
-                     "hours": p.screen_folds * p.budget * s * fold / 3600})
-    rest = cv.K_FOLDS - p.screen_folds
-    rows.append({"stage": "confirm", "candidate": f"{p.confirm} best", "model": "cnn_lstm_paper",
-                 "runs": p.confirm * rest, "epochs": p.budget, "s per epoch": paper,
-                 "hours": p.confirm * rest * p.budget * paper * fold / 3600})
-    rows.append({"stage": "ensemble check", "candidate": "the chosen one", "model":
-                 "cnn_lstm_paper", "runs": p.ensemble_seeds * p.screen_folds, "epochs": p.budget,
-                 "s per epoch": paper,
-                 "hours": p.ensemble_seeds * p.screen_folds * p.budget * paper * fold / 3600})
-    n_final = p.final_seeds * p.ensemble_seeds
-    rows.append({"stage": "final", "candidate": f"the chosen one ({p.final_seeds} ensembles of "
-                 f"{p.ensemble_seeds} seeds at most)", "model": "cnn_lstm_paper", "runs": n_final,
-                 "epochs": p.budget, "s per epoch": paper, "hours": n_final * p.budget * paper / 3600})
-    rows.append({"stage": "final (report only)", "candidate": "each family's best", "model":
-                 "cnn_lstm_paper", "runs": 6 * p.report_seeds, "epochs": p.budget,
-                 "s per epoch": paper, "hours": 6 * p.report_seeds * p.budget * paper / 3600})
+        rows.append(row("zoo", f"{m} + the best recipe", m, p.screen_folds, spe.get(m, paper)))
+    rows.append(row("confirm", f"{p.confirm} best", "cnn_lstm_paper",
+                    p.confirm * (cv.K_FOLDS - p.screen_folds), paper))
+    rows.append(row("ensemble check", "the chosen one", "cnn_lstm_paper",
+                    p.ensemble_seeds * p.screen_folds, paper))
+    rows.append(row("final", f"the chosen one ({p.final_seeds} ensembles of {p.ensemble_seeds} "
+                    "seeds at most)", "cnn_lstm_paper", p.final_seeds * p.ensemble_seeds, paper, 1))
+    rows.append(row("final (report only)", "each family's best", "cnn_lstm_paper",
+                    6 * p.report_seeds, paper, 1))
     return pd.DataFrame(rows)
 
 

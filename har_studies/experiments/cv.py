@@ -1,33 +1,9 @@
 """Protocol ``cv``: every choice made by cross-validation over the 21 training subjects.
 
-1. **Folds.** ``GroupKFold`` over the 21 training subjects (default 7 folds of 3 subjects),
-   computed from the official window counts, so the assignment is the same on every data
-   source; it is recorded in ``results/cv/summary.json`` and shown in the notebooks.
-2. **Fold runs.** Each fold trains on the other training subjects for a fixed budget (the
-   paper's 100 epochs; a smaller cost cap for the costliest models, :data:`EPOCH_CAPS`, which
-   replaces a smaller cap of the model's own paper so the curve can show its end) and scores
-   its held-out subjects after every epoch: accuracy, macro-F1, loss. No weights are chosen
-   on them.
-3. **Choice.** An epoch rule maps the fold accuracy curves (folds x epochs) to an epoch count
-   (:data:`EPOCH_RULES`: the best epoch of the smoothed mean curve, the smallest within one
-   standard error or within one paired standard error of it, the end of the budget). The rule
-   itself is chosen on the folds, nested: each rule's *leave-one-fold-out score* applies it to
-   the other folds' curves and reads the left-out fold's raw accuracy at the epoch it picks
-   (mean over folds); one rule for all Keras models, the best mean score over them
-   (:func:`choose_epoch_rule`); each model then gets the rule's epoch count on all its folds.
-   The linear baseline's regularisation C is chosen the same way over a grid
-   (:data:`C_RULES`, :func:`choose_c_rule`). The choices read only ``history.val_accuracy``
-   of fold runs (``test=False``), never a test field, and are written to
-   ``results/cv/choice.json`` (:func:`write_choice`) before any final run.
-4. **Final.** Retrain on all 21 training subjects for the chosen epoch count (5 seeds for the
-   paper's model, 3 for the others, fewer where the cost table says so), test once. Reported:
-   mean ± std over seeds, the subject-bootstrap interval, per-subject accuracy, the seed
-   ensemble (averaged softmax outputs) as a row of its own, and paired comparisons against
-   the paper's model by test subject (Wilcoxon, Holm-adjusted over the comparisons).
-
-Every run goes through :mod:`har_studies.experiments.runner` (one store, ``results/runs``);
-``results/cv/summary.json`` holds the folds, the fold curves, the choices and the final rows.
-``har cv cost|run|summary`` (``make cv``; :mod:`har_studies.cli`).
+GroupKFold folds over the training subjects; fold runs score the held-out subjects every
+epoch; an epoch rule (itself chosen by a nested leave-one-fold-out score) picks the epoch
+count, a C rule the linear baseline's C; final runs retrain on all 21 subjects and test once.
+The choices read only ``history.val_accuracy`` of fold runs. ``har cv cost|run|summary``.
 """
 
 from __future__ import annotations
@@ -53,28 +29,20 @@ from .zoo import ZOO
 STUDY = "cv"
 K_FOLDS = 7
 SMOOTH = 5
-#: The models of protocol cv: the zoo's (one list, ``zoo.ZOO``; the paper's model first).
 MODELS: tuple[str, ...] = ZOO
 #: Folds run per model (the first n of the K folds): the costliest models get 3.
 FOLDS: dict[str, int] = {"cnn_lstm_sequential": 3, "lstm": 3, "deepconvlstm": 3,
                          "isplinception": 3}
-#: Epoch cap per model where it is below the paper's 100 (a cost cap). On JAX, one core, the two
-#: costliest models take 30 and 116 s per epoch (results/benchmarks/backends.json); 50 epochs
-#: is past where their earlier 30- and 15-epoch curves still rose, and it replaces
-#: isplinception's own cap (its paper's 15 epochs: :func:`train_settings`).
+#: Epoch cap (cost) where below the paper's 100: these take 30 and 116 s per epoch on one core;
+#: 50 is past where their earlier 30- and 15-epoch curves still rose.
 EPOCH_CAPS: dict[str, int] = {"deepconvlstm": 50, "isplinception": 50}
-#: Final seeds per model (default 3): 5 for the paper's model; isplinception 1 (its 3 folds
-#: x 50 epochs already cost about 4 hours of one worker, a seed 1.6 more: the cost table).
+#: Final seeds per model (default 3); isplinception 1 (its folds alone cost about 4 hours).
 FINAL_SEEDS: dict[str, int] = {"cnn_lstm_paper": 5, "isplinception": 1}
 DEFAULT_FINAL_SEEDS = 3
-#: The linear baseline's grid of inverse regularisation strengths (ascending: the most
-#: regularised first); it reaches down to 0.001 so that the chosen C is not at its edge.
+#: The linear baseline's C grid, ascending (most regularised first), so the choice is not at its edge.
 C_GRID: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1, 1.0, 10.0)
-#: The epoch rule protocol cv used before the rule was chosen on the folds: its epoch count is
-#: also trained and tested (the same final seeds) and reported as a sensitivity row, never
-#: chosen.
+#: The earlier epoch rule: its epoch count is also trained and reported as a sensitivity row.
 SENSITIVITY_RULE = "one_se"
-#: The smoke profile's grid: two values.
 SMOKE_C_GRID: tuple[float, ...] = (0.1, 1.0)
 #: The fewest folds a nested leave-one-fold-out score needs (a rule sees at least 2 folds).
 MIN_NESTED_FOLDS = 3
@@ -93,8 +61,6 @@ class Plan:
 def plan_for(model: str, *, smoke: bool = False) -> Plan:
     if smoke:
         return Plan(folds=2, budget=2, final_seeds=1, c_grid=SMOKE_C_GRID)
-    from har_utils.models import train_defaults
-
     if model in CLASSICAL:  # deterministic: one fit per fold and C, one final fit
         return Plan(folds=K_FOLDS, budget=1, final_seeds=1)
     return Plan(folds=FOLDS.get(model, K_FOLDS),
@@ -103,8 +69,7 @@ def plan_for(model: str, *, smoke: bool = False) -> Plan:
 
 
 def train_settings(model: str, p: Plan) -> dict[str, int]:
-    """The runs' ``Run.train``: the plan's budget replaces a smaller cap of the model's own
-    (``train_defaults`` ``max_epochs``: isplinception's paper trains 15 epochs), so a fold
+    """The plan's budget replaces a smaller ``max_epochs`` of the model's own, so a fold
     curve can show where the model stops improving."""
     from har_utils.models import train_defaults
 
@@ -115,8 +80,7 @@ def train_settings(model: str, p: Plan) -> dict[str, int]:
 
 
 def folds(k: int = K_FOLDS) -> list[tuple[int, ...]]:
-    """The k held-out subject groups, from ``GroupKFold`` on the official training window
-    counts (deterministic; the same whatever the data source)."""
+    """The k held-out subject groups: ``GroupKFold`` on the official window counts."""
     from sklearn.model_selection import GroupKFold
 
     counts = data.official_counts()
@@ -128,8 +92,7 @@ def folds(k: int = K_FOLDS) -> list[tuple[int, ...]]:
 
 
 def fold_runs(model: str, p: Plan, k: int = K_FOLDS, c: float | None = None) -> list[Run]:
-    """One run per fold (seed 0): fit on the other training subjects, score the fold every
-    epoch, no test."""
+    """One run per fold (seed 0): fit on the other subjects, score the fold, no test."""
     out = []
     for i, held in enumerate(folds(k)[: p.folds]):
         fit = tuple(s for s in config.TRAIN_SUBJECTS if s not in held)
@@ -155,8 +118,7 @@ def all_fold_runs(model: str, p: Plan) -> list[Run]:
 # --- selection rules ----------------------------------------------------------------------
 
 def smoothed(curves: np.ndarray, smooth: int = SMOOTH) -> np.ndarray:
-    """Each fold's curve (a row) smoothed by a centred ``smooth``-epoch mean (shorter windows
-    at the ends)."""
+    """Each row smoothed by a centred ``smooth``-epoch mean (shorter windows at the ends)."""
     a = np.atleast_2d(np.asarray(curves, dtype=float))
     return pd.DataFrame(a.T).rolling(smooth, center=True, min_periods=1).mean().to_numpy().T
 
@@ -169,17 +131,15 @@ def standard_error(scores: np.ndarray) -> np.ndarray | float:
 
 
 def first_within_se(scores: np.ndarray) -> int:
-    """0-based column: the first whose mean over folds (rows) is within one standard error
-    of the best column's mean (std over folds of the best column / sqrt(k))."""
+    """0-based column: the first whose mean over folds is within one standard error of the best."""
     mean = scores.mean(axis=0)
     best = int(np.argmax(mean))
     return int(np.argmax(mean >= mean[best] - standard_error(scores[:, best]) - 1e-12))
 
 
 def first_within_paired_se(scores: np.ndarray) -> int:
-    """0-based column: the first whose mean over folds (rows) is within one *paired*
-    standard error of the best column's mean: per column, the std over folds of (best
-    column - this column) / sqrt(k), so the between-fold spread common to both cancels."""
+    """As :func:`first_within_se` with a *paired* standard error (of best - this column), so
+    the between-fold spread common to both cancels."""
     mean = scores.mean(axis=0)
     best = int(np.argmax(mean))
     se = standard_error(scores[:, [best]] - scores)
@@ -188,9 +148,7 @@ def first_within_paired_se(scores: np.ndarray) -> int:
 
 @dataclass(frozen=True)
 class Rule:
-    """A selection rule: a function of the fold scores (folds x candidates, the candidates
-    in the order the rule prefers on a tie: fewer epochs, more regularisation) returning the
-    1-based candidate it picks (for epochs: the epoch count), with a one-line description."""
+    """Fold scores (folds x candidates, preferred first) -> the 1-based candidate picked."""
 
     select: Callable[[np.ndarray], int]
     description: str
@@ -200,9 +158,7 @@ class Rule:
 
 
 def select_epochs(curves: np.ndarray, smooth: int = SMOOTH) -> dict[str, Any]:
-    """The ``one_se`` epoch rule with its numbers, from fold accuracy curves (folds x
-    epochs): smallest epoch whose smoothed mean is within one standard error (std over folds
-    at the best smoothed epoch / sqrt(k)) of the maximum of the smoothed mean."""
+    """The ``one_se`` epoch rule with its numbers, from fold accuracy curves (folds x epochs)."""
     curves = np.atleast_2d(np.asarray(curves, dtype=float))
     k, n = curves.shape
     sm = smoothed(curves, smooth)
@@ -229,11 +185,9 @@ EPOCH_RULES: dict[str, Rule] = {
                       "the difference to the best smoothed epoch) of the best smoothed epoch"),
     "end": Rule(lambda a: a.shape[1], "the end of the budget"),
 }
-#: The epoch rule when no nested score is defined (fewer than ``MIN_NESTED_FOLDS`` folds).
 DEFAULT_EPOCH_RULE = "argmax"
 
-#: The candidate C rules, on fold scores (folds x C, the grid ascending: most regularised
-#: first); they return the 1-based position in that grid.
+#: The candidate C rules: the 1-based position in the ascending C grid.
 C_RULES: dict[str, Rule] = {
     "best": Rule(lambda a: int(np.argmax(a.mean(axis=0))) + 1,
                  "the C with the best mean fold accuracy"),
@@ -243,20 +197,14 @@ C_RULES: dict[str, Rule] = {
                       "the most regularised C within one paired standard error (over folds, "
                       "of the difference to the best C) of the best"),
 }
-#: The C rule when no nested score is defined.
 DEFAULT_C_RULE = "best"
-
-#: How :func:`choose_rule` breaks a tie of nested scores (equal within 1e-12).
 TIE_BREAK = "ties between rules go to the earlier rule of the list"
 
 
 def nested_score(rule: Callable[[np.ndarray], int], scores: np.ndarray,
                  labels: Sequence[Any] | None = None) -> dict[str, Any] | None:
-    """The nested leave-one-fold-out score of ``rule`` on ``scores`` (folds x candidates):
-    for each fold, the rule applied to the other folds' scores, the fold's own raw score read
-    at the candidate it picks. ``score``: the mean over folds; ``per_fold``: those scores;
-    ``picked``: the candidates picked (``labels`` of them when given, else 1-based: for
-    epochs, the epoch count). None with fewer than ``MIN_NESTED_FOLDS`` folds."""
+    """Per fold, ``rule`` on the other folds' scores, read on the fold at the candidate it
+    picks; the mean over folds is ``score``. None under ``MIN_NESTED_FOLDS`` folds."""
     scores = np.atleast_2d(np.asarray(scores, dtype=float))
     k = len(scores)
     if k < MIN_NESTED_FOLDS:
@@ -269,13 +217,8 @@ def nested_score(rule: Callable[[np.ndarray], int], scores: np.ndarray,
 
 def choose_rule(rules: dict[str, Rule], scores_by_model: dict[str, np.ndarray], default: str,
                 what: str = "epochs", labels: Sequence[Any] | None = None) -> dict[str, Any]:
-    """The rule of ``rules`` with the best nested score (:func:`nested_score`), averaged over
-    the models of ``scores_by_model`` (each weighted equally; those with fewer than
-    ``MIN_NESTED_FOLDS`` folds have no score and are left out of the mean); ties go to the
-    earlier rule; ``default`` when no model has a score. Fields: ``rule``, ``description``,
-    ``chosen_by``, ``tie_break``, ``scores`` (per rule: ``description``, ``mean`` over
-    models, ``per_model`` nested scores), ``{what}_by_rule`` (per model, what every rule picks
-    on all its folds)."""
+    """The rule with the best nested score averaged over the models (those without one left
+    out); ties to the earlier rule; ``default`` when no model has a score."""
     table = {name: {"description": r.description,
                     "per_model": {m: nested_score(r, s, labels)
                                   for m, s in scores_by_model.items()}}
@@ -301,27 +244,20 @@ def choose_rule(rules: dict[str, Rule], scores_by_model: dict[str, np.ndarray], 
 
 
 def choose_epoch_rule(curves_by_model: dict[str, np.ndarray]) -> dict[str, Any]:
-    """One epoch rule of :data:`EPOCH_RULES` for all the Keras models given (model -> fold
-    accuracy curves, folds x epochs, from ``history.val_accuracy`` of fold runs only): the
-    best mean over models of the nested leave-one-fold-out score, ties to the earlier rule,
-    ``DEFAULT_EPOCH_RULE`` when no model has 3 folds. See :func:`choose_rule`."""
+    """One epoch rule for all the Keras models given (model -> fold accuracy curves)."""
     return choose_rule(EPOCH_RULES, curves_by_model, DEFAULT_EPOCH_RULE)
 
 
 def choose_c_rule(fold_scores: dict[float, list[float]], model: str = "logreg_features"
                   ) -> dict[str, Any]:
-    """The C rule of :data:`C_RULES` for one classical model (C -> accuracy per fold): its
-    own best nested score, ties to the earlier rule, ``DEFAULT_C_RULE`` under 3 folds."""
+    """The C rule for one classical model (C -> accuracy per fold), on its own nested score."""
     grid = sorted(fold_scores)
     scores = np.array([fold_scores[c] for c in grid], dtype=float).T
     return choose_rule(C_RULES, {model: scores}, DEFAULT_C_RULE, "C", grid)
 
 
 def epoch_choice(curves: np.ndarray, rule: str = DEFAULT_EPOCH_RULE) -> dict[str, Any]:
-    """A Keras model's choice on its fold curves (folds x epochs) under ``rule``: the fields
-    of :func:`select_epochs` (its standard error and best smoothed epoch), with ``epochs``,
-    ``accuracy_at_chosen`` (smoothed mean) and ``rule`` ("name: description") from ``rule``,
-    ``rule_name``, and ``epochs_by_rule`` (what every rule picks: the sensitivity rows)."""
+    """A Keras model's choice on its fold curves under ``rule``, with what every rule picks."""
     curves = np.atleast_2d(np.asarray(curves, dtype=float))
     out = select_epochs(curves)
     epochs = EPOCH_RULES[rule](curves)
@@ -332,9 +268,7 @@ def epoch_choice(curves: np.ndarray, rule: str = DEFAULT_EPOCH_RULE) -> dict[str
 
 
 def select_c(fold_scores: dict[float, list[float]]) -> dict[str, Any]:
-    """The ``one_se`` C rule with its numbers: the most regularised C whose mean fold
-    accuracy is within one standard error of the best mean (``fold_scores``: C -> accuracy
-    per fold)."""
+    """The ``one_se`` C rule with its numbers (``fold_scores``: C -> accuracy per fold)."""
     means = {c: float(np.mean(v)) for c, v in fold_scores.items()}
     best = max(means, key=means.__getitem__)
     v = np.asarray(fold_scores[best], dtype=float)
@@ -346,9 +280,7 @@ def select_c(fold_scores: dict[float, list[float]]) -> dict[str, Any]:
 
 def c_choice(fold_scores: dict[float, list[float]], model: str = "logreg_features"
              ) -> dict[str, Any]:
-    """The classical model's choice: the fields of :func:`select_c`, with ``C`` and ``rule``
-    ("name: description") from the C rule chosen on its own nested score
-    (:func:`choose_c_rule`, in full under ``rule_choice``), ``rule_name``, ``C_by_rule``."""
+    """The classical model's choice: C by the C rule chosen on its own nested score."""
     out = select_c(fold_scores)
     rc = choose_c_rule(fold_scores, model)
     out.update(C=rc["C_by_rule"][model][rc["rule"]], rule=f"{rc['rule']}: {rc['description']}",
@@ -357,8 +289,7 @@ def c_choice(fold_scores: dict[float, list[float]], model: str = "logreg_feature
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values, in the order given: the i-th smallest times
-    (m - i + 1), made monotone (running maximum in that order), capped at 1."""
+    """Holm-Bonferroni adjusted p-values, in the order given."""
     p = np.asarray(pvalues, dtype=float)
     m = len(p)
     order = np.argsort(p, kind="stable")
@@ -379,8 +310,7 @@ def final_runs(model: str, p: Plan, epochs: int, c: float | None = None) -> list
 # --- choices on the fold runs -------------------------------------------------------------
 
 def fold_curves(fold_results: list[dict[str, Any]]) -> np.ndarray:
-    """Fold accuracy curves (folds x epochs): ``history.val_accuracy`` of fold runs, the only
-    field the choices read; a result of a run that saw the test set is refused."""
+    """Fold accuracy curves (folds x epochs); a run that saw the test set is refused."""
     if any(r.get("run", {}).get("test") for r in fold_results):
         raise ValueError("a fold result comes from a run with test=True")
     return np.array([r["history"]["val_accuracy"] for r in fold_results], dtype=float)
@@ -388,18 +318,14 @@ def fold_curves(fold_results: list[dict[str, Any]]) -> np.ndarray:
 
 def c_fold_scores(model: str, fold_results: list[dict[str, Any]], p: Plan
                   ) -> dict[float, list[float]]:
-    """C -> fold accuracy per fold (the last ``val_accuracy``), from the classical model's
-    fold results in the order of :func:`all_fold_runs`."""
+    """C -> the last ``val_accuracy`` per fold, from results in :func:`all_fold_runs` order."""
     curves = iter(fold_curves(fold_results)[:, -1].tolist())
     return {c: [next(curves) for _ in rs] for c, rs in grid_runs(model, p).items()}
 
 
 def choose(model: str, fold_results: list[dict[str, Any]], p: Plan,
            rule: str = DEFAULT_EPOCH_RULE) -> dict[str, Any]:
-    """The choice made on a model's fold results (in the order of :func:`all_fold_runs`):
-    for a Keras model the epoch count of the epoch rule ``rule`` (chosen across models by
-    :func:`choose_epoch_rule`) on all its folds (:func:`epoch_choice`); for the classical
-    model C, by its own C rule (:func:`c_choice`)."""
+    """The choice on a model's fold results: epochs under ``rule``, or the classical C."""
     if model in CLASSICAL:
         return c_choice(c_fold_scores(model, fold_results, p), model)
     return epoch_choice(fold_curves(fold_results), rule)
@@ -408,8 +334,7 @@ def choose(model: str, fold_results: list[dict[str, Any]], p: Plan,
 def load_folds(ds: HarDataset, models: Sequence[str], plans: dict[str, Plan],
                known: dict[str, list[dict[str, Any]]] | None = None
                ) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
-    """The fold results of each model of ``models`` with all of them stored (``known``: those
-    already at hand), and a line per model with some missing."""
+    """The fold results of each model with all of them stored, and a line per model missing some."""
     out, missing = {}, []
     for m in models:
         res = (known or {}).get(m) or [load(r, ds) for r in all_fold_runs(m, plans[m])]
@@ -423,8 +348,7 @@ def load_folds(ds: HarDataset, models: Sequence[str], plans: dict[str, Plan],
 
 def make_choices(fold_results: dict[str, list[dict[str, Any]]], plans: dict[str, Plan]
                  ) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
-    """The epoch rule chosen across the Keras models of ``fold_results``
-    (:func:`choose_epoch_rule`; None without any) and every model's choice under it."""
+    """The epoch rule chosen across the Keras models (None without any) and every choice."""
     curves = {m: fold_curves(r) for m, r in fold_results.items() if m not in CLASSICAL}
     rule = choose_epoch_rule(curves) if curves else None
     name = rule["rule"] if rule else DEFAULT_EPOCH_RULE
@@ -433,10 +357,7 @@ def make_choices(fold_results: dict[str, list[dict[str, Any]]], plans: dict[str,
 
 def choice_doc(ds: HarDataset, models: Sequence[str] = MODELS, *, smoke: bool = False,
                known: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
-    """The choices made on the stored fold runs of ``models`` (``history.val_accuracy`` of
-    runs with ``test=False``; no test field is read): the epoch rule with its nested scores
-    (``epoch_rule``), each model's choice (``models``: epochs, or C with its own C rule), and
-    the models whose folds are not all stored (``missing``)."""
+    """The choices made on the stored fold runs of ``models`` (no test field is read)."""
     plans = {m: plan_for(m, smoke=smoke) for m in models}
     fr, missing = load_folds(ds, models, plans, known)
     rule, choices = make_choices(fr, plans)
@@ -450,8 +371,7 @@ def choice_path() -> Path:
 
 def write_choice(ds: HarDataset, models: Sequence[str] = MODELS, *, smoke: bool = False
                  ) -> Path:
-    """:func:`choice_doc` written to ``results/cv/choice.json`` (made on the fold runs only,
-    before any final run reads the test set); its path."""
+    """:func:`choice_doc` written to ``results/cv/choice.json``; its path."""
     write_json_atomic(choice_path(), choice_doc(ds, models, smoke=smoke))
     return choice_path()
 
@@ -460,13 +380,9 @@ def write_choice(ds: HarDataset, models: Sequence[str] = MODELS, *, smoke: bool 
 
 def run_models(models: Sequence[str], ds: HarDataset, *, smoke: bool = False,
                stage: str = "all", **execute_kw: Any) -> dict[str, dict[str, Any]]:
-    """Fold runs of every model, the choices, then (``stage`` "all") the final runs of every
-    model: each stage is one list of runs, so the workers stay busy across models.
-
-    The epoch rule is chosen across the Keras models whose folds are all there: ``models``
-    and (outside the smoke profile) every other model of :data:`MODELS` with its fold runs
-    stored, the set :func:`summary` uses, so the final runs are those the summary reads.
-    ``results/cv/choice.json`` is written before any final run."""
+    """Fold runs of every model, the choices, then (``stage`` "all") the final runs; each
+    stage is one list of runs so the workers stay busy. The epoch rule sees every model with
+    its folds stored, as :func:`summary` does."""
     plans = {m: plan_for(m, smoke=smoke) for m in models}
     folds_of = {m: all_fold_runs(m, p) for m, p in plans.items()}
     results = iter(execute([r for m in models for r in folds_of[m]], ds, **execute_kw))
@@ -486,8 +402,7 @@ def run_models(models: Sequence[str], ds: HarDataset, *, smoke: bool = False,
 
 
 def sensitivity_runs(model: str, p: Plan, choice: dict[str, Any]) -> list[Run]:
-    """The final runs at the epoch count of :data:`SENSITIVITY_RULE` (the earlier rule), when
-    it differs from the chosen count: reported beside the chosen row, never chosen."""
+    """The final runs at :data:`SENSITIVITY_RULE`'s epoch count, when it differs."""
     n = (choice.get("epochs_by_rule") or {}).get(SENSITIVITY_RULE)
     if n is None or n == choice["epochs"]:
         return []
@@ -513,13 +428,8 @@ def _curve_stats(results: list[dict[str, Any]], key: str) -> dict[str, list[floa
 
 def early_stopping_cost(results: list[dict[str, Any]], chosen: int, patience: int = 10
                         ) -> dict[str, Any] | None:
-    """What early stopping on the fold's loss (patience ``patience``, best weights kept) would
-    have given on each fold, against the chosen epoch count, like with like: each fold's
-    accuracy curve smoothed (centred ``SMOOTH``-epoch mean, as the choice reads it) and read
-    at the early-stopped epoch and at the chosen one; ``cost_pp`` = chosen - early stopping,
-    in points, from the smoothed values. The raw (unsmoothed) readings are kept under
-    ``..._raw``; at the early-stopped epoch they are optimistic (the epoch is picked on the
-    same fold's loss, and a single epoch's accuracy is noisy)."""
+    """Fold accuracy at the epoch early stopping on the fold's loss would keep, against the
+    chosen epoch count (smoothed; ``..._raw`` unsmoothed, optimistic at the stop)."""
     if not results or "val_loss" not in results[0]["history"]:
         return None
     stops = []
@@ -549,10 +459,7 @@ def early_stopping_cost(results: list[dict[str, Any]], chosen: int, patience: in
 
 
 def final_row(model: str, results: list[dict[str, Any]], ds: HarDataset) -> dict[str, Any]:
-    """mean ± std over seeds, pooled subject-bootstrap interval, per-subject accuracy, and the
-    ensemble of the seeds (averaged softmax) with its own interval (:func:`ensemble`: of the
-    seeds whose result kept its softmax outputs, which runs converted from before the runner
-    did not)."""
+    """Mean ± std over seeds, subject-bootstrap interval, per-subject accuracy, seed ensemble."""
     acc = np.array([r["test"]["accuracy"] for r in results])
     f1 = np.array([r["test"]["macro_avg"]["f1"] for r in results])
     preds = np.concatenate([np.asarray(r["y_pred"]) for r in results])
@@ -574,8 +481,7 @@ def final_row(model: str, results: list[dict[str, Any]], ds: HarDataset) -> dict
 
 
 def backend_of(result: dict[str, Any]) -> str:
-    """``"jax 0.10.2"``: the Keras backend and version a stored run trained on (runs from
-    before JAX recorded none: TensorFlow; classical runs: no Keras)."""
+    """``"jax 0.10.2"``: the backend a stored run trained on (unrecorded: TensorFlow)."""
     name = engine(result.get("run", {}).get("model", ""), result.get("backend", "tensorflow"))
     if name == "scikit-learn":
         return name
@@ -585,8 +491,7 @@ def backend_of(result: dict[str, Any]) -> str:
 
 
 def one_device(results: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
-    """A row never mixes backends or devices: the results of the (backend, device) with the
-    most of them, and the names of the others (left out)."""
+    """The results of the commonest (backend, device), and the names of the others."""
     where = [(backend_of(r), r.get("device", "CPU")) for r in results]
     if len(set(where)) <= 1:
         return results, []
@@ -596,8 +501,7 @@ def one_device(results: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
 
 
 def ensemble(results: list[dict[str, Any]], ds: HarDataset) -> dict[str, Any] | None:
-    """The seed ensemble (averaged test softmax) of the results that kept ``test_proba``;
-    None when none did."""
+    """The seed ensemble (averaged test softmax) of the results that kept ``test_proba``."""
     from har_utils.training import ACTIVITY_IDS
 
     kept = [r for r in results if "test_proba" in r]
@@ -617,14 +521,7 @@ def ensemble(results: list[dict[str, Any]], ds: HarDataset) -> dict[str, Any] | 
 
 def summary(ds: HarDataset, models: Sequence[str] = MODELS, *, smoke: bool = False
             ) -> dict[str, Any]:
-    """Everything stored for the study (runs not yet trained are left out and listed).
-
-    ``epoch_rule``: the epoch rule chosen across the Keras models of ``models`` with all
-    their fold runs stored (:func:`choose_epoch_rule`: per rule and model the nested
-    leave-one-fold-out score, per model what every rule picks); each model's ``choice``
-    applies it (the classical model's C: its own C rule). The choices read only fold runs
-    (``history.val_accuracy``, ``test=False``). ``subject_comparisons_vs_cnn_lstm_paper``:
-    per model the paired comparison by test subject, ``wilcoxon_p_holm`` adjusted over them."""
+    """Everything stored for the study (runs not yet trained are left out and listed)."""
     plans = {m: plan_for(m, smoke=smoke) for m in models}
     fold_results, missing = load_folds(ds, models, plans)
     rule, choices = make_choices(fold_results, plans)
@@ -671,10 +568,7 @@ def summary(ds: HarDataset, models: Sequence[str] = MODELS, *, smoke: bool = Fal
 
 def subject_comparisons(entries: dict[str, dict[str, Any]], ref: str = "cnn_lstm_paper"
                         ) -> dict[str, dict[str, Any]]:
-    """:func:`.compare.subject_comparison` of every model's final row
-    (``entries``: model -> summary entry) against ``ref``'s, with ``wilcoxon_p_holm``: the
-    Wilcoxon p-values Holm-adjusted over this family of comparisons (:func:`holm`). Empty
-    without ``ref``'s final row."""
+    """Every model's final row against ``ref``'s by test subject, Holm-adjusted."""
     base = (entries.get(ref) or {}).get("final")
     if not base:
         return {}
@@ -690,16 +584,14 @@ def summary_path() -> Path:
     return config.results_dir() / STUDY / "summary.json"
 
 
-#: Where the cost table takes its seconds per epoch: the backends benchmark (one core, JAX, as
-#: the runner's workers train) when it exists, else the zoo's older TensorFlow measurement.
+#: Where the cost table's seconds per epoch come from, the first that exists.
 COST_SOURCES: tuple[tuple[str, str], ...] = (
     ("results/benchmarks/backends.json", "JAX, one core (benchmarks/bench_backends.py)"),
     ("results/zoo/cost_table.json", "TensorFlow, 2 cores (benchmarks/bench_epoch_cost.py)"))
 
 
 def seconds_per_epoch() -> tuple[dict[str, float], str]:
-    """Measured seconds per epoch on all 21 training subjects, per model, and what measured
-    them (:data:`COST_SOURCES`, the first that exists)."""
+    """Measured seconds per epoch on all 21 training subjects, per model, and the source."""
     for rel, what in COST_SOURCES:
         path = config.PROJECT_ROOT / rel
         if not path.exists():
@@ -715,9 +607,7 @@ def seconds_per_epoch() -> tuple[dict[str, float], str]:
 
 def cost_table(models: Sequence[str] = MODELS, spe: dict[str, float] | None = None
                ) -> pd.DataFrame:
-    """Model x folds x epochs x measured seconds per epoch, before anything long runs.
-    Seconds per epoch of one worker on all 21 training subjects (:func:`seconds_per_epoch`);
-    a fold trains on 18 of them. The final hours are at most: at the full budget."""
+    """Model x folds x epochs x measured seconds per epoch; a fold trains on 18 of 21 subjects."""
     if spe is None:
         spe = seconds_per_epoch()[0]
     rows = []
@@ -751,8 +641,8 @@ def write_cost_table(models: Sequence[str] = MODELS) -> tuple[pd.DataFrame, Path
 
 
 def save_cost_table(table: pd.DataFrame, study: str, source: str) -> Path:
-    """A study's cost table written to ``results/<study>/cost_table.csv``, stamped with what
-    measured its seconds per epoch (``source``, :func:`seconds_per_epoch`); its path."""
+    """A study's cost table written to ``results/<study>/cost_table.csv``; its path."""
+
     path = config.results_dir() / study / "cost_table.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_table(table, path, f"seconds per epoch measured on the HAPT rebuild ({source})",

@@ -1,17 +1,9 @@
-"""Why some subjects fail: the evidence notebook 09 shows before any candidate is scored.
+"""Why some subjects fail: the evidence notebook 09 shows, from data and stored predictions.
 
-Three questions, on the data and on stored predictions (nothing is trained here):
-
-- **Which classes are confused** for a subject: the confusion of protocol cv's final runs of a
-  model (its seeds pooled), per test subject (:func:`subject_confusion`).
-- **How the phone sat**: the direction of gravity (the mean total acceleration of a window,
-  normalised) per recording and static activity, for every subject (:func:`gravity_table`;
-  the HAPT rebuild knows each window's recording, the official archive does not).
-- **Whether sitting and standing separate at all** for one person: a logistic regression on
-  that subject's own sitting and standing windows (window features), 5-fold stratified
-  cross-validation inside the subject (:func:`sit_stand_within_subject`). If they separate
-  within each subject but not across subjects, what fails is the transfer between people,
-  not the sensors.
+Which classes are confused per test subject (:func:`subject_confusion`), how the phone sat
+(:func:`gravity_table`), and whether sitting and standing separate within one subject
+(:func:`sit_stand_within_subject`): if they do within each subject but not across, what fails
+is the transfer between people, not the sensors.
 """
 
 from __future__ import annotations

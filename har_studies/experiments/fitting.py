@@ -1,13 +1,8 @@
 """The runner's training: the studies' settings on top of :func:`har_utils.training.train`.
 
-:class:`StudyConfig` adds to ``TrainConfig`` what only the studies vary: input
-standardisation, training-only augmentation and random rotations, the gravity frame, window
-statistics, a cosine learning-rate schedule and a moving average of the weights. The input
-layers live *inside* the model (:mod:`har_studies.input_layers`), so a saved model needs no
-extra state to predict. :func:`train_run` makes a run resumable: with ``backup_dir``, every
-thing that decides the next epoch (weights, optimizer state, early stopping's state and best
-weights, the per-epoch scores) is saved after each epoch, and a run interrupted and resumed
-gives the numbers of the same run uninterrupted (on the JAX backend).
+:class:`StudyConfig` adds what only the studies vary (input layers inside the model, a cosine
+schedule, a weight average); :func:`train_run` saves everything that decides the next epoch,
+so a resumed run gives the numbers of the same run uninterrupted (on JAX).
 """
 
 from __future__ import annotations
@@ -31,8 +26,7 @@ from ..input_layers import (FRAMES, Augment, GravityFrame, RandomRotation, Windo
 
 #: Learning-rate schedules ``StudyConfig.lr_schedule`` may name.
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
-#: The smallest variance the window statistics are standardised by (a statistic varying by
-#: less than 0.001 between windows is treated as the constant it is).
+#: The smallest variance the window statistics are standardised by.
 STATS_VARIANCE_FLOOR: float = 1e-6
 
 
@@ -52,19 +46,15 @@ class StudyConfig(TrainConfig):
     max_shift: int = 8
     #: Largest angle (degrees) of the random rotation of augment "rotation" (180: any).
     max_angle: float = 30.0
-    #: Input frame: "sensor" (the phone's axes, as recorded) or "gravity" (each window turned
-    #: so its gravity estimate points along +x, plus the three sensors' magnitudes).
+    #: Input frame: "sensor" (as recorded) or "gravity" (:class:`GravityFrame`).
     frame: str = "sensor"
-    #: Join per-channel window statistics (``WindowStats``) with the network's features
-    #: before its output layer (Ignatov 2018's recipe).
+    #: Join window statistics with the network's features before its output layer.
     window_stats: bool = False
     #: "constant", or "cosine" (from ``learning_rate`` to 0 over ``schedule_epochs``).
     lr_schedule: str = "constant"
-    #: Epochs the schedule spans (0: the run's ``epochs``). A run shorter than its schedule
-    #: follows the first epochs of it, as a fold run of that length did.
+    #: Epochs the schedule spans (0: the run's ``epochs``).
     schedule_epochs: int = 0
-    #: > 0: keep an exponential moving average of the weights with this momentum per step
-    #: (Keras' ``use_ema``); the per-epoch scores and the final model use the average.
+    #: > 0: a moving average of the weights (Keras' ``use_ema``) with this momentum.
     ema: float = 0.0
 
     def __post_init__(self) -> None:
@@ -107,12 +97,9 @@ class StudyConfig(TrainConfig):
 
 
 def build_for(config: StudyConfig, X: np.ndarray) -> keras.Model:
-    """Build ``config.model`` for windows shaped like ``X``, wrapped by the input layers its
-    settings ask for: input -> random rotation (augment "rotation") -> gravity frame
-    (``frame``) -> standardize (fitted on ``X`` in that frame) -> the other augmentations ->
-    model; with ``window_stats``, the model's output layer is replaced by one that also sees
-    the window statistics (of the window in its frame, standardised on ``X``). The inner
-    model's weights are those it has unwrapped, for the same seed. Uncompiled."""
+    """``config.model`` for windows like ``X``, wrapped by the input layers its settings ask
+    for (rotation, frame, standardisation, augmentation; window statistics before the output
+    layer). Uncompiled."""
     shape = tuple(X.shape[1:])
     frame = GravityFrame(name="gravity_frame") if config.frame == "gravity" else None
     framed = X if frame is None else keras.ops.convert_to_numpy(frame(np.asarray(X, np.float32)))
@@ -147,10 +134,8 @@ def build_for(config: StudyConfig, X: np.ndarray) -> keras.Model:
 
 
 class EpochScores(keras.callbacks.Callback):
-    """After every epoch: what Keras logged (loss, accuracy, val_loss, val_accuracy) and the
-    macro-F1 on ``val``, one row per epoch in :attr:`rows`. With ``path``, the rows are also
-    written there (atomically) and read back at the start, so a run resumed by
-    ``keras.callbacks.BackupAndRestore`` keeps the epochs before its interruption."""
+    """After every epoch, what Keras logged and the macro-F1 on ``val``; with ``path``, the
+    rows are kept there so a resumed run keeps the epochs before its interruption."""
 
     def __init__(self, val: Split | None = None, path: str | os.PathLike[str] | None = None):
         super().__init__()
@@ -190,10 +175,8 @@ class EpochScores(keras.callbacks.Callback):
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
-    """``keras.callbacks.EarlyStopping`` whose state survives an interruption: with ``folder``,
-    every epoch's monitored value is written there, and the best weights whenever they improve
-    (the last two kept). A run resumed at epoch ``R`` (its first ``on_epoch_begin``) rebuilds
-    wait, best and best weights from the first ``R`` values, as if it had never stopped."""
+    """``EarlyStopping`` whose state (monitored values, best weights) is kept in ``folder``, so
+    a resumed run replays it as if it had never stopped."""
 
     def __init__(self, folder: str | os.PathLike[str] | None, **kwargs: Any):
         super().__init__(**kwargs)
@@ -267,10 +250,9 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
 def train_run(config: StudyConfig, fit: Split, val: Split | None, *, out: Any = print,
               callbacks: Any = (), backup_dir: str | os.PathLike[str] | None = None
               ) -> TrainResult:
-    """:func:`har_utils.training.train` with the weight average swapped in for validation
-    (``ema``) and, with ``backup_dir``, resumable: Keras' ``BackupAndRestore`` for the weights
-    and the optimizer, early stopping's own state beside it. The caller removes the folder
-    when the run is stored."""
+    """:func:`har_utils.training.train` with the weight average validated, and resumable with
+    ``backup_dir`` (the caller removes it once the run is stored)."""
+
     has_val = val is not None and len(val.X) > 0
     folder = None if backup_dir is None else Path(backup_dir)
     stopper = None

@@ -1,20 +1,11 @@
 """The run store's migration: when a run's description gains a field, re-key the stored runs.
 
-Every field of a run's description (``Run.config()``, ``StudyConfig.as_dict()``) is in its
-key, so a new field (at a default that trains as before) changes every key. This rewrites each
-stored run whose file name is not its key under the current code: its ``config`` and ``run`` in
-full, ``key`` and file name the new key, and the ablation study's index (:func:`sync_index`).
-It first checks that the old key is the hash of the stored config (so the file says what it
-is) and that the run rebuilt from it resolves to the same training settings (new fields
-aside). Results (histories, predictions, scores) are not touched. Idempotent: a file already
-named by its key is skipped, and an old-key copy of a run already re-keyed is dropped, so
-runs trained by an older worktree are brought in by copying its new files and running it
-again::
+A new field changes every key, so each stored run whose file name is not its current key is
+rewritten under the new key (after checking the old key hashes its stored config and the
+rebuilt run trains the same), with the ablation index (:func:`sync_index`). Results are not
+touched; idempotent::
 
     python -m har_studies.experiments.rekey            # results/runs (HAR_RESULTS_DIR)
-
-Runs stored before the one key (no ``engine`` in their config) left out fields at their
-defaults; :func:`rebuilt` restores those defaults of the time.
 """
 
 from __future__ import annotations
@@ -103,13 +94,9 @@ def rekey_file(path: Path) -> tuple[str, str] | None:
 
 
 def sync_index(store: Path, moved: dict[str, str]) -> int:
-    """Bring the ablation study's index to the store: each entry at its run's new key
-    (``moved``: old -> new), and the fields its description lacks (added to :class:`Run`
-    after the entry was written: ``backend``, say) taken from the stored run, so the entry
-    rebuilds to the run it names; otherwise the study's summary would find none of its runs.
-    The entry's own fields stay (a run reused under another name describes its overrides in
-    its own terms); where its run is not stored, or would rebuild to another key, only the key
-    moves. The number of entries changed."""
+    """Bring the ablation index to the store: each entry at its run's new key (``moved``), the
+    fields it lacks taken from the stored run so it rebuilds to that run. The number changed."""
+
     index = index_path()
     if not index.exists():
         return 0

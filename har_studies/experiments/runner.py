@@ -1,25 +1,9 @@
 """One experiment runner for every study: a run is a configuration plus the data's checksum.
 
-A :class:`Run` says what to train (model, hyper-parameters, seed, epoch budget, input channels),
-on which training subjects, which subjects to score after every epoch (a cross-validation fold,
-or the validation subjects of early stopping) and whether to score the test subjects once at
-the end. Its :meth:`Run.key` hashes all of that with the data's checksum; the result is stored
-as ``results/runs/<key>.json`` (one store for every study; ``study`` and ``name`` only label
-it) and reused whenever it is present, so a study resumes where it stopped and two studies
-that need the same run train it once. A result keeps the per-epoch curves, the test metrics
-and the test softmax outputs (so seed ensembles need no retraining), the Keras backend, its
-version and the device, the worker that ran it and its threads.
-
-:func:`execute` runs what is missing through joblib: local worker processes (loky) by default,
-or a Dask cluster when given a scheduler address (``joblib``'s ``dask`` backend), so a lab with
-several machines runs a study there with no code change. Each worker sets its backend
-(``Run.backend``, JAX by default) and its threads before the backend starts in it; workers
-return results and only the calling process writes files. Keras runs resume per epoch
-(``fitting.train_run(backup_dir=...)`` under ``build/runs_backup/<key>``), since one slow fold
-takes hours, and a resumed run stores the numbers of the same run uninterrupted. Each run is
-claimed before it trains (``results/runs/<key>.lock``, made atomically), so several runners,
-local or on Dask, can share one store and each run trains once. The runner never commits:
-commit a study's results as a batch.
+A :class:`Run`'s key hashes what decides its result with the data's checksum; the result is
+stored once as ``results/runs/<key>.json`` and reused by every study. :func:`execute` trains
+what is missing on local workers (loky) or a Dask cluster; each run is claimed first
+(``<key>.lock``) so runners can share a store, and Keras runs resume per epoch from a backup.
 """
 
 from __future__ import annotations
@@ -48,9 +32,7 @@ from har_utils.threads import configure_threads, current_threads
 
 from ..folders import check_writable
 
-#: Models without epochs, fit once on the window features (``data.features``), each
-#: standardised first: what it is (stored in the run's config) and its hyper-parameters'
-#: defaults (``Run.model_kwargs`` overrides them).
+#: Models fit once on the window features: what it is (stored in the config), its defaults.
 ESTIMATORS: dict[str, tuple[str, dict[str, Any]]] = {
     "logreg_features": ("StandardScaler + LogisticRegression", {"C": 1.0}),
     "svm_rbf_features": ("StandardScaler + CalibratedClassifierCV(SVC(kernel='rbf'), "
@@ -73,8 +55,8 @@ PROBA_DECIMALS = 5
 
 
 def process_group(run: "Run", runs: Iterable["Run"]) -> tuple[str, int]:
-    """The worker processes ``run`` can share: (Keras backend, threads). A classical run
-    needs no Keras backend: it joins the first Keras group with its thread count, if any."""
+    """(Keras backend, threads) of the workers ``run`` can share; a classical run joins the
+    first Keras group with its thread count, if any."""
     if run.model not in CLASSICAL:
         return run.backend, run.threads
     keras_groups = sorted({(r.backend, r.threads) for r in runs if r.model not in CLASSICAL})
@@ -82,8 +64,7 @@ def process_group(run: "Run", runs: Iterable["Run"]) -> tuple[str, int]:
 
 
 def engine(model: str, backend: str) -> str:
-    """What a run of ``model`` on Keras ``backend`` computes on: the backend, or
-    "scikit-learn" for the classical models."""
+    """The backend, or "scikit-learn" for the classical models."""
     return "scikit-learn" if model in CLASSICAL else backend
 
 
@@ -113,18 +94,14 @@ class Run:
     test: bool = True
     #: Hyper-parameters of the model (the rest at its builder's defaults).
     model_kwargs: Pairs = ()
-    #: ``StudyConfig`` settings (the rest at the model's own training defaults); ``max_epochs``
-    #: replaces the model's own cap on ``epochs``.
+    #: ``StudyConfig`` settings over the model's defaults; ``max_epochs`` replaces its cap.
     train: Pairs = ()
     #: Input channels (names from ``config.CHANNELS``); empty: all nine.
     channels: tuple[str, ...] = ()
-    #: Score the test subjects after every epoch as the "validation" curve (the paper's own
-    #: protocol, kept to measure it). Never steers: no early stopping, no checkpoint choice.
+    #: Score the test subjects every epoch (the paper's protocol, measured); never steers.
     watch_test: bool = False
-    #: Threads it computes with (JAX: cores; TensorFlow: intra-op threads, inter-op 1; classical
-    #: runs: BLAS threads). The numbers depend on it (same seed, other thread count: other float
-    #: rounding, another run), so it is part of the run. 0: the backend's default, as many as
-    #: the machine has cores (the zoo's first runs).
+    #: Threads it computes with; they change float rounding, so they are part of the run.
+    #: 0: the backend's default (the zoo's first runs).
     threads: int = 1
     #: The Keras backend it trains on (``har_utils.backend``; classical runs ignore it).
     backend: str = backend_module.TRAINING
@@ -188,9 +165,7 @@ class Run:
                            **{**base, **settings})
 
     def config(self) -> dict[str, Any]:
-        """Everything that decides the result besides the data (JSON-ready): every field but
-        ``study`` and ``name``, with the training settings resolved (``train_config``) and
-        ``engine`` for the backend (classical runs: "scikit-learn", whatever ``backend`` says)."""
+        """Everything that decides the result besides the data (JSON-ready)."""
         if self.model in CLASSICAL:
             what: dict[str, Any] = {"estimator": ESTIMATORS[self.model][0],
                                     "model": self.model, "model_kwargs": dict(self.model_kwargs)}
@@ -232,8 +207,7 @@ def checksum(ds: HarDataset) -> str:
 
 
 def load(run: Run, ds: HarDataset) -> dict[str, Any] | None:
-    """The stored result of ``run`` on ``ds``, or None (a damaged file counts as missing and
-    is run again)."""
+    """The stored result of ``run`` on ``ds``, or None (a damaged file counts as missing)."""
     path = result_path(run.key(checksum(ds)))
     if not path.exists():
         return None
@@ -262,8 +236,7 @@ _DATA: dict[str, HarDataset] = {}
 
 
 def _dataset(payload: HarDataset | str, expected: str) -> HarDataset:
-    """The dataset a worker trains on: shipped in the task, or loaded from its source name
-    (once per worker process) and checked against the client's checksum."""
+    """The dataset shipped, or loaded once per worker, checked against the client's checksum."""
     if isinstance(payload, HarDataset):
         ds = payload
     else:
@@ -283,10 +256,8 @@ def _subset(split: Split, subjects: Sequence[int]) -> Split:
 
 
 def resume_point(backup: Path, log: Callable[[str], Any] = print) -> int:
-    """The epoch a run resumes at from its backup folder (0: none), after checking that the
-    scored epochs (``epochs.json``) cover the saved state; a backup that does not (a write cut
-    between the two, a file damaged) is removed and the run starts from scratch: a derived
-    file is rebuilt, not trusted."""
+    """The epoch a run resumes at from its backup (0: none); a backup whose scored epochs do
+    not cover its saved state is removed."""
     state = backup / "state" / "training_metadata.json"
     if not backup.exists():
         return 0
@@ -305,19 +276,15 @@ def resume_point(backup: Path, log: Callable[[str], Any] = print) -> int:
 
 
 def run_seconds(result: dict[str, Any]) -> float:
-    """One stored run's training seconds, the epochs before a resume included: a resumed
-    run's ``train_seconds`` counts only the epochs after its restart, so those before it are
-    counted at the resumed segment's seconds per epoch."""
+    """One stored run's training seconds, the epochs before a resume counted at its rate."""
     before = int(result.get("resumed_at_epoch") or 0)
     return float(result.get("train_seconds", 0.0)) + before * float(
         result.get("seconds_per_epoch") or 0.0)
 
 
 def parent_watch(runner_pid: int) -> Any:
-    """A Keras callback for a run trained in a worker process: when the runner that started
-    the worker dies (the worker's parent is no longer ``runner_pid``), the worker exits at
-    once, at the end of a batch, before another backup is written: an orphaned worker that
-    went on training would write into the backup folder a restarted runner resumes from."""
+    """A callback that exits the worker once its runner dies, before it writes another backup
+    a restarted runner would resume from."""
     import keras
 
     class ParentWatch(keras.callbacks.Callback):
@@ -373,8 +340,7 @@ def _keras_body(run: Run, ds: HarDataset, backup: Path | None, log: Callable[[st
 
 
 def estimator(run: Run) -> Any:
-    """The scikit-learn pipeline of a classical run (:data:`ESTIMATORS`), seeded by its seed
-    where the estimator draws random numbers."""
+    """The scikit-learn pipeline of a classical run, seeded where it draws random numbers."""
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
@@ -397,8 +363,7 @@ def estimator(run: Run) -> Any:
 
 
 def window_classifier(fitted: Any) -> Any:
-    """A fitted feature pipeline as a classifier of raw windows (n, 128, 9): the window
-    features computed first (``har_utils.data.window_features.feature_matrix``)."""
+    """A fitted feature pipeline as a classifier of raw windows (n, 128, 9)."""
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer
 
@@ -453,13 +418,9 @@ def _classical_body(run: Run, ds: HarDataset, save_model: Path | None = None
 def run_one(run: Run, payload: HarDataset | str, expected: str, *,
             backup_root: str | None = None, log: Callable[[str], Any] | None = None,
             save_model: Path | None = None, runner_pid: int | None = None) -> dict[str, Any]:
-    """Train and score ``run`` here and return its result (writes no result file; with
-    ``save_model``, the trained model goes to that path: a Keras run's ``.keras``, a classical
-    run's ``.joblib``, a classifier of raw windows (:func:`window_classifier`); with
-    ``runner_pid``, a worker process exits when its parent is no longer that runner). Called
-    in a worker: ``run.backend`` and ``run.threads`` are set before the backend starts in this
-    process; if this process already runs another backend or thread count, a
-    ``RuntimeError`` says so (the result would not be the run's)."""
+    """Train and score ``run`` here and return its result (no file written; ``save_model``:
+    where the trained model goes). A process already on another backend or thread count
+    raises ``RuntimeError``."""
     t0 = time.perf_counter()
     where = {**_where(), "threads": None}
     if run.model not in CLASSICAL:
@@ -502,9 +463,8 @@ def run_one(run: Run, payload: HarDataset | str, expected: str, *,
 # --- many runs ----------------------------------------------------------------------------
 
 def claim(key: str) -> bool:
-    """Claim run ``key`` for this process: create ``results/runs/<key>.lock`` atomically
-    (``O_EXCL``), recording host, pid and time. False if another live runner holds it; a
-    claim left by a process of this host that no longer runs is taken over."""
+    """Claim run ``key``: create its lock file atomically. False if a live runner holds it;
+    a dead local runner's claim is taken over."""
     path = lock_path(key)
     path.parent.mkdir(parents=True, exist_ok=True)
     mine = json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
@@ -524,8 +484,7 @@ def claim(key: str) -> bool:
 
 
 def claim_alive(key: str) -> bool:
-    """Whether run ``key`` is claimed by a runner that still runs (another host's claim is
-    trusted; an unreadable claim is being written, so it counts as alive)."""
+    """Whether run ``key``'s claim is alive (another host's, or one being written, counts)."""
     try:
         holder = json.loads(lock_path(key).read_text())
     except FileNotFoundError:
@@ -549,8 +508,7 @@ def release(key: str) -> None:
 
 
 def stored(key: str) -> bool:
-    """Whether run ``key`` has a readable result in the store (a damaged one does not count).
-    A file is parsed once per version (size and modification time), not on every poll."""
+    """Whether run ``key`` has a readable result (parsed once per size and mtime)."""
     try:
         st = result_path(key).stat()
     except OSError:
@@ -577,18 +535,9 @@ def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
             ) -> list[dict[str, Any]]:
     """Run what is missing of ``runs`` on ``ds`` and return every run's result, in order.
 
-    ``workers``: local worker processes (joblib's loky backend; 1 runs here). Each run sets
-    its own ``Run.backend`` and ``Run.threads`` before the backend starts in its worker; runs
-    with different settings go to separate pools of fresh processes. ``scheduler``: the
-    address of a Dask scheduler (``tcp://host:8786``): the runs go to its workers through
-    joblib's dask backend (start the workers with ``--nworkers N --nthreads 1`` and one thread
-    count per cluster). Workers load ``ds.source`` themselves and check its checksum;
-    ``ship_data`` sends ``ds`` with each task instead (small or synthetic data). Runs with the
-    same key train once. Each run is claimed before it trains (:func:`claim`); runs that
-    another runner holds are waited for (every ``poll_seconds``) and taken over if their
-    runner dies. Results are written here, as each one arrives. A failing run is reported and
-    the rest go on; a :class:`~har_utils.io.HarError` at the end names them. The
-    store and ``backup_root`` are checked writable before any run trains.
+    ``workers``: local processes; ``scheduler``: a Dask scheduler's address. ``ship_data``
+    sends ``ds`` with each task instead of workers loading ``ds.source``. Runs another runner
+    holds are waited for; failures are reported at the end in one ``HarError``.
     """
     expected = checksum(ds)
     keys = [r.key(expected) for r in runs]
@@ -639,9 +588,8 @@ def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
 def _train(todo: dict[str, Run], mine: set[str], *, payload: HarDataset | str, expected: str,
            workers: int, scheduler: str | None, backup_root: Path, force: bool,
            log: Callable[[str], Any], state: dict[str, int]) -> list[str]:
-    """Train the runs of ``todo`` that this runner can claim (one pool per backend and thread
-    count), each claimed just before it is handed to a worker (added to ``mine``), so runners
-    sharing a store share the work; write each result as it arrives; the failures, reported."""
+    """Train the runs of ``todo`` this runner claims (one pool per backend and thread count),
+    each just before a worker takes it; write each result as it arrives; the failures."""
 
     def claimed(key: str) -> bool:
         if not claim(key):
@@ -712,8 +660,8 @@ def _train(todo: dict[str, Run], mine: set[str], *, payload: HarDataset | str, e
 def _guarded(key: str, run: Run, payload: HarDataset | str, expected: str, backup_root: str,
              runner_pid: int | None = None
              ) -> tuple[str, dict[str, Any] | None, str | None]:
-    """:func:`run_one` with its failure returned, not raised, so one failure does not lose
-    the other runs of a study."""
+    """:func:`run_one` with its failure returned, not raised."""
+
     try:
         return key, run_one(run, payload, expected, backup_root=backup_root,
                             runner_pid=runner_pid), None

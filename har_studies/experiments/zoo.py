@@ -1,33 +1,10 @@
 """The model zoo under one protocol: a list of runs on the experiment runner, and a summary.
 
-Protocols (the test set is touched once, at the end, except where a protocol says otherwise):
-
-``subjects``
-    Fit on 17 training subjects, early stopping on the validation subjects (default 8, 17, 21,
-    25: 4 of 21, about a fifth of the training windows, drawn once with a fixed seed) with the
-    patience below, best weights restored, within the paper's budget of 100 epochs; then the
-    test subjects once. The logistic regression has no epochs to choose: it is fitted once on
-    all 21 training subjects (C = 1) and listed under this protocol.
-``retrain_all``
-    Retrain on all 21 training subjects for the epoch count the ``subjects`` run of the same
-    model and seed chose (its best epoch); then the test subjects once.
-``paper``
-    The paper's protocol: all 21 training subjects for the paper's fixed budget of 100 epochs
-    (no early stopping), the test set scored after every epoch as the paper's Fig. 5 does
-    (the runner's ``watch_test``). Its runs are read two ways (:data:`READINGS`):
-    ``fixed_budget``, the final epoch, which involves no choice made on the test set (the test
-    set is watched, it never changes the weights), and ``best_on_test``, the epoch with the
-    best test accuracy, which is chosen on the test set and is the real inflation
-    (:func:`paper_readings` reads both off the stored curve).
-
-Every zoo run is a :class:`~har_studies.experiments.runner.Run` named
-``zoo/<model>/<protocol>/seed<k>`` (:func:`zoo_run`); the runner stores it as
-``results/runs/<key>.json``, one store for every study, so a zoo run whose configuration
-another study already ran is read, not trained again (and the stored file may carry that
-study's name). ``har zoo run ...`` executes what is missing (``--workers``, ``--scheduler``);
-``har zoo summary`` writes ``results/zoo/summary.json``. The cost table
-``results/zoo/cost_table.json`` is not a zoo run: ``benchmarks/bench_epoch_cost.py`` measures
-it (``make zoo-cost``).
+``subjects``: fit on 17 training subjects, early stopping on the 4 validation subjects, test
+once (the logistic regression: one fit on all 21). ``retrain_all``: all 21 subjects for the
+epoch count the ``subjects`` run chose. ``paper``: all 21 for 100 epochs with the test set
+watched every epoch, read at the final epoch and at the best test epoch (:data:`READINGS`).
+Runs are named ``zoo/<model>/<protocol>/seed<k>``; ``har zoo run|summary``.
 """
 
 from __future__ import annotations
@@ -72,21 +49,15 @@ LOGREG_C = 1.0
 #: Seeds per model: 5 for the paper's model, 3 for the others.
 SEEDS = {"cnn_lstm_paper": 5}
 DEFAULT_SEEDS = 3
-#: Seeds of the paper's protocol (it measures what the fixed budget gives and what choosing the
-#: epoch on the test set adds, not a ranking of models).
+#: Seeds of the paper's protocol (it measures the inflation, not a ranking of models).
 PAPER_PROTOCOL_SEEDS = 3
-#: Seeds of ``retrain_all`` where the cost forbids one per ``subjects`` seed: these models cost
-#: 74-85 s per epoch on 2 cores (``results/zoo/cost_table.json``), about 25 min per run; one
-#: retrained run shows the effect of retraining, the ``subjects`` rows carry the seed spread.
+#: Seeds of ``retrain_all`` where the cost (about 25 min a run) forbids one per ``subjects`` seed.
 RETRAIN_SEEDS = {"deepconvlstm": 1, "isplinception": 1}
 CLASSICAL = runner.CLASSICAL
-#: The zoo's models, the one list: the registry's zoo models (``zoo_models.zoo_names``) and the
-#: classical baseline (the runner's other estimators belong to other studies).
+#: The zoo's models, the one list: the registry's zoo models and the classical baseline.
 ZOO: tuple[str, ...] = (*zoo_names(), "logreg_features")
-#: The zoo runs trained with one TensorFlow thread (``TF_NUM_INTRAOP_THREADS=1`` in their files).
-#: Every other zoo run was trained before the zoo set a thread count, with TensorFlow's default
-#: (``Run.threads = 0``: one per core of the 2-core machine). Their numbers depend on it: the
-#: same configuration with one thread is another run (the ablation study's baseline, say).
+#: The zoo runs trained with one thread; the others ran with the backend's default (threads 0),
+#: which makes them other runs.
 ONE_THREAD = frozenset({"cnn_lstm_paper/paper/seed1", "deepconvlstm/retrain_all/seed0",
                         "deepconvlstm/subjects/seed0", "deepconvlstm/subjects/seed1",
                         "deepconvlstm/subjects/seed2", "isplinception/retrain_all/seed0",
@@ -103,8 +74,7 @@ def run_name(model: str, protocol: str, seed: int) -> str:
 
 
 def zoo_run(model: str, protocol: str, seed: int = 0, epochs: int | None = None) -> Run:
-    """The runner's :class:`Run` of one zoo run (``epochs``: the ``retrain_all`` epoch count,
-    the best epoch of the matching ``subjects`` run; ignored otherwise)."""
+    """The runner's :class:`Run` of one zoo run (``epochs``: for ``retrain_all`` only)."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; use one of {PROTOCOLS}")
     everyone = tuple(config.TRAIN_SUBJECTS)
@@ -135,9 +105,7 @@ def identity(run: Run) -> tuple[str, str, int]:
 
 
 def planned_seeds(model: str, protocol: str = "subjects") -> int:
-    """How many seeds the study plans for a model: 5 for the paper's model, 3 for the others,
-    1 for a classical model (its fit is deterministic; a seed changes nothing); the paper's
-    protocol 3; ``retrain_all`` of the costliest models 1 (``RETRAIN_SEEDS``)."""
+    """How many seeds the study plans for a model under ``protocol`` (classical: 1)."""
     if model in CLASSICAL:
         return 1
     if protocol == "paper":
@@ -149,9 +117,7 @@ def planned_seeds(model: str, protocol: str = "subjects") -> int:
 
 def plan(models: Sequence[str], protocols: Sequence[str], seeds: Sequence[int] | None = None,
          best_epochs: Mapping[tuple[str, int], int] | None = None) -> list[Run]:
-    """The zoo's runs, ``subjects`` before ``retrain_all`` before ``paper``. A ``retrain_all``
-    run needs the best epoch of its ``subjects`` run (``best_epochs[(model, seed)]``); the
-    ones without it are left out (:func:`best_epochs_of` reads them from results)."""
+    """The zoo's runs in protocol order; ``retrain_all`` runs without ``best_epochs`` are left out."""
     out = []
     for protocol in sorted(protocols, key=PROTOCOLS.index):
         for model in models:
@@ -166,8 +132,7 @@ def plan(models: Sequence[str], protocols: Sequence[str], seeds: Sequence[int] |
 
 
 def first_protocols(protocols: Sequence[str]) -> list[str]:
-    """The protocols among ``protocols`` whose runs need nothing stored, and ``subjects`` when
-    ``retrain_all`` is asked (it takes their best epochs)."""
+    """The protocols needing nothing stored, and ``subjects`` when ``retrain_all`` is asked."""
     return [p for p in PROTOCOLS if p != "retrain_all" and (
         p in protocols or (p == "subjects" and "retrain_all" in protocols))]
 
@@ -184,10 +149,8 @@ def best_epochs_of(pairs: Iterable[tuple[Run, Result | None]]) -> dict[tuple[str
 
 def run(models: Sequence[str], protocols: Sequence[str], ds: HarDataset,
         seeds: Sequence[int] | None = None, **execute_kw: Any) -> list[Result]:
-    """Execute what is missing of the zoo's runs through the runner (``execute_kw``: workers,
-    scheduler, threads, force, ...): ``subjects`` and ``paper`` runs as one list (the
-    ``subjects`` runs also when only ``retrain_all`` is asked: it takes their epochs), then the
-    ``retrain_all`` runs. Returns the results of the runs asked for, labelled."""
+    """Execute what is missing of the zoo's runs, ``retrain_all`` last (it takes the
+    ``subjects`` runs' epochs); the results asked for, labelled."""
     first = plan(models, first_protocols(protocols), seeds)
     pairs = list(zip(first, runner.execute(first, ds, **execute_kw)))
     if "retrain_all" in protocols:
@@ -199,8 +162,7 @@ def run(models: Sequence[str], protocols: Sequence[str], ds: HarDataset,
 # --- reading results ----------------------------------------------------------------------
 
 def labelled(run: Run, result: Result) -> Result:
-    """``result`` with its zoo label ``"zoo": {name, model, protocol, seed}`` (the stored
-    file may carry another study's name: the runner trains a configuration once)."""
+    """``result`` with its zoo label (the stored file may carry another study's name)."""
     model, protocol, seed = identity(run)
     return {**result, STUDY: {"name": run.name, "model": model, "protocol": protocol,
                               "seed": seed}}
@@ -208,8 +170,7 @@ def labelled(run: Run, result: Result) -> Result:
 
 def read_planned(read: Callable[[Run], Result | None], models: Sequence[str] = ZOO,
                  protocols: Sequence[str] = PROTOCOLS) -> list[Result]:
-    """Every planned zoo run that ``read`` finds stored, labelled, sorted by model, protocol
-    and seed (``retrain_all`` runs follow the stored ``subjects`` runs' best epochs)."""
+    """Every planned zoo run that ``read`` finds stored, labelled, sorted."""
     first = plan(models, first_protocols(protocols))
     pairs = [(r, read(r)) for r in first]
     if "retrain_all" in protocols:
@@ -222,16 +183,14 @@ def read_planned(read: Callable[[Run], Result | None], models: Sequence[str] = Z
 
 def load_runs(ds: HarDataset, models: Sequence[str] = ZOO,
               protocols: Sequence[str] = PROTOCOLS) -> list[Result]:
-    """Every planned zoo run stored on ``ds`` (:func:`read_planned` with the runner's
-    :func:`~har_studies.experiments.runner.load`)."""
+    """Every planned zoo run stored on ``ds``."""
     return read_planned(lambda r: runner.load(r, ds), models, protocols)
 
 
 def committed_results(model: str, protocol: str = "subjects", root: Path | None = None
                       ) -> list[Result]:
-    """The zoo runs of ``model`` under ``protocol`` in the project's committed results
-    (``root``: default ``results/`` of the project, whatever the profile), on the data its
-    ``summary.json`` describes; [] where the zoo has not run. Needs no dataset."""
+    """The zoo runs of ``model`` in the committed results (``root``), on the data its
+    ``summary.json`` describes; [] where the zoo has not run."""
     root = config.PROJECT_ROOT / "results" if root is None else Path(root)
     summary = root / STUDY / "summary.json"
     if not summary.exists():
@@ -246,9 +205,7 @@ def committed_results(model: str, protocol: str = "subjects", root: Path | None 
 
 
 def identity_of(result: Result) -> tuple[str, str, int]:
-    """(model, protocol, seed) of a result: its zoo label (:func:`labelled`), else read off
-    its run (``watch_test``: paper; early stopping on validation subjects: subjects; otherwise
-    retrain_all)."""
+    """(model, protocol, seed) of a result: its zoo label, else read off its run."""
     if STUDY in result:
         z = result[STUDY]
         return z["model"], z["protocol"], int(z["seed"])
@@ -259,9 +216,7 @@ def identity_of(result: Result) -> tuple[str, str, int]:
 
 
 def paper_readings(result: Result) -> dict[str, Any]:
-    """The two readings of a ``paper`` run, from its test curve (``history["val_accuracy"]``,
-    the test subjects scored after every epoch): the final epoch's test accuracy, and the
-    epoch with the best test accuracy (1-based) and that accuracy."""
+    """A ``paper`` run's test curve read at the final epoch and at its best epoch (1-based)."""
     curve = result["history"]["val_accuracy"]
     best = int(np.argmax(curve))
     return {"final_epoch_test_accuracy": float(curve[-1]), "best_epoch_by_test": best + 1,
@@ -271,9 +226,7 @@ def paper_readings(result: Result) -> dict[str, Any]:
 # --- summary ------------------------------------------------------------------------------
 
 def summarize(runs: list[Result], y_true: np.ndarray, subjects: np.ndarray) -> list[Result]:
-    """One row per (model, protocol): seeds, accuracy and macro-F1 mean/std, and a 95 %
-    interval from resampling test subjects over the pooled predictions of all seeds. The
-    ``paper`` runs give two rows (:data:`READINGS`)."""
+    """One row per (model, protocol), the ``paper`` runs two (:data:`READINGS`)."""
     groups: dict[tuple[str, str], list[Result]] = {}
     for r in runs:
         model, protocol, _ = identity_of(r)
@@ -335,8 +288,7 @@ def paired_tests(runs: list[Result], y_true: np.ndarray, reference: str = "cnn_l
 
 
 def cv_rows(path: Path | None = None) -> list[Result]:
-    """The final rows of protocol cv (``results/cv/summary.json``, written by ``make cv``) in
-    the form of this summary's rows (protocol ``cv``); none where it has not run."""
+    """Protocol cv's final rows as this summary's rows (none where it has not run)."""
     path = config.results_dir() / "cv" / "summary.json" if path is None else path
     if not path.exists():
         return []
@@ -363,9 +315,7 @@ def cv_rows(path: Path | None = None) -> list[Result]:
 
 
 def refresh_cv_rows(path: Path | None = None) -> Path | None:
-    """Replace the protocol-cv rows of the zoo summary (``results/zoo/summary.json``) by the final
-    rows of ``results/cv/summary.json`` (:func:`cv_rows`); the zoo's own rows stay as they are.
-    Its path, or None when there is no zoo summary."""
+    """Replace the zoo summary's protocol-cv rows by :func:`cv_rows`; its path, or None."""
     path = summary_path() if path is None else path
     if not path.exists():
         return None
@@ -377,9 +327,8 @@ def refresh_cv_rows(path: Path | None = None) -> Path | None:
 
 def subject_comparisons(rows: list[Result], reference: str = "cnn_lstm_paper",
                         protocol: str = "subjects") -> dict[str, Result]:
-    """Every model against ``reference`` by test subject (per-subject accuracy, mean over
-    seeds): the paired comparison McNemar's window-level test cannot make, since windows of one
-    person overlap and are not independent."""
+    """Every model against ``reference`` by test subject (windows of one person are not
+    independent, so McNemar's window-level test cannot pair them)."""
     by = {r["model"]: r for r in rows if r["protocol"] == protocol
           and "per_subject_accuracy_mean" in r}
     ref = by.get(reference)
@@ -390,8 +339,7 @@ def subject_comparisons(rows: list[Result], reference: str = "cnn_lstm_paper",
 
 
 def stale_runs(current: Iterable[str]) -> list[str]:
-    """Names of the zoo runs in the runner's store outside the ``current`` keys (e.g. runs on
-    another data source)."""
+    """Names of the stored zoo runs outside the ``current`` keys (e.g. other data)."""
     keep, out = set(current), []
     for path in sorted(runner.runs_dir().glob("*.json")):
         if path.stem in keep:
@@ -406,8 +354,7 @@ def stale_runs(current: Iterable[str]) -> list[str]:
 
 
 def dropped_rows(rows: Sequence[Mapping[str, Any]], path: Path) -> list[str]:
-    """``model/protocol`` of the zoo's rows in the summary at ``path`` (protocol cv's aside)
-    that ``rows`` lack."""
+    """``model/protocol`` of the zoo rows at ``path`` (cv's aside) that ``rows`` lack."""
     if not path.exists():
         return []
     have = {(r["model"], r["protocol"]) for r in rows}
@@ -416,12 +363,9 @@ def dropped_rows(rows: Sequence[Mapping[str, Any]], path: Path) -> list[str]:
 
 
 def write_summary(ds: HarDataset, models: Sequence[str] = ZOO, keep_rows: bool = False) -> Path:
-    """``results/zoo/summary.json``: the summary table, paired tests and the cost table if measured.
+    """``results/zoo/summary.json``; ``keep_rows``: refuse rather than drop a row whose runs
+    are not stored for the current code and data."""
 
-    Only the planned runs of ``models`` on ``ds`` count (their keys hold its checksum); zoo
-    runs stored for other data are named in ``stale_runs_left_out``. ``keep_rows``: refuse
-    (:class:`HarError`, the file left as it was) rather than drop a row of the summary
-    already there whose runs are not stored for the current code and data."""
     runs = load_runs(ds, models)
     rows = cv_rows() + summarize(runs, ds.test.y, ds.test.subject)
     path = summary_path()

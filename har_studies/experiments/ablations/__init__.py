@@ -9,16 +9,9 @@ Commands (:mod:`har_studies.cli`)::
     har ablations list
 
 ``run``: the one-factor studies; ``select``: choose on validation, train the combined
-candidates (``selection.json``); ``final``: the chosen configuration and the paper's over the
-same seeds, tested once; ``summary``: ``results/ablations/summary.json``; ``list``: studies,
-runs, what is stored and the estimated cost of the rest. Every run goes through the one
-experiment runner (``results/runs/<key>.json``); nothing is committed for you.
-
-The package: :mod:`.studies` (studies, points and their runs on the runner, the study's index),
-:mod:`.selection` (choice on validation only, combined candidates, final runs), :mod:`.summary`
-(summary, tables, figures) and :mod:`.estimates` (cost estimates, the listing). The names
-notebook 07 uses are importable from here (``from har_studies.experiments import ablations``,
-then ``ablations.plan(...)``); everything else from its module.
+candidates; ``final``: the chosen configuration and the paper's over the same seeds, tested
+once; ``summary``: ``results/ablations/summary.json``; ``list``: what is stored and the cost
+of the rest. The names notebook 07 uses are importable from here.
 """
 
 from __future__ import annotations

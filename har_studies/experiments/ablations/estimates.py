@@ -42,10 +42,8 @@ def typical_overhead(ds: HarDataset | None = None, model: str = core.BASE_MODEL)
 
 def estimate_seconds(runs: Sequence[Run], max_epochs: int = core.MAX_EPOCHS,
                      ds: HarDataset | None = None) -> dict[str, Any] | None:
-    """Rough serial cost of ``runs`` from ``results/zoo/cost_table.json`` (seconds per epoch of
-    each run's model at the paper's sizes) and the typical epoch count of the stored baseline
-    runs on ``ds`` (``max_epochs`` without them); None without a cost table. Factors that
-    change the cost (filters, batch size, ...) are not modelled."""
+    """Rough serial cost of ``runs`` from the zoo's cost table and the stored baseline runs'
+    typical epoch count; None without a cost table."""
     path = config.results_dir() / "zoo" / "cost_table.json"
     if not path.exists():
         return None
@@ -67,10 +65,9 @@ def estimate_seconds(runs: Sequence[Run], max_epochs: int = core.MAX_EPOCHS,
 def full_study_estimate(ds: HarDataset, seeds: Sequence[int] = tuple(range(core.STUDY_SEEDS)),
                         max_epochs: int = core.MAX_EPOCHS, final_seeds: int = core.FINAL_SEEDS
                         ) -> dict[str, Any] | None:
-    """Estimated serial cost of the whole study from scratch: the distinct one-factor runs,
-    plus at most ``MAX_COMBINED`` new combined candidates x seeds (``baseline`` and ``top1``
-    reuse one-factor runs) and the final seeds beyond ``seeds`` (the others reuse the chosen
-    candidate's runs), each at the mean cost of a one-factor run. None without a cost table."""
+    """Estimated serial cost of the whole study from scratch (one-factor, combined and final
+    runs at the mean cost of a one-factor run); None without a cost table."""
+
     est = estimate_seconds(core.unique_runs(core.plan("all", seeds, max_epochs), ds),
                            max_epochs, ds)
     if est is None:

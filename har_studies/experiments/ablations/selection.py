@@ -1,13 +1,9 @@
 """Ablation study, selection: on the validation subjects only, then the final runs.
 
-:func:`select` ranks the points of every complete study by **validation** accuracy (mean over
-seeds; the test numbers of the stored results are never read: :func:`~.studies.validation_view`
-strips them), takes the best value of each factor and builds combined configurations: the
-factors that beat the baseline on validation, added one at a time in order of their gain
-(``top1``, ``top2``, ...) and all of them (``all_best``), plus the baseline. Each is trained
-(same seeds) and the best on validation is chosen (:func:`choose`, ``selection.json``).
-:func:`final_runs`: the chosen configuration over 5 seeds, the test subjects scored once, and
-beside it the paper's configuration over the same seeds (``final/baseline``).
+:func:`select` ranks every complete study's points by validation accuracy (test numbers never
+read), combines the factors that beat the baseline (``top1``, ``top2``, ..., ``all_best``) and
+chooses the best combination on validation; :func:`final_runs` tests it and the paper's
+configuration over the same seeds.
 """
 
 from __future__ import annotations
@@ -59,15 +55,9 @@ def candidate_run(name: str, parts: Mapping[str, str], *, seed: int = 0,
 def select(ds: HarDataset, *, seeds: Iterable[int] = range(core.STUDY_SEEDS),
            max_epochs: int = core.MAX_EPOCHS, studies: str | Sequence[str] = "all",
            max_combined: int = core.MAX_COMBINED) -> dict[str, Any]:
-    """Best value of each complete factor, on validation only, and the combined candidates.
+    """Best value of each complete factor, on validation only, and the combined candidates
+    (``baseline``, ``top1`` .. ``top<k>``, ``all_best``; duplicates kept once as ``same_as``)."""
 
-    A study counts when every point has a result for every seed. Factors whose best point
-    beats their baseline are ordered by their gain; candidates are ``baseline``, ``top1``
-    .. ``top<k>`` (the k best factors together, k <= ``max_combined``) and ``all_best``
-    (every improving factor) where it differs. A candidate whose convolutions do not fit
-    its sub-sequences is left out (``skipped``); candidates with the same configuration are
-    kept once (``same_as``). Reads only :func:`~.studies.validation_view` of the results.
-    """
     seeds = list(seeds)
     factors: dict[str, Any] = {}
     incomplete = []

@@ -1,20 +1,9 @@
 """Ablation study around ``cnn_lstm_paper``: the one-factor studies and their runs.
 
-Every run of the study is a :class:`~har_studies.experiments.runner.Run` of the one experiment
-runner (study ``"ablations"``, name ``<study>__<point>__seed<k>``), under the zoo's
-``subjects`` protocol: fit on 17 training subjects, early stopping on the validation subjects
-(8, 17, 21, 25; patience 10, best weights restored) within a 100-epoch budget, the test
-subjects scored once at the end. Results live in the runner's store
-(``results/runs/<key>.json``); a configuration that several points share (the baseline of
-every study, a combined candidate equal to a one-factor point) has one key and trains once.
-Which names the study has run, and under which key, is kept in
-``results/ablations/index.json`` (names and configurations only, no results): the summary
-reads it, so it covers every run the study made, whatever the seeds or budget.
-
-Steps: :func:`plan` and :func:`execute` (the one-factor studies), then
-:mod:`.selection` (choice on validation only, combined candidates, final runs) and
-:mod:`.summary` (summary, tables, figures); :mod:`.estimates` has the cost estimates
-of the command line ``har ablations`` (:mod:`har_studies.cli`).
+Every run is a runner :class:`~har_studies.experiments.runner.Run` (name
+``<study>__<point>__seed<k>``) under the zoo's ``subjects`` protocol; a configuration several
+points share trains once. ``results/ablations/index.json`` records which names the study ran
+under which key (no results), so the summary covers every run it made.
 """
 
 from __future__ import annotations
@@ -342,14 +331,9 @@ def record(runs: Sequence[Run], ds: HarDataset) -> Path:
 
 def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
             ship_data: bool | None = None, log: Callable[[str], Any] = print, **execute_kw: Any) -> list[dict[str, Any]]:
-    """Train what is missing of ``runs`` with :func:`runner.execute` (the same ``workers``,
-    ``scheduler``, ``threads``, ``force``, ``backup_root``), record every stored one in the
-    study's index and return the results, in order. ``ship_data`` defaults to sending ``ds``
-    itself when the runs stay in this process (``workers <= 1``), its source name otherwise.
-    A failed run is not recorded; the others are, then the runner's ``RuntimeError`` is raised.
-    Nothing is committed: commit a study's results (``results/runs``, ``results/ablations``)
-    as a batch.
-    """
+    """:func:`runner.execute`, every stored run recorded in the study's index (failed ones
+    not); ``ship_data`` defaults to sending ``ds`` itself when the runs stay in this process."""
+
     ship = workers <= 1 and not execute_kw.get("scheduler") if ship_data is None else ship_data
     try:
         return runner.execute(runs, ds, workers=workers, ship_data=ship, log=log, **execute_kw)

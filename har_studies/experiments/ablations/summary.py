@@ -1,11 +1,7 @@
 """Ablation study, report: ``results/ablations/summary.json``, its tables and figures.
 
-The summary has one row per (study, point) in the zoo's row form (test accuracy and macro-F1
-mean/std over seeds, the 95 % interval from resampling test subjects over the pooled seeds,
-per-subject accuracy) with the validation numbers beside them, the selection, the final rows
-and the compute spent (each trained run counted once: a point that reuses another point's run
-of the same configuration adds nothing). It reads the study's runs from its index
-(:func:`~.studies.load_index`) and their results from the runner's store.
+One row per (study, point) in the zoo's row form with the validation numbers beside it, the
+selection, the final rows and the compute spent (each trained run counted once).
 """
 
 from __future__ import annotations
@@ -147,12 +143,8 @@ def summary_path() -> Path:
 
 
 def write_summary(ds: HarDataset) -> Path:
-    """``results/ablations/summary.json``: the rows of every point of the study's index with
-    results for the current configuration and data (the others named in
-    ``stale_runs_left_out``), the selection, the final rows and the compute (each trained run
-    counted once, reuses not). When the index names runs but none of them is stored for the
-    current code and data, a summary already there is kept and :class:`HarError` says why
-    (it would be replaced by an empty study)."""
+    """``results/ablations/summary.json``; a summary already there is kept (:class:`HarError`)
+    rather than replaced by an empty study when none of the indexed runs is stored."""
     current, stale = indexed_results(ds)
     if stale and not current and summary_path().exists():
         raise HarError(
@@ -259,10 +251,8 @@ def selection_table(selection: Mapping[str, Any] | None) -> Any:
 
 
 def factor_table(summary: Mapping[str, Any] | None) -> Any:
-    """One row per complete factor, in the studies' order: its baseline and its best point on
-    validation (the selection's choice), each with validation and test accuracy (mean over
-    seeds, %), the validation gain in points, and every other value's validation difference
-    from the baseline (which choices matter). Test columns are reported, never used to choose."""
+    """One row per complete factor: its baseline and best point on validation, with validation
+    and test accuracy (%); test columns are reported, never used to choose."""
     import pandas as pd
 
     cols = ["factor", "baseline", "best on validation", "gain on validation (pp)",
@@ -294,12 +284,9 @@ def factor_table(summary: Mapping[str, Any] | None) -> Any:
 
 
 def outcome_table(summary: Mapping[str, Any] | None) -> Any:
-    """The paper's configuration against the chosen one (the ``final`` runs, the same seeds for
-    both), validation and test accuracy (mean ± std and per seed, %), the test interval from
-    resampling subjects, and the distance to the issue's target of
-    :data:`~.studies.TARGET_ACCURACY` (a target for the official split; the data column says
-    which data these rows come from). Before the final runs exist, the paper's row is the
-    studies' shared baseline."""
+    """The paper's configuration against the chosen one (the ``final`` runs, same seeds) and
+    the distance to :data:`~.studies.TARGET_ACCURACY`; before the final runs, the paper's row
+    is the studies' shared baseline."""
     import pandas as pd
 
     cols = ["configuration", "data", "seeds", "val acc % (mean ± std)",
@@ -340,12 +327,9 @@ def plot_study(summary: Mapping[str, Any], study: str) -> Any:
 
 
 def factor_figure(rows: Any, title: str) -> Any:
-    """One factor of the ablation study: validation accuracy per point (mean ± std over
-    seeds, the selection criterion) and, beside it, test accuracy (reported, never used to
-    choose). ``rows``: one row per point, in the study's order, with columns ``point``,
-    ``baseline``, ``n_seeds``, ``val_accuracy_mean``/``_std`` and ``accuracy_mean``/``_std``
-    (as in ``results/ablations/summary.json``; with ``val_accuracy_per_seed`` and
-    ``accuracy_per_seed`` each seed is drawn too); the baseline's label is bold."""
+    """One factor: validation accuracy per point (the selection criterion) beside test
+    accuracy (reported only); ``rows`` as in ``results/ablations/summary.json``."""
+
     import matplotlib.pyplot as plt
     import seaborn as sns
 
