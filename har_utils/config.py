@@ -1,16 +1,9 @@
 """Every path and dataset constant of the project, in one place.
 
-Paths derive from ``PROJECT_ROOT`` (found from this file, never from the working directory),
-so notebooks, tests and the Makefile agree wherever they run. ``HAR_DATA_DIR``,
-``HAR_RESULTS_DIR`` and ``HAR_FIGURES_DIR`` point data, results and figures elsewhere; a
-relative one is taken from the project root, wherever the process runs.
-
-Results and figures go under ``build/lab/`` unless ``HAR_RESULTS_DIR``/``HAR_FIGURES_DIR`` name
-another folder: a notebook run by hand (JupyterLab, nbconvert, a script under ipython or python),
-a smoke run or a student's profile never writes the committed ``results/`` and ``figures/``.
-Only the published profile and the studies' targets opt in, by naming those folders
-(``make reproduce``/``make publish``, ``make cv``, ... through ``har``). Nothing here depends on
-how the process was started.
+Paths derive from ``PROJECT_ROOT`` (never the working directory); ``HAR_DATA_DIR``,
+``HAR_RESULTS_DIR`` and ``HAR_FIGURES_DIR`` point elsewhere (relative: to the project root).
+Results and figures go under ``build/lab/`` unless those name another folder, so only the
+published profile and the studies' targets write the committed ``results/`` and ``figures/``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """Exploratory analysis of the feature space: t-SNE and how separable the activities are.
 
-:func:`class_separability` and :func:`pair_overlap` quantify what a t-SNE picture only
-suggests (e.g. that SITTING and STANDING overlap): silhouette and k-nearest-neighbour label
-agreement per activity. Both work on standardised features (``standardize=True``) or on a
-2-D embedding; distances in the embedding are only locally meaningful, so report both.
+Silhouette and k-NN label agreement per activity quantify what a t-SNE picture only suggests;
+embedding distances are only locally meaningful, so report standardised features too.
 """
 
 from __future__ import annotations

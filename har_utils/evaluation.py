@@ -1,13 +1,8 @@
 """Test-set evaluation: the paper's metrics, per-subject accuracy and its uncertainty.
 
-All metrics come from :mod:`sklearn.metrics` with the six activity ids ``1..6`` as labels, so a
-class that is never predicted (or absent) still gets its row (scores 0, no warnings).
-:func:`metrics` returns plain Python types only, ready for ``json.dumps``; dictionary keys
-that are numbers in Python (subjects, batch sizes) are strings there, so a JSON round trip
-gives back the same object.
-
-Uncertainty is by subject, not by window: windows of one volunteer are strongly correlated,
-so :func:`subject_bootstrap_ci` resamples the test *subjects* (a cluster bootstrap).
+Metrics use the six activity ids as labels, so a class never predicted still gets its row.
+:func:`metrics` returns JSON-ready types (numeric keys as strings, so a round trip is exact).
+Windows of one volunteer are correlated, so :func:`subject_bootstrap_ci` resamples subjects.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """Checksums, atomic writes and the project's one error type for bad input.
 
-Every file the project writes goes through :func:`atomic_write`: it is written to a temporary
-file in the same folder and renamed into place only when complete, so an interruption, a full
-disk or a crash never leaves a half-written cache or result behind. Every cache goes through
-:func:`cached_arrays`, which verifies it on each read and rebuilds it when damaged.
+:func:`atomic_write` renames a complete temporary file into place, so a crash never leaves a
+half-written file; :func:`cached_arrays` verifies a cache on each read and rebuilds it.
 """
 
 from __future__ import annotations

@@ -1,11 +1,7 @@
 """The models, by name: a small registry of Keras builders.
 
-``build_model("cnn_lstm_paper")`` returns the paper's CNN-LSTM (our reading of its Fig. 2);
-``build_model("tiny_cnn")`` a very small network for tests and smoke runs. The studies register
-the model zoo in the same registry (``har_studies.zoo_models``). Models come back
-**uncompiled**: :func:`har_utils.training.train` compiles them. ``describe(name)`` lists a
-builder's hyper-parameters and their defaults, ``train_defaults(name)`` the training settings
-the model's own paper prescribes; ``layer_table`` summarises a built model.
+``build_model("cnn_lstm_paper")`` returns the paper's CNN-LSTM, ``"tiny_cnn"`` a very small
+network for tests; the studies register the zoo here. Models come back **uncompiled**.
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
-"""The tables notebooks 05, 06 and 09 show from the studies' committed results: protocol cv
-(``results/cv/summary.json``), the model zoo (``results/zoo/summary.json`` and its runs under
-``results/runs/``), the beyond study (``results/beyond/``). The studies (``har_studies``: ``make cv``, ``make zoo``) write those files;
-this module only reads and reshapes them, so notebooks 01-06 need no study code. The README's and
-docs' blocks (``har readme``) render the same tables.
+"""The tables notebooks 05, 06 and 09 and the README blocks show from the studies'
+committed results (``results/cv/``, ``results/zoo/``, ``results/runs/``, ``results/beyond/``);
+this module only reads and reshapes them, so the notebooks need no study code.
 """
 
 from __future__ import annotations

@@ -1,17 +1,10 @@
 """The dataset API: one call returns UCI HAR windows from the best available source.
 
-``load_dataset("auto")`` takes the official archive when it is present (``$HAR_UCI_ZIP`` or
-``data/raw/``) or downloadable within a short timeout, and otherwise rebuilds the windows from
-the raw HAPT recordings (``hapt``); it prints which one and why. Both sources give the same
-arrays: ``X`` (n, 128, 9) float32 in ``config.CHANNELS`` order, ``y`` activity ids 1-6 as in
-``activity_labels.txt``, ``subject`` ids 1-30, split by the official test subjects. Parsed
-arrays are cached in ``data/cache`` (atomic writes, no pickles, each verified on read by
-:func:`har_utils.io.cached_arrays`) and carry their provenance.
-
-This package: the loader, splits and fidelity checks (here); the two sources :mod:`.uci` (the
-official archive) and :mod:`.hapt` (the rebuild from the raw recordings); :mod:`.download`
-(the verified download of the archive); :mod:`.window_features` (window features for the EDA and
-the classical baseline). The preprocessing both sources share is :mod:`har_utils.signals`.
+``load_dataset("auto")`` takes the official archive when present (``$HAR_UCI_ZIP`` or
+``data/raw/``) or quickly downloadable, and otherwise rebuilds the windows from the raw HAPT
+recordings, saying which and why. Both give ``X`` (n, 128, 9) float32 in ``config.CHANNELS``
+order, ``y`` activity ids 1-6, ``subject`` ids 1-30, split by the official test subjects;
+parsed arrays are cached in ``data/cache`` (verified on read, no pickles).
 """
 
 from __future__ import annotations

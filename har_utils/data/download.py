@@ -1,14 +1,8 @@
 """Verified downloads (pooch) and a bounded connectivity probe.
 
-:func:`download` fetches a URL with ``pooch.retrieve``: the bytes go to a temporary file
-beside the destination and are moved onto it only when their SHA-256 matches, so a
-half-written or wrong file never exists under the destination's name; an existing file with
-the right digest is returned without touching the network, a stale one is replaced. An
-interrupted download starts again from the beginning (pooch does not resume; the official
-archive is 61 MB). Every failure is a :class:`HarDataError` naming the file and the fix.
-
-:func:`reachable` is a cheap, bounded, never-raising probe; ``HAR_OFFLINE=1`` makes it answer
-``False`` without touching the network.
+A download lands beside its destination and is moved onto it only when its SHA-256 matches,
+so a half-written or wrong file never has the destination's name (pooch does not resume).
+``HAR_OFFLINE=1`` makes :func:`reachable` answer ``False`` without touching the network.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """Seeded training: the configuration of a run, and the fit.
 
-``train(TrainConfig(...), fit, val)`` seeds everything, builds the model from the registry in
-:mod:`har_utils.models`, compiles it (categorical cross-entropy on one-hot labels, accuracy)
-and fits it, with early stopping on the validation loss when given validation windows (best
-weights restored). It prints one line per epoch and returns a :class:`TrainResult`. Every
-epoch's randomness (the order of the windows, dropout) is drawn from (seed, epoch) alone
-(:class:`~.callbacks.EpochSeeds`).
+``train`` builds the model from the registry, compiles it and fits it, with early stopping on
+the validation loss (best weights restored). Every epoch's randomness is drawn from
+(seed, epoch) alone (:class:`~.callbacks.EpochSeeds`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,4 @@
-"""Atomic saving of trained models and their histories, and reading them back.
-
-``save_run`` writes the model and its history atomically; ``load_model`` and ``load_history``
-read them back, with an error that says how to get the file when it is missing.
-"""
+"""Atomic saving of trained models and their histories, and reading them back."""
 
 from __future__ import annotations
 
