@@ -1,9 +1,12 @@
-"""Signal processing of the published UCI HAR pipeline (Anguita et al., ESANN 2013).
+"""Signal processing of the published UCI HAR pipeline: noise filters, gravity split, windows.
 
-Median filter (kernel unpublished: we take 3) and 3rd-order Butterworth low-pass at 20 Hz;
-gravity is a 0.3 Hz low-pass of the total acceleration, body = total - gravity; windows of
-128 samples (2.56 s at 50 Hz) with 50 % overlap. Zero-phase filtering by default;
-``zero_phase=False`` filters causally, as a streaming device would.
+Anguita et al. (ESANN 2013) describe the preprocessing: each raw signal passes a median filter
+and a 3rd-order low-pass Butterworth filter at 20 Hz (noise); the total acceleration is split
+into gravity (3rd-order low-pass Butterworth at 0.3 Hz) and body acceleration (total minus
+gravity); signals are cut into windows of 2.56 s (128 samples at 50 Hz) with 50 % overlap.
+The kernel of the median filter is not published; we take 3 samples. Zero-phase filtering
+(``sosfiltfilt``, offline) is the default; ``zero_phase=False`` gives causal filtering as a
+streaming device would run it.
 """
 
 from __future__ import annotations

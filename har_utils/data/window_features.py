@@ -1,10 +1,36 @@
 """Hand-made window features for EDA (t-SNE) and classical baselines, numpy/scipy only.
 
-Feature set ``hapt-features-v1``: 339 features per window *in the spirit of* the official
-561 (not comparable to them), over 20 signals (the 9 channels, 6 jerks, 5 magnitudes): time
-statistics per signal (180), sma and axis correlations per triaxial group (5 + 15), spectral
-features per body/jerk/magnitude signal (136) and 3 gravity angles.
-:func:`describe_features` gives the full documentation table.
+The official UCI HAR release ships 561 engineered features per window; the offline "hapt"
+source rebuilds only the raw (n, 128, 9) inertial windows. This module computes a documented
+feature set *in the spirit of* the official one (time and frequency statistics per signal).
+It is **not** the official 561-feature set and its values are not comparable to it.
+
+Feature set ``hapt-features-v1`` (F = 339 features per window)
+---------------------------------------------------------------
+Signals (20):
+
+* the 9 raw channels: ``body_acc_{x,y,z}``, ``body_gyro_{x,y,z}``, ``total_acc_{x,y,z}``;
+* jerks (``np.diff(x) * fs``, 127 samples): ``body_acc_jerk_{x,y,z}``, ``body_gyro_jerk_{x,y,z}``;
+* Euclidean magnitudes: ``body_acc_mag``, ``body_gyro_mag``, ``total_acc_mag``,
+  ``body_acc_jerk_mag``, ``body_gyro_jerk_mag``.
+
+Families:
+
+* time, per signal (20 x 9 = 180): ``mean``, ``std``, ``mad`` (median absolute deviation),
+  ``min``, ``max``, ``iqr``, ``energy`` (mean of squares), ``skewness``, ``kurtosis``
+  (Fisher, biased moments as ``scipy.stats`` with ``bias=True``; 0 for a constant signal);
+* time, per triaxial group (5 groups: body_acc, body_gyro, total_acc, body_acc_jerk,
+  body_gyro_jerk): ``sma`` (signal magnitude area, mean of |x|+|y|+|z|; 5) and Pearson
+  correlations ``corr_xy``, ``corr_xz``, ``corr_yz`` (15; 0 when an axis is constant);
+* frequency, per body / jerk / magnitude signal (17 signals x 8 = 136), from the one-sided
+  power spectrum of the mean-removed signal, scaled so that it sums to the signal variance:
+  ``dominant_freq`` (Hz), ``band_energy_<lo>_<hi>hz`` for the bands of :data:`FREQ_BANDS`
+  (0-1, 1-3, 3-6, 6-12, 12-25 Hz; 5), ``spectral_entropy`` (normalised to [0, 1]) and
+  ``mean_freq`` (power-weighted, Hz); all 0 for a constant signal;
+* gravity angles (3): ``gravity__angle_{x,y,z}``, the angle (radians) between the window's
+  mean gravity vector, mean(total_acc - body_acc), and each axis (pi/2 if gravity is zero).
+
+Total: 180 + 5 + 15 + 136 + 3 = 339. Use :func:`describe_features` for a documentation table.
 """
 
 from __future__ import annotations
