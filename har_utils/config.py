@@ -60,9 +60,8 @@ def figures_dir() -> Path:
 
 
 def shown(path: Path) -> str:
-    """``path`` relative to the project when it lies inside it, or to the Python environment's
-    prefix (for printed output and results files, so that committed notebooks and results do
-    not carry a machine's absolute paths)."""
+    """``path`` relative to the project or the Python prefix, so that committed notebooks and
+    results carry no machine's absolute paths."""
     import sys
 
     path = Path(path)
@@ -116,15 +115,12 @@ TEST_SUBJECTS: tuple[int, ...] = (2, 4, 9, 10, 12, 13, 18, 20, 24)
 ALL_SUBJECTS: tuple[int, ...] = tuple(range(1, 31))
 TRAIN_SUBJECTS: tuple[int, ...] = tuple(s for s in ALL_SUBJECTS if s not in TEST_SUBJECTS)
 
-#: Validation subjects, drawn from the 21 training subjects only (never from the test set):
-#: 4 of 21 (~19 %, close to the 9/30 test share of windows per subject), fixed so every run
-#: and every model sees the same split. Chosen once with ``numpy.random.default_rng(0)``;
-#: ``har_utils.data.validation_subjects`` recomputes and checks this.
+#: Validation subjects: 4 of the 21 training subjects (~19 %, near the test share), drawn
+#: with ``numpy.random.default_rng(0)`` by ``har_utils.data.validation_subjects``.
 DEFAULT_N_VALIDATION_SUBJECTS: int = 4
 DEFAULT_VALIDATION_SEED: int = 0
 
-# --- The paper's training settings (one definition; the runner, the zoo, protocol cv and the
-# ablation study take them from here) -----------------------------------------------------
+# --- The paper's training settings (one definition for every study) ---------------------
 
 #: Epochs the paper trains for (its fixed budget, no early stopping).
 PAPER_EPOCHS: int = 100
