@@ -47,9 +47,8 @@ def use_default() -> str:
 
 
 def require(backend: str, why: str) -> None:
-    """Make this process run Keras on ``backend`` (set before Keras is imported, over any other
-    setting: the code that calls it cannot work otherwise); raise :class:`BackendError` with the
-    fix when Keras already runs on another backend."""
+    """Make this process run Keras on ``backend``, over any other setting; a
+    :class:`BackendError` with the fix when Keras already runs on another."""
     if not keras_imported():
         os.environ["KERAS_BACKEND"] = backend
         return
@@ -75,8 +74,7 @@ def version(backend: str | None = None) -> str:
 
 
 def device() -> str:
-    """Where this process's Keras computes: ``CPU`` or ``GPU (<name>)`` (the first
-    accelerator the backend sees; JAX and TensorFlow use it without being asked)."""
+    """Where this process's Keras computes: ``CPU`` or ``GPU (<name>)`` of the first GPU."""
     name = current()
     if name == "jax":
         import jax

@@ -31,11 +31,8 @@ def offline() -> bool:
 
 def download(url: str, dest: Path, sha256: str, size: int | None = None, *,
              timeout: float = 30.0, progress: bool = True) -> Path:
-    """Download ``url`` to ``dest`` and verify its SHA-256 (and ``size`` in bytes, if given).
-
-    ``timeout`` bounds each connect/read, not the whole transfer. ``progress``: pooch's
-    progress bar on the terminal.
-    """
+    """Download ``url`` to ``dest`` and verify its SHA-256 (and ``size``, if given);
+    ``timeout`` bounds each connect/read, not the whole transfer."""
     import pooch
     import requests
 
@@ -73,12 +70,8 @@ def download(url: str, dest: Path, sha256: str, size: int | None = None, *,
 
 
 def reachable(url: str, timeout: float = 5.0) -> bool:
-    """True if ``url`` answers a HEAD (or a 1-byte ranged GET) within ``timeout`` seconds.
-
-    Never raises. Returns ``False`` on any network error, on an HTTP error status, after
-    ``timeout`` seconds whatever is still pending (DNS included), and at once when
-    ``HAR_OFFLINE`` is set.
-    """
+    """True if ``url`` answers a HEAD (or a 1-byte ranged GET) within ``timeout`` seconds,
+    DNS included; never raises."""
     if offline() or timeout <= 0:
         return False
     deadline = time.monotonic() + timeout

@@ -37,8 +37,7 @@ def save_model_atomic(model: keras.Model, path: str | os.PathLike[str]) -> Path:
 
 def save_run(result: TrainResult, directory: str | os.PathLike[str], name: str
              ) -> dict[str, Path]:
-    """Write ``<name>.keras`` and ``<name>.history.json`` into ``directory`` (atomically);
-    """
+    """Write ``<name>.keras`` and ``<name>.history.json`` into ``directory`` (atomically)."""
     directory = Path(directory)
     model_path = save_model_atomic(result.model, directory / f"{name}.keras")
     meta = {
