@@ -52,18 +52,13 @@ def _claim_cores(n: int) -> set[int]:
             continue
         _CLAIMS.append(f)
         mine.append(cpu)
-    for cpu in allowed:  # every core is claimed: share the first ones
-        if len(mine) == n:
-            break
-        if cpu not in mine:
-            mine.append(cpu)
+    mine += [cpu for cpu in allowed if cpu not in mine][:n - len(mine)]  # all claimed: share
     return set(mine)
 
 
 def configure_threads(intra: int, inter: int = 1) -> dict[str, int]:
-    """Limit this process to ``intra`` compute threads (TensorFlow: ``intra`` intra-op and
-    ``inter`` inter-op threads). Set before the backend starts; if it already started, its
-    settings stay. The settings in effect are returned (:func:`current_threads`)."""
+    """Limit this process to ``intra`` compute threads (TensorFlow: also ``inter`` inter-op),
+    before the backend starts; returns the settings in effect."""
     intra = int(intra)
     os.environ["OMP_NUM_THREADS"] = str(intra)
     if backend.current() == "jax":
