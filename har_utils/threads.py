@@ -2,7 +2,7 @@
 
 Results depend on the thread count (float rounding), so every run names its count and sets
 it here first. JAX sizes its CPU pool by the process's CPU affinity, so ``n`` cores are
-claimed with a lock file each (``/tmp/har_utils-cpu-<i>.lock``) and two workers of one machine
+claimed with a lock file each (``har_utils-cpu-<i>.lock`` in the temp folder) and two workers
 take different cores; TensorFlow (the export) gets its intra-/inter-op settings.
 """
 
