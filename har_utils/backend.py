@@ -1,16 +1,9 @@
 """The Keras backend of this process, chosen in one place before Keras is imported.
 
-Keras 3 runs the same models on several backends. This project **trains on JAX** (2.5-2.7x
-faster than TensorFlow with op determinism on the CPU, and as repeatable: same seed and core
-count, same numbers; ``benchmarks/bench_backends.py``) and **exports with TensorFlow** (the
-TFLite converter needs a TensorFlow-backend model: the deployment study loads the saved
-``.keras`` file under TensorFlow in its own process).
-
-``import har_utils`` calls :func:`use_default` first thing, so ``KERAS_BACKEND`` is set before
-any module of the package imports Keras. A user's own ``KERAS_BACKEND`` wins (it is read once,
-when ``har_utils`` is first imported), and so does a Keras that the process imported before
-``har_utils``. :func:`require` is for code that works on one backend only (the TFLite export).
-:func:`describe` says what a run trained on: backend, its version, device.
+We train on JAX (2.5-2.7x faster than TensorFlow with op determinism on the CPU, as
+repeatable; ``benchmarks/bench_backends.py``) and export with TensorFlow (the TFLite converter
+needs it). ``import har_utils`` calls :func:`use_default` first; a user's ``KERAS_BACKEND``, or
+a Keras imported before ``har_utils``, wins.
 """
 
 from __future__ import annotations
@@ -54,9 +47,8 @@ def use_default() -> str:
 
 
 def require(backend: str, why: str) -> None:
-    """Make this process run Keras on ``backend`` (set before Keras is imported, over any other
-    setting: the code that calls it cannot work otherwise); raise :class:`BackendError` with the
-    fix when Keras already runs on another backend."""
+    """Make this process run Keras on ``backend``, over any other setting; a
+    :class:`BackendError` with the fix when Keras already runs on another."""
     if not keras_imported():
         os.environ["KERAS_BACKEND"] = backend
         return
@@ -82,8 +74,7 @@ def version(backend: str | None = None) -> str:
 
 
 def device() -> str:
-    """Where this process's Keras computes: ``CPU`` or ``GPU (<name>)`` (the first
-    accelerator the backend sees; JAX and TensorFlow use it without being asked)."""
+    """Where this process's Keras computes: ``CPU`` or ``GPU (<name>)`` of the first GPU."""
     name = current()
     if name == "jax":
         import jax

@@ -1,16 +1,9 @@
 """Every path and dataset constant of the project, in one place.
 
-Paths derive from ``PROJECT_ROOT`` (found from this file, never from the working directory),
-so notebooks, tests and the Makefile agree wherever they run. ``HAR_DATA_DIR``,
-``HAR_RESULTS_DIR`` and ``HAR_FIGURES_DIR`` point data, results and figures elsewhere; a
-relative one is taken from the project root, wherever the process runs.
-
-Results and figures go under ``build/lab/`` unless ``HAR_RESULTS_DIR``/``HAR_FIGURES_DIR`` name
-another folder: a notebook run by hand (JupyterLab, nbconvert, a script under ipython or python),
-a smoke run or a student's profile never writes the committed ``results/`` and ``figures/``.
-Only the published profile and the studies' targets opt in, by naming those folders
-(``make reproduce``/``make publish``, ``make cv``, ... through ``har``). Nothing here depends on
-how the process was started.
+Paths derive from ``PROJECT_ROOT`` (never the working directory); ``HAR_DATA_DIR``,
+``HAR_RESULTS_DIR`` and ``HAR_FIGURES_DIR`` point elsewhere (relative: to the project root).
+Results and figures go under ``build/lab/`` unless those name another folder, so only the
+published profile and the studies' targets write the committed ``results/`` and ``figures/``.
 """
 
 from __future__ import annotations
@@ -67,9 +60,8 @@ def figures_dir() -> Path:
 
 
 def shown(path: Path) -> str:
-    """``path`` relative to the project when it lies inside it, or to the Python environment's
-    prefix (for printed output and results files, so that committed notebooks and results do
-    not carry a machine's absolute paths)."""
+    """``path`` relative to the project or the Python prefix, so that committed notebooks and
+    results carry no machine's absolute paths."""
     import sys
 
     path = Path(path)
@@ -123,15 +115,12 @@ TEST_SUBJECTS: tuple[int, ...] = (2, 4, 9, 10, 12, 13, 18, 20, 24)
 ALL_SUBJECTS: tuple[int, ...] = tuple(range(1, 31))
 TRAIN_SUBJECTS: tuple[int, ...] = tuple(s for s in ALL_SUBJECTS if s not in TEST_SUBJECTS)
 
-#: Validation subjects, drawn from the 21 training subjects only (never from the test set):
-#: 4 of 21 (~19 %, close to the 9/30 test share of windows per subject), fixed so every run
-#: and every model sees the same split. Chosen once with ``numpy.random.default_rng(0)``;
-#: ``har_utils.data.validation_subjects`` recomputes and checks this.
+#: Validation subjects: 4 of the 21 training subjects (~19 %, near the test share), drawn
+#: with ``numpy.random.default_rng(0)`` by ``har_utils.data.validation_subjects``.
 DEFAULT_N_VALIDATION_SUBJECTS: int = 4
 DEFAULT_VALIDATION_SEED: int = 0
 
-# --- The paper's training settings (one definition; the runner, the zoo, protocol cv and the
-# ablation study take them from here) -----------------------------------------------------
+# --- The paper's training settings (one definition for every study) ---------------------
 
 #: Epochs the paper trains for (its fixed budget, no early stopping).
 PAPER_EPOCHS: int = 100

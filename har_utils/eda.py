@@ -1,9 +1,7 @@
 """Exploratory analysis of the feature space: t-SNE and how separable the activities are.
 
-:func:`class_separability` and :func:`pair_overlap` quantify what a t-SNE picture only
-suggests (e.g. that SITTING and STANDING overlap): silhouette and k-nearest-neighbour label
-agreement per activity. Both work on standardised features (``standardize=True``) or on a
-2-D embedding; distances in the embedding are only locally meaningful, so report both.
+Silhouette and k-NN label agreement per activity quantify what a t-SNE picture only suggests;
+embedding distances are only locally meaningful, so report standardised features too.
 """
 
 from __future__ import annotations
@@ -48,12 +46,10 @@ def stratified_subsample(y: Any, n: int | None, seed: int = 0) -> np.ndarray:
 
 def tsne_embedding(F: np.ndarray, seed: int = 0, perplexity: float = 30.0,
                    n_jobs: int = 2) -> np.ndarray:
-    """2-D t-SNE of standardised features ``F`` (n, d): PCA initialisation, automatic learning
-    rate, deterministic for a ``seed``. Perplexity is capped below ``n`` for tiny inputs.
+    """2-D t-SNE of standardised features ``F`` (n, d), deterministic for a ``seed``.
 
-    ``n_jobs`` sets both the neighbour search and the OpenMP threads of the Barnes-Hut
-    gradient, so the run does not depend on the machine's core count. On a busy machine
-    (fewer free cores than ``n_jobs``) OpenMP threads slow down several-fold: use 1 there.
+    ``n_jobs`` also caps the OpenMP threads of the gradient, so the run does not depend on the
+    machine's core count (on a busy machine OpenMP slows down several-fold: use 1 there).
     """
     F = np.asarray(F, dtype=np.float64)
     if F.ndim != 2 or len(F) < 4:
@@ -85,13 +81,9 @@ def _prepare(Z: Any, y: Any, standardize: bool) -> tuple[np.ndarray, np.ndarray]
 
 
 def class_separability(Z: Any, y: Any, k: int = 10, standardize: bool = False) -> pd.DataFrame:
-    """Per activity (index): ``n``, mean ``silhouette``, ``knn_agreement`` (share of each
-    point's ``k`` nearest neighbours, itself excluded, with its label, averaged over the
-    class), ``most_confused_with`` (the other activity most frequent among those neighbours,
-    None if none) and ``confused_share`` (its share of all the class's neighbours).
-
-    Pass ``standardize=True`` for raw features; a 2-D embedding is used as it is.
-    """
+    """Per activity: ``n``, mean ``silhouette``, ``knn_agreement`` (share of the ``k``
+    nearest neighbours with the same label) and the activity most frequent among the others
+    (``standardize=True`` for raw features)."""
     Z, y = _prepare(Z, y, standardize)
     classes = np.unique(y)
     if len(classes) < 2:
@@ -117,10 +109,8 @@ def class_separability(Z: Any, y: Any, k: int = 10, standardize: bool = False) -
 
 def pair_overlap(Z: Any, y: Any, a: int, b: int, k: int = 10,
                  standardize: bool = False) -> dict[str, Any]:
-    """Overlap of two activities (e.g. SITTING=4 and STANDING=5), using their windows only:
-    the share of ``a``'s ``k`` nearest neighbours that are ``b`` (and vice versa) and the
-    2-class silhouette. Two identical distributions give shares near 0.5 (for equal sizes)
-    and a silhouette near 0; well separated ones give shares near 0 and silhouette near 1."""
+    """Overlap of two activities on their windows only: the share of ``a``'s ``k`` nearest
+    neighbours that are ``b`` (and vice versa; ~0.5 when identical) and their silhouette."""
     Z, y = _prepare(Z, y, standardize)
     m = (y == a) | (y == b)
     Zp, yp = Z[m], y[m]

@@ -1,13 +1,8 @@
 """Test-set evaluation: the paper's metrics, per-subject accuracy and its uncertainty.
 
-All metrics come from :mod:`sklearn.metrics` with the six activity ids ``1..6`` as labels, so a
-class that is never predicted (or absent) still gets its row (scores 0, no warnings).
-:func:`metrics` returns plain Python types only, ready for ``json.dumps``; dictionary keys
-that are numbers in Python (subjects, batch sizes) are strings there, so a JSON round trip
-gives back the same object.
-
-Uncertainty is by subject, not by window: windows of one volunteer are strongly correlated,
-so :func:`subject_bootstrap_ci` resamples the test *subjects* (a cluster bootstrap).
+Metrics use the six activity ids as labels, so a class never predicted still gets its row.
+:func:`metrics` returns JSON-ready types (numeric keys as strings, so a round trip is exact).
+Windows of one volunteer are correlated, so :func:`subject_bootstrap_ci` resamples subjects.
 """
 
 from __future__ import annotations
@@ -88,11 +83,8 @@ def per_subject_table(y_true: Any, y_pred: Any, subjects: Any) -> pd.DataFrame:
 
 def subject_bootstrap_ci(y_true: Any, y_pred: Any, subjects: Any, n_boot: int = 2000,
                          seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of the pooled accuracy under a cluster bootstrap over subjects.
-
-    Each replicate draws as many subjects as there are, with replacement, and pools their
-    windows (accuracy = total correct / total windows). Deterministic for a ``seed``.
-    """
+    """Percentile interval of the pooled accuracy under a cluster bootstrap over subjects
+    (each replicate redraws the subjects with replacement and pools their windows)."""
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
     t = per_subject_table(y_true, y_pred, subjects)
@@ -106,8 +98,8 @@ def subject_bootstrap_ci(y_true: Any, y_pred: Any, subjects: Any, n_boot: int = 
 
 
 def top_confusions(m: dict[str, Any], k: int = 5) -> pd.DataFrame:
-    """The ``k`` largest off-diagonal cells of ``m["confusion"]``: true, predicted, count and
-    ``share`` (of the true class's windows). Zero cells are left out."""
+    """The ``k`` largest nonzero off-diagonal cells of ``m["confusion"]``, with their share of
+    the true class."""
     cm = np.asarray(m["confusion"], dtype=int)
     names = m["labels"]
     rows = [(names[i], names[j], int(cm[i, j]), cm[i, j] / cm[i].sum())
@@ -121,14 +113,10 @@ def top_confusions(m: dict[str, Any], k: int = 5) -> pd.DataFrame:
 def inference_time(predict: Callable[[np.ndarray], Any], X: np.ndarray,
                    batch_sizes: Sequence[int] = (1, 256), repeats: int = 5,
                    warmup: int = 1) -> dict[str, dict[str, float]]:
-    """Wall-clock inference time per batch size (``time.perf_counter``).
+    """Wall-clock inference time per batch size, for reporting (nothing asserts on it).
 
-    This is a *measurement* for reporting, not a timed test: the numbers depend on the
-    machine, its load and the backend, and nothing asserts on them. ``predict`` is e.g.
-    ``lambda x: model(x, training=False)``; its output goes through ``numpy.asarray`` inside
-    the timed region so that asynchronous (GPU) work is counted. A batch larger than ``X``
-    repeats windows. Returns ``{str(batch_size): {batch_size, median_ms_per_batch,
-    min_ms_per_batch, ms_per_window, windows_per_s, repeats}}``.
+    ``predict``'s output goes through ``numpy.asarray`` inside the timed region so that
+    asynchronous (GPU) work is counted; a batch larger than ``X`` repeats windows.
     """
     X = np.asarray(X)
     out: dict[str, dict[str, float]] = {}

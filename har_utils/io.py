@@ -1,9 +1,7 @@
 """Checksums, atomic writes and the project's one error type for bad input.
 
-Every file the project writes goes through :func:`atomic_write`: it is written to a temporary
-file in the same folder and renamed into place only when complete, so an interruption, a full
-disk or a crash never leaves a half-written cache or result behind. Every cache goes through
-:func:`cached_arrays`, which verifies it on each read and rebuilds it when damaged.
+:func:`atomic_write` renames a complete temporary file into place, so a crash never leaves a
+half-written file; :func:`cached_arrays` verifies a cache on each read and rebuilds it.
 """
 
 from __future__ import annotations
@@ -27,8 +25,7 @@ from . import config
 
 
 class HarError(RuntimeError):
-    """The project's error: what went wrong, where (the file, relative to the project when
-    inside it) and what to do about it. The ``har`` command prints it without a traceback."""
+    """The project's error: what went wrong, where and the fix (``har`` prints no traceback)."""
 
     def __init__(self, path: str | os.PathLike[str] | None, problem: str, fix: str):
         self.path = None if path is None else Path(path)
@@ -54,11 +51,7 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def explain_os_error(path: Path, exc: OSError) -> HarError:
-    """Turn an ``OSError`` raised while writing ``path`` into a :class:`HarError`.
-
-    The error names the folder and the file, and says how to fix a full disk, a read-only or
-    unwritable folder, or anything else.
-    """
+    """An ``OSError`` raised while writing ``path`` as a :class:`HarError` saying the fix."""
     folder = path.parent
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return HarError(folder, f"no space left while writing {path.name}",
@@ -74,12 +67,8 @@ def explain_os_error(path: Path, exc: OSError) -> HarError:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[Path]:
-    """A temporary path beside ``path``, renamed onto ``path`` only if the block succeeds.
-
-    For writers that need a file name (``model.save``, ``np.savez``). On any failure the
-    temporary file is removed and ``path`` is untouched; ``OSError`` from a read-only or full
-    folder becomes a :class:`HarError` naming the folder and the fix.
-    """
+    """A temporary path beside ``path``, renamed onto ``path`` only if the block succeeds
+    (for writers that need a file name, e.g. ``model.save``)."""
     path = Path(path)
     tmp: Path | None = None
     try:
@@ -166,18 +155,12 @@ def checksum_path(path: str | os.PathLike[str]) -> Path:
 
 def cached_arrays(path: str | os.PathLike[str],
                   build: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """The arrays cached at ``path`` (an ``.npz``), verified; or ``build()``'s, saved there.
+    """The arrays cached at ``path`` (an ``.npz``), verified; or ``build()``'s, saved there
+    with its SHA-256 beside it (``sha256sum -c`` format).
 
-    The one path of every derived file the project reads back (``data/cache``). A build is
-    saved atomically (:func:`save_npz_atomic`), then its SHA-256 beside it
-    (:func:`checksum_path`, checkable with ``sha256sum -c``). A read takes the whole file into
-    memory (the file is closed before anything is judged), compares its SHA-256 with the
-    recorded one before parsing, then parses every array. Any damage (cut short, bytes
-    overwritten anywhere, an empty file, a directory in its place, an unreadable file or
-    checksum file) warns with the file's name, removes the file (a directory too) and
-    rebuilds it; the rebuilt arrays are returned. A cache without a checksum file (written
-    by older code, or interrupted between the two writes) is trusted when it parses
-    completely (the zip's CRCs hold), and gets one.
+    Any damage warns, removes the file and rebuilds it. A cache without a checksum file (older
+    code, or interrupted between the two writes) is trusted when it parses completely (the
+    zip's CRCs hold), and gets one.
     """
     path = Path(path)
     if os.path.lexists(path):
@@ -199,8 +182,8 @@ class _DamagedCache(Exception):
 
 
 def _read_verified(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of ``path`` if its bytes match its checksum file (or, without one, parse
-    completely); :class:`_DamagedCache` otherwise."""
+    """The arrays of ``path`` if its bytes match its checksum file; :class:`_DamagedCache`
+    otherwise."""
     expected = _recorded_checksum(path)
     data = _read_whole(path)
     if expected is not None and sha256_bytes(data) != expected:
@@ -228,8 +211,7 @@ def _recorded_checksum(path: Path) -> str | None:
 
 
 def _read_whole(path: Path) -> bytes:
-    """Every byte of ``path``, the file closed again; :class:`_DamagedCache` when it is a
-    directory, unreadable or empty."""
+    """Every byte of ``path`` (closed before anything is judged)."""
     if path.is_dir():
         raise _DamagedCache("a directory in place of the file")
     try:
@@ -243,8 +225,7 @@ def _read_whole(path: Path) -> bytes:
 
 
 def _parse_npz(data: bytes) -> dict[str, np.ndarray]:
-    """Every array of the ``.npz`` in ``data`` (pickles refused); :class:`_DamagedCache` if
-    numpy cannot read them all."""
+    """Every array of the ``.npz`` in ``data`` (pickles refused)."""
     try:
         with np.load(BytesIO(data), allow_pickle=False) as z:
             return {k: z[k] for k in z.files}

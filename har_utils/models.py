@@ -1,11 +1,7 @@
 """The models, by name: a small registry of Keras builders.
 
-``build_model("cnn_lstm_paper")`` returns the paper's CNN-LSTM (our reading of its Fig. 2);
-``build_model("tiny_cnn")`` a very small network for tests and smoke runs. The studies register
-the model zoo in the same registry (``har_studies.zoo_models``). Models come back
-**uncompiled**: :func:`har_utils.training.train` compiles them. ``describe(name)`` lists a
-builder's hyper-parameters and their defaults, ``train_defaults(name)`` the training settings
-the model's own paper prescribes; ``layer_table`` summarises a built model.
+``build_model("cnn_lstm_paper")`` returns the paper's CNN-LSTM, ``"tiny_cnn"`` a very small
+network for tests; the studies register the zoo here. Models come back **uncompiled**.
 """
 
 from __future__ import annotations
@@ -26,9 +22,8 @@ from . import config
 Builder = Callable[..., keras.Model]
 
 
-#: The keys a model's ``train_defaults`` may set, and the optimizers it may name.
+#: The keys a model's ``train_defaults`` may set.
 TRAIN_DEFAULT_KEYS: tuple[str, ...] = ("batch_size", "optimizer", "learning_rate", "max_epochs")
-TRAIN_OPTIMIZERS: tuple[str, ...] = config.OPTIMIZERS
 
 
 def _checked_train_defaults(name: str, train_defaults: Mapping[str, Any] | None
@@ -39,9 +34,9 @@ def _checked_train_defaults(name: str, train_defaults: Mapping[str, Any] | None
     if unknown:
         raise ValueError(f"model {name!r}: unknown train_defaults key(s) "
                          f"{', '.join(unknown)}; use {', '.join(TRAIN_DEFAULT_KEYS)}")
-    if "optimizer" in td and td["optimizer"] not in TRAIN_OPTIMIZERS:
+    if "optimizer" in td and td["optimizer"] not in config.OPTIMIZERS:
         raise ValueError(f"model {name!r}: unknown optimizer {td['optimizer']!r}; "
-                         f"use one of {TRAIN_OPTIMIZERS}")
+                         f"use one of {config.OPTIMIZERS}")
     for key in ("batch_size", "max_epochs"):
         if key in td and not (isinstance(td[key], int) and td[key] >= 1):
             raise ValueError(f"model {name!r}: {key} must be an int >= 1, got {td[key]!r}")
@@ -53,9 +48,8 @@ def _checked_train_defaults(name: str, train_defaults: Mapping[str, Any] | None
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registered model: its name, a one-line description, its builder and the training
-    settings its own paper prescribes (``train_defaults``, read-only; keys among
-    :data:`TRAIN_DEFAULT_KEYS`), which the zoo runner applies."""
+    """A registered model: name, description, builder and the training settings its own
+    paper prescribes (``train_defaults``, read-only), which the zoo runner applies."""
 
     name: str
     description: str
@@ -81,12 +75,7 @@ MODELS: dict[str, ModelSpec] = {}
 def register(name: str, *, description: str, train_defaults: Mapping[str, Any] | None = None
              ) -> Callable[[Builder], Builder]:
     """Decorator adding a builder ``f(input_shape, n_classes, *, **hparams)`` to ``MODELS``;
-    registering a name again replaces its builder, with a warning when its code differs (not
-    when notebook 03 runs the library's own code as a cell).
-
-    ``train_defaults`` are the training settings the model's own paper prescribes (keys among
-    :data:`TRAIN_DEFAULT_KEYS`; ``optimizer`` one of :data:`TRAIN_OPTIMIZERS`).
-    """
+    registering a name again replaces it, with a warning when its code differs."""
     checked = _checked_train_defaults(name, train_defaults)  # fail at the call, not later
 
     def deco(builder: Builder) -> Builder:
@@ -102,8 +91,8 @@ def register(name: str, *, description: str, train_defaults: Mapping[str, Any] |
 
 
 def _same_definition(a: ModelSpec, b: ModelSpec) -> bool:
-    """Whether two specs hold the same code (source text, description, training defaults):
-    notebook 03 runs the library's builder code as its own cell, which changes nothing."""
+    """Whether two specs hold the same code: notebook 03 runs the library's builder code as
+    its own cell, which changes nothing."""
     def source(f: Builder) -> str | None:
         try:
             return inspect.getsource(f).rstrip()
@@ -124,11 +113,8 @@ def _spec(name: str) -> ModelSpec:
 def build_model(name: str, input_shape: tuple[int, int] = (config.WINDOW_LENGTH,
                                                             len(config.CHANNELS)),
                 n_classes: int = len(config.ACTIVITIES), **hparams: Any) -> keras.Model:
-    """Build the registered model ``name`` (uncompiled).
-
-    Unknown names raise ``ValueError`` (listing the known ones); unknown hyper-parameters
-    raise ``TypeError`` naming them.
-    """
+    """Build the registered model ``name`` (uncompiled); unknown hyper-parameters raise
+    ``TypeError``."""
     spec = _spec(name)
     unknown = sorted(set(hparams) - set(spec.defaults))
     if unknown:
@@ -217,8 +203,7 @@ def cnn_lstm_paper(input_shape: tuple[int, int], n_classes: int, *, n_subsequenc
                                   "(for tests and smoke runs)")
 def tiny_cnn(input_shape: tuple[int, int], n_classes: int, *, filters: int = 8,
              kernel_size: int = 3) -> keras.Model:
-    """A very small model: Conv1D(``filters``, ``kernel_size``, ReLU) -> global average
-    pooling -> Dense(n_classes, softmax). Trains in a second; not meant to be accurate."""
+    """Conv1D -> global average pooling -> softmax: trains in a second, not accurate."""
     inputs = keras.Input(shape=tuple(input_shape), name="window")
     x = layers.Conv1D(filters, kernel_size, activation="relu", name="conv1")(inputs)
     x = layers.GlobalAveragePooling1D(name="gap")(x)
@@ -250,10 +235,7 @@ def layer_table(model: keras.Model) -> pd.DataFrame:
 
 
 def supported_hparams(name: str, **candidates: Any) -> dict[str, Any]:
-    """The subset of ``candidates`` that model ``name`` accepts.
-
-    Notebooks pass the paper model's knobs (e.g. ``n_subsequences``, ``dropout``) for any
-    ``MODEL``; a model without such a knob simply does not get it.
-    """
+    """The subset of ``candidates`` that model ``name`` accepts (notebooks pass the paper
+    model's knobs for any ``MODEL``)."""
     accepted = _spec(name).defaults
     return {k: v for k, v in candidates.items() if k in accepted}

@@ -114,12 +114,12 @@ def confusion_matrices(confusion: list[list[int]], title: str) -> plt.Figure:
     norm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
     names = config.ACTIVITY_NAMES
     fig, axes = plt.subplots(1, 2, figsize=(15, 5.8))
-    sns.heatmap(cm.astype(int), annot=True, fmt="d", cmap="Blues", square=True,
-                xticklabels=names, yticklabels=names, annot_kws={"fontsize": 8}, ax=axes[0],
-                cbar_kws={"label": "windows", "shrink": 0.8})
-    sns.heatmap(norm, annot=True, fmt=".2f", cmap="Blues", vmin=0, vmax=1, square=True,
-                xticklabels=names, yticklabels=names, annot_kws={"fontsize": 8}, ax=axes[1],
-                cbar_kws={"label": "share of true class", "shrink": 0.8})
+    for ax, grid, fmt, label, scale in ((axes[0], cm.astype(int), "d", "windows", {}),
+                                        (axes[1], norm, ".2f", "share of true class",
+                                         {"vmin": 0, "vmax": 1})):
+        sns.heatmap(grid, annot=True, fmt=fmt, cmap="Blues", square=True, xticklabels=names,
+                    yticklabels=names, annot_kws={"fontsize": 8}, ax=ax,
+                    cbar_kws={"label": label, "shrink": 0.8}, **scale)
     for ax, sub in zip(axes, ("counts", "row-normalised (recall)")):
         ax.set(xlabel="predicted", ylabel="true", title=sub)
         ax.tick_params(axis="x", rotation=40, labelsize=8)
@@ -236,12 +236,9 @@ def framework_diagram(title: str) -> plt.Figure:
 
 def zoo_accuracy(rows: list[dict], reported: dict[str, tuple[float, str]], title: str
                  ) -> plt.Figure:
-    """Table II re-run as a figure: per model, test accuracy of each seed (dots), the mean, and
-    the 95 % subject-bootstrap interval (bar); the reported number as a red cross with what it
-    is written beside it (the paper's Table II, whose own row is a training accuracy; for the
-    linear model the literature's figure on the official 561 features).
-    ``rows``: ``results/summary.json`` rows of one protocol; ``reported``: model -> (percent,
-    label), as :func:`har_utils.paper.reported_by_model` gives."""
+    """Table II re-run as a figure: per model, each seed's test accuracy, the mean and the 95 %
+    subject-bootstrap interval; the reported number (``reported``, as
+    :func:`har_utils.paper.reported_by_model` gives) as a labelled red cross."""
     rows = sorted(rows, key=lambda r: r["accuracy_mean"])
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(rows) + 1.5))
     colors = sns.color_palette("colorblind", 3)
@@ -270,10 +267,8 @@ def zoo_accuracy(rows: list[dict], reported: dict[str, tuple[float, str]], title
 
 
 def cv_curves(entry: dict, title: str) -> plt.Figure:
-    """The honest counterpart of the paper's Fig. 5: mean over cross-validation folds of the
-    training and the held-out fold's accuracy and loss per epoch, with ± one std over folds as
-    a band, the chosen epoch count as a dashed line. ``entry``: one model of
-    ``results/cv/summary.json``."""
+    """The honest counterpart of the paper's Fig. 5: training and held-out fold curves, mean ±
+    std over folds, and the chosen epoch count (``entry``: one model of the cv summary)."""
     curves, choice = entry["fold_curves"], entry["choice"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     colors = sns.color_palette("colorblind", 2)

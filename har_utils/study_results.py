@@ -1,8 +1,6 @@
-"""The tables notebooks 05, 06 and 09 show from the studies' committed results: protocol cv
-(``results/cv/summary.json``), the model zoo (``results/zoo/summary.json`` and its runs under
-``results/runs/``), the beyond study (``results/beyond/``). The studies (``har_studies``: ``make cv``, ``make zoo``) write those files;
-this module only reads and reshapes them, so notebooks 01-06 need no study code. The README's and
-docs' blocks (``har readme``) render the same tables.
+"""The tables notebooks 05, 06 and 09 and the README blocks show from the studies'
+committed results (``results/cv/``, ``results/zoo/``, ``results/runs/``, ``results/beyond/``);
+this module only reads and reshapes them, so the notebooks need no study code.
 """
 
 from __future__ import annotations
@@ -27,11 +25,9 @@ ZOO_MODELS = ("cnn_lstm_paper", "cnn_lstm_sequential", "cnn", "lstm", "deepconvl
 
 def fixed_budget_reading(model: str = "cnn_lstm_paper", root: Path | None = None
                          ) -> dict[str, Any] | None:
-    """The zoo's runs of ``model`` under the paper's own protocol (a fixed budget of the
-    paper's epochs, the test set only watched: ``watch_test``, no choice made on it) read at
-    their final epoch: the training accuracy Keras logged and the test accuracy, averaged over
-    seeds. The runs: the files of ``root/runs`` on the data of the zoo's ``root/zoo/summary.json``
-    (``root``: default the committed ``results/``, whatever the profile); None if none."""
+    """The zoo's runs of ``model`` under the paper's own protocol (fixed budget, test only
+    watched) at their final epoch: logged training and test accuracy, averaged over seeds.
+    ``root``: default the committed ``results/``, whatever the profile; None if no runs."""
     root = config.COMMITTED_RESULTS_DIR if root is None else Path(root)
     summary = root / "zoo" / "summary.json"
     if not summary.exists():
@@ -93,10 +89,8 @@ def _row_note(r: dict[str, Any]) -> str:
 
 def zoo_table(summary: dict[str, Any] | None, missing: Sequence[dict[str, Any]] = ()
               ) -> pd.DataFrame:
-    """Table II as re-run by the zoo: one row per model and protocol, with the paper's number
-    for the rows it reports, and the Table II rows not re-run (``None`` summary -> an empty
-    table). ``missing``: rows the study plans but has not run (``model``, ``protocol``,
-    ``planned_seeds``), listed as such (the study's own report passes them)."""
+    """Table II as re-run by the zoo: one row per model and protocol beside the paper's number,
+    then the rows not re-run. ``missing``: planned rows not run yet, listed as such."""
     cols = ["model", "protocol", "paper row", "paper reports %", "n_seeds", "accuracy % (mean ± std)",
             "95 % CI (subjects)", "macro F1", "data", "note"]
     if not summary:
@@ -144,10 +138,8 @@ def cost_table(summary: dict[str, Any] | None) -> pd.DataFrame:
 
 
 def inflation_table(summary: dict[str, Any] | None) -> pd.DataFrame:
-    """What the paper's protocol gives, read honestly: its fixed budget at the final epoch (no
-    choice made on the test set), the epoch chosen on the test set (the real inflation), and
-    early stopping on 4 validation subjects (which stops too early: the gap to the fixed
-    budget is the number of epochs, not leakage)."""
+    """The paper's protocol read honestly: fixed budget at the final epoch, the epoch chosen
+    on the test set (the real inflation), and early stopping on 4 validation subjects."""
     by = {(r["model"], r["protocol"]): r for r in (summary or {}).get("rows", [])}
     rows = []
     for (model, protocol), r in by.items():
@@ -165,9 +157,7 @@ def inflation_table(summary: dict[str, Any] | None) -> pd.DataFrame:
 
 
 def cv_table(summary: dict[str, Any] | None) -> pd.DataFrame:
-    """One row per model of protocol cv: folds, the choice made on them, the final seeds
-    tested once (mean ± std, subject-bootstrap interval), the seed ensemble, and what early
-    stopping on the folds would have given instead."""
+    """One row per model of protocol cv: the choice made on the folds and its test result."""
     rows = []
     for model, e in (summary or {}).get("models", {}).items():
         c, f, es = e["choice"], e.get("final"), e.get("early_stopping")
@@ -204,9 +194,8 @@ def cv_table(summary: dict[str, Any] | None) -> pd.DataFrame:
 
 
 def subject_comparison_table(summary: dict[str, Any] | None) -> pd.DataFrame:
-    """Each model against cnn_lstm_paper by test subject (per-subject accuracy averaged over
-    seeds; the zoo's or protocol cv's summary): mean difference, paired subject-bootstrap
-    interval, Wilcoxon (and, where the summary has it, Holm-adjusted over the comparisons)."""
+    """Each model against cnn_lstm_paper by test subject: mean difference, paired
+    subject-bootstrap interval, Wilcoxon (Holm-adjusted where the summary has it)."""
     rows = [{"model": m, "vs": "cnn_lstm_paper", "subjects": c["subjects"],
              "mean difference (pp)": 100 * c["mean_difference"],
              "95 % CI, paired subject bootstrap (pp)":
@@ -220,10 +209,8 @@ def subject_comparison_table(summary: dict[str, Any] | None) -> pd.DataFrame:
 
 
 def beyond_candidates_table(choice: dict[str, Any] | None) -> pd.DataFrame:
-    """Every candidate of the beyond study (``results/beyond/choice.json``), losers included:
-    family, round, its score on the 3 screen folds and, if it went on, on all 7 (the nested
-    score of the epoch rule for Keras models, the mean fold accuracy for classical ones), the
-    epochs the rule picks; the chosen one marked. Best first within each family."""
+    """Every candidate of the beyond study (``choice.json``), losers included, with its
+    screen and all-fold scores; the chosen one marked, best first within each family."""
     chosen = ((choice or {}).get("chosen") or {}).get("name")
     rows = [{"family": e["family"], "candidate": name + (" (chosen)" if name == chosen else ""),
              "round": e.get("round", "screen"), "note": e["note"],
@@ -239,29 +226,23 @@ def beyond_candidates_table(choice: dict[str, Any] | None) -> pd.DataFrame:
 
 
 def beyond_test_table(summary: dict[str, Any] | None) -> pd.DataFrame:
-    """The beyond study's test rows (``results/beyond/summary.json``): the chosen
-    configuration and each family's best (report only), then protocol cv's paper model and
-    linear baseline for reference; mean ± std over seeds (or ensembles), the subject-bootstrap
-    interval, and test subjects 9 and 10."""
+    """The beyond study's test rows: the chosen configuration and each family's best, then
+    protocol cv's references; mean ± std, subject-bootstrap interval, subjects 9 and 10."""
+    def row(configuration: str, runs: str, r: dict[str, Any], ci: str) -> dict[str, Any]:
+        return {"configuration": configuration, "runs": runs,
+                "test accuracy % (mean ± std)":
+                    f"{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f}",
+                "95 % CI (subjects)": ci,
+                "subject 9 %": 100 * r["per_subject_accuracy_mean"]["9"],
+                "subject 10 %": 100 * r["per_subject_accuracy_mean"]["10"]}
     s = summary or {}
     chosen = (s.get("chosen") or {}).get("name")
     rows = []
     for name, r in s.get("tested", {}).items():
         low, high = r["ci95_subject_bootstrap"]
-        rows.append({"configuration": name + (" (chosen)" if name == chosen else ""),
-                     "runs": f"{r['n']} x {r['ensemble_seeds']} seed(s)",
-                     "test accuracy % (mean ± std)":
-                         f"{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f}",
-                     "95 % CI (subjects)": f"{100 * low:.2f}-{100 * high:.2f}",
-                     "subject 9 %": 100 * r["per_subject_accuracy_mean"]["9"],
-                     "subject 10 %": 100 * r["per_subject_accuracy_mean"]["10"]})
-    for m, r in (s.get("references") or {}).items():
-        if r:
-            rows.append({"configuration": f"{m} (protocol cv, reference)",
-                         "runs": "protocol cv's final seeds",
-                         "test accuracy % (mean ± std)":
-                             f"{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f}",
-                         "95 % CI (subjects)": "-",
-                         "subject 9 %": 100 * r["per_subject_accuracy_mean"]["9"],
-                         "subject 10 %": 100 * r["per_subject_accuracy_mean"]["10"]})
+        rows.append(row(name + (" (chosen)" if name == chosen else ""),
+                        f"{r['n']} x {r['ensemble_seeds']} seed(s)", r,
+                        f"{100 * low:.2f}-{100 * high:.2f}"))
+    rows += [row(f"{m} (protocol cv, reference)", "protocol cv's final seeds", r, "-")
+             for m, r in (s.get("references") or {}).items() if r]
     return pd.DataFrame(rows)

@@ -1,19 +1,9 @@
 """The compute threads of this process: set them before the Keras backend starts.
 
-The numbers a run gives depend on how many threads computed it (same seed, other count: other
-float rounding), so every experiment run names its count (``Run.threads`` of the studies'
-runner) and its worker sets it here before the backend starts: the runner per run, notebook 04
-(``THREADS``, so its seed-0 model is protocol cv's seed-0 final run), the deployment benchmark
-for its timings, the tests once before any test trains.
-
-- **JAX** (the training backend) sizes its CPU thread pool by the cores the process may run
-  on, so the count is set as the process's CPU affinity: ``n`` cores claimed with a lock file
-  each (``/tmp/har_utils-cpu-<i>.lock``, held while the process lives), so two workers of one
-  machine take different cores. JAX must not have started yet; after that its pool is fixed.
-- **TensorFlow** (the export): its intra-/inter-op thread settings, environment first.
-
-BLAS threads (numpy, scikit-learn) follow ``OMP_NUM_THREADS`` and the affinity; the classical
-runs also fix theirs with ``threadpoolctl``.
+Results depend on the thread count (float rounding), so every run names its count and sets
+it here first. JAX sizes its CPU pool by the process's CPU affinity, so ``n`` cores are
+claimed with a lock file each (``har_utils-cpu-<i>.lock`` in the temp folder) and two workers
+take different cores; TensorFlow (the export) gets its intra-/inter-op settings.
 """
 
 from __future__ import annotations
@@ -62,18 +52,13 @@ def _claim_cores(n: int) -> set[int]:
             continue
         _CLAIMS.append(f)
         mine.append(cpu)
-    for cpu in allowed:  # every core is claimed: share the first ones
-        if len(mine) == n:
-            break
-        if cpu not in mine:
-            mine.append(cpu)
+    mine += [cpu for cpu in allowed if cpu not in mine][:n - len(mine)]  # all claimed: share
     return set(mine)
 
 
 def configure_threads(intra: int, inter: int = 1) -> dict[str, int]:
-    """Limit this process to ``intra`` compute threads (TensorFlow: ``intra`` intra-op and
-    ``inter`` inter-op threads). Set before the backend starts; if it already started, its
-    settings stay. The settings in effect are returned (:func:`current_threads`)."""
+    """Limit this process to ``intra`` compute threads (TensorFlow: also ``inter`` inter-op),
+    before the backend starts; returns the settings in effect."""
     intra = int(intra)
     os.environ["OMP_NUM_THREADS"] = str(intra)
     if backend.current() == "jax":

@@ -53,10 +53,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("docs/data.md", "  `export HAR_UCI_ZIP=/" "path/to/the.zip`. The 9 inertial signals, the "
                      "561 official features, labels and"):
         "a placeholder for the reader's own archive, not a path on any machine",
-    ("har_utils/threads.py", "  each (``/" "tmp/har_utils-cpu-<i>.lock``, held while the "
-                             "process lives), so two workers of one"):
-        "documents where the lock files go (tempfile.gettempdir(), usually the system's /" "tmp): "
-        "a system folder the code asks for, not this machine's",
 }
 
 

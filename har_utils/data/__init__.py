@@ -1,17 +1,10 @@
 """The dataset API: one call returns UCI HAR windows from the best available source.
 
-``load_dataset("auto")`` takes the official archive when it is present (``$HAR_UCI_ZIP`` or
-``data/raw/``) or downloadable within a short timeout, and otherwise rebuilds the windows from
-the raw HAPT recordings (``hapt``); it prints which one and why. Both sources give the same
-arrays: ``X`` (n, 128, 9) float32 in ``config.CHANNELS`` order, ``y`` activity ids 1-6 as in
-``activity_labels.txt``, ``subject`` ids 1-30, split by the official test subjects. Parsed
-arrays are cached in ``data/cache`` (atomic writes, no pickles, each verified on read by
-:func:`har_utils.io.cached_arrays`) and carry their provenance.
-
-This package: the loader, splits and fidelity checks (here); the two sources :mod:`.uci` (the
-official archive) and :mod:`.hapt` (the rebuild from the raw recordings); :mod:`.download`
-(the verified download of the archive); :mod:`.window_features` (window features for the EDA and
-the classical baseline). The preprocessing both sources share is :mod:`har_utils.signals`.
+``load_dataset("auto")`` takes the official archive when present (``$HAR_UCI_ZIP`` or
+``data/raw/``) or quickly downloadable, and otherwise rebuilds the windows from the raw HAPT
+recordings, saying which and why. Both give ``X`` (n, 128, 9) float32 in ``config.CHANNELS``
+order, ``y`` activity ids 1-6, ``subject`` ids 1-30, split by the official test subjects;
+parsed arrays are cached in ``data/cache`` (verified on read, no pickles).
 """
 
 from __future__ import annotations
@@ -37,9 +30,8 @@ SOURCE_LABELS = {"uci": "official UCI HAR", "hapt": "HAPT rebuild"}
 
 
 def code_key(*modules: str) -> str:
-    """Short hash of the named ``har_utils`` modules' source (paths inside the package without
-    ``.py``, e.g. ``data/hapt``): a cache built by other code is never reused (editing
-    ``signals.py`` rebuilds the windows, for example)."""
+    """Short hash of the named modules' source (e.g. ``data/hapt``), so a cache built by
+    other code is never reused."""
     h = hashlib.sha256()
     for m in modules:
         h.update((config.PACKAGE_DIR / f"{m}.py").read_bytes())
@@ -107,11 +99,8 @@ def validation_subjects(n: int = config.DEFAULT_N_VALIDATION_SUBJECTS,
 
 def split_validation(ds: HarDataset, subjects: tuple[int, ...] | None = None
                      ) -> tuple[Split, Split]:
-    """Split the training windows by subject into (fit, validation); the test set is untouched.
-
-    ``subjects`` defaults to :func:`validation_subjects`; any subject not in the training
-    split (e.g. a test subject) is an error.
-    """
+    """Split the training windows by subject into (fit, validation) (default subjects:
+    :func:`validation_subjects`); the test set is untouched."""
     subjects = validation_subjects() if subjects is None else tuple(subjects)
     bad = sorted(set(subjects) - set(config.TRAIN_SUBJECTS))
     if bad:
@@ -123,9 +112,8 @@ def split_validation(ds: HarDataset, subjects: tuple[int, ...] | None = None
 
 
 def parse_channels(spec: str) -> list[str]:
-    """The channel names a spec names: ``"all"`` (the nine of ``config.CHANNELS``), or a comma
-    list of channel names and sensor names (``body_acc``, ``body_gyro``, ``total_acc``: their
-    x, y, z), e.g. ``"total_acc"`` for the accelerometer alone. ``ValueError`` otherwise."""
+    """The channels of a spec: ``"all"``, or a comma list of channel and sensor names (e.g.
+    ``"total_acc"``: its x, y, z)."""
     if spec.strip() == "all":
         return list(config.CHANNELS)
     out: list[str] = []
@@ -140,12 +128,8 @@ def parse_channels(spec: str) -> list[str]:
 
 
 def select_channels(ds: HarDataset, channels: Sequence[str]) -> HarDataset:
-    """The same windows with only ``channels`` (names from ``config.CHANNELS``, kept in the
-    order given): ``X`` becomes (n, 128, len(channels)) in both splits.
-
-    Labels, subjects, provenance and features are shared with ``ds``; all nine channels give
-    ``ds`` itself back. Unknown or repeated names raise ``ValueError``.
-    """
+    """The same windows with only ``channels``, in the order given (all nine: ``ds`` itself);
+    labels, subjects, provenance and features are shared with ``ds``."""
     channels = list(channels)
     bad = [c for c in channels if c not in config.CHANNELS]
     if bad or not channels or len(set(channels)) != len(channels):
@@ -208,11 +192,8 @@ def load_dataset(source: Source = "auto", *, zip_path: Path | None = None,
                  known: dict[str, str] | None = None,
                  preprocessing: Preprocessing = Preprocessing(),
                  verbose: bool = True) -> HarDataset:
-    """Load UCI HAR windows from ``source`` ("auto", "uci" or "hapt").
-
-    ``zip_path``/``known`` select a specific official archive and its accepted checksums
-    (tests use them with synthetic archives); ``preprocessing`` applies to ``hapt`` only.
-    """
+    """Load UCI HAR windows from ``source``; ``zip_path``/``known`` name an official archive
+    and its accepted checksums (tests: synthetic ones); ``preprocessing`` is for ``hapt``."""
     t0 = time.perf_counter()
     if zip_path is not None and source == "auto":
         source, reason = "uci", f"archive given: {zip_path}"

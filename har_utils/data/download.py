@@ -1,14 +1,8 @@
 """Verified downloads (pooch) and a bounded connectivity probe.
 
-:func:`download` fetches a URL with ``pooch.retrieve``: the bytes go to a temporary file
-beside the destination and are moved onto it only when their SHA-256 matches, so a
-half-written or wrong file never exists under the destination's name; an existing file with
-the right digest is returned without touching the network, a stale one is replaced. An
-interrupted download starts again from the beginning (pooch does not resume; the official
-archive is 61 MB). Every failure is a :class:`HarDataError` naming the file and the fix.
-
-:func:`reachable` is a cheap, bounded, never-raising probe; ``HAR_OFFLINE=1`` makes it answer
-``False`` without touching the network.
+A download lands beside its destination and is moved onto it only when its SHA-256 matches,
+so a half-written or wrong file never has the destination's name (pooch does not resume).
+``HAR_OFFLINE=1`` makes :func:`reachable` answer ``False`` without touching the network.
 """
 
 from __future__ import annotations
@@ -37,11 +31,8 @@ def offline() -> bool:
 
 def download(url: str, dest: Path, sha256: str, size: int | None = None, *,
              timeout: float = 30.0, progress: bool = True) -> Path:
-    """Download ``url`` to ``dest`` and verify its SHA-256 (and ``size`` in bytes, if given).
-
-    ``timeout`` bounds each connect/read, not the whole transfer. ``progress``: pooch's
-    progress bar on the terminal.
-    """
+    """Download ``url`` to ``dest`` and verify its SHA-256 (and ``size``, if given);
+    ``timeout`` bounds each connect/read, not the whole transfer."""
     import pooch
     import requests
 
@@ -79,12 +70,8 @@ def download(url: str, dest: Path, sha256: str, size: int | None = None, *,
 
 
 def reachable(url: str, timeout: float = 5.0) -> bool:
-    """True if ``url`` answers a HEAD (or a 1-byte ranged GET) within ``timeout`` seconds.
-
-    Never raises. Returns ``False`` on any network error, on an HTTP error status, after
-    ``timeout`` seconds whatever is still pending (DNS included), and at once when
-    ``HAR_OFFLINE`` is set.
-    """
+    """True if ``url`` answers a HEAD (or a 1-byte ranged GET) within ``timeout`` seconds,
+    DNS included; never raises."""
     if offline() or timeout <= 0:
         return False
     deadline = time.monotonic() + timeout

@@ -1,22 +1,7 @@
-"""The paper's printed numbers, what other works report, our reading of its ambiguities, and
-an audit of the paper against itself.
-
-``resources/paper_reported.json`` holds every number the paper (Alshammari and Albalawi, ETASR
-14(6), 2024, doi 10.48084/etasr.9255) prints in its text, each with its section; cells that only
-a figure holds (Fig. 6 off the diagonal) are ``status: "not in the text"``.
-``resources/literature.json`` holds what the works cited in Table II themselves report, apart
-from what the paper prints. ``resources/paper_decisions.csv`` records each ambiguity of the
-paper and what we chose.
-
-:func:`audit` decides each finding (a)-(h): a claim the paper makes, and whether its own printed
-numbers support it (``holds``), contradict it (``fails``) or lack what is needed (``cannot
-check``, naming what is missing). Every number in a finding is computed from the JSON files.
-
-The package: :mod:`.records` (loading and validating the three files), :mod:`.findings` (the
-audit), :mod:`.arithmetic` (what rounded numbers allow; the definitions beside sklearn's) and
-:mod:`.comparison` (Table II beside its sources; which of our models re-runs which row).
-Everything is importable from here: ``from har_utils import paper``, then ``paper.audit(...)``,
-``paper.load_reported()``, ...
+"""The paper's printed numbers (``resources/paper_reported.json``), what the works of its Table II
+report (``literature.json``), our reading of its ambiguities (``paper_decisions.csv``) and the
+audit of the paper against itself (:func:`audit`, findings (a)-(h)).
+Everything is importable from here: ``from har_utils import paper``, then ``paper.audit(...)``.
 """
 
 from __future__ import annotations

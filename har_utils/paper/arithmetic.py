@@ -1,7 +1,5 @@
 """The arithmetic the audit rests on, free of the paper's numbers: what a rounded printed value
-allows (correct windows behind a recall, the F1 of rounded precision and recall, the bounds of
-a macro recall), and the metric definitions evaluated on one fixed confusion matrix beside
-sklearn's."""
+allows, and the metric definitions evaluated on one fixed confusion matrix beside sklearn's."""
 
 from __future__ import annotations
 
@@ -25,10 +23,8 @@ def correct_needed(recall: float, support: int,
 
 
 def f1_range(p: float, r: float, half_width: float = TABLE1_HALF_WIDTH) -> tuple[float, float]:
-    """Min and max of 2PR/(P+R) for P, R within ``half_width`` of the printed values.
-
-    The harmonic mean grows in both arguments, so the box's corners give the extremes.
-    """
+    """Min and max of 2PR/(P+R) for P, R within ``half_width`` of the printed values (the
+    harmonic mean grows in both, so the box's corners give the extremes)."""
     def hm(a: float, b: float) -> float:
         a, b = min(max(a, 0.0), 1.0), min(max(b, 0.0), 1.0)
         return 0.0 if a + b == 0 else 2 * a * b / (a + b)
@@ -37,13 +33,9 @@ def f1_range(p: float, r: float, half_width: float = TABLE1_HALF_WIDTH) -> tuple
 
 def macro_recall_bounds(supports: Mapping[str, int], correct_total: int,
                         fixed_correct: Mapping[str, int] | None = None) -> tuple[float, float]:
-    """Min and max macro recall of a confusion matrix with the given supports and diagonal sum.
-
-    ``fixed_correct`` pins known diagonal cells (with all of them pinned, min = max). The
-    errors left over are spread over the other classes: on the largest classes first for the
-    maximum, the smallest for the minimum (macro recall is 1 - mean(errors_c / n_c), a linear
-    objective under box constraints).
-    """
+    """Min and max macro recall given the supports, the diagonal sum and the known cells
+    ``fixed_correct``: the errors left go to the largest classes first for the maximum, the
+    smallest for the minimum (macro recall is linear in errors_c / n_c)."""
     fixed = dict(fixed_correct or {})
     errors_left = sum(supports.values()) - correct_total - sum(supports[c] - d
                                                                for c, d in fixed.items())

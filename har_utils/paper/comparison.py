@@ -1,6 +1,4 @@
-"""Table II beside its sources: what the paper prints for each row, what the cited work itself
-reports (``literature.json``), and the context rows of the literature record; and which model of
-this companion re-runs which row (:data:`TABLE2_ROWS`, for the zoo's table in notebook 06)."""
+"""Table II beside what its sources report, and which of our models re-runs which row."""
 
 from __future__ import annotations
 
@@ -12,14 +10,8 @@ from .records import shipped_literature, shipped_reported
 
 def comparison_rows(reported_df: pd.DataFrame | None = None,
                     literature_df: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Table II (what the paper prints) beside what each source reports, plus context rows
-    from the literature record.
-
-    Columns: id, method, reference, reported_pct (what Table II prints; for a context row the
-    number usually cited), what_the_number_is, source_reports_pct (what the source itself was
-    seen to print), source_status, protocol, source. The proposed row says what finding (a)
-    shows it is.
-    """
+    """Table II (what the paper prints) beside what each source reports, plus the context
+    rows of the literature record; the proposed row says what finding (a) shows it is."""
     df = shipped_reported() if reported_df is None else reported_df
     lit = shipped_literature() if literature_df is None else literature_df
     by_cite = lit[lit["cites"].notna()].set_index("cites")
@@ -55,9 +47,7 @@ def comparison_rows(reported_df: pd.DataFrame | None = None,
     return pd.DataFrame(rows, columns=cols)
 
 
-#: The Table II rows that a model of this companion re-runs (the zoo; notebook 06): model ->
-#: (the row's label, its id in :func:`comparison_rows`: a Table II entry of
-#: paper_reported.json or a context entry of literature.json).
+#: The Table II rows that a zoo model re-runs: model -> (label, id in :func:`comparison_rows`).
 TABLE2_ROWS = {"cnn_lstm_paper": ("CNN-LSTM (this paper)", "table2_proposed"),
                "cnn": ("CNN [23]", "table2_cnn_23"),
                "isplinception": ("iSPLInception [24]", "table2_isplinception_24"),
@@ -67,8 +57,7 @@ TABLE2_ROWS = {"cnn_lstm_paper": ("CNN-LSTM (this paper)", "table2_proposed"),
 EXTRA_ROWS = {"cnn_lstm_sequential": "(not in Table II) the paper's model, other reading of Fig. 2",
               "lstm": "(not in Table II) 2-layer LSTM baseline",
               "deepconvlstm": "(not in Table II) DeepConvLSTM, Ordonez and Roggen 2016"}
-#: Table II rows that no model here re-runs, and why. (The paper's own row is re-run: it is
-#: ``cnn_lstm_paper``; its printed 98.80 is a training accuracy, audit finding a.)
+#: Table II rows that no model here re-runs, and why.
 NOT_RERUN = {
     "AM-DLFC [25]": ("table2_amdlfc_25", "it classifies spectrograms of 3 s windows, which the "
                      "2.56 s (128-sample) windows of this protocol do not provide"),
@@ -76,8 +65,7 @@ NOT_RERUN = {
 
 
 def reported_number(rid: str, table: pd.DataFrame | None = None) -> tuple[float, str] | None:
-    """The number a Table II row (or a literature context row) reports, in percent, and what
-    it is, e.g. ``(98.8, "training accuracy, audit a: ...")``; None if there is none.
+    """The number row ``rid`` reports, in percent, and what it is; None if there is none.
     ``table``: :func:`comparison_rows` indexed by id (default: of the shipped records)."""
     t = comparison_rows().set_index("id") if table is None else table
     if rid not in t.index:
@@ -90,7 +78,7 @@ def reported_number(rid: str, table: pd.DataFrame | None = None) -> tuple[float,
 
 def reported_by_model() -> dict[str, tuple[float, str]]:
     """For each model of :data:`TABLE2_ROWS`: the number printed for its row (%) and a short
-    label saying what that number is (notebook 06's figure writes it beside the cross)."""
+    label saying what it is."""
     t = comparison_rows().set_index("id")
     out = {}
     for m, (_, rid) in TABLE2_ROWS.items():
@@ -103,9 +91,8 @@ def reported_by_model() -> dict[str, tuple[float, str]]:
 
 def paper_row(model: str | None, rid: str | None = None, table: pd.DataFrame | None = None
               ) -> tuple[str, float | str | None]:
-    """The Table II row a model re-runs (:data:`TABLE2_ROWS`; :data:`EXTRA_ROWS` for the others)
-    or the row ``rid``: its label and the paper's number, with what it is when it is not a
-    plain accuracy, e.g. ``"98.80 (training accuracy, audit a)"`` (None: no number)."""
+    """The label and the paper's number of the row ``model`` re-runs (or of ``rid``), with
+    what it is when not a plain accuracy, e.g. ``"98.80 (training accuracy, audit a)"``."""
     label, rid = TABLE2_ROWS.get(model, (EXTRA_ROWS.get(model, ""), rid))
     got = None if rid is None else reported_number(rid, table)
     if got is None:

@@ -1,7 +1,5 @@
-"""The audit of the paper against itself: each finding (a)-(h) is a claim the paper makes, and
-whether its own printed numbers support it (``holds``), contradict it (``fails``) or lack what
-is needed (``cannot check``, naming what is missing). Every number in a finding is computed
-from the transcribed files (:mod:`.records`)."""
+"""The audit of the paper against itself: for each claim (a)-(h), whether its own printed
+numbers support it (``holds``), contradict it (``fails``) or lack what is needed."""
 
 from __future__ import annotations
 
@@ -29,8 +27,7 @@ DEFINITIONS: dict[str, str] = {"def_accuracy": "accuracy", "def_precision": "pre
 
 @dataclass
 class Finding:
-    """One audit result: a claim of the paper, its verdict, the numbers it rests on and why.
-    ``table``: per-class (or per-row) evidence, one dict per row."""
+    """One audit result: a claim of the paper, its verdict, the numbers it rests on and why."""
 
     id: str
     title: str
@@ -63,8 +60,7 @@ def _cannot(id: str, title: str, missing: list[str], **evidence: Any) -> Finding
 def _class_by_class(id: str, title: str, rows: list[dict[str, Any]], missing: list[str], *,
                     ok: str, bad_name: str, failed: Callable[[list[dict[str, Any]]], str],
                     passed: str) -> Finding:
-    """A finding checked class by class: the classes whose ``rows[ok]`` is false fail it, and
-    ``failed(bad rows)`` or ``passed`` explains it; classes with missing values are listed."""
+    """A finding checked class by class: rows whose ``ok`` is false fail it."""
     if not rows:
         return _cannot(id, title, missing)
     bad = [r for r in rows if not r[ok]]
@@ -99,10 +95,8 @@ def _cm_accuracy(df: pd.DataFrame) -> tuple[float | None, int, int]:
     """Accuracy of the Fig. 6 matrix (diagonal / all test windows), its two counts; None
     when a diagonal cell is missing."""
     diag, sup, missing = _diagonal(df)
-    n = sum(sup.values())
-    if missing:
-        return None, sum(diag.values()), n
-    return sum(diag.values()) / n, sum(diag.values()), n
+    n, correct = sum(sup.values()), sum(diag.values())
+    return (None if missing else correct / n), correct, n
 
 
 def check_headline_is_test(df: pd.DataFrame, lit: pd.DataFrame | None = None,
@@ -368,9 +362,8 @@ def check_table2_sources(df: pd.DataFrame, lit: pd.DataFrame | None = None,
     if not rows:
         return _cannot("h", title, ["the reference list (literature.json has no Table II row)"])
     status = [r["status"] for r in rows]
-    ev = {"n_rows": len(rows), "confirmed": [r["row"] for r in rows if r["status"] == "confirmed"],
-          "differs": [r["row"] for r in rows if r["status"] == "differs"],
-          "unverified": [r["row"] for r in rows if r["status"] == "unverified"],
+    ev = {"n_rows": len(rows), **{s: [r["row"] for r in rows if r["status"] == s]
+                                  for s in ("confirmed", "differs", "unverified")},
           "probable_identifications": [r["row"] for r in rows
                                        if r["identification"] != "identified"]}
     parts = []
@@ -402,14 +395,9 @@ CHECKS: tuple[Callable[..., Finding], ...] = (
 
 def audit(reported_df: pd.DataFrame | None = None, ours: Mapping[str, Any] | None = None,
           literature_df: pd.DataFrame | None = None) -> list[Finding]:
-    """Decide every finding (a)-(h) on ``reported_df`` and ``literature_df`` (the shipped
-    files by default).
-
-    ``ours``: our measured metrics as fractions, e.g. ``{"test_accuracy": 0.93,
-    "train_accuracy": 0.99, "best_epoch": 6, "per_class": {...}, "fixed_budget": {"epochs":
-    100, "n_seeds": 2, "train_accuracy_logged": 0.995, "test_accuracy": 0.929}}``; when given,
-    findings add our numbers as evidence (verdicts stay about the paper).
-    """
+    """Decide every finding (a)-(h) on the given (default: shipped) records. ``ours``: our
+    metrics as fractions (``test_accuracy``, ``per_class``, ``fixed_budget``, ...), added as
+    evidence; verdicts stay about the paper."""
     df = shipped_reported() if reported_df is None else reported_df
     lit = shipped_literature() if literature_df is None else literature_df
     return [check(df, lit, ours) for check in CHECKS]

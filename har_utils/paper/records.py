@@ -1,7 +1,5 @@
-"""The transcribed numbers: ``resources/paper_reported.json`` (every number the paper's text
-prints), ``resources/literature.json`` (what the works cited in Table II themselves report) and
-``resources/paper_decisions.csv`` (each ambiguity of the paper and what we chose), loaded and
-validated (a :class:`~har_utils.io.HarDataError` names the file and the entry at fault)."""
+"""The transcribed numbers (``paper_reported.json``, ``literature.json``,
+``paper_decisions.csv``), loaded and validated: a ``HarDataError`` names the file and entry."""
 
 from __future__ import annotations
 
@@ -44,14 +42,19 @@ DECISION_COLUMNS: tuple[str, ...] = ("topic", "paper_says", "ambiguity", "our_ch
 
 # --- loading and validation -------------------------------------------------------------
 
+def _field_problems(i: int, e: Any, required: tuple[str, ...], allowed: tuple[str, ...]
+                    ) -> tuple[str, list[str]]:
+    """The name of entry number ``i``, and its missing or unknown fields."""
+    if not isinstance(e, dict):
+        return f"entry {i}", [f"entry {i} is not an object"]
+    name = f"entry {i} ({e.get('id', '?')!r})"
+    out = [f"{name} lacks field {k!r}" for k in required if k not in e]
+    return name, out + [f"{name} has unknown field {k!r}" for k in e if k not in allowed]
+
+
 def _entry_problems(i: int, e: Any) -> list[str]:
     """What is wrong with entry number ``i`` (empty when nothing)."""
-    if not isinstance(e, dict):
-        return [f"entry {i} is not an object"]
-    name = f"entry {i} ({e.get('id', '?')!r})"
-    out = [f"{name} lacks field {k!r}" for k in REQUIRED_FIELDS if k not in e]
-    out += [f"{name} has unknown field {k!r}" for k in e
-            if k not in REQUIRED_FIELDS + OPTIONAL_FIELDS]
+    name, out = _field_problems(i, e, REQUIRED_FIELDS, REQUIRED_FIELDS + OPTIONAL_FIELDS)
     if out:
         return out
     if not isinstance(e["id"], str) or not e["id"].strip():
@@ -82,11 +85,7 @@ def _entry_problems(i: int, e: Any) -> list[str]:
 
 
 def _literature_problems(i: int, e: Any) -> list[str]:
-    if not isinstance(e, dict):
-        return [f"entry {i} is not an object"]
-    name = f"entry {i} ({e.get('id', '?')!r})"
-    out = [f"{name} lacks field {k!r}" for k in LITERATURE_FIELDS if k not in e]
-    out += [f"{name} has unknown field {k!r}" for k in e if k not in LITERATURE_FIELDS]
+    name, out = _field_problems(i, e, LITERATURE_FIELDS, LITERATURE_FIELDS)
     if out:
         return out
     if e["status"] not in LITERATURE_STATUSES:
@@ -135,11 +134,8 @@ def _read_json(p: Path) -> Any:
 
 
 def load_reported(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """The validated entries of ``paper_reported.json`` (or ``path``), one row per id.
-
-    ``value`` is a float column (NaN where the text does not print it); optional fields are
-    columns too.
-    """
+    """The validated entries of ``paper_reported.json`` (or ``path``), one row per id;
+    ``value`` is a float column (NaN where the text does not print it)."""
     p = Path(path) if path is not None else REPORTED_JSON
     entries = _validate(_read_json(p), p, _entry_problems)
     df = pd.DataFrame(entries, columns=list(REQUIRED_FIELDS + OPTIONAL_FIELDS))

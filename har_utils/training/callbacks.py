@@ -10,15 +10,10 @@ import numpy as np
 
 
 class EpochSeeds(keras.callbacks.Callback):
-    """Draw every epoch's randomness from (seed, epoch) alone, so a run resumed at epoch ``e``
-    shuffles and drops out as the same run uninterrupted does.
-
-    At the start of each epoch: NumPy's global generator (which orders the windows of an epoch
-    on the JAX backend) is seeded with a hash of (seed, epoch), and every
-    ``keras.random.SeedGenerator`` of the model (dropout, augmentation) gets the state it had
-    when the model was built, with its counter moved to ``epoch * 2**20``, so no two epochs
-    share draws. (On TensorFlow, ``tf.data`` orders the windows from its own seed: resuming
-    there is not covered.)"""
+    """Draw every epoch's randomness from (seed, epoch) alone, so a resumed run shuffles and
+    drops out as the uninterrupted one does: NumPy's global generator (the window order on
+    JAX) is seeded from (seed, epoch), and each model ``SeedGenerator`` gets its built state
+    with the counter moved to ``epoch * 2**20``. (TensorFlow's ``tf.data`` is not covered.)"""
 
     STEP = 2**20
 

@@ -1,11 +1,8 @@
 """Seeded training: the configuration of a run, and the fit.
 
-``train(TrainConfig(...), fit, val)`` seeds everything, builds the model from the registry in
-:mod:`har_utils.models`, compiles it (categorical cross-entropy on one-hot labels, accuracy)
-and fits it, with early stopping on the validation loss when given validation windows (best
-weights restored). It prints one line per epoch and returns a :class:`TrainResult`. Every
-epoch's randomness (the order of the windows, dropout) is drawn from (seed, epoch) alone
-(:class:`~.callbacks.EpochSeeds`).
+``train`` builds the model from the registry, compiles it and fits it, with early stopping on
+the validation loss (best weights restored). Every epoch's randomness is drawn from
+(seed, epoch) alone (:class:`~.callbacks.EpochSeeds`).
 """
 
 from __future__ import annotations
@@ -31,19 +28,17 @@ KERAS_OPTIMIZERS: dict[str, tuple[type[keras.optimizers.Optimizer], dict[str, An
     "adam_amsgrad": (keras.optimizers.Adam, {"amsgrad": True}),
     "sgd": (keras.optimizers.SGD, {"momentum": 0.9}),
 }
-OPTIMIZERS: tuple[str, ...] = config.OPTIMIZERS
 
 _determinism_enabled = False
 
 
 def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and Keras (and TensorFlow, whose ops are then made deterministic,
-    when it is the backend; JAX on the CPU is deterministic for a fixed core count).
+    """Seed Python, NumPy and Keras (TensorFlow ops made deterministic; JAX on the CPU is
+    deterministic for a fixed core count).
 
-    Keras draws the seed of every initializer built without one from Python's global
-    ``random`` module; in a process where other threads use it too (a Dask worker's event
-    loop), the weights would depend on timing. Keras gets its own ``random.Random(seed)``
-    instead, which gives the same draws as the seeded global module in a quiet process."""
+    Keras seeds unseeded initializers from Python's global ``random``, which other threads
+    (a Dask worker's event loop) may also draw from; its own ``random.Random(seed)`` gives the
+    same draws as the seeded global module in a quiet process, whatever the timing."""
     global _determinism_enabled
     keras.utils.set_random_seed(int(seed))
     try:
@@ -79,8 +74,9 @@ class TrainConfig:
         kw = self.model_kwargs
         pairs = kw.items() if isinstance(kw, Mapping) else kw
         object.__setattr__(self, "model_kwargs", tuple(sorted((str(k), v) for k, v in pairs)))
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; use one of {OPTIMIZERS}")
+        if self.optimizer not in config.OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; "
+                             f"use one of {config.OPTIMIZERS}")
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 0:
             raise ValueError("epochs and batch_size must be >= 1 and patience >= 0")
         if not self.learning_rate > 0:
@@ -103,8 +99,7 @@ class TrainConfig:
                            n_classes=ACTIVITY_IDS.size, **self.kwargs)
 
     def keras_optimizer(self, n_windows: int) -> keras.optimizers.Optimizer:
-        """A new optimizer for a run on ``n_windows`` fit windows: ``optimizer`` at
-        ``learning_rate``."""
+        """A new ``optimizer`` at ``learning_rate`` (``n_windows``: for subclasses' schedules)."""
         kind, settings = KERAS_OPTIMIZERS[self.optimizer]
         return kind(learning_rate=self.learning_rate, **settings)
 
@@ -128,8 +123,7 @@ class TrainResult:
     def of(cls, model: keras.Model, history: keras.callbacks.History, config: TrainConfig,
            seconds: float, best_epoch: int | None = None,
            epoch_seconds: Sequence[float] = ()) -> "TrainResult":
-        """The result of ``model.fit`` (its ``History``) run for ``config`` in ``seconds``;
-        ``best_epoch`` (1-based) defaults to the last epoch."""
+        """The result of ``model.fit``; ``best_epoch`` (1-based) defaults to the last epoch."""
         hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}
         epochs_run = len(hist["loss"])
         return cls(model=model, history=hist, epochs_run=epochs_run,
@@ -146,8 +140,7 @@ def _xy(split: Split) -> tuple[np.ndarray, np.ndarray]:
 
 def _epoch_printer(epochs: int, out: Callable[[str], Any]
                    ) -> tuple[keras.callbacks.Callback, list[float]]:
-    """A callback printing one line per epoch through ``out`` (``epoch   3/100  loss 0.5123  acc
-    0.8120  val_loss 0.4300  val_acc 0.8512  6.9 s``), and the list of epoch seconds it fills."""
+    """A callback printing one line per epoch through ``out``, and the epoch seconds it fills."""
     starts: list[float] = []
     seconds: list[float] = []
     shown = {"loss": "loss", "accuracy": "acc", "val_loss": "val_loss", "val_accuracy": "val_acc"}
@@ -167,16 +160,11 @@ def train(config: TrainConfig, fit: Split, val: Split | None, *,
           out: Callable[[str], Any] = print, callbacks: Sequence[keras.callbacks.Callback] = (),
           early_stopping: keras.callbacks.EarlyStopping | None = None,
           backup: keras.callbacks.BackupAndRestore | None = None) -> TrainResult:
-    """Seed, build (``config.build``), compile (``config.keras_optimizer``) and fit
-    ``config.model`` on ``fit``.
+    """Seed, build, compile and fit ``config.model`` on ``fit``.
 
     With a non-empty ``val`` and ``config.patience > 0``: early stopping on ``val_loss``, best
-    weights restored (``early_stopping``: another ``EarlyStopping`` to use, e.g. one that
-    survives an interruption). ``patience == 0`` turns it off (all ``config.epochs`` epochs,
-    validation still logged). With ``val`` None or empty: all epochs, no validation.
-    ``best_epoch`` is the epoch whose weights the returned model holds. ``callbacks`` run after
-    early stopping and before the epoch line is printed; ``backup`` (Keras'
-    ``BackupAndRestore``) runs last, so an epoch counts as done once the others saved theirs.
+    weights restored (``early_stopping``: another one to use, e.g. one surviving an
+    interruption). ``backup`` runs last, so an epoch counts as done once the others saved.
     """
     set_seed(config.seed)
     X, Y = _xy(fit)

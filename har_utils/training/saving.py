@@ -1,8 +1,4 @@
-"""Atomic saving of trained models and their histories, and reading them back.
-
-``save_run`` writes the model and its history atomically; ``load_model`` and ``load_history``
-read them back, with an error that says how to get the file when it is missing.
-"""
+"""Atomic saving of trained models and their histories, and reading them back."""
 
 from __future__ import annotations
 
@@ -41,8 +37,7 @@ def save_model_atomic(model: keras.Model, path: str | os.PathLike[str]) -> Path:
 
 def save_run(result: TrainResult, directory: str | os.PathLike[str], name: str
              ) -> dict[str, Path]:
-    """Write ``<name>.keras`` and ``<name>.history.json`` into ``directory`` (atomically);
-    """
+    """Write ``<name>.keras`` and ``<name>.history.json`` into ``directory`` (atomically)."""
     directory = Path(directory)
     model_path = save_model_atomic(result.model, directory / f"{name}.keras")
     meta = {
