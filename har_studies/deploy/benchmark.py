@@ -1,25 +1,9 @@
-"""The deployment benchmark: latency, throughput, size, TFLite variants, one day, streaming.
+"""The deployment benchmark (notebook 08 and ``benchmarks/bench_deploy.py``).
 
-Shared by notebook 08 (the published run) and ``benchmarks/bench_deploy.py`` (the command line
-and its ``--smoke`` form in ``make test``). For each model (a trained one where
-``<model_dir>/<name>.keras`` exists, otherwise an untrained build, good for latency, size and
-FLOPs but not accuracy):
-
-- parameters, ``.keras`` file size, FLOPs per window (analytic, with TensorFlow's profiler as
-  a cross-check) and an energy *estimate* from them (constants in :mod:`har_studies.deploy.flops`);
-- latency (batch 1) and throughput (big batch) as a plain eager Keras call, Keras's compiled
-  ``predict`` and a ``tf.function`` (TensorFlow limited to ``tf_threads`` threads);
-- TFLite exports with a fixed batch of 1 and of the big batch, each float32, dynamic-range and
-  full int8 (LSTMs unrolled for int8; a failed conversion is recorded with its reason), each
-  timed on one thread and, for trained models, scored on the test set (accuracy lost to
-  quantisation in percentage points against the Keras model);
-- one day of 50 Hz recording (real HAPT test-subject recordings tiled to 24 h, or synthetic):
-  filtering, windowing and one-thread TFLite inference timed end to end, zero-phase and causal;
-- for the primary model (``cnn_lstm_paper``): the streaming agreement over the test subjects'
-  whole HAPT recordings and the deployment targets.
-
-Every timing is a median (``time.perf_counter``) after warm-up: a figure for reports that
-depends on the machine and its load, never an assertion.
+Per model (trained from ``<model_dir>/<name>.keras``, else an untrained build: no accuracy):
+size, FLOPs and an energy estimate; Keras and TFLite (float32, dynamic-range, int8) latency and
+throughput; one day of 50 Hz recording end to end; for ``cnn_lstm_paper``, the streaming
+agreement and the deployment targets. Timings are medians after warm-up: figures, not assertions.
 """
 
 from __future__ import annotations
@@ -97,8 +81,8 @@ def synthetic_windows(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bench_data(s: BenchSettings, ds: Any = None) -> dict[str, Any]:
-    """Train windows (int8 calibration), test windows and labels, and their stamp: from ``ds``
-    (a :class:`har_utils.data.HarDataset`), or synthetic windows with ``s.synthetic``."""
+    """Train windows (int8 calibration), test windows and labels, and their stamp (from ``ds``,
+    or synthetic)."""
     if s.synthetic:
         Xtr, ytr = synthetic_windows(240, 1)
         Xte, yte = synthetic_windows(96, 2)
@@ -112,8 +96,8 @@ def bench_data(s: BenchSettings, ds: Any = None) -> dict[str, Any]:
 
 
 def get_model(name: str, s: BenchSettings, d: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """The trained model (with ``s.synthetic``, a tiny one trained here; without a saved file,
-    an untrained build) and a description of where it came from."""
+    """The trained model (synthetic: trained here; no saved file: an untrained build) and
+    where it came from."""
     from har_utils import training
     from har_utils.models import build_model
 
@@ -156,19 +140,15 @@ MAX_UNROLL_STEPS: int = 32
 
 
 def _loops_short(model: Any) -> bool:
-    """True when every recurrent loop of ``model`` (none counts) has a fixed length of at most
-    :data:`MAX_UNROLL_STEPS` steps."""
+    """Every recurrent loop of ``model`` (if any) is at most :data:`MAX_UNROLL_STEPS` steps."""
     from . import export
     return all(0 < n <= MAX_UNROLL_STEPS for n in export.recurrent_steps(model))
 
 
 def export_variants(model: Any, int8: bool = True) -> list[tuple[str, bool | None]]:
-    """(quantisation, unroll) pairs to export: float32 and dynamic-range; for a model whose
-    recurrent layers (if any) loop over at most :data:`MAX_UNROLL_STEPS` steps, also a
-    dynamic-range export with the loops unrolled (no TensorList while-loop at run time, which
-    pays off for short loops such as the paper model's 4 sub-sequences) and, with ``int8``, full
-    int8 (which needs the loops unrolled). Longer loops are left out: see
-    :func:`skipped_variants`."""
+    """(quantisation, unroll) pairs to export: float32 and dynamic-range; where every recurrent
+    loop is short (:data:`MAX_UNROLL_STEPS`), also dynamic-range unrolled (no while-loop at run
+    time) and, with ``int8``, full int8 (which needs the loops unrolled)."""
     from . import export
     out: list[tuple[str, bool | None]] = [("float32", None), ("dynamic", None)]
     short = _loops_short(model)
@@ -309,8 +289,7 @@ def bench_sklearn(name: str, path: Path, s: BenchSettings, d: dict[str, Any],
 
 
 class Stopwatch:
-    """Where a model's benchmark spends its time: ``lap(what)`` adds the seconds since the
-    previous lap to ``laps[what]``."""
+    """``lap(what)`` adds the seconds since the previous lap to ``laps[what]``."""
 
     def __init__(self) -> None:
         self.laps: dict[str, float] = {}
@@ -446,8 +425,7 @@ def targets(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def set_threads(tf_threads: int) -> dict[str, int]:
-    """Limit TensorFlow's intra-op threads (inter-op 1) when ``tf_threads > 0``; returns the
-    settings in force (which stay TensorFlow's if its runtime had already started)."""
+    """Limit TensorFlow's intra-op threads when ``tf_threads > 0``; the settings in force."""
     from har_utils.threads import configure_threads, current_threads
     return configure_threads(tf_threads) if tf_threads > 0 else current_threads()
 
@@ -505,11 +483,9 @@ def run(s: BenchSettings, ds: Any = None, *, log: Callable[[str], Any] = print
 
 def bench_in_workers(names: list[str], s: BenchSettings, d: dict[str, Any], *,
                      log: Callable[[str], Any] = print) -> list[dict[str, Any]]:
-    """:func:`bench_model` of every model in ``s.workers`` new worker processes at once
-    (``concurrent.futures`` with the ``spawn`` start method: nothing inherited, and no worker
-    restarted midway), each with ``s.tf_threads`` TensorFlow threads set before TensorFlow
-    starts there and TFLite on one thread; the slowest models of the last published benchmark
-    go first. Rows come back in the order of ``names``; each records its worker's process id."""
+    """:func:`bench_model` of every model in ``s.workers`` spawned processes (nothing inherited,
+    threads set before TensorFlow starts), slowest of the last benchmark first; rows in the
+    order of ``names``."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 

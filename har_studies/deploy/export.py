@@ -1,19 +1,10 @@
 """TFLite export of a trained Keras model at a fixed batch size, float32 or quantised.
 
-``TFLiteConverter.from_keras_model`` fails on the paper's CNN-LSTM (TensorList ops with a
-dynamic batch need the Flex delegate, which the pip wheel lacks). :func:`export_tflite`
-instead traces ``model(x, training=False)`` as a ``tf.function`` with a *fixed* input
-signature ``(batch_size, 128, 9)``, freezes its variables into constants and converts that
-concrete function. Freezing is needed: converted unfrozen, the LSTM's ``while`` loop keeps
-``READ_VARIABLE`` ops that fail at invoke time (TF 2.21). Quantisation is ``float32`` (none),
-``dynamic`` (dynamic-range: int8 weights, float activations) or ``int8`` (full integer,
-int8 input and output, calibrated on ``representative_data``). The int8 calibrator crashes
-the process (a segmentation fault in ``calibrator._feed_tensors``, TF 2.21) on a
-``while``-loop LSTM, so by default an int8 export first *unrolls* the recurrent layers (the
-same weights and the same function, no loop; a larger file for long sequences) and, for a
-model with recurrent layers, runs the conversion in a child process: a crash becomes a
-recorded failure (:class:`ExportResult` with ``ok=False`` and the reason), never a crash of
-the caller. Other converter errors are recorded the same way.
+``from_keras_model`` fails on the CNN-LSTM (TensorList ops with a dynamic batch need the Flex
+delegate), so the model is traced at a fixed input shape and its variables frozen (unfrozen, the
+LSTM loop keeps ``READ_VARIABLE`` ops that fail at invoke time, TF 2.21). The int8 calibrator
+segfaults on a ``while``-loop LSTM, so int8 unrolls recurrent layers and converts in a child
+process: a crash or converter error becomes a recorded failure (``ExportResult.ok=False``).
 """
 
 from __future__ import annotations
@@ -104,11 +95,8 @@ def _all_layers(model: keras.layers.Layer) -> Iterator[keras.layers.Layer]:
 
 
 def unroll_recurrent(model: keras.Model) -> keras.Model:
-    """A copy of ``model`` whose LSTM/GRU/SimpleRNN layers have ``unroll=True``.
-
-    The same weights and the same function (the loop is written out step by step), so the
-    traced graph has no ``while`` loop. Models without recurrent layers come back unchanged.
-    """
+    """A copy of ``model`` (same weights) whose recurrent layers have ``unroll=True``: no
+    ``while`` loop in the traced graph. Models without recurrent layers come back unchanged."""
     if not has_recurrent_layers(model):
         return model
 
@@ -185,16 +173,11 @@ def export_tflite(model: keras.Model, path: str | os.PathLike[str], *, batch_siz
                   quantization: str = "float32", representative_data: np.ndarray | None = None,
                   unroll: bool | None = None, isolate: bool | None = None,
                   timeout_s: float = 900.0) -> ExportResult:
-    """Export ``model`` to a TFLite file at ``path`` (written atomically) with a fixed batch.
+    """Export ``model`` to a TFLite file at ``path`` (atomically) with a fixed batch.
 
-    ``quantization``: ``"float32"``, ``"dynamic"`` (dynamic-range) or ``"int8"`` (full integer,
-    int8 input/output, calibrated on at most ``MAX_CALIBRATION_WINDOWS`` windows of
-    ``representative_data``). ``unroll`` (default: only for int8) unrolls recurrent layers
-    first; ``isolate`` (default: int8 of a model with recurrent layers, where the converter is
-    known to crash) converts in a child process, so a crash of the converter is reported. A
-    failure of any kind comes back as ``ok=False`` with ``error``; only bad arguments (unknown
-    quantisation, batch size < 1, calibration windows of the wrong shape) raise ``ValueError``,
-    and an unwritable output folder raises :class:`HarError`.
+    ``unroll`` defaults to int8 only; ``isolate`` (a child process) to int8 with recurrent
+    layers. Failures come back as ``ok=False`` with ``error``; bad arguments raise
+    ``ValueError``, an unwritable output folder :class:`HarError`.
     """
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"unknown quantization {quantization!r}; use one of {QUANTIZATIONS}")

@@ -29,12 +29,8 @@ def synthetic_recording(n: int, fs: float = config.SAMPLING_RATE_HZ, seed: int =
 def classify_stream(sig: np.ndarray, predict: Callable[[np.ndarray], np.ndarray], *,
                     batch_size: int = 256, window: int = config.WINDOW_LENGTH,
                     step: int = config.WINDOW_STEP) -> np.ndarray:
-    """Activity id (1-6, ``config.ACTIVITY_IDS``) of every full window of the filtered
-    ``(n, 9)`` signal ``sig``.
-
-    Windows are cut ``batch_size`` at a time (a strided view copied to float32), so the
-    day-long signal is never copied into one ``(windows, 128, 9)`` array.
-    """
+    """Activity id (1-6) of every full window of the filtered ``(n, 9)`` signal, cut
+    ``batch_size`` at a time so a day-long signal is never copied into one window array."""
     from numpy.lib.stride_tricks import sliding_window_view
     view = sliding_window_view(np.asarray(sig, dtype=np.float32), window, axis=0)[::step]
     n = len(view)
@@ -49,14 +45,8 @@ def day_of_recording(predict: Callable[[np.ndarray], np.ndarray], *,
                      acc: np.ndarray | None = None, gyro: np.ndarray | None = None,
                      hours: float = 24.0, zero_phase: bool = True, batch_size: int = 256,
                      data_label: str | None = None) -> dict[str, Any]:
-    """Time classifying ``hours`` of 50 Hz, 6-channel data end to end, on this thread.
-
-    The stream is ``acc``/``gyro`` (raw, (n, 3) each, 50 Hz) tiled end to end to ``hours``
-    (say so in ``data_label``), or a seeded synthetic recording when none is given. Timed
-    stages (``time.perf_counter``, plus process CPU time): the UCI HAR filtering of the whole
-    stream (``signals.preprocess``, zero-phase or causal), then windowing (128, step 64) and
-    ``predict`` in batches of ``batch_size`` (e.g. a one-thread :class:`TFLiteRunner`).
-    """
+    """Time filtering, windowing and classifying ``hours`` of 50 Hz data end to end on this
+    thread: ``acc``/``gyro`` tiled to ``hours``, or a seeded synthetic recording."""
     n = int(round(hours * 3600 * config.SAMPLING_RATE_HZ))
     if acc is None or gyro is None:
         acc, gyro = synthetic_recording(n)

@@ -1,6 +1,5 @@
-"""Tables of a deployment benchmark result (:func:`har_studies.deploy.benchmark.run`): what
-notebook 08, ``benchmarks/bench_deploy.py`` and the README's deployment block show, and
-the latency figure of notebook 08 (:func:`latency_figure`)."""
+"""Tables of a deployment benchmark result (notebook 08, ``benchmarks/bench_deploy.py``, the
+README's deployment block) and notebook 08's latency figure."""
 
 from __future__ import annotations
 
