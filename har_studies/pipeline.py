@@ -1,25 +1,19 @@
 """Run the notebooks with papermill, one profile at a time, and publish a finished run.
 
-``har run [--profile NAME] [--force] [NOTEBOOK ...]`` (:mod:`har_studies.cli`) executes each
-``notebooks/NAME.ipynb`` (all of them, in order, by default) into ``build/<profile>/NAME.ipynb``
-(the source notebooks are never overwritten), with the parameters of ``params/<profile>.yml``:
-its ``common`` section plus the notebook's own section. Staleness is decided by a hash of the
-notebook's cells, its parameters, the package files its code may run, the lock file and the
-hashes of the notebooks whose outputs it reads (:data:`UPSTREAM`), never by file times: after an
-interruption the finished notebooks are skipped and the run resumes, and a change reruns only
-the notebooks it can affect. Cell outputs are logged to
-``build/<profile>/NAME.log``; wall times and provenance go to ``build/<profile>/manifest.json``.
+``har run [--profile NAME] [--force] [NOTEBOOK ...]`` executes each ``notebooks/NAME.ipynb``
+(all, in order, by default) into ``build/<profile>/NAME.ipynb`` with the parameters of
+``params/<profile>.yml`` (its ``common`` section plus the notebook's own). A notebook reruns
+only when a hash of its cells, parameters, the package files it may run, the lock file and its
+upstream notebooks' hashes changed (never by file times), so an interrupted run resumes. Logs
+go to ``build/<profile>/NAME.log``, wall times and provenance to ``build/<profile>/manifest.json``.
 
-The ``paper`` profile writes its results and figures to the committed ``results/`` and
-``figures/``; every other profile to ``build/<profile>/results`` and ``build/<profile>/figures``.
-``har publish`` copies a finished ``paper`` run's executed notebooks into ``notebooks/`` (outputs
-kept; execution counts, injected parameters and timing metadata stripped so diffs stay readable)
-and writes ``results/manifest.json`` with the checksum of every committed result and figure.
+The ``paper`` profile writes the committed ``results/`` and ``figures/``, other profiles
+``build/<profile>/results`` and ``build/<profile>/figures``. ``har publish`` copies a finished
+``paper`` run into ``notebooks/`` (outputs kept, run metadata stripped) and writes
+``results/manifest.json`` with the checksum of every committed result and figure.
 
-Study notebooks (``constants.STUDY_NOTEBOOKS``: ``07_ablations``, ``08_deployment``, ``09_beyond``) are not part of
-that run: ``har study NAME --profile P`` runs one with ``params/P.yml`` into ``build/P/``. The
-full studies' profiles (``constants.STUDY_PROFILES``) write the committed ``results/`` and
-``figures/`` (their own sub-folders); others, e.g. ``ablations_smoke``, write under ``build/P/``.
+Study notebooks (``07_ablations``, ``08_deployment``, ``09_beyond``) run on their own with
+``har study NAME --profile P``; the full studies' profiles write the committed folders.
 """
 
 from __future__ import annotations
@@ -139,30 +133,34 @@ def _package_dirs() -> dict[str, Path]:
     return {"har_utils": config.PACKAGE_DIR, "har_studies": STUDIES_DIR}
 
 
-def _module_imports(path: Path) -> set[str]:
-    """The modules of both packages that the source file ``path`` (in one of them) imports,
-    anywhere in it (inside functions too): ``import package.x``, ``from package import x``,
-    ``from . import x``, ``from .x import y`` and ``from .. import x`` from a sub-package."""
+def _imports(text: str, filename: str = "<unknown>", base: tuple[str, ...] = ()) -> set[str]:
+    """The modules of both packages that the source ``text`` imports, anywhere in it (inside
+    functions too); relative imports resolve against ``base`` (the importing module's package)."""
     import ast
 
     dirs = _package_dirs()
-    package, root = next((n, d) for n, d in dirs.items() if path.is_relative_to(d))
-    base = (package, *path.relative_to(root).with_suffix("").parts[:-1])
     out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(ast.parse(text, filename)):
         if isinstance(node, ast.Import):
             out |= {a.name for a in node.names if a.name.split(".")[0] in dirs}
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
+            if node.level and base:
                 parent = ".".join(base[:len(base) - node.level + 1])
                 mod = f"{parent}.{node.module}" if node.module else parent
-            elif node.module and node.module.split(".")[0] in dirs:
+            elif not node.level and node.module and node.module.split(".")[0] in dirs:
                 mod = node.module
             else:
                 continue
             out.add(mod)
             out |= {f"{mod}.{a.name}" for a in node.names}  # `from . import x`: x may be a module
     return out
+
+
+def _module_imports(path: Path) -> set[str]:
+    """:func:`_imports` of the source file ``path`` (in one of both packages)."""
+    package, root = next((n, d) for n, d in _package_dirs().items() if path.is_relative_to(d))
+    base = (package, *path.relative_to(root).with_suffix("").parts[:-1])
+    return _imports(path.read_text(), str(path), base)
 
 
 def _module_file(module: str) -> Path | None:
@@ -177,22 +175,10 @@ def _module_file(module: str) -> Path | None:
 
 def module_closure(sources: str | list[str]) -> list[Path]:
     """Every source file of ``har_utils`` and ``har_studies`` that code importing what
-    ``sources`` (Python source text) imports may run: ``har_utils/__init__.py`` (every import
-    of either package runs it), the imports of ``sources`` and, transitively, of each module
-    they reach (imports inside functions included), with the ``__init__`` of each package on
-    the way. Sorted."""
-    import ast
-
+    ``sources`` imports may run: ``har_utils/__init__.py``, the imports of ``sources`` and,
+    transitively, of each module they reach, with each package's ``__init__`` on the way."""
     texts = [sources] if isinstance(sources, str) else sources
-    packages = _package_dirs()
-    todo: set[str] = {"har_utils"}
-    for text in texts:
-        for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.Import):
-                todo |= {a.name for a in node.names if a.name.split(".")[0] in packages}
-            elif isinstance(node, ast.ImportFrom) and node.module and \
-                    node.module.split(".")[0] in packages:
-                todo |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+    todo: set[str] = {"har_utils"}.union(*(_imports(text) for text in texts))
     seen: dict[str, Path] = {}
     while todo:
         mod = todo.pop()
@@ -222,9 +208,8 @@ def notebook_dependencies(notebook: str) -> list[Path]:
 
 
 def _package_hash(files: list[Path] | None = None) -> str:
-    """Hash of ``files`` (default: every source and data file of ``har_utils`` and
-    ``har_studies``) and the lock file. A file counts by its path inside ``har_utils``, or
-    ``har_studies/...``, and its bytes."""
+    """Hash of ``files`` (default: every source and data file of both packages), each by its
+    path and bytes, and the lock file."""
     h = hashlib.sha256()
     if files is None:
         files = [f for d in _package_dirs().values() for f in sorted(d.rglob("*"))
@@ -243,12 +228,8 @@ def _package_hash(files: list[Path] | None = None) -> str:
 
 def input_hash(notebook: Path, params: dict[str, Any], upstream: str = "",
                package: str | None = None) -> str:
-    """Hash of everything that decides a notebook's outputs besides the data.
-
-    Cell sources (not outputs), parameters, ``package`` (default: the hash of both packages
-    and the lock file, :func:`_package_hash`), and ``upstream`` (the hash of the notebooks
-    before it).
-    """
+    """Hash of everything that decides a notebook's outputs besides the data: cell sources,
+    parameters, ``package`` (default :func:`_package_hash`) and ``upstream``."""
     h = hashlib.sha256()
     h.update(_code_of(notebook).encode())
     h.update(json.dumps(params, sort_keys=True).encode())
@@ -263,11 +244,7 @@ EXTRA_INPUTS: dict[str, tuple[str, ...]] = {"04_training": ("results/cv/summary.
                                              "05_evaluation": ("results/cv/summary.json",),
                                              "06_comparison": ("results/zoo/summary.json",
                                                                "results/cv/summary.json")}
-#: The notebooks whose outputs a notebook reads (04: the model record of 03; 05: the model and
-#: training record of 04; 06:
-#: the evaluation of 05 and the training record of 04). A notebook is stale when its code, its
-#: parameters, the package files it may run (:func:`notebook_dependencies`), the lock file,
-#: its extra inputs or one of these notebooks changed; nothing else reruns it.
+#: The notebooks whose outputs a notebook reads (a change to one of them reruns it).
 UPSTREAM: dict[str, tuple[str, ...]] = {"04_training": ("03_model",),
                                          "05_evaluation": ("04_training",),
                                          "06_comparison": ("04_training", "05_evaluation")}
@@ -448,10 +425,8 @@ def run(names: list[str] | None, profile: str, *, force: bool = False, timeout: 
 
 def run_study(name: str, profile: str, *, force: bool = False, timeout: int | None = None
               ) -> float:
-    """Run the study notebook ``name`` (one of ``constants.STUDY_NOTEBOOKS``) with
-    ``params/<profile>.yml``; its hash covers its own code and parameters and both packages
-    (no upstream notebooks). Cells have no time limit by default: a study's run cell may
-    take hours (its jobs resume when interrupted)."""
+    """Run the study notebook ``name`` with ``params/<profile>.yml`` (no upstream notebooks;
+    no cell time limit by default: a study's run cell may take hours)."""
     if name not in constants.STUDY_NOTEBOOKS:
         raise HarError(None, f"{name} is not a study notebook",
                            f"choose from {list(constants.STUDY_NOTEBOOKS)} (pipeline notebooks: "
@@ -464,8 +439,7 @@ def run_study(name: str, profile: str, *, force: bool = False, timeout: int | No
 
 def clean_notebook(nb: dict[str, Any], run_id: str, profile: str) -> dict[str, Any]:
     """An executed notebook made diffable: outputs kept; injected parameters, execution counts
-    and every metadata key but the cells' tags and the notebook's kernel and language removed
-    (nbconvert's ``ClearMetadataPreprocessor``); the run id recorded in the notebook metadata."""
+    and metadata but the cells' tags and the kernel and language removed; the run id recorded."""
     import nbformat
     from nbconvert.preprocessors import ClearMetadataPreprocessor
 
@@ -546,9 +520,8 @@ def publish(profile: str = config.PUBLISHED_PROFILE) -> Path:
 
 
 def publish_study(name: str, profile: str) -> Path:
-    """Copy a full study's executed notebook (``build/<profile>/<name>.ipynb``) into
-    ``notebooks/``, cleaned like the published run, so that a reader who opens it sees the
-    committed study's tables and plots. Its code is unchanged, so its input hash is too."""
+    """Copy a full study's executed notebook into ``notebooks/``, cleaned like the published
+    run (its code, hence its input hash, unchanged)."""
     full = dict(zip(constants.STUDY_NOTEBOOKS, constants.STUDY_PROFILES))
     if full.get(name) != profile:
         raise HarError(None, f"{name} with profile {profile} is not a full study run",
