@@ -1,11 +1,7 @@
-"""Generated blocks of the paper's path: the commands and their measured times, the notebook
-index, the headline result beside the paper's claims, the audit (one line per finding, and
-its full evidence), the data and its checksums, timings and benchmarks.
-
-Each function takes the results folder and returns markdown; :mod:`.docs` puts it
-between ``<!-- BEGIN name -->`` and ``<!-- END name -->`` in README.md and ``docs/*.md``. No
-number here is typed: every one is read from a results file (or, for the checksums, from
-:mod:`har_utils.config`).
+"""Generated blocks of the paper's path (commands, notebook index, results beside the paper's
+claims, audit, data, timings, benchmarks). Each takes the results folder and returns markdown
+that :mod:`.docs` puts between ``<!-- BEGIN name -->`` and ``<!-- END name -->``; every number
+is read from a results file (the checksums from :mod:`har_utils.config`).
 """
 
 from __future__ import annotations
@@ -68,9 +64,8 @@ def study_time(nb: str, notebooks: dict[str, Any], results: Path) -> str:
 
 
 def fresh_clone_times(results: Path) -> tuple[dict[str, float], dict[str, Any] | None]:
-    """Wall seconds per command (``make reproduce``, ...) that finished without error in
-    ``results/benchmarks/fresh_clone.json`` (``benchmarks/bench_fresh_clone.py``), and that
-    file."""
+    """Wall seconds per command that finished without error in a fresh clone
+    (``benchmarks/fresh_clone.json``), and that file."""
     f = read_result("benchmarks/fresh_clone.json", results)
     if f is None:
         return {}, None
@@ -78,8 +73,7 @@ def fresh_clone_times(results: Path) -> tuple[dict[str, float], dict[str, Any] |
 
 
 def commands_block(results: Path) -> str:
-    """Markdown: what each command runs, how long it took in the published run and, where
-    ``benchmarks/bench_fresh_clone.py`` timed it, from a fresh clone."""
+    """Markdown: what each command runs and how long it took (published run, fresh clone)."""
     m = read_result("manifest.json", results)
     if m is None:
         return NO_RUN
@@ -124,8 +118,7 @@ def notebook_title(name: str) -> str:
 
 
 def notebooks_block(results: Path) -> str:
-    """Markdown: the notebook index (notebook, what it shows, the paper's figure or table,
-    runtime of the published run, the command that runs it)."""
+    """Markdown: the notebook index, with the paper's items, runtimes and commands."""
     m = read_result("manifest.json", results) or {"notebooks": {}}
     targets = study_targets()
     rows = []
@@ -145,8 +138,7 @@ def _verdicts(audit: dict[str, Any], *ids: str) -> str:
 
 
 def results_block(results: Path, model: str = "cnn_lstm_paper") -> str:
-    """Markdown: the headline table, the paper's claims beside this companion's numbers with
-    the audit's verdicts (the published run, the paper's own protocol, the zoo's re-runs)."""
+    """Markdown: the paper's claims beside this companion's numbers, with the audit's verdicts."""
     from har_utils.paper import comparison_rows, reported
 
     ev = read_result(f"evaluation_{model}.json", results)
@@ -225,8 +217,7 @@ def results_block(results: Path, model: str = "cnn_lstm_paper") -> str:
 
 
 def _beyond_headline(results: Path) -> dict[str, str] | None:
-    """The results table's row for the beyond study's chosen configuration, once tested
-    (``beyond/summary.json``): its test accuracy beside the paper's headline claim."""
+    """The results table's row for the beyond study's chosen configuration, once tested."""
     from har_utils.paper import reported
 
     s = read_result("beyond/summary.json", results)
@@ -248,9 +239,7 @@ def _beyond_headline(results: Path) -> dict[str, str] | None:
 
 
 def finding_numbers(f: dict[str, Any]) -> str:
-    """The key numbers of one audit finding, in a phrase, from its evidence (the first
-    sentence of its explanation for a finding without a phrase of its own, e.g. (h), or when
-    the evidence lacks what the phrase needs)."""
+    """The key numbers of one audit finding in a phrase (else its explanation's first sentence)."""
     e = f["evidence"]
     try:
         if f["id"] == "a":
@@ -284,8 +273,7 @@ def finding_numbers(f: dict[str, Any]) -> str:
 
 
 def findings_block(results: Path) -> str:
-    """Markdown: one line per audit finding, its verdict and key numbers
-    (``results/paper_audit.json``)."""
+    """Markdown: one line per audit finding, its verdict and key numbers."""
     au = read_result("paper_audit.json", results)
     if au is None:
         return "_No published audit yet: run `make reproduce` and `make publish`._"
@@ -293,8 +281,7 @@ def findings_block(results: Path) -> str:
                      for f in au["findings"])
 
 
-#: Columns of each finding's evidence table that docs/audit.md shows, in order (all of them
-#: are in results/paper_audit.json and notebook 06).
+#: Columns of each finding's evidence table that docs/audit.md shows, in order.
 AUDIT_COLUMNS = {"c": ["class", "table1_recall", "support", "diagonal", "matrix_recall",
                        "correct_needed", "consistent"],
                  "d": ["class", "precision", "recall", "f1", "f1_reachable_min",
@@ -306,9 +293,8 @@ AUDIT_COLUMNS = {"c": ["class", "table1_recall", "support", "diagonal", "matrix_
 
 
 def audit_block(results: Path) -> str:
-    """Markdown: every finding of the paper's audit with its explanation and evidence table
-    (``results/paper_audit.json``), and the Table II comparison
-    (``results/table2_comparison.csv``)."""
+    """Markdown: every audit finding with its explanation and evidence, and Table II's
+    comparison."""
     import pandas as pd
 
     au = read_result("paper_audit.json", results)
@@ -363,8 +349,7 @@ def data_block(results: Path) -> str:
 
 
 def checksums_block(results: Path) -> str:
-    """Markdown: the files the data comes from, their sizes and SHA-256 (from
-    :mod:`har_utils.config`, which the loaders verify; ``results`` is not read)."""
+    """Markdown: the data's source files, sizes and SHA-256 (from :mod:`har_utils.config`)."""
     rows = [{"file": f"`{config.UCI_OUTER_ZIP['name']}` (the official archive)",
              "bytes": f"{config.UCI_OUTER_ZIP['size']:,}",
              "SHA-256": f"`{config.UCI_OUTER_ZIP['sha256']}`"},
@@ -379,8 +364,7 @@ def checksums_block(results: Path) -> str:
 
 
 def timings_block(results: Path) -> str:
-    """Markdown: wall time of each notebook in the published run and the smoke run, with the
-    command that runs it and the total of each command."""
+    """Markdown: each notebook's wall time (published and smoke run) and each command's total."""
     m = read_result("manifest.json", results)
     if m is None:
         return "_No published run yet._"
@@ -431,8 +415,7 @@ def benchmarks_block(results: Path) -> str:
 
 
 def adapt_block(results: Path) -> str:
-    """Markdown: the wall time of each adaptation of docs/adapt.md, measured in a fresh clone
-    by ``benchmarks/bench_adapt.py`` (``make bench-adapt``)."""
+    """Markdown: the wall time of each adaptation of docs/adapt.md (``make bench-adapt``)."""
     a = read_result("benchmarks/adapt.json", results)
     if a is None or "adaptations" not in a:
         return "_Not measured yet: `make bench-adapt`._"
@@ -446,8 +429,7 @@ def adapt_block(results: Path) -> str:
 
 
 def backends_block(results: Path) -> str:
-    """Markdown: seconds per training epoch of every zoo model on Keras's JAX and TensorFlow
-    backends (``benchmarks/bench_backends.py``, ``make bench-backends``)."""
+    """Markdown: seconds per epoch of every zoo model on JAX and TensorFlow (``make bench-backends``)."""
     b = read_result("benchmarks/backends.json", results)
     if b is None:
         return "_The backends benchmark has not run yet: `make bench-backends`._"

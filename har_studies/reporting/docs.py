@@ -1,11 +1,6 @@
-"""Render the generated blocks of README.md and of every page under ``docs/``.
-
-A block is the text between ``<!-- BEGIN name -->`` and ``<!-- END name -->``; :data:`BLOCKS`
-holds the one function that renders each name from the results folder, whichever file it is
-in. ``har readme`` (:mod:`har_studies.cli`; ``make readme``, also run by ``make publish``,
-``make deploy`` and ``make ablations``) rewrites every file whose blocks changed; ``--check`` only
-says which files are out of date (exit 1), as the test does.
-"""
+"""Render the generated blocks (``<!-- BEGIN name -->`` ... ``<!-- END name -->``) of README.md
+and ``docs/*.md``: :data:`BLOCKS` maps each name to its renderer. ``har readme`` rewrites the
+files whose blocks changed; ``--check`` only lists them (exit 1)."""
 
 from __future__ import annotations
 

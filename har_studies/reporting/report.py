@@ -1,12 +1,6 @@
-"""Tables built from results files that the generated blocks of the README and of the pages under
-``docs/`` build on. The tables notebooks 05 and 06 show are :mod:`har_utils.study_results`
-(read without study code); here the zoo's table adds the runs it plans but has not run.
-
-The blocks themselves are rendered by :mod:`.blocks` (the paper's path: data, the headline
-result, the audit, timings) and :mod:`.study_blocks` (the zoo, protocol cv, the ablation
-study, the deployment benchmark); :mod:`.docs` writes them into the files
-(``make readme``). Markdown tables are ``DataFrame.to_markdown`` (:func:`markdown_table`).
-"""
+"""Tables from results files that the generated blocks build on (those notebooks 05 and 06
+show are :mod:`har_utils.study_results`; here the zoo's table adds its planned runs), the
+markdown table format, and the console summaries the pipeline prints."""
 
 from __future__ import annotations
 
@@ -25,10 +19,8 @@ def read_result(name: str, results: Path) -> dict[str, Any] | None:
 
 
 def markdown_table(df: Any, floatfmt: str = ".2f", **to_markdown: Any) -> str:
-    """``df`` as a GitHub markdown table (``DataFrame.to_markdown``, tabulate's pipe format,
-    no index): missing values as "-", floats with ``floatfmt``, a float column that holds only
-    whole numbers (a count with gaps, say) as integers. ``to_markdown``: passed on (e.g.
-    ``disable_numparse=True`` for columns of preformatted text such as "+0", ``colalign``)."""
+    """``df`` as a GitHub markdown table without index: missing values as "-", floats with
+    ``floatfmt``, whole-number float columns as integers; ``to_markdown`` passed on."""
     import pandas as pd
 
     whole = lambda v: int(v) if isinstance(v, float) and v.is_integer() else v  # noqa: E731
@@ -58,9 +50,8 @@ def zoo_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
 
 
 def epoch_rule_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
-    """Protocol cv's epoch rules (``summary["epoch_rule"]``), one row per Keras model and a
-    row of the mean over them: per rule the nested leave-one-fold-out score (mean left-out
-    fold accuracy, %) and, in brackets, the epoch count the rule picks on all the folds."""
+    """Protocol cv's epoch rules: per Keras model (and their mean) each rule's nested
+    leave-one-fold-out score (%) and, in brackets, the epochs it picks on all the folds."""
     import pandas as pd
 
     r = (summary or {}).get("epoch_rule")

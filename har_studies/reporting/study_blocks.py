@@ -1,11 +1,5 @@
-"""Generated blocks of the studies, each on its page under ``docs/``: the model zoo
-(``docs/zoo.md``), protocol cv (``docs/cv.md``), the ablation study (``docs/ablations.md``) and
-the deployment benchmark (``docs/deployment.md``).
-
-Each function takes the results folder and returns markdown that :mod:`.docs` puts
-between ``<!-- BEGIN name -->`` and ``<!-- END name -->``; every number is read from a results
-file.
-"""
+"""Generated blocks of the studies, each on its page under ``docs/`` (zoo, cv, ablations,
+deployment, beyond); every number is read from a results file."""
 
 from __future__ import annotations
 
@@ -55,8 +49,8 @@ def zoo_block(results: Path) -> str:
 
 
 def cv_block(results: Path) -> str:
-    """Markdown: protocol cv (``results/cv/summary.json``): the folds, each model's choice and
-    final test, the subject-level comparisons, and what is still missing."""
+    """Markdown: protocol cv's folds, choices, final tests, subject-level comparisons and what
+    is missing."""
     s = read_result("cv/summary.json", results)
     if s is None:
         return "_Protocol cv has not run yet: `make cv-cost`, then `make cv`._"
@@ -77,8 +71,7 @@ def cv_block(results: Path) -> str:
     t = cv_table(s)
     if len(t):
         out += [markdown_table(t), ""]
-    # summaries from before the epoch rules: the one-standard-error rule, model by model
-    out += epoch_rule_lines(s) if "epoch_rule" in s else one_se_lines(s)
+    out += epoch_rule_lines(s)
     c = subject_comparison_table(s)
     if len(c):
         out += ["Against `cnn_lstm_paper`, test subject by test subject (McNemar's window-level "
@@ -89,34 +82,10 @@ def cv_block(results: Path) -> str:
     return "\n".join(out).rstrip()
 
 
-def one_se_lines(s: dict[str, Any]) -> list[str]:
-    """Markdown lines: each Keras model's epoch count under the one-standard-error rule (the
-    rule of protocol cv summaries written before the epoch rules were chosen on the folds)."""
-    out: list[str] = []
-    for model, e in s["models"].items():
-        c = e["choice"]
-        if "epochs" not in c:
-            continue
-        spread = c["standard_error"] * c["folds"] ** 0.5
-        gain = 100 * (c["best_smoothed_accuracy"] - c["accuracy_at_chosen"])
-        if c["epochs"] == c["best_smoothed_epoch"]:
-            out += [f"`{model}`: the rule takes the best smoothed epoch itself, {c['epochs']} "
-                    f"({100 * c['accuracy_at_chosen']:.2f} % mean fold accuracy).", ""]
-            continue
-        out += [f"`{model}`: the smoothed mean fold accuracy is {100 * c['accuracy_at_chosen']:.2f} % "
-                f"at {c['epochs']} epochs and at most {100 * c['best_smoothed_accuracy']:.2f} % (epoch "
-                f"{c['best_smoothed_epoch']}): {gain:.2f} pp more for "
-                f"{c['best_smoothed_epoch'] - c['epochs']} more epochs, less than one standard error "
-                f"({100 * c['standard_error']:.2f} pp; the folds' accuracies there spread with a "
-                f"std of {100 * spread:.2f} pp, since the folds are different people), so the rule "
-                f"takes {c['epochs']}.", ""]
-    return out
-
-
 def epoch_rule_lines(s: dict[str, Any]) -> list[str]:
     """Markdown lines: protocol cv's epoch rule chosen on the folds (nested scores of every
     rule, the epochs each picks) and the classical model's C rule."""
-    r, out = s["epoch_rule"], []
+    r, out = s.get("epoch_rule"), []
     if r:
         out += [f"Epoch rule, chosen on the folds by {r['chosen_by']} ({r['tie_break']}): "
                 f"`{r['rule']}`, {r['description']}. Each rule's nested leave-one-fold-out score "
@@ -153,9 +122,8 @@ def epoch_rule_lines(s: dict[str, Any]) -> list[str]:
 
 
 def ablations_block(results: Path) -> str:
-    """Markdown: the ablation study (``results/ablations/summary.json``): compute, the best
-    point of each factor on validation, the combined candidates and the chosen configuration
-    against the paper's, tested once."""
+    """Markdown: the ablation study: compute, each factor's best on validation, the combined
+    candidates and the chosen configuration, tested once."""
     s = read_result("ablations/summary.json", results)
     if s is None:
         return "_The ablation study has not run yet: `make ablations`._"
@@ -193,8 +161,8 @@ def ablations_block(results: Path) -> str:
 
 
 def deploy_block(results: Path) -> str:
-    """Markdown: the deployment benchmark of notebook 08 (``results/deploy/benchmark.json``):
-    the paper model's variants, the targets, one day of recording and the streaming agreement."""
+    """Markdown: the deployment benchmark of notebook 08 (variants, targets, a day of
+    recording, streaming agreement)."""
     b = read_result("deploy/benchmark.json", results)
     if b is None:
         return "_The deployment benchmark has not run yet: notebook 08 (`make deploy`)._"
@@ -244,9 +212,8 @@ def deploy_block(results: Path) -> str:
 
 
 def deploy_cost_text(b: dict[str, Any], check: dict[str, Any] | None) -> str:
-    """What the benchmark cost: its seconds, how many models it measured at once, its three
-    largest stages, and (``check``: ``benchmarks/compare_deploy.py``'s result) what measuring
-    at once did to the timings."""
+    """What the benchmark cost, its largest stages and (``check``: from
+    ``benchmarks/compare_deploy.py``) what measuring models at once did to the timings."""
     from ..deploy.tables import profile_table
     workers = b.get("workers", 1)
     text = (f"The benchmark took {b['seconds']:.0f} s, "
@@ -278,7 +245,6 @@ def deploy_cost_text(b: dict[str, Any], check: dict[str, Any] | None) -> str:
     return text
 
 
-
 def _ensemble_line(check: dict[str, Any] | None) -> str:
     """The ensemble check's outcome, in a sentence (empty without one)."""
     if not check:
@@ -288,9 +254,8 @@ def _ensemble_line(check: dict[str, Any] | None) -> str:
 
 
 def beyond_block(results: Path) -> str:
-    """Markdown: the beyond study (``results/beyond/``): where it stands, every candidate's
-    fold scores (losers included), the choice, and once tested the test rows, the paired
-    comparisons and the compute spent."""
+    """Markdown: the beyond study: its status, every candidate's fold scores, the choice and,
+    once tested, the test rows, paired comparisons and compute."""
     choice = read_result("beyond/choice.json", results)
     if choice is None:
         return ("**Status:** the candidates and the selection code are committed; the selection "
