@@ -1,20 +1,7 @@
-"""The ``har`` command line (``[project.scripts]`` in ``pyproject.toml``; ``make`` calls it).
+"""The ``har`` command line (``make`` calls it; ``python -m har_studies`` runs the same).
 
-::
-
-    har run | publish | study | publish-study   the notebooks (har_studies.pipeline)
-    har readme                                  README.md's and docs/'s generated blocks
-                                                (har_studies.reporting.docs)
-    har predict RECORDING                       classify a recording (har_studies.deploy.predict)
-    har cv cost | run | summary                 protocol cv (har_studies.experiments.cv)
-    har beyond cost | run | summary | export    beyond the paper (har_studies.experiments.beyond)
-    har zoo run | summary                       the model zoo (har_studies.experiments.zoo)
-    har ablations run | select | final | summary | list   the ablation study
-                                                (har_studies.experiments.ablations)
-
-Each command calls the library functions of its module; the modules are imported when a
-command runs, so ``har --help`` is quick. ``python -m har_studies ...`` runs the same commands.
-This is the top of the package: nothing else in ``har_studies`` imports it.
+Each command calls its module's library functions, imported only when it runs so ``har --help``
+is quick. This is the top of the package: nothing else in ``har_studies`` imports it.
 """
 
 from __future__ import annotations
@@ -58,11 +45,9 @@ class Group(click.Group):
 
 
 class Har(Group):
-    """The top group, and the error boundary: the project's own errors
-    (:class:`~har_utils.io.HarError`, :class:`~har_utils.backend.BackendError`; a failed
-    notebook's error arrives as a HarError from :mod:`har_studies.pipeline`) end the command
-    with their message and fix on standard error and exit status 2, no traceback. ``--debug``
-    or ``HAR_DEBUG=1`` shows the traceback too. Any other exception is a bug and shows it."""
+    """The top group and the error boundary: the project's own errors (``HarError``,
+    ``BackendError``) end with their message and fix and exit status 2, no traceback unless
+    ``--debug``. Any other exception is a bug and shows it."""
 
     def invoke(self, ctx: click.Context) -> Any:
         from har_utils.backend import BackendError
@@ -124,8 +109,8 @@ source_option = click.option("--source", type=click.Choice(["auto", "uci", "hapt
                                   "(hapt), or whichever is available (auto)")
 def scheduler_address(ctx: click.Context, param: click.Parameter, value: str | None
                       ) -> str | None:
-    """``--scheduler``: a ``tcp://host:port`` address that parses and answers within a few
-    seconds (checked before anything starts)."""
+    """``--scheduler``: a ``tcp://host:port`` address that answers (checked before anything
+    starts)."""
     if value is None:
         return None
     import socket
@@ -170,6 +155,11 @@ def runner_options(f: Callable[..., Any]) -> Any:
     f = source_option(scheduler_option(f))
     return click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
                         help="parallel runs (local worker processes)")(f)
+
+
+def _experiment(name: str) -> Any:
+    """A study module of ``har_studies.experiments``, imported when a command runs."""
+    return importlib.import_module(f"{__package__}.experiments.{name}")
 
 
 def load(source: str) -> Any:
@@ -311,23 +301,21 @@ def cv_group() -> None:
     """Protocol cv: every choice made by cross-validation over the training subjects."""
 
 
-def _cv() -> Any:
-    from .experiments import cv
-
-    return cv
-
-
 @cv_group.command("cost")
 def cv_cost_cmd() -> None:
     """Print the cost table (and write results/cv/cost_table.csv)."""
-    table, path = _cv().write_cost_table()
+    _echo_cost("cv", "total hours (at most)")
+
+
+def _echo_cost(study: str, hours: str) -> None:
+    table, path = _experiment(study).write_cost_table()
     click.echo(table.round(2).to_string(index=False))
-    click.echo(f"total at most {table['total hours (at most)'].sum():.1f} h of one worker; "
+    click.echo(f"total at most {table[hours].sum():.1f} h of one worker; "
                f"wrote {config.shown(path)}")
 
 
 @cv_group.command("run")
-@models_option(lambda: _cv().MODELS, "every model of protocol cv")
+@models_option(lambda: _experiment("cv").MODELS, "every model of protocol cv")
 @click.option("--stage", type=click.Choice(["folds", "all"]), default="all", show_default=True,
               help="folds: the fold runs and the choices only; all: the final runs too")
 @runner_options
@@ -336,16 +324,14 @@ def cv_cost_cmd() -> None:
 def cv_run_cmd(models: list[str], stage: str, workers: int, scheduler: str | None, source: str,
                smoke: bool, check: bool) -> None:
     """Run what is missing, then write results/cv/summary.json."""
-    cv = _cv()
+    cv = _experiment("cv")
     ds = load(source)
     choices = cv.run_models(models, ds, smoke=smoke, stage=stage, workers=workers,
                             scheduler=scheduler)
     for model, choice in choices.items():
         click.echo(f"[cv] {model}: {choice['rule']}: "
                    + (f"C = {choice['C']:g}" if "C" in choice else f"{choice['epochs']} epochs"))
-    doc = cv.write_summary(ds, models if smoke else cv.MODELS, smoke=smoke)
-    click.echo(f"wrote {config.shown(cv.summary_path())}; missing: {doc['missing'] or 'nothing'}")
-    _refresh_zoo_cv_rows()
+    doc = _write_cv_summary(ds, models if smoke else cv.MODELS, smoke=smoke)
     if check and [m for m in doc["missing"] if m.split(":")[0] in models]:
         sys.exit(1)
 
@@ -355,19 +341,19 @@ def cv_run_cmd(models: list[str], stage: str, workers: int, scheduler: str | Non
 @source_option
 def cv_summary_cmd(smoke: bool, source: str) -> None:
     """Write results/cv/summary.json."""
-    cv = _cv()
-    doc = cv.write_summary(load(source), smoke=smoke)
+    _write_cv_summary(load(source), smoke=smoke)
+
+
+def _write_cv_summary(ds: Any, models: Sequence[str] | None = None, *, smoke: bool
+                      ) -> dict[str, Any]:
+    """Write the cv summary, then the zoo summary's protocol-cv rows that follow it."""
+    cv = _experiment("cv")
+    doc = cv.write_summary(ds, cv.MODELS if models is None else models, smoke=smoke)
     click.echo(f"wrote {config.shown(cv.summary_path())}; missing: {doc['missing'] or 'nothing'}")
-    _refresh_zoo_cv_rows()
-
-
-def _refresh_zoo_cv_rows() -> None:
-    """The zoo summary's protocol-cv rows follow the cv summary just written."""
-    from .experiments import zoo
-
-    path = zoo.refresh_cv_rows()
+    path = _experiment("zoo").refresh_cv_rows()
     if path is not None:
         click.echo(f"updated the protocol-cv rows of {config.shown(path)}")
+    return doc
 
 
 # --- har beyond (har_studies.experiments.beyond) --------------------------------------------
@@ -379,24 +365,15 @@ def beyond_group() -> None:
     and committed, then tested once."""
 
 
-def _beyond() -> Any:
-    from .experiments import beyond
-
-    return beyond
-
-
 def _plan(smoke: bool) -> Any:
-    b = _beyond()
+    b = _experiment("beyond")
     return b.SMOKE if smoke else b.Plan()
 
 
 @beyond_group.command("cost")
 def beyond_cost_cmd() -> None:
     """Print the cost table (and write results/beyond/cost_table.csv)."""
-    table, path = _beyond().write_cost_table()
-    click.echo(table.round(2).to_string(index=False))
-    click.echo(f"total at most {table['hours'].sum():.1f} h of one worker; "
-               f"wrote {config.shown(path)}")
+    _echo_cost("beyond", "hours")
 
 
 @beyond_group.command("run")
@@ -409,7 +386,7 @@ def beyond_cost_cmd() -> None:
 def beyond_run_cmd(stage: str, workers: int, scheduler: str | None, source: str,
                    smoke: bool) -> None:
     """Run what is missing of a stage."""
-    b = _beyond()
+    b = _experiment("beyond")
     doc = b.run(load(source), _plan(smoke), stage=stage, workers=workers, scheduler=scheduler)
     chosen = doc.get("chosen")
     click.echo(f"[beyond] chosen: {chosen['name']} ({chosen['epochs']} epochs, ensembles of "
@@ -423,7 +400,7 @@ def beyond_run_cmd(stage: str, workers: int, scheduler: str | None, source: str,
 @source_option
 def beyond_summary_cmd(smoke: bool, source: str) -> None:
     """Write results/beyond/summary.json from the committed choice and the stored runs."""
-    b = _beyond()
+    b = _experiment("beyond")
     doc = b.write_summary(load(source), _plan(smoke))
     click.echo(f"wrote {config.shown(b.summary_path())}; missing: "
                f"{doc['missing_finals'] or 'nothing'}")
@@ -435,7 +412,7 @@ def beyond_summary_cmd(smoke: bool, source: str) -> None:
 def beyond_export_cmd(smoke: bool, source: str) -> None:
     """Save the chosen configuration's model to results/models/beyond.keras (trained again,
     checked against its stored final run) for `make deploy` and `har predict --model beyond`."""
-    _beyond().export(load(source), _plan(smoke), log=click.echo)
+    _experiment("beyond").export(load(source), _plan(smoke), log=click.echo)
 
 
 # --- har zoo (har_studies.experiments.zoo) --------------------------------------------------
@@ -446,14 +423,8 @@ def zoo_group() -> None:
     """The model zoo under one protocol: its runs on the experiment runner, and a summary."""
 
 
-def _zoo() -> Any:
-    from .experiments import zoo
-
-    return zoo
-
-
 @zoo_group.command("run")
-@models_option(lambda: _zoo().ZOO, "every zoo model")
+@models_option(lambda: _experiment("zoo").ZOO, "every zoo model")
 @click.option("--protocols", default="subjects,retrain_all", show_default=True,
               help="comma list of subjects, retrain_all, paper")
 @click.option("--seeds", type=IntList(), default=None,
@@ -463,7 +434,7 @@ def _zoo() -> Any:
 def zoo_run_cmd(models: list[str], protocols: str, seeds: list[int] | None, workers: int,
                 scheduler: str | None, source: str, force: bool) -> None:
     """Run what is missing (experiment runner), then write results/zoo/summary.json."""
-    zoo = _zoo()
+    zoo = _experiment("zoo")
     protos = names(protocols, zoo.PROTOCOLS, "protocol(s)", "--protocols")
     ds = load(source)
     zoo.run(models, protos, ds, seeds, workers=workers, scheduler=scheduler, force=force)
@@ -474,7 +445,7 @@ def zoo_run_cmd(models: list[str], protocols: str, seeds: list[int] | None, work
 @source_option
 def zoo_summary_cmd(source: str) -> None:
     """Write results/zoo/summary.json (refused where it would drop a row whose runs are not stored)."""
-    zoo = _zoo()
+    zoo = _experiment("zoo")
     click.echo(f"wrote {config.shown(zoo.write_summary(load(source), keep_rows=True))}")
 
 
@@ -486,19 +457,13 @@ def ablations_group() -> None:
     """The ablation study around cnn_lstm_paper (notebook 07, params/ablations.yml)."""
 
 
-def _core() -> Any:
-    from .experiments.ablations import studies
-
-    return studies
-
-
 def _seeds(n: Callable[[], int], shown: str) -> Callable[[Callable[..., Any]], Any]:
     return click.option("--seeds", type=IntList(), help="comma list",
                         **lazy(lambda: ",".join(map(str, range(n()))), shown))
 
 
 def _common(f: Callable[..., Any]) -> Any:
-    f = click.option("--max-epochs", type=int, **lazy(lambda: _core().MAX_EPOCHS, "100"),
+    f = click.option("--max-epochs", type=int, **lazy(lambda: _experiment("ablations.studies").MAX_EPOCHS, "100"),
                      help="epoch budget of every run")(f)
     return source_option(f)
 
@@ -507,7 +472,7 @@ workers_option = click.option("--workers", type=click.IntRange(min=1), default=2
                               show_default=True,
                               help="parallel runs, each with cpu_count // workers threads "
                                    "(2: the committed runs' setting)")
-study_seeds = _seeds(lambda: _core().STUDY_SEEDS, "0,1,2")
+study_seeds = _seeds(lambda: _experiment("ablations.studies").STUDY_SEEDS, "0,1,2")
 
 
 def _write_ablation_summary(ds: Any) -> None:
@@ -525,7 +490,7 @@ def _write_ablation_summary(ds: Any) -> None:
 def ablations_run_cmd(study: str, seeds: list[int], force: bool, workers: int,
                       max_epochs: int, source: str) -> None:
     """The one-factor studies."""
-    core = _core()
+    core = _experiment("ablations.studies")
     try:
         core.study_names(study)
     except ValueError as exc:
@@ -554,7 +519,7 @@ def ablations_select_cmd(seeds: list[int], no_run: bool, workers: int, max_epoch
 
 
 @ablations_group.command("final")
-@_seeds(lambda: _core().FINAL_SEEDS, "0,1,2,3,4")
+@_seeds(lambda: _experiment("ablations.studies").FINAL_SEEDS, "0,1,2,3,4")
 @workers_option
 @_common
 def ablations_final_cmd(seeds: list[int], workers: int, max_epochs: int, source: str) -> None:
@@ -568,7 +533,7 @@ def ablations_final_cmd(seeds: list[int], workers: int, max_epochs: int, source:
         raise HarError(selection.selection_path(), "no selection yet",
                            "run `har ablations select` first")
     ds = load(source)
-    _core().execute(selection.final_runs(sel, seeds), ds, workers=workers, log=click.echo)
+    _experiment("ablations.studies").execute(selection.final_runs(sel, seeds), ds, workers=workers, log=click.echo)
     _write_ablation_summary(ds)
 
 
