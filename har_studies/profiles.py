@@ -1,12 +1,7 @@
-"""Check a profile (``params/<profile>.yml``) before any notebook runs.
-
-A profile's values replace the defaults of a notebook's ``parameters`` cell. Each value is
-checked against that cell (the name is declared, the type is the default's: an integer where
-the default is an integer, a number where it is a float, ``true``/``false`` where it is a
-boolean) and against the rule of :data:`RULES` for its name (range, known models, data
-sources). A bad value raises :class:`~har_utils.io.HarError` naming the profile file, the
-notebook, the parameter, the value and what is allowed, so ``har run`` stops before the first
-notebook starts instead of failing inside one.
+"""Check a profile (``params/<profile>.yml``) before any notebook runs: each value against the
+notebook's ``parameters`` cell (declared, of the default's type) and the rule of :data:`RULES`
+for its name. A bad value raises :class:`~har_utils.io.HarError` naming the profile, notebook,
+parameter, value and what is allowed, so ``har run`` stops before the first notebook starts.
 """
 
 from __future__ import annotations
@@ -126,9 +121,8 @@ RULES: dict[str, Rule] = {
 def _allowed(rule: Rule) -> str:
     words = {"models": _models, "notebook_models": _notebook_models, "studies": _studies}
     text = rule.allowed
-    for name, values in words.items():
-        if "{" + name + "}" in text:
-            text = text.replace("{" + name + "}", ", ".join(values()))
+    for name in (n for n in words if "{" + n + "}" in text):
+        text = text.replace("{" + name + "}", ", ".join(words[name]()))
     return text
 
 

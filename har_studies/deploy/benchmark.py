@@ -8,6 +8,7 @@ agreement and the deployment targets. Timings are medians after warm-up: figures
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -199,13 +200,10 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
     clock.lap("size, FLOPs and energy estimate")
 
     X, big = d["X_test"], s.big_batch
-    reps = {1: s.repeats_single, big: s.repeats_big}
-    warm = {1: s.warmup_single, big: s.warmup_big}
     row["keras"] = {}
     for method, fn in runtime.keras_predictors(model).items():
         for bs in (1, big):
-            row["keras"].setdefault(method, {})[str(bs)] = runtime.measure(
-                fn, X, bs, warmup=warm[bs], repeats=reps[bs])
+            row["keras"].setdefault(method, {})[str(bs)] = _measure(fn, X, bs, s)
             clock.lap(f"keras {method} b{bs}: timing")
     ref_probs = np.asarray(model.predict(X, batch_size=256, verbose=0))
     if origin["trained"]:
@@ -225,8 +223,7 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
             clock.lap(f"tflite {key}: export")
             if res.ok:
                 runner = runtime.TFLiteRunner(res.path, num_threads=1)
-                entry["timing"] = runtime.measure(runner.predict, X, bs, warmup=warm[bs],
-                                                 repeats=reps[bs])
+                entry["timing"] = _measure(runner.predict, X, bs, s)
                 clock.lap(f"tflite {key}: timing")
                 probs = runner.predict(X)
                 entry["max_abs_prob_diff_vs_keras"] = float(np.abs(probs - ref_probs).max())
@@ -262,15 +259,10 @@ def bench_sklearn(name: str, path: Path, s: BenchSettings, d: dict[str, Any],
     test accuracy. No FLOPs count, TFLite export or day of recording: those are Keras's."""
     import joblib
 
-    from . import runtime
-
     clf = joblib.load(path)
     clock.lap("load or build the model")
-    X, big = d["X_test"], s.big_batch
-    timing = {str(bs): runtime.measure(clf.predict_proba, X, bs,
-                                       warmup={1: s.warmup_single, big: s.warmup_big}[bs],
-                                       repeats={1: s.repeats_single, big: s.repeats_big}[bs])
-              for bs in (1, big)}
+    X = d["X_test"]
+    timing = {str(bs): _measure(clf.predict_proba, X, bs, s) for bs in (1, s.big_batch)}
     clock.lap("predict_proba timing")
     row = {"model": name, "trained": True, "origin": config.shown(path),
            "kind": "scikit-learn: window features, then the fitted model",
@@ -286,6 +278,15 @@ def bench_sklearn(name: str, path: Path, s: BenchSettings, d: dict[str, Any],
     row["seconds"] = round(time.perf_counter() - t_start, 1)
     row["profile_s"] = clock.laps
     return row
+
+
+def _measure(fn: Callable[[np.ndarray], Any], X: np.ndarray, bs: int, s: BenchSettings
+             ) -> dict[str, float]:
+    """:func:`runtime.measure` with the settings' warm-up and repeats for batch size ``bs``."""
+    from . import runtime
+    big = bs == s.big_batch
+    return runtime.measure(fn, X, bs, warmup=s.warmup_big if big else s.warmup_single,
+                           repeats=s.repeats_big if big else s.repeats_single)
 
 
 class Stopwatch:
@@ -336,9 +337,6 @@ def day_runs(name: str, row: dict[str, Any], s: BenchSettings, *,
     return out
 
 
-_RECORDINGS: tuple[np.ndarray, np.ndarray, str] | None = None
-
-
 def test_subject_experiments() -> list[dict[str, Any]]:
     """Every raw HAPT experiment of the official test subjects (acc, gyro, sample labels)."""
     from har_utils.data import hapt
@@ -346,17 +344,15 @@ def test_subject_experiments() -> list[dict[str, Any]]:
     return [e for e in hapt.experiments(raw) if e["subject"] in config.TEST_SUBJECTS]
 
 
+@functools.cache
 def test_recordings() -> tuple[np.ndarray, np.ndarray, str]:
     """The raw HAPT recordings of the test subjects, end to end (cached for the process)."""
-    global _RECORDINGS
-    if _RECORDINGS is None:
-        exps = test_subject_experiments()
-        acc = np.concatenate([e["acc"] for e in exps])
-        gyro = np.concatenate([e["gyro"] for e in exps])
-        hours = len(acc) / config.SAMPLING_RATE_HZ / 3600.0
-        _RECORDINGS = (acc, gyro, f"real HAPT recordings of the {len(exps)} test-subject "
-                                  f"experiments ({hours:.2f} h) tiled end to end")
-    return _RECORDINGS
+    exps = test_subject_experiments()
+    acc = np.concatenate([e["acc"] for e in exps])
+    gyro = np.concatenate([e["gyro"] for e in exps])
+    hours = len(acc) / config.SAMPLING_RATE_HZ / 3600.0
+    return acc, gyro, (f"real HAPT recordings of the {len(exps)} test-subject experiments "
+                       f"({hours:.2f} h) tiled end to end")
 
 
 # --- streaming agreement -------------------------------------------------------------------

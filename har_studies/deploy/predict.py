@@ -78,10 +78,6 @@ class Recording:
         return len(self.acc)
 
 
-def _normalise(name: str) -> str:
-    return str(name).strip().lower().replace("-", "_").replace(" ", "_")
-
-
 def _read_csv(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise HarDataError(path, "recording not found" if not path.exists() else
@@ -94,7 +90,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise HarDataError(path, f"not a readable CSV ({first})",
                            f"save it as comma-separated text: {FORMAT_FIX}") from None
-    df.columns = [_normalise(c) for c in df.columns]
+    df.columns = [str(c).strip().lower().replace("-", "_").replace(" ", "_") for c in df.columns]
     return df
 
 

@@ -25,9 +25,6 @@ PAPER_ITEMS = {"01_data": "Fig. 3", "02_eda_tsne": "Fig. 4", "03_model": "Figs. 
                "08_deployment": "- (the paper claims it, measures nothing)",
                "09_beyond": "- (a study of ours, past the paper)"}
 
-NO_RUN = "_No published run yet: run `make reproduce` and `make publish`._"
-
-
 def duration(seconds: float) -> str:
     """``37 s``, ``596 s``, ``6.8 h``: seconds below an hour, hours above."""
     return f"{seconds:.0f} s" if seconds < 3600 else f"{seconds / 3600:.1f} h"
@@ -45,10 +42,6 @@ def study_targets() -> dict[str, str]:
     return {nb: f"make {p}" for nb, p in zip(constants.STUDY_NOTEBOOKS, constants.STUDY_PROFILES)}
 
 
-def _reproduce_notebooks(manifest: dict[str, Any]) -> list[str]:
-    return [n for n in manifest["notebooks"] if n not in constants.STUDY_NOTEBOOKS]
-
-
 def study_time(nb: str, notebooks: dict[str, Any], results: Path) -> str:
     """How long a study notebook took: its wall time in the manifest, else what its results
     file records (the ablation study's runs, the deployment benchmark's own time), else "-"."""
@@ -63,23 +56,16 @@ def study_time(nb: str, notebooks: dict[str, Any], results: Path) -> str:
     return "-"
 
 
-def fresh_clone_times(results: Path) -> tuple[dict[str, float], dict[str, Any] | None]:
-    """Wall seconds per command that finished without error in a fresh clone
-    (``benchmarks/fresh_clone.json``), and that file."""
-    f = read_result("benchmarks/fresh_clone.json", results)
-    if f is None:
-        return {}, None
-    return {c["command"]: c["wall_seconds"] for c in f["commands"] if c["exit_status"] == 0}, f
-
-
 def commands_block(results: Path) -> str:
     """Markdown: what each command runs and how long it took (published run, fresh clone)."""
     m = read_result("manifest.json", results)
     if m is None:
-        return NO_RUN
+        return "_No published run yet: run `make reproduce` and `make publish`._"
     nbs, smoke = m["notebooks"], m.get("smoke_wall_seconds", {})
-    fresh, f = fresh_clone_times(results)
-    main = _reproduce_notebooks(m)
+    f = read_result("benchmarks/fresh_clone.json", results)  # commands timed in a fresh clone
+    fresh = {c["command"]: c["wall_seconds"] for c in (f or {}).get("commands", [])
+             if c["exit_status"] == 0}
+    main = [n for n in nbs if n not in constants.STUDY_NOTEBOOKS]
     rows = [{"command": "`make reproduce`", "runs": f"notebooks {main[0][:2]}-{main[-1][:2]} "
              "(profile `paper`)",
              "published run": duration(sum(nbs[n]["wall_seconds"] for n in main))}]

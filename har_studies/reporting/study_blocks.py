@@ -245,14 +245,6 @@ def deploy_cost_text(b: dict[str, Any], check: dict[str, Any] | None) -> str:
     return text
 
 
-def _ensemble_line(check: dict[str, Any] | None) -> str:
-    """The ensemble check's outcome, in a sentence (empty without one)."""
-    if not check:
-        return ""
-    return (f" The ensemble check on the screen folds: one seed {100 * check['single_mean']:.2f} %, "
-            f"the averaged softmax of {check['seeds']} seeds {100 * check['ensemble']:.2f} %.")
-
-
 def beyond_block(results: Path) -> str:
     """Markdown: the beyond study: its status, every candidate's fold scores, the choice and,
     once tested, the test rows, paired comparisons and compute."""
@@ -261,14 +253,16 @@ def beyond_block(results: Path) -> str:
         return ("**Status:** the candidates and the selection code are committed; the selection "
                 "(`make beyond`) has not finished, so there is no choice and no test number yet.")
     summary = read_result("beyond/summary.json", results)
-    ch = choice.get("chosen")
+    ch, ens = choice.get("chosen"), choice.get("ensemble_check")
     out = [f"**Status:** {'chosen' if ch else 'selection not finished'} on the folds "
            f"({choice['data']['source_label']}; `results/beyond/choice.json`, "
            f"{len(choice['candidates'])} candidates). Chosen by {choice['chosen_by']}: "
            + (f"**{ch['name']}** ({ch['epochs']} epochs"
               + (f", ensembles of {ch['ensemble_seeds']} seeds" if ch["ensemble_seeds"] > 1
                  else "") + ")." if ch else f"nothing yet; missing: {', '.join(choice['missing'])}.")
-           + _ensemble_line(choice.get("ensemble_check")),
+           + (f" The ensemble check on the screen folds: one seed {100 * ens['single_mean']:.2f} %, "
+              f"the averaged softmax of {ens['seeds']} seeds {100 * ens['ensemble']:.2f} %."
+              if ens else ""),
            "", markdown_table(_percent(beyond_candidates_table(choice).drop(columns="note"),
                                        ["screen (3 folds)", "all 7 folds"])), ""]
     tested = (summary or {}).get("tested")
