@@ -397,27 +397,18 @@ def targets(row: dict[str, Any]) -> dict[str, Any]:
     dyn = {k: e["timing"]["ms_per_window"] for k, e in t.items()
            if e.get("ok") and e["quantization"] == "dynamic" and e["batch_size"] == 1}
     dyn_key = min(dyn, key=dyn.get) if dyn else None
-    dyn1 = dyn.get(dyn_key) if dyn_key else None
     losses = {k: v["accuracy_lost_points"] for k, v in t.items()
               if k.startswith(("dynamic", "int8")) and "accuracy_lost_points" in v}
-    day = row.get("day", {}).get("zero_phase", {}).get("total_s")
-    worst = max(losses.values()) if losses else None
-
-    def met(value: float | None, key: str) -> bool | None:
-        return None if value is None else bool(value <= TARGETS[key])
-
-    return {
-        "dynamic_b1_ms_per_window": {"target": TARGETS["dynamic_b1_ms_per_window"],
-                                     "value": dyn1, "met": met(dyn1, "dynamic_b1_ms_per_window"),
-                                     "variant": dyn_key, "per_variant": dyn},
-        "quantisation_loss_points": {"target": TARGETS["quantisation_loss_points"],
-                                     "value": worst, "per_variant": losses,
-                                     "met": met(worst, "quantisation_loss_points")},
-        "day_seconds": {"target": TARGETS["day_seconds"], "value": day,
-                        "met": met(day, "day_seconds"),
-                        "variant": row.get("day", {}).get("zero_phase", {}).get("model_variant"),
-                        "filtering": "zero-phase"},
-    }
+    day = row.get("day", {}).get("zero_phase", {})
+    values = {"dynamic_b1_ms_per_window": dyn.get(dyn_key) if dyn_key else None,
+              "quantisation_loss_points": max(losses.values()) if losses else None,
+              "day_seconds": day.get("total_s")}
+    out = {k: {"target": TARGETS[k], "value": v,
+               "met": None if v is None else bool(v <= TARGETS[k])} for k, v in values.items()}
+    out["dynamic_b1_ms_per_window"].update(variant=dyn_key, per_variant=dyn)
+    out["quantisation_loss_points"]["per_variant"] = losses
+    out["day_seconds"].update(variant=day.get("model_variant"), filtering="zero-phase")
+    return out
 
 
 def set_threads(tf_threads: int) -> dict[str, int]:
