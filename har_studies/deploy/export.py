@@ -149,10 +149,7 @@ def convert_tflite(model: keras.Model, *, batch_size: int, quantization: str,
         [frozen_function(model, batch_size)], model)
     if quantization in ("dynamic", "int8"):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if quantization == "int8":
-        if representative_data is None or len(representative_data) == 0:
-            raise ValueError("int8 quantisation needs representative_data (windows to "
-                             "calibrate the activation ranges)")
+    if quantization == "int8":  # export_tflite has checked representative_data
         converter.representative_dataset = _calibration_batches(representative_data, batch_size)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
@@ -188,10 +185,9 @@ def export_tflite(model: keras.Model, path: str | os.PathLike[str], *, batch_siz
         raise ValueError(f"representative_data windows {np.shape(representative_data)[1:]} do "
                          f"not match the model input {tuple(model.input_shape[1:])}")
     path = Path(path)
-    unroll = (quantization == "int8") if unroll is None else bool(unroll)
-    unroll = unroll and has_recurrent_layers(model)
-    if isolate is None:
-        isolate = quantization == "int8" and has_recurrent_layers(model)
+    recurrent = has_recurrent_layers(model)
+    unroll = ((quantization == "int8") if unroll is None else bool(unroll)) and recurrent
+    isolate = (quantization == "int8" and recurrent) if isolate is None else isolate
     result = ExportResult(None, int(batch_size), quantization, ok=False, unrolled=unroll,
                           isolated=isolate)
     if quantization == "int8" and (representative_data is None or len(representative_data) == 0):

@@ -108,10 +108,8 @@ def flops_per_window(model: keras.Model, method: str = "analytic") -> dict[str, 
             "by_layer": by_layer, "uncounted": uncounted}
 
 
-#: Energy per arithmetic operation at 45 nm, 0.9 V, from M. Horowitz, "Computing's energy
-#: problem (and what we can do about it)", ISSCC 2014 (as tabulated by Han et al., "Deep
-#: Compression", ICLR 2016, Table 1): 32-bit float multiply 3.7 pJ, 32-bit float add 0.9 pJ;
-#: 8-bit integer multiply 0.2 pJ, 8-bit integer add 0.03 pJ; a 32-bit DRAM read 640 pJ.
+#: Energy per operation at 45 nm, 0.9 V (:data:`ENERGY_SOURCE`; Han et al., "Deep Compression",
+#: ICLR 2016, Table 1).
 FP32_MULT_PJ: float = 3.7
 FP32_ADD_PJ: float = 0.9
 INT8_MULT_PJ: float = 0.2
