@@ -186,12 +186,7 @@ main = har
 
 # --- the notebooks (har_studies.pipeline) ---------------------------------------------------
 
-@click.group(cls=Group, doc="har_studies.pipeline")
-def pipeline_group() -> None:
-    """Run the notebooks with papermill and publish a finished run."""
-
-
-@pipeline_group.command("run", short_help="Execute the notebooks into build/<profile>/.")
+@har.command("run", short_help="Execute the notebooks into build/<profile>/.")
 @click.argument("notebooks", nargs=-1)
 @click.option("--profile", default="paper", show_default=True, envvar="PROFILE",
               show_envvar=True, help="params/<profile>.yml, e.g. paper or smoke")
@@ -205,7 +200,7 @@ def run_cmd(notebooks: tuple[str, ...], profile: str, force: bool, timeout: int)
     pipeline.run(list(notebooks), profile, force=force, timeout=timeout)
 
 
-@pipeline_group.command("publish")
+@har.command("publish")
 def publish_cmd() -> None:
     """Copy the finished paper run into the committed notebooks."""
     from . import pipeline
@@ -213,7 +208,7 @@ def publish_cmd() -> None:
     pipeline.publish()
 
 
-@pipeline_group.command("study", short_help="Execute a study notebook (07, 08).")
+@har.command("study", short_help="Execute a study notebook (07, 08).")
 @click.argument("notebook", type=click.Choice(constants.STUDY_NOTEBOOKS))
 @click.option("--profile", required=True, help="params/<profile>.yml, e.g. ablations")
 @click.option("--force", is_flag=True, help="run even if up to date")
@@ -226,7 +221,7 @@ def study_cmd(notebook: str, profile: str, force: bool, timeout: int) -> None:
     pipeline.run_study(notebook, profile, force=force, timeout=timeout or None)
 
 
-@pipeline_group.command("publish-study")
+@har.command("publish-study")
 @click.argument("notebook", type=click.Choice(constants.STUDY_NOTEBOOKS))
 @click.option("--profile", required=True, type=click.Choice(constants.STUDY_PROFILES),
               help="the full study's profile")
@@ -235,10 +230,6 @@ def publish_study_cmd(notebook: str, profile: str) -> None:
     from . import pipeline
 
     pipeline.publish_study(notebook, profile)
-
-
-for _command in pipeline_group.commands.values():
-    har.add_command(_command)
 
 
 @har.command("readme", short_help="Re-render the README's and docs' result blocks.")
@@ -259,7 +250,6 @@ def readme_cmd(check: bool) -> None:
 # --- har predict (har_studies.deploy.predict) -----------------------------------------------
 
 @har.command("predict", short_help="Classify every window of a recording (CSV).",
-             context_settings=CONTEXT,
              epilog="CSV columns: acc_x, acc_y, acc_z (g, gravity included), gyro_x, gyro_y, "
                     "gyro_z (rad/s), optional time (s). Resampled to 50 Hz if needed. Bad input "
                     "ends with a message naming the file and exit status 2.")

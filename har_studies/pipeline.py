@@ -1,19 +1,11 @@
 """Run the notebooks with papermill, one profile at a time, and publish a finished run.
 
-``har run [--profile NAME] [--force] [NOTEBOOK ...]`` executes each ``notebooks/NAME.ipynb``
-(all, in order, by default) into ``build/<profile>/NAME.ipynb`` with the parameters of
-``params/<profile>.yml`` (its ``common`` section plus the notebook's own). A notebook reruns
-only when a hash of its cells, parameters, the package files it may run, the lock file and its
-upstream notebooks' hashes changed (never by file times), so an interrupted run resumes. Logs
-go to ``build/<profile>/NAME.log``, wall times and provenance to ``build/<profile>/manifest.json``.
-
-The ``paper`` profile writes the committed ``results/`` and ``figures/``, other profiles
-``build/<profile>/results`` and ``build/<profile>/figures``. ``har publish`` copies a finished
-``paper`` run into ``notebooks/`` (outputs kept, run metadata stripped) and writes
-``results/manifest.json`` with the checksum of every committed result and figure.
-
-Study notebooks (``07_ablations``, ``08_deployment``, ``09_beyond``) run on their own with
-``har study NAME --profile P``; the full studies' profiles write the committed folders.
+``har run`` executes ``notebooks/NAME.ipynb`` into ``build/<profile>/`` with the parameters of
+``params/<profile>.yml`` (``common`` plus the notebook's section). A notebook reruns only when a
+hash of its cells, parameters, the package files it may run, the lock file and its upstream
+notebooks changed (never by file times), so an interrupted run resumes. The ``paper`` profile
+and the full studies' profiles write the committed ``results/`` and ``figures/``, others
+``build/<profile>/``. ``har publish`` copies a finished ``paper`` run into ``notebooks/``.
 """
 
 from __future__ import annotations

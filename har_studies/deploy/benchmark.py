@@ -307,20 +307,14 @@ def day_runs(name: str, row: dict[str, Any], s: BenchSettings, *,
     """One day of recording through the dynamic-range export (float32 if that failed) at the
     batch size (1 or big) with the lower measured time per window."""
     from . import runtime, streaming
-    chosen = None
-    for q in ("dynamic", "float32"):
-        timed = [(e["timing"]["ms_per_window"], key, e) for key, e in row["tflite"].items()
-                 if e.get("ok") and e["quantization"] == q]
-        if timed:
-            chosen = min(timed, key=lambda t: t[0])
-            break
-    if chosen is None:
+    timed = [(e["quantization"] != "dynamic", e["timing"]["ms_per_window"], key, e)
+             for key, e in row["tflite"].items()
+             if e.get("ok") and e["quantization"] in ("dynamic", "float32")]
+    if not timed:
         return {}
-    _, key, entry = chosen
+    *_, key, entry = min(timed, key=lambda t: t[:2])
     runner = runtime.TFLiteRunner(entry["path"], num_threads=1)
-    acc = gyro = label = None
-    if not s.synthetic:
-        acc, gyro, label = test_recordings()
+    acc, gyro, label = (None, None, None) if s.synthetic else test_recordings()
     out = {}
     for zp in (True, False):
         r = streaming.day_of_recording(runner.predict, acc=acc, gyro=gyro, hours=s.day_hours,
