@@ -263,11 +263,8 @@ def _manifest_path(profile: str) -> Path:
 def load_manifest(profile: str) -> dict[str, Any]:
     """The run manifest of a profile (a new, empty one if none exists)."""
     path = _manifest_path(profile)
-    manifest = json.loads(path.read_text()) if path.exists() else {}
-    manifest.setdefault("run_id", uuid.uuid4().hex[:12])
-    manifest.setdefault("profile", profile)
-    manifest.setdefault("notebooks", {})
-    return manifest
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    return {"run_id": uuid.uuid4().hex[:12], "profile": profile, "notebooks": {}, **stored}
 
 
 def _ipc_kernel_manager() -> type:
@@ -487,26 +484,24 @@ def publish(profile: str = config.PUBLISHED_PROFILE) -> Path:
     if profile != config.PUBLISHED_PROFILE:
         raise HarError(None, f"the profile {profile!r} is not published",
                            f"publish the '{config.PUBLISHED_PROFILE}' profile (`make publish`)")
-    manifest = load_manifest(profile)
-    hashes = chain_hashes(profile)
-    stale = [n for n in notebook_names()
-             if manifest["notebooks"].get(n, {}).get("input_hash") != hashes[n]
-             or not (output_dirs(profile)["build"] / f"{n}.ipynb").exists()]
+    manifest, hashes = load_manifest(profile), chain_hashes(profile)
+    names, build = notebook_names(), output_dirs(profile)["build"]
+    stale = [n for n in names if manifest["notebooks"].get(n, {}).get("input_hash") != hashes[n]
+             or not (build / f"{n}.ipynb").exists()]
     if stale:
-        raise HarError(output_dirs(profile)["build"],
-                           f"the {profile} run is missing or out of date for {stale}",
-                           "run `make reproduce` first")
-    for name in notebook_names():
-        _write_published(output_dirs(profile)["build"] / f"{name}.ipynb",
-                         config.NOTEBOOKS_DIR / f"{name}.ipynb", manifest["run_id"], profile)
+        raise HarError(build, f"the {profile} run is missing or out of date for {stale}",
+                       "run `make reproduce` first")
+    for name in names:
+        _write_published(build / f"{name}.ipynb", config.NOTEBOOKS_DIR / f"{name}.ipynb",
+                         manifest["run_id"], profile)
     smoke = load_manifest("smoke")["notebooks"]
-    smoke_times = {n: smoke[n]["wall_seconds"] for n in notebook_names() if n in smoke}
-    published = {**manifest, "notebooks": {n: manifest["notebooks"][n] for n in notebook_names()},
+    smoke_times = {n: smoke[n]["wall_seconds"] for n in names if n in smoke}
+    published = {**manifest, "notebooks": {n: manifest["notebooks"][n] for n in names},
                  "outputs": output_checksums(), "smoke_wall_seconds": smoke_times,
                  "published_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     path = config.PROJECT_ROOT / "results" / "manifest.json"
     write_json_atomic(path, published)
-    print(f"published run {manifest['run_id']}: {len(notebook_names())} notebooks, "
+    print(f"published run {manifest['run_id']}: {len(names)} notebooks, "
           f"{len(published['outputs'])} result and figure files -> {path}")
     return path
 

@@ -31,9 +31,7 @@ def _at_least(low: float, what: str = "") -> Rule:
     return Rule(lambda v: v >= low, f">= {low:g}{what}")
 
 
-def _between(low: float, high: float, *, open_high: bool = False) -> Rule:
-    if open_high:
-        return Rule(lambda v: low <= v < high, f"from {low:g} up to (not including) {high:g}")
+def _between(low: float, high: float) -> Rule:
     return Rule(lambda v: low <= v <= high, f"from {low:g} to {high:g}")
 
 
@@ -94,7 +92,7 @@ RULES: dict[str, Rule] = {
                   "cell of notebook 03 or in har_utils/models.py, docs/adapt.md)"),
     "N_SUBSEQUENCES": Rule(lambda v: v >= 1 and config.WINDOW_LENGTH % v == 0,
                            f"a divisor of the window's {config.WINDOW_LENGTH} samples (1, 2, 4, 8, ...)"),
-    "DROPOUT": _between(0, 1, open_high=True),
+    "DROPOUT": Rule(lambda v: 0 <= v < 1, "from 0 up to (not including) 1"),
     "EPOCHS": _at_least(1),
     "CHANNELS": Rule(_channels, "'all' or a comma list of sensors (body_acc, body_gyro, "
                                 "total_acc) and channel names"),

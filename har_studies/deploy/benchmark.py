@@ -217,7 +217,7 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
             res = export.export_tflite(model, s.export_dir / f"{name}_{key}.tflite",
                                        batch_size=bs, quantization=q, unroll=unroll,
                                        representative_data=d["X_train"])
-            entry: dict[str, Any] = res.as_dict()
+            entry: dict[str, Any] = asdict(res)
             log(f"  {name} {key}: " + (f"{res.size_bytes:,} bytes, {res.seconds:.1f} s"
                                       if res.ok else f"FAILED ({res.error})"))
             clock.lap(f"tflite {key}: export")

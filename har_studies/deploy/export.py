@@ -19,7 +19,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,10 +58,6 @@ class ExportResult:
     unrolled: bool = False
     #: The conversion ran in a child process (a converter crash cannot take the caller down).
     isolated: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain dict for JSON."""
-        return asdict(self)
 
 
 def has_recurrent_layers(model: keras.Model) -> bool:
