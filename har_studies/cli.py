@@ -453,8 +453,8 @@ def _seeds(n: Callable[[], int], shown: str) -> Callable[[Callable[..., Any]], A
 
 
 def _common(f: Callable[..., Any]) -> Any:
-    f = click.option("--max-epochs", type=int, **lazy(lambda: _experiment("ablations.studies").MAX_EPOCHS, "100"),
-                     help="epoch budget of every run")(f)
+    f = click.option("--max-epochs", type=int, help="epoch budget of every run",
+                     **lazy(lambda: _experiment("ablations.studies").MAX_EPOCHS, "100"))(f)
     return source_option(f)
 
 

@@ -69,15 +69,14 @@ def commands_block(results: Path) -> str:
     rows = [{"command": "`make reproduce`", "runs": f"notebooks {main[0][:2]}-{main[-1][:2]} "
              "(profile `paper`)",
              "published run": duration(sum(nbs[n]["wall_seconds"] for n in main))}]
-    if all(n in smoke for n in main):
+    main_smoke = duration(sum(smoke[n] for n in main)) if all(n in smoke for n in main) else None
+    if main_smoke:
         rows.append({"command": "`make reproduce PROFILE=smoke`",
                      "runs": "the same notebooks, fast profile (2 epochs)",
-                     "published run": duration(sum(smoke[n] for n in main))})
-    smoke_tiers = [f"{duration(sum(smoke[n] for n in main))} for the smoke notebooks"] \
-        if all(n in smoke for n in main) else []
-    for nb in study_targets():
-        if nb in smoke:
-            smoke_tiers.append(f"{duration(smoke[nb])} for the smoke form of {nb[:2]}")
+                     "published run": main_smoke})
+    smoke_tiers = [f"{main_smoke} for the smoke notebooks"] if main_smoke else []
+    smoke_tiers += [f"{duration(smoke[nb])} for the smoke form of {nb[:2]}"
+                    for nb in study_targets() if nb in smoke]
     rows.append({"command": "`make test`", "runs": "every test tier (the command CI runs)",
                  "published run": "its notebook tiers: " + (", ".join(smoke_tiers) or "-")})
     for nb, target in study_targets().items():
@@ -336,15 +335,13 @@ def data_block(results: Path) -> str:
 
 def checksums_block(results: Path) -> str:
     """Markdown: the data's source files, sizes and SHA-256 (from :mod:`har_utils.config`)."""
-    rows = [{"file": f"`{config.UCI_OUTER_ZIP['name']}` (the official archive)",
-             "bytes": f"{config.UCI_OUTER_ZIP['size']:,}",
-             "SHA-256": f"`{config.UCI_OUTER_ZIP['sha256']}`"},
-            {"file": f"`{config.UCI_INNER_ZIP['name']}` (inside it)",
-             "bytes": f"{config.UCI_INNER_ZIP['size']:,}",
-             "SHA-256": f"`{config.UCI_INNER_ZIP['sha256']}`"},
-            {"file": f"`{config.HAPT_RESOURCE}` of `{config.HAPT_PACKAGE}=="
-                     f"{config.HAPT_PACKAGE_VERSION}` (the offline rebuild)",
-             "bytes": "-", "SHA-256": f"`{config.HAPT_SHA256}`"}]
+    rows = [{"file": f"`{z['name']}` ({what})", "bytes": f"{z['size']:,}",
+             "SHA-256": f"`{z['sha256']}`"}
+            for z, what in ((config.UCI_OUTER_ZIP, "the official archive"),
+                            (config.UCI_INNER_ZIP, "inside it"))]
+    rows += [{"file": f"`{config.HAPT_RESOURCE}` of `{config.HAPT_PACKAGE}=="
+                      f"{config.HAPT_PACKAGE_VERSION}` (the offline rebuild)",
+              "bytes": "-", "SHA-256": f"`{config.HAPT_SHA256}`"}]
     return markdown_table(pd_frame(rows), disable_numparse=True,
                           colalign=("left", "right", "left"))
 
