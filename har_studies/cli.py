@@ -98,8 +98,7 @@ def known_models() -> list[str]:
 
 
 def lazy(value: Callable[[], Any], shown: str) -> dict[str, Any]:
-    """An option default computed when the command runs (its module is imported then), shown
-    in the help as ``shown``."""
+    """An option default computed when the command runs, shown in the help as ``shown``."""
     return {"default": value, "show_default": shown}
 
 
@@ -109,8 +108,7 @@ source_option = click.option("--source", type=click.Choice(["auto", "uci", "hapt
                                   "(hapt), or whichever is available (auto)")
 def scheduler_address(ctx: click.Context, param: click.Parameter, value: str | None
                       ) -> str | None:
-    """``--scheduler``: a ``tcp://host:port`` address that answers (checked before anything
-    starts)."""
+    """``--scheduler``: a ``tcp://host:port`` address that answers (checked first)."""
     if value is None:
         return None
     import socket

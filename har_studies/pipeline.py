@@ -32,8 +32,7 @@ from .folders import check_writable
 
 
 def notebook_names() -> list[str]:
-    """The pipeline's notebooks, in run order (``NN_name.ipynb``); the study notebooks
-    (``constants.STUDY_NOTEBOOKS``) have their own targets and are left out."""
+    """The pipeline's notebooks in run order, the study notebooks left out."""
     return sorted(p.stem for p in config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")
                   if p.stem not in constants.STUDY_NOTEBOOKS)
 
@@ -54,8 +53,7 @@ def profile_path(profile: str) -> Path:
 
 
 def load_profile(profile: str) -> dict[str, Any]:
-    """The parsed ``params/<profile>.yml``, its sections checked
-    (:func:`har_studies.profiles.check_sections`)."""
+    """The parsed ``params/<profile>.yml``, its sections checked."""
     path = profile_path(profile)
     if not path.is_file():
         known = sorted(p.stem for p in [*config.PARAMS_DIR.glob("*.yml"), *local_dir().glob("*.yml")])
@@ -73,8 +71,7 @@ def load_profile(profile: str) -> dict[str, Any]:
 
 
 def declared_parameters(notebook: str) -> dict[str, str]:
-    """Names and default source text of the notebook's ``parameters`` cell (papermill's own
-    reading of it, ``papermill.inspect_notebook``)."""
+    """Names and default source text of the notebook's ``parameters`` cell (papermill's reading)."""
     import papermill as pm
 
     path = config.NOTEBOOKS_DIR / f"{notebook}.ipynb"
@@ -101,8 +98,7 @@ def notebook_params(profile: str, notebook: str) -> dict[str, Any]:
 
 
 def output_dirs(profile: str) -> dict[str, Path]:
-    """Where a profile's executed notebooks, results and figures go (the committed folders
-    for the published profile and the full studies' profiles)."""
+    """Where a profile's executed notebooks, results and figures go."""
     build = config.BUILD_DIR / profile
     if profile == config.PUBLISHED_PROFILE or profile in constants.STUDY_PROFILES:
         return {"build": build, "results": config.PROJECT_ROOT / "results",
@@ -200,8 +196,7 @@ def notebook_dependencies(notebook: str) -> list[Path]:
 
 
 def _package_hash(files: list[Path] | None = None) -> str:
-    """Hash of ``files`` (default: every source and data file of both packages), each by its
-    path and bytes, and the lock file."""
+    """Hash of ``files`` (default: both packages' source and data files) and the lock file."""
     h = hashlib.sha256()
     if files is None:
         files = [f for d in _package_dirs().values() for f in sorted(d.rglob("*"))
@@ -243,8 +238,7 @@ UPSTREAM: dict[str, tuple[str, ...]] = {"04_training": ("03_model",),
 
 
 def chain_hashes(profile: str) -> dict[str, str]:
-    """Input hash of every notebook: its own inputs and the hashes of its :data:`UPSTREAM`
-    notebooks (so a change reruns the notebook and those that read its outputs)."""
+    """Input hash of every notebook, its :data:`UPSTREAM` notebooks' hashes included."""
     out: dict[str, str] = {}
     for name in notebook_names():
         extra = "".join(sha256_file(config.PROJECT_ROOT / f) if (config.PROJECT_ROOT / f).exists()
@@ -268,8 +262,7 @@ def load_manifest(profile: str) -> dict[str, Any]:
 
 
 def _ipc_kernel_manager() -> type:
-    """jupyter_client's async kernel manager on local IPC sockets instead of TCP: the kernel
-    listens on no network port, and prints no transport-encryption warning."""
+    """jupyter_client's kernel manager on local IPC sockets: no network port, no TCP warning."""
     from jupyter_client.manager import AsyncKernelManager
 
     class IpcKernelManager(AsyncKernelManager):
@@ -282,8 +275,7 @@ def _ipc_kernel_manager() -> type:
 
 def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
                  timeout: int | None = 3600) -> float:
-    """Execute one notebook unless its outputs are current; return the wall time in seconds.
-    ``timeout``: seconds per cell (None: no limit)."""
+    """Execute one notebook unless it is current; its wall seconds (``timeout`` per cell)."""
     import papermill as pm
 
     src = config.NOTEBOOKS_DIR / f"{name}.ipynb"
@@ -451,8 +443,7 @@ def clean_notebook(nb: dict[str, Any], run_id: str, profile: str) -> dict[str, A
 
 
 def _write_published(src: Path, dest: Path, run_id: str, profile: str) -> None:
-    """Write the executed notebook ``src`` to ``dest``, cleaned by :func:`clean_notebook`,
-    atomically (a crash leaves the old ``dest``)."""
+    """Write ``src`` to ``dest`` atomically, cleaned by :func:`clean_notebook`."""
     clean = clean_notebook(json.loads(src.read_text()), run_id, profile)
     with atomic_write(dest, "w") as f:
         f.write(json.dumps(clean, indent=1, ensure_ascii=False) + "\n")
@@ -467,8 +458,7 @@ NOT_FROM_THE_RUN = ("results/manifest.json", "results/benchmarks/", "results/zoo
 
 
 def output_checksums(root: Path | None = None) -> dict[str, str]:
-    """SHA-256 of every committed result and figure the notebook run wrote (path -> digest),
-    in the project or in ``root`` (a copy of its committed files, say)."""
+    """SHA-256 of every committed result and figure the notebook run wrote, under ``root``."""
     root = config.PROJECT_ROOT if root is None else root
     out = {}
     for folder in (root / "results", root / "figures"):

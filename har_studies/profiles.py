@@ -20,8 +20,7 @@ from har_utils.io import HarError
 
 @dataclass(frozen=True)
 class Rule:
-    """What a parameter allows: ``ok(value)`` is True for the allowed values, ``allowed``
-    says which in words (the message's Fix)."""
+    """What a parameter allows: ``ok(value)``, and ``allowed`` in words (the message's Fix)."""
 
     ok: Callable[[Any], bool]
     allowed: str
@@ -44,8 +43,7 @@ def _models() -> list[str]:
 
 
 def _notebook_models() -> list[str]:
-    """The models notebooks 03-06 can build (``MODEL``): the core's and the ones notebook 03
-    registers in its own cells."""
+    """The models notebooks 03-06 can build: the core's and those notebook 03 registers."""
     from har_utils.models import MODELS
 
     cells = json.loads((config.NOTEBOOKS_DIR / "03_model.ipynb").read_text())["cells"]

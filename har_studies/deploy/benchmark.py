@@ -58,8 +58,7 @@ class BenchSettings:
     export_dir: Path = field(default_factory=lambda: config.BUILD_DIR / "deploy" / "tflite")
 
     def model_names(self) -> list[str]:
-        """``models``, else every zoo model and, when ``har beyond export`` saved it, the
-        beyond study's chosen configuration (``constants.BEYOND_MODEL``)."""
+        """``models``, else every zoo model and the beyond study's model if saved."""
         from ..zoo_models import zoo_names
         if self.models:
             return list(self.models)
@@ -82,8 +81,7 @@ def synthetic_windows(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bench_data(s: BenchSettings, ds: Any = None) -> dict[str, Any]:
-    """Train windows (int8 calibration), test windows and labels, and their stamp (from ``ds``,
-    or synthetic)."""
+    """Train windows (int8 calibration), test windows and labels, and their stamp."""
     if s.synthetic:
         Xtr, ytr = synthetic_windows(240, 1)
         Xte, yte = synthetic_windows(96, 2)
@@ -97,8 +95,7 @@ def bench_data(s: BenchSettings, ds: Any = None) -> dict[str, Any]:
 
 
 def get_model(name: str, s: BenchSettings, d: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """The trained model (synthetic: trained here; no saved file: an untrained build) and
-    where it came from."""
+    """The trained model (else an untrained build) and where it came from."""
     from har_utils import training
     from har_utils.models import build_model
 
@@ -413,8 +410,7 @@ def set_threads(tf_threads: int) -> dict[str, int]:
 
 def run(s: BenchSettings, ds: Any = None, *, log: Callable[[str], Any] = print
         ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Measure every model of ``s``; return the JSON-ready result and the primary model (by
-    name; the others are released as soon as they are measured)."""
+    """Measure every model of ``s``: the JSON-ready result and the primary model by name."""
     from har_utils.provenance import environment
     threads = set_threads(s.tf_threads)
     t0 = time.perf_counter()

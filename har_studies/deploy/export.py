@@ -66,8 +66,7 @@ def has_recurrent_layers(model: keras.Model) -> bool:
 
 
 def recurrent_steps(model: keras.Model) -> list[int]:
-    """The number of time steps each recurrent layer of ``model`` loops over (in layer order;
-    ``-1`` where the length is not fixed)."""
+    """Time steps of each recurrent layer of ``model`` (``-1`` where not fixed)."""
     steps = []
     for lyr in _all_layers(model):
         if isinstance(lyr, RECURRENT):
@@ -108,8 +107,7 @@ def unroll_recurrent(model: keras.Model) -> keras.Model:
 
 
 def frozen_function(model: keras.Model, batch_size: int) -> Any:
-    """``model(x, training=False)`` as a concrete function of a fixed ``(batch_size, ...)``
-    float32 input, its variables frozen into constants."""
+    """``model`` as a concrete function of a fixed batch, its variables frozen into constants."""
     from tensorflow.python.framework.convert_to_constants import (
         convert_variables_to_constants_v2,
     )
@@ -122,8 +120,7 @@ def frozen_function(model: keras.Model, batch_size: int) -> Any:
 def _calibration_batches(representative_data: np.ndarray, batch_size: int,
                          max_windows: int = MAX_CALIBRATION_WINDOWS,
                          seed: int = 0) -> Callable[[], Iterator[list[np.ndarray]]]:
-    """A representative-dataset generator: batches of ``batch_size`` windows (last padded by
-    repeating windows), at most ``max_windows`` windows drawn (seeded) from the data."""
+    """Calibration batches of ``batch_size`` (last padded), at most ``max_windows`` windows."""
     X = np.asarray(representative_data, dtype=np.float32)
     if len(X) > max_windows:
         X = X[np.sort(np.random.default_rng(seed).choice(len(X), max_windows, replace=False))]
@@ -278,8 +275,7 @@ def _export_worker(job_json: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Internal entry point: ``python -m har_studies.deploy _export JOB_JSON``
-    (:mod:`har_studies.deploy.__main__`), a child process of :func:`export_tflite`."""
+    """Internal entry point of the converter child: ``python -m har_studies.deploy _export JOB``."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 2 and argv[0] == "_export":
         return _export_worker(argv[1])

@@ -319,8 +319,7 @@ def timeline(acc: np.ndarray, gyro: np.ndarray, labels: np.ndarray, classifier: 
 
 
 def agreement(tl: pd.DataFrame) -> dict[str, Any]:
-    """Agreement of ``predicted`` with ``truth`` on the scored (not excluded) windows and on
-    the pure ones, with the window counts."""
+    """Agreement of ``predicted`` with ``truth`` on the scored and the pure windows."""
     scored = tl[~tl["excluded"]]
     pure = tl[tl["pure"]]
     acc = lambda d: float((d["predicted"] == d["truth"]).mean()) if len(d) else None  # noqa: E731
@@ -330,8 +329,7 @@ def agreement(tl: pd.DataFrame) -> dict[str, Any]:
 
 
 def hapt_experiment(subject: int, number: int = 1) -> dict[str, Any]:
-    """One raw HAPT recording of a *test* subject: ``subject``, ``number``, ``acc`` (g),
-    ``gyro`` (rad/s) at 50 Hz and per-sample ``label`` (-1, 1-12)."""
+    """One raw HAPT recording of a *test* subject (``acc``, ``gyro``, per-sample ``label``)."""
     if subject not in config.TEST_SUBJECTS:
         raise ValueError(f"subject {subject} is a training subject; the timeline needs a "
                          f"held-out one: {config.TEST_SUBJECTS}")

@@ -15,8 +15,7 @@ from har_utils.signals import Preprocessing, preprocess
 
 def synthetic_recording(n: int, fs: float = config.SAMPLING_RATE_HZ, seed: int = 0
                         ) -> tuple[np.ndarray, np.ndarray]:
-    """A synthetic (n, 3) accelerometer (g, gravity on z plus a 2 Hz gait-like sway and noise)
-    and (n, 3) gyroscope (rad/s) recording, seeded; for timing, not for accuracy."""
+    """A seeded synthetic accelerometer (g) and gyroscope (rad/s) recording, for timing only."""
     rng = np.random.default_rng(seed)
     t = np.arange(n) / fs
     acc = rng.normal(0.0, 0.05, (n, 3))

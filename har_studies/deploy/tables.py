@@ -9,8 +9,7 @@ import pandas as pd
 
 
 def profile_table(result: dict[str, Any]) -> pd.DataFrame:
-    """Where the benchmark's time went: seconds per model and stage (Keras timings, exports,
-    TFLite timings, test-set outputs, the day of recording), largest first."""
+    """Where the benchmark's time went: seconds per model and stage, largest first."""
     rows = [{"model": r["model"], "stage": stage, "seconds": sec}
             for r in result["models"] for stage, sec in r.get("profile_s", {}).items()]
     if not rows:
@@ -19,8 +18,7 @@ def profile_table(result: dict[str, Any]) -> pd.DataFrame:
 
 
 def variants_table(result: dict[str, Any]) -> pd.DataFrame:
-    """One row per (model, variant): bytes, batch-1 latency, big-batch throughput, accuracy
-    and the points lost against the Keras model."""
+    """One row per (model, variant): bytes, latency, throughput, accuracy and points lost."""
     big = str(result["big_batch"])
     rows = []
     for r in result["models"]:
@@ -83,8 +81,7 @@ def streaming_table(result: dict[str, Any]) -> pd.DataFrame:
 
 def latency_figure(table: pd.DataFrame, title: str, target_ms: float | None = None
                    ) -> Any:
-    """Single-window latency (ms, log scale) per model and variant, from
-    :func:`variants_table`; the target as a dashed line."""
+    """Single-window latency per model and variant (log scale), the target dashed."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 

@@ -278,8 +278,7 @@ AUDIT_COLUMNS = {"c": ["class", "table1_recall", "support", "diagonal", "matrix_
 
 
 def audit_block(results: Path) -> str:
-    """Markdown: every audit finding with its explanation and evidence, and Table II's
-    comparison."""
+    """Markdown: every audit finding with its evidence, and Table II's comparison."""
     import pandas as pd
 
     au = read_result("paper_audit.json", results)

@@ -38,8 +38,7 @@ def block_names(text: str) -> list[str]:
 
 
 def render(text: str, results: Path | None = None) -> str:
-    """``text`` with every generated block it contains re-rendered from ``results`` (default:
-    the committed results, or ``HAR_RESULTS_DIR``). A block name without a renderer is an error."""
+    """``text`` with its generated blocks re-rendered from ``results`` (default: reported)."""
     results = config.reported_results_dir() if results is None else results
     unknown = sorted(set(block_names(text)) - set(BLOCKS))
     if unknown:
@@ -58,8 +57,7 @@ def render(text: str, results: Path | None = None) -> str:
 
 def render_files(files: list[Path] | None = None, results: Path | None = None, *,
                  write: bool = True) -> list[Path]:
-    """Re-render the blocks of ``files`` (default: :func:`doc_files`); write the ones that
-    changed when ``write``. Returns the files that were (or would be) changed."""
+    """Re-render the blocks of ``files``; the files changed (written when ``write``)."""
     from har_utils.io import atomic_write
 
     changed = []

@@ -36,8 +36,7 @@ def markdown_table(df: Any, floatfmt: str = ".2f", **to_markdown: Any) -> str:
 
 
 def zoo_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
-    """:func:`har_utils.study_results.zoo_table` with a row for each model and protocol the
-    zoo plans but has not run yet (notebook 06 shows the committed rows only)."""
+    """The zoo table with a row for each model and protocol planned but not run yet."""
     from ..experiments.zoo import CLASSICAL, ZOO, planned_seeds
 
     ran = {(r["model"], r["protocol"]) for r in (summary or {}).get("rows", [])}

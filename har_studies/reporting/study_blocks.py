@@ -49,8 +49,7 @@ def zoo_block(results: Path) -> str:
 
 
 def cv_block(results: Path) -> str:
-    """Markdown: protocol cv's folds, choices, final tests, subject-level comparisons and what
-    is missing."""
+    """Markdown: protocol cv's folds, choices, tests, subject comparisons and what is missing."""
     s = read_result("cv/summary.json", results)
     if s is None:
         return "_Protocol cv has not run yet: `make cv-cost`, then `make cv`._"
@@ -83,8 +82,7 @@ def cv_block(results: Path) -> str:
 
 
 def epoch_rule_lines(s: dict[str, Any]) -> list[str]:
-    """Markdown lines: protocol cv's epoch rule chosen on the folds (nested scores of every
-    rule, the epochs each picks) and the classical model's C rule."""
+    """Markdown lines: protocol cv's epoch rule, chosen on the folds, and the C rule."""
     r, out = s.get("epoch_rule"), []
     if r:
         out += [f"Epoch rule, chosen on the folds by {r['chosen_by']} ({r['tie_break']}): "
@@ -122,8 +120,7 @@ def epoch_rule_lines(s: dict[str, Any]) -> list[str]:
 
 
 def ablations_block(results: Path) -> str:
-    """Markdown: the ablation study: compute, each factor's best on validation, the combined
-    candidates and the chosen configuration, tested once."""
+    """Markdown: the ablation study's compute, factors, candidates and tested choice."""
     s = read_result("ablations/summary.json", results)
     if s is None:
         return "_The ablation study has not run yet: `make ablations`._"
@@ -161,8 +158,7 @@ def ablations_block(results: Path) -> str:
 
 
 def deploy_block(results: Path) -> str:
-    """Markdown: the deployment benchmark of notebook 08 (variants, targets, a day of
-    recording, streaming agreement)."""
+    """Markdown: notebook 08's deployment benchmark."""
     b = read_result("deploy/benchmark.json", results)
     if b is None:
         return "_The deployment benchmark has not run yet: notebook 08 (`make deploy`)._"
@@ -246,8 +242,7 @@ def deploy_cost_text(b: dict[str, Any], check: dict[str, Any] | None) -> str:
 
 
 def beyond_block(results: Path) -> str:
-    """Markdown: the beyond study: its status, every candidate's fold scores, the choice and,
-    once tested, the test rows, paired comparisons and compute."""
+    """Markdown: the beyond study's status, candidates, choice and, once tested, its tests."""
     choice = read_result("beyond/choice.json", results)
     if choice is None:
         return ("**Status:** the candidates and the selection code are committed; the selection "
