@@ -122,8 +122,7 @@ def _package_dirs() -> dict[str, Path]:
 
 
 def _imports(text: str, filename: str = "<unknown>", base: tuple[str, ...] = ()) -> set[str]:
-    """The modules of both packages that the source ``text`` imports, anywhere in it (inside
-    functions too); relative imports resolve against ``base`` (the importing module's package)."""
+    """Modules of both packages that ``text`` imports anywhere; relative ones against ``base``."""
     import ast
 
     dirs = _package_dirs()
@@ -215,8 +214,7 @@ def _package_hash(files: list[Path] | None = None) -> str:
 
 def input_hash(notebook: Path, params: dict[str, Any], upstream: str = "",
                package: str | None = None) -> str:
-    """Hash of everything that decides a notebook's outputs besides the data: cell sources,
-    parameters, ``package`` (default :func:`_package_hash`) and ``upstream``."""
+    """Hash of what decides a notebook's outputs besides the data (cells, not outputs)."""
     h = hashlib.sha256()
     h.update(_code_of(notebook).encode())
     h.update(json.dumps(params, sort_keys=True).encode())
@@ -497,8 +495,7 @@ def publish(profile: str = config.PUBLISHED_PROFILE) -> Path:
 
 
 def publish_study(name: str, profile: str) -> Path:
-    """Copy a full study's executed notebook into ``notebooks/``, cleaned like the published
-    run (its code, hence its input hash, unchanged)."""
+    """Copy a full study's executed notebook into ``notebooks/``, cleaned like the paper run."""
     full = dict(zip(constants.STUDY_NOTEBOOKS, constants.STUDY_PROFILES))
     if full.get(name) != profile:
         raise HarError(None, f"{name} with profile {profile} is not a full study run",

@@ -160,8 +160,7 @@ def check(path: Path, notebook: str, params: Mapping[str, Any],
 
 def check_sections(path: Path, profile: Mapping[str, Any], notebooks: list[str],
                    declared: Callable[[str], Mapping[str, str]]) -> None:
-    """The profile's top level: ``common`` and notebook names only; each ``common`` name
-    declared by at least one notebook; every value a scalar."""
+    """The profile's top level: known sections, declared ``common`` names, scalar values."""
     if not isinstance(profile, Mapping):
         raise HarError(path, "a profile is a mapping of sections (common:, 04_training:, ...)",
                            "see params/smoke.yml for the layout")

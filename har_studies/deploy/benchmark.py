@@ -1,10 +1,6 @@
-"""The deployment benchmark (notebook 08 and ``benchmarks/bench_deploy.py``).
-
-Per model (trained from ``<model_dir>/<name>.keras``, else an untrained build: no accuracy):
-size, FLOPs and an energy estimate; Keras and TFLite (float32, dynamic-range, int8) latency and
-throughput; one day of 50 Hz recording end to end; for ``cnn_lstm_paper``, the streaming
-agreement and the deployment targets. Timings are medians after warm-up: figures, not assertions.
-"""
+"""The deployment benchmark of notebook 08 and ``benchmarks/bench_deploy.py``: size, FLOPs,
+Keras and TFLite latency and throughput, a day of recording, and for the paper's model the
+streaming agreement and targets. Timings are medians after warm-up: figures, not assertions."""
 
 from __future__ import annotations
 
@@ -301,8 +297,7 @@ class Stopwatch:
 
 def day_runs(name: str, row: dict[str, Any], s: BenchSettings, *,
              log: Callable[[str], Any] = print) -> dict[str, Any]:
-    """One day of recording through the dynamic-range export (float32 if that failed) at the
-    batch size (1 or big) with the lower measured time per window."""
+    """One day of recording through the fastest dynamic-range (else float32) export."""
     from . import runtime, streaming
     timed = [(e["quantization"] != "dynamic", e["timing"]["ms_per_window"], key, e)
              for key, e in row["tflite"].items()
@@ -328,16 +323,10 @@ def day_runs(name: str, row: dict[str, Any], s: BenchSettings, *,
     return out
 
 
-def test_subject_experiments() -> list[dict[str, Any]]:
-    """Every raw HAPT experiment of the official test subjects (acc, gyro, sample labels)."""
-    from har_utils.data import hapt
-    raw, _ = hapt.load_raw()
-    return [e for e in hapt.experiments(raw) if e["subject"] in config.TEST_SUBJECTS]
-
-
 @functools.cache
 def test_recordings() -> tuple[np.ndarray, np.ndarray, str]:
     """The raw HAPT recordings of the test subjects, end to end (cached for the process)."""
+    from .predict import test_subject_experiments
     exps = test_subject_experiments()
     acc = np.concatenate([e["acc"] for e in exps])
     gyro = np.concatenate([e["gyro"] for e in exps])
@@ -359,7 +348,7 @@ def streaming(model: Any, s: BenchSettings) -> dict[str, Any]:
         exps = [{"subject": 0, "number": 1, "acc": acc, "gyro": gyro, "label": labels}]
         data_label = "synthetic recording (smoke)"
     else:
-        exps = test_subject_experiments()
+        exps = predict.test_subject_experiments()
         data_label = f"HAPT: all {len(exps)} experiments of test subjects {config.TEST_SUBJECTS}"
     per_exp, pooled = [], {"zero_phase": [], "causal": []}
     for e in exps:

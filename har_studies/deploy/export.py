@@ -136,8 +136,7 @@ def _calibration_batches(representative_data: np.ndarray, batch_size: int,
 
 def convert_tflite(model: keras.Model, *, batch_size: int, quantization: str,
                    representative_data: np.ndarray | None = None) -> bytes:
-    """The TFLite flatbuffer of ``model`` at a fixed batch size (in this process; may raise,
-    and an int8 conversion of a ``while``-loop LSTM may crash it -- use :func:`export_tflite`)."""
+    """The TFLite flatbuffer of ``model`` in this process (use :func:`export_tflite`)."""
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [frozen_function(model, batch_size)], model)
     if quantization in ("dynamic", "int8"):
@@ -245,8 +244,7 @@ def _export_in_child(model: keras.Model, path: Path, *, batch_size: int, quantiz
 
 
 def _crash_reason(rc: int, stderr: str, quantization: str, unrolled: bool) -> str:
-    """One line on how the converter child died: the signal, the innermost Python frame that
-    ``faulthandler`` printed, and a hint for the known int8 LSTM crash."""
+    """One line on how the converter child died, with a hint for the int8 LSTM crash."""
     why = f"killed by signal {_signal.Signals(-rc).name}" if rc < 0 else f"exit status {rc}"
     frames = re.findall(r'File "[^"]*?([\w.]+\.py)", line (\d+) in (\w+)', stderr)
     where = f" in {frames[0][0]}:{frames[0][2]}" if rc < 0 and frames else ""

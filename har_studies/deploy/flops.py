@@ -26,8 +26,7 @@ def _shape(t: Any) -> tuple[int, ...]:
 
 def _layer_macs(layer: keras.layers.Layer, in_shape: tuple[int, ...],
                 out_shape: tuple[int, ...]) -> tuple[int, int] | None:
-    """(multiply-accumulates, bias adds) of one layer call on one window (batch dim 1), or
-    ``None`` for a layer type this count does not know."""
+    """(multiply-accumulates, bias adds) of one layer on one window; None if unknown."""
     if isinstance(layer, keras.layers.TimeDistributed):
         steps = in_shape[1]
         inner = _layer_macs(layer.layer, (in_shape[0],) + in_shape[2:],

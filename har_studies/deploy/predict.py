@@ -248,8 +248,7 @@ def load_classifier(path: str | os.PathLike[str]) -> Classifier:
 
 def windows_of(acc: np.ndarray, gyro: np.ndarray, zero_phase: bool = True
                ) -> tuple[np.ndarray, np.ndarray]:
-    """The training preprocessing of a 50 Hz recording, cut into windows: ``(X, starts)``
-    with ``X`` (k, 128, 9) float32 and ``starts`` the first sample of each window."""
+    """The training preprocessing of a 50 Hz recording cut into windows, and their starts."""
     p = Preprocessing(zero_phase=zero_phase)
     sig = preprocess(acc, gyro, p).astype(np.float32)
     return sliding_windows(sig, p.window, p.step), window_starts(len(sig), p.window, p.step)
@@ -267,8 +266,7 @@ def classify_windows(X: np.ndarray, classifier: Classifier) -> tuple[np.ndarray,
 
 def classify_recording(rec: Recording, classifier: Classifier, *, causal: bool = False
                        ) -> pd.DataFrame:
-    """One row per window: ``start_s``, ``end_s``, ``activity_id``, ``activity``,
-    ``confidence`` (times from the recording's first sample, at 50 Hz)."""
+    """One row per window: start and end time (s), activity and confidence."""
     X, starts = windows_of(rec.acc, rec.gyro, zero_phase=not causal)
     ids, conf = classify_windows(X, classifier)
     fs = config.SAMPLING_RATE_HZ
@@ -333,17 +331,21 @@ def hapt_experiment(subject: int, number: int = 1) -> dict[str, Any]:
     if subject not in config.TEST_SUBJECTS:
         raise ValueError(f"subject {subject} is a training subject; the timeline needs a "
                          f"held-out one: {config.TEST_SUBJECTS}")
-    from har_utils.data.hapt import experiments, load_raw
-    raw, _ = load_raw()
-    for e in experiments(raw):
+    for e in test_subject_experiments():
         if e["subject"] == subject and e["number"] == number:
             return e
     raise ValueError(f"subject {subject} has no experiment {number}")
 
 
+def test_subject_experiments() -> list[dict[str, Any]]:
+    """Every raw HAPT experiment of the official test subjects (acc, gyro, sample labels)."""
+    from har_utils.data import hapt
+    raw, _ = hapt.load_raw()
+    return [e for e in hapt.experiments(raw) if e["subject"] in config.TEST_SUBJECTS]
+
+
 def stream_experiment(exp: dict[str, Any], classifier: Classifier) -> dict[str, Any]:
-    """:func:`timeline` of one recording with zero-phase and with causal filtering, and the
-    agreement of each (``{"zero_phase": df, "causal": df, "agreement": {mode: dict}}``)."""
+    """:func:`timeline` of one recording, zero-phase and causal, and their agreement."""
     out: dict[str, Any] = {
         mode: timeline(exp["acc"], exp["gyro"], exp["label"], classifier, zero_phase=zp)
         for mode, zp in (("zero_phase", True), ("causal", False))}
@@ -352,8 +354,7 @@ def stream_experiment(exp: dict[str, Any], classifier: Classifier) -> dict[str, 
 
 
 def plot_timeline(timelines: dict[str, pd.DataFrame], title: str) -> Any:
-    """Predicted (dots, red where wrong) against true activity (a step line) over time, one
-    panel per filtering mode; excluded windows shaded."""
+    """Predicted against true activity over time, one panel per filtering mode."""
     import matplotlib.pyplot as plt
 
     names = ["transition /\nunlabelled"] + config.ACTIVITY_NAMES

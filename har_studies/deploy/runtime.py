@@ -1,9 +1,6 @@
-"""Running and timing a model: :class:`TFLiteRunner` (an exported file), the Keras ways to call
-a model, and :func:`measure` (median latency of one batch; a figure, never an assertion).
-
-``tf.lite.Interpreter`` warns that it is deprecated for ``ai_edge_litert`` (not a dependency);
-the warning is silenced and the interpreter still works in TF 2.21.
-"""
+"""Running and timing a model: :class:`TFLiteRunner`, the Keras ways to call a model, and
+:func:`measure`. ``tf.lite.Interpreter``'s deprecation warning (for ``ai_edge_litert``, not a
+dependency) is silenced: the interpreter still works in TF 2.21."""
 
 from __future__ import annotations
 
@@ -108,8 +105,7 @@ def keras_predictors(model: keras.Model) -> dict[str, Callable[[np.ndarray], Any
 
 def measure(predict: Callable[[np.ndarray], Any], X: np.ndarray, batch_size: int, *,
             warmup: int = 3, repeats: int = 20) -> dict[str, float]:
-    """Median wall time of ``predict`` on one batch of ``batch_size`` windows from ``X`` after
-    ``warmup`` calls (:func:`har_utils.evaluation.inference_time`)."""
+    """Median wall time of ``predict`` on one batch of ``batch_size`` windows, after warm-up."""
     X = np.asarray(X, dtype=np.float32)
     return inference_time(predict, X, batch_sizes=(int(batch_size),), repeats=repeats,
                           warmup=warmup)[str(int(batch_size))]

@@ -44,8 +44,7 @@ def day_of_recording(predict: Callable[[np.ndarray], np.ndarray], *,
                      acc: np.ndarray | None = None, gyro: np.ndarray | None = None,
                      hours: float = 24.0, zero_phase: bool = True, batch_size: int = 256,
                      data_label: str | None = None) -> dict[str, Any]:
-    """Time filtering, windowing and classifying ``hours`` of 50 Hz data end to end on this
-    thread: ``acc``/``gyro`` tiled to ``hours``, or a seeded synthetic recording."""
+    """Time filtering, windowing and classifying ``hours`` of 50 Hz data end to end."""
     n = int(round(hours * 3600 * config.SAMPLING_RATE_HZ))
     if acc is None or gyro is None:
         acc, gyro = synthetic_recording(n)

@@ -1,8 +1,5 @@
-"""Generated blocks of the paper's path (commands, notebook index, results beside the paper's
-claims, audit, data, timings, benchmarks). Each takes the results folder and returns markdown
-that :mod:`.docs` puts between ``<!-- BEGIN name -->`` and ``<!-- END name -->``; every number
-is read from a results file (the checksums from :mod:`har_utils.config`).
-"""
+"""Generated blocks of the paper's path, each rendered from the results folder as markdown for
+:mod:`.docs`; every number is read from a results file (the checksums from the config)."""
 
 from __future__ import annotations
 

@@ -19,8 +19,7 @@ def read_result(name: str, results: Path) -> dict[str, Any] | None:
 
 
 def markdown_table(df: Any, floatfmt: str = ".2f", **to_markdown: Any) -> str:
-    """``df`` as a GitHub markdown table without index: missing values as "-", floats with
-    ``floatfmt``, whole-number float columns as integers; ``to_markdown`` passed on."""
+    """``df`` as a markdown table: missing as "-", whole-number float columns as integers."""
     import pandas as pd
 
     whole = lambda v: int(v) if isinstance(v, float) and v.is_integer() else v  # noqa: E731

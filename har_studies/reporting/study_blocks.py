@@ -208,8 +208,7 @@ def deploy_block(results: Path) -> str:
 
 
 def deploy_cost_text(b: dict[str, Any], check: dict[str, Any] | None) -> str:
-    """What the benchmark cost, its largest stages and (``check``: from
-    ``benchmarks/compare_deploy.py``) what measuring models at once did to the timings."""
+    """What the benchmark cost, and what measuring models at once did to the timings."""
     from ..deploy.tables import profile_table
     workers = b.get("workers", 1)
     text = (f"The benchmark took {b['seconds']:.0f} s, "
