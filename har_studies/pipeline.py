@@ -85,9 +85,7 @@ def declared_parameters(notebook: str) -> dict[str, str]:
 
 
 def notebook_params(profile: str, notebook: str) -> dict[str, Any]:
-    """Parameters for one notebook: the profile's ``common`` values that the notebook
-    declares, then the notebook's own section, each checked against the notebook's
-    ``parameters`` cell and :data:`har_studies.profiles.RULES`."""
+    """One notebook's parameters: the ``common`` values it declares, then its own, checked."""
     prof = load_profile(profile)
     declared = declared_parameters(notebook)
     own = prof.get(notebook) or {}
@@ -161,9 +159,8 @@ def _module_file(module: str) -> Path | None:
 
 
 def module_closure(sources: str | list[str]) -> list[Path]:
-    """Every source file of ``har_utils`` and ``har_studies`` that code importing what
-    ``sources`` imports may run: ``har_utils/__init__.py``, the imports of ``sources`` and,
-    transitively, of each module they reach, with each package's ``__init__`` on the way."""
+    """Every source file of both packages that code importing what ``sources`` imports may
+    run, transitively, with each package's ``__init__`` on the way."""
     texts = [sources] if isinstance(sources, str) else sources
     todo: set[str] = {"har_utils"}.union(*(_imports(text) for text in texts))
     seen: dict[str, Path] = {}
@@ -180,9 +177,7 @@ def module_closure(sources: str | list[str]) -> list[Path]:
 
 
 def notebook_dependencies(notebook: str) -> list[Path]:
-    """The files of ``har_utils`` and ``har_studies`` a notebook's code may run
-    (:func:`module_closure` of its code cells) and the package data files (``resources/``)
-    those modules name."""
+    """The package files a notebook's code may run and the data files those modules name."""
     nb = json.loads((config.NOTEBOOKS_DIR / f"{notebook}.ipynb").read_text())
     code = ["\n".join(line for line in "".join(c["source"]).splitlines()
                       if not line.lstrip().startswith(("%", "!")))
@@ -333,9 +328,7 @@ def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
 
 
 def notebook_error(name: str, exc: Any, executed: Path) -> HarError:
-    """A failed notebook's own error (papermill's ``PapermillExecutionError``: the exception
-    type and message raised in the kernel) as a :class:`HarError`: a project error keeps
-    its message and fix; the executed copy holds the traceback."""
+    """A failed notebook's kernel error as a :class:`HarError` (traceback: the executed copy)."""
     evalue = str(exc.evalue).strip()
     inner = "\n".join(f"    {line}" for line in evalue.splitlines())
     cell = f"cell [{exc.exec_count}]" if exc.exec_count else f"cell {exc.cell_index}"

@@ -138,9 +138,7 @@ _WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a s
 
 def check(path: Path, notebook: str, params: Mapping[str, Any],
           declared: Mapping[str, str]) -> None:
-    """Check a notebook's parameters from profile ``path`` against its ``parameters`` cell
-    (``declared``: name -> default source text, papermill's reading) and :data:`RULES`;
-    a :class:`HarError` names the first bad one."""
+    """Check a notebook's parameters against its ``parameters`` cell and :data:`RULES`."""
     where = f"notebook {notebook}"
     for name, value in params.items():
         if name not in declared:

@@ -247,9 +247,8 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
 
 def bench_sklearn(name: str, path: Path, s: BenchSettings, d: dict[str, Any],
                   clock: "Stopwatch", t_start: float) -> dict[str, Any]:
-    """A saved scikit-learn classifier of raw windows (the beyond study's classical choice):
-    file size, latency and throughput of ``predict_proba`` (the window features included),
-    test accuracy. No FLOPs count, TFLite export or day of recording: those are Keras's."""
+    """A saved scikit-learn classifier of raw windows: file size, ``predict_proba`` timings and
+    test accuracy (no FLOPs, TFLite export or day of recording)."""
     import joblib
 
     clf = joblib.load(path)
@@ -449,9 +448,8 @@ def run(s: BenchSettings, ds: Any = None, *, log: Callable[[str], Any] = print
 
 def bench_in_workers(names: list[str], s: BenchSettings, d: dict[str, Any], *,
                      log: Callable[[str], Any] = print) -> list[dict[str, Any]]:
-    """:func:`bench_model` of every model in ``s.workers`` spawned processes (nothing inherited,
-    threads set before TensorFlow starts), slowest of the last benchmark first; rows in the
-    order of ``names``."""
+    """:func:`bench_model` of every model in ``s.workers`` spawned processes, slowest of the
+    last benchmark first; rows in the order of ``names``."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 

@@ -164,9 +164,8 @@ def export_tflite(model: keras.Model, path: str | os.PathLike[str], *, batch_siz
                   timeout_s: float = 900.0) -> ExportResult:
     """Export ``model`` to a TFLite file at ``path`` (atomically) with a fixed batch.
 
-    ``unroll`` defaults to int8 only; ``isolate`` (a child process) to int8 with recurrent
-    layers. Failures come back as ``ok=False`` with ``error``; bad arguments raise
-    ``ValueError``, an unwritable output folder :class:`HarError`.
+    ``unroll`` defaults to int8 only, ``isolate`` (a child process) to int8 with recurrent
+    layers. Failures come back as ``ok=False``; bad arguments raise ``ValueError``.
     """
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"unknown quantization {quantization!r}; use one of {QUANTIZATIONS}")

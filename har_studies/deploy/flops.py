@@ -55,13 +55,11 @@ def _layer_macs(layer: keras.layers.Layer, in_shape: tuple[int, ...],
 
 
 def flops_per_window(model: keras.Model, method: str = "analytic") -> dict[str, Any]:
-    """Floating-point operations to classify one window: ``{flops, macs, method, by_layer,
-    uncounted}``.
+    """Floating-point operations to classify one window.
 
-    ``analytic``: 2 per multiply-accumulate of the conv, dense and recurrent kernels plus one
-    per bias add; element-wise work (a few per cent) is not counted, unknown layer types with
-    parameters are listed in ``uncounted``. ``profiler``: TensorFlow's profiler on the frozen,
-    unrolled batch-1 graph (it does not look inside ``while`` loops), element-wise ops included.
+    ``analytic``: 2 per multiply-accumulate of conv, dense and recurrent kernels plus one per
+    bias add (element-wise work, a few per cent, not counted). ``profiler``: TensorFlow's
+    profiler on the frozen, unrolled batch-1 graph, element-wise ops included.
     """
     if method == "profiler":
         frozen = frozen_function(unroll_recurrent(model), 1)
@@ -120,9 +118,8 @@ ENERGY_SOURCE: str = ("M. Horowitz, 'Computing's energy problem (and what we can
 
 def energy_estimate(macs: int, *, precision: str = "float32",
                     n_params: int | None = None) -> dict[str, Any]:
-    """An *estimate* (µJ per window) of the arithmetic energy of ``macs`` at 45 nm: a lower
-    bound that leaves out memory, control and static power. With ``n_params``, also every
-    weight read once from DRAM (the cost when weights do not stay in cache)."""
+    """An *estimate* (µJ per window) of the arithmetic energy of ``macs`` at 45 nm, a lower
+    bound; with ``n_params``, also every weight read once from DRAM."""
     if precision == "float32":
         per_mac = FP32_MULT_PJ + FP32_ADD_PJ
     elif precision == "int8":

@@ -26,10 +26,8 @@ _INTERPRETER_WARNING = r"(?s).*tf\.lite\.Interpreter is deprecated"
 
 
 class TFLiteRunner:
-    """A TFLite file on ``tf.lite.Interpreter``. ``predict(X)`` takes float windows of any
-    count in batches of the file's fixed size (the last padded) and returns float32
-    probabilities; int8 inputs and outputs are (de)quantised with the file's scale and zero point.
-    """
+    """A TFLite file on ``tf.lite.Interpreter``: ``predict(X)`` runs any number of float windows
+    in batches of the file's fixed size and returns float32 probabilities, int8 or not."""
 
     def __init__(self, model: str | os.PathLike[str], num_threads: int = 1):
         self.path = Path(model)
