@@ -124,13 +124,7 @@ def _allowed(rule: Rule) -> str:
 
 def _kind(default: Any) -> tuple[type, ...]:
     """The types a value may have where the parameters cell's default is ``default``."""
-    if isinstance(default, bool):
-        return (bool,)
-    if isinstance(default, int):
-        return (int,)
-    if isinstance(default, float):
-        return (int, float)
-    return (type(default),)
+    return (int, float) if isinstance(default, float) else (type(default),)
 
 
 _WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
