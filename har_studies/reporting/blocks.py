@@ -103,14 +103,12 @@ def notebooks_block(results: Path) -> str:
     """Markdown: the notebook index, with the paper's items, runtimes and commands."""
     m = read_result("manifest.json", results) or {"notebooks": {}}
     targets = study_targets()
-    rows = []
-    for path in sorted(config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")):
-        name = path.stem
-        runtime = study_time(name, m["notebooks"], results)
-        rows.append({"notebook": f"[{name}](notebooks/{name}.ipynb)",
-                     "what it shows": notebook_title(name),
-                     "the paper's figure or table": PAPER_ITEMS.get(name, "-"), "runtime": runtime,
-                     "run by": f"`{targets.get(name, 'make reproduce')}`"})
+    rows = [{"notebook": f"[{name}](notebooks/{name}.ipynb)",
+             "what it shows": notebook_title(name),
+             "the paper's figure or table": PAPER_ITEMS.get(name, "-"),
+             "runtime": study_time(name, m["notebooks"], results),
+             "run by": f"`{targets.get(name, 'make reproduce')}`"}
+            for name in sorted(p.stem for p in config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))]
     return markdown_table(pd_frame(rows), disable_numparse=True)
 
 
