@@ -25,8 +25,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 class Group(click.Group):
-    """Commands listed in the order they are declared. With ``doc`` (a module name), ``--help``
-    shows that module's docstring as written (it is imported only then)."""
+    """Commands in declaration order; with ``doc``, ``--help`` shows that module's docstring."""
 
     def __init__(self, *args: Any, doc: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("context_settings", CONTEXT)
@@ -45,9 +44,8 @@ class Group(click.Group):
 
 
 class Har(Group):
-    """The top group and the error boundary: the project's own errors (``HarError``,
-    ``BackendError``) end with their message and fix and exit status 2, no traceback unless
-    ``--debug``. Any other exception is a bug and shows it."""
+    """The top group and error boundary: the project's own errors end with their message and fix
+    and exit status 2, no traceback unless ``--debug``; any other exception is a bug."""
 
     def invoke(self, ctx: click.Context) -> Any:
         from har_utils.backend import BackendError

@@ -159,8 +159,7 @@ def _module_file(module: str) -> Path | None:
 
 
 def module_closure(sources: str | list[str]) -> list[Path]:
-    """Every source file of both packages that code importing what ``sources`` imports may
-    run, transitively, with each package's ``__init__`` on the way."""
+    """Every source file of both packages that code importing what ``sources`` imports may run."""
     texts = [sources] if isinstance(sources, str) else sources
     todo: set[str] = {"har_utils"}.union(*(_imports(text) for text in texts))
     seen: dict[str, Path] = {}
@@ -397,8 +396,7 @@ def run(names: list[str] | None, profile: str, *, force: bool = False, timeout: 
 
 def run_study(name: str, profile: str, *, force: bool = False, timeout: int | None = None
               ) -> float:
-    """Run the study notebook ``name`` with ``params/<profile>.yml`` (no upstream notebooks;
-    no cell time limit by default: a study's run cell may take hours)."""
+    """Run a study notebook (no upstream notebooks; no cell time limit by default)."""
     if name not in constants.STUDY_NOTEBOOKS:
         raise HarError(None, f"{name} is not a study notebook",
                            f"choose from {list(constants.STUDY_NOTEBOOKS)} (pipeline notebooks: "
@@ -410,8 +408,7 @@ def run_study(name: str, profile: str, *, force: bool = False, timeout: int | No
 # --- publishing ---------------------------------------------------------------------------
 
 def clean_notebook(nb: dict[str, Any], run_id: str, profile: str) -> dict[str, Any]:
-    """An executed notebook made diffable: outputs kept; injected parameters, execution counts
-    and metadata but the cells' tags and the kernel and language removed; the run id recorded."""
+    """An executed notebook made diffable (outputs kept, run metadata stripped), run id recorded."""
     import nbformat
     from nbconvert.preprocessors import ClearMetadataPreprocessor
 

@@ -140,9 +140,8 @@ def _loops_short(model: Any) -> bool:
 
 
 def export_variants(model: Any, int8: bool = True) -> list[tuple[str, bool | None]]:
-    """(quantisation, unroll) pairs to export: float32 and dynamic-range; where every recurrent
-    loop is short (:data:`MAX_UNROLL_STEPS`), also dynamic-range unrolled (no while-loop at run
-    time) and, with ``int8``, full int8 (which needs the loops unrolled)."""
+    """(quantisation, unroll) pairs to export; short recurrent loops (:data:`MAX_UNROLL_STEPS`)
+    also get a dynamic-range unrolled export and, with ``int8``, full int8 (needs unrolling)."""
     from . import export
     out: list[tuple[str, bool | None]] = [("float32", None), ("dynamic", None)]
     short = _loops_short(model)
@@ -247,8 +246,7 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
 
 def bench_sklearn(name: str, path: Path, s: BenchSettings, d: dict[str, Any],
                   clock: "Stopwatch", t_start: float) -> dict[str, Any]:
-    """A saved scikit-learn classifier of raw windows: file size, ``predict_proba`` timings and
-    test accuracy (no FLOPs, TFLite export or day of recording)."""
+    """A saved scikit-learn classifier: file size, ``predict_proba`` timings, test accuracy."""
     import joblib
 
     clf = joblib.load(path)
@@ -448,8 +446,7 @@ def run(s: BenchSettings, ds: Any = None, *, log: Callable[[str], Any] = print
 
 def bench_in_workers(names: list[str], s: BenchSettings, d: dict[str, Any], *,
                      log: Callable[[str], Any] = print) -> list[dict[str, Any]]:
-    """:func:`bench_model` of every model in ``s.workers`` spawned processes, slowest of the
-    last benchmark first; rows in the order of ``names``."""
+    """:func:`bench_model` of every model in ``s.workers`` spawned processes, rows in order."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 

@@ -144,8 +144,7 @@ def energy_estimate(macs: int, *, precision: str = "float32",
 
 
 def energy_from_cpu_time(cpu_seconds_per_window: float, watts: float) -> dict[str, Any]:
-    """An *estimate*: measured CPU time per window times a power the caller states (no
-    default: the power of a core is not measured here, no RAPL counters)."""
+    """An *estimate*: CPU time per window times a power the caller states (none measured here)."""
     if not watts > 0:
         raise ValueError(f"watts must be positive, got {watts}")
     return {"label": "estimate", "cpu_seconds_per_window": cpu_seconds_per_window,

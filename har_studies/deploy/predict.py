@@ -42,9 +42,8 @@ Classifier = Callable[[np.ndarray], np.ndarray]
 
 
 def model_path(model: str | os.PathLike[str] | None) -> Path:
-    """The model file ``--model`` names: a path to a ``.keras`` or ``.tflite`` file, or the
-    name of a model saved under results/models/ (``cnn_lstm_paper``; ``beyond``: the beyond
-    study's chosen configuration); none: the paper model."""
+    """The model file ``--model`` names: a ``.keras`` or ``.tflite`` path, or a model's name
+    under results/models/ (``beyond``: the beyond study's); none: the paper model."""
     if model is None:
         return config.reported_results_dir() / "models" / "cnn_lstm_paper.keras"
     path = Path(model)
@@ -120,8 +119,7 @@ def _numeric(df: pd.DataFrame, columns: tuple[str, ...], path: Path) -> np.ndarr
 
 
 def sample_rate(times: np.ndarray | None, rate: float | None, path: Path | None) -> float:
-    """The sample rate from the time column (seconds) and/or ``rate``; a clear error when it is
-    missing, implausible, irregular or inconsistent."""
+    """The sample rate from the time column and/or ``rate``, or a clear error."""
     if times is None and rate is None:
         raise HarDataError(path, "no sample rate: the CSV has no time column and no --rate was "
                            "given", "add a time column in seconds, or pass --rate HZ")
@@ -208,8 +206,7 @@ def read_recording(path: str | os.PathLike[str], rate: float | None = None) -> R
 # --- classifying ---------------------------------------------------------------------------
 
 def load_classifier(path: str | os.PathLike[str]) -> Classifier:
-    """``X (n, 128, 9) -> probabilities (n, 6)`` from a ``.keras`` or ``.tflite`` file, or a
-    ``.joblib`` scikit-learn classifier of raw windows (``har beyond export``)."""
+    """Windows -> probabilities (n, 6) from a ``.keras``, ``.tflite`` or ``.joblib`` file."""
     path = Path(path)
     if not path.is_file():
         raise HarDataError(path, "model not found",

@@ -89,8 +89,7 @@ class TFLiteRunner:
 
 
 def keras_predictors(model: keras.Model) -> dict[str, Callable[[np.ndarray], Any]]:
-    """The Keras ways to run ``model``, by name: eager, ``model.predict`` (compiled, with its
-    data pipeline) and a batch-agnostic ``tf.function`` (graph, no pipeline)."""
+    """The Keras ways to run ``model``: eager, ``model.predict`` and a ``tf.function``, by name."""
     shape = [None, *(int(d) for d in model.input_shape[1:])]
     graph = tf.function(lambda x: model(x, training=False), autograph=False,
                         input_signature=[tf.TensorSpec(shape, tf.float32)])

@@ -28,8 +28,7 @@ def synthetic_recording(n: int, fs: float = config.SAMPLING_RATE_HZ, seed: int =
 def classify_stream(sig: np.ndarray, predict: Callable[[np.ndarray], np.ndarray], *,
                     batch_size: int = 256, window: int = config.WINDOW_LENGTH,
                     step: int = config.WINDOW_STEP) -> np.ndarray:
-    """Activity id (1-6) of every full window of the filtered ``(n, 9)`` signal, cut
-    ``batch_size`` at a time so a day-long signal is never copied into one window array."""
+    """Activity id (1-6) of every full window of ``sig``, cut ``batch_size`` windows at a time."""
     from numpy.lib.stride_tricks import sliding_window_view
     view = sliding_window_view(np.asarray(sig, dtype=np.float32), window, axis=0)[::step]
     n = len(view)

@@ -40,8 +40,7 @@ def study_targets() -> dict[str, str]:
 
 
 def study_time(nb: str, notebooks: dict[str, Any], results: Path) -> str:
-    """How long a study notebook took: its wall time in the manifest, else what its results
-    file records (the ablation study's runs, the deployment benchmark's own time), else "-"."""
+    """How long a study notebook took, from the manifest or its results file, else "-"."""
     if nb in notebooks:
         return duration(notebooks[nb]["wall_seconds"])
     if nb == "07_ablations" and (a := read_result("ablations/summary.json", results)):

@@ -48,8 +48,7 @@ def zoo_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
 
 
 def epoch_rule_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
-    """Protocol cv's epoch rules: per Keras model (and their mean) each rule's nested
-    leave-one-fold-out score (%) and, in brackets, the epochs it picks on all the folds."""
+    """Protocol cv's epoch rules: each rule's nested score (%) per model and the epochs it picks."""
     import pandas as pd
 
     r = (summary or {}).get("epoch_rule")
