@@ -151,11 +151,9 @@ def _module_imports(path: Path) -> set[str]:
 def _module_file(module: str) -> Path | None:
     package, *parts = module.split(".")
     root = _package_dirs().get(package)
-    for cand in () if root is None else (root.joinpath(*parts).with_suffix(".py"),
-                                         root.joinpath(*parts, "__init__.py")):
-        if cand.is_file():
-            return cand
-    return None
+    cands = () if root is None else (root.joinpath(*parts).with_suffix(".py"),
+                                     root.joinpath(*parts, "__init__.py"))
+    return next((c for c in cands if c.is_file()), None)
 
 
 def module_closure(sources: str | list[str]) -> list[Path]:

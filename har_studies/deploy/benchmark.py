@@ -347,14 +347,11 @@ def streaming(model: Any, s: BenchSettings) -> dict[str, Any]:
     else:
         exps = predict.test_subject_experiments()
         data_label = f"HAPT: all {len(exps)} experiments of test subjects {config.TEST_SUBJECTS}"
-    per_exp, pooled = [], {"zero_phase": [], "causal": []}
-    for e in exps:
-        st = predict.stream_experiment(e, classifier)
-        per_exp.append({"subject": e["subject"], "number": e["number"], **st["agreement"]})
-        for mode in pooled:
-            pooled[mode].append(st[mode])
-    total = {mode: predict.agreement(pd.concat(tls, ignore_index=True))
-             for mode, tls in pooled.items()}
+    streams = [predict.stream_experiment(e, classifier) for e in exps]
+    per_exp = [{"subject": e["subject"], "number": e["number"], **st["agreement"]}
+               for e, st in zip(exps, streams)]
+    total = {mode: predict.agreement(pd.concat([st[mode] for st in streams], ignore_index=True))
+             for mode in ("zero_phase", "causal")}
     zp, ca = total["zero_phase"]["agreement_scored"], total["causal"]["agreement_scored"]
     return {"data": data_label, "pooled": total, "per_experiment": per_exp,
             "causal_cost_points": None if zp is None or ca is None else 100 * (zp - ca),
