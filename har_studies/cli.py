@@ -224,8 +224,7 @@ def publish_study_cmd(notebook: str, profile: str) -> None:
 @click.option("--check", is_flag=True, help="only list the files out of date (exit 1 if any)")
 def readme_cmd(check: bool) -> None:
     """Re-render the generated blocks of README.md and docs/*.md from results/."""
-    from .reporting import docs
-
+    docs = _module("reporting.docs")
     changed = docs.render_files(write=not check)
     for path in changed:
         click.echo(f"{'out of date' if check else 'updated'}: {config.shown(path)}")
@@ -485,8 +484,7 @@ def ablations_run_cmd(study: str, seeds: list[int], force: bool, workers: int,
 def ablations_select_cmd(seeds: list[int], no_run: bool, workers: int, max_epochs: int,
                          source: str) -> None:
     """Choose on validation, train the combined candidates."""
-    from .experiments.ablations import selection
-
+    selection = _module("experiments.ablations.selection")
     ds = load(source)
     sel = selection.run_selection(ds, seeds=seeds, max_epochs=max_epochs, workers=workers,
                                          run=not no_run, log=click.echo)
@@ -500,10 +498,9 @@ def ablations_select_cmd(seeds: list[int], no_run: bool, workers: int, max_epoch
 @_common
 def ablations_final_cmd(seeds: list[int], workers: int, max_epochs: int, source: str) -> None:
     """The chosen configuration and the paper's, same seeds, tested."""
-    from .experiments.ablations import selection
-
     from har_utils.io import HarError
 
+    selection = _module("experiments.ablations.selection")
     sel = selection.load_selection()
     if sel is None:
         raise HarError(selection.selection_path(), "no selection yet",

@@ -165,9 +165,8 @@ def deploy_block(results: Path) -> str:
     from ..deploy.tables import day_table, targets_table, variants_table
     big = b["big_batch"]
     v = variants_table(b)
-    tf_threads = b["tf_threads"].get("intra_op") if isinstance(b["tf_threads"], dict) \
-        else b["tf_threads"]
-    out = [f"Measured by notebook 08 (`make deploy`) on a {b['cpu_count']}-core CPU with {tf_threads} TensorFlow "
+    out = [f"Measured by notebook 08 (`make deploy`) on a {b['cpu_count']}-core CPU with "
+           f"{b['tf_threads']['intra_op']} TensorFlow "
            f"thread and 1 TFLite thread; test data: {b['data']['source_label']}. "
            "Latency is the median of one-window calls, throughput that of batches of "
            f"{big}:", ""]
