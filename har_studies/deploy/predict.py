@@ -286,9 +286,6 @@ def window_truth(labels: np.ndarray, window: int = config.WINDOW_LENGTH,
     knows activities 1-6) and ``pure`` (all samples one activity 1-6)."""
     labels = np.asarray(labels).astype(np.int64)
     starts = window_starts(len(labels), window, step)
-    if len(starts) == 0:
-        return pd.DataFrame({"start": starts, "truth": starts, "excluded": starts.astype(bool),
-                             "pure": starts.astype(bool)})
     mapped = np.where((labels >= 1) & (labels <= 6), labels, OTHER)
     w = sliding_windows(mapped[:, None], window, step)[:, :, 0]  # (k, window)
     counts = np.stack([(w == c).sum(axis=1) for c in range(7)], axis=1)  # ids 0..6

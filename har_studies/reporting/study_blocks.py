@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from har_utils import config
-
 from .. import constants
 from har_utils.study_results import (beyond_candidates_table, beyond_test_table, cost_table,
                                     cv_table, inflation_table, subject_comparison_table)
