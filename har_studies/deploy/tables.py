@@ -63,14 +63,11 @@ def day_table(result: dict[str, Any]) -> pd.DataFrame:
 def energy_table(result: dict[str, Any]) -> pd.DataFrame:
     """Per model: MACs per window and the arithmetic energy *estimates* (µJ per window)."""
     return pd.DataFrame([{"model": r["model"], "MACs": r["flops"]["macs"],
-                          "float32_uJ (estimate)":
-                              r["energy_estimate"]["float32"]["arithmetic_uj_per_window"],
-                          "int8_uJ (estimate)":
-                              r["energy_estimate"]["int8"]["arithmetic_uj_per_window"],
+                          "float32_uJ (estimate)": e["float32"]["arithmetic_uj_per_window"],
+                          "int8_uJ (estimate)": e["int8"]["arithmetic_uj_per_window"],
                           "weights_from_DRAM_uJ (estimate)":
-                              r["energy_estimate"]["float32"].get(
-                                  "weights_from_dram_uj_per_window")}
-                         for r in result["models"] if "energy_estimate" in r])
+                              e["float32"].get("weights_from_dram_uj_per_window")}
+                         for r in result["models"] if (e := r.get("energy_estimate"))])
 
 
 def streaming_table(result: dict[str, Any]) -> pd.DataFrame:

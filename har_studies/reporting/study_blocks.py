@@ -23,9 +23,8 @@ def zoo_block(results: Path) -> str:
     if len(cost):
         out += [f"Cost on {s['cost_table'].get('cpu_count', '?')} CPU cores (`make zoo-cost`):", "",
                 markdown_table(cost), ""]
-    table = zoo_table(s)
     out += [f"Results ({s['n_runs']} runs; `make zoo` runs whatever is missing):", "",
-            markdown_table(table)]
+            markdown_table(zoo_table(s))]
     if "train_seconds_total" in s:
         out += ["", f"Compute: {s['train_seconds_total'] / 3600:.2f} h of training "
                     f"({s['wall_seconds_total'] / 3600:.2f} h wall including evaluation) for these "
