@@ -43,8 +43,7 @@ def local_dir() -> Path:
 
 
 def profile_path(profile: str) -> Path:
-    """``params/<profile>.yml`` (the committed profiles), else ``params/local/<profile>.yml``.
-    A local profile may not take a committed one's name."""
+    """``params/<profile>.yml``, else ``params/local/<profile>.yml`` (which may not shadow it)."""
     committed, local = config.PARAMS_DIR / f"{profile}.yml", local_dir() / f"{profile}.yml"
     if committed.is_file() and local.is_file():
         raise HarError(local, f"a committed profile is also called {profile!r} "

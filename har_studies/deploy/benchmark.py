@@ -184,8 +184,7 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
         row["flops_profiler"] = f"failed: {type(exc).__name__}: {exc}"
     macs = row["flops"]["macs"]
     row["energy_estimate"] = {
-        "float32": flops.energy_estimate(macs, precision="float32",
-                                          n_params=row["parameters"]),
+        "float32": flops.energy_estimate(macs, precision="float32", n_params=row["parameters"]),
         "int8": flops.energy_estimate(macs, precision="int8"),
         "note": "TFLite float32 runs float arithmetic; dynamic-range (hybrid) kernels quantise "
                 "activations on the fly and multiply in int8; full int8 runs int8 arithmetic"}

@@ -90,8 +90,7 @@ def _all_layers(model: keras.layers.Layer) -> Iterator[keras.layers.Layer]:
 
 
 def unroll_recurrent(model: keras.Model) -> keras.Model:
-    """A copy of ``model`` (same weights) whose recurrent layers have ``unroll=True``: no
-    ``while`` loop in the traced graph. Models without recurrent layers come back unchanged."""
+    """A copy of ``model`` (same weights) with unrolled recurrent layers: no ``while`` loop."""
     if not has_recurrent_layers(model):
         return model
 

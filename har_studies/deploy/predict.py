@@ -297,8 +297,7 @@ def window_truth(labels: np.ndarray, window: int = config.WINDOW_LENGTH,
 
 def timeline(acc: np.ndarray, gyro: np.ndarray, labels: np.ndarray, classifier: Classifier, *,
              zero_phase: bool = True) -> pd.DataFrame:
-    """Classify a whole 50 Hz recording (filtered whole, zero-phase or causal) window by window
-    and line it up with :func:`window_truth`; adds ``time_s``, ``predicted``, ``confidence``."""
+    """Classify a whole 50 Hz recording window by window, lined up with :func:`window_truth`."""
     if len(labels) != len(acc):
         raise ValueError(f"{len(labels)} labels for a recording of {len(acc)} samples")
     X, starts = windows_of(acc, gyro, zero_phase=zero_phase)
