@@ -248,10 +248,8 @@ def _crash_reason(rc: int, stderr: str, quantization: str, unrolled: bool) -> st
     where = f" in {frames[0][0]}:{frames[0][2]}" if rc < 0 and frames else ""
     errors = [ln.strip() for ln in stderr.splitlines() if re.search(r"\w+Error\b", ln)]
     detail = f": {errors[-1][:300]}" if rc >= 0 and errors else ""
-    hint = ""
-    if rc < 0 and quantization == "int8" and not unrolled:
-        hint = ("; int8 calibration of a while-loop LSTM crashes in TF 2.21 -- export with "
-                "unroll=True")
+    hint = ("; int8 calibration of a while-loop LSTM crashes in TF 2.21 -- export with "
+            "unroll=True" if rc < 0 and quantization == "int8" and not unrolled else "")
     return f"the converter process crashed ({why}){where}{detail}{hint}"
 
 
