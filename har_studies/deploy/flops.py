@@ -78,13 +78,11 @@ def flops_per_window(model: keras.Model, method: str = "analytic") -> dict[str, 
     def walk(m: keras.Model, prefix: str = "") -> None:
         nonlocal macs, flops
         for lyr in m.layers:
-            if isinstance(lyr, keras.layers.InputLayer):
-                continue
             if isinstance(lyr, keras.Model):
                 walk(lyr, f"{prefix}{lyr.name}/")
                 continue
             if lyr.count_params() == 0:
-                continue  # element-wise or data movement (Add, Concatenate, pooling, ...)
+                continue  # inputs, element-wise or data movement (Add, Concatenate, pooling, ...)
             try:
                 ins, outs = _shape(lyr.input), _shape(lyr.output)
             except (AttributeError, ValueError):

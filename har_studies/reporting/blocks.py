@@ -356,9 +356,8 @@ def timings_block(results: Path) -> str:
         t = totals.setdefault(target, [0.0, 0.0])
         t[0] += nb["wall_seconds"]
         t[1] += s or 0.0
-    for target, (paper, s) in totals.items():
-        rows.append({"notebook": "**all**", "command": f"`{target}`", "paper": f"{paper:.0f} s",
-                     "smoke": f"{s:.0f} s"})
+    rows += [{"notebook": "**all**", "command": f"`{target}`", "paper": f"{paper:.0f} s",
+              "smoke": f"{s:.0f} s"} for target, (paper, s) in totals.items()]
     return "\n".join([f"Wall time per notebook on {m.get('cpu_count', '?')} CPU cores "
                       f"(published run `{m['run_id']}`; smoke times from the run before "
                       "publishing):", "",

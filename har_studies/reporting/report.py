@@ -81,9 +81,8 @@ def data_console(results: Path) -> str:
     per = s["fidelity"]["per_activity"]
     rows = [(n, per[n]) for n in config.ACTIVITY_NAMES if n in per]
     rows.append(("all", s["fidelity"]["overall"]))
-    for name, a in rows:
-        lines.append(f"  {name:20} {a['official']:8d} {a['rebuilt']:8d} {a['total_diff']:+6d} "
-                     f"{a['cells_exact']:>5d} of {a['cells']:<3d}")
+    lines += [f"  {name:20} {a['official']:8d} {a['rebuilt']:8d} {a['total_diff']:+6d} "
+              f"{a['cells_exact']:>5d} of {a['cells']:<3d}" for name, a in rows]
     return "\n".join(lines)
 
 
