@@ -59,8 +59,7 @@ def _studies() -> list[str]:
 
 
 def _model_list(value: str) -> bool:
-    names = [s.strip() for s in value.split(",") if s.strip()]
-    return all(n in _models() for n in names)
+    return {s.strip() for s in value.split(",") if s.strip()} <= set(_models())
 
 
 def _channels(value: str) -> bool:
