@@ -525,8 +525,7 @@ def ablations_list_cmd(seeds: list[int], max_epochs: int, source: str) -> None:
     """Studies, runs and estimated cost."""
     import pandas as pd
 
-    from .experiments.ablations import estimates
-
+    estimates = _module("experiments.ablations.estimates")
     ds = load(source)
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
         click.echo(estimates.listing(ds, seeds, max_epochs).to_string(index=False))

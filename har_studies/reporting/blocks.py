@@ -301,8 +301,7 @@ def data_block(results: Path) -> str:
     s = read_result("data_summary.json", results)
     if s is None:
         return "_No published data step yet: run `make reproduce` and `make publish`._"
-    f = s["fidelity"]["overall"]
-    w = s["windows"]
+    f, w = s["fidelity"]["overall"], s["windows"]
     off = {k: v["official"] for k, v in s["fidelity"]["per_split"].items()}
     per_activity = s["fidelity"]["per_activity"]
     rows = [{"activity": name, "official windows": f"{a['official']:,}",
