@@ -1,20 +1,7 @@
-"""The ``har`` command line (``[project.scripts]`` in ``pyproject.toml``; ``make`` calls it).
+"""The ``har`` command line (``make`` calls it; ``python -m har_studies`` runs the same).
 
-::
-
-    har run | publish | study | publish-study   the notebooks (har_studies.pipeline)
-    har readme                                  README.md's and docs/'s generated blocks
-                                                (har_studies.reporting.docs)
-    har predict RECORDING                       classify a recording (har_studies.deploy.predict)
-    har cv cost | run | summary                 protocol cv (har_studies.experiments.cv)
-    har beyond cost | run | summary | export    beyond the paper (har_studies.experiments.beyond)
-    har zoo run | summary                       the model zoo (har_studies.experiments.zoo)
-    har ablations run | select | final | summary | list   the ablation study
-                                                (har_studies.experiments.ablations)
-
-Each command calls the library functions of its module; the modules are imported when a
-command runs, so ``har --help`` is quick. ``python -m har_studies ...`` runs the same commands.
-This is the top of the package: nothing else in ``har_studies`` imports it.
+Each command calls its module's library functions, imported only when it runs so ``har --help``
+is quick. This is the top of the package: nothing else in ``har_studies`` imports it.
 """
 
 from __future__ import annotations
@@ -38,8 +25,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 class Group(click.Group):
-    """Commands listed in the order they are declared. With ``doc`` (a module name), ``--help``
-    shows that module's docstring as written (it is imported only then)."""
+    """Commands in declaration order; with ``doc``, ``--help`` shows that module's docstring."""
 
     def __init__(self, *args: Any, doc: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("context_settings", CONTEXT)
@@ -58,11 +44,8 @@ class Group(click.Group):
 
 
 class Har(Group):
-    """The top group, and the error boundary: the project's own errors
-    (:class:`~har_utils.io.HarError`, :class:`~har_utils.backend.BackendError`; a failed
-    notebook's error arrives as a HarError from :mod:`har_studies.pipeline`) end the command
-    with their message and fix on standard error and exit status 2, no traceback. ``--debug``
-    or ``HAR_DEBUG=1`` shows the traceback too. Any other exception is a bug and shows it."""
+    """The top group and error boundary: the project's own errors end with their message and fix
+    and exit status 2, no traceback unless ``--debug``; any other exception is a bug."""
 
     def invoke(self, ctx: click.Context) -> Any:
         from har_utils.backend import BackendError
@@ -113,8 +96,7 @@ def known_models() -> list[str]:
 
 
 def lazy(value: Callable[[], Any], shown: str) -> dict[str, Any]:
-    """An option default computed when the command runs (its module is imported then), shown
-    in the help as ``shown``."""
+    """An option default computed when the command runs, shown in the help as ``shown``."""
     return {"default": value, "show_default": shown}
 
 
@@ -124,8 +106,7 @@ source_option = click.option("--source", type=click.Choice(["auto", "uci", "hapt
                                   "(hapt), or whichever is available (auto)")
 def scheduler_address(ctx: click.Context, param: click.Parameter, value: str | None
                       ) -> str | None:
-    """``--scheduler``: a ``tcp://host:port`` address that parses and answers within a few
-    seconds (checked before anything starts)."""
+    """``--scheduler``: a ``tcp://host:port`` address that answers (checked first)."""
     if value is None:
         return None
     import socket
@@ -172,6 +153,11 @@ def runner_options(f: Callable[..., Any]) -> Any:
                         help="parallel runs (local worker processes)")(f)
 
 
+def _module(name: str) -> Any:
+    """A module of ``har_studies``, imported when a command runs (``har --help`` stays quick)."""
+    return importlib.import_module(f"{__package__}.{name}")
+
+
 def load(source: str) -> Any:
     from har_utils import data
 
@@ -196,12 +182,7 @@ main = har
 
 # --- the notebooks (har_studies.pipeline) ---------------------------------------------------
 
-@click.group(cls=Group, doc="har_studies.pipeline")
-def pipeline_group() -> None:
-    """Run the notebooks with papermill and publish a finished run."""
-
-
-@pipeline_group.command("run", short_help="Execute the notebooks into build/<profile>/.")
+@har.command("run", short_help="Execute the notebooks into build/<profile>/.")
 @click.argument("notebooks", nargs=-1)
 @click.option("--profile", default="paper", show_default=True, envvar="PROFILE",
               show_envvar=True, help="params/<profile>.yml, e.g. paper or smoke")
@@ -210,20 +191,16 @@ def pipeline_group() -> None:
 def run_cmd(notebooks: tuple[str, ...], profile: str, force: bool, timeout: int) -> None:
     """Execute notebooks with papermill into build/<profile>/ (NOTEBOOKS: default all, in
     order); up-to-date ones are skipped."""
-    from . import pipeline
-
-    pipeline.run(list(notebooks), profile, force=force, timeout=timeout)
+    _module("pipeline").run(list(notebooks), profile, force=force, timeout=timeout)
 
 
-@pipeline_group.command("publish")
+@har.command("publish")
 def publish_cmd() -> None:
     """Copy the finished paper run into the committed notebooks."""
-    from . import pipeline
-
-    pipeline.publish()
+    _module("pipeline").publish()
 
 
-@pipeline_group.command("study", short_help="Execute a study notebook (07, 08).")
+@har.command("study", short_help="Execute a study notebook (07, 08).")
 @click.argument("notebook", type=click.Choice(constants.STUDY_NOTEBOOKS))
 @click.option("--profile", required=True, help="params/<profile>.yml, e.g. ablations")
 @click.option("--force", is_flag=True, help="run even if up to date")
@@ -231,32 +208,23 @@ def publish_cmd() -> None:
               help="seconds per cell (0: no limit)")
 def study_cmd(notebook: str, profile: str, force: bool, timeout: int) -> None:
     """Execute a study notebook (e.g. 07_ablations) into build/<profile>/."""
-    from . import pipeline
-
-    pipeline.run_study(notebook, profile, force=force, timeout=timeout or None)
+    _module("pipeline").run_study(notebook, profile, force=force, timeout=timeout or None)
 
 
-@pipeline_group.command("publish-study")
+@har.command("publish-study")
 @click.argument("notebook", type=click.Choice(constants.STUDY_NOTEBOOKS))
 @click.option("--profile", required=True, type=click.Choice(constants.STUDY_PROFILES),
               help="the full study's profile")
 def publish_study_cmd(notebook: str, profile: str) -> None:
     """Copy a full study's executed notebook into notebooks/."""
-    from . import pipeline
-
-    pipeline.publish_study(notebook, profile)
-
-
-for _command in pipeline_group.commands.values():
-    har.add_command(_command)
+    _module("pipeline").publish_study(notebook, profile)
 
 
 @har.command("readme", short_help="Re-render the README's and docs' result blocks.")
 @click.option("--check", is_flag=True, help="only list the files out of date (exit 1 if any)")
 def readme_cmd(check: bool) -> None:
     """Re-render the generated blocks of README.md and docs/*.md from results/."""
-    from .reporting import docs
-
+    docs = _module("reporting.docs")
     changed = docs.render_files(write=not check)
     for path in changed:
         click.echo(f"{'out of date' if check else 'updated'}: {config.shown(path)}")
@@ -269,7 +237,6 @@ def readme_cmd(check: bool) -> None:
 # --- har predict (har_studies.deploy.predict) -----------------------------------------------
 
 @har.command("predict", short_help="Classify every window of a recording (CSV).",
-             context_settings=CONTEXT,
              epilog="CSV columns: acc_x, acc_y, acc_z (g, gravity included), gyro_x, gyro_y, "
                     "gyro_z (rad/s), optional time (s). Resampled to 50 Hz if needed. Bad input "
                     "ends with a message naming the file and exit status 2.")
@@ -311,23 +278,21 @@ def cv_group() -> None:
     """Protocol cv: every choice made by cross-validation over the training subjects."""
 
 
-def _cv() -> Any:
-    from .experiments import cv
-
-    return cv
-
-
 @cv_group.command("cost")
 def cv_cost_cmd() -> None:
     """Print the cost table (and write results/cv/cost_table.csv)."""
-    table, path = _cv().write_cost_table()
+    _echo_cost("cv", "total hours (at most)")
+
+
+def _echo_cost(study: str, hours: str) -> None:
+    table, path = _experiment(study).write_cost_table()
     click.echo(table.round(2).to_string(index=False))
-    click.echo(f"total at most {table['total hours (at most)'].sum():.1f} h of one worker; "
+    click.echo(f"total at most {table[hours].sum():.1f} h of one worker; "
                f"wrote {config.shown(path)}")
 
 
 @cv_group.command("run")
-@models_option(lambda: _cv().MODELS, "every model of protocol cv")
+@models_option(lambda: _module("experiments.cv").MODELS, "every model of protocol cv")
 @click.option("--stage", type=click.Choice(["folds", "all"]), default="all", show_default=True,
               help="folds: the fold runs and the choices only; all: the final runs too")
 @runner_options
@@ -336,16 +301,14 @@ def cv_cost_cmd() -> None:
 def cv_run_cmd(models: list[str], stage: str, workers: int, scheduler: str | None, source: str,
                smoke: bool, check: bool) -> None:
     """Run what is missing, then write results/cv/summary.json."""
-    cv = _cv()
+    cv = _module("experiments.cv")
     ds = load(source)
     choices = cv.run_models(models, ds, smoke=smoke, stage=stage, workers=workers,
                             scheduler=scheduler)
     for model, choice in choices.items():
         click.echo(f"[cv] {model}: {choice['rule']}: "
                    + (f"C = {choice['C']:g}" if "C" in choice else f"{choice['epochs']} epochs"))
-    doc = cv.write_summary(ds, models if smoke else cv.MODELS, smoke=smoke)
-    click.echo(f"wrote {config.shown(cv.summary_path())}; missing: {doc['missing'] or 'nothing'}")
-    _refresh_zoo_cv_rows()
+    doc = _write_cv_summary(ds, models if smoke else cv.MODELS, smoke=smoke)
     if check and [m for m in doc["missing"] if m.split(":")[0] in models]:
         sys.exit(1)
 
@@ -355,19 +318,19 @@ def cv_run_cmd(models: list[str], stage: str, workers: int, scheduler: str | Non
 @source_option
 def cv_summary_cmd(smoke: bool, source: str) -> None:
     """Write results/cv/summary.json."""
-    cv = _cv()
-    doc = cv.write_summary(load(source), smoke=smoke)
+    _write_cv_summary(load(source), smoke=smoke)
+
+
+def _write_cv_summary(ds: Any, models: Sequence[str] | None = None, *, smoke: bool
+                      ) -> dict[str, Any]:
+    """Write the cv summary, then the zoo summary's protocol-cv rows that follow it."""
+    cv = _module("experiments.cv")
+    doc = cv.write_summary(ds, cv.MODELS if models is None else models, smoke=smoke)
     click.echo(f"wrote {config.shown(cv.summary_path())}; missing: {doc['missing'] or 'nothing'}")
-    _refresh_zoo_cv_rows()
-
-
-def _refresh_zoo_cv_rows() -> None:
-    """The zoo summary's protocol-cv rows follow the cv summary just written."""
-    from .experiments import zoo
-
-    path = zoo.refresh_cv_rows()
+    path = _module("experiments.zoo").refresh_cv_rows()
     if path is not None:
         click.echo(f"updated the protocol-cv rows of {config.shown(path)}")
+    return doc
 
 
 # --- har beyond (har_studies.experiments.beyond) --------------------------------------------
@@ -379,24 +342,15 @@ def beyond_group() -> None:
     and committed, then tested once."""
 
 
-def _beyond() -> Any:
-    from .experiments import beyond
-
-    return beyond
-
-
 def _plan(smoke: bool) -> Any:
-    b = _beyond()
+    b = _module("experiments.beyond")
     return b.SMOKE if smoke else b.Plan()
 
 
 @beyond_group.command("cost")
 def beyond_cost_cmd() -> None:
     """Print the cost table (and write results/beyond/cost_table.csv)."""
-    table, path = _beyond().write_cost_table()
-    click.echo(table.round(2).to_string(index=False))
-    click.echo(f"total at most {table['hours'].sum():.1f} h of one worker; "
-               f"wrote {config.shown(path)}")
+    _echo_cost("beyond", "hours")
 
 
 @beyond_group.command("run")
@@ -409,7 +363,7 @@ def beyond_cost_cmd() -> None:
 def beyond_run_cmd(stage: str, workers: int, scheduler: str | None, source: str,
                    smoke: bool) -> None:
     """Run what is missing of a stage."""
-    b = _beyond()
+    b = _module("experiments.beyond")
     doc = b.run(load(source), _plan(smoke), stage=stage, workers=workers, scheduler=scheduler)
     chosen = doc.get("chosen")
     click.echo(f"[beyond] chosen: {chosen['name']} ({chosen['epochs']} epochs, ensembles of "
@@ -423,7 +377,7 @@ def beyond_run_cmd(stage: str, workers: int, scheduler: str | None, source: str,
 @source_option
 def beyond_summary_cmd(smoke: bool, source: str) -> None:
     """Write results/beyond/summary.json from the committed choice and the stored runs."""
-    b = _beyond()
+    b = _module("experiments.beyond")
     doc = b.write_summary(load(source), _plan(smoke))
     click.echo(f"wrote {config.shown(b.summary_path())}; missing: "
                f"{doc['missing_finals'] or 'nothing'}")
@@ -435,7 +389,7 @@ def beyond_summary_cmd(smoke: bool, source: str) -> None:
 def beyond_export_cmd(smoke: bool, source: str) -> None:
     """Save the chosen configuration's model to results/models/beyond.keras (trained again,
     checked against its stored final run) for `make deploy` and `har predict --model beyond`."""
-    _beyond().export(load(source), _plan(smoke), log=click.echo)
+    _module("experiments.beyond").export(load(source), _plan(smoke), log=click.echo)
 
 
 # --- har zoo (har_studies.experiments.zoo) --------------------------------------------------
@@ -446,14 +400,8 @@ def zoo_group() -> None:
     """The model zoo under one protocol: its runs on the experiment runner, and a summary."""
 
 
-def _zoo() -> Any:
-    from .experiments import zoo
-
-    return zoo
-
-
 @zoo_group.command("run")
-@models_option(lambda: _zoo().ZOO, "every zoo model")
+@models_option(lambda: _module("experiments.zoo").ZOO, "every zoo model")
 @click.option("--protocols", default="subjects,retrain_all", show_default=True,
               help="comma list of subjects, retrain_all, paper")
 @click.option("--seeds", type=IntList(), default=None,
@@ -463,7 +411,7 @@ def _zoo() -> Any:
 def zoo_run_cmd(models: list[str], protocols: str, seeds: list[int] | None, workers: int,
                 scheduler: str | None, source: str, force: bool) -> None:
     """Run what is missing (experiment runner), then write results/zoo/summary.json."""
-    zoo = _zoo()
+    zoo = _module("experiments.zoo")
     protos = names(protocols, zoo.PROTOCOLS, "protocol(s)", "--protocols")
     ds = load(source)
     zoo.run(models, protos, ds, seeds, workers=workers, scheduler=scheduler, force=force)
@@ -474,7 +422,7 @@ def zoo_run_cmd(models: list[str], protocols: str, seeds: list[int] | None, work
 @source_option
 def zoo_summary_cmd(source: str) -> None:
     """Write results/zoo/summary.json (refused where it would drop a row whose runs are not stored)."""
-    zoo = _zoo()
+    zoo = _module("experiments.zoo")
     click.echo(f"wrote {config.shown(zoo.write_summary(load(source), keep_rows=True))}")
 
 
@@ -486,20 +434,14 @@ def ablations_group() -> None:
     """The ablation study around cnn_lstm_paper (notebook 07, params/ablations.yml)."""
 
 
-def _core() -> Any:
-    from .experiments.ablations import studies
-
-    return studies
-
-
 def _seeds(n: Callable[[], int], shown: str) -> Callable[[Callable[..., Any]], Any]:
     return click.option("--seeds", type=IntList(), help="comma list",
                         **lazy(lambda: ",".join(map(str, range(n()))), shown))
 
 
 def _common(f: Callable[..., Any]) -> Any:
-    f = click.option("--max-epochs", type=int, **lazy(lambda: _core().MAX_EPOCHS, "100"),
-                     help="epoch budget of every run")(f)
+    f = click.option("--max-epochs", type=int, help="epoch budget of every run",
+                     **lazy(lambda: _module("experiments.ablations.studies").MAX_EPOCHS, "100"))(f)
     return source_option(f)
 
 
@@ -507,13 +449,11 @@ workers_option = click.option("--workers", type=click.IntRange(min=1), default=2
                               show_default=True,
                               help="parallel runs, each with cpu_count // workers threads "
                                    "(2: the committed runs' setting)")
-study_seeds = _seeds(lambda: _core().STUDY_SEEDS, "0,1,2")
+study_seeds = _seeds(lambda: _module("experiments.ablations.studies").STUDY_SEEDS, "0,1,2")
 
 
 def _write_ablation_summary(ds: Any) -> None:
-    from .experiments.ablations import summary
-
-    click.echo(f"wrote {config.shown(summary.write_summary(ds))}")
+    click.echo(f"wrote {config.shown(_module('experiments.ablations.summary').write_summary(ds))}")
 
 
 @ablations_group.command("run")
@@ -525,7 +465,7 @@ def _write_ablation_summary(ds: Any) -> None:
 def ablations_run_cmd(study: str, seeds: list[int], force: bool, workers: int,
                       max_epochs: int, source: str) -> None:
     """The one-factor studies."""
-    core = _core()
+    core = _module("experiments.ablations.studies")
     try:
         core.study_names(study)
     except ValueError as exc:
@@ -544,8 +484,7 @@ def ablations_run_cmd(study: str, seeds: list[int], force: bool, workers: int,
 def ablations_select_cmd(seeds: list[int], no_run: bool, workers: int, max_epochs: int,
                          source: str) -> None:
     """Choose on validation, train the combined candidates."""
-    from .experiments.ablations import selection
-
+    selection = _module("experiments.ablations.selection")
     ds = load(source)
     sel = selection.run_selection(ds, seeds=seeds, max_epochs=max_epochs, workers=workers,
                                          run=not no_run, log=click.echo)
@@ -554,21 +493,21 @@ def ablations_select_cmd(seeds: list[int], no_run: bool, workers: int, max_epoch
 
 
 @ablations_group.command("final")
-@_seeds(lambda: _core().FINAL_SEEDS, "0,1,2,3,4")
+@_seeds(lambda: _module("experiments.ablations.studies").FINAL_SEEDS, "0,1,2,3,4")
 @workers_option
 @_common
 def ablations_final_cmd(seeds: list[int], workers: int, max_epochs: int, source: str) -> None:
     """The chosen configuration and the paper's, same seeds, tested."""
-    from .experiments.ablations import selection
-
     from har_utils.io import HarError
 
+    selection = _module("experiments.ablations.selection")
     sel = selection.load_selection()
     if sel is None:
         raise HarError(selection.selection_path(), "no selection yet",
                            "run `har ablations select` first")
     ds = load(source)
-    _core().execute(selection.final_runs(sel, seeds), ds, workers=workers, log=click.echo)
+    _module("experiments.ablations.studies").execute(selection.final_runs(sel, seeds), ds,
+                                                     workers=workers, log=click.echo)
     _write_ablation_summary(ds)
 
 
@@ -586,8 +525,7 @@ def ablations_list_cmd(seeds: list[int], max_epochs: int, source: str) -> None:
     """Studies, runs and estimated cost."""
     import pandas as pd
 
-    from .experiments.ablations import estimates
-
+    estimates = _module("experiments.ablations.estimates")
     ds = load(source)
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
         click.echo(estimates.listing(ds, seeds, max_epochs).to_string(index=False))

@@ -1,6 +1,5 @@
 """The folders a study writes to, checked before its work starts: a read-only ``results/``
-found after hours of training would lose them (the experiment runner's store, the pipeline's
-notebook outputs)."""
+found after hours of training would lose them."""
 
 from __future__ import annotations
 
@@ -12,9 +11,7 @@ from har_utils.io import HarError, explain_os_error
 
 
 def check_writable(folder: str | os.PathLike[str]) -> Path:
-    """Make sure ``folder`` exists and a file can be written in it, before work whose result
-    would go there starts (a read-only ``results/`` found after hours of training loses them).
-    Raises :class:`HarError` naming the folder and the fix."""
+    """Make sure ``folder`` exists and a file can be written in it (else :class:`HarError`)."""
     folder = Path(folder)
     probe = folder / f".write-check-{os.getpid()}"
     try:

@@ -1,25 +1,11 @@
 """Run the notebooks with papermill, one profile at a time, and publish a finished run.
 
-``har run [--profile NAME] [--force] [NOTEBOOK ...]`` (:mod:`har_studies.cli`) executes each
-``notebooks/NAME.ipynb`` (all of them, in order, by default) into ``build/<profile>/NAME.ipynb``
-(the source notebooks are never overwritten), with the parameters of ``params/<profile>.yml``:
-its ``common`` section plus the notebook's own section. Staleness is decided by a hash of the
-notebook's cells, its parameters, the package files its code may run, the lock file and the
-hashes of the notebooks whose outputs it reads (:data:`UPSTREAM`), never by file times: after an
-interruption the finished notebooks are skipped and the run resumes, and a change reruns only
-the notebooks it can affect. Cell outputs are logged to
-``build/<profile>/NAME.log``; wall times and provenance go to ``build/<profile>/manifest.json``.
-
-The ``paper`` profile writes its results and figures to the committed ``results/`` and
-``figures/``; every other profile to ``build/<profile>/results`` and ``build/<profile>/figures``.
-``har publish`` copies a finished ``paper`` run's executed notebooks into ``notebooks/`` (outputs
-kept; execution counts, injected parameters and timing metadata stripped so diffs stay readable)
-and writes ``results/manifest.json`` with the checksum of every committed result and figure.
-
-Study notebooks (``constants.STUDY_NOTEBOOKS``: ``07_ablations``, ``08_deployment``, ``09_beyond``) are not part of
-that run: ``har study NAME --profile P`` runs one with ``params/P.yml`` into ``build/P/``. The
-full studies' profiles (``constants.STUDY_PROFILES``) write the committed ``results/`` and
-``figures/`` (their own sub-folders); others, e.g. ``ablations_smoke``, write under ``build/P/``.
+``har run`` executes ``notebooks/NAME.ipynb`` into ``build/<profile>/`` with the parameters of
+``params/<profile>.yml`` (``common`` plus the notebook's section). A notebook reruns only when a
+hash of its cells, parameters, the package files it may run, the lock file and its upstream
+notebooks changed (never by file times), so an interrupted run resumes. The ``paper`` profile
+and the full studies' profiles write the committed ``results/`` and ``figures/``, others
+``build/<profile>/``. ``har publish`` copies a finished ``paper`` run into ``notebooks/``.
 """
 
 from __future__ import annotations
@@ -46,8 +32,7 @@ from .folders import check_writable
 
 
 def notebook_names() -> list[str]:
-    """The pipeline's notebooks, in run order (``NN_name.ipynb``); the study notebooks
-    (``constants.STUDY_NOTEBOOKS``) have their own targets and are left out."""
+    """The pipeline's notebooks in run order, the study notebooks left out."""
     return sorted(p.stem for p in config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")
                   if p.stem not in constants.STUDY_NOTEBOOKS)
 
@@ -58,8 +43,7 @@ def local_dir() -> Path:
 
 
 def profile_path(profile: str) -> Path:
-    """``params/<profile>.yml`` (the committed profiles), else ``params/local/<profile>.yml``.
-    A local profile may not take a committed one's name."""
+    """``params/<profile>.yml``, else ``params/local/<profile>.yml`` (which may not shadow it)."""
     committed, local = config.PARAMS_DIR / f"{profile}.yml", local_dir() / f"{profile}.yml"
     if committed.is_file() and local.is_file():
         raise HarError(local, f"a committed profile is also called {profile!r} "
@@ -68,8 +52,7 @@ def profile_path(profile: str) -> Path:
 
 
 def load_profile(profile: str) -> dict[str, Any]:
-    """The parsed ``params/<profile>.yml``, its sections checked
-    (:func:`har_studies.profiles.check_sections`)."""
+    """The parsed ``params/<profile>.yml``, its sections checked."""
     path = profile_path(profile)
     if not path.is_file():
         known = sorted(p.stem for p in [*config.PARAMS_DIR.glob("*.yml"), *local_dir().glob("*.yml")])
@@ -87,8 +70,7 @@ def load_profile(profile: str) -> dict[str, Any]:
 
 
 def declared_parameters(notebook: str) -> dict[str, str]:
-    """Names and default source text of the notebook's ``parameters`` cell (papermill's own
-    reading of it, ``papermill.inspect_notebook``)."""
+    """Names and default source text of the notebook's ``parameters`` cell (papermill's reading)."""
     import papermill as pm
 
     path = config.NOTEBOOKS_DIR / f"{notebook}.ipynb"
@@ -102,9 +84,7 @@ def declared_parameters(notebook: str) -> dict[str, str]:
 
 
 def notebook_params(profile: str, notebook: str) -> dict[str, Any]:
-    """Parameters for one notebook: the profile's ``common`` values that the notebook
-    declares, then the notebook's own section, each checked against the notebook's
-    ``parameters`` cell and :data:`har_studies.profiles.RULES`."""
+    """One notebook's parameters: the ``common`` values it declares, then its own, checked."""
     prof = load_profile(profile)
     declared = declared_parameters(notebook)
     own = prof.get(notebook) or {}
@@ -115,8 +95,7 @@ def notebook_params(profile: str, notebook: str) -> dict[str, Any]:
 
 
 def output_dirs(profile: str) -> dict[str, Path]:
-    """Where a profile's executed notebooks, results and figures go (the committed folders
-    for the published profile and the full studies' profiles)."""
+    """Where a profile's executed notebooks, results and figures go."""
     build = config.BUILD_DIR / profile
     if profile == config.PUBLISHED_PROFILE or profile in constants.STUDY_PROFILES:
         return {"build": build, "results": config.PROJECT_ROOT / "results",
@@ -139,24 +118,20 @@ def _package_dirs() -> dict[str, Path]:
     return {"har_utils": config.PACKAGE_DIR, "har_studies": STUDIES_DIR}
 
 
-def _module_imports(path: Path) -> set[str]:
-    """The modules of both packages that the source file ``path`` (in one of them) imports,
-    anywhere in it (inside functions too): ``import package.x``, ``from package import x``,
-    ``from . import x``, ``from .x import y`` and ``from .. import x`` from a sub-package."""
+def _imports(text: str, filename: str = "<unknown>", base: tuple[str, ...] = ()) -> set[str]:
+    """Modules of both packages that ``text`` imports anywhere; relative ones against ``base``."""
     import ast
 
     dirs = _package_dirs()
-    package, root = next((n, d) for n, d in dirs.items() if path.is_relative_to(d))
-    base = (package, *path.relative_to(root).with_suffix("").parts[:-1])
     out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(ast.parse(text, filename)):
         if isinstance(node, ast.Import):
             out |= {a.name for a in node.names if a.name.split(".")[0] in dirs}
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
+            if node.level and base:
                 parent = ".".join(base[:len(base) - node.level + 1])
                 mod = f"{parent}.{node.module}" if node.module else parent
-            elif node.module and node.module.split(".")[0] in dirs:
+            elif not node.level and node.module and node.module.split(".")[0] in dirs:
                 mod = node.module
             else:
                 continue
@@ -165,34 +140,25 @@ def _module_imports(path: Path) -> set[str]:
     return out
 
 
+def _module_imports(path: Path) -> set[str]:
+    """:func:`_imports` of the source file ``path`` (in one of both packages)."""
+    package, root = next((n, d) for n, d in _package_dirs().items() if path.is_relative_to(d))
+    base = (package, *path.relative_to(root).with_suffix("").parts[:-1])
+    return _imports(path.read_text(), str(path), base)
+
+
 def _module_file(module: str) -> Path | None:
     package, *parts = module.split(".")
     root = _package_dirs().get(package)
-    for cand in () if root is None else (root.joinpath(*parts).with_suffix(".py"),
-                                         root.joinpath(*parts, "__init__.py")):
-        if cand.is_file():
-            return cand
-    return None
+    cands = () if root is None else (root.joinpath(*parts).with_suffix(".py"),
+                                     root.joinpath(*parts, "__init__.py"))
+    return next((c for c in cands if c.is_file()), None)
 
 
 def module_closure(sources: str | list[str]) -> list[Path]:
-    """Every source file of ``har_utils`` and ``har_studies`` that code importing what
-    ``sources`` (Python source text) imports may run: ``har_utils/__init__.py`` (every import
-    of either package runs it), the imports of ``sources`` and, transitively, of each module
-    they reach (imports inside functions included), with the ``__init__`` of each package on
-    the way. Sorted."""
-    import ast
-
+    """Every source file of both packages that code importing what ``sources`` imports may run."""
     texts = [sources] if isinstance(sources, str) else sources
-    packages = _package_dirs()
-    todo: set[str] = {"har_utils"}
-    for text in texts:
-        for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.Import):
-                todo |= {a.name for a in node.names if a.name.split(".")[0] in packages}
-            elif isinstance(node, ast.ImportFrom) and node.module and \
-                    node.module.split(".")[0] in packages:
-                todo |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+    todo: set[str] = {"har_utils"}.union(*(_imports(text) for text in texts))
     seen: dict[str, Path] = {}
     while todo:
         mod = todo.pop()
@@ -207,9 +173,7 @@ def module_closure(sources: str | list[str]) -> list[Path]:
 
 
 def notebook_dependencies(notebook: str) -> list[Path]:
-    """The files of ``har_utils`` and ``har_studies`` a notebook's code may run
-    (:func:`module_closure` of its code cells) and the package data files (``resources/``)
-    those modules name."""
+    """The package files a notebook's code may run and the data files those modules name."""
     nb = json.loads((config.NOTEBOOKS_DIR / f"{notebook}.ipynb").read_text())
     code = ["\n".join(line for line in "".join(c["source"]).splitlines()
                       if not line.lstrip().startswith(("%", "!")))
@@ -222,9 +186,7 @@ def notebook_dependencies(notebook: str) -> list[Path]:
 
 
 def _package_hash(files: list[Path] | None = None) -> str:
-    """Hash of ``files`` (default: every source and data file of ``har_utils`` and
-    ``har_studies``) and the lock file. A file counts by its path inside ``har_utils``, or
-    ``har_studies/...``, and its bytes."""
+    """Hash of ``files`` (default: both packages' source and data files) and the lock file."""
     h = hashlib.sha256()
     if files is None:
         files = [f for d in _package_dirs().values() for f in sorted(d.rglob("*"))
@@ -243,12 +205,7 @@ def _package_hash(files: list[Path] | None = None) -> str:
 
 def input_hash(notebook: Path, params: dict[str, Any], upstream: str = "",
                package: str | None = None) -> str:
-    """Hash of everything that decides a notebook's outputs besides the data.
-
-    Cell sources (not outputs), parameters, ``package`` (default: the hash of both packages
-    and the lock file, :func:`_package_hash`), and ``upstream`` (the hash of the notebooks
-    before it).
-    """
+    """Hash of what decides a notebook's outputs besides the data (cells, not outputs)."""
     h = hashlib.sha256()
     h.update(_code_of(notebook).encode())
     h.update(json.dumps(params, sort_keys=True).encode())
@@ -263,19 +220,14 @@ EXTRA_INPUTS: dict[str, tuple[str, ...]] = {"04_training": ("results/cv/summary.
                                              "05_evaluation": ("results/cv/summary.json",),
                                              "06_comparison": ("results/zoo/summary.json",
                                                                "results/cv/summary.json")}
-#: The notebooks whose outputs a notebook reads (04: the model record of 03; 05: the model and
-#: training record of 04; 06:
-#: the evaluation of 05 and the training record of 04). A notebook is stale when its code, its
-#: parameters, the package files it may run (:func:`notebook_dependencies`), the lock file,
-#: its extra inputs or one of these notebooks changed; nothing else reruns it.
+#: The notebooks whose outputs a notebook reads (a change to one of them reruns it).
 UPSTREAM: dict[str, tuple[str, ...]] = {"04_training": ("03_model",),
                                          "05_evaluation": ("04_training",),
                                          "06_comparison": ("04_training", "05_evaluation")}
 
 
 def chain_hashes(profile: str) -> dict[str, str]:
-    """Input hash of every notebook: its own inputs and the hashes of its :data:`UPSTREAM`
-    notebooks (so a change reruns the notebook and those that read its outputs)."""
+    """Input hash of every notebook, its :data:`UPSTREAM` notebooks' hashes included."""
     out: dict[str, str] = {}
     for name in notebook_names():
         extra = "".join(sha256_file(config.PROJECT_ROOT / f) if (config.PROJECT_ROOT / f).exists()
@@ -294,16 +246,12 @@ def _manifest_path(profile: str) -> Path:
 def load_manifest(profile: str) -> dict[str, Any]:
     """The run manifest of a profile (a new, empty one if none exists)."""
     path = _manifest_path(profile)
-    manifest = json.loads(path.read_text()) if path.exists() else {}
-    manifest.setdefault("run_id", uuid.uuid4().hex[:12])
-    manifest.setdefault("profile", profile)
-    manifest.setdefault("notebooks", {})
-    return manifest
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    return {"run_id": uuid.uuid4().hex[:12], "profile": profile, "notebooks": {}, **stored}
 
 
 def _ipc_kernel_manager() -> type:
-    """jupyter_client's async kernel manager on local IPC sockets instead of TCP: the kernel
-    listens on no network port, and prints no transport-encryption warning."""
+    """jupyter_client's kernel manager on local IPC sockets: no network port, no TCP warning."""
     from jupyter_client.manager import AsyncKernelManager
 
     class IpcKernelManager(AsyncKernelManager):
@@ -316,8 +264,7 @@ def _ipc_kernel_manager() -> type:
 
 def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
                  timeout: int | None = 3600) -> float:
-    """Execute one notebook unless its outputs are current; return the wall time in seconds.
-    ``timeout``: seconds per cell (None: no limit)."""
+    """Execute one notebook unless it is current; its wall seconds (``timeout`` per cell)."""
     import papermill as pm
 
     src = config.NOTEBOOKS_DIR / f"{name}.ipynb"
@@ -377,9 +324,7 @@ def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
 
 
 def notebook_error(name: str, exc: Any, executed: Path) -> HarError:
-    """A failed notebook's own error (papermill's ``PapermillExecutionError``: the exception
-    type and message raised in the kernel) as a :class:`HarError`: a project error keeps
-    its message and fix; the executed copy holds the traceback."""
+    """A failed notebook's kernel error as a :class:`HarError` (traceback: the executed copy)."""
     evalue = str(exc.evalue).strip()
     inner = "\n".join(f"    {line}" for line in evalue.splitlines())
     cell = f"cell [{exc.exec_count}]" if exc.exec_count else f"cell {exc.cell_index}"
@@ -448,10 +393,7 @@ def run(names: list[str] | None, profile: str, *, force: bool = False, timeout: 
 
 def run_study(name: str, profile: str, *, force: bool = False, timeout: int | None = None
               ) -> float:
-    """Run the study notebook ``name`` (one of ``constants.STUDY_NOTEBOOKS``) with
-    ``params/<profile>.yml``; its hash covers its own code and parameters and both packages
-    (no upstream notebooks). Cells have no time limit by default: a study's run cell may
-    take hours (its jobs resume when interrupted)."""
+    """Run a study notebook (no upstream notebooks; no cell time limit by default)."""
     if name not in constants.STUDY_NOTEBOOKS:
         raise HarError(None, f"{name} is not a study notebook",
                            f"choose from {list(constants.STUDY_NOTEBOOKS)} (pipeline notebooks: "
@@ -463,9 +405,7 @@ def run_study(name: str, profile: str, *, force: bool = False, timeout: int | No
 # --- publishing ---------------------------------------------------------------------------
 
 def clean_notebook(nb: dict[str, Any], run_id: str, profile: str) -> dict[str, Any]:
-    """An executed notebook made diffable: outputs kept; injected parameters, execution counts
-    and every metadata key but the cells' tags and the notebook's kernel and language removed
-    (nbconvert's ``ClearMetadataPreprocessor``); the run id recorded in the notebook metadata."""
+    """An executed notebook made diffable (outputs kept, run metadata stripped), run id recorded."""
     import nbformat
     from nbconvert.preprocessors import ClearMetadataPreprocessor
 
@@ -488,8 +428,7 @@ def clean_notebook(nb: dict[str, Any], run_id: str, profile: str) -> dict[str, A
 
 
 def _write_published(src: Path, dest: Path, run_id: str, profile: str) -> None:
-    """Write the executed notebook ``src`` to ``dest``, cleaned by :func:`clean_notebook`,
-    atomically (a crash leaves the old ``dest``)."""
+    """Write ``src`` to ``dest`` atomically, cleaned by :func:`clean_notebook`."""
     clean = clean_notebook(json.loads(src.read_text()), run_id, profile)
     with atomic_write(dest, "w") as f:
         f.write(json.dumps(clean, indent=1, ensure_ascii=False) + "\n")
@@ -504,8 +443,7 @@ NOT_FROM_THE_RUN = ("results/manifest.json", "results/benchmarks/", "results/zoo
 
 
 def output_checksums(root: Path | None = None) -> dict[str, str]:
-    """SHA-256 of every committed result and figure the notebook run wrote (path -> digest),
-    in the project or in ``root`` (a copy of its committed files, say)."""
+    """SHA-256 of every committed result and figure the notebook run wrote, under ``root``."""
     root = config.PROJECT_ROOT if root is None else root
     out = {}
     for folder in (root / "results", root / "figures"):
@@ -521,34 +459,30 @@ def publish(profile: str = config.PUBLISHED_PROFILE) -> Path:
     if profile != config.PUBLISHED_PROFILE:
         raise HarError(None, f"the profile {profile!r} is not published",
                            f"publish the '{config.PUBLISHED_PROFILE}' profile (`make publish`)")
-    manifest = load_manifest(profile)
-    hashes = chain_hashes(profile)
-    stale = [n for n in notebook_names()
-             if manifest["notebooks"].get(n, {}).get("input_hash") != hashes[n]
-             or not (output_dirs(profile)["build"] / f"{n}.ipynb").exists()]
+    manifest, hashes = load_manifest(profile), chain_hashes(profile)
+    names, build = notebook_names(), output_dirs(profile)["build"]
+    stale = [n for n in names if manifest["notebooks"].get(n, {}).get("input_hash") != hashes[n]
+             or not (build / f"{n}.ipynb").exists()]
     if stale:
-        raise HarError(output_dirs(profile)["build"],
-                           f"the {profile} run is missing or out of date for {stale}",
-                           "run `make reproduce` first")
-    for name in notebook_names():
-        _write_published(output_dirs(profile)["build"] / f"{name}.ipynb",
-                         config.NOTEBOOKS_DIR / f"{name}.ipynb", manifest["run_id"], profile)
+        raise HarError(build, f"the {profile} run is missing or out of date for {stale}",
+                       "run `make reproduce` first")
+    for name in names:
+        _write_published(build / f"{name}.ipynb", config.NOTEBOOKS_DIR / f"{name}.ipynb",
+                         manifest["run_id"], profile)
     smoke = load_manifest("smoke")["notebooks"]
-    smoke_times = {n: smoke[n]["wall_seconds"] for n in notebook_names() if n in smoke}
-    published = {**manifest, "notebooks": {n: manifest["notebooks"][n] for n in notebook_names()},
+    smoke_times = {n: smoke[n]["wall_seconds"] for n in names if n in smoke}
+    published = {**manifest, "notebooks": {n: manifest["notebooks"][n] for n in names},
                  "outputs": output_checksums(), "smoke_wall_seconds": smoke_times,
                  "published_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     path = config.PROJECT_ROOT / "results" / "manifest.json"
     write_json_atomic(path, published)
-    print(f"published run {manifest['run_id']}: {len(notebook_names())} notebooks, "
+    print(f"published run {manifest['run_id']}: {len(names)} notebooks, "
           f"{len(published['outputs'])} result and figure files -> {path}")
     return path
 
 
 def publish_study(name: str, profile: str) -> Path:
-    """Copy a full study's executed notebook (``build/<profile>/<name>.ipynb``) into
-    ``notebooks/``, cleaned like the published run, so that a reader who opens it sees the
-    committed study's tables and plots. Its code is unchanged, so its input hash is too."""
+    """Copy a full study's executed notebook into ``notebooks/``, cleaned like the paper run."""
     full = dict(zip(constants.STUDY_NOTEBOOKS, constants.STUDY_PROFILES))
     if full.get(name) != profile:
         raise HarError(None, f"{name} with profile {profile} is not a full study run",

@@ -1,12 +1,7 @@
-"""Check a profile (``params/<profile>.yml``) before any notebook runs.
-
-A profile's values replace the defaults of a notebook's ``parameters`` cell. Each value is
-checked against that cell (the name is declared, the type is the default's: an integer where
-the default is an integer, a number where it is a float, ``true``/``false`` where it is a
-boolean) and against the rule of :data:`RULES` for its name (range, known models, data
-sources). A bad value raises :class:`~har_utils.io.HarError` naming the profile file, the
-notebook, the parameter, the value and what is allowed, so ``har run`` stops before the first
-notebook starts instead of failing inside one.
+"""Check a profile (``params/<profile>.yml``) before any notebook runs: each value against the
+notebook's ``parameters`` cell (declared, of the default's type) and the rule of :data:`RULES`
+for its name. A bad value raises :class:`~har_utils.io.HarError` naming the profile, notebook,
+parameter, value and what is allowed, so ``har run`` stops before the first notebook starts.
 """
 
 from __future__ import annotations
@@ -25,8 +20,7 @@ from har_utils.io import HarError
 
 @dataclass(frozen=True)
 class Rule:
-    """What a parameter allows: ``ok(value)`` is True for the allowed values, ``allowed``
-    says which in words (the message's Fix)."""
+    """What a parameter allows: ``ok(value)``, and ``allowed`` in words (the message's Fix)."""
 
     ok: Callable[[Any], bool]
     allowed: str
@@ -36,9 +30,7 @@ def _at_least(low: float, what: str = "") -> Rule:
     return Rule(lambda v: v >= low, f">= {low:g}{what}")
 
 
-def _between(low: float, high: float, *, open_high: bool = False) -> Rule:
-    if open_high:
-        return Rule(lambda v: low <= v < high, f"from {low:g} up to (not including) {high:g}")
+def _between(low: float, high: float) -> Rule:
     return Rule(lambda v: low <= v <= high, f"from {low:g} to {high:g}")
 
 
@@ -51,8 +43,7 @@ def _models() -> list[str]:
 
 
 def _notebook_models() -> list[str]:
-    """The models notebooks 03-06 can build (``MODEL``): the core's and the ones notebook 03
-    registers in its own cells."""
+    """The models notebooks 03-06 can build: the core's and those notebook 03 registers."""
     from har_utils.models import MODELS
 
     cells = json.loads((config.NOTEBOOKS_DIR / "03_model.ipynb").read_text())["cells"]
@@ -68,8 +59,7 @@ def _studies() -> list[str]:
 
 
 def _model_list(value: str) -> bool:
-    names = [s.strip() for s in value.split(",") if s.strip()]
-    return all(n in _models() for n in names)
+    return {s.strip() for s in value.split(",") if s.strip()} <= set(_models())
 
 
 def _channels(value: str) -> bool:
@@ -99,7 +89,7 @@ RULES: dict[str, Rule] = {
                   "cell of notebook 03 or in har_utils/models.py, docs/adapt.md)"),
     "N_SUBSEQUENCES": Rule(lambda v: v >= 1 and config.WINDOW_LENGTH % v == 0,
                            f"a divisor of the window's {config.WINDOW_LENGTH} samples (1, 2, 4, 8, ...)"),
-    "DROPOUT": _between(0, 1, open_high=True),
+    "DROPOUT": Rule(lambda v: 0 <= v < 1, "from 0 up to (not including) 1"),
     "EPOCHS": _at_least(1),
     "CHANNELS": Rule(_channels, "'all' or a comma list of sensors (body_acc, body_gyro, "
                                 "total_acc) and channel names"),
@@ -126,21 +116,14 @@ RULES: dict[str, Rule] = {
 def _allowed(rule: Rule) -> str:
     words = {"models": _models, "notebook_models": _notebook_models, "studies": _studies}
     text = rule.allowed
-    for name, values in words.items():
-        if "{" + name + "}" in text:
-            text = text.replace("{" + name + "}", ", ".join(values()))
+    for name in (n for n in words if "{" + n + "}" in text):
+        text = text.replace("{" + name + "}", ", ".join(words[name]()))
     return text
 
 
 def _kind(default: Any) -> tuple[type, ...]:
     """The types a value may have where the parameters cell's default is ``default``."""
-    if isinstance(default, bool):
-        return (bool,)
-    if isinstance(default, int):
-        return (int,)
-    if isinstance(default, float):
-        return (int, float)
-    return (type(default),)
+    return (int, float) if isinstance(default, float) else (type(default),)
 
 
 _WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
@@ -148,9 +131,7 @@ _WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a s
 
 def check(path: Path, notebook: str, params: Mapping[str, Any],
           declared: Mapping[str, str]) -> None:
-    """Check a notebook's parameters from profile ``path`` against its ``parameters`` cell
-    (``declared``: name -> default source text, papermill's reading) and :data:`RULES`;
-    a :class:`HarError` names the first bad one."""
+    """Check a notebook's parameters against its ``parameters`` cell and :data:`RULES`."""
     where = f"notebook {notebook}"
     for name, value in params.items():
         if name not in declared:
@@ -170,8 +151,7 @@ def check(path: Path, notebook: str, params: Mapping[str, Any],
 
 def check_sections(path: Path, profile: Mapping[str, Any], notebooks: list[str],
                    declared: Callable[[str], Mapping[str, str]]) -> None:
-    """The profile's top level: ``common`` and notebook names only; each ``common`` name
-    declared by at least one notebook; every value a scalar."""
+    """The profile's top level: known sections, declared ``common`` names, scalar values."""
     if not isinstance(profile, Mapping):
         raise HarError(path, "a profile is a mapping of sections (common:, 04_training:, ...)",
                            "see params/smoke.yml for the layout")

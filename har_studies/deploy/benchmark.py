@@ -1,29 +1,10 @@
-"""The deployment benchmark: latency, throughput, size, TFLite variants, one day, streaming.
-
-Shared by notebook 08 (the published run) and ``benchmarks/bench_deploy.py`` (the command line
-and its ``--smoke`` form in ``make test``). For each model (a trained one where
-``<model_dir>/<name>.keras`` exists, otherwise an untrained build, good for latency, size and
-FLOPs but not accuracy):
-
-- parameters, ``.keras`` file size, FLOPs per window (analytic, with TensorFlow's profiler as
-  a cross-check) and an energy *estimate* from them (constants in :mod:`har_studies.deploy.flops`);
-- latency (batch 1) and throughput (big batch) as a plain eager Keras call, Keras's compiled
-  ``predict`` and a ``tf.function`` (TensorFlow limited to ``tf_threads`` threads);
-- TFLite exports with a fixed batch of 1 and of the big batch, each float32, dynamic-range and
-  full int8 (LSTMs unrolled for int8; a failed conversion is recorded with its reason), each
-  timed on one thread and, for trained models, scored on the test set (accuracy lost to
-  quantisation in percentage points against the Keras model);
-- one day of 50 Hz recording (real HAPT test-subject recordings tiled to 24 h, or synthetic):
-  filtering, windowing and one-thread TFLite inference timed end to end, zero-phase and causal;
-- for the primary model (``cnn_lstm_paper``): the streaming agreement over the test subjects'
-  whole HAPT recordings and the deployment targets.
-
-Every timing is a median (``time.perf_counter``) after warm-up: a figure for reports that
-depends on the machine and its load, never an assertion.
-"""
+"""The deployment benchmark of notebook 08 and ``benchmarks/bench_deploy.py``: size, FLOPs,
+Keras and TFLite latency and throughput, a day of recording, and for the paper's model the
+streaming agreement and targets. Timings are medians after warm-up: figures, not assertions."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -73,8 +54,7 @@ class BenchSettings:
     export_dir: Path = field(default_factory=lambda: config.BUILD_DIR / "deploy" / "tflite")
 
     def model_names(self) -> list[str]:
-        """``models``, else every zoo model and, when ``har beyond export`` saved it, the
-        beyond study's chosen configuration (``constants.BEYOND_MODEL``)."""
+        """``models``, else every zoo model and the beyond study's model if saved."""
         from ..zoo_models import zoo_names
         if self.models:
             return list(self.models)
@@ -97,8 +77,7 @@ def synthetic_windows(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bench_data(s: BenchSettings, ds: Any = None) -> dict[str, Any]:
-    """Train windows (int8 calibration), test windows and labels, and their stamp: from ``ds``
-    (a :class:`har_utils.data.HarDataset`), or synthetic windows with ``s.synthetic``."""
+    """Train windows (int8 calibration), test windows and labels, and their stamp."""
     if s.synthetic:
         Xtr, ytr = synthetic_windows(240, 1)
         Xte, yte = synthetic_windows(96, 2)
@@ -112,8 +91,7 @@ def bench_data(s: BenchSettings, ds: Any = None) -> dict[str, Any]:
 
 
 def get_model(name: str, s: BenchSettings, d: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """The trained model (with ``s.synthetic``, a tiny one trained here; without a saved file,
-    an untrained build) and a description of where it came from."""
+    """The trained model (else an untrained build) and where it came from."""
     from har_utils import training
     from har_utils.models import build_model
 
@@ -156,19 +134,14 @@ MAX_UNROLL_STEPS: int = 32
 
 
 def _loops_short(model: Any) -> bool:
-    """True when every recurrent loop of ``model`` (none counts) has a fixed length of at most
-    :data:`MAX_UNROLL_STEPS` steps."""
+    """Every recurrent loop of ``model`` (if any) is at most :data:`MAX_UNROLL_STEPS` steps."""
     from . import export
     return all(0 < n <= MAX_UNROLL_STEPS for n in export.recurrent_steps(model))
 
 
 def export_variants(model: Any, int8: bool = True) -> list[tuple[str, bool | None]]:
-    """(quantisation, unroll) pairs to export: float32 and dynamic-range; for a model whose
-    recurrent layers (if any) loop over at most :data:`MAX_UNROLL_STEPS` steps, also a
-    dynamic-range export with the loops unrolled (no TensorList while-loop at run time, which
-    pays off for short loops such as the paper model's 4 sub-sequences) and, with ``int8``, full
-    int8 (which needs the loops unrolled). Longer loops are left out: see
-    :func:`skipped_variants`."""
+    """(quantisation, unroll) pairs to export; short recurrent loops (:data:`MAX_UNROLL_STEPS`)
+    also get a dynamic-range unrolled export and, with ``int8``, full int8 (needs unrolling)."""
     from . import export
     out: list[tuple[str, bool | None]] = [("float32", None), ("dynamic", None)]
     short = _loops_short(model)
@@ -211,21 +184,17 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
         row["flops_profiler"] = f"failed: {type(exc).__name__}: {exc}"
     macs = row["flops"]["macs"]
     row["energy_estimate"] = {
-        "float32": flops.energy_estimate(macs, precision="float32",
-                                          n_params=row["parameters"]),
+        "float32": flops.energy_estimate(macs, precision="float32", n_params=row["parameters"]),
         "int8": flops.energy_estimate(macs, precision="int8"),
         "note": "TFLite float32 runs float arithmetic; dynamic-range (hybrid) kernels quantise "
                 "activations on the fly and multiply in int8; full int8 runs int8 arithmetic"}
     clock.lap("size, FLOPs and energy estimate")
 
     X, big = d["X_test"], s.big_batch
-    reps = {1: s.repeats_single, big: s.repeats_big}
-    warm = {1: s.warmup_single, big: s.warmup_big}
     row["keras"] = {}
     for method, fn in runtime.keras_predictors(model).items():
         for bs in (1, big):
-            row["keras"].setdefault(method, {})[str(bs)] = runtime.measure(
-                fn, X, bs, warmup=warm[bs], repeats=reps[bs])
+            row["keras"].setdefault(method, {})[str(bs)] = _measure(fn, X, bs, s)
             clock.lap(f"keras {method} b{bs}: timing")
     ref_probs = np.asarray(model.predict(X, batch_size=256, verbose=0))
     if origin["trained"]:
@@ -239,14 +208,13 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
             res = export.export_tflite(model, s.export_dir / f"{name}_{key}.tflite",
                                        batch_size=bs, quantization=q, unroll=unroll,
                                        representative_data=d["X_train"])
-            entry: dict[str, Any] = res.as_dict()
+            entry: dict[str, Any] = asdict(res)
             log(f"  {name} {key}: " + (f"{res.size_bytes:,} bytes, {res.seconds:.1f} s"
                                       if res.ok else f"FAILED ({res.error})"))
             clock.lap(f"tflite {key}: export")
             if res.ok:
                 runner = runtime.TFLiteRunner(res.path, num_threads=1)
-                entry["timing"] = runtime.measure(runner.predict, X, bs, warmup=warm[bs],
-                                                 repeats=reps[bs])
+                entry["timing"] = _measure(runner.predict, X, bs, s)
                 clock.lap(f"tflite {key}: timing")
                 probs = runner.predict(X)
                 entry["max_abs_prob_diff_vs_keras"] = float(np.abs(probs - ref_probs).max())
@@ -277,20 +245,13 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
 
 def bench_sklearn(name: str, path: Path, s: BenchSettings, d: dict[str, Any],
                   clock: "Stopwatch", t_start: float) -> dict[str, Any]:
-    """A saved scikit-learn classifier of raw windows (the beyond study's classical choice):
-    file size, latency and throughput of ``predict_proba`` (the window features included),
-    test accuracy. No FLOPs count, TFLite export or day of recording: those are Keras's."""
+    """A saved scikit-learn classifier: file size, ``predict_proba`` timings, test accuracy."""
     import joblib
-
-    from . import runtime
 
     clf = joblib.load(path)
     clock.lap("load or build the model")
-    X, big = d["X_test"], s.big_batch
-    timing = {str(bs): runtime.measure(clf.predict_proba, X, bs,
-                                       warmup={1: s.warmup_single, big: s.warmup_big}[bs],
-                                       repeats={1: s.repeats_single, big: s.repeats_big}[bs])
-              for bs in (1, big)}
+    X = d["X_test"]
+    timing = {str(bs): _measure(clf.predict_proba, X, bs, s) for bs in (1, s.big_batch)}
     clock.lap("predict_proba timing")
     row = {"model": name, "trained": True, "origin": config.shown(path),
            "kind": "scikit-learn: window features, then the fitted model",
@@ -308,9 +269,17 @@ def bench_sklearn(name: str, path: Path, s: BenchSettings, d: dict[str, Any],
     return row
 
 
+def _measure(fn: Callable[[np.ndarray], Any], X: np.ndarray, bs: int, s: BenchSettings
+             ) -> dict[str, float]:
+    """:func:`runtime.measure` with the settings' warm-up and repeats for batch size ``bs``."""
+    from . import runtime
+    big = bs == s.big_batch
+    return runtime.measure(fn, X, bs, warmup=s.warmup_big if big else s.warmup_single,
+                           repeats=s.repeats_big if big else s.repeats_single)
+
+
 class Stopwatch:
-    """Where a model's benchmark spends its time: ``lap(what)`` adds the seconds since the
-    previous lap to ``laps[what]``."""
+    """``lap(what)`` adds the seconds since the previous lap to ``laps[what]``."""
 
     def __init__(self) -> None:
         self.laps: dict[str, float] = {}
@@ -324,23 +293,16 @@ class Stopwatch:
 
 def day_runs(name: str, row: dict[str, Any], s: BenchSettings, *,
              log: Callable[[str], Any] = print) -> dict[str, Any]:
-    """One day of recording through the dynamic-range export (float32 if that failed) at the
-    batch size (1 or big) with the lower measured time per window."""
+    """One day of recording through the fastest dynamic-range (else float32) export."""
     from . import runtime, streaming
-    chosen = None
-    for q in ("dynamic", "float32"):
-        timed = [(e["timing"]["ms_per_window"], key, e) for key, e in row["tflite"].items()
-                 if e.get("ok") and e["quantization"] == q]
-        if timed:
-            chosen = min(timed, key=lambda t: t[0])
-            break
-    if chosen is None:
+    timed = [(e["quantization"] != "dynamic", e["timing"]["ms_per_window"], key, e)
+             for key, e in row["tflite"].items()
+             if e.get("ok") and e["quantization"] in ("dynamic", "float32")]
+    if not timed:
         return {}
-    _, key, entry = chosen
+    *_, key, entry = min(timed, key=lambda t: t[:2])
     runner = runtime.TFLiteRunner(entry["path"], num_threads=1)
-    acc = gyro = label = None
-    if not s.synthetic:
-        acc, gyro, label = test_recordings()
+    acc, gyro, label = (None, None, None) if s.synthetic else test_recordings()
     out = {}
     for zp in (True, False):
         r = streaming.day_of_recording(runner.predict, acc=acc, gyro=gyro, hours=s.day_hours,
@@ -357,27 +319,16 @@ def day_runs(name: str, row: dict[str, Any], s: BenchSettings, *,
     return out
 
 
-_RECORDINGS: tuple[np.ndarray, np.ndarray, str] | None = None
-
-
-def test_subject_experiments() -> list[dict[str, Any]]:
-    """Every raw HAPT experiment of the official test subjects (acc, gyro, sample labels)."""
-    from har_utils.data import hapt
-    raw, _ = hapt.load_raw()
-    return [e for e in hapt.experiments(raw) if e["subject"] in config.TEST_SUBJECTS]
-
-
+@functools.cache
 def test_recordings() -> tuple[np.ndarray, np.ndarray, str]:
     """The raw HAPT recordings of the test subjects, end to end (cached for the process)."""
-    global _RECORDINGS
-    if _RECORDINGS is None:
-        exps = test_subject_experiments()
-        acc = np.concatenate([e["acc"] for e in exps])
-        gyro = np.concatenate([e["gyro"] for e in exps])
-        hours = len(acc) / config.SAMPLING_RATE_HZ / 3600.0
-        _RECORDINGS = (acc, gyro, f"real HAPT recordings of the {len(exps)} test-subject "
-                                  f"experiments ({hours:.2f} h) tiled end to end")
-    return _RECORDINGS
+    from .predict import test_subject_experiments
+    exps = test_subject_experiments()
+    acc = np.concatenate([e["acc"] for e in exps])
+    gyro = np.concatenate([e["gyro"] for e in exps])
+    hours = len(acc) / config.SAMPLING_RATE_HZ / 3600.0
+    return acc, gyro, (f"real HAPT recordings of the {len(exps)} test-subject experiments "
+                       f"({hours:.2f} h) tiled end to end")
 
 
 # --- streaming agreement -------------------------------------------------------------------
@@ -393,16 +344,13 @@ def streaming(model: Any, s: BenchSettings) -> dict[str, Any]:
         exps = [{"subject": 0, "number": 1, "acc": acc, "gyro": gyro, "label": labels}]
         data_label = "synthetic recording (smoke)"
     else:
-        exps = test_subject_experiments()
+        exps = predict.test_subject_experiments()
         data_label = f"HAPT: all {len(exps)} experiments of test subjects {config.TEST_SUBJECTS}"
-    per_exp, pooled = [], {"zero_phase": [], "causal": []}
-    for e in exps:
-        st = predict.stream_experiment(e, classifier)
-        per_exp.append({"subject": e["subject"], "number": e["number"], **st["agreement"]})
-        for mode in pooled:
-            pooled[mode].append(st[mode])
-    total = {mode: predict.agreement(pd.concat(tls, ignore_index=True))
-             for mode, tls in pooled.items()}
+    streams = [predict.stream_experiment(e, classifier) for e in exps]
+    per_exp = [{"subject": e["subject"], "number": e["number"], **st["agreement"]}
+               for e, st in zip(exps, streams)]
+    total = {mode: predict.agreement(pd.concat([st[mode] for st in streams], ignore_index=True))
+             for mode in ("zero_phase", "causal")}
     zp, ca = total["zero_phase"]["agreement_scored"], total["causal"]["agreement_scored"]
     return {"data": data_label, "pooled": total, "per_experiment": per_exp,
             "causal_cost_points": None if zp is None or ca is None else 100 * (zp - ca),
@@ -422,40 +370,29 @@ def targets(row: dict[str, Any]) -> dict[str, Any]:
     dyn = {k: e["timing"]["ms_per_window"] for k, e in t.items()
            if e.get("ok") and e["quantization"] == "dynamic" and e["batch_size"] == 1}
     dyn_key = min(dyn, key=dyn.get) if dyn else None
-    dyn1 = dyn.get(dyn_key) if dyn_key else None
     losses = {k: v["accuracy_lost_points"] for k, v in t.items()
               if k.startswith(("dynamic", "int8")) and "accuracy_lost_points" in v}
-    day = row.get("day", {}).get("zero_phase", {}).get("total_s")
-    worst = max(losses.values()) if losses else None
-
-    def met(value: float | None, key: str) -> bool | None:
-        return None if value is None else bool(value <= TARGETS[key])
-
-    return {
-        "dynamic_b1_ms_per_window": {"target": TARGETS["dynamic_b1_ms_per_window"],
-                                     "value": dyn1, "met": met(dyn1, "dynamic_b1_ms_per_window"),
-                                     "variant": dyn_key, "per_variant": dyn},
-        "quantisation_loss_points": {"target": TARGETS["quantisation_loss_points"],
-                                     "value": worst, "per_variant": losses,
-                                     "met": met(worst, "quantisation_loss_points")},
-        "day_seconds": {"target": TARGETS["day_seconds"], "value": day,
-                        "met": met(day, "day_seconds"),
-                        "variant": row.get("day", {}).get("zero_phase", {}).get("model_variant"),
-                        "filtering": "zero-phase"},
-    }
+    day = row.get("day", {}).get("zero_phase", {})
+    values = {"dynamic_b1_ms_per_window": dyn.get(dyn_key) if dyn_key else None,
+              "quantisation_loss_points": max(losses.values()) if losses else None,
+              "day_seconds": day.get("total_s")}
+    out = {k: {"target": TARGETS[k], "value": v,
+               "met": None if v is None else bool(v <= TARGETS[k])} for k, v in values.items()}
+    out["dynamic_b1_ms_per_window"].update(variant=dyn_key, per_variant=dyn)
+    out["quantisation_loss_points"]["per_variant"] = losses
+    out["day_seconds"].update(variant=day.get("model_variant"), filtering="zero-phase")
+    return out
 
 
 def set_threads(tf_threads: int) -> dict[str, int]:
-    """Limit TensorFlow's intra-op threads (inter-op 1) when ``tf_threads > 0``; returns the
-    settings in force (which stay TensorFlow's if its runtime had already started)."""
+    """Limit TensorFlow's intra-op threads when ``tf_threads > 0``; the settings in force."""
     from har_utils.threads import configure_threads, current_threads
     return configure_threads(tf_threads) if tf_threads > 0 else current_threads()
 
 
 def run(s: BenchSettings, ds: Any = None, *, log: Callable[[str], Any] = print
         ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Measure every model of ``s``; return the JSON-ready result and the primary model (by
-    name; the others are released as soon as they are measured)."""
+    """Measure every model of ``s``: the JSON-ready result and the primary model by name."""
     from har_utils.provenance import environment
     threads = set_threads(s.tf_threads)
     t0 = time.perf_counter()
@@ -505,11 +442,7 @@ def run(s: BenchSettings, ds: Any = None, *, log: Callable[[str], Any] = print
 
 def bench_in_workers(names: list[str], s: BenchSettings, d: dict[str, Any], *,
                      log: Callable[[str], Any] = print) -> list[dict[str, Any]]:
-    """:func:`bench_model` of every model in ``s.workers`` new worker processes at once
-    (``concurrent.futures`` with the ``spawn`` start method: nothing inherited, and no worker
-    restarted midway), each with ``s.tf_threads`` TensorFlow threads set before TensorFlow
-    starts there and TFLite on one thread; the slowest models of the last published benchmark
-    go first. Rows come back in the order of ``names``; each records its worker's process id."""
+    """:func:`bench_model` of every model in ``s.workers`` spawned processes, rows in order."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 

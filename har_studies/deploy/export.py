@@ -1,19 +1,10 @@
 """TFLite export of a trained Keras model at a fixed batch size, float32 or quantised.
 
-``TFLiteConverter.from_keras_model`` fails on the paper's CNN-LSTM (TensorList ops with a
-dynamic batch need the Flex delegate, which the pip wheel lacks). :func:`export_tflite`
-instead traces ``model(x, training=False)`` as a ``tf.function`` with a *fixed* input
-signature ``(batch_size, 128, 9)``, freezes its variables into constants and converts that
-concrete function. Freezing is needed: converted unfrozen, the LSTM's ``while`` loop keeps
-``READ_VARIABLE`` ops that fail at invoke time (TF 2.21). Quantisation is ``float32`` (none),
-``dynamic`` (dynamic-range: int8 weights, float activations) or ``int8`` (full integer,
-int8 input and output, calibrated on ``representative_data``). The int8 calibrator crashes
-the process (a segmentation fault in ``calibrator._feed_tensors``, TF 2.21) on a
-``while``-loop LSTM, so by default an int8 export first *unrolls* the recurrent layers (the
-same weights and the same function, no loop; a larger file for long sequences) and, for a
-model with recurrent layers, runs the conversion in a child process: a crash becomes a
-recorded failure (:class:`ExportResult` with ``ok=False`` and the reason), never a crash of
-the caller. Other converter errors are recorded the same way.
+``from_keras_model`` fails on the CNN-LSTM (TensorList ops with a dynamic batch need the Flex
+delegate), so the model is traced at a fixed input shape and its variables frozen (unfrozen, the
+LSTM loop keeps ``READ_VARIABLE`` ops that fail at invoke time, TF 2.21). The int8 calibrator
+segfaults on a ``while``-loop LSTM, so int8 unrolls recurrent layers and converts in a child
+process: a crash or converter error becomes a recorded failure (``ExportResult.ok=False``).
 """
 
 from __future__ import annotations
@@ -28,7 +19,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +59,6 @@ class ExportResult:
     #: The conversion ran in a child process (a converter crash cannot take the caller down).
     isolated: bool = False
 
-    def as_dict(self) -> dict[str, Any]:
-        """Plain dict for JSON."""
-        return asdict(self)
-
 
 def has_recurrent_layers(model: keras.Model) -> bool:
     """True when ``model`` (or a model nested in it) holds an LSTM, GRU or SimpleRNN layer."""
@@ -79,8 +66,7 @@ def has_recurrent_layers(model: keras.Model) -> bool:
 
 
 def recurrent_steps(model: keras.Model) -> list[int]:
-    """The number of time steps each recurrent layer of ``model`` loops over (in layer order;
-    ``-1`` where the length is not fixed)."""
+    """Time steps of each recurrent layer of ``model`` (``-1`` where not fixed)."""
     steps = []
     for lyr in _all_layers(model):
         if isinstance(lyr, RECURRENT):
@@ -104,11 +90,7 @@ def _all_layers(model: keras.layers.Layer) -> Iterator[keras.layers.Layer]:
 
 
 def unroll_recurrent(model: keras.Model) -> keras.Model:
-    """A copy of ``model`` whose LSTM/GRU/SimpleRNN layers have ``unroll=True``.
-
-    The same weights and the same function (the loop is written out step by step), so the
-    traced graph has no ``while`` loop. Models without recurrent layers come back unchanged.
-    """
+    """A copy of ``model`` (same weights) with unrolled recurrent layers: no ``while`` loop."""
     if not has_recurrent_layers(model):
         return model
 
@@ -124,8 +106,7 @@ def unroll_recurrent(model: keras.Model) -> keras.Model:
 
 
 def frozen_function(model: keras.Model, batch_size: int) -> Any:
-    """``model(x, training=False)`` as a concrete function of a fixed ``(batch_size, ...)``
-    float32 input, its variables frozen into constants."""
+    """``model`` as a concrete function of a fixed batch, its variables frozen into constants."""
     from tensorflow.python.framework.convert_to_constants import (
         convert_variables_to_constants_v2,
     )
@@ -138,8 +119,7 @@ def frozen_function(model: keras.Model, batch_size: int) -> Any:
 def _calibration_batches(representative_data: np.ndarray, batch_size: int,
                          max_windows: int = MAX_CALIBRATION_WINDOWS,
                          seed: int = 0) -> Callable[[], Iterator[list[np.ndarray]]]:
-    """A representative-dataset generator: batches of ``batch_size`` windows (last padded by
-    repeating windows), at most ``max_windows`` windows drawn (seeded) from the data."""
+    """Calibration batches of ``batch_size`` (last padded), at most ``max_windows`` windows."""
     X = np.asarray(representative_data, dtype=np.float32)
     if len(X) > max_windows:
         X = X[np.sort(np.random.default_rng(seed).choice(len(X), max_windows, replace=False))]
@@ -155,16 +135,12 @@ def _calibration_batches(representative_data: np.ndarray, batch_size: int,
 
 def convert_tflite(model: keras.Model, *, batch_size: int, quantization: str,
                    representative_data: np.ndarray | None = None) -> bytes:
-    """The TFLite flatbuffer of ``model`` at a fixed batch size (in this process; may raise,
-    and an int8 conversion of a ``while``-loop LSTM may crash it -- use :func:`export_tflite`)."""
+    """The TFLite flatbuffer of ``model`` in this process (use :func:`export_tflite`)."""
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [frozen_function(model, batch_size)], model)
     if quantization in ("dynamic", "int8"):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if quantization == "int8":
-        if representative_data is None or len(representative_data) == 0:
-            raise ValueError("int8 quantisation needs representative_data (windows to "
-                             "calibrate the activation ranges)")
+    if quantization == "int8":  # export_tflite has checked representative_data
         converter.representative_dataset = _calibration_batches(representative_data, batch_size)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
@@ -185,16 +161,10 @@ def export_tflite(model: keras.Model, path: str | os.PathLike[str], *, batch_siz
                   quantization: str = "float32", representative_data: np.ndarray | None = None,
                   unroll: bool | None = None, isolate: bool | None = None,
                   timeout_s: float = 900.0) -> ExportResult:
-    """Export ``model`` to a TFLite file at ``path`` (written atomically) with a fixed batch.
+    """Export ``model`` to a TFLite file at ``path`` (atomically) with a fixed batch.
 
-    ``quantization``: ``"float32"``, ``"dynamic"`` (dynamic-range) or ``"int8"`` (full integer,
-    int8 input/output, calibrated on at most ``MAX_CALIBRATION_WINDOWS`` windows of
-    ``representative_data``). ``unroll`` (default: only for int8) unrolls recurrent layers
-    first; ``isolate`` (default: int8 of a model with recurrent layers, where the converter is
-    known to crash) converts in a child process, so a crash of the converter is reported. A
-    failure of any kind comes back as ``ok=False`` with ``error``; only bad arguments (unknown
-    quantisation, batch size < 1, calibration windows of the wrong shape) raise ``ValueError``,
-    and an unwritable output folder raises :class:`HarError`.
+    ``unroll`` defaults to int8 only, ``isolate`` (a child process) to int8 with recurrent
+    layers. Failures come back as ``ok=False``; bad arguments raise ``ValueError``.
     """
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"unknown quantization {quantization!r}; use one of {QUANTIZATIONS}")
@@ -205,10 +175,9 @@ def export_tflite(model: keras.Model, path: str | os.PathLike[str], *, batch_siz
         raise ValueError(f"representative_data windows {np.shape(representative_data)[1:]} do "
                          f"not match the model input {tuple(model.input_shape[1:])}")
     path = Path(path)
-    unroll = (quantization == "int8") if unroll is None else bool(unroll)
-    unroll = unroll and has_recurrent_layers(model)
-    if isolate is None:
-        isolate = quantization == "int8" and has_recurrent_layers(model)
+    recurrent = has_recurrent_layers(model)
+    unroll = ((quantization == "int8") if unroll is None else bool(unroll)) and recurrent
+    isolate = (quantization == "int8" and recurrent) if isolate is None else isolate
     result = ExportResult(None, int(batch_size), quantization, ok=False, unrolled=unroll,
                           isolated=isolate)
     if quantization == "int8" and (representative_data is None or len(representative_data) == 0):
@@ -273,17 +242,14 @@ def _export_in_child(model: keras.Model, path: Path, *, batch_size: int, quantiz
 
 
 def _crash_reason(rc: int, stderr: str, quantization: str, unrolled: bool) -> str:
-    """One line on how the converter child died: the signal, the innermost Python frame that
-    ``faulthandler`` printed, and a hint for the known int8 LSTM crash."""
+    """One line on how the converter child died, with a hint for the int8 LSTM crash."""
     why = f"killed by signal {_signal.Signals(-rc).name}" if rc < 0 else f"exit status {rc}"
     frames = re.findall(r'File "[^"]*?([\w.]+\.py)", line (\d+) in (\w+)', stderr)
     where = f" in {frames[0][0]}:{frames[0][2]}" if rc < 0 and frames else ""
     errors = [ln.strip() for ln in stderr.splitlines() if re.search(r"\w+Error\b", ln)]
     detail = f": {errors[-1][:300]}" if rc >= 0 and errors else ""
-    hint = ""
-    if rc < 0 and quantization == "int8" and not unrolled:
-        hint = ("; int8 calibration of a while-loop LSTM crashes in TF 2.21 -- export with "
-                "unroll=True")
+    hint = ("; int8 calibration of a while-loop LSTM crashes in TF 2.21 -- export with "
+            "unroll=True" if rc < 0 and quantization == "int8" and not unrolled else "")
     return f"the converter process crashed ({why}){where}{detail}{hint}"
 
 
@@ -303,8 +269,7 @@ def _export_worker(job_json: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Internal entry point: ``python -m har_studies.deploy _export JOB_JSON``
-    (:mod:`har_studies.deploy.__main__`), a child process of :func:`export_tflite`."""
+    """Internal entry point of the converter child: ``python -m har_studies.deploy _export JOB``."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 2 and argv[0] == "_export":
         return _export_worker(argv[1])

@@ -26,8 +26,7 @@ def _shape(t: Any) -> tuple[int, ...]:
 
 def _layer_macs(layer: keras.layers.Layer, in_shape: tuple[int, ...],
                 out_shape: tuple[int, ...]) -> tuple[int, int] | None:
-    """(multiply-accumulates, bias adds) of one layer call on one window (batch dim 1), or
-    ``None`` for a layer type this count does not know."""
+    """(multiply-accumulates, bias adds) of one layer on one window; None if unknown."""
     if isinstance(layer, keras.layers.TimeDistributed):
         steps = in_shape[1]
         inner = _layer_macs(layer.layer, (in_shape[0],) + in_shape[2:],
@@ -58,18 +57,9 @@ def _layer_macs(layer: keras.layers.Layer, in_shape: tuple[int, ...],
 def flops_per_window(model: keras.Model, method: str = "analytic") -> dict[str, Any]:
     """Floating-point operations to classify one window.
 
-    ``method="analytic"`` (default): per layer, 2 FLOPs per multiply-accumulate of the
-    Conv1D/Conv2D, Dense and LSTM/GRU/SimpleRNN kernels (input and recurrent), plus one per
-    bias add; ``TimeDistributed`` multiplies its inner layer by the number of steps. Not
-    counted: element-wise work (activations, pooling, normalisation, dropout at inference,
-    the LSTM's gate non-linearities and products) -- a few per cent for these models. Layer
-    types with parameters that the count does not know are listed in ``uncounted``.
-
-    ``method="profiler"``: TensorFlow's profiler (``tf.compat.v1.profiler``, float_operation)
-    on the frozen batch-1 graph of the model with its recurrent layers unrolled (the profiler
-    does not look inside ``while`` loops); it counts element-wise ops as well.
-
-    Returns ``{flops, macs, method, by_layer, uncounted}`` (``macs``/``by_layer`` analytic only).
+    ``analytic``: 2 per multiply-accumulate of conv, dense and recurrent kernels plus one per
+    bias add (element-wise work, a few per cent, not counted). ``profiler``: TensorFlow's
+    profiler on the frozen, unrolled batch-1 graph, element-wise ops included.
     """
     if method == "profiler":
         frozen = frozen_function(unroll_recurrent(model), 1)
@@ -88,13 +78,11 @@ def flops_per_window(model: keras.Model, method: str = "analytic") -> dict[str, 
     def walk(m: keras.Model, prefix: str = "") -> None:
         nonlocal macs, flops
         for lyr in m.layers:
-            if isinstance(lyr, keras.layers.InputLayer):
-                continue
             if isinstance(lyr, keras.Model):
                 walk(lyr, f"{prefix}{lyr.name}/")
                 continue
             if lyr.count_params() == 0:
-                continue  # element-wise or data movement (Add, Concatenate, pooling, ...)
+                continue  # inputs, element-wise or data movement (Add, Concatenate, pooling, ...)
             try:
                 ins, outs = _shape(lyr.input), _shape(lyr.output)
             except (AttributeError, ValueError):
@@ -115,10 +103,8 @@ def flops_per_window(model: keras.Model, method: str = "analytic") -> dict[str, 
             "by_layer": by_layer, "uncounted": uncounted}
 
 
-#: Energy per arithmetic operation at 45 nm, 0.9 V, from M. Horowitz, "Computing's energy
-#: problem (and what we can do about it)", ISSCC 2014 (as tabulated by Han et al., "Deep
-#: Compression", ICLR 2016, Table 1): 32-bit float multiply 3.7 pJ, 32-bit float add 0.9 pJ;
-#: 8-bit integer multiply 0.2 pJ, 8-bit integer add 0.03 pJ; a 32-bit DRAM read 640 pJ.
+#: Energy per operation at 45 nm, 0.9 V (:data:`ENERGY_SOURCE`; Han et al., "Deep Compression",
+#: ICLR 2016, Table 1).
 FP32_MULT_PJ: float = 3.7
 FP32_ADD_PJ: float = 0.9
 INT8_MULT_PJ: float = 0.2
@@ -130,17 +116,8 @@ ENERGY_SOURCE: str = ("M. Horowitz, 'Computing's energy problem (and what we can
 
 def energy_estimate(macs: int, *, precision: str = "float32",
                     n_params: int | None = None) -> dict[str, Any]:
-    """An *estimate* of the energy to classify one window from its operation count.
-
-    Arithmetic: ``macs`` multiply-accumulates at one multiply plus one add each, with the
-    45 nm energies :data:`FP32_MULT_PJ`/:data:`FP32_ADD_PJ` (``precision="float32"``) or
-    :data:`INT8_MULT_PJ`/:data:`INT8_ADD_PJ` (``"int8"``) from :data:`ENERGY_SOURCE`. This is
-    a lower bound for the arithmetic alone on a 45 nm chip: it leaves out memory traffic,
-    instruction overhead, idle and static power, which dominate on a real CPU. With
-    ``n_params``, a second figure: every parameter read once from DRAM (32-bit reads at
-    :data:`DRAM_READ_32BIT_PJ`), the cost when the weights do not stay in cache between windows.
-    Results in microjoules per window, labelled ``"estimate"``.
-    """
+    """An *estimate* (µJ per window) of the arithmetic energy of ``macs`` at 45 nm, a lower
+    bound; with ``n_params``, also every weight read once from DRAM."""
     if precision == "float32":
         per_mac = FP32_MULT_PJ + FP32_ADD_PJ
     elif precision == "int8":
@@ -165,12 +142,7 @@ def energy_estimate(macs: int, *, precision: str = "float32",
 
 
 def energy_from_cpu_time(cpu_seconds_per_window: float, watts: float) -> dict[str, Any]:
-    """An *estimate*: measured CPU time per window times a power the caller states.
-
-    No default power: the power drawn by one core of the machine is not measured here (no RAPL
-    counters in this environment); the caller names it, e.g. from the processor's datasheet,
-    and it is recorded with the result.
-    """
+    """An *estimate*: CPU time per window times a power the caller states (none measured here)."""
     if not watts > 0:
         raise ValueError(f"watts must be positive, got {watts}")
     return {"label": "estimate", "cpu_seconds_per_window": cpu_seconds_per_window,

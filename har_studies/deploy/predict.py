@@ -1,34 +1,9 @@
-"""Classify whole recordings window by window: a user's CSV (command line) and HAPT timelines.
+"""Classify whole recordings window by window: a user's CSV (``har predict``) and HAPT timelines.
 
-Command line (:mod:`har_studies.cli`)::
-
-    har predict recording.csv [--rate HZ] [--model PATH] [--causal]
-
-The CSV holds one row per sample with the six raw channels of a phone at the waist, named in
-the header (case-insensitive, ``-`` or ``_``): ``acc_x, acc_y, acc_z`` -- total acceleration in
-**g** (1 g = 9.80665 m/s^2, gravity included, as UCI HAR) -- and ``gyro_x, gyro_y, gyro_z``
-in **rad/s**; an optional ``time`` column in **seconds** gives the sample rate, otherwise
-``--rate HZ`` must (if both are given they must agree within 2 %). A rate other than 50 Hz is
-resampled to 50 Hz (``scipy.signal.resample_poly``). The signals then get exactly the training
-preprocessing (:func:`har_utils.signals.preprocess`: median and 20 Hz Butterworth filters,
-0.3 Hz gravity split; zero-phase by default as in training, ``--causal`` for the streaming
-filter), are cut into windows of 128 samples (2.56 s) every 64 samples, and each window is
-classified. Output: a header line, then one line per window with its start and end time in
-seconds (on the file's time axis; from 0 without a time column), the activity and the model's
-probability for it. A summary
-goes to stderr. Bad input (missing columns, missing, wrong or inconsistent sample rate, NaN or
-non-numeric values, a recording shorter than one window, an unreadable file) ends with a
-message naming the file and the fix and exit status 2, without a traceback.
-
-``--model`` takes a Keras ``.keras`` file (default: the trained ``cnn_lstm_paper`` in
-``results/models``) or a TFLite ``.tflite`` file exported by :mod:`har_studies.deploy.export` (run on
-one thread).
-
-Timelines: :func:`stream_experiment` classifies a whole held-out HAPT recording (a test
-subject's experiment, 50 Hz, with per-sample labels) window by window with both filtering
-modes, and :func:`plot_timeline` draws predicted against true activity over time. The true
-label of a window and which windows count are set by :func:`window_truth` (the rule is in its
-docstring).
+The CSV has one row per sample: ``acc_x, acc_y, acc_z`` (g, gravity included), ``gyro_x, gyro_y,
+gyro_z`` (rad/s) and an optional ``time`` column (s), else ``--rate HZ``. It is resampled to 50 Hz,
+preprocessed as in training (zero-phase, or causal with ``--causal``) and cut into windows of 128
+samples every 64. Bad input raises :class:`HarDataError` naming the file and the fix.
 """
 
 from __future__ import annotations
@@ -66,17 +41,11 @@ FORMAT_FIX = ("give a header row with acc_x, acc_y, acc_z (g) and gyro_x, gyro_y
 Classifier = Callable[[np.ndarray], np.ndarray]
 
 
-def default_model_path() -> Path:
-    """The trained paper model: ``results/models/cnn_lstm_paper.keras``."""
-    return config.reported_results_dir() / "models" / "cnn_lstm_paper.keras"
-
-
 def model_path(model: str | os.PathLike[str] | None) -> Path:
-    """The model file ``--model`` names: a path to a ``.keras`` or ``.tflite`` file, or the
-    name of a model saved under results/models/ (``cnn_lstm_paper``; ``beyond``: the beyond
-    study's chosen configuration); none: the paper model."""
+    """The model file ``--model`` names: a ``.keras`` or ``.tflite`` path, or a model's name
+    under results/models/ (``beyond``: the beyond study's); none: the paper model."""
     if model is None:
-        return default_model_path()
+        return config.reported_results_dir() / "models" / "cnn_lstm_paper.keras"
     path = Path(model)
     if not path.is_file() and path.suffix == "":
         for suffix in (".keras", ".joblib"):
@@ -108,10 +77,6 @@ class Recording:
         return len(self.acc)
 
 
-def _normalise(name: str) -> str:
-    return str(name).strip().lower().replace("-", "_").replace(" ", "_")
-
-
 def _read_csv(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise HarDataError(path, "recording not found" if not path.exists() else
@@ -124,7 +89,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise HarDataError(path, f"not a readable CSV ({first})",
                            f"save it as comma-separated text: {FORMAT_FIX}") from None
-    df.columns = [_normalise(c) for c in df.columns]
+    df.columns = [str(c).strip().lower().replace("-", "_").replace(" ", "_") for c in df.columns]
     return df
 
 
@@ -154,8 +119,7 @@ def _numeric(df: pd.DataFrame, columns: tuple[str, ...], path: Path) -> np.ndarr
 
 
 def sample_rate(times: np.ndarray | None, rate: float | None, path: Path | None) -> float:
-    """The sample rate from the time column (seconds) and/or ``rate``; a clear error when it is
-    missing, implausible, irregular or inconsistent."""
+    """The sample rate from the time column and/or ``rate``, or a clear error."""
     if times is None and rate is None:
         raise HarDataError(path, "no sample rate: the CSV has no time column and no --rate was "
                            "given", "add a time column in seconds, or pass --rate HZ")
@@ -207,13 +171,7 @@ def resample_to_50hz(x: np.ndarray, fs: float) -> tuple[np.ndarray, tuple[int, i
 
 
 def read_recording(path: str | os.PathLike[str], rate: float | None = None) -> Recording:
-    """Read and check a CSV recording (format: module docstring) and bring it to 50 Hz.
-
-    Raises :class:`HarDataError` naming the file and the fix for: a missing or unreadable
-    file, missing columns, NaN or non-numeric values, a missing, implausible, irregular or
-    inconsistent sample rate, acceleration that looks like m/s^2 instead of g, and a recording
-    shorter than one window (128 samples at 50 Hz).
-    """
+    """Read and check a CSV recording (format: module docstring) and bring it to 50 Hz."""
     path = Path(path)
     df = _read_csv(path)
     needed = ACC_COLUMNS + GYRO_COLUMNS
@@ -248,8 +206,7 @@ def read_recording(path: str | os.PathLike[str], rate: float | None = None) -> R
 # --- classifying ---------------------------------------------------------------------------
 
 def load_classifier(path: str | os.PathLike[str]) -> Classifier:
-    """``X (n, 128, 9) -> probabilities (n, 6)`` from a ``.keras`` or ``.tflite`` file, or a
-    ``.joblib`` scikit-learn classifier of raw windows (``har beyond export``)."""
+    """Windows -> probabilities (n, 6) from a ``.keras``, ``.tflite`` or ``.joblib`` file."""
     path = Path(path)
     if not path.is_file():
         raise HarDataError(path, "model not found",
@@ -288,8 +245,7 @@ def load_classifier(path: str | os.PathLike[str]) -> Classifier:
 
 def windows_of(acc: np.ndarray, gyro: np.ndarray, zero_phase: bool = True
                ) -> tuple[np.ndarray, np.ndarray]:
-    """The training preprocessing of a 50 Hz recording, cut into windows: ``(X, starts)``
-    with ``X`` (k, 128, 9) float32 and ``starts`` the first sample of each window."""
+    """The training preprocessing of a 50 Hz recording cut into windows, and their starts."""
     p = Preprocessing(zero_phase=zero_phase)
     sig = preprocess(acc, gyro, p).astype(np.float32)
     return sliding_windows(sig, p.window, p.step), window_starts(len(sig), p.window, p.step)
@@ -307,8 +263,7 @@ def classify_windows(X: np.ndarray, classifier: Classifier) -> tuple[np.ndarray,
 
 def classify_recording(rec: Recording, classifier: Classifier, *, causal: bool = False
                        ) -> pd.DataFrame:
-    """One row per window: ``start_s``, ``end_s``, ``activity_id``, ``activity``,
-    ``confidence`` (times from the recording's first sample, at 50 Hz)."""
+    """One row per window: start and end time (s), activity and confidence."""
     X, starts = windows_of(rec.acc, rec.gyro, zero_phase=not causal)
     ids, conf = classify_windows(X, classifier)
     fs = config.SAMPLING_RATE_HZ
@@ -326,23 +281,11 @@ OTHER: int = 0
 
 def window_truth(labels: np.ndarray, window: int = config.WINDOW_LENGTH,
                  step: int = config.WINDOW_STEP) -> pd.DataFrame:
-    """The true label of each full window of a per-sample label vector, and whether it counts.
-
-    Rule: windows start every ``step`` samples (as the classifier's). ``truth`` is the label
-    most of the window's samples carry (ties: the smaller id), with unlabelled samples (-1)
-    and postural transitions (7-12) mapped to :data:`OTHER` (0) first. A window is
-    ``excluded`` from the agreement figure when *any* of its samples is unlabelled or a
-    transition: the model only knows activities 1-6 and was trained on windows cut inside one
-    activity. ``pure`` windows (all samples one activity 1-6) are those the training and test
-    sets are made of; ``scored`` windows (not excluded) may still span two activities 1-6,
-    in which case the majority decides. Returns columns ``start``, ``truth``, ``excluded``,
-    ``pure``.
-    """
+    """Per full window: ``truth`` (the majority label, ties to the smaller id, with -1 and
+    transitions 7-12 mapped to :data:`OTHER`), ``excluded`` (any such sample: the model only
+    knows activities 1-6) and ``pure`` (all samples one activity 1-6)."""
     labels = np.asarray(labels).astype(np.int64)
     starts = window_starts(len(labels), window, step)
-    if len(starts) == 0:
-        return pd.DataFrame({"start": starts, "truth": starts, "excluded": starts.astype(bool),
-                             "pure": starts.astype(bool)})
     mapped = np.where((labels >= 1) & (labels <= 6), labels, OTHER)
     w = sliding_windows(mapped[:, None], window, step)[:, :, 0]  # (k, window)
     counts = np.stack([(w == c).sum(axis=1) for c in range(7)], axis=1)  # ids 0..6
@@ -354,15 +297,7 @@ def window_truth(labels: np.ndarray, window: int = config.WINDOW_LENGTH,
 
 def timeline(acc: np.ndarray, gyro: np.ndarray, labels: np.ndarray, classifier: Classifier, *,
              zero_phase: bool = True) -> pd.DataFrame:
-    """Classify a whole 50 Hz recording window by window and line it up with its labels.
-
-    The recording is filtered whole -- zero-phase (``sosfiltfilt``, offline, as in training) or
-    causal (``sosfilt`` from the first sample: each output depends on past samples only, so it
-    equals sample-by-sample streaming; the 3-sample median filter still looks one sample,
-    20 ms, ahead) -- then cut into windows of 128 every 64 samples, each classified. Columns:
-    ``time_s`` (window start), ``start``, ``truth`` (see :func:`window_truth`), ``excluded``,
-    ``pure``, ``predicted``, ``confidence``.
-    """
+    """Classify a whole 50 Hz recording window by window, lined up with :func:`window_truth`."""
     if len(labels) != len(acc):
         raise ValueError(f"{len(labels)} labels for a recording of {len(acc)} samples")
     X, starts = windows_of(acc, gyro, zero_phase=zero_phase)
@@ -375,8 +310,7 @@ def timeline(acc: np.ndarray, gyro: np.ndarray, labels: np.ndarray, classifier: 
 
 
 def agreement(tl: pd.DataFrame) -> dict[str, Any]:
-    """Agreement of ``predicted`` with ``truth`` on the scored (not excluded) windows and on
-    the pure ones, with the window counts."""
+    """Agreement of ``predicted`` with ``truth`` on the scored and the pure windows."""
     scored = tl[~tl["excluded"]]
     pure = tl[tl["pure"]]
     acc = lambda d: float((d["predicted"] == d["truth"]).mean()) if len(d) else None  # noqa: E731
@@ -386,35 +320,34 @@ def agreement(tl: pd.DataFrame) -> dict[str, Any]:
 
 
 def hapt_experiment(subject: int, number: int = 1) -> dict[str, Any]:
-    """One raw HAPT recording of a *test* subject: ``subject``, ``number``, ``acc`` (g),
-    ``gyro`` (rad/s) at 50 Hz and per-sample ``label`` (-1, 1-12)."""
+    """One raw HAPT recording of a *test* subject (``acc``, ``gyro``, per-sample ``label``)."""
     if subject not in config.TEST_SUBJECTS:
         raise ValueError(f"subject {subject} is a training subject; the timeline needs a "
                          f"held-out one: {config.TEST_SUBJECTS}")
-    from har_utils.data.hapt import experiments, load_raw
-    raw, _ = load_raw()
-    for e in experiments(raw):
+    for e in test_subject_experiments():
         if e["subject"] == subject and e["number"] == number:
             return e
     raise ValueError(f"subject {subject} has no experiment {number}")
 
 
+def test_subject_experiments() -> list[dict[str, Any]]:
+    """Every raw HAPT experiment of the official test subjects (acc, gyro, sample labels)."""
+    from har_utils.data import hapt
+    raw, _ = hapt.load_raw()
+    return [e for e in hapt.experiments(raw) if e["subject"] in config.TEST_SUBJECTS]
+
+
 def stream_experiment(exp: dict[str, Any], classifier: Classifier) -> dict[str, Any]:
-    """:func:`timeline` of one recording with zero-phase and with causal filtering, and the
-    agreement of each (``{"zero_phase": df, "causal": df, "agreement": {mode: dict}}``)."""
-    out: dict[str, Any] = {}
-    for mode, zp in (("zero_phase", True), ("causal", False)):
-        out[mode] = timeline(exp["acc"], exp["gyro"], exp["label"], classifier, zero_phase=zp)
+    """:func:`timeline` of one recording, zero-phase and causal, and their agreement."""
+    out: dict[str, Any] = {
+        mode: timeline(exp["acc"], exp["gyro"], exp["label"], classifier, zero_phase=zp)
+        for mode, zp in (("zero_phase", True), ("causal", False))}
     out["agreement"] = {m: agreement(out[m]) for m in ("zero_phase", "causal")}
     return out
 
 
 def plot_timeline(timelines: dict[str, pd.DataFrame], title: str) -> Any:
-    """Predicted against true activity over time, one panel per filtering mode.
-
-    The true label is a step line (``transition / unlabelled`` on its own row), predictions
-    are dots (red where they disagree with a scored window), excluded windows are shaded.
-    """
+    """Predicted against true activity over time, one panel per filtering mode."""
     import matplotlib.pyplot as plt
 
     names = ["transition /\nunlabelled"] + config.ACTIVITY_NAMES

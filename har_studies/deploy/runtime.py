@@ -1,15 +1,6 @@
-"""Running and timing a model: :class:`TFLiteRunner` (an exported file on one thread), the Keras
-ways to call a model, and :func:`measure` (median latency of one batch).
-
-:class:`TFLiteRunner` runs an exported file with ``tf.lite.Interpreter(num_threads=1)``;
-``predict(X)`` feeds batches of the fixed batch size (the last one padded) and returns
-float probabilities whatever the quantisation. ``tf.lite.Interpreter`` warns that it is
-deprecated in favour of the ``ai_edge_litert`` package (not a dependency here); the warning
-is silenced and the interpreter still works in TF 2.21.
-
-Every timing is a figure for reports (warm-up, repeats, median of ``time.perf_counter``): it
-depends on the machine and its load, and nothing asserts on it.
-"""
+"""Running and timing a model: :class:`TFLiteRunner`, the Keras ways to call a model, and
+:func:`measure`. ``tf.lite.Interpreter``'s deprecation warning (for ``ai_edge_litert``, not a
+dependency) is silenced: the interpreter still works in TF 2.21."""
 
 from __future__ import annotations
 
@@ -35,30 +26,19 @@ _INTERPRETER_WARNING = r"(?s).*tf\.lite\.Interpreter is deprecated"
 
 
 class TFLiteRunner:
-    """A TFLite model on ``tf.lite.Interpreter`` with ``num_threads`` (default 1) threads.
+    """A TFLite file on ``tf.lite.Interpreter``: ``predict(X)`` runs any number of float windows
+    in batches of the file's fixed size and returns float32 probabilities, int8 or not."""
 
-    ``predict(X)`` takes float windows ``(n, 128, 9)`` of any ``n`` and returns float32
-    probabilities ``(n, n_classes)``: windows go in batches of the file's fixed batch size, the
-    last batch padded (by repeating its windows) and the padding dropped; int8 models get
-    their input quantised and their output dequantised with the file's scale and zero point.
-    """
-
-    def __init__(self, model: str | os.PathLike[str] | bytes, num_threads: int = 1):
+    def __init__(self, model: str | os.PathLike[str], num_threads: int = 1):
+        self.path = Path(model)
+        if not self.path.is_file():
+            raise HarDataError(self.path, "TFLite model not found",
+                               "export it with har_studies.deploy.export.export_tflite "
+                               "(benchmarks/bench_deploy.py writes them)")
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_INTERPRETER_WARNING)
-            if isinstance(model, (bytes, bytearray)):
-                self.interpreter = tf.lite.Interpreter(model_content=bytes(model),
-                                                       num_threads=num_threads)
-                self.path: Path | None = None
-            else:
-                self.path = Path(model)
-                if not self.path.is_file():
-                    raise HarDataError(self.path, "TFLite model not found",
-                                       "export it with har_studies.deploy.export.export_tflite "
-                                       "(benchmarks/bench_deploy.py writes them)")
-                self.interpreter = tf.lite.Interpreter(model_path=str(self.path),
-                                                       num_threads=num_threads)
-        self.num_threads = num_threads
+            self.interpreter = tf.lite.Interpreter(model_path=str(self.path),
+                                                   num_threads=num_threads)
         self.interpreter.allocate_tensors()
         self._in = self.interpreter.get_input_details()[0]
         self._out = self.interpreter.get_output_details()[0]
@@ -109,13 +89,7 @@ class TFLiteRunner:
 
 
 def keras_predictors(model: keras.Model) -> dict[str, Callable[[np.ndarray], Any]]:
-    """The Keras ways to run ``model``, by name.
-
-    ``keras_eager``: ``model(x, training=False)`` (eager TensorFlow, op by op);
-    ``keras_predict``: ``model.predict(x, batch_size=len(x))`` (Keras's compiled predict
-    function plus its data pipeline); ``tf_function``: ``model(x, training=False)`` traced once
-    as a ``tf.function`` with a batch-agnostic input signature (graph execution, no pipeline).
-    """
+    """The Keras ways to run ``model``: eager, ``model.predict`` and a ``tf.function``, by name."""
     shape = [None, *(int(d) for d in model.input_shape[1:])]
     graph = tf.function(lambda x: model(x, training=False), autograph=False,
                         input_signature=[tf.TensorSpec(shape, tf.float32)])
@@ -128,14 +102,7 @@ def keras_predictors(model: keras.Model) -> dict[str, Callable[[np.ndarray], Any
 
 def measure(predict: Callable[[np.ndarray], Any], X: np.ndarray, batch_size: int, *,
             warmup: int = 3, repeats: int = 20) -> dict[str, float]:
-    """Median wall time of ``predict`` on one batch of ``batch_size`` windows from ``X``.
-
-    ``warmup`` untimed calls, then ``repeats`` calls each timed with ``time.perf_counter``
-    (the output converted with ``numpy.asarray`` inside the timed region). A figure for
-    reports: it depends on the machine and its load, and nothing asserts on it. Returns
-    ``{batch_size, median_ms_per_batch, min_ms_per_batch, ms_per_window, windows_per_s,
-    repeats}`` (see :func:`har_utils.evaluation.inference_time`).
-    """
+    """Median wall time of ``predict`` on one batch of ``batch_size`` windows, after warm-up."""
     X = np.asarray(X, dtype=np.float32)
     return inference_time(predict, X, batch_sizes=(int(batch_size),), repeats=repeats,
                           warmup=warmup)[str(int(batch_size))]

@@ -15,8 +15,7 @@ from har_utils.signals import Preprocessing, preprocess
 
 def synthetic_recording(n: int, fs: float = config.SAMPLING_RATE_HZ, seed: int = 0
                         ) -> tuple[np.ndarray, np.ndarray]:
-    """A synthetic (n, 3) accelerometer (g, gravity on z plus a 2 Hz gait-like sway and noise)
-    and (n, 3) gyroscope (rad/s) recording, seeded; for timing, not for accuracy."""
+    """A seeded synthetic accelerometer (g) and gyroscope (rad/s) recording, for timing only."""
     rng = np.random.default_rng(seed)
     t = np.arange(n) / fs
     acc = rng.normal(0.0, 0.05, (n, 3))
@@ -29,12 +28,7 @@ def synthetic_recording(n: int, fs: float = config.SAMPLING_RATE_HZ, seed: int =
 def classify_stream(sig: np.ndarray, predict: Callable[[np.ndarray], np.ndarray], *,
                     batch_size: int = 256, window: int = config.WINDOW_LENGTH,
                     step: int = config.WINDOW_STEP) -> np.ndarray:
-    """Activity id (1-6, ``config.ACTIVITY_IDS``) of every full window of the filtered
-    ``(n, 9)`` signal ``sig``.
-
-    Windows are cut ``batch_size`` at a time (a strided view copied to float32), so the
-    day-long signal is never copied into one ``(windows, 128, 9)`` array.
-    """
+    """Activity id (1-6) of every full window of ``sig``, cut ``batch_size`` windows at a time."""
     from numpy.lib.stride_tricks import sliding_window_view
     view = sliding_window_view(np.asarray(sig, dtype=np.float32), window, axis=0)[::step]
     n = len(view)
@@ -49,14 +43,7 @@ def day_of_recording(predict: Callable[[np.ndarray], np.ndarray], *,
                      acc: np.ndarray | None = None, gyro: np.ndarray | None = None,
                      hours: float = 24.0, zero_phase: bool = True, batch_size: int = 256,
                      data_label: str | None = None) -> dict[str, Any]:
-    """Time classifying ``hours`` of 50 Hz, 6-channel data end to end, on this thread.
-
-    The stream is ``acc``/``gyro`` (raw, (n, 3) each, 50 Hz) tiled end to end to ``hours``
-    (say so in ``data_label``), or a seeded synthetic recording when none is given. Timed
-    stages (``time.perf_counter``, plus process CPU time): the UCI HAR filtering of the whole
-    stream (``signals.preprocess``, zero-phase or causal), then windowing (128, step 64) and
-    ``predict`` in batches of ``batch_size`` (e.g. a one-thread :class:`TFLiteRunner`).
-    """
+    """Time filtering, windowing and classifying ``hours`` of 50 Hz data end to end."""
     n = int(round(hours * 3600 * config.SAMPLING_RATE_HZ))
     if acc is None or gyro is None:
         acc, gyro = synthetic_recording(n)

@@ -1,6 +1,5 @@
-"""Tables of a deployment benchmark result (:func:`har_studies.deploy.benchmark.run`): what
-notebook 08, ``benchmarks/bench_deploy.py`` and the README's deployment block show, and
-the latency figure of notebook 08 (:func:`latency_figure`)."""
+"""Tables of a deployment benchmark result (notebook 08, ``benchmarks/bench_deploy.py``, the
+README's deployment block) and notebook 08's latency figure."""
 
 from __future__ import annotations
 
@@ -10,8 +9,7 @@ import pandas as pd
 
 
 def profile_table(result: dict[str, Any]) -> pd.DataFrame:
-    """Where the benchmark's time went: seconds per model and stage (Keras timings, exports,
-    TFLite timings, test-set outputs, the day of recording), largest first."""
+    """Where the benchmark's time went: seconds per model and stage, largest first."""
     rows = [{"model": r["model"], "stage": stage, "seconds": sec}
             for r in result["models"] for stage, sec in r.get("profile_s", {}).items()]
     if not rows:
@@ -20,8 +18,7 @@ def profile_table(result: dict[str, Any]) -> pd.DataFrame:
 
 
 def variants_table(result: dict[str, Any]) -> pd.DataFrame:
-    """One row per (model, variant): bytes, batch-1 latency, big-batch throughput, accuracy
-    and the points lost against the Keras model."""
+    """One row per (model, variant): bytes, latency, throughput, accuracy and points lost."""
     big = str(result["big_batch"])
     rows = []
     for r in result["models"]:
@@ -66,14 +63,11 @@ def day_table(result: dict[str, Any]) -> pd.DataFrame:
 def energy_table(result: dict[str, Any]) -> pd.DataFrame:
     """Per model: MACs per window and the arithmetic energy *estimates* (µJ per window)."""
     return pd.DataFrame([{"model": r["model"], "MACs": r["flops"]["macs"],
-                          "float32_uJ (estimate)":
-                              r["energy_estimate"]["float32"]["arithmetic_uj_per_window"],
-                          "int8_uJ (estimate)":
-                              r["energy_estimate"]["int8"]["arithmetic_uj_per_window"],
+                          "float32_uJ (estimate)": e["float32"]["arithmetic_uj_per_window"],
+                          "int8_uJ (estimate)": e["int8"]["arithmetic_uj_per_window"],
                           "weights_from_DRAM_uJ (estimate)":
-                              r["energy_estimate"]["float32"].get(
-                                  "weights_from_dram_uj_per_window")}
-                         for r in result["models"] if "energy_estimate" in r])
+                              e["float32"].get("weights_from_dram_uj_per_window")}
+                         for r in result["models"] if (e := r.get("energy_estimate"))])
 
 
 def streaming_table(result: dict[str, Any]) -> pd.DataFrame:
@@ -84,8 +78,7 @@ def streaming_table(result: dict[str, Any]) -> pd.DataFrame:
 
 def latency_figure(table: pd.DataFrame, title: str, target_ms: float | None = None
                    ) -> Any:
-    """Single-window latency (ms, log scale) per model and variant, from
-    :func:`variants_table`; the target as a dashed line."""
+    """Single-window latency per model and variant (log scale), the target dashed."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 

@@ -1,12 +1,5 @@
-"""Generated blocks of the paper's path: the commands and their measured times, the notebook
-index, the headline result beside the paper's claims, the audit (one line per finding, and
-its full evidence), the data and its checksums, timings and benchmarks.
-
-Each function takes the results folder and returns markdown; :mod:`.docs` puts it
-between ``<!-- BEGIN name -->`` and ``<!-- END name -->`` in README.md and ``docs/*.md``. No
-number here is typed: every one is read from a results file (or, for the checksums, from
-:mod:`har_utils.config`).
-"""
+"""Generated blocks of the paper's path, each rendered from the results folder as markdown for
+:mod:`.docs`; every number is read from a results file (the checksums from the config)."""
 
 from __future__ import annotations
 
@@ -29,9 +22,6 @@ PAPER_ITEMS = {"01_data": "Fig. 3", "02_eda_tsne": "Fig. 4", "03_model": "Figs. 
                "08_deployment": "- (the paper claims it, measures nothing)",
                "09_beyond": "- (a study of ours, past the paper)"}
 
-NO_RUN = "_No published run yet: run `make reproduce` and `make publish`._"
-
-
 def duration(seconds: float) -> str:
     """``37 s``, ``596 s``, ``6.8 h``: seconds below an hour, hours above."""
     return f"{seconds:.0f} s" if seconds < 3600 else f"{seconds / 3600:.1f} h"
@@ -49,13 +39,8 @@ def study_targets() -> dict[str, str]:
     return {nb: f"make {p}" for nb, p in zip(constants.STUDY_NOTEBOOKS, constants.STUDY_PROFILES)}
 
 
-def _reproduce_notebooks(manifest: dict[str, Any]) -> list[str]:
-    return [n for n in manifest["notebooks"] if n not in constants.STUDY_NOTEBOOKS]
-
-
 def study_time(nb: str, notebooks: dict[str, Any], results: Path) -> str:
-    """How long a study notebook took: its wall time in the manifest, else what its results
-    file records (the ablation study's runs, the deployment benchmark's own time), else "-"."""
+    """How long a study notebook took, from the manifest or its results file, else "-"."""
     if nb in notebooks:
         return duration(notebooks[nb]["wall_seconds"])
     if nb == "07_ablations" and (a := read_result("ablations/summary.json", results)):
@@ -67,37 +52,27 @@ def study_time(nb: str, notebooks: dict[str, Any], results: Path) -> str:
     return "-"
 
 
-def fresh_clone_times(results: Path) -> tuple[dict[str, float], dict[str, Any] | None]:
-    """Wall seconds per command (``make reproduce``, ...) that finished without error in
-    ``results/benchmarks/fresh_clone.json`` (``benchmarks/bench_fresh_clone.py``), and that
-    file."""
-    f = read_result("benchmarks/fresh_clone.json", results)
-    if f is None:
-        return {}, None
-    return {c["command"]: c["wall_seconds"] for c in f["commands"] if c["exit_status"] == 0}, f
-
-
 def commands_block(results: Path) -> str:
-    """Markdown: what each command runs, how long it took in the published run and, where
-    ``benchmarks/bench_fresh_clone.py`` timed it, from a fresh clone."""
+    """Markdown: what each command runs and how long it took (published run, fresh clone)."""
     m = read_result("manifest.json", results)
     if m is None:
-        return NO_RUN
+        return "_No published run yet: run `make reproduce` and `make publish`._"
     nbs, smoke = m["notebooks"], m.get("smoke_wall_seconds", {})
-    fresh, f = fresh_clone_times(results)
-    main = _reproduce_notebooks(m)
+    f = read_result("benchmarks/fresh_clone.json", results)  # commands timed in a fresh clone
+    fresh = {c["command"]: c["wall_seconds"] for c in (f or {}).get("commands", [])
+             if c["exit_status"] == 0}
+    main = [n for n in nbs if n not in constants.STUDY_NOTEBOOKS]
     rows = [{"command": "`make reproduce`", "runs": f"notebooks {main[0][:2]}-{main[-1][:2]} "
              "(profile `paper`)",
              "published run": duration(sum(nbs[n]["wall_seconds"] for n in main))}]
-    if all(n in smoke for n in main):
+    main_smoke = duration(sum(smoke[n] for n in main)) if all(n in smoke for n in main) else None
+    if main_smoke:
         rows.append({"command": "`make reproduce PROFILE=smoke`",
                      "runs": "the same notebooks, fast profile (2 epochs)",
-                     "published run": duration(sum(smoke[n] for n in main))})
-    smoke_tiers = [f"{duration(sum(smoke[n] for n in main))} for the smoke notebooks"] \
-        if all(n in smoke for n in main) else []
-    for nb in study_targets():
-        if nb in smoke:
-            smoke_tiers.append(f"{duration(smoke[nb])} for the smoke form of {nb[:2]}")
+                     "published run": main_smoke})
+    smoke_tiers = [f"{main_smoke} for the smoke notebooks"] if main_smoke else []
+    smoke_tiers += [f"{duration(smoke[nb])} for the smoke form of {nb[:2]}"
+                    for nb in study_targets() if nb in smoke]
     rows.append({"command": "`make test`", "runs": "every test tier (the command CI runs)",
                  "published run": "its notebook tiers: " + (", ".join(smoke_tiers) or "-")})
     for nb, target in study_targets().items():
@@ -124,18 +99,15 @@ def notebook_title(name: str) -> str:
 
 
 def notebooks_block(results: Path) -> str:
-    """Markdown: the notebook index (notebook, what it shows, the paper's figure or table,
-    runtime of the published run, the command that runs it)."""
+    """Markdown: the notebook index, with the paper's items, runtimes and commands."""
     m = read_result("manifest.json", results) or {"notebooks": {}}
     targets = study_targets()
-    rows = []
-    for path in sorted(config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")):
-        name = path.stem
-        runtime = study_time(name, m["notebooks"], results)
-        rows.append({"notebook": f"[{name}](notebooks/{name}.ipynb)",
-                     "what it shows": notebook_title(name),
-                     "the paper's figure or table": PAPER_ITEMS.get(name, "-"), "runtime": runtime,
-                     "run by": f"`{targets.get(name, 'make reproduce')}`"})
+    rows = [{"notebook": f"[{name}](notebooks/{name}.ipynb)",
+             "what it shows": notebook_title(name),
+             "the paper's figure or table": PAPER_ITEMS.get(name, "-"),
+             "runtime": study_time(name, m["notebooks"], results),
+             "run by": f"`{targets.get(name, 'make reproduce')}`"}
+            for name in sorted(p.stem for p in config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))]
     return markdown_table(pd_frame(rows), disable_numparse=True)
 
 
@@ -145,8 +117,7 @@ def _verdicts(audit: dict[str, Any], *ids: str) -> str:
 
 
 def results_block(results: Path, model: str = "cnn_lstm_paper") -> str:
-    """Markdown: the headline table, the paper's claims beside this companion's numbers with
-    the audit's verdicts (the published run, the paper's own protocol, the zoo's re-runs)."""
+    """Markdown: the paper's claims beside this companion's numbers, with the audit's verdicts."""
     from har_utils.paper import comparison_rows, reported
 
     ev = read_result(f"evaluation_{model}.json", results)
@@ -225,8 +196,7 @@ def results_block(results: Path, model: str = "cnn_lstm_paper") -> str:
 
 
 def _beyond_headline(results: Path) -> dict[str, str] | None:
-    """The results table's row for the beyond study's chosen configuration, once tested
-    (``beyond/summary.json``): its test accuracy beside the paper's headline claim."""
+    """The results table's row for the beyond study's chosen configuration, once tested."""
     from har_utils.paper import reported
 
     s = read_result("beyond/summary.json", results)
@@ -248,9 +218,7 @@ def _beyond_headline(results: Path) -> dict[str, str] | None:
 
 
 def finding_numbers(f: dict[str, Any]) -> str:
-    """The key numbers of one audit finding, in a phrase, from its evidence (the first
-    sentence of its explanation for a finding without a phrase of its own, e.g. (h), or when
-    the evidence lacks what the phrase needs)."""
+    """The key numbers of one audit finding in a phrase (else its explanation's first sentence)."""
     e = f["evidence"]
     try:
         if f["id"] == "a":
@@ -284,8 +252,7 @@ def finding_numbers(f: dict[str, Any]) -> str:
 
 
 def findings_block(results: Path) -> str:
-    """Markdown: one line per audit finding, its verdict and key numbers
-    (``results/paper_audit.json``)."""
+    """Markdown: one line per audit finding, its verdict and key numbers."""
     au = read_result("paper_audit.json", results)
     if au is None:
         return "_No published audit yet: run `make reproduce` and `make publish`._"
@@ -293,8 +260,7 @@ def findings_block(results: Path) -> str:
                      for f in au["findings"])
 
 
-#: Columns of each finding's evidence table that docs/audit.md shows, in order (all of them
-#: are in results/paper_audit.json and notebook 06).
+#: Columns of each finding's evidence table that docs/audit.md shows, in order.
 AUDIT_COLUMNS = {"c": ["class", "table1_recall", "support", "diagonal", "matrix_recall",
                        "correct_needed", "consistent"],
                  "d": ["class", "precision", "recall", "f1", "f1_reachable_min",
@@ -306,9 +272,7 @@ AUDIT_COLUMNS = {"c": ["class", "table1_recall", "support", "diagonal", "matrix_
 
 
 def audit_block(results: Path) -> str:
-    """Markdown: every finding of the paper's audit with its explanation and evidence table
-    (``results/paper_audit.json``), and the Table II comparison
-    (``results/table2_comparison.csv``)."""
+    """Markdown: every audit finding with its evidence, and Table II's comparison."""
     import pandas as pd
 
     au = read_result("paper_audit.json", results)
@@ -337,8 +301,7 @@ def data_block(results: Path) -> str:
     s = read_result("data_summary.json", results)
     if s is None:
         return "_No published data step yet: run `make reproduce` and `make publish`._"
-    f = s["fidelity"]["overall"]
-    w = s["windows"]
+    f, w = s["fidelity"]["overall"], s["windows"]
     off = {k: v["official"] for k, v in s["fidelity"]["per_split"].items()}
     per_activity = s["fidelity"]["per_activity"]
     rows = [{"activity": name, "official windows": f"{a['official']:,}",
@@ -363,24 +326,20 @@ def data_block(results: Path) -> str:
 
 
 def checksums_block(results: Path) -> str:
-    """Markdown: the files the data comes from, their sizes and SHA-256 (from
-    :mod:`har_utils.config`, which the loaders verify; ``results`` is not read)."""
-    rows = [{"file": f"`{config.UCI_OUTER_ZIP['name']}` (the official archive)",
-             "bytes": f"{config.UCI_OUTER_ZIP['size']:,}",
-             "SHA-256": f"`{config.UCI_OUTER_ZIP['sha256']}`"},
-            {"file": f"`{config.UCI_INNER_ZIP['name']}` (inside it)",
-             "bytes": f"{config.UCI_INNER_ZIP['size']:,}",
-             "SHA-256": f"`{config.UCI_INNER_ZIP['sha256']}`"},
-            {"file": f"`{config.HAPT_RESOURCE}` of `{config.HAPT_PACKAGE}=="
-                     f"{config.HAPT_PACKAGE_VERSION}` (the offline rebuild)",
-             "bytes": "-", "SHA-256": f"`{config.HAPT_SHA256}`"}]
+    """Markdown: the data's source files, sizes and SHA-256 (from :mod:`har_utils.config`)."""
+    rows = [{"file": f"`{z['name']}` ({what})", "bytes": f"{z['size']:,}",
+             "SHA-256": f"`{z['sha256']}`"}
+            for z, what in ((config.UCI_OUTER_ZIP, "the official archive"),
+                            (config.UCI_INNER_ZIP, "inside it"))]
+    rows += [{"file": f"`{config.HAPT_RESOURCE}` of `{config.HAPT_PACKAGE}=="
+                      f"{config.HAPT_PACKAGE_VERSION}` (the offline rebuild)",
+              "bytes": "-", "SHA-256": f"`{config.HAPT_SHA256}`"}]
     return markdown_table(pd_frame(rows), disable_numparse=True,
                           colalign=("left", "right", "left"))
 
 
 def timings_block(results: Path) -> str:
-    """Markdown: wall time of each notebook in the published run and the smoke run, with the
-    command that runs it and the total of each command."""
+    """Markdown: each notebook's wall time (published and smoke run) and each command's total."""
     m = read_result("manifest.json", results)
     if m is None:
         return "_No published run yet._"
@@ -396,9 +355,8 @@ def timings_block(results: Path) -> str:
         t = totals.setdefault(target, [0.0, 0.0])
         t[0] += nb["wall_seconds"]
         t[1] += s or 0.0
-    for target, (paper, s) in totals.items():
-        rows.append({"notebook": "**all**", "command": f"`{target}`", "paper": f"{paper:.0f} s",
-                     "smoke": f"{s:.0f} s"})
+    rows += [{"notebook": "**all**", "command": f"`{target}`", "paper": f"{paper:.0f} s",
+              "smoke": f"{s:.0f} s"} for target, (paper, s) in totals.items()]
     return "\n".join([f"Wall time per notebook on {m.get('cpu_count', '?')} CPU cores "
                       f"(published run `{m['run_id']}`; smoke times from the run before "
                       "publishing):", "",
@@ -431,8 +389,7 @@ def benchmarks_block(results: Path) -> str:
 
 
 def adapt_block(results: Path) -> str:
-    """Markdown: the wall time of each adaptation of docs/adapt.md, measured in a fresh clone
-    by ``benchmarks/bench_adapt.py`` (``make bench-adapt``)."""
+    """Markdown: the wall time of each adaptation of docs/adapt.md (``make bench-adapt``)."""
     a = read_result("benchmarks/adapt.json", results)
     if a is None or "adaptations" not in a:
         return "_Not measured yet: `make bench-adapt`._"
@@ -446,8 +403,7 @@ def adapt_block(results: Path) -> str:
 
 
 def backends_block(results: Path) -> str:
-    """Markdown: seconds per training epoch of every zoo model on Keras's JAX and TensorFlow
-    backends (``benchmarks/bench_backends.py``, ``make bench-backends``)."""
+    """Markdown: seconds per epoch of every zoo model on JAX and TensorFlow (``make bench-backends``)."""
     b = read_result("benchmarks/backends.json", results)
     if b is None:
         return "_The backends benchmark has not run yet: `make bench-backends`._"

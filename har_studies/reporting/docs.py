@@ -1,11 +1,6 @@
-"""Render the generated blocks of README.md and of every page under ``docs/``.
-
-A block is the text between ``<!-- BEGIN name -->`` and ``<!-- END name -->``; :data:`BLOCKS`
-holds the one function that renders each name from the results folder, whichever file it is
-in. ``har readme`` (:mod:`har_studies.cli`; ``make readme``, also run by ``make publish``,
-``make deploy`` and ``make ablations``) rewrites every file whose blocks changed; ``--check`` only
-says which files are out of date (exit 1), as the test does.
-"""
+"""Render the generated blocks (``<!-- BEGIN name -->`` ... ``<!-- END name -->``) of README.md
+and ``docs/*.md``: :data:`BLOCKS` maps each name to its renderer. ``har readme`` rewrites the
+files whose blocks changed; ``--check`` only lists them (exit 1)."""
 
 from __future__ import annotations
 
@@ -43,8 +38,7 @@ def block_names(text: str) -> list[str]:
 
 
 def render(text: str, results: Path | None = None) -> str:
-    """``text`` with every generated block it contains re-rendered from ``results`` (default:
-    the committed results, or ``HAR_RESULTS_DIR``). A block name without a renderer is an error."""
+    """``text`` with its generated blocks re-rendered from ``results`` (default: reported)."""
     results = config.reported_results_dir() if results is None else results
     unknown = sorted(set(block_names(text)) - set(BLOCKS))
     if unknown:
@@ -63,8 +57,7 @@ def render(text: str, results: Path | None = None) -> str:
 
 def render_files(files: list[Path] | None = None, results: Path | None = None, *,
                  write: bool = True) -> list[Path]:
-    """Re-render the blocks of ``files`` (default: :func:`doc_files`); write the ones that
-    changed when ``write``. Returns the files that were (or would be) changed."""
+    """Re-render the blocks of ``files``; the files changed (written when ``write``)."""
     from har_utils.io import atomic_write
 
     changed = []

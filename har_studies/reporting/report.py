@@ -1,12 +1,6 @@
-"""Tables built from results files that the generated blocks of the README and of the pages under
-``docs/`` build on. The tables notebooks 05 and 06 show are :mod:`har_utils.study_results`
-(read without study code); here the zoo's table adds the runs it plans but has not run.
-
-The blocks themselves are rendered by :mod:`.blocks` (the paper's path: data, the headline
-result, the audit, timings) and :mod:`.study_blocks` (the zoo, protocol cv, the ablation
-study, the deployment benchmark); :mod:`.docs` writes them into the files
-(``make readme``). Markdown tables are ``DataFrame.to_markdown`` (:func:`markdown_table`).
-"""
+"""Tables from results files that the generated blocks build on (those notebooks 05 and 06
+show are :mod:`har_utils.study_results`; here the zoo's table adds its planned runs), the
+markdown table format, and the console summaries the pipeline prints."""
 
 from __future__ import annotations
 
@@ -25,10 +19,7 @@ def read_result(name: str, results: Path) -> dict[str, Any] | None:
 
 
 def markdown_table(df: Any, floatfmt: str = ".2f", **to_markdown: Any) -> str:
-    """``df`` as a GitHub markdown table (``DataFrame.to_markdown``, tabulate's pipe format,
-    no index): missing values as "-", floats with ``floatfmt``, a float column that holds only
-    whole numbers (a count with gaps, say) as integers. ``to_markdown``: passed on (e.g.
-    ``disable_numparse=True`` for columns of preformatted text such as "+0", ``colalign``)."""
+    """``df`` as a markdown table: missing as "-", whole-number float columns as integers."""
     import pandas as pd
 
     whole = lambda v: int(v) if isinstance(v, float) and v.is_integer() else v  # noqa: E731
@@ -44,8 +35,7 @@ def markdown_table(df: Any, floatfmt: str = ".2f", **to_markdown: Any) -> str:
 
 
 def zoo_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
-    """:func:`har_utils.study_results.zoo_table` with a row for each model and protocol the
-    zoo plans but has not run yet (notebook 06 shows the committed rows only)."""
+    """The zoo table with a row for each model and protocol planned but not run yet."""
     from ..experiments.zoo import CLASSICAL, ZOO, planned_seeds
 
     ran = {(r["model"], r["protocol"]) for r in (summary or {}).get("rows", [])}
@@ -58,9 +48,7 @@ def zoo_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
 
 
 def epoch_rule_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
-    """Protocol cv's epoch rules (``summary["epoch_rule"]``), one row per Keras model and a
-    row of the mean over them: per rule the nested leave-one-fold-out score (mean left-out
-    fold accuracy, %) and, in brackets, the epoch count the rule picks on all the folds."""
+    """Protocol cv's epoch rules: each rule's nested score (%) per model and the epochs it picks."""
     import pandas as pd
 
     r = (summary or {}).get("epoch_rule")
@@ -93,9 +81,8 @@ def data_console(results: Path) -> str:
     per = s["fidelity"]["per_activity"]
     rows = [(n, per[n]) for n in config.ACTIVITY_NAMES if n in per]
     rows.append(("all", s["fidelity"]["overall"]))
-    for name, a in rows:
-        lines.append(f"  {name:20} {a['official']:8d} {a['rebuilt']:8d} {a['total_diff']:+6d} "
-                     f"{a['cells_exact']:>5d} of {a['cells']:<3d}")
+    lines += [f"  {name:20} {a['official']:8d} {a['rebuilt']:8d} {a['total_diff']:+6d} "
+              f"{a['cells_exact']:>5d} of {a['cells']:<3d}" for name, a in rows]
     return "\n".join(lines)
 
 

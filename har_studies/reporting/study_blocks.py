@@ -1,18 +1,10 @@
-"""Generated blocks of the studies, each on its page under ``docs/``: the model zoo
-(``docs/zoo.md``), protocol cv (``docs/cv.md``), the ablation study (``docs/ablations.md``) and
-the deployment benchmark (``docs/deployment.md``).
-
-Each function takes the results folder and returns markdown that :mod:`.docs` puts
-between ``<!-- BEGIN name -->`` and ``<!-- END name -->``; every number is read from a results
-file.
-"""
+"""Generated blocks of the studies, each on its page under ``docs/`` (zoo, cv, ablations,
+deployment, beyond); every number is read from a results file."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-
-from har_utils import config
 
 from .. import constants
 from har_utils.study_results import (beyond_candidates_table, beyond_test_table, cost_table,
@@ -31,9 +23,8 @@ def zoo_block(results: Path) -> str:
     if len(cost):
         out += [f"Cost on {s['cost_table'].get('cpu_count', '?')} CPU cores (`make zoo-cost`):", "",
                 markdown_table(cost), ""]
-    table = zoo_table(s)
     out += [f"Results ({s['n_runs']} runs; `make zoo` runs whatever is missing):", "",
-            markdown_table(table)]
+            markdown_table(zoo_table(s))]
     if "train_seconds_total" in s:
         out += ["", f"Compute: {s['train_seconds_total'] / 3600:.2f} h of training "
                     f"({s['wall_seconds_total'] / 3600:.2f} h wall including evaluation) for these "
@@ -55,8 +46,7 @@ def zoo_block(results: Path) -> str:
 
 
 def cv_block(results: Path) -> str:
-    """Markdown: protocol cv (``results/cv/summary.json``): the folds, each model's choice and
-    final test, the subject-level comparisons, and what is still missing."""
+    """Markdown: protocol cv's folds, choices, tests, subject comparisons and what is missing."""
     s = read_result("cv/summary.json", results)
     if s is None:
         return "_Protocol cv has not run yet: `make cv-cost`, then `make cv`._"
@@ -77,8 +67,7 @@ def cv_block(results: Path) -> str:
     t = cv_table(s)
     if len(t):
         out += [markdown_table(t), ""]
-    # summaries from before the epoch rules: the one-standard-error rule, model by model
-    out += epoch_rule_lines(s) if "epoch_rule" in s else one_se_lines(s)
+    out += epoch_rule_lines(s)
     c = subject_comparison_table(s)
     if len(c):
         out += ["Against `cnn_lstm_paper`, test subject by test subject (McNemar's window-level "
@@ -89,34 +78,9 @@ def cv_block(results: Path) -> str:
     return "\n".join(out).rstrip()
 
 
-def one_se_lines(s: dict[str, Any]) -> list[str]:
-    """Markdown lines: each Keras model's epoch count under the one-standard-error rule (the
-    rule of protocol cv summaries written before the epoch rules were chosen on the folds)."""
-    out: list[str] = []
-    for model, e in s["models"].items():
-        c = e["choice"]
-        if "epochs" not in c:
-            continue
-        spread = c["standard_error"] * c["folds"] ** 0.5
-        gain = 100 * (c["best_smoothed_accuracy"] - c["accuracy_at_chosen"])
-        if c["epochs"] == c["best_smoothed_epoch"]:
-            out += [f"`{model}`: the rule takes the best smoothed epoch itself, {c['epochs']} "
-                    f"({100 * c['accuracy_at_chosen']:.2f} % mean fold accuracy).", ""]
-            continue
-        out += [f"`{model}`: the smoothed mean fold accuracy is {100 * c['accuracy_at_chosen']:.2f} % "
-                f"at {c['epochs']} epochs and at most {100 * c['best_smoothed_accuracy']:.2f} % (epoch "
-                f"{c['best_smoothed_epoch']}): {gain:.2f} pp more for "
-                f"{c['best_smoothed_epoch'] - c['epochs']} more epochs, less than one standard error "
-                f"({100 * c['standard_error']:.2f} pp; the folds' accuracies there spread with a "
-                f"std of {100 * spread:.2f} pp, since the folds are different people), so the rule "
-                f"takes {c['epochs']}.", ""]
-    return out
-
-
 def epoch_rule_lines(s: dict[str, Any]) -> list[str]:
-    """Markdown lines: protocol cv's epoch rule chosen on the folds (nested scores of every
-    rule, the epochs each picks) and the classical model's C rule."""
-    r, out = s["epoch_rule"], []
+    """Markdown lines: protocol cv's epoch rule, chosen on the folds, and the C rule."""
+    r, out = s.get("epoch_rule"), []
     if r:
         out += [f"Epoch rule, chosen on the folds by {r['chosen_by']} ({r['tie_break']}): "
                 f"`{r['rule']}`, {r['description']}. Each rule's nested leave-one-fold-out score "
@@ -153,9 +117,7 @@ def epoch_rule_lines(s: dict[str, Any]) -> list[str]:
 
 
 def ablations_block(results: Path) -> str:
-    """Markdown: the ablation study (``results/ablations/summary.json``): compute, the best
-    point of each factor on validation, the combined candidates and the chosen configuration
-    against the paper's, tested once."""
+    """Markdown: the ablation study's compute, factors, candidates and tested choice."""
     s = read_result("ablations/summary.json", results)
     if s is None:
         return "_The ablation study has not run yet: `make ablations`._"
@@ -193,17 +155,15 @@ def ablations_block(results: Path) -> str:
 
 
 def deploy_block(results: Path) -> str:
-    """Markdown: the deployment benchmark of notebook 08 (``results/deploy/benchmark.json``):
-    the paper model's variants, the targets, one day of recording and the streaming agreement."""
+    """Markdown: notebook 08's deployment benchmark."""
     b = read_result("deploy/benchmark.json", results)
     if b is None:
         return "_The deployment benchmark has not run yet: notebook 08 (`make deploy`)._"
     from ..deploy.tables import day_table, targets_table, variants_table
     big = b["big_batch"]
     v = variants_table(b)
-    tf_threads = b["tf_threads"].get("intra_op") if isinstance(b["tf_threads"], dict) \
-        else b["tf_threads"]
-    out = [f"Measured by notebook 08 (`make deploy`) on a {b['cpu_count']}-core CPU with {tf_threads} TensorFlow "
+    out = [f"Measured by notebook 08 (`make deploy`) on a {b['cpu_count']}-core CPU with "
+           f"{b['tf_threads']['intra_op']} TensorFlow "
            f"thread and 1 TFLite thread; test data: {b['data']['source_label']}. "
            "Latency is the median of one-window calls, throughput that of batches of "
            f"{big}:", ""]
@@ -244,9 +204,7 @@ def deploy_block(results: Path) -> str:
 
 
 def deploy_cost_text(b: dict[str, Any], check: dict[str, Any] | None) -> str:
-    """What the benchmark cost: its seconds, how many models it measured at once, its three
-    largest stages, and (``check``: ``benchmarks/compare_deploy.py``'s result) what measuring
-    at once did to the timings."""
+    """What the benchmark cost, and what measuring models at once did to the timings."""
     from ..deploy.tables import profile_table
     workers = b.get("workers", 1)
     text = (f"The benchmark took {b['seconds']:.0f} s, "
@@ -278,32 +236,23 @@ def deploy_cost_text(b: dict[str, Any], check: dict[str, Any] | None) -> str:
     return text
 
 
-
-def _ensemble_line(check: dict[str, Any] | None) -> str:
-    """The ensemble check's outcome, in a sentence (empty without one)."""
-    if not check:
-        return ""
-    return (f" The ensemble check on the screen folds: one seed {100 * check['single_mean']:.2f} %, "
-            f"the averaged softmax of {check['seeds']} seeds {100 * check['ensemble']:.2f} %.")
-
-
 def beyond_block(results: Path) -> str:
-    """Markdown: the beyond study (``results/beyond/``): where it stands, every candidate's
-    fold scores (losers included), the choice, and once tested the test rows, the paired
-    comparisons and the compute spent."""
+    """Markdown: the beyond study's status, candidates, choice and, once tested, its tests."""
     choice = read_result("beyond/choice.json", results)
     if choice is None:
         return ("**Status:** the candidates and the selection code are committed; the selection "
                 "(`make beyond`) has not finished, so there is no choice and no test number yet.")
     summary = read_result("beyond/summary.json", results)
-    ch = choice.get("chosen")
+    ch, ens = choice.get("chosen"), choice.get("ensemble_check")
     out = [f"**Status:** {'chosen' if ch else 'selection not finished'} on the folds "
            f"({choice['data']['source_label']}; `results/beyond/choice.json`, "
            f"{len(choice['candidates'])} candidates). Chosen by {choice['chosen_by']}: "
            + (f"**{ch['name']}** ({ch['epochs']} epochs"
               + (f", ensembles of {ch['ensemble_seeds']} seeds" if ch["ensemble_seeds"] > 1
                  else "") + ")." if ch else f"nothing yet; missing: {', '.join(choice['missing'])}.")
-           + _ensemble_line(choice.get("ensemble_check")),
+           + (f" The ensemble check on the screen folds: one seed {100 * ens['single_mean']:.2f} %, "
+              f"the averaged softmax of {ens['seeds']} seeds {100 * ens['ensemble']:.2f} %."
+              if ens else ""),
            "", markdown_table(_percent(beyond_candidates_table(choice).drop(columns="note"),
                                        ["screen (3 folds)", "all 7 folds"])), ""]
     tested = (summary or {}).get("tested")
