@@ -153,9 +153,12 @@ def runner_options(f: Callable[..., Any]) -> Any:
                         help="parallel runs (local worker processes)")(f)
 
 
-def _module(name: str) -> Any:
-    """A module of ``har_studies``, imported when a command runs (``har --help`` stays quick)."""
-    return importlib.import_module(f"{__package__}.{name}")
+def _setting(study: str, name: str) -> Any:
+    """``name`` of a study's module, read when a command runs (``har --help`` stays quick)."""
+    from .experiments import cv, zoo
+    from .experiments.ablations import studies
+
+    return getattr({"cv": cv, "zoo": zoo, "ablations": studies}[study], name)
 
 
 def load(source: str) -> Any:
@@ -191,13 +194,15 @@ main = har
 def run_cmd(notebooks: tuple[str, ...], profile: str, force: bool, timeout: int) -> None:
     """Execute notebooks with papermill into build/<profile>/ (NOTEBOOKS: default all, in
     order); up-to-date ones are skipped."""
-    _module("pipeline").run(list(notebooks), profile, force=force, timeout=timeout)
+    from . import pipeline
+    pipeline.run(list(notebooks), profile, force=force, timeout=timeout)
 
 
 @har.command("publish")
 def publish_cmd() -> None:
     """Copy the finished paper run into the committed notebooks."""
-    _module("pipeline").publish()
+    from . import pipeline
+    pipeline.publish()
 
 
 @har.command("study", short_help="Execute a study notebook (07, 08).")
@@ -208,7 +213,8 @@ def publish_cmd() -> None:
               help="seconds per cell (0: no limit)")
 def study_cmd(notebook: str, profile: str, force: bool, timeout: int) -> None:
     """Execute a study notebook (e.g. 07_ablations) into build/<profile>/."""
-    _module("pipeline").run_study(notebook, profile, force=force, timeout=timeout or None)
+    from . import pipeline
+    pipeline.run_study(notebook, profile, force=force, timeout=timeout or None)
 
 
 @har.command("publish-study")
@@ -217,14 +223,15 @@ def study_cmd(notebook: str, profile: str, force: bool, timeout: int) -> None:
               help="the full study's profile")
 def publish_study_cmd(notebook: str, profile: str) -> None:
     """Copy a full study's executed notebook into notebooks/."""
-    _module("pipeline").publish_study(notebook, profile)
+    from . import pipeline
+    pipeline.publish_study(notebook, profile)
 
 
 @har.command("readme", short_help="Re-render the README's and docs' result blocks.")
 @click.option("--check", is_flag=True, help="only list the files out of date (exit 1 if any)")
 def readme_cmd(check: bool) -> None:
     """Re-render the generated blocks of README.md and docs/*.md from results/."""
-    docs = _module("reporting.docs")
+    from .reporting import docs
     changed = docs.render_files(write=not check)
     for path in changed:
         click.echo(f"{'out of date' if check else 'updated'}: {config.shown(path)}")
@@ -292,7 +299,7 @@ def _echo_cost(study: str, hours: str) -> None:
 
 
 @cv_group.command("run")
-@models_option(lambda: _module("experiments.cv").MODELS, "every model of protocol cv")
+@models_option(lambda: _setting("cv", "MODELS"), "every model of protocol cv")
 @click.option("--stage", type=click.Choice(["folds", "all"]), default="all", show_default=True,
               help="folds: the fold runs and the choices only; all: the final runs too")
 @runner_options
@@ -301,7 +308,7 @@ def _echo_cost(study: str, hours: str) -> None:
 def cv_run_cmd(models: list[str], stage: str, workers: int, scheduler: str | None, source: str,
                smoke: bool, check: bool) -> None:
     """Run what is missing, then write results/cv/summary.json."""
-    cv = _module("experiments.cv")
+    from .experiments import cv
     ds = load(source)
     choices = cv.run_models(models, ds, smoke=smoke, stage=stage, workers=workers,
                             scheduler=scheduler)
@@ -324,10 +331,11 @@ def cv_summary_cmd(smoke: bool, source: str) -> None:
 def _write_cv_summary(ds: Any, models: Sequence[str] | None = None, *, smoke: bool
                       ) -> dict[str, Any]:
     """Write the cv summary, then the zoo summary's protocol-cv rows that follow it."""
-    cv = _module("experiments.cv")
+    from .experiments import cv
     doc = cv.write_summary(ds, cv.MODELS if models is None else models, smoke=smoke)
     click.echo(f"wrote {config.shown(cv.summary_path())}; missing: {doc['missing'] or 'nothing'}")
-    path = _module("experiments.zoo").refresh_cv_rows()
+    from .experiments import zoo
+    path = zoo.refresh_cv_rows()
     if path is not None:
         click.echo(f"updated the protocol-cv rows of {config.shown(path)}")
     return doc
@@ -343,7 +351,7 @@ def beyond_group() -> None:
 
 
 def _plan(smoke: bool) -> Any:
-    b = _module("experiments.beyond")
+    from .experiments import beyond as b
     return b.SMOKE if smoke else b.Plan()
 
 
@@ -363,7 +371,7 @@ def beyond_cost_cmd() -> None:
 def beyond_run_cmd(stage: str, workers: int, scheduler: str | None, source: str,
                    smoke: bool) -> None:
     """Run what is missing of a stage."""
-    b = _module("experiments.beyond")
+    from .experiments import beyond as b
     doc = b.run(load(source), _plan(smoke), stage=stage, workers=workers, scheduler=scheduler)
     chosen = doc.get("chosen")
     click.echo(f"[beyond] chosen: {chosen['name']} ({chosen['epochs']} epochs, ensembles of "
@@ -377,7 +385,7 @@ def beyond_run_cmd(stage: str, workers: int, scheduler: str | None, source: str,
 @source_option
 def beyond_summary_cmd(smoke: bool, source: str) -> None:
     """Write results/beyond/summary.json from the committed choice and the stored runs."""
-    b = _module("experiments.beyond")
+    from .experiments import beyond as b
     doc = b.write_summary(load(source), _plan(smoke))
     click.echo(f"wrote {config.shown(b.summary_path())}; missing: "
                f"{doc['missing_finals'] or 'nothing'}")
@@ -389,7 +397,8 @@ def beyond_summary_cmd(smoke: bool, source: str) -> None:
 def beyond_export_cmd(smoke: bool, source: str) -> None:
     """Save the chosen configuration's model to results/models/beyond.keras (trained again,
     checked against its stored final run) for `make deploy` and `har predict --model beyond`."""
-    _module("experiments.beyond").export(load(source), _plan(smoke), log=click.echo)
+    from .experiments import beyond
+    beyond.export(load(source), _plan(smoke), log=click.echo)
 
 
 # --- har zoo (har_studies.experiments.zoo) --------------------------------------------------
@@ -401,7 +410,7 @@ def zoo_group() -> None:
 
 
 @zoo_group.command("run")
-@models_option(lambda: _module("experiments.zoo").ZOO, "every zoo model")
+@models_option(lambda: _setting("zoo", "ZOO"), "every zoo model")
 @click.option("--protocols", default="subjects,retrain_all", show_default=True,
               help="comma list of subjects, retrain_all, paper")
 @click.option("--seeds", type=IntList(), default=None,
@@ -411,7 +420,7 @@ def zoo_group() -> None:
 def zoo_run_cmd(models: list[str], protocols: str, seeds: list[int] | None, workers: int,
                 scheduler: str | None, source: str, force: bool) -> None:
     """Run what is missing (experiment runner), then write results/zoo/summary.json."""
-    zoo = _module("experiments.zoo")
+    from .experiments import zoo
     protos = names(protocols, zoo.PROTOCOLS, "protocol(s)", "--protocols")
     ds = load(source)
     zoo.run(models, protos, ds, seeds, workers=workers, scheduler=scheduler, force=force)
@@ -422,7 +431,7 @@ def zoo_run_cmd(models: list[str], protocols: str, seeds: list[int] | None, work
 @source_option
 def zoo_summary_cmd(source: str) -> None:
     """Write results/zoo/summary.json (refused where it would drop a row whose runs are not stored)."""
-    zoo = _module("experiments.zoo")
+    from .experiments import zoo
     click.echo(f"wrote {config.shown(zoo.write_summary(load(source), keep_rows=True))}")
 
 
@@ -441,7 +450,7 @@ def _seeds(n: Callable[[], int], shown: str) -> Callable[[Callable[..., Any]], A
 
 def _common(f: Callable[..., Any]) -> Any:
     f = click.option("--max-epochs", type=int, help="epoch budget of every run",
-                     **lazy(lambda: _module("experiments.ablations.studies").MAX_EPOCHS, "100"))(f)
+                     **lazy(lambda: _setting("ablations", "MAX_EPOCHS"), "100"))(f)
     return source_option(f)
 
 
@@ -449,11 +458,12 @@ workers_option = click.option("--workers", type=click.IntRange(min=1), default=2
                               show_default=True,
                               help="parallel runs, each with cpu_count // workers threads "
                                    "(2: the committed runs' setting)")
-study_seeds = _seeds(lambda: _module("experiments.ablations.studies").STUDY_SEEDS, "0,1,2")
+study_seeds = _seeds(lambda: _setting("ablations", "STUDY_SEEDS"), "0,1,2")
 
 
 def _write_ablation_summary(ds: Any) -> None:
-    click.echo(f"wrote {config.shown(_module('experiments.ablations.summary').write_summary(ds))}")
+    from .experiments.ablations import summary
+    click.echo(f"wrote {config.shown(summary.write_summary(ds))}")
 
 
 @ablations_group.command("run")
@@ -465,7 +475,7 @@ def _write_ablation_summary(ds: Any) -> None:
 def ablations_run_cmd(study: str, seeds: list[int], force: bool, workers: int,
                       max_epochs: int, source: str) -> None:
     """The one-factor studies."""
-    core = _module("experiments.ablations.studies")
+    from .experiments.ablations import studies as core
     try:
         core.study_names(study)
     except ValueError as exc:
@@ -484,7 +494,7 @@ def ablations_run_cmd(study: str, seeds: list[int], force: bool, workers: int,
 def ablations_select_cmd(seeds: list[int], no_run: bool, workers: int, max_epochs: int,
                          source: str) -> None:
     """Choose on validation, train the combined candidates."""
-    selection = _module("experiments.ablations.selection")
+    from .experiments.ablations import selection
     ds = load(source)
     sel = selection.run_selection(ds, seeds=seeds, max_epochs=max_epochs, workers=workers,
                                          run=not no_run, log=click.echo)
@@ -493,21 +503,22 @@ def ablations_select_cmd(seeds: list[int], no_run: bool, workers: int, max_epoch
 
 
 @ablations_group.command("final")
-@_seeds(lambda: _module("experiments.ablations.studies").FINAL_SEEDS, "0,1,2,3,4")
+@_seeds(lambda: _setting("ablations", "FINAL_SEEDS"), "0,1,2,3,4")
 @workers_option
 @_common
 def ablations_final_cmd(seeds: list[int], workers: int, max_epochs: int, source: str) -> None:
     """The chosen configuration and the paper's, same seeds, tested."""
     from har_utils.io import HarError
 
-    selection = _module("experiments.ablations.selection")
+    from .experiments.ablations import selection
     sel = selection.load_selection()
     if sel is None:
         raise HarError(selection.selection_path(), "no selection yet",
-                           "run `har ablations select` first")
+                       "run `har ablations select` first")
+    from .experiments.ablations import studies
+
     ds = load(source)
-    _module("experiments.ablations.studies").execute(selection.final_runs(sel, seeds), ds,
-                                                     workers=workers, log=click.echo)
+    studies.execute(selection.final_runs(sel, seeds), ds, workers=workers, log=click.echo)
     _write_ablation_summary(ds)
 
 
@@ -525,7 +536,7 @@ def ablations_list_cmd(seeds: list[int], max_epochs: int, source: str) -> None:
     """Studies, runs and estimated cost."""
     import pandas as pd
 
-    estimates = _module("experiments.ablations.estimates")
+    from .experiments.ablations import estimates
     ds = load(source)
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
         click.echo(estimates.listing(ds, seeds, max_epochs).to_string(index=False))

@@ -22,7 +22,7 @@ def check_writable(folder: str | os.PathLike[str]) -> Path:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise explain_os_error(probe, exc) from None
         raise HarError(folder, f"cannot write in this folder ({os.strerror(exc.errno or 0)})",
-                           "make it a writable folder (or remove the file in its way), or point "
-                           "HAR_RESULTS_DIR / HAR_DATA_DIR at a writable folder; nothing has "
-                           "started yet") from None
+                       "make it a writable folder (or remove the file in its way), or point "
+                       "HAR_RESULTS_DIR / HAR_DATA_DIR at a writable folder; nothing has "
+                       "started yet") from None
     return folder

@@ -63,7 +63,7 @@ def load_profile(profile: str) -> dict[str, Any]:
         prof = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise HarError(path, f"not valid YAML ({' '.join(str(exc).split())})",
-                           "fix the syntax (params/smoke.yml shows the layout)") from None
+                       "fix the syntax (params/smoke.yml shows the layout)") from None
     profiles.check_sections(path, prof, notebook_names() + list(constants.STUDY_NOTEBOOKS),
                             declared_parameters)
     return prof
@@ -78,8 +78,8 @@ def declared_parameters(notebook: str) -> dict[str, str]:
     tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(tagged) != 1:
         raise HarError(path, f"{len(tagged)} cells tagged 'parameters'",
-                           "tag exactly one cell 'parameters' (JupyterLab: the property "
-                           "inspector)")
+                       "tag exactly one cell 'parameters' (JupyterLab: the property "
+                       "inspector)")
     return {name: p["default"] for name, p in pm.inspect_notebook(str(path)).items()}
 
 
@@ -380,7 +380,7 @@ def run(names: list[str] | None, profile: str, *, force: bool = False, timeout: 
     unknown = sorted(set(names) - set(order))
     if unknown:
         raise HarError(None, f"unknown notebook(s) {unknown}",
-                           f"choose from {order} (study notebooks: `har study`)")
+                       f"choose from {order} (study notebooks: `har study`)")
     hashes = chain_hashes(profile)
     total, t0 = 0.0, time.perf_counter()
     for i, name in enumerate(n for n in order if n in names):
@@ -396,8 +396,8 @@ def run_study(name: str, profile: str, *, force: bool = False, timeout: int | No
     """Run a study notebook (no upstream notebooks; no cell time limit by default)."""
     if name not in constants.STUDY_NOTEBOOKS:
         raise HarError(None, f"{name} is not a study notebook",
-                           f"choose from {list(constants.STUDY_NOTEBOOKS)} (pipeline notebooks: "
-                           "`har run`)")
+                       f"choose from {list(constants.STUDY_NOTEBOOKS)} (pipeline notebooks: "
+                       "`har run`)")
     digest = input_hash(config.NOTEBOOKS_DIR / f"{name}.ipynb", notebook_params(profile, name))
     return run_notebook(name, profile, digest, force=force, timeout=timeout)
 
@@ -458,7 +458,7 @@ def publish(profile: str = config.PUBLISHED_PROFILE) -> Path:
     """Copy a finished, current ``paper`` run into the committed notebooks and manifest."""
     if profile != config.PUBLISHED_PROFILE:
         raise HarError(None, f"the profile {profile!r} is not published",
-                           f"publish the '{config.PUBLISHED_PROFILE}' profile (`make publish`)")
+                       f"publish the '{config.PUBLISHED_PROFILE}' profile (`make publish`)")
     manifest, hashes = load_manifest(profile), chain_hashes(profile)
     names, build = notebook_names(), output_dirs(profile)["build"]
     stale = [n for n in names if manifest["notebooks"].get(n, {}).get("input_hash") != hashes[n]
@@ -486,16 +486,16 @@ def publish_study(name: str, profile: str) -> Path:
     full = dict(zip(constants.STUDY_NOTEBOOKS, constants.STUDY_PROFILES))
     if full.get(name) != profile:
         raise HarError(None, f"{name} with profile {profile} is not a full study run",
-                           f"publish one of {full} (notebook: profile)")
+                       f"publish one of {full} (notebook: profile)")
     src = output_dirs(profile)["build"] / f"{name}.ipynb"
     if not src.exists():
         raise HarError(src, "the executed study notebook does not exist",
-                           f"run the study first (`har study {name} --profile {profile}`)")
+                       f"run the study first (`har study {name} --profile {profile}`)")
     source = config.NOTEBOOKS_DIR / f"{name}.ipynb"
     if _code_of(src) != _code_of(source):
         raise HarError(src, f"it was run from other code than {config.shown(source)}",
-                           f"run the study again (`har study {name} --profile {profile} "
-                           "--force`)")
+                       f"run the study again (`har study {name} --profile {profile} "
+                       "--force`)")
     _write_published(src, source, load_manifest(profile)["run_id"], profile)
     print(f"published {src} -> {source}")
     return source

@@ -136,17 +136,17 @@ def check(path: Path, notebook: str, params: Mapping[str, Any],
     for name, value in params.items():
         if name not in declared:
             raise HarError(path, f"{where} has no parameter {name}",
-                               f"use one of {sorted(declared)}, or remove {name}")
+                           f"use one of {sorted(declared)}, or remove {name}")
         default = ast.literal_eval(declared[name])
         kinds = _kind(default)
         if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
             raise HarError(path, f"{where}: {name}: {value!r} is not {_WORDS[kinds[-1]]}",
-                               f"{name} takes {_WORDS[kinds[-1]]} (the notebook's default is "
-                               f"{declared[name]})")
+                           f"{name} takes {_WORDS[kinds[-1]]} (the notebook's default is "
+                           f"{declared[name]})")
         rule = RULES.get(name)
         if rule is not None and not rule.ok(value):
             raise HarError(path, f"{where}: {name}: {value!r} is not allowed",
-                               f"{name} takes {_allowed(rule)}")
+                           f"{name} takes {_allowed(rule)}")
 
 
 def check_sections(path: Path, profile: Mapping[str, Any], notebooks: list[str],
@@ -154,24 +154,24 @@ def check_sections(path: Path, profile: Mapping[str, Any], notebooks: list[str],
     """The profile's top level: known sections, declared ``common`` names, scalar values."""
     if not isinstance(profile, Mapping):
         raise HarError(path, "a profile is a mapping of sections (common:, 04_training:, ...)",
-                           "see params/smoke.yml for the layout")
+                       "see params/smoke.yml for the layout")
     unknown = sorted(set(profile) - {"common", *notebooks})
     if unknown:
         raise HarError(path, f"unknown section(s) {unknown}",
-                           f"use 'common' or notebook names: {notebooks}")
+                       f"use 'common' or notebook names: {notebooks}")
     for section, values in profile.items():
         if values is None:
             continue
         if not isinstance(values, Mapping):
             raise HarError(path, f"section {section} is not a mapping of NAME: value",
-                               "write one 'NAME: value' per line under it")
+                           "write one 'NAME: value' per line under it")
         bad = {k: v for k, v in values.items() if not isinstance(v, (int, float, str, bool))}
         if bad:
             raise HarError(path, f"section {section}: parameters must be scalars, not {bad}",
-                               "give each parameter one number, string or true/false")
+                           "give each parameter one number, string or true/false")
     common = set(profile.get("common") or {})
     everywhere = set().union(*(declared(n) for n in notebooks)) if notebooks else set()
     stray = sorted(common - everywhere)
     if stray:
         raise HarError(path, f"common: no notebook has parameter(s) {stray}",
-                           f"use names from the notebooks' parameters cells: {sorted(everywhere)}")
+                       f"use names from the notebooks' parameters cells: {sorted(everywhere)}")

@@ -55,14 +55,14 @@ def explain_os_error(path: Path, exc: OSError) -> HarError:
     folder = path.parent
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return HarError(folder, f"no space left while writing {path.name}",
-                            "free disk space, or point HAR_DATA_DIR / HAR_RESULTS_DIR at a "
-                            "folder with room, then run the step again")
+                        "free disk space, or point HAR_DATA_DIR / HAR_RESULTS_DIR at a "
+                        "folder with room, then run the step again")
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return HarError(folder, f"cannot write {path.name} ({os.strerror(exc.errno)})",
-                            "make the folder writable, or point HAR_DATA_DIR / HAR_RESULTS_DIR "
-                            "at a writable folder, then run the step again")
+                        "make the folder writable, or point HAR_DATA_DIR / HAR_RESULTS_DIR "
+                        "at a writable folder, then run the step again")
     return HarError(folder, f"cannot write {path.name}: {exc}",
-                        "check the folder and run the step again")
+                    "check the folder and run the step again")
 
 
 @contextlib.contextmanager

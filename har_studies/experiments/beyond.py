@@ -557,14 +557,14 @@ def export(ds: HarDataset, p: Plan = Plan(), *, ship_data: bool = False, log: An
     ch = doc.get("chosen")
     if ch is None:
         raise HarError(path, "no configuration chosen yet",
-                           "run the selection stage first (make beyond)")
+                       "run the selection stage first (make beyond)")
     classical = ch["model"] in CLASSICAL
     k = 1 if classical else int(ch["ensemble_seeds"])
     runs = finals_of(doc, p)[ch["name"]][:k]
     stored = [load(r, ds) for r in runs]
     if any(r is None for r in stored):
         raise HarError(path, f"the final runs of {ch['name']} are not all stored",
-                           "run the final stage first (make beyond-final)")
+                       "run the final stage first (make beyond-final)")
     expected = checksum(ds)
     if classical:
         return _export_classical(ds, doc, runs[0], stored[0], expected, log)
@@ -585,9 +585,9 @@ def export(ds: HarDataset, p: Plan = Plan(), *, ship_data: bool = False, log: An
                             "same_losses": again["history"]["loss"] == st["history"]["loss"]})
             if not same:
                 raise HarError(None, f"{r.label} trained again predicts other test labels "
-                                   "than its stored final run (the saved model would not be the "
-                                   "one reported)", "train on the machine and thread count the "
-                                   "final runs recorded, or run the final stage again (--force)")
+                               "than its stored final run (the saved model would not be the "
+                               "one reported)", "train on the machine and thread count the "
+                               "final runs recorded, or run the final stage again (--force)")
             files.append(member)
         model = joined_model(files)
         from har_utils.training import ACTIVITY_IDS, save_model_atomic
@@ -638,7 +638,7 @@ def _export_classical(ds: HarDataset, doc: dict[str, Any], run: Run, stored: dic
     if not same:
         saved.unlink(missing_ok=True)
         raise HarError(None, f"{run.label} fitted again predicts other test labels than its "
-                           "stored final run", "run the final stage again (--force)")
+                       "stored final run", "run the final stage again (--force)")
     assert list(clf.classes_) == list(ACTIVITY_IDS)
     member = {"name": run.label, "seed": run.seed, "key": stored["key"],
               "test_accuracy": stored["test"]["accuracy"], "same_test_predictions": same}

@@ -78,14 +78,14 @@ def rekey_file(path: Path) -> tuple[str, str] | None:
         after = _json(cfg["train_config"])
         if any(after.get(k) != v for k, v in before.items()):
             raise HarError(path, f"the rebuilt run resolves to other training settings "
-                               f"({before} -> {after})", LEAVE)
+                           f"({before} -> {after})", LEAVE)
     result.update(key=new, config=cfg, run={**run.as_dict(), "study": result["run"].get("study", ""),
                                             "name": result["run"].get("name", "")})
     target = path.with_name(f"{new}.json")
     if target.exists():  # brought in before (a second copy of the same file): drop this one
         if json.loads(target.read_text()) != _json(result):
             raise HarError(target, f"exists already, with other content than "
-                               f"{config.shown(path)} re-keyed", LEAVE)
+                           f"{config.shown(path)} re-keyed", LEAVE)
         path.unlink()
         return old, new
     write_json_atomic(target, result)

@@ -579,9 +579,9 @@ def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
     log(f"[runner] finished in {time.perf_counter() - t0:.0f} s")
     if failures:
         raise HarError(None, f"{len(failures)} run(s) failed:\n"
-                           + "\n".join(failures),
-                           "fix the cause shown for each; every other run is stored, so the same "
-                           "command again trains only the failed ones")
+                       + "\n".join(failures),
+                       "fix the cause shown for each; every other run is stored, so the same "
+                       "command again trains only the failed ones")
     return [json.loads(result_path(k).read_text()) for k in keys]
 
 
@@ -609,7 +609,7 @@ def _train(todo: dict[str, Run], mine: set[str], *, payload: HarDataset | str, e
             client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
         except (OSError, TimeoutError) as exc:
             raise HarError(None, f"no Dask scheduler answers at {scheduler} within "
-                               f"{SCHEDULER_TIMEOUT} ({type(exc).__name__})", SCHEDULER_FIX) from None
+                           f"{SCHEDULER_TIMEOUT} ({type(exc).__name__})", SCHEDULER_FIX) from None
         backend: dict[str, Any] = {"backend": "dask", "n_jobs": -1}
     else:
         client = None
