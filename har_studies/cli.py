@@ -191,10 +191,16 @@ main = har
               show_envvar=True, help="params/<profile>.yml, e.g. paper or smoke")
 @click.option("--force", is_flag=True, help="run even if up to date")
 @click.option("--timeout", type=int, default=3600, show_default=True, help="seconds per cell")
-def run_cmd(notebooks: tuple[str, ...], profile: str, force: bool, timeout: int) -> None:
+@click.option("--set", "settings", multiple=True, metavar="NOTEBOOK.NAME=VALUE",
+              help="replace one of the profile's values for this run (recorded in the manifest)")
+def run_cmd(notebooks: tuple[str, ...], profile: str, force: bool, timeout: int,
+            settings: tuple[str, ...]) -> None:
     """Execute notebooks with papermill into build/<profile>/ (NOTEBOOKS: default all, in
     order); up-to-date ones are skipped."""
     from . import pipeline
+
+    if settings:
+        os.environ["HAR_SET"] = ";".join(settings)
     pipeline.run(list(notebooks), profile, force=force, timeout=timeout)
 
 

@@ -83,13 +83,28 @@ def declared_parameters(notebook: str) -> dict[str, str]:
     return {name: p["default"] for name, p in pm.inspect_notebook(str(path)).items()}
 
 
+def overrides() -> dict[str, dict[str, Any]]:
+    """Values that replace a profile's for one run (``har run --set NOTEBOOK.NAME=VALUE``,
+    passed on as ``HAR_SET``, ``;``-separated; recorded in the manifest like the others)."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in filter(None, os.environ.get("HAR_SET", "").split(";")):
+        target, _, value = item.partition("=")
+        notebook, _, name = target.partition(".")
+        if not (notebook and name and value):
+            raise HarError(None, f"--set {item!r} is not NOTEBOOK.NAME=VALUE",
+                           "e.g. --set 04_training.EPOCHS=5")
+        out.setdefault(notebook, {})[name] = yaml.safe_load(value)
+    return out
+
+
 def notebook_params(profile: str, notebook: str) -> dict[str, Any]:
-    """One notebook's parameters: the ``common`` values it declares, then its own, checked."""
+    """One notebook's parameters: the ``common`` values it declares, then its own, then those
+    of :func:`overrides`, checked."""
     prof = load_profile(profile)
     declared = declared_parameters(notebook)
     own = prof.get(notebook) or {}
     common = {k: v for k, v in (prof.get("common") or {}).items() if k in declared}
-    params = {**common, **own}
+    params = {**common, **own, **overrides().get(notebook, {})}
     profiles.check(profile_path(profile), notebook, params, declared)
     return params
 

@@ -86,3 +86,17 @@ def test_every_parameter_of_every_notebook_has_a_rule_or_a_type_only() -> None:
         for nb in notebooks:
             if nb in prof or nb in pipeline.notebook_names():
                 pipeline.notebook_params(path.stem, nb)
+
+
+def test_a_value_set_for_one_run_replaces_the_profiles_and_is_checked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``har run --set 04_training.TRAIN=false`` (``HAR_SET``): the run's value, checked."""
+    write(tmp_path, monkeypatch, {"04_training": {"EPOCHS": 5}})
+    monkeypatch.setenv("HAR_SET", "04_training.TRAIN=false;04_training.EPOCHS=7")
+    assert pipeline.notebook_params("bad", "04_training") == {"EPOCHS": 7, "TRAIN": False}
+    monkeypatch.setenv("HAR_SET", "04_training.EPOCHS=0")
+    with pytest.raises(HarError, match="EPOCHS: 0 is not allowed"):
+        pipeline.notebook_params("bad", "04_training")
+    monkeypatch.setenv("HAR_SET", "EPOCHS=3")
+    with pytest.raises(HarError, match="is not NOTEBOOK.NAME=VALUE"):
+        pipeline.notebook_params("bad", "04_training")
