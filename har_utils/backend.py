@@ -65,10 +65,8 @@ def version(backend: str | None = None) -> str:
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as dist_version
 
-    name = {"jax": "jax", "tensorflow": "tensorflow", "torch": "torch"}.get(
-        backend or current(), backend or current())
     try:
-        return dist_version(name)
+        return dist_version(backend or current())
     except PackageNotFoundError:
         return "not installed"
 

@@ -45,11 +45,6 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def sha256_bytes(data: bytes) -> str:
-    """SHA-256 hex digest of bytes."""
-    return hashlib.sha256(data).hexdigest()
-
-
 def explain_os_error(path: Path, exc: OSError) -> HarError:
     """An ``OSError`` raised while writing ``path`` as a :class:`HarError` saying the fix."""
     folder = path.parent
@@ -141,16 +136,10 @@ def save_npz_atomic(path: str | os.PathLike[str], **arrays: np.ndarray) -> Path:
     return Path(path)
 
 
-# --- the one cache path ------------------------------------------------------------------
-
-#: Suffix of the file beside a cache that holds its SHA-256 (``sha256sum`` format).
-CHECKSUM_SUFFIX = ".sha256"
-
-
 def checksum_path(path: str | os.PathLike[str]) -> Path:
-    """The checksum file beside the cache ``path``: ``<name>.sha256``."""
+    """The checksum file beside the cache ``path``: ``<name>.sha256`` (``sha256sum`` format)."""
     path = Path(path)
-    return path.with_name(path.name + CHECKSUM_SUFFIX)
+    return path.with_name(path.name + ".sha256")
 
 
 def cached_arrays(path: str | os.PathLike[str],
@@ -186,13 +175,13 @@ def _read_verified(path: Path) -> dict[str, np.ndarray]:
     otherwise."""
     expected = _recorded_checksum(path)
     data = _read_whole(path)
-    if expected is not None and sha256_bytes(data) != expected:
+    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
         raise _DamagedCache(f"its SHA-256 differs from {checksum_path(path).name}: "
                             "cut short or overwritten")
     arrays = _parse_npz(data)
     if expected is None:
         with contextlib.suppress(HarError):  # a read-only cache still serves its arrays
-            _write_checksum(path, sha256_bytes(data))
+            _write_checksum(path, hashlib.sha256(data).hexdigest())
     return arrays
 
 

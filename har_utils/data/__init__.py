@@ -86,8 +86,6 @@ def stamp(ds: HarDataset) -> dict[str, Any]:
             "preprocessing": p.get("preprocessing"), "cache": p.get("cache")}
 
 
-# --- validation split -------------------------------------------------------------------
-
 def validation_subjects(n: int = config.DEFAULT_N_VALIDATION_SUBJECTS,
                         seed: int = config.DEFAULT_VALIDATION_SEED) -> tuple[int, ...]:
     """``n`` subjects drawn (seeded) from the 21 training subjects only, sorted."""
@@ -143,8 +141,6 @@ def select_channels(ds: HarDataset, channels: Sequence[str]) -> HarDataset:
         return Split(np.ascontiguousarray(s.X[..., idx]), s.y, s.subject)
     return replace(ds, train=pick(ds.train), test=pick(ds.test))
 
-
-# --- sources ----------------------------------------------------------------------------
 
 def choose_source(source: Source = "auto", *, timeout: float = 5.0) -> tuple[str, str]:
     """Resolve ``auto`` to ``uci`` or ``hapt``; return (source, reason)."""
@@ -224,8 +220,6 @@ def _from_arrays(a: dict[str, np.ndarray], source: str) -> HarDataset:
     return ds
 
 
-# --- features ---------------------------------------------------------------------------
-
 def features(ds: HarDataset) -> tuple[np.ndarray, np.ndarray, list[str], str]:
     """(train, test, names, description): the official 561 (``uci``) or our computed set."""
     if ds.features_train is not None and ds.feature_names is not None:
@@ -243,8 +237,6 @@ def features(ds: HarDataset) -> tuple[np.ndarray, np.ndarray, list[str], str]:
     f = cached_arrays(cache, build)
     return f["train"], f["test"], [str(n) for n in f["names"]], f"computed ({FEATURE_SET_VERSION})"
 
-
-# --- fidelity against the official counts -----------------------------------------------
 
 def official_counts() -> pd.DataFrame:
     """Official windows per (split, subject, activity), counted from the official label files."""
@@ -276,8 +268,6 @@ def fidelity_summary(table: pd.DataFrame) -> dict[str, Any]:
         "per_split": {str(s): summ(t) for s, t in table.groupby("split")},
     }
 
-
-# --- the data step's summary ------------------------------------------------------------
 
 def data_summary(ds: HarDataset) -> dict[str, Any]:
     """Source, provenance, shapes, windows per split and class, and fidelity figures."""

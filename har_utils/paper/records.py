@@ -40,8 +40,6 @@ IDENTIFICATIONS: tuple[str, ...] = ("identified", "probable", "not identifiable"
 DECISION_COLUMNS: tuple[str, ...] = ("topic", "paper_says", "ambiguity", "our_choice",
                                      "how_to_run_alternative")
 
-# --- loading and validation -------------------------------------------------------------
-
 def _field_problems(i: int, e: Any, required: tuple[str, ...], allowed: tuple[str, ...]
                     ) -> tuple[str, list[str]]:
     """The name of entry number ``i``, and its missing or unknown fields."""
