@@ -262,11 +262,9 @@ def fidelity_summary(table: pd.DataFrame) -> dict[str, Any]:
                 "official": int(t["official"].sum()), "rebuilt": int(t["rebuilt"].sum()),
                 "total_diff": int(t["diff"].sum()), "abs_diff": int(t["diff"].abs().sum()),
                 "max_abs_cell_diff": int(t["diff"].abs().max()) if len(t) else 0}
-    return {
-        "overall": summ(table),
-        "per_activity": {config.ACTIVITIES[int(a)]: summ(t) for a, t in table.groupby("activity_id")},
-        "per_split": {str(s): summ(t) for s, t in table.groupby("split")},
-    }
+    return {"overall": summ(table),
+            "per_activity": {config.ACTIVITIES[int(a)]: summ(t) for a, t in table.groupby("activity_id")},
+            "per_split": {str(s): summ(t) for s, t in table.groupby("split")}}
 
 
 def data_summary(ds: HarDataset) -> dict[str, Any]:
@@ -274,18 +272,15 @@ def data_summary(ds: HarDataset) -> dict[str, Any]:
     per_class = {name: {config.ACTIVITIES[int(k)]: int(v) for k, v in
                         zip(*np.unique(s.y, return_counts=True))}
                  for name, s in (("train", ds.train), ("test", ds.test))}
-    fid = fidelity_table(ds)
-    return {
-        "source": ds.source, "source_label": ds.label, "provenance": ds.provenance,
-        "channels": config.CHANNELS, "activities": config.ACTIVITIES,
-        "shapes": {"X_train": list(ds.train.X.shape), "X_test": list(ds.test.X.shape)},
-        "windows": {"train": int(len(ds.train.y)), "test": int(len(ds.test.y)),
-                    "per_class": per_class},
-        "subjects": {"train": sorted(set(ds.train.subject.tolist())),
-                     "test": sorted(set(ds.test.subject.tolist())),
-                     "validation_default": list(validation_subjects())},
-        "fidelity": fidelity_summary(fid),
-    }
+    return {"source": ds.source, "source_label": ds.label, "provenance": ds.provenance,
+            "channels": config.CHANNELS, "activities": config.ACTIVITIES,
+            "shapes": {"X_train": list(ds.train.X.shape), "X_test": list(ds.test.X.shape)},
+            "windows": {"train": int(len(ds.train.y)), "test": int(len(ds.test.y)),
+                        "per_class": per_class},
+            "subjects": {"train": sorted(set(ds.train.subject.tolist())),
+                         "test": sorted(set(ds.test.subject.tolist())),
+                         "validation_default": list(validation_subjects())},
+            "fidelity": fidelity_summary(fidelity_table(ds))}
 
 
 def write_data_summary(ds: HarDataset, path: Path | None = None) -> Path:

@@ -382,8 +382,7 @@ def check_table2_sources(df: pd.DataFrame, lit: pd.DataFrame | None = None,
 
 CHECKS: tuple[Callable[..., Finding], ...] = (
     check_headline_is_test, check_cm_accuracy, check_recall_vs_cm, check_f1_consistency,
-    check_test_held_out, check_averages, check_definitions, check_table2_sources,
-)
+    check_test_held_out, check_averages, check_definitions, check_table2_sources)
 
 
 def audit(reported_df: pd.DataFrame | None = None, ours: Mapping[str, Any] | None = None,
