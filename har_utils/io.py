@@ -174,7 +174,14 @@ def _read_verified(path: Path) -> dict[str, np.ndarray]:
     """The arrays of ``path`` if its bytes match its checksum file; :class:`_DamagedCache`
     otherwise."""
     expected = _recorded_checksum(path)
-    data = _read_whole(path)
+    if path.is_dir():
+        raise _DamagedCache("a directory in place of the file")
+    try:  # every byte, the file closed before anything is judged
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _DamagedCache(f"unreadable: {exc.strerror or exc}") from None
+    if not data:
+        raise _DamagedCache("empty file")
     if expected is not None and hashlib.sha256(data).hexdigest() != expected:
         raise _DamagedCache(f"its SHA-256 differs from {checksum_path(path).name}: "
                             "cut short or overwritten")
@@ -197,20 +204,6 @@ def _recorded_checksum(path: Path) -> str | None:
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         raise _DamagedCache(f"{side.name} holds no SHA-256")
     return digest
-
-
-def _read_whole(path: Path) -> bytes:
-    """Every byte of ``path`` (closed before anything is judged)."""
-    if path.is_dir():
-        raise _DamagedCache("a directory in place of the file")
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        raise _DamagedCache(f"unreadable: {exc.strerror or exc}") from None
-    if not data:
-        raise _DamagedCache("empty file")
-    return data
 
 
 def _parse_npz(data: bytes) -> dict[str, np.ndarray]:

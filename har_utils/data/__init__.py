@@ -66,13 +66,9 @@ class HarDataset:
 
     def counts(self) -> pd.DataFrame:
         """Windows per (split, subject, activity)."""
-        rows = []
-        for name, s in (("train", self.train), ("test", self.test)):
-            df = pd.DataFrame({"subject": s.subject, "activity_id": s.y})
-            c = df.value_counts().rename("n_windows").reset_index()
-            c.insert(0, "split", name)
-            rows.append(c)
-        out = pd.concat(rows, ignore_index=True)
+        per = [pd.DataFrame({"split": name, "subject": s.subject, "activity_id": s.y}).value_counts()
+               for name, s in (("train", self.train), ("test", self.test))]
+        out = pd.concat(per).rename("n_windows").reset_index()
         out["activity"] = out["activity_id"].map(config.ACTIVITIES)
         return out.sort_values(["split", "subject", "activity_id"], ignore_index=True)[
             ["split", "subject", "activity_id", "activity", "n_windows"]]
