@@ -12,9 +12,9 @@ checks it, imports inside functions included):
 - the studies: :mod:`.experiments` (the experiment runner, protocol cv, the zoo, the ablation
   study) and :mod:`.deploy` (TFLite export, runtime, FLOPs, streaming, the benchmark,
   ``har predict``), independent of each other;
-- :mod:`.folders` (output folders checked before work starts), :mod:`.constants` (the study
-  notebooks and profiles), :mod:`.input_layers` (layers inside the studies' models) and
-  :mod:`.zoo_models` (the zoo's models, registered in ``har_utils.models`` on import).
+- :mod:`.backends` (the Keras backend a study requires), :mod:`.folders` (output folders
+  checked before work starts), :mod:`.constants` (the study notebooks and profiles),
+  :mod:`.input_layers` (layers inside the studies' models) and :mod:`.zoo_models` (the zoo's models, registered in ``har_utils.models`` on import).
 
 Importing it imports :mod:`har_utils`, which sets the Keras backend (JAX) first.
 """

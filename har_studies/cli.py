@@ -48,8 +48,9 @@ class Har(Group):
     and exit status 2, no traceback unless ``--debug``; any other exception is a bug."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from har_utils.backend import BackendError
         from har_utils.io import HarError
+
+        from .backends import BackendError
 
         try:
             return super().invoke(ctx)

@@ -2,8 +2,8 @@
 
 We train on JAX (2.5-2.7x faster than TensorFlow with op determinism on the CPU, as
 repeatable; ``benchmarks/bench_backends.py``) and export with TensorFlow (the TFLite converter
-needs it). ``import har_utils`` calls :func:`use_default` first; a user's ``KERAS_BACKEND``, or
-a Keras imported before ``har_utils``, wins.
+needs it: ``har_studies.backends``). ``import har_utils`` calls :func:`use_default` first; a
+user's ``KERAS_BACKEND``, or a Keras imported before ``har_utils``, wins.
 """
 
 from __future__ import annotations
@@ -14,14 +14,8 @@ from typing import Any
 
 #: The backend the notebooks, the experiment runner and every study train on.
 TRAINING = "jax"
-#: The backend of the deployment study (TFLite export, the Keras timings it compares).
-EXPORT = "tensorflow"
 #: ``KERAS_BACKEND`` as the user set it before ``har_utils`` was first imported (None: unset).
 USER_SETTING: str | None = os.environ.get("KERAS_BACKEND") or None
-
-
-class BackendError(RuntimeError):
-    """Keras runs on another backend than the code needs, and it is too late to switch."""
 
 
 def keras_imported() -> bool:
@@ -46,29 +40,13 @@ def use_default() -> str:
     return current()
 
 
-def require(backend: str, why: str) -> None:
-    """Make this process run Keras on ``backend``, over any other setting; a
-    :class:`BackendError` with the fix when Keras already runs on another."""
-    if not keras_imported():
-        os.environ["KERAS_BACKEND"] = backend
-        return
-    actual = current()
-    if actual != backend:
-        raise BackendError(
-            f"{why} needs Keras on the {backend} backend, but this process already imported "
-            f"Keras on {actual}. Fix: run it in a fresh Python process (or kernel) that imports "
-            f"it before anything that imports Keras, or set KERAS_BACKEND={backend}")
-
-
 def version(backend: str | None = None) -> str:
     """The version of the package behind ``backend`` (default: :func:`current`)."""
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as dist_version
 
-    name = {"jax": "jax", "tensorflow": "tensorflow", "torch": "torch"}.get(
-        backend or current(), backend or current())
     try:
-        return dist_version(name)
+        return dist_version(backend or current())
     except PackageNotFoundError:
         return "not installed"
 

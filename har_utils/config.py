@@ -90,25 +90,16 @@ WINDOW_LENGTH: int = 128  # 2.56 s at 50 Hz
 WINDOW_STEP: int = 64  # 50 % overlap
 
 #: Activity ids and names exactly as in the official ``activity_labels.txt``.
-ACTIVITIES: dict[int, str] = {
-    1: "WALKING",
-    2: "WALKING_UPSTAIRS",
-    3: "WALKING_DOWNSTAIRS",
-    4: "SITTING",
-    5: "STANDING",
-    6: "LAYING",
-}
+ACTIVITIES: dict[int, str] = {1: "WALKING", 2: "WALKING_UPSTAIRS", 3: "WALKING_DOWNSTAIRS",
+                              4: "SITTING", 5: "STANDING", 6: "LAYING"}
 #: Activity ids in label order (the one label map: column ``k`` of a model's output is
 #: ``ACTIVITY_IDS[k]``; every module takes ids from here).
 ACTIVITY_IDS: tuple[int, ...] = tuple(sorted(ACTIVITIES))
 ACTIVITY_NAMES: list[str] = [ACTIVITIES[i] for i in ACTIVITY_IDS]
 
 #: The 9 inertial-signal channels, in the order both sources return them.
-CHANNELS: list[str] = [
-    "body_acc_x", "body_acc_y", "body_acc_z",
-    "body_gyro_x", "body_gyro_y", "body_gyro_z",
-    "total_acc_x", "total_acc_y", "total_acc_z",
-]
+CHANNELS: list[str] = ["body_acc_x", "body_acc_y", "body_acc_z", "body_gyro_x", "body_gyro_y",
+                       "body_gyro_z", "total_acc_x", "total_acc_y", "total_acc_z"]
 
 #: The official subject split of UCI HAR (9 test volunteers, 21 training volunteers).
 TEST_SUBJECTS: tuple[int, ...] = (2, 4, 9, 10, 12, 13, 18, 20, 24)
@@ -131,10 +122,8 @@ PAPER_LEARNING_RATE: float = 1e-3
 OPTIMIZERS: tuple[str, ...] = ("adam", "adam_amsgrad", "sgd")
 
 # --- Official archive (source "uci") --------------------------------------------------
-UCI_URL: str = (
-    "https://archive.ics.uci.edu/static/public/240/"
-    "human+activity+recognition+using+smartphones.zip"
-)
+UCI_URL: str = ("https://archive.ics.uci.edu/static/public/240/"
+                "human+activity+recognition+using+smartphones.zip")
 #: The outer archive served at ``UCI_URL`` and the ``UCI HAR Dataset.zip`` it wraps.
 UCI_OUTER_ZIP = {"name": "human+activity+recognition+using+smartphones.zip", "size": 61_005_872,
                  "sha256": "c00b803081a5c797cd5e4b83700a9810b38d53d9d84e01917e090e1fdbc81031"}

@@ -118,10 +118,7 @@ def pair_overlap(Z: Any, y: Any, a: int, b: int, k: int = 10,
         raise ValueError(f"both classes must be present: {a} has {(yp == a).sum()}, "
                          f"{b} has {(yp == b).sum()} windows")
     nb = yp[_neighbours(Zp, k)]
-    return {
-        "a": _name(a), "b": _name(b), "n_a": int((yp == a).sum()), "n_b": int((yp == b).sum()),
-        "k": int(k),
-        "a_neighbours_in_b": float((nb[yp == a] == b).mean()),
-        "b_neighbours_in_a": float((nb[yp == b] == a).mean()),
-        "silhouette": float(silhouette_score(Zp, yp)),
-    }
+    return {"a": _name(a), "b": _name(b), "n_a": int((yp == a).sum()), "n_b": int((yp == b).sum()),
+            "k": int(k), "a_neighbours_in_b": float((nb[yp == a] == b).mean()),
+            "b_neighbours_in_a": float((nb[yp == b] == a).mean()),
+            "silhouette": float(silhouette_score(Zp, yp))}

@@ -43,13 +43,11 @@ def metrics(y_true: Any, y_pred: Any, subjects: Any | None = None) -> dict[str, 
                 "f1": float(row["f1-score"])}
 
     out: dict[str, Any] = {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "n": int(len(y_true)),
+        "accuracy": float(accuracy_score(y_true, y_pred)), "n": int(len(y_true)),
         "labels": list(NAMES),
         "per_class": {name: {**scores(report[name]), "support": int(report[name]["support"])}
                       for name in NAMES},
-        "confusion": confusion_matrix(y_true, y_pred, labels=LABELS).astype(int).tolist(),
-    }
+        "confusion": confusion_matrix(y_true, y_pred, labels=LABELS).astype(int).tolist()}
     for avg in ("macro", "weighted"):
         out[f"{avg}_avg"] = scores(report[f"{avg} avg"])
     if subjects is not None:

@@ -45,11 +45,6 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def sha256_bytes(data: bytes) -> str:
-    """SHA-256 hex digest of bytes."""
-    return hashlib.sha256(data).hexdigest()
-
-
 def explain_os_error(path: Path, exc: OSError) -> HarError:
     """An ``OSError`` raised while writing ``path`` as a :class:`HarError` saying the fix."""
     folder = path.parent
@@ -141,16 +136,10 @@ def save_npz_atomic(path: str | os.PathLike[str], **arrays: np.ndarray) -> Path:
     return Path(path)
 
 
-# --- the one cache path ------------------------------------------------------------------
-
-#: Suffix of the file beside a cache that holds its SHA-256 (``sha256sum`` format).
-CHECKSUM_SUFFIX = ".sha256"
-
-
 def checksum_path(path: str | os.PathLike[str]) -> Path:
-    """The checksum file beside the cache ``path``: ``<name>.sha256``."""
+    """The checksum file beside the cache ``path``: ``<name>.sha256`` (``sha256sum`` format)."""
     path = Path(path)
-    return path.with_name(path.name + CHECKSUM_SUFFIX)
+    return path.with_name(path.name + ".sha256")
 
 
 def cached_arrays(path: str | os.PathLike[str],
@@ -185,14 +174,21 @@ def _read_verified(path: Path) -> dict[str, np.ndarray]:
     """The arrays of ``path`` if its bytes match its checksum file; :class:`_DamagedCache`
     otherwise."""
     expected = _recorded_checksum(path)
-    data = _read_whole(path)
-    if expected is not None and sha256_bytes(data) != expected:
+    if path.is_dir():
+        raise _DamagedCache("a directory in place of the file")
+    try:  # every byte, the file closed before anything is judged
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _DamagedCache(f"unreadable: {exc.strerror or exc}") from None
+    if not data:
+        raise _DamagedCache("empty file")
+    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
         raise _DamagedCache(f"its SHA-256 differs from {checksum_path(path).name}: "
                             "cut short or overwritten")
     arrays = _parse_npz(data)
     if expected is None:
         with contextlib.suppress(HarError):  # a read-only cache still serves its arrays
-            _write_checksum(path, sha256_bytes(data))
+            _write_checksum(path, hashlib.sha256(data).hexdigest())
     return arrays
 
 
@@ -208,20 +204,6 @@ def _recorded_checksum(path: Path) -> str | None:
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         raise _DamagedCache(f"{side.name} holds no SHA-256")
     return digest
-
-
-def _read_whole(path: Path) -> bytes:
-    """Every byte of ``path`` (closed before anything is judged)."""
-    if path.is_dir():
-        raise _DamagedCache("a directory in place of the file")
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        raise _DamagedCache(f"unreadable: {exc.strerror or exc}") from None
-    if not data:
-        raise _DamagedCache("empty file")
-    return data
 
 
 def _parse_npz(data: bytes) -> dict[str, np.ndarray]:

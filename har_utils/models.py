@@ -133,8 +133,6 @@ def train_defaults(name: str) -> dict[str, Any]:
     return dict(_spec(name).train_defaults)
 
 
-# --- models -------------------------------------------------------------------------------
-
 def lstm_head(x: Any, n_classes: int, lstm_units: int, dropout: float, dense_units: int,
                lstm_layers: int = 2) -> Any:
     """The paper's recurrent head: LSTM(return_sequences) ``lstm1`` -> LSTM ``lstm2`` ->
@@ -210,8 +208,6 @@ def tiny_cnn(input_shape: tuple[int, int], n_classes: int, *, filters: int = 8,
     outputs = layers.Dense(n_classes, activation="softmax", name="output")(x)
     return keras.Model(inputs, outputs, name="tiny_cnn")
 
-
-# --- summaries ----------------------------------------------------------------------------
 
 def _layer_type(layer: keras.layers.Layer) -> str:
     kind = type(layer).__name__

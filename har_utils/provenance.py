@@ -10,10 +10,8 @@ import subprocess
 from .config import PROJECT_ROOT
 
 #: Packages whose versions can change the numbers.
-KEY_PACKAGES: tuple[str, ...] = (
-    "numpy", "scipy", "pandas", "scikit-learn", "tensorflow", "keras", "jax", "jaxlib", "matplotlib",
-    "seaborn", "papermill", "nbval",
-)
+KEY_PACKAGES: tuple[str, ...] = ("numpy", "scipy", "pandas", "scikit-learn", "tensorflow", "keras",
+                                 "jax", "jaxlib", "matplotlib", "seaborn", "papermill", "nbval")
 
 
 def package_versions(names: tuple[str, ...] = KEY_PACKAGES) -> dict[str, str | None]:
@@ -42,10 +40,6 @@ def git_commit() -> dict[str, object]:
 
 def environment() -> dict[str, object]:
     """Provenance of the running environment: python, platform, packages, git, UTC time."""
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "packages": package_versions(),
-        "git": git_commit(),
-        "utc_time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
+    return {"python": platform.python_version(), "platform": platform.platform(),
+            "packages": package_versions(), "git": git_commit(),
+            "utc_time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}

@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from har_utils import backend
+from ..backends import EXPORT, require
 
 # Before Keras is imported: this module needs Keras on TensorFlow (the TFLite converter).
-backend.require(backend.EXPORT, "har_studies.deploy.benchmark")
+require(EXPORT, "har_studies.deploy.benchmark")
 
 import numpy as np
 import pandas as pd

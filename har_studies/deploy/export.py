@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from har_utils import backend
+from ..backends import EXPORT, require
 
 # Before Keras is imported: this module needs Keras on TensorFlow (the TFLite converter).
-backend.require(backend.EXPORT, "har_studies.deploy.export")
+require(EXPORT, "har_studies.deploy.export")
 
 import keras
 import numpy as np

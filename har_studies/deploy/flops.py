@@ -8,10 +8,10 @@ import contextlib
 import os
 from typing import Any
 
-from har_utils import backend
+from ..backends import EXPORT, require
 
 # Before Keras is imported: this module needs Keras on TensorFlow (the TFLite converter).
-backend.require(backend.EXPORT, "har_studies.deploy.flops")
+require(EXPORT, "har_studies.deploy.flops")
 
 import keras
 import numpy as np

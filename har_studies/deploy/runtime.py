@@ -10,10 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from har_utils import backend
+from ..backends import EXPORT, require
 
 # Before Keras is imported: this module needs Keras on TensorFlow (the TFLite converter).
-backend.require(backend.EXPORT, "har_studies.deploy.runtime")
+require(EXPORT, "har_studies.deploy.runtime")
 
 import keras
 import numpy as np

@@ -30,6 +30,7 @@ from har_utils.io import HarError, write_json_atomic
 
 from har_utils.threads import configure_threads, current_threads
 
+from ..backends import BackendError, require
 from ..folders import check_writable
 
 #: Models fit once on the window features: what it is (stored in the config), its defaults.
@@ -426,8 +427,8 @@ def run_one(run: Run, payload: HarDataset | str, expected: str, *,
     if run.model not in CLASSICAL:
         fresh = "run it in a fresh worker process (workers > 1, or a new Python process)"
         try:
-            backend_module.require(run.backend, run.label)
-        except backend_module.BackendError as exc:
+            require(run.backend, run.label)
+        except BackendError as exc:
             raise RuntimeError(f"{exc}; {fresh}") from exc
         if run.threads:
             where["threads"] = configure_threads(run.threads)

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import constants
-from har_utils.study_results import (beyond_candidates_table, beyond_test_table, cost_table,
-                                    cv_table, inflation_table, subject_comparison_table)
+from har_utils.study_results import (cost_table, cv_table, inflation_table,
+                                    subject_comparison_table)
 
 from .report import epoch_rule_table, markdown_table, read_result, zoo_table
+from .study_results import beyond_candidates_table, beyond_test_table
 
 
 def zoo_block(results: Path) -> str:

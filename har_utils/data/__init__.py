@@ -66,13 +66,9 @@ class HarDataset:
 
     def counts(self) -> pd.DataFrame:
         """Windows per (split, subject, activity)."""
-        rows = []
-        for name, s in (("train", self.train), ("test", self.test)):
-            df = pd.DataFrame({"subject": s.subject, "activity_id": s.y})
-            c = df.value_counts().rename("n_windows").reset_index()
-            c.insert(0, "split", name)
-            rows.append(c)
-        out = pd.concat(rows, ignore_index=True)
+        per = [pd.DataFrame({"split": name, "subject": s.subject, "activity_id": s.y}).value_counts()
+               for name, s in (("train", self.train), ("test", self.test))]
+        out = pd.concat(per).rename("n_windows").reset_index()
         out["activity"] = out["activity_id"].map(config.ACTIVITIES)
         return out.sort_values(["split", "subject", "activity_id"], ignore_index=True)[
             ["split", "subject", "activity_id", "activity", "n_windows"]]
@@ -85,8 +81,6 @@ def stamp(ds: HarDataset) -> dict[str, Any]:
             "checksum_sha256": p.get("archive_sha256") or p.get("resource_sha256"),
             "preprocessing": p.get("preprocessing"), "cache": p.get("cache")}
 
-
-# --- validation split -------------------------------------------------------------------
 
 def validation_subjects(n: int = config.DEFAULT_N_VALIDATION_SUBJECTS,
                         seed: int = config.DEFAULT_VALIDATION_SEED) -> tuple[int, ...]:
@@ -143,8 +137,6 @@ def select_channels(ds: HarDataset, channels: Sequence[str]) -> HarDataset:
         return Split(np.ascontiguousarray(s.X[..., idx]), s.y, s.subject)
     return replace(ds, train=pick(ds.train), test=pick(ds.test))
 
-
-# --- sources ----------------------------------------------------------------------------
 
 def choose_source(source: Source = "auto", *, timeout: float = 5.0) -> tuple[str, str]:
     """Resolve ``auto`` to ``uci`` or ``hapt``; return (source, reason)."""
@@ -224,8 +216,6 @@ def _from_arrays(a: dict[str, np.ndarray], source: str) -> HarDataset:
     return ds
 
 
-# --- features ---------------------------------------------------------------------------
-
 def features(ds: HarDataset) -> tuple[np.ndarray, np.ndarray, list[str], str]:
     """(train, test, names, description): the official 561 (``uci``) or our computed set."""
     if ds.features_train is not None and ds.feature_names is not None:
@@ -243,8 +233,6 @@ def features(ds: HarDataset) -> tuple[np.ndarray, np.ndarray, list[str], str]:
     f = cached_arrays(cache, build)
     return f["train"], f["test"], [str(n) for n in f["names"]], f"computed ({FEATURE_SET_VERSION})"
 
-
-# --- fidelity against the official counts -----------------------------------------------
 
 def official_counts() -> pd.DataFrame:
     """Official windows per (split, subject, activity), counted from the official label files."""
@@ -270,32 +258,25 @@ def fidelity_summary(table: pd.DataFrame) -> dict[str, Any]:
                 "official": int(t["official"].sum()), "rebuilt": int(t["rebuilt"].sum()),
                 "total_diff": int(t["diff"].sum()), "abs_diff": int(t["diff"].abs().sum()),
                 "max_abs_cell_diff": int(t["diff"].abs().max()) if len(t) else 0}
-    return {
-        "overall": summ(table),
-        "per_activity": {config.ACTIVITIES[int(a)]: summ(t) for a, t in table.groupby("activity_id")},
-        "per_split": {str(s): summ(t) for s, t in table.groupby("split")},
-    }
+    return {"overall": summ(table),
+            "per_activity": {config.ACTIVITIES[int(a)]: summ(t) for a, t in table.groupby("activity_id")},
+            "per_split": {str(s): summ(t) for s, t in table.groupby("split")}}
 
-
-# --- the data step's summary ------------------------------------------------------------
 
 def data_summary(ds: HarDataset) -> dict[str, Any]:
     """Source, provenance, shapes, windows per split and class, and fidelity figures."""
     per_class = {name: {config.ACTIVITIES[int(k)]: int(v) for k, v in
                         zip(*np.unique(s.y, return_counts=True))}
                  for name, s in (("train", ds.train), ("test", ds.test))}
-    fid = fidelity_table(ds)
-    return {
-        "source": ds.source, "source_label": ds.label, "provenance": ds.provenance,
-        "channels": config.CHANNELS, "activities": config.ACTIVITIES,
-        "shapes": {"X_train": list(ds.train.X.shape), "X_test": list(ds.test.X.shape)},
-        "windows": {"train": int(len(ds.train.y)), "test": int(len(ds.test.y)),
-                    "per_class": per_class},
-        "subjects": {"train": sorted(set(ds.train.subject.tolist())),
-                     "test": sorted(set(ds.test.subject.tolist())),
-                     "validation_default": list(validation_subjects())},
-        "fidelity": fidelity_summary(fid),
-    }
+    return {"source": ds.source, "source_label": ds.label, "provenance": ds.provenance,
+            "channels": config.CHANNELS, "activities": config.ACTIVITIES,
+            "shapes": {"X_train": list(ds.train.X.shape), "X_test": list(ds.test.X.shape)},
+            "windows": {"train": int(len(ds.train.y)), "test": int(len(ds.test.y)),
+                        "per_class": per_class},
+            "subjects": {"train": sorted(set(ds.train.subject.tolist())),
+                         "test": sorted(set(ds.test.subject.tolist())),
+                         "validation_default": list(validation_subjects())},
+            "fidelity": fidelity_summary(fidelity_table(ds))}
 
 
 def write_data_summary(ds: HarDataset, path: Path | None = None) -> Path:

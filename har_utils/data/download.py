@@ -41,8 +41,9 @@ def download(url: str, dest: Path, sha256: str, size: int | None = None, *,
     if not re.fullmatch(r"[0-9a-f]{64}", digest):
         raise ValueError(f"sha256 must be a 64-digit hex digest, got {sha256!r}")
     fix = f"check the connection and run the step again, or download {url} manually to {dest}"
-    if dest.is_file() and _digest_or_none(dest) == digest:
-        return dest
+    with contextlib.suppress(OSError):  # an unreadable file is downloaded again
+        if dest.is_file() and sha256_file(dest) == digest:
+            return dest
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         got = Path(pooch.retrieve(
@@ -85,13 +86,6 @@ def reachable(url: str, timeout: float = 5.0) -> bool:
     worker.start()
     worker.join(timeout)
     return bool(answer and answer[0])
-
-
-def _digest_or_none(path: Path) -> str | None:
-    try:
-        return sha256_file(path)
-    except OSError:
-        return None
 
 
 def _probe(url: str, deadline: float) -> bool:

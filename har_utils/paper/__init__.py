@@ -20,16 +20,3 @@ from .records import (DECISION_COLUMNS, DECISIONS_CSV, IDENTIFICATIONS, LITERATU
                       REQUIRED_FIELDS, SOURCES, STATUSES, UNITS, entry, load_decisions,
                       load_literature, load_reported, reported, reported_text,
                       shipped_literature, shipped_reported)
-
-__all__ = [
-    "CHECKS", "DECISIONS_CSV", "DECISION_COLUMNS", "DEFINITIONS", "EXTRA_ROWS", "Finding",
-    "IDENTIFICATIONS", "LITERATURE_FIELDS", "LITERATURE_JSON", "LITERATURE_STATUSES",
-    "METRICS", "NOT_RERUN", "OPTIONAL_FIELDS", "REPORTED_JSON", "REQUIRED_FIELDS", "SOURCES",
-    "STATUSES", "TABLE1_HALF_WIDTH", "TABLE2_ROWS", "UNITS", "VERDICTS", "audit",
-    "check_averages", "check_cm_accuracy", "check_definitions", "check_f1_consistency",
-    "check_headline_is_test", "check_recall_vs_cm", "check_table2_sources",
-    "check_test_held_out", "comparison_rows", "correct_needed", "entry", "evaluate_definition",
-    "example_confusion", "f1_range", "findings_table", "load_decisions", "load_literature",
-    "load_reported", "macro_recall_bounds", "paper_row", "reported", "reported_by_model",
-    "reported_number", "reported_text", "shipped_literature", "shipped_reported",
-    "standard_metrics", "what_it_defines"]

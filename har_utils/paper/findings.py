@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import config
+from ..config import ACTIVITY_NAMES
 from .arithmetic import (TABLE1_HALF_WIDTH, correct_needed, f1_range, macro_recall_bounds,
                          what_it_defines)
 from .records import entry, reported, reported_text, shipped_literature, shipped_reported
@@ -21,9 +21,6 @@ VERDICTS: tuple[str, ...] = ("holds", "fails", "cannot check")
 DEFINITIONS: dict[str, str] = {"def_accuracy": "accuracy", "def_precision": "precision",
                                "def_recall": "recall", "def_f1": "f1"}
 
-
-
-# --- the findings -------------------------------------------------------------------------
 
 @dataclass
 class Finding:
@@ -39,10 +36,6 @@ class Finding:
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict {self.verdict!r} is not one of {VERDICTS}")
-
-
-def _classes() -> list[str]:
-    return list(config.ACTIVITY_NAMES)
 
 
 def _values(df: pd.DataFrame, ids: list[str]) -> tuple[dict[str, float], list[str]]:
@@ -84,10 +77,10 @@ def _same_printed(a: float, b: float) -> bool:
 def _diagonal(df: pd.DataFrame) -> tuple[dict[str, int], dict[str, int], list[str]]:
     """The Fig. 6 diagonal cells and the official test supports that are known, and what is
     missing."""
-    ids = [f"cm_diag_{c}" for c in _classes()] + [f"test_support_{c}" for c in _classes()]
+    ids = [f"cm_diag_{c}" for c in ACTIVITY_NAMES] + [f"test_support_{c}" for c in ACTIVITY_NAMES]
     vals, missing = _values(df, ids)
-    diag = {c: int(vals[f"cm_diag_{c}"]) for c in _classes() if f"cm_diag_{c}" in vals}
-    sup = {c: int(vals[f"test_support_{c}"]) for c in _classes() if f"test_support_{c}" in vals}
+    diag = {c: int(vals[f"cm_diag_{c}"]) for c in ACTIVITY_NAMES if f"cm_diag_{c}" in vals}
+    sup = {c: int(vals[f"test_support_{c}"]) for c in ACTIVITY_NAMES if f"test_support_{c}" in vals}
     return diag, sup, missing
 
 
@@ -184,7 +177,7 @@ def check_recall_vs_cm(df: pd.DataFrame, lit: pd.DataFrame | None = None,
     title = "Table I recall agrees with the Fig. 6 diagonal, class by class"
     diag, sup, missing = _diagonal(df)
     rows, missing = [], list(missing)
-    for c in _classes():
+    for c in ACTIVITY_NAMES:
         r = reported(f"table1_{c}_recall", df)
         if r is None:
             missing.append(f"table1_{c}_recall")
@@ -213,7 +206,7 @@ def check_f1_consistency(df: pd.DataFrame, lit: pd.DataFrame | None = None,
     title = "Table I F1 follows from its precision and recall, class by class"
     h = TABLE1_HALF_WIDTH
     rows, missing = [], []
-    for c in _classes():
+    for c in ACTIVITY_NAMES:
         vals, miss = _values(df, [f"table1_{c}_{m}" for m in METRICS])
         missing += miss
         if miss:
@@ -260,13 +253,13 @@ def check_averages(df: pd.DataFrame, lit: pd.DataFrame | None = None,
     title = "The averages in III.B agree with Table I and with the Fig. 6 matrix"
     rows, missing = [], []
     for m in METRICS:
-        vals, miss = _values(df, [f"table1_avg_{m}"] + [f"table1_{c}_{m}" for c in _classes()])
+        vals, miss = _values(df, [f"table1_avg_{m}"] + [f"table1_{c}_{m}" for c in ACTIVITY_NAMES])
         missing += miss
         if miss:
             continue
         rep = vals[f"table1_avg_{m}"] / 100
         tol = _half_unit(vals[f"table1_avg_{m}"]) / 100
-        mean = float(np.mean([vals[f"table1_{c}_{m}"] for c in _classes()]))
+        mean = float(np.mean([vals[f"table1_{c}_{m}"] for c in ACTIVITY_NAMES]))
         rows.append({"average": f"{m}: mean of Table I's column", "reported": rep,
                      "computed": round(mean, 4),
                      "agrees": abs(mean - rep) <= tol + TABLE1_HALF_WIDTH + 1e-9})
@@ -327,9 +320,9 @@ def check_definitions(df: pd.DataFrame, lit: pd.DataFrame | None = None,
                      "standard": f"sklearn {e['standard']}", "judgement": e["judgement"],
                      "reading agrees": computes == e["defines"], "standard_ok": computes == name})
     bad = [r for r in rows if not r["standard_ok"]]
-    p_vals, _ = _values(df, [f"table1_{c}_{m}" for c in _classes() for m in ("precision",
+    p_vals, _ = _values(df, [f"table1_{c}_{m}" for c in ACTIVITY_NAMES for m in ("precision",
                                                                              "recall")])
-    differ = [c for c in _classes() if f"table1_{c}_precision" in p_vals
+    differ = [c for c in ACTIVITY_NAMES if f"table1_{c}_precision" in p_vals
               and f"table1_{c}_recall" in p_vals
               and p_vals[f"table1_{c}_precision"] != p_vals[f"table1_{c}_recall"]]
     ev = {"nonstandard": [r["metric"] for r in bad],
@@ -389,8 +382,7 @@ def check_table2_sources(df: pd.DataFrame, lit: pd.DataFrame | None = None,
 
 CHECKS: tuple[Callable[..., Finding], ...] = (
     check_headline_is_test, check_cm_accuracy, check_recall_vs_cm, check_f1_consistency,
-    check_test_held_out, check_averages, check_definitions, check_table2_sources,
-)
+    check_test_held_out, check_averages, check_definitions, check_table2_sources)
 
 
 def audit(reported_df: pd.DataFrame | None = None, ours: Mapping[str, Any] | None = None,

@@ -40,8 +40,6 @@ IDENTIFICATIONS: tuple[str, ...] = ("identified", "probable", "not identifiable"
 DECISION_COLUMNS: tuple[str, ...] = ("topic", "paper_says", "ambiguity", "our_choice",
                                      "how_to_run_alternative")
 
-# --- loading and validation -------------------------------------------------------------
-
 def _field_problems(i: int, e: Any, required: tuple[str, ...], allowed: tuple[str, ...]
                     ) -> tuple[str, list[str]]:
     """The name of entry number ``i``, and its missing or unknown fields."""
@@ -153,16 +151,9 @@ def load_literature(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     return df.set_index("id", drop=False).rename_axis(None)
 
 
-@lru_cache(maxsize=1)
-def shipped_reported() -> pd.DataFrame:
-    """:func:`load_reported` of the shipped file, read once."""
-    return load_reported()
-
-
-@lru_cache(maxsize=1)
-def shipped_literature() -> pd.DataFrame:
-    """:func:`load_literature` of the shipped file, read once."""
-    return load_literature()
+#: :func:`load_reported` and :func:`load_literature` of the shipped files, each read once.
+shipped_reported = lru_cache(maxsize=1)(load_reported)
+shipped_literature = lru_cache(maxsize=1)(load_literature)
 
 
 def entry(df: pd.DataFrame, id: str) -> pd.Series:

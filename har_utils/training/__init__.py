@@ -10,8 +10,3 @@ from .labels import ACTIVITY_IDS, predict_classes
 from .loop import KERAS_OPTIMIZERS, TrainConfig, TrainResult, set_seed, train
 from .saving import (MISSING_MODEL_FIX, VERSIONED, load_history, load_model, save_model_atomic,
                      save_run)
-
-__all__ = [
-    "ACTIVITY_IDS", "KERAS_OPTIMIZERS", "MISSING_MODEL_FIX", "VERSIONED",
-    "EpochSeeds", "TrainConfig", "TrainResult", "load_history", "load_model",
-    "predict_classes", "save_model_atomic", "save_run", "set_seed", "train"]

@@ -54,8 +54,6 @@ def set_seed(seed: int) -> None:
         _determinism_enabled = True
 
 
-# --- configuration --------------------------------------------------------------------------
-
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that decides a training run (hashable)."""
@@ -103,8 +101,6 @@ class TrainConfig:
         kind, settings = KERAS_OPTIMIZERS[self.optimizer]
         return kind(learning_rate=self.learning_rate, **settings)
 
-
-# --- training -------------------------------------------------------------------------------
 
 @dataclass
 class TrainResult:

@@ -40,18 +40,11 @@ def save_run(result: TrainResult, directory: str | os.PathLike[str], name: str
     """Write ``<name>.keras`` and ``<name>.history.json`` into ``directory`` (atomically)."""
     directory = Path(directory)
     model_path = save_model_atomic(result.model, directory / f"{name}.keras")
-    meta = {
-        "name": name,
-        "history": result.history,
-        "epochs_run": result.epochs_run,
-        "best_epoch": result.best_epoch,
-        "seconds": round(result.seconds, 3),
-        "seconds_per_epoch": round(result.seconds_per_epoch, 3),
-        "config": result.config.as_dict(),
-        "n_params": result.model.count_params(),
-        "versions": package_versions(VERSIONED),
-        "backend": backend.describe(),
-    }
+    meta = {"name": name, "history": result.history, "epochs_run": result.epochs_run,
+            "best_epoch": result.best_epoch, "seconds": round(result.seconds, 3),
+            "seconds_per_epoch": round(result.seconds_per_epoch, 3),
+            "config": result.config.as_dict(), "n_params": result.model.count_params(),
+            "versions": package_versions(VERSIONED), "backend": backend.describe()}
     history_path = write_json_atomic(directory / f"{name}.history.json", meta)
     return {"model": model_path, "history": history_path}
 
