@@ -3,7 +3,7 @@
 Each (model, backend) runs in a fresh Python process with ``KERAS_BACKEND`` set and one core
 (``har_utils.threads.configure_threads(1)``: JAX's CPU affinity, TensorFlow's intra-op pool
 with op determinism on, as the project trained before JAX), through the project's own
-``training.train`` on all 7,352 training windows of the HAPT rebuild (no validation), for
+``har_studies.experiments.fitting.train`` on all 7,352 training windows of the HAPT rebuild (no validation), for
 ``--epochs`` epochs. The first epoch includes compilation (JAX: tracing and XLA compilation),
 so it is reported apart; the cost per epoch is the median of the later ones. Two processes run
 at once (``--parallel``), one per core of the 2-core machine, as the experiment runner's
@@ -37,6 +37,7 @@ def one(model: str, epochs: int) -> dict[str, Any]:
     from har_utils.threads import configure_threads
 
     from har_studies import zoo_models  # noqa: F401  (registers the zoo's models)
+    from har_studies.experiments.fitting import train
 
     threads = configure_threads(1)
     ds = data.load_dataset("hapt")
@@ -45,7 +46,7 @@ def one(model: str, epochs: int) -> dict[str, Any]:
                                batch_size=td.get("batch_size", 32),
                                optimizer=td.get("optimizer", "adam"),
                                learning_rate=td.get("learning_rate", 1e-3))
-    res = training.train(cfg, ds.train, None, out=lambda _: None)
+    res = train(cfg, ds.train, None, out=lambda _: None)
     return {"model": model, **backend.describe(), "threads": threads,
             "windows": len(ds.train.y), "batch_size": cfg.batch_size,
             "epoch_seconds": [round(s, 3) for s in res.epoch_seconds],

@@ -1,4 +1,4 @@
-"""Benchmark: the project's training loop (``training.train``) against a bare ``model.fit``.
+"""Benchmark: the project's training loop (``har_studies.experiments.fitting.train``) against a bare ``model.fit``.
 
 Both train the same model on the same arrays (real windows, ``data.load_dataset("hapt")`` and
 ``data.split_validation``, subsampled to ``--max-windows``) for the same epochs and batch size,
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from har_studies.experiments import fitting
 from har_utils import config, data, training
 from har_utils.data import Split
 from har_utils.io import write_json_atomic
@@ -48,9 +49,9 @@ def subsample(fit: Split, val: Split, max_windows: int, seed: int = 0) -> tuple[
 
 
 def run_loop(cfg: training.TrainConfig, fit: Split, val: Split) -> float:
-    """Wall seconds of ``training.train`` (seed, convert, build, compile, fit, log)."""
+    """Wall seconds of ``fitting.train`` (seed, convert, build, compile, fit, log)."""
     t0 = time.perf_counter()
-    result = training.train(cfg, fit, val, out=lambda _line: None)
+    result = fitting.train(cfg, fit, val, out=lambda _line: None)
     seconds = time.perf_counter() - t0
     assert result.epochs_run == cfg.epochs, "the loop stopped early"
     return seconds

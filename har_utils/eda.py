@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.manifold import TSNE
 from sklearn.metrics import silhouette_samples, silhouette_score
+from sklearn.model_selection import train_test_split
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
@@ -24,24 +25,16 @@ def _name(label: Any) -> str:
 
 
 def stratified_subsample(y: Any, n: int | None, seed: int = 0) -> np.ndarray:
-    """Sorted indices of ``n`` items keeping the class proportions of ``y`` (each class gets
-    its share rounded by largest remainder, so within 1 of exact). ``n`` None or >= len:
-    all indices. Deterministic for a ``seed``."""
+    """Sorted indices of ``n`` items keeping the class proportions of ``y`` (scikit-learn's
+    stratified split: each class within 1 of its exact share). ``n`` None or >= len: all
+    indices. Deterministic for a ``seed``."""
     y = np.asarray(y).ravel()
     if n is None or n >= len(y):
         return np.arange(len(y))
     if n < 0:
         raise ValueError(f"n must be non-negative, got {n}")
-    classes, counts = np.unique(y, return_counts=True)
-    exact = counts * n / len(y)
-    quota = np.floor(exact).astype(int)
-    rest = n - quota.sum()
-    # largest remainders first; ties by class order (stable) so the result is deterministic
-    quota[np.argsort(-(exact - quota), kind="stable")[:rest]] += 1
-    rng = np.random.default_rng(seed)
-    picked = [rng.choice(np.flatnonzero(y == c), q, replace=False)
-              for c, q in zip(classes, quota)]
-    return np.sort(np.concatenate(picked)).astype(np.intp)
+    picked, _ = train_test_split(np.arange(len(y)), train_size=n, stratify=y, random_state=seed)
+    return np.sort(picked).astype(np.intp)
 
 
 def tsne_embedding(F: np.ndarray, seed: int = 0, perplexity: float = 30.0,

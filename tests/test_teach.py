@@ -1,6 +1,6 @@
 """Notebooks 03 and 04 teach: the model's Keras code is a cell of 03 and is the library's code;
 04 rebuilds the model 03 saved and its compile/fit cell is the real training (it gives the numbers
-``training.train`` gives); the epoch count 04 trains for is protocol cv's choice. How a notebook
+the studies' ``fitting.train`` gives); the epoch count 04 trains for is protocol cv's choice. How a notebook
 run by hand behaves (what trains, where it writes): ``tests/test_lab.py``."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import yaml
 
+from har_studies.experiments import fitting
 from har_utils import config, models, training
 from har_utils.data import Split
 
@@ -87,7 +88,7 @@ def synthetic(n: int, seed: int) -> Split:
 
 def test_04_rebuilds_03s_model_and_its_fit_cell_trains_as_training_train_does() -> None:
     """04's cells from the rebuild to the fit, run on 03's record of a small model, give
-    the history ``training.train`` gives for the same configuration."""
+    the history the studies' training loop (``fitting.train``) gives for the same configuration."""
     import keras
 
     source = cells("04_training")
@@ -105,7 +106,7 @@ def test_04_rebuilds_03s_model_and_its_fit_cell_trains_as_training_train_does() 
     run_as_a_cell(fit_cell, ns, "fit")
     cfg = training.TrainConfig(model="tiny_cnn", model_kwargs={"filters": 4}, epochs=2,
                                batch_size=16, learning_rate=0.01, patience=0, seed=3)
-    reference = training.train(cfg, fit, None, out=lambda s: None)
+    reference = fitting.train(cfg, fit, None, out=lambda s: None)
     assert ns["history"].history == reference.history
     # a model that is not 03's (another parameter count) is refused
     ns["built"] = {**record, "parameters": record["parameters"] + 1}

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from har_studies.experiments.fitting import StudyConfig, build_for, train_run
+from har_studies.experiments.fitting import StudyConfig, build_for, train, train_run
 from har_studies.input_layers import AUGMENTATIONS, Augment
 from har_utils.data import Split
 from har_utils.io import HarDataError
@@ -20,7 +20,6 @@ from har_utils.training import (
     load_model,
     predict_classes,
     save_run,
-    train,
 )
 
 LINE = re.compile(r"^epoch +\d+/\d+  loss \d+\.\d{4}  acc \d+\.\d{4}"

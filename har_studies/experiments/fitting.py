@@ -1,4 +1,5 @@
-"""The runner's training: the studies' settings on top of :func:`har_utils.training.train`.
+"""The runner's training: :func:`train` (seed, build, compile, fit, one line per epoch) and the
+studies' settings on top of it.
 
 :class:`StudyConfig` adds what only the studies vary (input layers inside the model, a cosine
 schedule, a weight average); :func:`train_run` saves everything that decides the next epoch,
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -247,10 +250,73 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         write_json_atomic(self._state_path(), {"monitor": self.monitor, "values": self.values})
 
 
+def _xy(split: Split) -> tuple[np.ndarray, np.ndarray]:
+    """Windows as float32 and their activity ids as one-hot columns (``ACTIVITY_IDS`` order)."""
+    Y = keras.utils.to_categorical(np.searchsorted(ACTIVITY_IDS, split.y), ACTIVITY_IDS.size)
+    return np.asarray(split.X, dtype=np.float32), Y.astype(np.float32)
+
+
+def _epoch_printer(epochs: int, out: Callable[[str], Any]
+                   ) -> tuple[keras.callbacks.Callback, list[float]]:
+    """A callback printing one line per epoch through ``out``, and the epoch seconds it fills."""
+    starts: list[float] = []
+    seconds: list[float] = []
+    shown = {"loss": "loss", "accuracy": "acc", "val_loss": "val_loss", "val_accuracy": "val_acc"}
+
+    def end(epoch: int, logs: dict | None) -> None:
+        seconds.append(time.perf_counter() - starts[-1])
+        logs = logs or {}
+        scores = "  ".join(f"{short} {float(logs[k]):.4f}" for k, short in shown.items() if k in logs)
+        out(f"epoch {epoch + 1:>{len(str(epochs))}d}/{epochs}  {scores}  {seconds[-1]:.1f} s")
+
+    return keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: starts.append(time.perf_counter()),
+        on_epoch_end=end), seconds
+
+
+def train(config: TrainConfig, fit: Split, val: Split | None, *,
+          out: Callable[[str], Any] = print, callbacks: Sequence[keras.callbacks.Callback] = (),
+          early_stopping: keras.callbacks.EarlyStopping | None = None,
+          backup: keras.callbacks.BackupAndRestore | None = None) -> TrainResult:
+    """Seed, build, compile and fit ``config.model`` on ``fit``, one line per epoch through
+    ``out`` (the runner's log), as notebook 04's visible ``fit`` does for the same seed.
+
+    With a non-empty ``val`` and ``config.patience > 0``: early stopping on ``val_loss``, best
+    weights restored (``early_stopping``: another one to use, e.g. one surviving an
+    interruption). ``backup`` runs last, so an epoch counts as done once the others saved.
+    """
+    training.set_seed(config.seed)
+    X, Y = _xy(fit)
+    if len(X) == 0:
+        raise ValueError("the training split is empty")
+    has_val = val is not None and len(val.X) > 0
+    model = config.build(X)
+    model.compile(optimizer=config.keras_optimizer(len(X)), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    if early_stopping is None and has_val and config.patience > 0:
+        early_stopping = keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.patience, restore_best_weights=True)
+    seeds = training.EpochSeeds(config.seed)
+    printer, epoch_seconds = _epoch_printer(config.epochs, out)
+    every = [seeds, *([early_stopping] if early_stopping else []), *callbacks, printer,
+             *([backup] if backup else [])]
+    t0 = time.perf_counter()
+    hist = model.fit(X, Y, validation_data=_xy(val) if has_val else None,
+                     epochs=config.epochs, batch_size=config.batch_size, callbacks=every,
+                     verbose=0, shuffle=True)
+    seconds = time.perf_counter() - t0
+    epochs_run = len(hist.history["loss"])  # in this call: fewer than the run's when it resumed
+    if early_stopping is not None:  # over every epoch of the run, resumed ones included
+        best_epoch = int(early_stopping.best_epoch) + 1
+    else:  # the last epoch of the run
+        best_epoch = seeds.first_epoch + epochs_run
+    return TrainResult.of(model, hist, config, seconds, best_epoch, epoch_seconds)
+
+
 def train_run(config: StudyConfig, fit: Split, val: Split | None, *, out: Any = print,
               callbacks: Any = (), backup_dir: str | os.PathLike[str] | None = None
               ) -> TrainResult:
-    """:func:`har_utils.training.train` with the weight average validated, and resumable with
+    """:func:`train` with the weight average validated, and resumable with
     ``backup_dir`` (the caller removes it once the run is stored)."""
 
     has_val = val is not None and len(val.X) > 0
@@ -262,5 +328,5 @@ def train_run(config: StudyConfig, fit: Split, val: Split | None, *, out: Any = 
                                          restore_best_weights=True)
     average = [keras.callbacks.SwapEMAWeights()] if config.ema else []
     backup = None if folder is None else keras.callbacks.BackupAndRestore(str(folder / "state"))
-    return training.train(config, fit, val, out=out, callbacks=[*average, *callbacks],
+    return train(config, fit, val, out=out, callbacks=[*average, *callbacks],
                           early_stopping=stopper, backup=backup)

@@ -1,15 +1,13 @@
-"""Seeded training: the configuration of a run, and the fit.
+"""Seeded training: the configuration of a run, its seeding and its result.
 
-``train`` builds the model from the registry, compiles it and fits it, with early stopping on
-the validation loss (best weights restored). Every epoch's randomness is drawn from
-(seed, epoch) alone (:class:`~.callbacks.EpochSeeds`).
+Notebook 04 fits with Keras itself; the studies' training loop, built on these, is
+``har_studies.experiments.fitting.train``.
 """
 
 from __future__ import annotations
 
 import random
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -17,9 +15,7 @@ import keras
 import numpy as np
 
 from .. import backend, config
-from ..data import Split
 from ..models import build_model
-from .callbacks import EpochSeeds
 from .labels import ACTIVITY_IDS
 
 #: The optimizers a run may name: the Keras optimizer and its settings besides the learning rate.
@@ -126,65 +122,3 @@ class TrainResult:
                    best_epoch=epochs_run if best_epoch is None else int(best_epoch),
                    seconds=seconds, seconds_per_epoch=seconds / epochs_run, config=config,
                    epoch_seconds=list(epoch_seconds))
-
-
-def _xy(split: Split) -> tuple[np.ndarray, np.ndarray]:
-    """Windows as float32 and their activity ids as one-hot columns (``ACTIVITY_IDS`` order)."""
-    Y = keras.utils.to_categorical(np.searchsorted(ACTIVITY_IDS, split.y), ACTIVITY_IDS.size)
-    return np.asarray(split.X, dtype=np.float32), Y.astype(np.float32)
-
-
-def _epoch_printer(epochs: int, out: Callable[[str], Any]
-                   ) -> tuple[keras.callbacks.Callback, list[float]]:
-    """A callback printing one line per epoch through ``out``, and the epoch seconds it fills."""
-    starts: list[float] = []
-    seconds: list[float] = []
-    shown = {"loss": "loss", "accuracy": "acc", "val_loss": "val_loss", "val_accuracy": "val_acc"}
-
-    def end(epoch: int, logs: dict | None) -> None:
-        seconds.append(time.perf_counter() - starts[-1])
-        logs = logs or {}
-        scores = "  ".join(f"{short} {float(logs[k]):.4f}" for k, short in shown.items() if k in logs)
-        out(f"epoch {epoch + 1:>{len(str(epochs))}d}/{epochs}  {scores}  {seconds[-1]:.1f} s")
-
-    return keras.callbacks.LambdaCallback(
-        on_epoch_begin=lambda epoch, logs: starts.append(time.perf_counter()),
-        on_epoch_end=end), seconds
-
-
-def train(config: TrainConfig, fit: Split, val: Split | None, *,
-          out: Callable[[str], Any] = print, callbacks: Sequence[keras.callbacks.Callback] = (),
-          early_stopping: keras.callbacks.EarlyStopping | None = None,
-          backup: keras.callbacks.BackupAndRestore | None = None) -> TrainResult:
-    """Seed, build, compile and fit ``config.model`` on ``fit``.
-
-    With a non-empty ``val`` and ``config.patience > 0``: early stopping on ``val_loss``, best
-    weights restored (``early_stopping``: another one to use, e.g. one surviving an
-    interruption). ``backup`` runs last, so an epoch counts as done once the others saved.
-    """
-    set_seed(config.seed)
-    X, Y = _xy(fit)
-    if len(X) == 0:
-        raise ValueError("the training split is empty")
-    has_val = val is not None and len(val.X) > 0
-    model = config.build(X)
-    model.compile(optimizer=config.keras_optimizer(len(X)), loss="categorical_crossentropy",
-                  metrics=["accuracy"])
-    if early_stopping is None and has_val and config.patience > 0:
-        early_stopping = keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.patience, restore_best_weights=True)
-    seeds = EpochSeeds(config.seed)
-    printer, epoch_seconds = _epoch_printer(config.epochs, out)
-    every = [seeds, *([early_stopping] if early_stopping else []), *callbacks, printer,
-             *([backup] if backup else [])]
-    t0 = time.perf_counter()
-    hist = model.fit(X, Y, validation_data=_xy(val) if has_val else None,
-                     epochs=config.epochs, batch_size=config.batch_size, callbacks=every,
-                     verbose=0, shuffle=True)
-    seconds = time.perf_counter() - t0
-    epochs_run = len(hist.history["loss"])  # in this call: fewer than the run's when it resumed
-    if early_stopping is not None:  # over every epoch of the run, resumed ones included
-        best_epoch = int(early_stopping.best_epoch) + 1
-    else:  # the last epoch of the run
-        best_epoch = seeds.first_epoch + epochs_run
-    return TrainResult.of(model, hist, config, seconds, best_epoch, epoch_seconds)
