@@ -83,11 +83,13 @@ def declared_parameters(notebook: str) -> dict[str, str]:
     return {name: p["default"] for name, p in pm.inspect_notebook(str(path)).items()}
 
 
-def overrides() -> dict[str, dict[str, Any]]:
+def overrides(settings: str | None = None) -> dict[str, dict[str, Any]]:
     """Values that replace a profile's for one run (``har run --set NOTEBOOK.NAME=VALUE``,
-    passed on as ``HAR_SET``, ``;``-separated; recorded in the manifest like the others)."""
+    passed on as ``HAR_SET``, ``;``-separated; the manifest records them as ``set``).
+    ``settings``: such a string instead of ``HAR_SET``'s."""
     out: dict[str, dict[str, Any]] = {}
-    for item in filter(None, os.environ.get("HAR_SET", "").split(";")):
+    text = os.environ.get("HAR_SET", "") if settings is None else settings
+    for item in filter(None, text.split(";")):
         target, _, value = item.partition("=")
         notebook, _, name = target.partition(".")
         if not (notebook and name and value):
@@ -97,14 +99,15 @@ def overrides() -> dict[str, dict[str, Any]]:
     return out
 
 
-def notebook_params(profile: str, notebook: str) -> dict[str, Any]:
+def notebook_params(profile: str, notebook: str, settings: str | None = None
+                    ) -> dict[str, Any]:
     """One notebook's parameters: the ``common`` values it declares, then its own, then those
-    of :func:`overrides`, checked."""
+    of :func:`overrides` (of ``settings``), checked."""
     prof = load_profile(profile)
     declared = declared_parameters(notebook)
     own = prof.get(notebook) or {}
     common = {k: v for k, v in (prof.get("common") or {}).items() if k in declared}
-    params = {**common, **own, **overrides().get(notebook, {})}
+    params = {**common, **own, **overrides(settings).get(notebook, {})}
     profiles.check(profile_path(profile), notebook, params, declared)
     return params
 
@@ -241,15 +244,16 @@ UPSTREAM: dict[str, tuple[str, ...]] = {"04_training": ("03_model",),
                                          "06_comparison": ("04_training", "05_evaluation")}
 
 
-def chain_hashes(profile: str) -> dict[str, str]:
-    """Input hash of every notebook, its :data:`UPSTREAM` notebooks' hashes included."""
+def chain_hashes(profile: str, settings: str | None = None) -> dict[str, str]:
+    """Input hash of every notebook, its :data:`UPSTREAM` notebooks' hashes included
+    (``settings``: the ``--set`` values, default this run's)."""
     out: dict[str, str] = {}
     for name in notebook_names():
         extra = "".join(sha256_file(config.PROJECT_ROOT / f) if (config.PROJECT_ROOT / f).exists()
                         else f"{f}: missing" for f in EXTRA_INPUTS.get(name, ()))
         upstream = "".join(out[u] for u in UPSTREAM.get(name, ()))
         out[name] = input_hash(config.NOTEBOOKS_DIR / f"{name}.ipynb",
-                               notebook_params(profile, name), upstream + extra,
+                               notebook_params(profile, name, settings), upstream + extra,
                                _package_hash(notebook_dependencies(name)))
     return out
 
@@ -380,7 +384,8 @@ def _record(profile: str, name: str, digest: str, params: dict[str, Any], wall: 
     manifest.update({"git": env["git"], "python": env["python"], "packages": env["packages"],
                      "platform": env["platform"], "cpu_count": os.cpu_count(),
                      "data": _data_provenance(profile),
-                     "seed": params.get("SEED", manifest.get("seed"))})
+                     "seed": params.get("SEED", manifest.get("seed")),
+                     "set": os.environ.get("HAR_SET", "")})
     manifest["notebooks"][name] = {
         "input_hash": digest, "parameters": params, "wall_seconds": round(wall, 2),
         "finished_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -474,7 +479,8 @@ def publish(profile: str = config.PUBLISHED_PROFILE) -> Path:
     if profile != config.PUBLISHED_PROFILE:
         raise HarError(None, f"the profile {profile!r} is not published",
                        f"publish the '{config.PUBLISHED_PROFILE}' profile (`make publish`)")
-    manifest, hashes = load_manifest(profile), chain_hashes(profile)
+    manifest = load_manifest(profile)
+    hashes = chain_hashes(profile, manifest.get("set", ""))  # with the run's own --set values
     names, build = notebook_names(), output_dirs(profile)["build"]
     stale = [n for n in names if manifest["notebooks"].get(n, {}).get("input_hash") != hashes[n]
              or not (build / f"{n}.ipynb").exists()]

@@ -3,6 +3,7 @@ notebook, the parameter, the value and what is allowed (unit tier: no notebook r
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,35 @@ def test_a_value_set_for_one_run_replaces_the_profiles_and_is_checked(
     monkeypatch.setenv("HAR_SET", "EPOCHS=3")
     with pytest.raises(HarError, match="is not NOTEBOOK.NAME=VALUE"):
         pipeline.notebook_params("bad", "04_training")
+
+
+def test_a_run_with_set_values_is_published_with_them(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """``har run --set`` records its values in the run's manifest (``set``), and ``har publish``
+    checks the run against them: without them, 04 and what reads it would be out of date."""
+    monkeypatch.setattr(config, "BUILD_DIR", tmp_path / "build")
+    monkeypatch.delenv("HAR_SET", raising=False)
+    given = "04_training.TRAIN=false"
+    plain, with_set = pipeline.chain_hashes("paper", ""), pipeline.chain_hashes("paper", given)
+    assert {n for n in plain if plain[n] != with_set[n]} == {
+        "04_training", "05_evaluation", "06_comparison"}
+    build = tmp_path / "build" / "paper"
+    build.mkdir(parents=True)
+    for name in pipeline.notebook_names():
+        (build / f"{name}.ipynb").write_text("{}")
+    manifest = {"run_id": "r1", "set": given,
+                "notebooks": {n: {"input_hash": h} for n, h in with_set.items()}}
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    written: dict[str, object] = {}
+    monkeypatch.setattr(pipeline, "_write_published",
+                        lambda src, dest, *args: written.setdefault(dest.name, src))
+    monkeypatch.setattr(pipeline, "write_json_atomic",
+                        lambda path, obj: written.setdefault(Path(path).name, obj))
+    pipeline.publish("paper")
+    assert len(written) == len(pipeline.notebook_names()) + 1
+    assert written["manifest.json"]["set"] == given  # type: ignore[index]
+    manifest["set"] = ""  # the same run, its values forgotten
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(HarError, match=r"out of date for \['04_training', '05_evaluation', "
+                                       r"'06_comparison'\]"):
+        pipeline.publish("paper")
