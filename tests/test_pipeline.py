@@ -344,6 +344,13 @@ def test_commands_block_shows_fresh_clone_times_of_commands_that_succeeded(tmp_p
     assert "commit `0123456`" in text and "packages from the network" in text
     (tmp_path / "benchmarks" / "fresh_clone.json").unlink()
     assert "fresh clone" not in blocks.commands_block(tmp_path).split("\n")[0]
+    assert "--set" not in blocks.commands_block(tmp_path) + blocks.timings_block(tmp_path)
+    # a run that loaded the published model says so beside its times
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    (tmp_path / "manifest.json").write_text(json.dumps({**manifest,
+                                                        "set": "04_training.TRAIN=false"}))
+    for block in (blocks.commands_block(tmp_path), blocks.timings_block(tmp_path)):
+        assert "`--set 04_training.TRAIN=false`: notebook 04 loaded the published model" in block
 
 
 def test_the_makefile_leaves_out_the_study_notebooks_config_names() -> None:

@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from har_utils import config
 from har_utils.paper import NOT_RERUN, TABLE2_ROWS
 
@@ -37,6 +39,18 @@ def pd_frame(rows: list[dict[str, Any]]) -> Any:
 def study_targets() -> dict[str, str]:
     """The make target of each study notebook (``07_ablations`` -> ``make ablations``)."""
     return {nb: f"make {p}" for nb, p in zip(constants.STUDY_NOTEBOOKS, constants.STUDY_PROFILES)}
+
+
+def set_note(manifest: dict[str, Any]) -> str:
+    """A sentence on the values a published run replaced with ``har run --set`` (none: "")."""
+    given = [item for item in manifest.get("set", "").split(";") if item]
+    if not given:
+        return ""
+    values = dict(item.partition("=")[::2] for item in given)
+    loaded = yaml.safe_load(values.get("04_training.TRAIN", "true")) is False
+    return (f" It ran with {', '.join(f'`--set {item}`' for item in given)}"
+            + (": notebook 04 loaded the published model instead of training it, so its time "
+               "is not a training time." if loaded else "."))
 
 
 def study_time(nb: str, notebooks: dict[str, Any], results: Path) -> str:
@@ -82,7 +96,7 @@ def commands_block(results: Path) -> str:
         took = fresh.get(row["command"].strip("`"))
         row["from a fresh clone"] = "-" if took is None else duration(took)
     text = [f"Measured on {m.get('cpu_count', '?')} CPU cores. Published run `{m['run_id']}`: "
-            "notebook wall times, without the first build of `.venv`."]
+            "notebook wall times, without the first build of `.venv`." + set_note(m)]
     if f is not None:
         text[0] += (f" From a fresh clone (commit `{f['commit'][:7]}`, "
                     f"`benchmarks/bench_fresh_clone.py`): each command's wall time, one after "
@@ -105,7 +119,9 @@ def notebooks_block(results: Path) -> str:
     rows = [{"notebook": f"[{name}](notebooks/{name}.ipynb)",
              "what it shows": notebook_title(name),
              "the paper's figure or table": PAPER_ITEMS.get(name, "-"),
-             "runtime": study_time(name, m["notebooks"], results),
+             "runtime": study_time(name, m["notebooks"], results) + (
+                 " (loaded the published model)" if m["notebooks"].get(name, {}).get(
+                     "parameters", {}).get("TRAIN") is False else ""),
              "run by": f"`{targets.get(name, 'make reproduce')}`"}
             for name in sorted(p.stem for p in config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))]
     return markdown_table(pd_frame(rows), disable_numparse=True)
@@ -359,7 +375,7 @@ def timings_block(results: Path) -> str:
               "smoke": f"{s:.0f} s"} for target, (paper, s) in totals.items()]
     return "\n".join([f"Wall time per notebook on {m.get('cpu_count', '?')} CPU cores "
                       f"(published run `{m['run_id']}`; smoke times from the run before "
-                      "publishing):", "",
+                      f"publishing).{set_note(m)}", "",
                       markdown_table(pd_frame(rows), disable_numparse=True,
                                      colalign=("left", "left", "right", "right"))])
 
