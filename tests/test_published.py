@@ -36,9 +36,10 @@ def test_every_committed_result_and_figure_is_in_the_manifest(manifest: dict,
         "reproduce` and `make publish`, then commit")
 
 
-#: Results that describe no data: the model definition and the saved model's own history file
-#: (the training results file beside it carries the data stamp).
-NO_DATA = ("results/model_summary.json", "results/models/")
+#: Results that describe no data: the model definition (03's summary and its Keras architecture)
+#: and the saved model's own history file (the training results file beside it carries the data
+#: stamp).
+NO_DATA = ("results/model_summary.json", "results/model_architecture.json", "results/models/")
 
 
 def test_published_results_name_their_data(manifest: dict, committed: Path) -> None:
