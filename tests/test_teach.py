@@ -86,7 +86,7 @@ def synthetic(n: int, seed: int) -> Split:
     return Split(X, y, np.ones(n, int))
 
 
-def test_04_rebuilds_03s_model_and_its_fit_cell_trains_as_training_train_does() -> None:
+def test_04_rebuilds_03s_model_and_its_fit_cell_trains_as_the_studies_loop_does() -> None:
     """04's cells from the rebuild to the fit, run on 03's record of a small model, give
     the history the studies' training loop (``fitting.train``) gives for the same configuration."""
     import keras
