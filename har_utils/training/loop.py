@@ -112,7 +112,7 @@ class TrainResult:
     epoch_seconds: list[float] = field(default_factory=list)
 
     @classmethod
-    def of(cls, model: keras.Model, history: keras.callbacks.History, config: TrainConfig,
+    def of(cls, model: keras.Model, history: keras.callbacks.History, run_config: TrainConfig,
            seconds: float, best_epoch: int | None = None,
            epoch_seconds: Sequence[float] = ()) -> "TrainResult":
         """The result of ``model.fit``; ``best_epoch`` (1-based) defaults to the last epoch."""
@@ -120,5 +120,5 @@ class TrainResult:
         epochs_run = len(hist["loss"])
         return cls(model=model, history=hist, epochs_run=epochs_run,
                    best_epoch=epochs_run if best_epoch is None else int(best_epoch),
-                   seconds=seconds, seconds_per_epoch=seconds / epochs_run, config=config,
+                   seconds=seconds, seconds_per_epoch=seconds / epochs_run, config=run_config,
                    epoch_seconds=list(epoch_seconds))
