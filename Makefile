@@ -150,6 +150,9 @@ ablations: $(STAMP) ## The ablation study (notebook 07, params/ablations.yml; ho
 	$(HAR) publish-study 07_ablations --profile ablations
 	$(HAR) readme
 
+ablations-screen: $(STAMP) ## The ablation study under protocol cv, stage 1: every factor on 3 folds x 50 epochs (JAX; resumable) -> results/ablations/cv_screen.json (`har ablations screen --cost` first)
+	$(PUBLISHED) $(HAR) ablations screen --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
 deploy: $(STAMP) ## The deployment benchmark (notebook 08, params/deploy.yml; about 10 minutes; needs results/models from `make reproduce`) -> results/deploy/, figures/fig8_*, fig9_*, notebooks/08 with outputs
 	$(HAR) study 08_deployment --profile deploy --force
 	$(HAR) publish-study 08_deployment --profile deploy

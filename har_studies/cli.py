@@ -473,6 +473,27 @@ def _write_ablation_summary(ds: Any) -> None:
     click.echo(f"wrote {config.shown(summary.write_summary(ds))}")
 
 
+@ablations_group.command("screen")
+@click.option("--cost", is_flag=True, help="only print the cost table (and write "
+              "results/ablations/cv_cost_table.csv)")
+@click.option("--no-run", is_flag=True, help="only score what is stored")
+@runner_options
+def ablations_screen_cmd(cost: bool, no_run: bool, workers: int, scheduler: str | None,
+                         source: str) -> None:
+    """Protocol cv's screen of every factor (3 folds x 50 epochs, JAX, no test):
+    results/ablations/cv_screen.json."""
+    from .experiments.ablations import converged
+    if cost:
+        table, path = converged.write_cost_table()
+        click.echo(table.round(2).to_string(index=False))
+        click.echo(f"total at most {table['hours'].sum():.1f} h of one worker; "
+                   f"wrote {config.shown(path)}")
+        return
+    doc = converged.screen(load(source), train=not no_run, workers=workers, scheduler=scheduler)
+    path = converged.write_screen(doc)
+    click.echo(f"wrote {config.shown(path)}; missing: {', '.join(doc['missing']) or 'nothing'}")
+
+
 @ablations_group.command("run")
 @click.option("--study", default="all", show_default=True, help="'all', a study or a comma list")
 @study_seeds

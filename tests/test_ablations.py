@@ -426,3 +426,51 @@ def test_outcome_table_compares_the_paper_and_the_choice_on_the_same_seeds() -> 
     o = ab.outcome_table(summary)
     assert list(o["configuration"]) == ["chosen: baseline (the paper's configuration)"]
     assert len(ab.outcome_table(None)) == 0
+
+
+def test_the_converged_screen_shares_the_beyond_screens_runs() -> None:
+    """A point of the screen under protocol cv whose configuration the beyond study screened
+    has the same run key (so it is reused); every other point differs from the baseline."""
+    from har_studies.experiments import beyond
+    from har_studies.experiments.ablations import converged
+
+    checksum = "0" * 64
+    shared = {("paper", ""): "paper", ("kernel_size", "7"): "kernel_7",
+              ("lstm_layers", "1"): "one_lstm", ("batch_size", "16"): "batch_16",
+              ("standardize", "on"): "standardize", ("split", "none"): "sequential"}
+    cands = {c.name: c for c in beyond.CANDIDATES}
+    for (factor, point), name in shared.items():
+        ours = converged.fold_run(factor, point, 1)
+        theirs = beyond.fold_runs(cands[name], beyond.Plan(), [1])[0]
+        assert ours.key(checksum) == theirs.key(checksum), (factor, point)
+    base = converged.fold_run(converged.BASELINE, "", 0).key(checksum)
+    keys = {converged.fold_run(f, p, 0).key(checksum) for f, p in converged.points()}
+    assert len(keys) == len(converged.points()) == 21 and base not in keys
+    total = sum(len(s.points) for s in core.STUDIES.values())
+    assert len(converged.points()) == total - len(core.STUDIES)
+    table = converged.cost_table(checksum, {base})
+    screen = table[table["stage"] == "screen"]
+    assert screen.set_index("point").loc["paper", "stored"] == 1
+    assert screen.set_index("point").loc[list(map(lambda fp: converged.label(*fp), shared)),
+                                         "runs"].eq(3).all()
+
+
+@pytest.mark.realdata
+def test_the_converged_screen_scores_the_stored_beyond_runs_as_the_beyond_study_did(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without training, the screen finds the committed beyond runs of its shared points and
+    gives them the beyond study's screen scores; the rest are missing."""
+    from har_studies.experiments.ablations import converged
+
+    monkeypatch.setenv("HAR_DATA_DIR", str(config.PROJECT_ROOT / "data"))
+    monkeypatch.setenv("HAR_RESULTS_DIR", str(config.COMMITTED_RESULTS_DIR))  # read only
+
+    choice = json.loads((config.COMMITTED_RESULTS_DIR / "beyond" / "choice.json").read_text())
+    doc = converged.screen(data.load_dataset("auto"))
+    for ours, theirs in (("paper", "paper"), ("standardize=on", "standardize"),
+                         ("kernel_size=7", "kernel_7")):
+        assert doc["points"][ours]["score"] == choice["candidates"][theirs]["screen"]["score"]
+    assert "filters=32" in doc["missing"] and "paper" not in doc["missing"]
+    gain = 100 * (choice["candidates"]["standardize"]["screen"]["score"]
+                  - choice["candidates"]["paper"]["screen"]["score"])
+    assert gain > 1.5 and doc["points"]["standardize=on"]["vs_baseline_pp"] == pytest.approx(gain)

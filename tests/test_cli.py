@@ -23,7 +23,7 @@ COMMANDS = {(): ["run", "publish", "study", "publish-study", "readme", "predict"
             ("cv",): ["cost", "run", "summary"],
             ("beyond",): ["cost", "run", "summary", "export"],
             ("zoo",): ["run", "summary"],
-            ("ablations",): ["run", "select", "final", "summary", "list"]}
+            ("ablations",): ["screen", "run", "select", "final", "summary", "list"]}
 
 
 def har(*args: str) -> Result:
