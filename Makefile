@@ -153,6 +153,12 @@ ablations: $(STAMP) ## The ablation study (notebook 07, params/ablations.yml; ho
 ablations-screen: $(STAMP) ## The ablation study under protocol cv, stage 1: every factor on 3 folds x 50 epochs (JAX; resumable) -> results/ablations/cv_screen.json (`har ablations screen --cost` first)
 	$(PUBLISHED) $(HAR) ablations screen --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
+ablations-select: $(STAMP) ## The ablation study under protocol cv, stage 2: confirm on 7 folds, combine, choose (fold runs only) -> results/ablations/cv_choice.json (commit it before ablations-final)
+	$(PUBLISHED) $(HAR) ablations screen --stage select --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+ablations-final: $(STAMP) ## The ablation study under protocol cv, stage 3: the committed choice and the paper's configuration over the same 5 seeds, tested once
+	$(PUBLISHED) $(HAR) ablations screen --stage final --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
 deploy: $(STAMP) ## The deployment benchmark (notebook 08, params/deploy.yml; about 10 minutes; needs results/models from `make reproduce`) -> results/deploy/, figures/fig8_*, fig9_*, notebooks/08 with outputs
 	$(HAR) study 08_deployment --profile deploy --force
 	$(HAR) publish-study 08_deployment --profile deploy

@@ -476,22 +476,46 @@ def _write_ablation_summary(ds: Any) -> None:
 @ablations_group.command("screen")
 @click.option("--cost", is_flag=True, help="only print the cost table (and write "
               "results/ablations/cv_cost_table.csv)")
+@click.option("--stage", type=click.Choice(["screen", "select", "final"]), default="screen",
+              show_default=True, help="screen: every factor on 3 folds "
+              "(results/ablations/cv_screen.json); select: confirm on 7 folds, combine, choose "
+              "(results/ablations/cv_choice.json: commit it before the final stage); final: the "
+              "committed choice and the paper's configuration over the same 5 seeds, tested")
 @click.option("--no-run", is_flag=True, help="only score what is stored")
 @runner_options
-def ablations_screen_cmd(cost: bool, no_run: bool, workers: int, scheduler: str | None,
-                         source: str) -> None:
-    """Protocol cv's screen of every factor (3 folds x 50 epochs, JAX, no test):
-    results/ablations/cv_screen.json."""
+def ablations_screen_cmd(cost: bool, stage: str, no_run: bool, workers: int,
+                         scheduler: str | None, source: str) -> None:
+    """The ablation study under protocol cv (JAX, trained to convergence)."""
+    import json
+
+    from har_utils.io import HarError
+
     from .experiments.ablations import converged
+    from .experiments.runner import execute
     if cost:
         table, path = converged.write_cost_table()
         click.echo(table.round(2).to_string(index=False))
         click.echo(f"total at most {table['hours'].sum():.1f} h of one worker; "
                    f"wrote {config.shown(path)}")
         return
-    doc = converged.screen(load(source), train=not no_run, workers=workers, scheduler=scheduler)
-    path = converged.write_screen(doc)
-    click.echo(f"wrote {config.shown(path)}; missing: {', '.join(doc['missing']) or 'nothing'}")
+    ds = load(source)
+    kw = {"workers": workers, "scheduler": scheduler}
+    if stage == "final":
+        path = converged.choice_path()
+        choice = json.loads(path.read_text()) if path.exists() else {}
+        if not choice.get("chosen"):
+            raise HarError(path, "no choice yet", "run `har ablations screen --stage select` "
+                           "until it writes a choice, and commit it")
+        execute(converged.final_runs(choice), ds, **kw)
+        click.echo(f"[ablations cv] final runs of {choice['chosen']['name']} and the paper's "
+                   "configuration stored")
+        return
+    doc = (converged.screen(ds, train=not no_run, **kw) if stage == "screen" else
+           converged.select(ds, train=not no_run, **kw))
+    path = converged.write_screen(doc) if stage == "screen" else converged.write_choice(doc)
+    chosen = f"; chosen: {doc['chosen']['name']}" if doc.get("chosen") else ""
+    click.echo(f"wrote {config.shown(path)}; missing: {', '.join(doc['missing']) or 'nothing'}"
+               f"{chosen}")
 
 
 @ablations_group.command("run")

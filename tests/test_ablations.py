@@ -474,3 +474,51 @@ def test_the_converged_screen_scores_the_stored_beyond_runs_as_the_beyond_study_
     gain = 100 * (choice["candidates"]["standardize"]["screen"]["score"]
                   - choice["candidates"]["paper"]["screen"]["score"])
     assert gain > 1.5 and doc["points"]["standardize=on"]["vs_baseline_pp"] == pytest.approx(gain)
+
+
+def test_the_converged_selection_confirms_combines_and_chooses_on_folds_only(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Points ahead of the baseline on the screen go to all 7 folds; those still ahead are
+    joined; the best 7-fold score is chosen, with its epoch count; the final runs are the
+    choice and the paper's configuration over the same seeds, each for its own epochs."""
+    from har_studies.experiments.ablations import converged
+
+    level = {"paper": 0.90, "standardize=on": 0.93, "kernel_size=7": 0.92, "filters=32": 0.89,
+             "split=8x16": 0.91, "standardize=on+kernel_size=7": 0.95}
+    peak = {"paper": 30, "standardize=on+kernel_size=7": 44}
+
+    def curve(name: str) -> list[float]:
+        top, at = level.get(name, 0.85), peak.get(name, 50)
+        return [top - 0.001 * abs(e - at) for e in range(1, 51)]
+
+    def fake_load(run: Run, ds: object) -> dict:
+        label = run.name.split("/")[1]
+        return {"name": run.name, "history": {"val_accuracy": curve(label)}, "run": {}}
+
+    screen = {"missing": [], "points": {n: {"score": level.get(n, 0.85)}
+                                        for n in ["paper", *map(lambda fp: converged.label(*fp),
+                                                                converged.points())]}}
+    # three factors confirmed; kernel 7 does not fit 8x16 sub-sequences, so the join of all
+    # three leaves split out and equals the join of the two best: one combination
+    monkeypatch.setattr(converged, "screen", lambda ds, **kw: json.loads(json.dumps(screen)))
+    monkeypatch.setattr(converged, "load", fake_load)
+    doc = converged.select(object())
+    confirm = doc["stages"]["confirm"]
+    assert set(confirm) == {"paper", "standardize=on", "kernel_size=7", "split=8x16"}
+    assert "filters=32" not in confirm and all(len(e["runs"]) == 7 for e in confirm.values())
+    combos = doc["stages"]["combination"]
+    assert set(combos) == {"standardize=on+kernel_size=7"}
+    chosen = doc["chosen"]
+    assert chosen["name"] == "standardize=on+kernel_size=7" and chosen["epochs"] == 44
+    assert chosen["baseline_epochs"] == 30 and not doc["missing"]
+    runs = converged.final_runs(doc)
+    assert [r.epochs for r in runs] == [44] * 5 + [30] * 5
+    assert all(r.test and not r.val_subjects for r in runs)
+    assert [r.seed for r in runs[:5]] == [r.seed for r in runs[5:]] == list(range(5))
+    assert dict(runs[0].train) == {"standardize": True} and dict(runs[0].model_kwargs) == {
+        "kernel_size": 7}
+    # a missing fold run stops before the choice
+    monkeypatch.setattr(converged, "load",
+                        lambda run, ds: None if run.name.endswith("fold6") else fake_load(run, ds))
+    doc = converged.select(object())
+    assert doc["chosen"] is None and "paper" in doc["missing"]

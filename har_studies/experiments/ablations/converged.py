@@ -43,17 +43,35 @@ def label(factor: str, point: str) -> str:
     return BASELINE if factor == BASELINE else f"{factor}={point}"
 
 
-def fold_run(factor: str, point: str, fold: int, *, epochs: int = BUDGET, seed: int = 0) -> Run:
-    """One point on one of protocol cv's folds: fit on the other training subjects, the held-out
-    ones scored after every epoch, no test."""
+def configuration(parts: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """The paper's configuration with the points ``parts`` (factor, point) applied in order:
+    model, model_kwargs, train, channels (as a :class:`Run` takes them)."""
+    model, kwargs, train, channels = BASE_MODEL, {}, {}, ()
+    for factor, point in parts:
+        p = STUDIES[factor].point(point)
+        model = p.model or model
+        kwargs.update(dict(p.model_kwargs))
+        train.update(dict(p.train))
+        channels = () if p.channels in (None, "all") else CHANNEL_SETS[p.channels]
+    return {"model": model, "model_kwargs": kwargs, "train": train, "channels": channels}
+
+
+def parts_fold_run(parts: Sequence[tuple[str, str]], fold: int, name: str, *,
+                   epochs: int = BUDGET, seed: int = 0) -> Run:
+    """``parts`` on one of protocol cv's folds: fit on the other training subjects, the
+    held-out ones scored after every epoch, no test."""
     held = cv.folds()[fold]
     fit = tuple(s for s in config.TRAIN_SUBJECTS if s not in held)
-    p = None if factor == BASELINE else STUDIES[factor].point(point)
-    channels = () if p is None or p.channels in (None, "all") else CHANNEL_SETS[p.channels]
-    return Run((p and p.model) or BASE_MODEL, seed, epochs, fit, held, test=False,
-               model_kwargs=() if p is None else p.model_kwargs,
-               train=() if p is None else p.train, channels=channels, study=STUDY,
-               name=f"{STUDY}/{label(factor, point)}/fold{fold}")
+    c = configuration(parts)
+    return Run(c["model"], seed, epochs, fit, held, test=False, model_kwargs=c["model_kwargs"],
+               train=c["train"], channels=c["channels"], study=STUDY,
+               name=f"{STUDY}/{name}/fold{fold}")
+
+
+def fold_run(factor: str, point: str, fold: int, *, epochs: int = BUDGET, seed: int = 0) -> Run:
+    """One point (or the baseline) on one of protocol cv's folds."""
+    parts = [] if factor == BASELINE else [(factor, point)]
+    return parts_fold_run(parts, fold, label(factor, point), epochs=epochs, seed=seed)
 
 
 def screen_plan(folds: int = SCREEN_FOLDS, epochs: int = BUDGET
@@ -156,3 +174,128 @@ def write_cost_table() -> tuple[pd.DataFrame, Path]:
     write_table(table, path, f"seconds per epoch measured on the HAPT rebuild "
                 f"({cv.seconds_per_epoch()[1]})", "har ablations screen --cost", index=False)
     return table, path
+
+
+# --- after the screen: confirm, combine, choose (fold runs only), then the final test -------
+
+def _parts(name: str) -> list[tuple[str, str]]:
+    """The (factor, point) parts of a screen label or a combination's ``+``-joined labels."""
+    if name == BASELINE:
+        return []
+    return [tuple(x.split("=", 1)) for x in name.split("+")]  # type: ignore[misc]
+
+
+def _fits(parts: Sequence[tuple[str, str]]) -> bool:
+    """Whether the joined configuration builds (e.g. kernel 7 on 16-step sub-sequences does not)."""
+    from .studies import conv_fits
+
+    return conv_fits(parts_fold_run(parts, 0, "check")) is None
+
+
+def combinations(confirmed: dict[str, float]) -> dict[str, list[tuple[str, str]]]:
+    """From the confirmed points (label: 7-fold score), each factor's best, joined: all of them
+    (best first), and the two best when there are three or more factors. Parts that would not
+    build with those before them are left out."""
+    best: dict[str, tuple[str, float]] = {}
+    for name, sc in confirmed.items():
+        factor = _parts(name)[0][0]
+        if factor not in best or sc > best[factor][1]:
+            best[factor] = (name, sc)
+    ranked = [name for name, _ in sorted(best.values(), key=lambda x: -x[1])]
+
+    def joined(names: Sequence[str]) -> list[tuple[str, str]]:
+        parts: list[tuple[str, str]] = []
+        for n in names:
+            if _fits([*parts, *_parts(n)]):
+                parts += _parts(n)
+        return parts
+
+    out = {}
+    for names in ([ranked] if len(ranked) >= 2 else []) + (
+            [ranked[:2]] if len(ranked) >= 3 else []):
+        parts = joined(names)
+        if len(parts) >= 2:
+            out["+".join(f"{f}={p}" for f, p in parts)] = parts
+    return out
+
+
+def select(ds: HarDataset, *, train: bool = False, **execute_kw: Any) -> dict[str, Any]:
+    """Screen, confirm, combine and choose, training what is missing when ``train``; reads
+    only fold runs. ``chosen`` is None while runs are missing.
+
+    Confirm: every point whose screen score beats the baseline's, and the baseline, on all 7
+    folds; a point is confirmed when its 7-fold score beats the baseline's. Combine: the
+    confirmed factors' best points joined (:func:`combinations`), on all 7 folds. Choose: the
+    highest 7-fold score among the confirmed points and the combinations; none confirmed: the
+    paper's configuration. Its epoch count is the rule's on its 7 fold curves."""
+    doc = screen(ds, train=train, **execute_kw)
+    doc["stages"] = {"confirm": {}, "combination": {}}
+    doc["chosen"] = None
+    if doc["missing"]:
+        return doc
+    base = doc["points"][BASELINE]["score"]
+    ahead = [n for n, e in doc["points"].items() if n != BASELINE and e["score"] > base]
+
+    def on_all_folds(named: dict[str, list[tuple[str, str]]]) -> dict[str, dict[str, Any]]:
+        plan = {n: [parts_fold_run(parts, i, n) for i in range(cv.K_FOLDS)]
+                for n, parts in named.items()}
+        flat = [r for rs in plan.values() for r in rs]
+        if train:
+            got = iter(execute(flat, ds, **execute_kw))
+            results = {n: [next(got) for _ in rs] for n, rs in plan.items()}
+        else:
+            stored = {n: [load(r, ds) for r in rs] for n, rs in plan.items()}
+            results = {n: rs for n, rs in stored.items() if all(x is not None for x in rs)}
+        out = {}
+        for n in plan:
+            entry: dict[str, Any] = {"parts": [list(x) for x in named[n]],
+                                     "runs": [r.name for r in plan[n]]}
+            if n in results:
+                entry |= score(results[n])
+            else:
+                doc["missing"].append(n)
+            out[n] = entry
+        return out
+
+    confirm = on_all_folds({n: _parts(n) for n in [BASELINE, *ahead]})
+    doc["stages"]["confirm"] = confirm
+    if doc["missing"]:
+        return doc
+    base7 = confirm[BASELINE]["score"]
+    confirmed = {n: e["score"] for n, e in confirm.items() if n != BASELINE and e["score"] > base7}
+    combos = on_all_folds(combinations(confirmed))
+    doc["stages"]["combination"] = combos
+    if doc["missing"]:
+        return doc
+    pool = {n: confirm[n] for n in confirmed} | combos
+    name = max(pool, key=lambda n: pool[n]["score"]) if pool else BASELINE
+    entry = pool.get(name, confirm[BASELINE])
+    doc["chosen"] = {"name": name, "parts": entry["parts"], "score": entry["score"],
+                     "epochs": entry["epochs"], "baseline_score": base7,
+                     "baseline_epochs": confirm[BASELINE]["epochs"],
+                     "confirmed": sorted(confirmed, key=lambda n: -confirmed[n])}
+    return doc
+
+
+def choice_path() -> Path:
+    return config.results_dir() / "ablations" / "cv_choice.json"
+
+
+def write_choice(doc: dict[str, Any]) -> Path:
+    return write_json_atomic(choice_path(), doc)
+
+
+def final_runs(choice: dict[str, Any], seeds: Sequence[int] = range(FINAL_SEEDS)) -> list[Run]:
+    """The chosen configuration and the paper's (once if the paper's was chosen) on all 21
+    training subjects, each for its own epoch count from its 7 folds, the same seeds, tested
+    once."""
+    chosen = choice["chosen"]
+    configs = {chosen["name"]: (chosen["parts"], chosen["epochs"]),
+               BASELINE: ([], chosen["baseline_epochs"])}
+    out = []
+    for name, (parts, epochs) in configs.items():
+        c = configuration([tuple(x) for x in parts])
+        out += [Run(c["model"], s, epochs, tuple(config.TRAIN_SUBJECTS), (), test=True,
+                    model_kwargs=c["model_kwargs"], train=c["train"], channels=c["channels"],
+                    study=STUDY, name=f"{STUDY}/{name}/final/seed{s}") for s in seeds]
+    return out
