@@ -291,3 +291,23 @@ def test_the_earlier_rule_is_a_sensitivity_row_never_the_choice() -> None:
     assert [r.epochs for r in runs] == [3] * p.final_seeds and all(r.test for r in runs)
     assert {r.seed for r in runs} == {r.seed for r in cv.final_runs("cnn", p, 40)}
     assert cv.sensitivity_runs("cnn", p, {**choice, "epochs": 3}) == []  # the same count
+
+
+def test_the_epoch_rules_are_compared_again_with_each_model_left_out() -> None:
+    """docs/cv.md's sensitivity table: each rule's mean nested score over the other models,
+    and which rule would win; the chosen rule itself is not touched."""
+    from har_studies.reporting.report import epoch_rule_left_out_table
+
+    def per(**scores: float) -> dict:
+        return {"per_model": {m: {"score": v} for m, v in scores.items()}}
+
+    summary = {"epoch_rule": {"rule": "argmax",
+                              "epochs_by_rule": {"a": {}, "b": {}, "c": {}},
+                              "scores": {"argmax": per(a=0.90, b=0.90, c=0.60),
+                                         "end": per(a=0.91, b=0.92, c=0.30)}}}
+    t = epoch_rule_left_out_table(summary).set_index("left out")
+    assert t.loc["c", "would win"] == "end" and t.loc["c", "end"] == "91.50"
+    assert t.loc["a", "would win"] == t.loc["b", "would win"] == "argmax"
+    assert t.loc["a", "argmax"] == "75.00"
+    summary["epoch_rule"]["scores"]["end"] = per(a=0.90, b=0.90, c=0.60)  # ties: earlier rule
+    assert set(epoch_rule_left_out_table(summary)["would win"]) == {"argmax"}

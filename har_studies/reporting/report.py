@@ -69,6 +69,29 @@ def epoch_rule_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
     return pd.DataFrame(rows)
 
 
+def epoch_rule_left_out_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
+    """The epoch rules' comparison with each model left out in turn: every rule's mean nested
+    score (%) over the other models, and the rule that would have won (ties: the earlier rule).
+    A sensitivity check only: the rule chosen on all the models stays."""
+    import pandas as pd
+
+    r = (summary or {}).get("epoch_rule")
+    if not r:
+        return pd.DataFrame()
+    from ..experiments.cv import EPOCH_RULES
+
+    names = [n for n in EPOCH_RULES if n in r["scores"]]
+    models = list(r["epochs_by_rule"])
+    rows = []
+    for left in models:
+        means = {n: sum(r["scores"][n]["per_model"][m]["score"] for m in models if m != left)
+                 / (len(models) - 1) for n in names}
+        best = max(names, key=lambda n: (means[n], -names.index(n)))
+        rows.append({"left out": left} | {n: f"{100 * v:.2f}" for n, v in means.items()}
+                    | {"would win": best})
+    return pd.DataFrame(rows)
+
+
 def data_console(results: Path) -> str:
     """Plain-text summary of the data step for the terminal: source, reason, fidelity."""
     s = read_result("data_summary.json", results)

@@ -10,7 +10,8 @@ from .. import constants
 from har_utils.study_results import (cost_table, cv_table, inflation_table,
                                     subject_comparison_table)
 
-from .report import epoch_rule_table, markdown_table, read_result, zoo_table
+from .report import (epoch_rule_left_out_table, epoch_rule_table, markdown_table,
+                     read_result, zoo_table)
 from .study_results import beyond_candidates_table, beyond_test_table
 
 
@@ -89,6 +90,16 @@ def epoch_rule_lines(s: dict[str, Any]) -> list[str]:
                 "accuracy read at the epoch it picks; mean over folds, %), and in brackets the "
                 "epoch count it picks on all the folds:", "",
                 markdown_table(epoch_rule_table(s)), ""]
+        left = epoch_rule_left_out_table(s)
+        if len(left) > 2:
+            flips = left[left["would win"] != r["rule"]]
+            flip = "".join(f"; without `{row['left out']}`, `{row['would win']}` would win"
+                           for _, row in flips.iterrows())
+            out += [f"How much the choice rests on single models (reported, not used: the rule "
+                    f"stays `{r['rule']}`, fixed before the test set was read): the comparison "
+                    f"again with each model left out in turn. `{r['rule']}` still wins in "
+                    f"{len(left) - len(flips)} of {len(left)} cases{flip} (mean nested score "
+                    "over the other models, %):", "", markdown_table(left), ""]
     for model, e in s["models"].items():
         rc = e["choice"].get("rule_choice")
         if rc:
