@@ -147,8 +147,17 @@ def models_option(default: Callable[[], Sequence[str]], shown: str) -> Callable[
                                                                  "model(s)", "--models"))
 
 
+def _allow_dirty(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:  # the runner reads it: every study command passes its runs through
+        os.environ["HAR_ALLOW_DIRTY"] = "1"
+
+
 def runner_options(f: Callable[..., Any]) -> Any:
-    """The experiment runner's options: ``--workers``, ``--scheduler``, ``--source``."""
+    """The experiment runner's options: ``--workers``, ``--scheduler``, ``--source``,
+    ``--allow-dirty``."""
+    f = click.option("--allow-dirty", is_flag=True, expose_value=False, callback=_allow_dirty,
+                     help="store runs in the committed results/runs although tracked code "
+                          "differs from the commit (each run records the files)")(f)
     f = source_option(scheduler_option(f))
     return click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
                         help="parallel runs (local worker processes)")(f)

@@ -452,3 +452,52 @@ def test_a_resumed_runs_seconds_count_the_epochs_before_its_restart() -> None:
     assert runner.run_seconds(whole) == 100.0
     assert runner.run_seconds(resumed) == 40.0 + 30 * 4.0
     assert runner.run_seconds({"train_seconds": 5.0}) == 5.0  # classical: no epochs
+
+
+def test_runs_for_the_committed_store_need_a_clean_commit(
+        ds: HarDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Uncommitted code refuses to store a run in the committed results/runs, before any
+    training; ``--allow-dirty`` (``HAR_ALLOW_DIRTY=1``) stores it with the files recorded.
+    Changed outputs (results, docs, ...) are not code; another store is not checked."""
+    from har_utils import config
+
+    store = Path(os.environ["HAR_RESULTS_DIR"])
+    monkeypatch.setattr(runner, "uncommitted_code", lambda: ["har_utils/models.py"])
+    assert runner.execute([tiny()], ds, ship_data=True, backup_root=tmp_path / "b0")
+    monkeypatch.setattr(config, "COMMITTED_RESULTS_DIR", store)
+    with pytest.raises(HarError, match="must be trained from a clean commit") as err:
+        runner.execute([tiny(seed=1)], ds, ship_data=True, backup_root=tmp_path / "b1")
+    assert "--allow-dirty" in err.value.fix and not runner.stored(tiny(seed=1).key(
+        runner.checksum(ds)))
+    monkeypatch.setenv("HAR_ALLOW_DIRTY", "1")
+    [r] = runner.execute([tiny(seed=1)], ds, ship_data=True, backup_root=tmp_path / "b2")
+    assert r["uncommitted_code"] == ["har_utils/models.py"]
+    monkeypatch.delenv("HAR_ALLOW_DIRTY")
+    assert runner.execute([tiny(seed=1)], ds, ship_data=True)  # stored: nothing to train
+    monkeypatch.setattr(runner, "uncommitted_code", lambda: [])
+    [clean] = runner.execute([tiny(seed=2)], ds, ship_data=True, backup_root=tmp_path / "b3")
+    assert "uncommitted_code" not in clean
+
+
+def test_uncommitted_code_ignores_changed_outputs(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    from har_utils import config
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    for rel in ("results/cv/summary.json", "docs/cv.md", "har_studies/x.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x")
+    monkeypatch.setattr(config, "PROJECT_ROOT", tmp_path)
+    (tmp_path / "results/cv/summary.json").write_text("2\n")
+    (tmp_path / "docs/cv.md").write_text("2\n")
+    (tmp_path / "untracked.py").write_text("2\n")
+    assert runner.uncommitted_code() == []
+    (tmp_path / "har_studies/x.py").write_text("2\n")
+    assert runner.uncommitted_code() == ["har_studies/x.py"]

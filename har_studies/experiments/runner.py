@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -463,6 +464,44 @@ def run_one(run: Run, payload: HarDataset | str, expected: str, *,
 
 # --- many runs ----------------------------------------------------------------------------
 
+#: Tracked paths whose changes are outputs (results, figures, executed notebooks, rendered
+#: docs), not code: a tree with only these changed still trains from its commit's code.
+OUTPUT_PATHS: tuple[str, ...] = ("results", "figures", "notebooks", "docs", "README.md")
+#: Set (to 1) by ``--allow-dirty``: store runs trained from uncommitted code anyway.
+ALLOW_DIRTY_ENV = "HAR_ALLOW_DIRTY"
+
+
+def uncommitted_code() -> list[str]:
+    """Tracked files outside :data:`OUTPUT_PATHS` that differ from the checked-out commit
+    (none outside a git checkout)."""
+    excluded = [f":(exclude){p}" for p in OUTPUT_PATHS]
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                              *excluded], cwd=config.PROJECT_ROOT, capture_output=True,
+                             text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line[3:] for line in out.splitlines() if line.strip()]
+
+
+def check_clean_tree(allow_dirty: bool) -> list[str]:
+    """Before a run is stored in the committed ``results/runs``: the code must be a commit's.
+    Uncommitted code is refused unless ``allow_dirty``; returns what was uncommitted (each such
+    run records it)."""
+    if runs_dir().resolve() != (config.COMMITTED_RESULTS_DIR / "runs").resolve():
+        return []
+    changed = uncommitted_code()
+    if changed and not allow_dirty:
+        shown = ", ".join(changed[:3]) + (", ..." if len(changed) > 3 else "")
+        raise HarError(runs_dir(), f"{len(changed)} tracked file(s) differ from the commit "
+                       f"({shown}): a study run stored in the committed results must be trained "
+                       "from a clean commit",
+                       "commit the changes, or run from a worktree at a clean commit (`git "
+                       "worktree add`); to store the runs anyway, pass --allow-dirty (each run "
+                       "records the files that differed)")
+    return changed
+
+
 def claim(key: str) -> bool:
     """Claim run ``key``: create its lock file atomically. False if a live runner holds it;
     a dead local runner's claim is taken over."""
@@ -532,14 +571,18 @@ def lock_path(key: str) -> Path:
 def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
             scheduler: str | None = None, ship_data: bool = False,
             force: bool = False, backup_root: Path | None = None,
-            log: Callable[[str], Any] = print, poll_seconds: float = 10.0
-            ) -> list[dict[str, Any]]:
+            log: Callable[[str], Any] = print, poll_seconds: float = 10.0,
+            allow_dirty: bool | None = None) -> list[dict[str, Any]]:
     """Run what is missing of ``runs`` on ``ds`` and return every run's result, in order.
 
     ``workers``: local processes; ``scheduler``: a Dask scheduler's address. ``ship_data``
     sends ``ds`` with each task instead of workers loading ``ds.source``. Runs another runner
-    holds are waited for; failures are reported at the end in one ``HarError``.
+    holds are waited for; failures are reported at the end in one ``HarError``. Runs for the
+    committed store need a clean commit (:func:`check_clean_tree`; ``allow_dirty``, default
+    ``HAR_ALLOW_DIRTY``, stores them anyway, recorded).
     """
+    if allow_dirty is None:
+        allow_dirty = os.environ.get(ALLOW_DIRTY_ENV, "") == "1"
     expected = checksum(ds)
     keys = [r.key(expected) for r in runs]
     todo: dict[str, Run] = {}
@@ -547,9 +590,11 @@ def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
         if (force or load(r, ds) is None) and k not in todo:
             todo[k] = r
     backup_root = config.BUILD_DIR / "runs_backup" if backup_root is None else backup_root
+    dirty: list[str] = []
     if todo:  # before any training: a result that cannot be written would be lost
         check_writable(runs_dir())
         check_writable(backup_root)
+        dirty = check_clean_tree(allow_dirty)
     where = (f"Dask scheduler {scheduler}" if scheduler
              else f"{workers} local worker(s)")
     groups = ", ".join(f"{b} x {c or 'default'}" for b, c in sorted(
@@ -565,7 +610,8 @@ def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
         try:
             failures += _train(waiting, mine, payload=ds if ship_data else ds.source,
                                expected=expected, workers=workers, scheduler=scheduler,
-                               backup_root=backup_root, force=force, log=log, state=state)
+                               backup_root=backup_root, force=force, log=log, state=state,
+                               extra={"uncommitted_code": dirty} if dirty else {})
         finally:
             for k in mine:
                 release(k)
@@ -588,9 +634,11 @@ def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
 
 def _train(todo: dict[str, Run], mine: set[str], *, payload: HarDataset | str, expected: str,
            workers: int, scheduler: str | None, backup_root: Path, force: bool,
-           log: Callable[[str], Any], state: dict[str, int]) -> list[str]:
+           log: Callable[[str], Any], state: dict[str, int],
+           extra: dict[str, Any] | None = None) -> list[str]:
     """Train the runs of ``todo`` this runner claims (one pool per backend and thread count),
-    each just before a worker takes it; write each result as it arrives; the failures."""
+    each just before a worker takes it; write each result (with ``extra``'s fields) as it
+    arrives; the failures."""
 
     def claimed(key: str) -> bool:
         if not claim(key):
@@ -636,7 +684,7 @@ def _train(todo: dict[str, Run], mine: set[str], *, payload: HarDataset | str, e
                     progress = f"[runner {state['i']}/{state['n']}] {name}"
                     if error is None:
                         try:
-                            write_json_atomic(result_path(key), result)
+                            write_json_atomic(result_path(key), {**result, **(extra or {})})
                         except Exception as exc:  # noqa: BLE001 - keep the others in flight
                             error = f"result not written: {type(exc).__name__}: {exc}"
                     if error is not None:
