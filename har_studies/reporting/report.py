@@ -82,6 +82,8 @@ def epoch_rule_left_out_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
 
     names = [n for n in EPOCH_RULES if n in r["scores"]]
     models = list(r["epochs_by_rule"])
+    if len(models) < 3:  # one model left with the rest: nothing to compare
+        return pd.DataFrame()
     rows = []
     for left in models:
         means = {n: sum(r["scores"][n]["per_model"][m]["score"] for m in models if m != left)
