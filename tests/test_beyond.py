@@ -168,3 +168,46 @@ def test_the_failure_analysis_on_synthetic_windows() -> None:
     t = failures.fold_subject_accuracy([{"name": "x", "run": {"val_subjects": held},
                                          "val_proba": proba.tolist()}], ds).set_index("subject")
     assert t.loc[1, "accuracy"] == 1.0 and t.loc[6, "accuracy"] < 0.5 and t.loc[30, "runs"] == 1
+
+
+def _tested_run(proba: np.ndarray, ds) -> dict:
+    from har_utils import evaluation
+    from har_utils.training import ACTIVITY_IDS
+
+    pred = ACTIVITY_IDS[proba.argmax(1)]
+    return {"test_proba": proba.tolist(), "y_pred": pred.tolist(),
+            "test": evaluation.metrics(ds.test.y, pred, ds.test.subject)}
+
+
+def test_like_for_like_pairs_singles_with_singles_and_ensembles_with_ensembles() -> None:
+    """An ensemble is never set against single seeds (which flatters it), and Holm covers the
+    whole family of comparisons."""
+    from math import comb
+
+    ds = synthetic_dataset()
+    rng = np.random.default_rng(0)
+    n = len(ds.test.y)
+    runs = [_tested_run(rng.dirichlet(np.ones(6), n), ds) for _ in range(11)]
+    chosen, paper = runs[:6], runs[6:]
+    linear = {"per_subject_accuracy_mean": beyond.singles_per_subject(paper[:1])}
+    rows = beyond.like_for_like(chosen, 3, paper, linear, ds)
+    assert [(r["comparison"], r["reference"]) for r in rows] == [
+        ("single seeds", "cnn_lstm_paper"), ("ensembles of 3", "cnn_lstm_paper"),
+        ("single seeds", "logreg_features"), ("ensembles of 3", "logreg_features")]
+    singles, ensembles = rows[0], rows[1]
+    assert (singles["chosen_models"], singles["reference_models"]) == (6, 5)
+    assert (ensembles["chosen_models"], ensembles["reference_models"]) == (2, comb(5, 3))
+
+    def mean_diff(a: dict, b: dict) -> float:
+        return float(np.mean([a[s] - b[s] for s in a]))
+
+    assert singles["mean_difference"] == pytest.approx(mean_diff(
+        beyond.singles_per_subject(chosen), beyond.singles_per_subject(paper)))
+    assert ensembles["mean_difference"] == pytest.approx(mean_diff(
+        beyond.ensembles_per_subject(chosen, 3, ds),
+        beyond.ensembles_per_subject(paper, 3, ds, every=True)))
+    assert ensembles["mean_difference"] != pytest.approx(mean_diff(
+        beyond.ensembles_per_subject(chosen, 3, ds), beyond.singles_per_subject(paper)))
+    raw = [r["wilcoxon_p"] for r in rows]
+    assert [r["wilcoxon_p_holm"] for r in rows] == pytest.approx(cv.holm(raw))
+    assert all(r["wilcoxon_p_holm"] >= r["wilcoxon_p"] for r in rows)

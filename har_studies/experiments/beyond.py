@@ -474,13 +474,14 @@ def test_rows(name: str, results: list[dict[str, Any]], k: int, ds: HarDataset
 
 
 def summary(ds: HarDataset, p: Plan = Plan()) -> dict[str, Any]:
-    """The committed choice with the test rows, comparisons against protocol cv's paper model
-    and linear baseline (Holm over them), and the compute spent."""
+    """The committed choice with the test rows, like-for-like comparisons against protocol
+    cv's paper model and linear baseline (:func:`like_for_like`), and the compute spent."""
     doc = json.loads(choice_path().read_text())
     out = {**doc, "tested": {}, "missing_finals": []}
     if doc.get("chosen") is None:
         return out
     k_of = {doc["chosen"]["name"]: int(doc["chosen"]["ensemble_seeds"])}
+    chosen_runs: list[dict[str, Any]] = []
     for name, runs in finals_of(doc, p).items():
         got = [load(r, ds) for r in runs]
         done = [g for g in got if g is not None]
@@ -488,22 +489,93 @@ def summary(ds: HarDataset, p: Plan = Plan()) -> dict[str, Any]:
             out["missing_finals"].append(f"{name}: {len(got) - len(done)} of {len(got)} runs")
             continue
         out["tested"][name] = test_rows(name, done, k_of.get(name, 1), ds)
+        if name == doc["chosen"]["name"]:
+            chosen_runs = done
     cv_doc = json.loads(cv.summary_path().read_text()) if cv.summary_path().exists() else {}
     refs = {m: (cv_doc.get("models", {}).get(m) or {}).get("final")
             for m in ("cnn_lstm_paper", "logreg_features")}
     out["references"] = {m: None if r is None else {
         "accuracy_mean": r["accuracy_mean"], "accuracy_std": r["accuracy_std"],
         "per_subject_accuracy_mean": r["per_subject_accuracy_mean"]} for m, r in refs.items()}
-    chosen = out["tested"].get(doc["chosen"]["name"])
-    if chosen:
-        comps = {m: compare.subject_comparison(chosen["per_subject_accuracy_mean"],
-                                               r["per_subject_accuracy_mean"])
-                 for m, r in refs.items() if r}
-        for c, adj in zip(comps.values(), cv.holm([c["wilcoxon_p"] for c in comps.values()])):
-            c["wilcoxon_p_holm"] = adj
-        out["chosen_vs"] = comps
+    if chosen_runs:
+        paper = cv_final_results("cnn_lstm_paper", cv_doc, ds)
+        out["like_for_like"] = like_for_like(chosen_runs, k_of[doc["chosen"]["name"]], paper,
+                                             refs["logreg_features"], ds)
     out["compute_hours"] = compute_hours()
     return out
+
+
+def cv_final_results(model: str, cv_doc: dict[str, Any], ds: HarDataset
+                     ) -> list[dict[str, Any]]:
+    """Protocol cv's stored final runs of ``model`` (the epochs its summary chose)."""
+    entry = (cv_doc.get("models") or {}).get(model)
+    if not entry or "final" not in entry:
+        return []
+    runs = cv.final_runs(model, cv.plan_for(model), int(entry["choice"]["epochs"]))
+    return [r for r in (load(x, ds) for x in runs) if r is not None]
+
+
+def ensembles_per_subject(results: list[dict[str, Any]], k: int, ds: HarDataset,
+                          every: bool = False) -> dict[str, float]:
+    """Per-subject test accuracy of ensembles of ``k`` runs (averaged softmax), averaged over
+    the ensembles: consecutive groups of ``k``, or with ``every`` all combinations of ``k``."""
+    import itertools
+
+    from har_utils.training import ACTIVITY_IDS
+
+    groups = (list(itertools.combinations(results, k)) if every else
+              [results[i:i + k] for i in range(0, len(results) - k + 1, k)])
+    per: dict[str, list[float]] = {}
+    for g in groups:
+        pred = ACTIVITY_IDS[np.mean([np.asarray(r["test_proba"]) for r in g], 0).argmax(1)]
+        for s, v in evaluation.metrics(ds.test.y, pred, ds.test.subject)["per_subject"].items():
+            per.setdefault(s, []).append(v["accuracy"])
+    return {s: float(np.mean(v)) for s, v in per.items()}
+
+
+def singles_per_subject(results: list[dict[str, Any]]) -> dict[str, float]:
+    """Per-subject test accuracy of single runs, averaged over the runs."""
+    subjects = results[0]["test"]["per_subject"]
+    return {s: float(np.mean([r["test"]["per_subject"][s]["accuracy"] for r in results]))
+            for s in subjects}
+
+
+def like_for_like(chosen: list[dict[str, Any]], k: int, paper: list[dict[str, Any]],
+                  linear: dict[str, Any] | None, ds: HarDataset) -> list[dict[str, Any]]:
+    """The chosen configuration against protocol cv's paper model and linear baseline, paired
+    by test subject, like for like: its single seeds against the paper model's single seeds,
+    its ensembles of ``k`` against ensembles of ``k`` of the paper model's final seeds (every
+    combination of them), and both against the linear baseline (one deterministic fit, so one
+    model either way). Holm over the whole family."""
+    singles = singles_per_subject(chosen)
+    ensembles = (ensembles_per_subject(chosen, k, ds) if k > 1 else singles)
+    rows: list[dict[str, Any]] = []
+
+    def add(kind: str, a: dict[str, float], n_a: int, ref: str, b: dict[str, float], n_b: int,
+            how: str) -> None:
+        rows.append({"comparison": kind, "reference": ref, "chosen_models": n_a,
+                     "reference_models": n_b, "reference_how": how,
+                     **compare.subject_comparison(a, b)})
+
+    n_groups = len(chosen) // k
+    if len(paper) >= 2:
+        add("single seeds", singles, len(chosen), "cnn_lstm_paper", singles_per_subject(paper),
+            len(paper), f"its {len(paper)} final seeds")
+    if k > 1 and len(paper) >= k:
+        from math import comb
+        add(f"ensembles of {k}", ensembles, n_groups, "cnn_lstm_paper",
+            ensembles_per_subject(paper, k, ds, every=True), comb(len(paper), k),
+            f"every {k} of its {len(paper)} final seeds")
+    if linear:
+        ref = linear["per_subject_accuracy_mean"]
+        add("single seeds", singles, len(chosen), "logreg_features", ref, 1,
+            "one deterministic fit")
+        if k > 1:
+            add(f"ensembles of {k}", ensembles, n_groups, "logreg_features", ref, 1,
+                "one deterministic fit")
+    for row, adj in zip(rows, cv.holm([r["wilcoxon_p"] for r in rows])):
+        row["wilcoxon_p_holm"] = adj
+    return rows
 
 
 def compute_hours() -> float:

@@ -12,7 +12,7 @@ from har_utils.study_results import (cost_table, cv_table, inflation_table,
 
 from .report import (epoch_rule_left_out_table, epoch_rule_table, markdown_table,
                      read_result, zoo_table)
-from .study_results import beyond_candidates_table, beyond_test_table
+from .study_results import beyond_candidates_table, beyond_test_table, like_for_like_table
 
 
 def zoo_block(results: Path) -> str:
@@ -275,12 +275,20 @@ def beyond_block(results: Path) -> str:
     out += ["Tested once, after the choice was committed (each family's best for the report "
             "only); the orientation candidates were suggested by test-subject errors:", "",
             markdown_table(beyond_test_table(summary).round(2)), ""]
-    comps = summary.get("chosen_vs") or {}
-    if comps:
-        out.append("The chosen configuration against protocol cv's models, paired by test subject: "
-                   + "; ".join(f"`{m}` {100 * c['mean_difference']:+.2f} pp (Wilcoxon p "
-                               f"{c['wilcoxon_p']:.3f}, Holm {c['wilcoxon_p_holm']:.3f})"
-                               for m, c in comps.items()) + ".")
+    rows = summary.get("like_for_like") or []
+    if rows:
+        out += ["The chosen configuration against protocol cv's models, like for like and paired "
+                "by test subject (Wilcoxon signed-rank over the 9 test subjects, Holm over the "
+                f"{len(rows)} comparisons):", "", markdown_table(like_for_like_table(rows)), "",
+                "Against the paper's model the gain is " + (
+                    "significant" if any(r["reference"] == "cnn_lstm_paper"
+                                         and r["wilcoxon_p_holm"] < 0.05 for r in rows)
+                    else "not significant over 9 test subjects")
+                + "; against the linear baseline it is " + (
+                    "significant" if all(r["wilcoxon_p_holm"] < 0.05 for r in rows
+                                         if r["reference"] == "logreg_features")
+                    else "not significant over 9 test subjects") + " (Holm-adjusted p < 0.05).",
+                ""]
     out.append(f"Compute: {summary['compute_hours']:.1f} h of one worker over every run of the "
                "study.")
     return "\n".join(out)

@@ -46,3 +46,16 @@ def beyond_test_table(summary: dict[str, Any] | None) -> pd.DataFrame:
     rows += [row(f"{m} (protocol cv, reference)", "protocol cv's final seeds", r, "-")
              for m, r in (s.get("references") or {}).items() if r]
     return pd.DataFrame(rows)
+
+
+def like_for_like_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The like-for-like comparisons of the beyond summary as a table."""
+    return pd.DataFrame([{
+        "chosen": f"{r['comparison']} ({r['chosen_models']})", "vs": r["reference"],
+        "reference models": f"{r['reference_models']}: {r['reference_how']}",
+        "mean difference (pp)": round(100 * r["mean_difference"], 2),
+        "95 % CI (pp)": "{:+.2f} to {:+.2f}".format(*(100 * x for x in
+                                                      r["ci95_paired_subject_bootstrap"])),
+        "subjects better / worse": f"{r['wins']} / {r['losses']}",
+        "Wilcoxon p": round(r["wilcoxon_p"], 3), "Wilcoxon p, Holm": round(r["wilcoxon_p_holm"], 3)}
+        for r in rows])
