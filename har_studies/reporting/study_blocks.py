@@ -279,7 +279,8 @@ def beyond_block(results: Path) -> str:
     if rows:
         out += ["The chosen configuration against protocol cv's models, like for like and paired "
                 "by test subject (Wilcoxon signed-rank over the 9 test subjects, Holm over the "
-                f"{len(rows)} comparisons):", "", markdown_table(like_for_like_table(rows)), "",
+                f"{len(rows)} comparisons):", "",
+                markdown_table(like_for_like_table(rows), disable_numparse=True), "",
                 "Against the paper's model the gain is " + (
                     "significant" if any(r["reference"] == "cnn_lstm_paper"
                                          and r["wilcoxon_p_holm"] < 0.05 for r in rows)

@@ -53,9 +53,9 @@ def like_for_like_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame([{
         "chosen": f"{r['comparison']} ({r['chosen_models']})", "vs": r["reference"],
         "reference models": f"{r['reference_models']}: {r['reference_how']}",
-        "mean difference (pp)": round(100 * r["mean_difference"], 2),
+        "mean difference (pp)": f"{100 * r['mean_difference']:+.2f}",
         "95 % CI (pp)": "{:+.2f} to {:+.2f}".format(*(100 * x for x in
                                                       r["ci95_paired_subject_bootstrap"])),
         "subjects better / worse": f"{r['wins']} / {r['losses']}",
-        "Wilcoxon p": round(r["wilcoxon_p"], 3), "Wilcoxon p, Holm": round(r["wilcoxon_p_holm"], 3)}
+        "Wilcoxon p": f"{r['wilcoxon_p']:.3f}", "Wilcoxon p, Holm": f"{r['wilcoxon_p_holm']:.3f}"}
         for r in rows])
