@@ -229,8 +229,22 @@ def _beyond_headline(results: Path) -> dict[str, str] | None:
             "this companion": f"**{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f} %** "
                               f"on the test subjects ({what}; {runs}; the folds predicted "
                               + ("-" if fold is None else f"{100 * fold:.2f} % for one seed")
-                              + ")",
+                              + ")" + _beyond_significance(s.get("like_for_like") or []),
             "audit": "[docs/beyond.md](docs/beyond.md)"}
+
+
+def _beyond_significance(rows: list[dict[str, Any]]) -> str:
+    """Whether the chosen configuration's gain over the paper's model is significant, like for
+    like (single seeds against single seeds, ensembles against ensembles; Holm)."""
+    paper = [r for r in rows if r["reference"] == "cnn_lstm_paper"]
+    if not paper:
+        return ""
+    worst = max(r["wilcoxon_p_holm"] for r in paper)
+    best = min(r["wilcoxon_p_holm"] for r in paper)
+    verdict = ("significant" if worst < 0.05 else "not significant over 9 test subjects"
+               if best >= 0.05 else "significant one way only")
+    return (f"; its gain over the paper's model is {verdict} like for like (Wilcoxon, Holm p "
+            + ", ".join(f"{r['wilcoxon_p_holm']:.2f}" for r in paper) + ")")
 
 
 def finding_numbers(f: dict[str, Any]) -> str:
