@@ -166,9 +166,8 @@ def runner_options(f: Callable[..., Any]) -> Any:
 def _setting(study: str, name: str) -> Any:
     """``name`` of a study's module, read when a command runs (``har --help`` stays quick)."""
     from .experiments import cv, zoo
-    from .experiments.ablations import studies
 
-    return getattr({"cv": cv, "zoo": zoo, "ablations": studies}[study], name)
+    return getattr({"cv": cv, "zoo": zoo}[study], name)
 
 
 def load(source: str) -> Any:
@@ -305,6 +304,11 @@ def cv_group() -> None:
 def cv_cost_cmd() -> None:
     """Print the cost table (and write results/cv/cost_table.csv)."""
     _echo_cost("cv", "total hours (at most)")
+
+
+def _experiment(study: str) -> Any:
+    from .experiments import beyond, cv
+    return {"cv": cv, "beyond": beyond}[study]
 
 
 def _echo_cost(study: str, hours: str) -> None:
@@ -454,162 +458,60 @@ def zoo_summary_cmd(source: str) -> None:
 # --- har ablations (har_studies.experiments.ablations) --------------------------------------
 
 @har.group("ablations", cls=Group, doc="har_studies.experiments.ablations",
-           short_help="The ablation study around cnn_lstm_paper.")
+           short_help="The ablation study around cnn_lstm_paper, under protocol cv.")
 def ablations_group() -> None:
-    """The ablation study around cnn_lstm_paper (notebook 07, params/ablations.yml)."""
+    """The ablation study around cnn_lstm_paper under protocol cv (notebook 07)."""
 
 
-def _seeds(n: Callable[[], int], shown: str) -> Callable[[Callable[..., Any]], Any]:
-    return click.option("--seeds", type=IntList(), help="comma list",
-                        **lazy(lambda: ",".join(map(str, range(n()))), shown))
-
-
-def _common(f: Callable[..., Any]) -> Any:
-    f = click.option("--max-epochs", type=int, help="epoch budget of every run",
-                     **lazy(lambda: _setting("ablations", "MAX_EPOCHS"), "100"))(f)
-    return source_option(f)
-
-
-workers_option = click.option("--workers", type=click.IntRange(min=1), default=2,
-                              show_default=True,
-                              help="parallel runs, each with cpu_count // workers threads "
-                                   "(2: the committed runs' setting)")
-study_seeds = _seeds(lambda: _setting("ablations", "STUDY_SEEDS"), "0,1,2")
-
-
-def _write_ablation_summary(ds: Any) -> None:
-    from .experiments.ablations import summary
-    click.echo(f"wrote {config.shown(summary.write_summary(ds))}")
-
-
-@ablations_group.command("screen")
-@click.option("--cost", is_flag=True, help="only print the cost table (and write "
-              "results/ablations/cv_cost_table.csv)")
-@click.option("--stage", type=click.Choice(["screen", "select", "final"]), default="screen",
-              show_default=True, help="screen: every factor on 3 folds "
-              "(results/ablations/cv_screen.json); select: confirm on 7 folds, combine, choose "
-              "(results/ablations/cv_choice.json: commit it before the final stage); final: the "
-              "committed choice and the paper's configuration over the same 5 seeds, tested")
-@click.option("--no-run", is_flag=True, help="only score what is stored")
-@runner_options
-def ablations_screen_cmd(cost: bool, stage: str, no_run: bool, workers: int,
-                         scheduler: str | None, source: str) -> None:
-    """The ablation study under protocol cv (JAX, trained to convergence)."""
-    import json
-
-    from har_utils.io import HarError
-
+def _ablations_plan(smoke: bool) -> Any:
     from .experiments.ablations import converged
-    from .experiments.runner import execute
-    if cost:
-        table, path = converged.write_cost_table()
-        click.echo(table.round(2).to_string(index=False))
-        click.echo(f"total at most {table['hours'].sum():.1f} h of one worker; "
-                   f"wrote {config.shown(path)}")
-        return
-    ds = load(source)
-    kw = {"workers": workers, "scheduler": scheduler}
-    if stage == "final":
-        path = converged.choice_path()
-        choice = json.loads(path.read_text()) if path.exists() else {}
-        if not choice.get("chosen"):
-            raise HarError(path, "no choice yet", "run `har ablations screen --stage select` "
-                           "until it writes a choice, and commit it")
-        execute(converged.final_runs(choice), ds, **kw)
-        click.echo(f"[ablations cv] final runs of {choice['chosen']['name']} and the paper's "
-                   "configuration stored")
-        return
-    doc = (converged.screen(ds, train=not no_run, **kw) if stage == "screen" else
-           converged.select(ds, train=not no_run, **kw))
-    path = converged.write_screen(doc) if stage == "screen" else converged.write_choice(doc)
-    chosen = f"; chosen: {doc['chosen']['name']}" if doc.get("chosen") else ""
-    click.echo(f"wrote {config.shown(path)}; missing: {', '.join(doc['missing']) or 'nothing'}"
-               f"{chosen}")
+    return converged.SMOKE if smoke else converged.Plan()
+
+
+@ablations_group.command("cost")
+def ablations_cost_cmd() -> None:
+    """Print the cost table (and write results/ablations/cv_cost_table.csv)."""
+    from .experiments.ablations import converged
+    table, path = converged.write_cost_table()
+    click.echo(table.round(2).to_string(index=False))
+    click.echo(f"total at most {table['hours'].sum():.1f} h of one worker; "
+               f"wrote {config.shown(path)}")
 
 
 @ablations_group.command("run")
-@click.option("--study", default="all", show_default=True, help="'all', a study or a comma list")
-@study_seeds
-@click.option("--force", is_flag=True, help="train again even if stored")
-@workers_option
-@_common
-def ablations_run_cmd(study: str, seeds: list[int], force: bool, workers: int,
-                      max_epochs: int, source: str) -> None:
-    """The one-factor studies."""
-    from .experiments.ablations import studies as core
-    try:
-        core.study_names(study)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--study") from None
-    ds = load(source)
-    core.execute(core.plan(study, seeds, max_epochs), ds, workers=workers, force=force,
-                 log=click.echo)
-    _write_ablation_summary(ds)
-
-
-@ablations_group.command("select")
-@study_seeds
-@click.option("--no-run", is_flag=True, help="only rank what is stored")
-@workers_option
-@_common
-def ablations_select_cmd(seeds: list[int], no_run: bool, workers: int, max_epochs: int,
-                         source: str) -> None:
-    """Choose on validation, train the combined candidates."""
-    from .experiments.ablations import selection
-    ds = load(source)
-    sel = selection.run_selection(ds, seeds=seeds, max_epochs=max_epochs, workers=workers,
-                                         run=not no_run, log=click.echo)
-    click.echo(f"chosen on validation: {sel['chosen']['name']} {sel['chosen']['parts']}")
-    _write_ablation_summary(ds)
-
-
-@ablations_group.command("final")
-@_seeds(lambda: _setting("ablations", "FINAL_SEEDS"), "0,1,2,3,4")
-@workers_option
-@_common
-def ablations_final_cmd(seeds: list[int], workers: int, max_epochs: int, source: str) -> None:
-    """The chosen configuration and the paper's, same seeds, tested."""
-    from har_utils.io import HarError
-
-    from .experiments.ablations import selection
-    sel = selection.load_selection()
-    if sel is None:
-        raise HarError(selection.selection_path(), "no selection yet",
-                       "run `har ablations select` first")
-    from .experiments.ablations import studies
-
-    ds = load(source)
-    studies.execute(selection.final_runs(sel, seeds), ds, workers=workers, log=click.echo)
-    _write_ablation_summary(ds)
+@click.option("--stage", type=click.Choice(["screen", "select", "final", "all"]),
+              default="select", show_default=True,
+              help="screen: every factor on 3 folds (results/ablations/cv_screen.json); select: "
+              "the screen, then confirm on 7 folds, combine, choose (results/ablations/"
+              "cv_choice.json: commit it before the final stage); final: the committed choice "
+              "and the paper's configuration over the same 5 seeds, tested, and the summary; "
+              "all: select and final (the smoke run)")
+@click.option("--no-run", is_flag=True, help="train nothing: score what is stored")
+@runner_options
+@click.option("--smoke", is_flag=True, help="the tiny model, 2 epochs, two points")
+def ablations_run_cmd(stage: str, no_run: bool, workers: int, scheduler: str | None,
+                      source: str, smoke: bool) -> None:
+    """Run what is missing of a stage."""
+    from .experiments.ablations import converged
+    if stage == "final":
+        converged.committed_choice()  # before the data loads
+    ds, p = load(source), _ablations_plan(smoke)
+    kw = {"train": not no_run, "workers": workers, "scheduler": scheduler}
+    doc = converged.run(ds, p, stage=stage, **kw)
+    chosen = doc.get("chosen")
+    click.echo(f"[ablations] chosen: {chosen['name']} ({chosen['epochs']} epochs)" if chosen
+               else f"[ablations] no choice yet; missing: {', '.join(doc.get('missing', []))}")
 
 
 @ablations_group.command("summary")
+@click.option("--smoke", is_flag=True, help="the smoke plan's runs")
 @source_option
-def ablations_summary_cmd(source: str) -> None:
-    """Write results/ablations/summary.json."""
-    _write_ablation_summary(load(source))
-
-
-@ablations_group.command("list")
-@study_seeds
-@_common
-def ablations_list_cmd(seeds: list[int], max_epochs: int, source: str) -> None:
-    """Studies, runs and estimated cost."""
-    import pandas as pd
-
-    from .experiments.ablations import estimates
-    ds = load(source)
-    with pd.option_context("display.max_colwidth", 60, "display.width", 200):
-        click.echo(estimates.listing(ds, seeds, max_epochs).to_string(index=False))
-    est = estimates.full_study_estimate(ds, seeds, max_epochs)
-    if est:
-        click.echo(f"the full study: {est['runs']} distinct runs ({est['one_factor_runs']} "
-                   f"one-factor, up to {est['extra_runs']} combined and final), about "
-                   f"{est['seconds_typical'] / 3600:.1f} h serial at {est['typical_epochs']:.1f} "
-                   f"epochs per run (upper bound {est['seconds_upper_bound'] / 3600:.1f} h at "
-                   f"{max_epochs}), from {est['cost_table']} ({est['cpu_count']} CPUs)")
-    else:
-        click.echo("no results/zoo/cost_table.json: `make zoo-cost` measures the cost per epoch")
+def ablations_summary_cmd(smoke: bool, source: str) -> None:
+    """Write results/ablations/cv_summary.json from the committed choice and the stored runs."""
+    from .experiments.ablations import converged
+    doc = converged.write_summary(load(source), _ablations_plan(smoke))
+    click.echo(f"wrote {config.shown(converged.summary_path())}; missing: "
+               f"{', '.join(doc['missing_finals']) or 'nothing'}")
 
 
 if __name__ == "__main__":

@@ -52,12 +52,6 @@ def _notebook_models() -> list[str]:
     return sorted({*core, *re.findall(r"""@register\(\s*["'](\w+)["']""", code)})
 
 
-def _studies() -> list[str]:
-    from .experiments.ablations.studies import STUDIES
-
-    return ["all", *STUDIES]
-
-
 def _model_list(value: str) -> bool:
     return {s.strip() for s in value.split(",") if s.strip()} <= set(_models())
 
@@ -96,11 +90,8 @@ RULES: dict[str, Rule] = {
     "BATCH_SIZE": _at_least(1),
     "LEARNING_RATE": Rule(lambda v: v > 0, "> 0"),
     "TIMING_REPEATS": _at_least(1),
-    "STUDY": Rule(lambda v: all(s.strip() in _studies() for s in v.split(",")),
-                  "'all' or a comma list of studies: {studies}"),
-    "SEEDS": _at_least(1),
-    "FINAL_SEEDS": _at_least(1),
-    "MAX_EPOCHS": _at_least(1),
+    "STAGE": Rule(lambda v: v in ("none", "screen", "select", "final", "all"),
+                  "none (render what is stored), screen (notebook 07 only), select, final or all"),
     "WORKERS": _at_least(1),
     "MODELS": Rule(_model_list, "empty (the study's default) or a comma list of registered "
                                 "models: {models}"),
@@ -114,7 +105,7 @@ RULES: dict[str, Rule] = {
 
 
 def _allowed(rule: Rule) -> str:
-    words = {"models": _models, "notebook_models": _notebook_models, "studies": _studies}
+    words = {"models": _models, "notebook_models": _notebook_models}
     text = rule.allowed
     for name in (n for n in words if "{" + n + "}" in text):
         text = text.replace("{" + name + "}", ", ".join(words[name]()))

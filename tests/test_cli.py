@@ -23,7 +23,7 @@ COMMANDS = {(): ["run", "publish", "study", "publish-study", "readme", "predict"
             ("cv",): ["cost", "run", "summary"],
             ("beyond",): ["cost", "run", "summary", "export"],
             ("zoo",): ["run", "summary"],
-            ("ablations",): ["screen", "run", "select", "final", "summary", "list"]}
+            ("ablations",): ["cost", "run", "summary"]}
 
 
 def har(*args: str) -> Result:
@@ -47,7 +47,7 @@ def test_help_lists_every_command_in_order(group: tuple[str, ...]) -> None:
 def test_group_help_is_the_module_docstring() -> None:
     assert "``retrain_all``" in har("zoo", "--help").stdout
     assert "GroupKFold" in har("cv", "--help").stdout
-    assert "har ablations final --seeds 0,1,2,3,4" in har("ablations", "-h").stdout
+    assert "har ablations run --stage final" in har("ablations", "-h").stdout
 
 
 def test_every_command_has_help() -> None:
@@ -62,15 +62,12 @@ def test_every_command_has_help() -> None:
 
 def test_lazy_defaults_are_what_the_help_says() -> None:
     """Option defaults read from a study module are shown as text: the text is the value."""
-    from har_studies.experiments.ablations import studies as core
     shown = {}
     for group in cli.har.commands.values():
         for cmd in getattr(group, "commands", {}).values():
             for p in cmd.params:
                 if callable(p.default) and isinstance(p.show_default, str):
                     shown[(group.name, cmd.name, p.name)] = (str(p.default()), p.show_default)
-    assert shown[("ablations", "run", "seeds")] == ("0,1,2", "0,1,2")
-    assert shown[("ablations", "final", "seeds")][0] == ",".join(map(str, range(core.FINAL_SEEDS)))
     assert shown[("zoo", "run", "models")][0] == ",".join(zoo.ZOO)
     assert shown[("cv", "run", "models")][0] == ",".join(cv.MODELS)
     for (g, c, p), (value, text) in shown.items():
@@ -195,13 +192,14 @@ def test_zoo_run_passes_its_options(monkeypatch: pytest.MonkeyPatch, no_data: li
     assert r.exit_code == 2 and "not a comma list of integers" in r.stderr
 
 
-def test_ablations_errors(no_data: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from har_studies.experiments.ablations import selection
-    r = har("ablations", "run", "--study", "filters,nope")
-    assert r.exit_code == 2 and "unknown study ['nope']" in r.stderr
-    monkeypatch.setattr(selection, "load_selection", lambda: None)
-    r = har("ablations", "final")
-    assert r.exit_code == 2 and "Fix: run `har ablations select` first" in r.stderr
+def test_ablations_errors(no_data: list[str], monkeypatch: pytest.MonkeyPatch,
+                          tmp_path: Path) -> None:
+    r = har("ablations", "run", "--stage", "test")
+    assert r.exit_code == 2 and "'test' is not one of" in r.stderr
+    monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path))
+    r = har("ablations", "run", "--stage", "final")
+    assert r.exit_code == 2 and "no choice yet" in r.stderr
+    assert "Fix: run the select stage" in r.stderr
     assert no_data == []
 
 

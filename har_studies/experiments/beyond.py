@@ -25,7 +25,8 @@ from har_utils.io import write_json_atomic
 
 from . import compare, cv
 from .. import constants
-from .runner import CLASSICAL, Run, checksum, execute, load, pairs, run_one, run_seconds
+from .runner import (CLASSICAL, Run, checksum, execute, load, pairs, results_of, run_one,
+                     run_seconds)
 
 STUDY = "beyond"
 #: Protocol cv's epoch rule, chosen on its folds (``results/cv/choice.json``; a test checks it).
@@ -266,30 +267,13 @@ def zoo_candidates(best: Candidate, p: Plan) -> list[Candidate]:
 
 # --- the study, stage by stage --------------------------------------------------------------
 
-def _run_all(cands: Sequence[Candidate], fold_ids_of: Any, p: Plan, ds: HarDataset,
-             **execute_kw: Any) -> dict[str, list[dict[str, Any]]]:
-    plan = {c.name: fold_runs(c, p, fold_ids_of(c)) for c in cands}
-    flat = [r for rs in plan.values() for r in rs]
-    got = iter(execute(flat, ds, **execute_kw)) if flat else iter(())
-    return {name: [next(got) for _ in rs] for name, rs in plan.items()}
-
-
-def _stored(cands: Sequence[Candidate], fold_ids_of: Any, p: Plan, ds: HarDataset
-            ) -> dict[str, list[dict[str, Any]]]:
-    out = {}
-    for c in cands:
-        res = [load(r, ds) for r in fold_runs(c, p, fold_ids_of(c))]
-        if all(x is not None for x in res):
-            out[c.name] = res
-    return out
-
-
 def select(ds: HarDataset, p: Plan = Plan(), *, train: bool = False, **execute_kw: Any
            ) -> dict[str, Any]:
     """Every stage up to the choice, training what is missing when ``train``; the choice
     document (``chosen`` None while runs are missing). Reads only fold runs."""
-    get = (lambda cs, f: _run_all(cs, f, p, ds, **execute_kw)) if train else (
-        lambda cs, f: _stored(cs, f, p, ds))
+    def get(cands: Sequence[Candidate], fold_ids_of: Any) -> dict[str, list[dict[str, Any]]]:
+        return results_of({c.name: fold_runs(c, p, fold_ids_of(c)) for c in cands}, ds,
+                          train=train, **execute_kw)
     screen_ids = list(range(p.screen_folds))
     all_ids = list(range(cv.K_FOLDS))
     first = screen_candidates(p)

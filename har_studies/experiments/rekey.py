@@ -2,8 +2,7 @@
 
 A new field changes every key, so each stored run whose file name is not its current key is
 rewritten under the new key (after checking the old key hashes its stored config and the
-rebuilt run trains the same), with the ablation index (:func:`sync_index`). Results are not
-touched; idempotent::
+rebuilt run trains the same). Results are not touched; idempotent::
 
     python -m har_studies.experiments.rekey            # results/runs (HAR_RESULTS_DIR)
 """
@@ -20,7 +19,6 @@ from typing import Any
 from har_utils import config
 from har_utils.io import HarError, write_json_atomic
 
-from .ablations.studies import index_path
 from .runner import CLASSICAL, Run, runs_dir
 
 
@@ -93,37 +91,10 @@ def rekey_file(path: Path) -> tuple[str, str] | None:
     return old, new
 
 
-def sync_index(store: Path, moved: dict[str, str]) -> int:
-    """Bring the ablation index to the store: each entry at its run's new key (``moved``), the
-    fields it lacks taken from the stored run so it rebuilds to that run. The number changed."""
-
-    index = index_path()
-    if not index.exists():
-        return 0
-    entries = json.loads(index.read_text())
-    changed = 0
-    for entry in entries.values():
-        new = {**entry, "key": moved.get(entry["key"], entry["key"])}
-        path = store / f"{new['key']}.json"
-        if path.exists():
-            stored = json.loads(path.read_text())
-            run = {**run_fields(stored["run"]), **entry["run"]}
-            if Run(**run).key(stored["data"]["checksum_sha256"]) == new["key"]:
-                new["run"] = run
-        if new != entry:
-            entry.update(new)
-            changed += 1
-    if changed:
-        write_json_atomic(index, entries)
-    return changed
-
-
 def main() -> int:
     store = runs_dir()
     moved = dict(m for m in (rekey_file(p) for p in sorted(store.glob("*.json"))) if m)
-    synced = sync_index(store, moved)
-    print(f"{len(moved)} run(s) re-keyed in {config.shown(store)}; {synced} entr"
-          f"{'y' if synced == 1 else 'ies'} of {config.shown(index_path())} brought to them")
+    print(f"{len(moved)} run(s) re-keyed in {config.shown(store)}")
     return 0
 
 

@@ -568,6 +568,22 @@ def lock_path(key: str) -> Path:
     return runs_dir() / f"{key}.lock"
 
 
+def results_of(named: Mapping[str, Sequence[Run]], ds: HarDataset, *, train: bool = False,
+               **execute_kw: Any) -> dict[str, list[dict[str, Any]]]:
+    """The results of each named group of runs: with ``train``, what is missing is trained
+    (:func:`execute`); without, only the groups whose runs are all stored."""
+    if train:
+        flat = [r for rs in named.values() for r in rs]
+        got = iter(execute(flat, ds, **execute_kw)) if flat else iter(())
+        return {name: [next(got) for _ in rs] for name, rs in named.items()}
+    out = {}
+    for name, rs in named.items():
+        res = [load(r, ds) for r in rs]
+        if all(x is not None for x in res):
+            out[name] = res
+    return out
+
+
 def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
             scheduler: str | None = None, ship_data: bool = False,
             force: bool = False, backup_root: Path | None = None,

@@ -57,8 +57,12 @@ def study_time(nb: str, notebooks: dict[str, Any], results: Path) -> str:
     """How long a study notebook took, from the manifest or its results file, else "-"."""
     if nb in notebooks:
         return duration(notebooks[nb]["wall_seconds"])
-    if nb == "07_ablations" and (a := read_result("ablations/summary.json", results)):
-        return f"{duration(a['wall_seconds_total'])} of runs"
+    if nb == "07_ablations" and (a := read_result("ablations/cv_summary.json", results)):
+        return f"{duration(3600 * a['compute_hours'])} of runs"
+    if nb == "07_ablations" and (c := read_result("ablations/cv_choice.json", results)):
+        entries = [*c["points"].values(), *(e for stage in (c.get("stages") or {}).values()
+                                            for e in stage.values())]
+        return f"{duration(sum(e.get('train_seconds', 0.0) for e in entries))} of runs so far"
     if nb == "08_deployment" and (d := read_result("deploy/benchmark.json", results)):
         return f"{duration(d['seconds'])} (the benchmark)"
     if nb == "09_beyond" and (b := read_result("beyond/summary.json", results)):

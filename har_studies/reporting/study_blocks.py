@@ -129,40 +129,56 @@ def epoch_rule_lines(s: dict[str, Any]) -> list[str]:
 
 
 def ablations_block(results: Path) -> str:
-    """Markdown: the ablation study's compute, factors, candidates and tested choice."""
-    s = read_result("ablations/summary.json", results)
-    if s is None:
-        return "_The ablation study has not run yet: `make ablations`._"
-    from ..experiments.ablations.summary import (factor_table, outcome_table, selection_table,
-                                                 trained_best_epochs)
+    """Markdown: the ablation study under protocol cv (every point, the confirmation, the
+    combinations, the choice, its test) and what the retired early-stopping study hid."""
+    from ..experiments.ablations import tables
 
-    trained = s["n_trained_runs"]
-    out = [f"Data: {s['data']['source_label']}. {s['n_runs']} run results "
-           f"({trained} trained, {s['n_runs'] - trained} reused: same configuration), "
-           f"{s['train_seconds_total'] / 3600:.2f} h of training "
-           f"({s['wall_seconds_total'] / 3600:.2f} h including evaluation), summed over runs"
-           + (f" that ran {' or '.join(map(str, s['parallel_workers']))} at a time on "
-              f"{' or '.join(map(str, s.get('cpu_counts') or ['?']))} cores" if s.get("parallel_workers") else "")
-           + ".", ""]
-    kept = trained_best_epochs(results)
-    if kept:
-        share = sum(3 <= e <= 9 for e in kept) / len(kept)
-        out += [f"Protocol of this study: the zoo's early stopping on the loss of 4 validation "
-                f"subjects (8, 17, 21, 25; patience 10, best weights kept). Its {len(kept)} "
-                f"trained runs kept epochs {min(kept)}-{max(kept)} (median "
-                f"{sorted(kept)[len(kept) // 2]}; {100 * share:.0f} % between 3 and 9), so each "
-                "factor was measured on an undertrained model; protocol cv, with the epoch "
-                "rule chosen on its folds, is the protocol that replaces it.", ""]
-    f = factor_table(s)
-    if len(f):
-        out += ["Each factor's best value on the validation subjects (test reported, never used "
-                "to choose):", "", markdown_table(f), ""]
-    _, cand = selection_table(s.get("selection"))
-    if len(cand):
-        out += ["Combined candidates, ranked on validation:", "", markdown_table(cand), ""]
-    o = outcome_table(s)
-    if len(o):
-        out += ["The chosen configuration, tested once:", "", markdown_table(o)]
+    choice = read_result("ablations/cv_choice.json", results)
+    if choice is None:
+        return "_The ablation study has not run yet: `make ablations`._"
+    ch = choice.get("chosen")
+    out = [f"Data: {choice['data']['source_label']}; JAX; every point on the first "
+           f"{choice['folds']} of protocol cv's folds for {choice['budget']} epochs, scored by "
+           f"the nested {choice['epoch_rule']} rule on the held-out subjects' accuracy curves "
+           "(no test subject read); the points ahead of the paper's configuration went on to "
+           "all 7 folds (`results/ablations/cv_choice.json`).", "",
+           markdown_table(tables.screen_table(choice)), ""]
+    combos = tables.combination_table(choice)
+    if len(combos):
+        out += ["The confirmed factors joined, on all 7 folds:", "", markdown_table(combos), ""]
+    if ch is None:
+        out.append("No choice yet; missing: " + ", ".join(choice.get("missing", [])) + ".")
+        return "\n".join(out)
+    out += [f"Chosen on the folds: **{ch['name']}** ({100 * ch['score']:.2f} % on all 7 folds "
+            f"against {100 * ch['baseline_score']:.2f} % for the paper's configuration; "
+            f"{ch['epochs']} epochs).", ""]
+    s = read_result("ablations/cv_summary.json", results)
+    if s and s.get("finals") and not s.get("missing_finals"):
+        out += ["Tested once, after the choice was committed, beside the paper's configuration "
+                "over the same seeds:", "", markdown_table(tables.finals_table(s)), ""]
+        rows = s.get("like_for_like") or []
+        if rows:
+            out += ["Paired by test subject, single seeds against single seeds (Wilcoxon over "
+                    "the 9 test subjects):", "",
+                    markdown_table(like_for_like_table(rows), disable_numparse=True), "",
+                    "The difference is " + ("significant" if rows[0]["wilcoxon_p_holm"] < 0.05
+                                            else "not significant over 9 test subjects") + ".",
+                    ""]
+    else:
+        out += ["No test number yet: `make ablations-final` runs the committed choice and the "
+                "paper's configuration over the same seeds.", ""]
+    if s and s.get("undertraining"):
+        kept = sorted(r["early_stopping_epochs"] for r in s["undertraining"]
+                      if r.get("early_stopping_epochs") is not None)
+        median = f"; the median point kept epoch {kept[len(kept) // 2]:.0f}" if kept else ""
+        out += ["What early stopping hid: each point's effect in the retired early-stopping "
+                "study (TensorFlow; 4 validation subjects, patience 10, 3 seeds"
+                f"{median}) beside its effect trained to convergence here, in points against "
+                "each protocol's own paper configuration:", "",
+                markdown_table(tables.undertraining_table(s)), ""]
+    if s:
+        out.append(f"Compute: {s['compute_hours']:.1f} h of one worker for the runs this study "
+                   "trained (the paper configuration's screen runs are the beyond study's).")
     return "\n".join(out).rstrip()
 
 

@@ -1,29 +1,27 @@
-"""The ablation study around ``cnn_lstm_paper`` (notebook 07, ``make ablations``).
+"""The ablation study around ``cnn_lstm_paper`` under protocol cv (notebook 07).
 
 Commands (:mod:`har_studies.cli`)::
 
-    har ablations screen --cost; har ablations screen --workers 2
-    har ablations run --study filters --seeds 0,1,2 --max-epochs 100 --workers 2
-    har ablations select --seeds 0,1,2 --max-epochs 100 --workers 2
-    har ablations final --seeds 0,1,2,3,4 --max-epochs 100 --workers 2
+    har ablations cost                      # results/ablations/cv_cost_table.csv
+    har ablations run --stage select        # screen, confirm, combine, choose: cv_choice.json
+    har ablations run --stage final         # after committing the choice: tested, cv_summary.json
     har ablations summary
-    har ablations list
 
-``screen``: every factor under protocol cv (:mod:`.converged`, 3 folds x 50 epochs, JAX, no
-test: ``results/ablations/cv_screen.json``); ``run``: the early-stopping one-factor studies;
-``select``: choose on validation, train the combined candidates; ``final``: the chosen
-configuration and the paper's over the same seeds, tested once; ``summary``: ``results/ablations/summary.json``; ``list``: what is stored and the cost
-of the rest. The names notebook 07 uses are importable from here.
+Every factor is screened on 3 of protocol cv's folds for 50 epochs (JAX, no test), the points
+ahead of the paper's configuration confirmed on all 7 folds, the confirmed factors combined,
+the best chosen on the folds and tested once beside the paper's configuration over the same
+seeds (:mod:`.converged`). The retired early-stopping study's summary is kept for one
+comparison (:func:`.converged.undertraining`). The names notebook 07 uses are importable here.
 """
 
 from __future__ import annotations
 
-from .estimates import listing
-from .selection import final_runs, load_selection, run_selection
-from .studies import STUDIES, execute, plan
-from .summary import (load_summary, outcome_table, plot_study, selection_table, studies_table,
-                      summary_path, table, write_summary)
+from .converged import (BASELINE, SMOKE, Plan, choice_path, early_stopping_path, read_json, run,
+                        summary_path)
+from .studies import STUDIES, studies_table
+from .tables import (combination_table, finals_table, screen_figure, screen_table,
+                     undertraining_table)
 
-__all__ = ["STUDIES", "execute", "final_runs", "listing", "load_selection", "load_summary",
-           "outcome_table", "plan", "plot_study", "run_selection", "selection_table",
-           "studies_table", "summary_path", "table", "write_summary"]
+__all__ = ["BASELINE", "SMOKE", "STUDIES", "Plan", "choice_path", "combination_table",
+           "early_stopping_path", "finals_table", "read_json", "run", "screen_figure",
+           "screen_table", "studies_table", "summary_path", "undertraining_table"]
