@@ -30,7 +30,7 @@ nbval = HAR_RESULTS_DIR=$(CURDIR)/build/$(1)/results HAR_FIGURES_DIR=$(CURDIR)/b
   $(PYTEST) -p no:cacheprovider --nbval --nbval-kernel-name python3 --nbval-cell-timeout=1800 \
   --nbval-sanitize-with tests/nbval_sanitize.cfg $(2)
 
-.PHONY: lock help venv reproduce publish deploy test-deploy zoo zoo-cost cv cv-cost test-cv beyond beyond-cost beyond-final test-beyond ablations ablations-cost ablations-final data test test-fast test-data test-notebooks test-ablations bench bench-adapt bench-backends readme lab clean clean-data
+.PHONY: lock help venv reproduce publish deploy test-deploy zoo zoo-cost cv cv-cost test-cv beyond beyond-cost beyond-final test-beyond ablations ablations-cost ablations-final check-reruns data test test-fast test-data test-notebooks test-ablations bench bench-adapt bench-backends readme lab clean clean-data
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -160,80 +160,9 @@ ablations-final: $(STAMP) ## The ablation study, after the choice is committed: 
 	$(HAR) publish-study 07_ablations --profile ablations
 	$(HAR) readme
 
-deploy: $(STAMP) ## Smoke form of the deployment benchmark (notebook 08: the smoke run's model, few repeats) into build/deploy_smoke/, then nbval
-	test -f build/smoke/results/models/cnn_lstm_paper.keras || $(MAKE) --no-print-directory test-notebooks
-	rm -rf build/deploy_smoke
-	$(HAR) study 08_deployment --profile deploy_smoke --force --timeout 1800
-	$(call nbval,deploy_smoke,build/deploy_smoke/08_deployment.ipynb)
-
-test-fast: $(STAMP) ## Unit tier only: synthetic data, seconds
-	$(PYTEST) tests -m "not realdata and not slow"
-	KERAS_BACKEND=tensorflow $(PYTEST) $(TF_TESTS) -m "not realdata and not slow"
-
-test-data: $(STAMP) ## Real-data tier only: the HAPT rebuild against the official counts
-	$(PYTEST) tests -m realdata
-
-bench-backends: $(STAMP) ## Seconds per epoch of every zoo model on JAX and TensorFlow, one core each (results/benchmarks/backends.json; about 15 minutes, quiet machine)
-	$(PUBLISHED) $(PY) benchmarks/bench_backends.py --epochs 2
-
-bench: $(STAMP) ## Benchmarks that print figures: data load, training loop vs bare fit (writes results/benchmarks/)
-	$(PUBLISHED) $(PY) benchmarks/bench_data.py --repeats 3
-	$(PUBLISHED) $(PY) benchmarks/bench_training_loop.py --max-windows 3000 --epochs 3 --repeats 3
-
-bench-adapt: $(STAMP) ## Time docs/adapt.md's adaptations, each in a fresh clone (results/benchmarks/adapt.json; about 5 minutes)
-	$(PUBLISHED) $(PY) benchmarks/bench_adapt.py
+check-reruns: $(STAMP) ## Protocol cv's committed final runs trained again from this (clean) commit into build/, compared with the committed ones (results/cv/rerun_check.json; about 1.5 h of one worker)
+	$(PUBLISHED) $(PY) benchmarks/check_reruns.py --workers $(WORKERS)
 	$(HAR) readme
-
-zoo-cost: $(STAMP) ## Measure seconds per epoch of every zoo model on 2 cores (results/zoo/cost_table.json)
-	$(PUBLISHED) HAR_OFFLINE=1 $(PY) benchmarks/bench_epoch_cost.py --epochs 3
-
-zoo: $(STAMP) ## The model zoo under one protocol (hours; resumable: finished runs are skipped)
-	$(PUBLISHED) $(HAR) zoo run --protocols subjects,retrain_all
-	$(PUBLISHED) $(HAR) zoo run --models cnn_lstm_paper --protocols paper --seeds 0,1,2
-
-WORKERS   ?= 2
-SCHEDULER ?=
-cv-cost: $(STAMP) ## Cost table of protocol cv: model x folds x epochs x seconds per epoch (results/cv/cost_table.csv)
-	$(PUBLISHED) $(HAR) cv cost
-
-cv: $(STAMP) ## Protocol cv for every model: folds, epoch choice, final seeds (hours; resumable). WORKERS=2, SCHEDULER=tcp://host:8786
-	$(PUBLISHED) $(HAR) cv run --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
-
-test-cv: $(STAMP) ## Smoke form of protocol cv on the real data (2 folds x 2 epochs x 1 seed, C grid of 2) into build/cv_smoke/
-	rm -rf build/cv_smoke
-	HAR_RESULTS_DIR=$(CURDIR)/build/cv_smoke/results $(HAR) cv run --smoke \
-	  --models cnn_lstm_paper,logreg_features --workers 2 --check
-
-beyond-cost: $(STAMP) ## Cost table of the beyond-the-paper study (results/beyond/cost_table.csv)
-	$(PUBLISHED) $(HAR) beyond cost
-
-beyond: $(STAMP) ## Beyond the paper, selection: every fold run and the choice (results/beyond/choice.json: commit it before beyond-final; hours, resumable)
-	$(PUBLISHED) $(HAR) beyond run --stage select --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
-
-beyond-final: $(STAMP) ## Beyond the paper, after the choice is committed: its final runs, the summary, the chosen model (results/models/beyond.keras; then `make deploy`), notebook 09 with outputs
-	$(PUBLISHED) $(HAR) beyond run --stage final --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
-	$(PUBLISHED) $(HAR) beyond export
-	$(HAR) study 09_beyond --profile beyond --force
-	$(HAR) publish-study 09_beyond --profile beyond
-
-test-beyond: $(STAMP) ## Smoke form of the beyond study (notebook 09: tiny model, 2 epochs, every stage) into build/beyond_smoke/, then nbval
-	rm -rf build/beyond_smoke
-	$(HAR) study 09_beyond --profile beyond_smoke --force --timeout 1800
-	$(call nbval,beyond_smoke,build/beyond_smoke/09_beyond.ipynb)
-
-ablations: $(STAMP) ## The ablation study (notebook 07, params/ablations.yml; hours, resumable) -> results/ablations/, notebooks/07 with outputs, README block
-	$(HAR) study 07_ablations --profile ablations --force
-	$(HAR) publish-study 07_ablations --profile ablations
-	$(HAR) readme
-
-ablations-screen: $(STAMP) ## The ablation study under protocol cv, stage 1: every factor on 3 folds x 50 epochs (JAX; resumable) -> results/ablations/cv_screen.json (`har ablations screen --cost` first)
-	$(PUBLISHED) $(HAR) ablations screen --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
-
-ablations-select: $(STAMP) ## The ablation study under protocol cv, stage 2: confirm on 7 folds, combine, choose (fold runs only) -> results/ablations/cv_choice.json (commit it before ablations-final)
-	$(PUBLISHED) $(HAR) ablations screen --stage select --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
-
-ablations-final: $(STAMP) ## The ablation study under protocol cv, stage 3: the committed choice and the paper's configuration over the same 5 seeds, tested once
-	$(PUBLISHED) $(HAR) ablations screen --stage final --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 deploy: $(STAMP) ## The deployment benchmark (notebook 08, params/deploy.yml; about 10 minutes; needs results/models from `make reproduce`) -> results/deploy/, figures/fig8_*, fig9_*, notebooks/08 with outputs
 	$(HAR) study 08_deployment --profile deploy --force

@@ -75,9 +75,30 @@ def cv_block(results: Path) -> str:
         out += ["Against `cnn_lstm_paper`, test subject by test subject (McNemar's window-level "
                 "p-values in the zoo table treat overlapping windows of one person as independent; "
                 "these pair the 9 test subjects instead):", "", markdown_table(c.round(4)), ""]
+    out += rerun_lines(read_result("cv/rerun_check.json", results))
     if s.get("missing"):
         out += [f"Not run yet (`make cv` resumes): {'; '.join(s['missing'])}."]
     return "\n".join(out).rstrip()
+
+
+def rerun_lines(r: dict[str, Any] | None) -> list[str]:
+    """Markdown lines: committed final runs trained again from a clean commit (``make
+    check-reruns``), or a note that the check has not run."""
+    if r is None:
+        return ["The committed runs that record a dirty working tree have not been trained again "
+                "from a clean commit yet (`make check-reruns`).", ""]
+    import pandas as pd
+
+    rows = pd.DataFrame([{"run": x["name"], "committed from a dirty tree": x["committed_dirty"],
+                          "committed %": round(100 * x["accuracy_committed"], 2),
+                          "re-run %": round(100 * x["accuracy_rerun"], 2),
+                          "test windows differing": x["windows_differing"]} for x in r["runs"]])
+    return [f"Trained again from the clean commit `{r['commit'][:7]}` on {r['cpu_model']} "
+            f"(`make check-reruns`, into `build/`): {r['identical']} of {len(r['runs'])} final "
+            "runs predict every test window as committed. "
+            "The committed runs do not record their CPU model; a run is deterministic for a "
+            "seed, thread count and machine, so a difference can come from the machine as well "
+            "as from the working tree.", "", markdown_table(rows), ""]
 
 
 def epoch_rule_lines(s: dict[str, Any]) -> list[str]:
