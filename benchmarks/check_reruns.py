@@ -5,7 +5,7 @@ depend on uncommitted edits that do not touch what it computes, and a run is det
 given seed, thread count and machine, so this trains again, from the commit this script is run
 at (it refuses a dirty tree), the paper model's 5 final seeds and seed 0 of every other model
 of protocol cv but ``isplinception`` (its cost), each into a scratch store under ``build/``
-(never the committed one), and compares each with its committed result: the test predictions
+(never the committed one; an interrupted check resumes there), and compares each with its committed result: the test predictions
 window by window, the test accuracy, the softmax outputs and the training loss curve.
 
 Writes ``cv/rerun_check.json`` in the results folder (``HAR_RESULTS_DIR``; the Makefile's
@@ -101,7 +101,7 @@ def main() -> int:
         raise SystemExit(f"not in the committed store: {missing}")
     scratch = config.BUILD_DIR / "reruns" / "results"
     os.environ["HAR_RESULTS_DIR"] = str(scratch)
-    after = runner.execute(runs, ds, workers=args.workers, force=True,
+    after = runner.execute(runs, ds, workers=args.workers,  # resumable: the scratch store
                            backup_root=config.BUILD_DIR / "reruns" / "backup")
     os.environ["HAR_RESULTS_DIR"] = str(out_dir)
     rows = [compare(a, b) for a, b in zip(before, after)]
