@@ -426,8 +426,8 @@ def zoo_group() -> None:
 
 
 @zoo_group.command("run")
-@click.option("--seeds", type=IntList(), **lazy(lambda: ",".join(map(str, _setting("zoo", "SEEDS"))),
-                                               "0,1,2"),
+@click.option("--seeds", type=IntList(),
+              **lazy(lambda: ",".join(map(str, _setting("zoo", "SEEDS"))), "0,1,2"),
               help="comma list of the paper protocol's seeds")
 @runner_options
 @click.option("--force", is_flag=True, help="train again even if stored")

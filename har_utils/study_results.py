@@ -115,7 +115,8 @@ def paper_protocol_table(summary: dict[str, Any] | None) -> pd.DataFrame:
             "seeds": f"{r['n_seeds']} of {r['planned_seeds']}",
             "epochs": ", ".join(map(str, r["epochs"])),
             "fixed budget, final epoch % (mean ± std)": spread(r),
-            "95 % CI (subjects)": "{:.2f}-{:.2f}".format(*(100 * v for v in r["ci95_subject_bootstrap"])),
+            "95 % CI (subjects)": "{:.2f}-{:.2f}".format(
+                *(100 * v for v in r["ci95_subject_bootstrap"])),
             "training accuracy at the final epoch % (as logged)":
                 round(100 * r["train_accuracy_logged_mean"], 2),
             "best epoch on the test set % (mean ± std)": "-" if best is None else spread(best),
@@ -194,6 +195,7 @@ def subject_comparison_verdict(summary: dict[str, Any] | None) -> str:
     differ = sorted(m for m, v in p.items() if v < ALPHA)
     head = f"Wilcoxon p {how}{len(comps)} comparisons, read at {ALPHA:g}: "
     if not differ:
-        return head + f"no model differs from `cnn_lstm_paper`; not significant over {n} test subjects."
+        return (head + "no model differs from `cnn_lstm_paper`; not significant over "
+                f"{n} test subjects.")
     return (head + f"{', '.join(f'`{m}`' for m in differ)} differ{'s' * (len(differ) == 1)} from "
             f"`cnn_lstm_paper`; the others are not significant over {n} test subjects.")
