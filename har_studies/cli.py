@@ -424,26 +424,24 @@ def beyond_export_cmd(smoke: bool, source: str) -> None:
 # --- har zoo (har_studies.experiments.zoo) --------------------------------------------------
 
 @har.group("zoo", cls=Group, doc="har_studies.experiments.zoo",
-           short_help="The model zoo under one protocol.")
+           short_help="The model zoo: Table II on one protocol and one backend.")
 def zoo_group() -> None:
-    """The model zoo under one protocol: its runs on the experiment runner, and a summary."""
+    """The model zoo: protocol cv's rows and the paper's protocol re-run, and a summary."""
 
 
 @zoo_group.command("run")
-@models_option(lambda: _setting("zoo", "ZOO"), "every zoo model")
-@click.option("--protocols", default="subjects,retrain_all", show_default=True,
-              help="comma list of subjects, retrain_all, paper")
-@click.option("--seeds", type=IntList(), default=None,
-              help="comma list (default: 5 paper model, 3 others)")
+@click.option("--seeds", type=IntList(),
+              **lazy(lambda: ",".join(map(str, _setting("zoo", "SEEDS"))), "0,1,2"),
+              help="comma list of the paper protocol's seeds")
 @runner_options
 @click.option("--force", is_flag=True, help="train again even if stored")
-def zoo_run_cmd(models: list[str], protocols: str, seeds: list[int] | None, workers: int,
-                scheduler: str | None, source: str, force: bool) -> None:
-    """Run what is missing (experiment runner), then write results/zoo/summary.json."""
+def zoo_run_cmd(seeds: list[int], workers: int, scheduler: str | None, source: str,
+                force: bool) -> None:
+    """Train what is missing of the paper's protocol (none when all runs are stored), then
+    write results/zoo/summary.json."""
     from .experiments import zoo
-    protos = names(protocols, zoo.PROTOCOLS, "protocol(s)", "--protocols")
     ds = load(source)
-    zoo.run(models, protos, ds, seeds, workers=workers, scheduler=scheduler, force=force)
+    zoo.run(ds, seeds, workers=workers, scheduler=scheduler, force=force)
     click.echo(f"wrote {config.shown(zoo.write_summary(ds))}")
 
 

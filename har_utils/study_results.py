@@ -1,12 +1,11 @@
 """The tables notebook 06 and the README blocks show from the studies' committed results
-(``results/cv/``, ``results/zoo/``, ``results/runs/``); this module only reads and reshapes
-them, so the notebooks need no study code.
+(``results/cv/summary.json``, ``results/zoo/summary.json``); this module only reads and
+reshapes them, so the notebooks need no study code.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,144 +14,115 @@ import pandas as pd
 from . import config
 from .paper import NOT_RERUN, comparison_rows, paper_row
 
-#: The order of the zoo's protocols in its table (``fixed_budget`` and ``best_on_test``: the
-#: two readings of its runs under the paper's own protocol).
-ZOO_ROW_ORDER = ("cv", "subjects", "retrain_all", "fixed_budget", "best_on_test")
 #: The zoo's models in the order of its table (``har_studies.experiments.zoo.ZOO``).
 ZOO_MODELS = ("cnn_lstm_paper", "cnn_lstm_sequential", "cnn", "lstm", "deepconvlstm",
               "isplinception", "logreg_features")
 
 
+def backend_label(row: dict[str, Any]) -> str:
+    """The backend(s) a summary row trained on, e.g. ``jax 0.10.2``."""
+    return ", ".join(row.get("backends") or []) or "-"
+
+
 def fixed_budget_reading(model: str = "cnn_lstm_paper", root: Path | None = None
                          ) -> dict[str, Any] | None:
     """The zoo's runs of ``model`` under the paper's own protocol (fixed budget, test only
-    watched) at their final epoch: logged training and test accuracy, averaged over seeds.
-    ``root``: default the committed ``results/``, whatever the profile; None if no runs."""
+    watched) at their final epoch: logged training and test accuracy, averaged over seeds,
+    from the zoo summary's ``fixed_budget`` row. ``root``: default the committed
+    ``results/``, whatever the profile; None if there is no such row."""
     root = config.COMMITTED_RESULTS_DIR if root is None else Path(root)
     summary = root / "zoo" / "summary.json"
-    if not summary.exists():
+    rows = json.loads(summary.read_text())["rows"] if summary.exists() else []
+    r = next((r for r in rows if r["model"] == model and r["protocol"] == "fixed_budget"), None)
+    if r is None:
         return None
-    checksum = json.loads(summary.read_text())["data"]["checksum_sha256"]
-    runs = [json.loads(p.read_text()) for p in sorted((root / "runs").glob("*.json"))]
-    got = sorted((r for r in runs if r.get("run", {}).get("watch_test")
-                  and r["run"].get("model") == model
-                  and r.get("data", {}).get("checksum_sha256") == checksum),
-                 key=lambda r: int(r["run"]["seed"]))
-    if not got:
-        return None
-    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
-    return {"epochs": got[0]["epochs_run"], "n_seeds": len(got),
-            "seeds": [int(r["run"]["seed"]) for r in got],
-            "train_accuracy_logged": mean([r["history"]["accuracy"][-1] for r in got]),
-            "test_accuracy": mean([float(r["history"]["val_accuracy"][-1]) for r in got]),
-            "data": got[0]["data"]["source_label"]}
+    return {"epochs": max(r["epochs"]), "n_seeds": r["n_seeds"], "seeds": r["seeds"],
+            "train_accuracy_logged": r["train_accuracy_logged_mean"],
+            "test_accuracy": r["accuracy_mean"], "backend": backend_label(r),
+            "data": r["data_source"]}
 
 
 def _row_note(r: dict[str, Any]) -> str:
-    """The note beside one zoo row: protocol caveats, caps and seeds still missing."""
-    notes = []
-    if r["protocol"] == "cv":
-        chosen = (f"C = {r['chosen']:g}" if r["model"] == "logreg_features"
-                  else f"{r['epochs']} epochs")
-        ens = r.get("ensemble_accuracy")
-        notes.append(f"{chosen} chosen on {r['folds']} folds of training subjects, then all 21"
-                     + ("" if ens is None else f"; ensemble of the seeds {100 * ens:.2f} %")
-                     + (f"; {', '.join(r['devices'])}" if r.get("devices") != ["CPU"] else ""))
-        if r["model"] != "logreg_features" and r.get("planned_seeds", 3) < 3:
-            notes.append(f"{r['planned_seeds']} final seed, {r['folds']} folds and a budget of "
-                         f"{r.get('budget', '?')} epochs for cost (results/cv/cost_table.csv)")
-    elif r["protocol"] == "fixed_budget":
-        notes.append("the paper's 100 epochs on all 21 training subjects, final epoch: no "
-                     "choice made on the test set (it was only watched)")
-    elif r["protocol"] == "best_on_test":
-        notes.append(f"the same runs at the epoch with the best test accuracy (epochs "
-                     f"{', '.join(map(str, r['best_epochs']))}): chosen on the test set, "
-                     f"inflated by {r['inflation_pp']:.2f} pp")
-    elif r["protocol"] == "subjects" and r["model"] != "logreg_features":
-        notes.append("early stopping on the loss of 4 validation subjects (it stops early: "
-                     "undertrained; protocol cv chooses the epochs on the folds instead)")
-    elif r["protocol"] == "retrain_all":
-        notes.append("retrained on all 21 training subjects for the best epoch of the subjects run")
+    """The note beside one protocol-cv row: the choice, reductions and seeds still missing."""
+    chosen = (f"C = {r['chosen']:g}" if r["model"] == "logreg_features"
+              else f"{r['epochs']} epochs")
+    ens = r.get("ensemble_accuracy")
+    notes = [f"{chosen} chosen on {r['folds']} folds of training subjects, then all 21"
+             + ("" if ens is None else f"; ensemble of the seeds {100 * ens:.2f} %")
+             + (f"; {', '.join(r['devices'])}" if r.get("devices") != ["CPU"] else "")]
     if r["model"] == "logreg_features":
         notes.append("deterministic, one fit; " + ("the official 561 features" if "official" in
                                                     r["data_source"] else
                                                     "our 339 window features, not the official 561"))
-    if r["model"] == "isplinception":
-        notes.append("epochs capped at 15 for cost")
-    planned = r.get("planned_seeds", r["n_seeds"])
-    if r["n_seeds"] < planned:
-        minutes = r.get("wall_seconds_total", 0.0) / 60 / max(r["n_seeds"], 1)
-        notes.append(f"{r['n_seeds']} of {planned} planned seeds so far (~{minutes:.0f} min per "
-                     f"seed on 2 cores; `make zoo` resumes)")
+    elif r.get("planned_seeds", 3) < 3:
+        notes.append(f"{r['planned_seeds']} final seed, {r['folds']} folds and a budget of "
+                     f"{r.get('budget', '?')} epochs for cost (results/cv/cost_table.csv)")
+    if r["n_seeds"] < r.get("planned_seeds", r["n_seeds"]):
+        notes.append(f"{r['n_seeds']} of {r['planned_seeds']} planned seeds so far "
+                     "(`make cv` resumes)")
     return "; ".join(notes)
 
 
-def zoo_table(summary: dict[str, Any] | None, missing: Sequence[dict[str, Any]] = ()
-              ) -> pd.DataFrame:
-    """Table II as re-run by the zoo: one row per model and protocol beside the paper's number,
-    then the rows not re-run. ``missing``: planned rows not run yet, listed as such."""
-    cols = ["model", "protocol", "paper row", "paper reports %", "n_seeds", "accuracy % (mean ± std)",
-            "95 % CI (subjects)", "macro F1", "data", "note"]
+def zoo_table(summary: dict[str, Any] | None) -> pd.DataFrame:
+    """Table II as re-run by the zoo: one row per model from protocol cv beside the paper's
+    number (a model not run yet says so), then the rows not re-run."""
+    cols = ["model", "protocol", "backend", "paper row", "paper reports %", "n_seeds",
+            "accuracy % (mean ± std)", "95 % CI (subjects)", "macro F1", "data", "note"]
     if not summary:
         return pd.DataFrame(columns=cols)
+    by = {r["model"]: r for r in summary["rows"] if r["protocol"] == "cv"}
     rank = {m: i for i, m in enumerate(ZOO_MODELS)}
-    order = lambda r: (rank.get(r["model"], len(rank)), r["model"],  # noqa: E731
-                       ZOO_ROW_ORDER.index(r["protocol"]) if r["protocol"] in ZOO_ROW_ORDER
-                       else len(ZOO_ROW_ORDER))
     rows = []
     comparison = comparison_rows().set_index("id")
-    for r in sorted([*summary["rows"], *({**m, "missing": True} for m in missing)], key=order):
-        label, value = paper_row(r["model"], table=comparison)
-        row = {"model": r["model"], "protocol": r["protocol"], "paper row": label,
-               "paper reports %": value}
-        if r.get("missing"):
-            rows.append(row | {"n_seeds": 0, "accuracy % (mean ± std)": "-",
+    for model in sorted({*ZOO_MODELS, *by}, key=lambda m: (rank.get(m, len(rank)), m)):
+        label, value = paper_row(model, table=comparison)
+        row = {"model": model, "protocol": "cv", "paper row": label, "paper reports %": value}
+        r = by.get(model)
+        if r is None:
+            rows.append(row | {"backend": "-", "n_seeds": 0, "accuracy % (mean ± std)": "-",
                                "95 % CI (subjects)": "-", "macro F1": None, "data": "-",
-                               "note": f"not run yet: 0 of {r['planned_seeds']} planned seeds "
-                                       + ("(protocol cv's cost table; `make cv` runs it)"
-                                          if r["protocol"] == "cv" else
-                                          "(cost table above; `make zoo` runs it)")})
+                               "note": "not run yet (protocol cv's cost table; `make cv` runs it)"})
             continue
-        low, high = r.get("ci95_subject_bootstrap") or (None, None)
+        low, high = r["ci95_subject_bootstrap"]
         spread = f" ± {100 * r['accuracy_std']:.2f}" if r["n_seeds"] > 1 else " (one seed)"
         rows.append(row | {
-            "n_seeds": r["n_seeds"],
+            "backend": backend_label(r), "n_seeds": r["n_seeds"],
             "accuracy % (mean ± std)": f"{100 * r['accuracy_mean']:.2f}{spread}",
-            "95 % CI (subjects)": "-" if low is None else f"{100 * low:.2f}-{100 * high:.2f}",
-            "macro F1": round(r["macro_f1_mean"], 4) if "macro_f1_mean" in r else None,
-            "data": r["data_source"], "note": _row_note(r)})
+            "95 % CI (subjects)": f"{100 * low:.2f}-{100 * high:.2f}",
+            "macro F1": round(r["macro_f1_mean"], 4), "data": r["data_source"],
+            "note": _row_note(r)})
     for label, (rid, reason) in NOT_RERUN.items():
-        rows.append({"model": "-", "protocol": "not re-run", "paper row": label,
+        rows.append({"model": "-", "protocol": "not re-run", "backend": "-", "paper row": label,
                      "paper reports %": paper_row(None, rid, comparison)[1], "n_seeds": 0,
                      "accuracy % (mean ± std)": "-", "95 % CI (subjects)": "-", "macro F1": None,
                      "data": "-", "note": f"not re-run: {reason}; reported number only"})
     return pd.DataFrame(rows, columns=cols)
 
 
-def cost_table(summary: dict[str, Any] | None) -> pd.DataFrame:
-    """Seconds per epoch of every zoo model on this machine (the zoo summary's cost table)."""
-    cols = ["model", "parameters", "batch_size", "optimizer", "max_epochs", "first_epoch_s",
-            "s_per_epoch"]
-    cost = (summary or {}).get("cost_table")
-    return pd.DataFrame(cost["models"])[cols] if cost else pd.DataFrame(columns=cols)
-
-
-def inflation_table(summary: dict[str, Any] | None) -> pd.DataFrame:
-    """The paper's protocol read honestly: fixed budget at the final epoch, the epoch chosen
-    on the test set (the real inflation), and early stopping on 4 validation subjects."""
+def paper_protocol_table(summary: dict[str, Any] | None) -> pd.DataFrame:
+    """The paper's protocol read two ways: the fixed budget at the final epoch (no choice made
+    on the test set) and the epoch chosen on the test set (the inflation)."""
     by = {(r["model"], r["protocol"]): r for r in (summary or {}).get("rows", [])}
     rows = []
     for (model, protocol), r in by.items():
         if protocol != "fixed_budget":
             continue
-        best, stopped = by.get((model, "best_on_test")), by.get((model, "subjects"))
+        best = by.get((model, "best_on_test"))
+        spread = lambda x: (f"{100 * x['accuracy_mean']:.2f}"  # noqa: E731
+                            + (f" ± {100 * x['accuracy_std']:.2f}" if x["n_seeds"] > 1 else ""))
         rows.append({
-            "model": model, "n_seeds": r["n_seeds"],
-            "fixed budget (100 epochs), final epoch %": 100 * r["accuracy_mean"],
-            "epoch chosen on the test set %": None if best is None else 100 * best["accuracy_mean"],
-            "inflation of choosing on test (pp)": None if best is None else best["inflation_pp"],
-            "early stopping, 4 validation subjects %": None if stopped is None
-            else 100 * stopped["accuracy_mean"]})
+            "model": model, "backend": backend_label(r),
+            "seeds": f"{r['n_seeds']} of {r['planned_seeds']}",
+            "epochs": ", ".join(map(str, r["epochs"])),
+            "fixed budget, final epoch % (mean ± std)": spread(r),
+            "95 % CI (subjects)": "{:.2f}-{:.2f}".format(
+                *(100 * v for v in r["ci95_subject_bootstrap"])),
+            "training accuracy at the final epoch % (as logged)":
+                round(100 * r["train_accuracy_logged_mean"], 2),
+            "best epoch on the test set % (mean ± std)": "-" if best is None else spread(best),
+            "best epochs": "-" if best is None else ", ".join(map(str, best["best_epochs"])),
+            "inflation (pp)": None if best is None else round(best["inflation_pp"], 2),
+            "data": r["data_source"]})
     return pd.DataFrame(rows)
 
 
@@ -206,3 +176,26 @@ def subject_comparison_table(summary: dict[str, Any] | None) -> pd.DataFrame:
             | {"subjects better / worse": f"{c['wins']} / {c['losses']}"}
             for m, c in (summary or {}).get("subject_comparisons_vs_cnn_lstm_paper", {}).items()]
     return pd.DataFrame(rows)
+
+
+#: The level the Holm-adjusted Wilcoxon p-values are read at.
+ALPHA = 0.05
+
+
+def subject_comparison_verdict(summary: dict[str, Any] | None) -> str:
+    """One sentence: which models differ from cnn_lstm_paper by test subject at :data:`ALPHA`
+    after Holm's adjustment over the family of comparisons ("" without comparisons)."""
+    comps = (summary or {}).get("subject_comparisons_vs_cnn_lstm_paper", {})
+    if not comps:
+        return ""
+    p = {m: c.get("wilcoxon_p_holm", c["wilcoxon_p"]) for m, c in comps.items()}
+    how = ("Holm-adjusted over these " if all("wilcoxon_p_holm" in c for c in comps.values())
+           else "unadjusted, over ")
+    n = max(c["subjects"] for c in comps.values())
+    differ = sorted(m for m, v in p.items() if v < ALPHA)
+    head = f"Wilcoxon p {how}{len(comps)} comparisons, read at {ALPHA:g}: "
+    if not differ:
+        return (head + "no model differs from `cnn_lstm_paper`; not significant over "
+                f"{n} test subjects.")
+    return (head + f"{', '.join(f'`{m}`' for m in differ)} differ{'s' * (len(differ) == 1)} from "
+            f"`cnn_lstm_paper`; the others are not significant over {n} test subjects.")

@@ -45,7 +45,7 @@ def test_help_lists_every_command_in_order(group: tuple[str, ...]) -> None:
 
 
 def test_group_help_is_the_module_docstring() -> None:
-    assert "``retrain_all``" in har("zoo", "--help").stdout
+    assert "``best_on_test``" in har("zoo", "--help").stdout
     assert "GroupKFold" in har("cv", "--help").stdout
     assert "har ablations run --stage final" in har("ablations", "-h").stdout
 
@@ -68,7 +68,7 @@ def test_lazy_defaults_are_what_the_help_says() -> None:
             for p in cmd.params:
                 if callable(p.default) and isinstance(p.show_default, str):
                     shown[(group.name, cmd.name, p.name)] = (str(p.default()), p.show_default)
-    assert shown[("zoo", "run", "models")][0] == ",".join(zoo.ZOO)
+    assert shown[("zoo", "run", "seeds")][0] == ",".join(map(str, zoo.SEEDS))
     assert shown[("cv", "run", "models")][0] == ",".join(cv.MODELS)
     for (g, c, p), (value, text) in shown.items():
         if not text.startswith("every"):
@@ -177,17 +177,15 @@ def test_cv_run_check_exits_1_while_a_planned_run_is_missing(
 def test_zoo_run_passes_its_options(monkeypatch: pytest.MonkeyPatch, no_data: list[str],
                                     tmp_path: Path) -> None:
     calls: list[Any] = []
-    monkeypatch.setattr(zoo, "run", lambda *a, **k: calls.append((a[:2], a[3], k)))
+    monkeypatch.setattr(zoo, "run", lambda ds, seeds, **k: calls.append((seeds, k)))
     monkeypatch.setattr(zoo, "write_summary", lambda ds: tmp_path / "summary.json")
     assert har("zoo", "run").exit_code == 0
-    assert har("zoo", "run", "--models", "cnn_lstm_paper", "--protocols", "paper",
-               "--seeds", "0,1,2", "--workers", "2", "--force").exit_code == 0
-    assert calls == [((list(zoo.ZOO), ["subjects", "retrain_all"]), None,
-                      {"workers": 1, "scheduler": None, "force": False}),
-                     ((["cnn_lstm_paper"], ["paper"]), [0, 1, 2],
-                      {"workers": 2, "scheduler": None, "force": True})]
-    r = har("zoo", "run", "--protocols", "subjects,papers")
-    assert r.exit_code == 2 and "unknown protocol(s) ['papers']" in r.stderr
+    assert har("zoo", "run", "--seeds", "3,4", "--workers", "2", "--force").exit_code == 0
+    assert calls == [([0, 1, 2], {"workers": 1, "scheduler": None, "force": False}),
+                     ([3, 4], {"workers": 2, "scheduler": None, "force": True})]
+    for retired in ("--protocols", "--models"):
+        r = har("zoo", "run", retired, "subjects")
+        assert r.exit_code == 2 and f"No such option '{retired}'" in r.stderr
     r = har("zoo", "run", "--seeds", "0,x")
     assert r.exit_code == 2 and "not a comma list of integers" in r.stderr
 

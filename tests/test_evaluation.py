@@ -1,10 +1,8 @@
-"""Tests of har_utils.evaluation (and its two plots), and of the zoo's McNemar test
-(``har_studies.experiments.compare``), on synthetic labels and predictions."""
+"""Tests of har_utils.evaluation (and its two plots) on synthetic labels and predictions."""
 
 from __future__ import annotations
 
 import json
-import math
 import warnings
 
 import matplotlib
@@ -15,7 +13,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from har_studies.experiments.compare import mcnemar  # noqa: E402  (the zoo's test)
 from har_utils import plots  # noqa: E402
 from har_utils.config import ACTIVITY_NAMES  # noqa: E402
 from har_utils.evaluation import (  # noqa: E402
@@ -143,37 +140,6 @@ def test_bootstrap_deterministic_contains_estimate_and_widens() -> None:
     lo, hi = subject_bootstrap_ci(*same, n_boot=500, seed=3)
     assert lo <= 0.9 <= hi
     assert (ci[1] - ci[0]) > (hi - lo) + 0.05
-
-
-def test_mcnemar_identical_predictions() -> None:
-    r = mcnemar(Y_TRUE, Y_PRED, Y_PRED.copy())
-    assert (r["b"], r["c"], r["p_value"]) == (0, 0, 1.0)
-
-
-def test_mcnemar_strongly_different_chi_square() -> None:
-    y = np.ones(300, dtype=int)
-    a = y.copy()
-    b = y.copy()
-    b[:60] = 2  # B wrong on 60 windows A gets right
-    r = mcnemar(y, a, b)
-    assert (r["b"], r["c"]) == (60, 0)
-    assert r["method"].startswith("chi-square")
-    assert r["statistic"] == pytest.approx(59 ** 2 / 60)
-    assert r["p_value"] == pytest.approx(math.erfc(math.sqrt(r["statistic"] / 2)))
-    assert r["p_value"] < 0.01
-
-
-def test_mcnemar_exact_binomial_by_hand() -> None:
-    y = np.ones(20, dtype=int)
-    a = y.copy()
-    b = y.copy()
-    a[:6] = 2  # A wrong, B right: c = 6
-    b[10:11] = 2  # A right, B wrong: b = 1
-    r = mcnemar(y, a, b)
-    assert (r["b"], r["c"]) == (1, 6)
-    assert r["method"] == "exact binomial"
-    # two-sided: 2 * P(X <= 1), X ~ Bin(7, 1/2) = 2 * (1 + 7) / 128
-    assert r["p_value"] == pytest.approx(16 / 128)
 
 
 def test_top_confusions_picks_largest_off_diagonal() -> None:

@@ -23,7 +23,7 @@ from har_utils.data import HarDataset
 from har_utils.io import write_json_atomic, write_table
 
 from . import compare
-from .runner import CLASSICAL, Run, engine, execute, load, run_seconds
+from .runner import CLASSICAL, Run, backend_of, execute, load, run_seconds
 from .zoo import ZOO
 
 STUDY = "cv"
@@ -478,16 +478,6 @@ def final_row(model: str, results: list[dict[str, Any]], ds: HarDataset) -> dict
             "backends": sorted({backend_of(r) for r in results}),
             "train_seconds_total": float(sum(run_seconds(r) for r in results)),
             "data_source": results[0]["data"]["source_label"]}
-
-
-def backend_of(result: dict[str, Any]) -> str:
-    """``"jax 0.10.2"``: the backend a stored run trained on (unrecorded: TensorFlow)."""
-    name = engine(result.get("run", {}).get("model", ""), result.get("backend", "tensorflow"))
-    if name == "scikit-learn":
-        return name
-    version = result.get("version") or result.get("environment", {}).get(
-        "packages", {}).get(name, "")
-    return f"{name} {version}".strip()
 
 
 def one_device(results: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:

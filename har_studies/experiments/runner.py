@@ -103,7 +103,7 @@ class Run:
     #: Score the test subjects every epoch (the paper's protocol, measured); never steers.
     watch_test: bool = False
     #: Threads it computes with; they change float rounding, so they are part of the run.
-    #: 0: the backend's default (the zoo's first runs).
+    #: 0: the backend's default.
     threads: int = 1
     #: The Keras backend it trains on (``har_utils.backend``; classical runs ignore it).
     backend: str = backend_module.TRAINING
@@ -275,6 +275,16 @@ def resume_point(backup: Path, log: Callable[[str], Any] = print) -> int:
         shutil.rmtree(backup, ignore_errors=True)
         return 0
     return epoch
+
+
+def backend_of(result: dict[str, Any]) -> str:
+    """``"jax 0.10.2"``: the backend a stored run trained on (unrecorded: TensorFlow)."""
+    name = engine(result.get("run", {}).get("model", ""), result.get("backend", "tensorflow"))
+    if name == "scikit-learn":
+        return name
+    version = result.get("version") or result.get("environment", {}).get(
+        "packages", {}).get(name, "")
+    return f"{name} {version}".strip()
 
 
 def run_seconds(result: dict[str, Any]) -> float:

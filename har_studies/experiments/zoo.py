@@ -1,16 +1,18 @@
-"""The model zoo under one protocol: a list of runs on the experiment runner, and a summary.
+"""The model zoo: Table II on one protocol and one backend (JAX).
 
-``subjects``: fit on 17 training subjects, early stopping on the 4 validation subjects, test
-once (the logistic regression: one fit on all 21). ``retrain_all``: all 21 subjects for the
-epoch count the ``subjects`` run chose. ``paper``: all 21 for 100 epochs with the test set
-watched every epoch, read at the final epoch and at the best test epoch (:data:`READINGS`).
-Runs are named ``zoo/<model>/<protocol>/seed<k>``; ``har zoo run|summary``.
+Every model's row is protocol cv's final run, read from ``results/cv/summary.json``
+(:func:`cv_rows`), and so are the comparisons with ``cnn_lstm_paper`` by test subject
+(Holm-adjusted there). The zoo trains one thing itself: the paper's protocol for
+``cnn_lstm_paper``, the audit's reference (:data:`SEEDS`): all 21 training subjects for 100
+epochs, the test set scored after every epoch and never steering, read at the final epoch
+(``fixed_budget``) and at the best test epoch (``best_on_test``: chosen on the test set, the
+inflation). Runs are named ``zoo/cnn_lstm_paper/paper/seed<k>``; ``har zoo run|summary``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +23,16 @@ from har_utils.data import HarDataset
 from har_utils.io import HarError, write_json_atomic
 
 from ..zoo_models import zoo_names
-from . import compare, runner
+from . import runner
 from .runner import Run
 
 STUDY = "zoo"
-
-
-def summary_path() -> Path:
-    """``results/zoo/summary.json`` (follows ``HAR_RESULTS_DIR``)."""
-    return config.results_dir() / STUDY / "summary.json"
-
-
-PROTOCOLS = ("subjects", "retrain_all", "paper")
+#: The model the paper's protocol is re-run for, its protocol's name and seeds.
+MODEL = "cnn_lstm_paper"
+PROTOCOL = "paper"
+SEEDS: tuple[int, ...] = (0, 1, 2)
+#: The paper's epoch budget.
+BUDGET = config.PAPER_EPOCHS
 #: The two readings of the ``paper`` runs in the summary (their rows' ``protocol``), in order.
 READINGS = {"fixed_budget": "the paper's fixed budget (100 epochs) on all 21 training subjects, "
                             "final epoch: no choice made on the test set",
@@ -40,259 +40,109 @@ READINGS = {"fixed_budget": "the paper's fixed budget (100 epochs) on all 21 tra
                             "the test set (inflated)"}
 CV_PROTOCOL = ("protocol cv: the epoch count (or C) chosen by cross-validation over the 21 "
                "training subjects, then all 21 trained for it and the test subjects scored once")
-#: Early-stopping patience of the ``subjects`` protocol (epochs without a lower val loss).
-PATIENCE = 10
-#: The paper's epoch budget (``subjects`` and ``paper``; a model's own ``max_epochs`` caps it).
-BUDGET = config.PAPER_EPOCHS
-#: The logistic regression's inverse regularisation strength (one fit, no choice).
-LOGREG_C = 1.0
-#: Seeds per model: 5 for the paper's model, 3 for the others.
-SEEDS = {"cnn_lstm_paper": 5}
-DEFAULT_SEEDS = 3
-#: Seeds of the paper's protocol (it measures the inflation, not a ranking of models).
-PAPER_PROTOCOL_SEEDS = 3
-#: Seeds of ``retrain_all`` where the cost (about 25 min a run) forbids one per ``subjects`` seed.
-RETRAIN_SEEDS = {"deepconvlstm": 1, "isplinception": 1}
-CLASSICAL = runner.CLASSICAL
 #: The zoo's models, the one list: the registry's zoo models and the classical baseline.
 ZOO: tuple[str, ...] = (*zoo_names(), "logreg_features")
-#: The zoo runs trained with one thread; the others ran with the backend's default (threads 0),
-#: which makes them other runs.
-ONE_THREAD = frozenset({"cnn_lstm_paper/paper/seed1", "deepconvlstm/retrain_all/seed0",
-                        "deepconvlstm/subjects/seed0", "deepconvlstm/subjects/seed1",
-                        "deepconvlstm/subjects/seed2", "isplinception/retrain_all/seed0",
-                        "lstm/retrain_all/seed1", "lstm/retrain_all/seed2"})
 
 Result = dict[str, Any]
 
 
-# --- the runs -----------------------------------------------------------------------------
-
-def run_name(model: str, protocol: str, seed: int) -> str:
-    """``zoo/<model>/<protocol>/seed<k>``."""
-    return f"{STUDY}/{model}/{protocol}/seed{seed}"
+def summary_path() -> Path:
+    """``results/zoo/summary.json`` (follows ``HAR_RESULTS_DIR``)."""
+    return config.results_dir() / STUDY / "summary.json"
 
 
-def zoo_run(model: str, protocol: str, seed: int = 0, epochs: int | None = None) -> Run:
-    """The runner's :class:`Run` of one zoo run (``epochs``: for ``retrain_all`` only)."""
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; use one of {PROTOCOLS}")
-    everyone = tuple(config.TRAIN_SUBJECTS)
-    label = {"study": STUDY, "name": run_name(model, protocol, seed),
-             "threads": 1 if f"{model}/{protocol}/seed{seed}" in ONE_THREAD else 0}
-    if model in CLASSICAL:
-        if protocol != "subjects":
-            raise ValueError(f"{model} runs under the subjects protocol only (no epochs)")
-        return Run(model, seed, 1, everyone, model_kwargs={"C": LOGREG_C}, study=STUDY,
-                   name=label["name"])
-    if protocol == "subjects":
-        val = data.validation_subjects()
-        fit = tuple(s for s in everyone if s not in val)
-        return Run(model, seed, BUDGET, fit, val, patience=PATIENCE, **label)
-    if protocol == "retrain_all":
-        if epochs is None:
-            raise ValueError(f"{label['name']}: retrain_all takes the epochs of its subjects run")
-        return Run(model, seed, int(epochs), everyone, **label)
-    return Run(model, seed, BUDGET, everyone, watch_test=True, **label)
+# --- the paper's protocol: its runs ---------------------------------------------------------
+
+def run_name(seed: int) -> str:
+    """``zoo/cnn_lstm_paper/paper/seed<k>``."""
+    return f"{STUDY}/{MODEL}/{PROTOCOL}/seed{seed}"
 
 
-def identity(run: Run) -> tuple[str, str, int]:
-    """(model, protocol, seed) of a run made by :func:`zoo_run` (from its name)."""
-    study, model, protocol, seed = run.name.split("/")
-    if study != STUDY or protocol not in PROTOCOLS or not seed.startswith("seed"):
-        raise ValueError(f"{run.name!r} is not the name of a zoo run")
-    return model, protocol, int(seed[4:])
+def paper_run(seed: int) -> Run:
+    """One run of the paper's protocol: all 21 training subjects, :data:`BUDGET` epochs, the
+    test set watched every epoch (the runner's defaults: JAX, one thread)."""
+    return Run(MODEL, seed, BUDGET, tuple(config.TRAIN_SUBJECTS), watch_test=True,
+               study=STUDY, name=run_name(seed))
 
 
-def planned_seeds(model: str, protocol: str = "subjects") -> int:
-    """How many seeds the study plans for a model under ``protocol`` (classical: 1)."""
-    if model in CLASSICAL:
-        return 1
-    if protocol == "paper":
-        return PAPER_PROTOCOL_SEEDS
-    if protocol == "retrain_all" and model in RETRAIN_SEEDS:
-        return RETRAIN_SEEDS[model]
-    return SEEDS.get(model, DEFAULT_SEEDS)
+def plan(seeds: Sequence[int] | None = None) -> list[Run]:
+    """The zoo's runs (``seeds``: default :data:`SEEDS`)."""
+    return [paper_run(s) for s in (SEEDS if seeds is None else seeds)]
 
-
-def plan(models: Sequence[str], protocols: Sequence[str], seeds: Sequence[int] | None = None,
-         best_epochs: Mapping[tuple[str, int], int] | None = None) -> list[Run]:
-    """The zoo's runs in protocol order; ``retrain_all`` runs without ``best_epochs`` are left out."""
-    out = []
-    for protocol in sorted(protocols, key=PROTOCOLS.index):
-        for model in models:
-            if model in CLASSICAL and protocol != "subjects":
-                continue  # no epochs to choose, no validation to misuse
-            for seed in (seeds if seeds is not None else range(planned_seeds(model, protocol))):
-                if protocol != "retrain_all":
-                    out.append(zoo_run(model, protocol, seed))
-                elif (model, seed) in (best_epochs or {}):
-                    out.append(zoo_run(model, protocol, seed, best_epochs[(model, seed)]))
-    return out
-
-
-def first_protocols(protocols: Sequence[str]) -> list[str]:
-    """The protocols needing nothing stored, and ``subjects`` when ``retrain_all`` is asked."""
-    return [p for p in PROTOCOLS if p != "retrain_all" and (
-        p in protocols or (p == "subjects" and "retrain_all" in protocols))]
-
-
-def best_epochs_of(pairs: Iterable[tuple[Run, Result | None]]) -> dict[tuple[str, int], int]:
-    """``(model, seed) -> best epoch`` of the stored ``subjects`` runs among ``pairs``."""
-    out = {}
-    for run, result in pairs:
-        model, protocol, seed = identity(run)
-        if protocol == "subjects" and result is not None and model not in CLASSICAL:
-            out[(model, seed)] = int(result["best_epoch"])
-    return out
-
-
-def run(models: Sequence[str], protocols: Sequence[str], ds: HarDataset,
-        seeds: Sequence[int] | None = None, **execute_kw: Any) -> list[Result]:
-    """Execute what is missing of the zoo's runs, ``retrain_all`` last (it takes the
-    ``subjects`` runs' epochs); the results asked for, labelled."""
-    first = plan(models, first_protocols(protocols), seeds)
-    pairs = list(zip(first, runner.execute(first, ds, **execute_kw)))
-    if "retrain_all" in protocols:
-        retrain = plan(models, ["retrain_all"], seeds, best_epochs_of(pairs))
-        pairs += list(zip(retrain, runner.execute(retrain, ds, **execute_kw)))
-    return [labelled(r, res) for r, res in pairs if identity(r)[1] in protocols]
-
-
-# --- reading results ----------------------------------------------------------------------
 
 def labelled(run: Run, result: Result) -> Result:
-    """``result`` with its zoo label (the stored file may carry another study's name)."""
-    model, protocol, seed = identity(run)
-    return {**result, STUDY: {"name": run.name, "model": model, "protocol": protocol,
-                              "seed": seed}}
+    """``result`` with its zoo label."""
+    return {**result, STUDY: {"name": run.name, "model": run.model, "protocol": PROTOCOL,
+                              "seed": run.seed}}
 
 
-def read_planned(read: Callable[[Run], Result | None], models: Sequence[str] = ZOO,
-                 protocols: Sequence[str] = PROTOCOLS) -> list[Result]:
-    """Every planned zoo run that ``read`` finds stored, labelled, sorted."""
-    first = plan(models, first_protocols(protocols))
-    pairs = [(r, read(r)) for r in first]
-    if "retrain_all" in protocols:
-        pairs += [(r, read(r)) for r in plan(models, ["retrain_all"],
-                                             best_epochs=best_epochs_of(pairs))]
-    out = [labelled(r, res) for r, res in pairs
-           if res is not None and identity(r)[1] in protocols]
-    return sorted(out, key=identity_of)
+def run(ds: HarDataset, seeds: Sequence[int] | None = None, **execute_kw: Any) -> list[Result]:
+    """Train what is missing of the zoo's runs (none when all are stored); every result."""
+    runs = plan(seeds)
+    return [labelled(r, res) for r, res in zip(runs, runner.execute(runs, ds, **execute_kw))]
 
 
-def load_runs(ds: HarDataset, models: Sequence[str] = ZOO,
-              protocols: Sequence[str] = PROTOCOLS) -> list[Result]:
-    """Every planned zoo run stored on ``ds``."""
-    return read_planned(lambda r: runner.load(r, ds), models, protocols)
-
-
-def committed_results(model: str, protocol: str = "subjects", root: Path | None = None
-                      ) -> list[Result]:
-    """The zoo runs of ``model`` in the committed results (``root``), on the data its
-    ``summary.json`` describes; [] where the zoo has not run."""
-    root = config.PROJECT_ROOT / "results" if root is None else Path(root)
-    summary = root / STUDY / "summary.json"
-    if not summary.exists():
-        return []
-    checksum = json.loads(summary.read_text())["data"]["checksum_sha256"]
-
-    def read(r: Run) -> Result | None:
-        path = root / "runs" / f"{r.key(checksum)}.json"
-        return json.loads(path.read_text()) if path.exists() else None
-
-    return read_planned(read, [model], [protocol])
-
-
-def identity_of(result: Result) -> tuple[str, str, int]:
-    """(model, protocol, seed) of a result: its zoo label, else read off its run."""
-    if STUDY in result:
-        z = result[STUDY]
-        return z["model"], z["protocol"], int(z["seed"])
-    r = result["run"]
-    protocol = ("paper" if r.get("watch_test") else
-                "subjects" if r.get("val_subjects") and r.get("patience") else "retrain_all")
-    return r["model"], protocol, int(r["seed"])
+def load_runs(ds: HarDataset, seeds: Sequence[int] | None = None) -> list[Result]:
+    """The zoo's runs stored on ``ds``, labelled, by seed."""
+    return [labelled(r, res) for r in plan(seeds) if (res := runner.load(r, ds)) is not None]
 
 
 def paper_readings(result: Result) -> dict[str, Any]:
-    """A ``paper`` run's test curve read at the final epoch and at its best epoch (1-based)."""
+    """A run's test curve read at the final epoch and at its best epoch (1-based)."""
     curve = result["history"]["val_accuracy"]
     best = int(np.argmax(curve))
     return {"final_epoch_test_accuracy": float(curve[-1]), "best_epoch_by_test": best + 1,
             "best_epoch_test_accuracy": float(curve[best])}
 
 
-# --- summary ------------------------------------------------------------------------------
-
 def summarize(runs: list[Result], y_true: np.ndarray, subjects: np.ndarray) -> list[Result]:
-    """One row per (model, protocol), the ``paper`` runs two (:data:`READINGS`)."""
-    groups: dict[tuple[str, str], list[Result]] = {}
-    for r in runs:
-        model, protocol, _ = identity_of(r)
-        groups.setdefault((model, protocol), []).append(r)
-    rows = []
-    for (model, protocol), rs in sorted(groups.items()):
-        seeds = [identity_of(r)[2] for r in rs]
-        acc = np.array([r["test"]["accuracy"] for r in rs])
-        f1 = np.array([r["test"]["macro_avg"]["f1"] for r in rs])
-        preds = np.concatenate([np.asarray(r["y_pred"]) for r in rs])
-        low, high = evaluation.subject_bootstrap_ci(np.tile(y_true, len(rs)), preds,
-                                                    np.tile(subjects, len(rs)))
-        std = (lambda a: float(a.std(ddof=1)) if len(rs) > 1 else 0.0)  # noqa: E731
-        row = {"model": model, "protocol": protocol, "n_seeds": len(rs),
-               "planned_seeds": planned_seeds(model, protocol), "seeds": sorted(seeds),
-               "accuracy_per_seed": [float(a) for a in acc],
-               "accuracy_mean": float(acc.mean()), "accuracy_std": std(acc),
-               "macro_f1_mean": float(f1.mean()), "macro_f1_std": std(f1),
-               "ci95_subject_bootstrap": [low, high],
-               "train_seconds_total": float(sum(runner.run_seconds(r) for r in rs)),
-               "wall_seconds_total": float(sum(r.get("wall_seconds", 0.0) for r in rs)),
-               "per_subject_accuracy_mean": {
-                   subj: float(np.mean([r["test"]["per_subject"][subj]["accuracy"] for r in rs]))
-                   for subj in rs[0]["test"]["per_subject"]},
-               "data_source": rs[0]["data"]["source_label"]}
-        if protocol == "paper":  # two readings of the same runs
-            read = [paper_readings(r) for r in rs]
-            best = np.array([x["best_epoch_test_accuracy"] for x in read])
-            row["protocol"] = "fixed_budget"
-            row["final_epoch_test_accuracy_mean"] = float(np.mean(
-                [x["final_epoch_test_accuracy"] for x in read]))
-            row["best_epoch_test_accuracy_mean"] = float(best.mean())
-            rows.append(row)
-            row = {"model": model, "protocol": "best_on_test", "n_seeds": len(rs),
-                   "planned_seeds": row["planned_seeds"], "seeds": row["seeds"],
-                   "accuracy_per_seed": [float(a) for a in best],
-                   "accuracy_mean": float(best.mean()), "accuracy_std": std(best),
-                   "best_epochs": [x["best_epoch_by_test"] for x in read],
-                   "inflation_pp": 100 * float(best.mean() - acc.mean()),
-                   "data_source": row["data_source"]}
-        rows.append(row)
-    return rows
-
-
-def paired_tests(runs: list[Result], y_true: np.ndarray, reference: str = "cnn_lstm_paper",
-                 protocol: str = "subjects", seed: int = 0) -> list[Result]:
-    """McNemar's test of every model against ``reference`` on the same test windows."""
-    by = {identity_of(r): r for r in runs}
-    ref = by.get((reference, protocol, seed))
-    if ref is None:
+    """The two rows of the paper's protocol (:data:`READINGS`); none without runs."""
+    if not runs:
         return []
-    out = []
-    for (model, prot, s), r in sorted(by.items()):
-        if prot != protocol or model == reference or (s != seed and model not in CLASSICAL):
-            continue
-        t = compare.mcnemar(y_true, np.asarray(ref["y_pred"]), np.asarray(r["y_pred"]))
-        out.append({"model": model, "reference": reference, "seed": s, **t})
-    return out
+    n = len(runs)
+    std = (lambda a: float(np.std(a, ddof=1)) if n > 1 else 0.0)  # noqa: E731
+    acc = np.array([r["test"]["accuracy"] for r in runs])
+    f1 = np.array([r["test"]["macro_avg"]["f1"] for r in runs])
+    preds = np.concatenate([np.asarray(r["y_pred"]) for r in runs])
+    low, high = evaluation.subject_bootstrap_ci(np.tile(y_true, n), preds, np.tile(subjects, n))
+    read = [paper_readings(r) for r in runs]
+    best = np.array([x["best_epoch_test_accuracy"] for x in read])
+    common = {"model": runs[0]["run"]["model"], "n_seeds": n, "planned_seeds": len(SEEDS),
+              "seeds": [int(r["run"]["seed"]) for r in runs],
+              "backends": sorted({runner.backend_of(r) for r in runs}),
+              "devices": sorted({r.get("device", "CPU") for r in runs}),
+              "data_source": runs[0]["data"]["source_label"]}
+    fixed = {**common, "protocol": "fixed_budget",
+             "epochs": sorted({int(r["epochs_run"]) for r in runs}),
+             "accuracy_per_seed": acc.tolist(), "accuracy_mean": float(acc.mean()),
+             "accuracy_std": std(acc), "macro_f1_mean": float(f1.mean()), "macro_f1_std": std(f1),
+             "ci95_subject_bootstrap": [low, high],
+             "train_accuracy_logged_mean": float(np.mean([r["history"]["accuracy"][-1]
+                                                          for r in runs])),
+             "per_subject_accuracy_mean": {
+                 s: float(np.mean([r["test"]["per_subject"][s]["accuracy"] for r in runs]))
+                 for s in sorted(runs[0]["test"]["per_subject"], key=int)},
+             "train_seconds_total": float(sum(runner.run_seconds(r) for r in runs)),
+             "wall_seconds_total": float(sum(r.get("wall_seconds", 0.0) for r in runs)),
+             "cpu_counts": sorted({r.get("cpu_count") or 0 for r in runs})}
+    chosen = {**common, "protocol": "best_on_test", "accuracy_per_seed": best.tolist(),
+              "accuracy_mean": float(best.mean()), "accuracy_std": std(best),
+              "best_epochs": [x["best_epoch_by_test"] for x in read],
+              "inflation_pp": 100 * float(best.mean() - acc.mean())}
+    return [fixed, chosen]
+
+
+# --- protocol cv's rows and comparisons -------------------------------------------------------
+
+def cv_summary(path: Path | None = None) -> dict[str, Any] | None:
+    """Protocol cv's summary (``results/cv/summary.json``), or None where it has not run."""
+    path = config.results_dir() / "cv" / "summary.json" if path is None else path
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def cv_rows(path: Path | None = None) -> list[Result]:
     """Protocol cv's final rows as this summary's rows (none where it has not run)."""
-    path = config.results_dir() / "cv" / "summary.json" if path is None else path
-    if not path.exists():
-        return []
-    doc = json.loads(path.read_text())
+    doc = cv_summary(path) or {"models": {}}
     out = []
     for model, e in doc["models"].items():
         f = e.get("final")
@@ -309,37 +159,35 @@ def cv_rows(path: Path | None = None) -> list[Result]:
                     "ci95_subject_bootstrap": f["ci95_subject_bootstrap"],
                     "per_subject_accuracy_mean": f["per_subject_accuracy_mean"],
                     "ensemble_accuracy": (f.get("ensemble") or {}).get("accuracy"),
-                    "devices": f["devices"], "train_seconds_total": f["train_seconds_total"],
+                    "backends": f.get("backends", []), "devices": f["devices"],
+                    "train_seconds_total": f["train_seconds_total"],
                     "data_source": f["data_source"]})
     return out
 
 
+def cv_comparisons(path: Path | None = None) -> dict[str, Result]:
+    """Protocol cv's comparisons of every model with ``cnn_lstm_paper`` by test subject
+    (Holm-adjusted there), as it wrote them."""
+    return dict((cv_summary(path) or {}).get("subject_comparisons_vs_cnn_lstm_paper", {}))
+
+
 def refresh_cv_rows(path: Path | None = None) -> Path | None:
-    """Replace the zoo summary's protocol-cv rows by :func:`cv_rows`; its path, or None."""
+    """Replace the zoo summary's protocol-cv rows and comparisons by protocol cv's; its path,
+    or None where the zoo has no summary."""
     path = summary_path() if path is None else path
     if not path.exists():
         return None
     doc = json.loads(path.read_text())
     doc["rows"] = cv_rows() + [r for r in doc["rows"] if r["protocol"] != "cv"]
+    doc["subject_comparisons_vs_cnn_lstm_paper"] = cv_comparisons()
     write_json_atomic(path, doc)
     return path
 
 
-def subject_comparisons(rows: list[Result], reference: str = "cnn_lstm_paper",
-                        protocol: str = "subjects") -> dict[str, Result]:
-    """Every model against ``reference`` by test subject (windows of one person are not
-    independent, so McNemar's window-level test cannot pair them)."""
-    by = {r["model"]: r for r in rows if r["protocol"] == protocol
-          and "per_subject_accuracy_mean" in r}
-    ref = by.get(reference)
-    if ref is None:
-        return {}
-    return {m: compare.subject_comparison(r["per_subject_accuracy_mean"], ref["per_subject_accuracy_mean"])
-            for m, r in by.items() if m != reference}
-
+# --- summary ------------------------------------------------------------------------------
 
 def stale_runs(current: Iterable[str]) -> list[str]:
-    """Names of the stored zoo runs outside the ``current`` keys (e.g. other data)."""
+    """Names of the stored zoo runs outside the ``current`` keys (other data, other code)."""
     keep, out = set(current), []
     for path in sorted(runner.runs_dir().glob("*.json")):
         if path.stem in keep:
@@ -354,7 +202,7 @@ def stale_runs(current: Iterable[str]) -> list[str]:
 
 
 def dropped_rows(rows: Sequence[Mapping[str, Any]], path: Path) -> list[str]:
-    """``model/protocol`` of the zoo rows at ``path`` (cv's aside) that ``rows`` lack."""
+    """``model/protocol`` of the zoo's own rows at ``path`` that ``rows`` lack."""
     if not path.exists():
         return []
     have = {(r["model"], r["protocol"]) for r in rows}
@@ -362,36 +210,23 @@ def dropped_rows(rows: Sequence[Mapping[str, Any]], path: Path) -> list[str]:
                   if r["protocol"] != "cv" and (r["model"], r["protocol"]) not in have)
 
 
-def write_summary(ds: HarDataset, models: Sequence[str] = ZOO, keep_rows: bool = False) -> Path:
+def write_summary(ds: HarDataset, keep_rows: bool = False) -> Path:
     """``results/zoo/summary.json``; ``keep_rows``: refuse rather than drop a row whose runs
     are not stored for the current code and data."""
-
-    runs = load_runs(ds, models)
+    runs = load_runs(ds)
     rows = cv_rows() + summarize(runs, ds.test.y, ds.test.subject)
     path = summary_path()
     lost = dropped_rows(rows, path) if keep_rows else []
     if lost:
         raise HarError(
-            path, f"{len(lost)} of its zoo rows have no stored runs for the current code and "
-            f"data ({data.stamp(ds)['source_label']}): {', '.join(lost)}. Writing it would drop "
-            "them, so it was left as it was. (The committed zoo trained on TensorFlow, before "
-            "runs moved to JAX; a run on another backend is another run.)",
-            "`make zoo` trains the missing runs (hours) and writes the summary; "
+            path, f"{len(lost)} of its rows have no stored runs for the current code and data "
+            f"({data.stamp(ds)['source_label']}): {', '.join(lost)}. Writing it would drop "
+            "them, so it was left as it was",
+            "`make zoo` trains the missing runs and writes the summary; "
             "`har cv summary` refreshes protocol cv's rows alone")
-    cost_path = config.results_dir() / STUDY / "cost_table.json"
-    doc = {"data": data.stamp(ds), "protocols": {"subjects": f"early stopping on validation "
-                                                  f"subjects, patience {PATIENCE}",
-                                                  "retrain_all": "all 21 training subjects, epochs "
-                                                  "from the subjects run",
-                                                  **READINGS, "cv": CV_PROTOCOL},
-           "rows": rows,
-           "mcnemar_vs_cnn_lstm_paper": paired_tests(runs, ds.test.y),
-           "subject_comparisons_vs_cnn_lstm_paper": subject_comparisons(rows),
-           "cost_table": json.loads(cost_path.read_text()) if cost_path.exists() else None,
-           "n_runs": len(runs),
-           "train_seconds_total": float(sum(runner.run_seconds(r) for r in runs)),
-           "wall_seconds_total": float(sum(r.get("wall_seconds", 0.0) for r in runs)),
+    doc = {"data": data.stamp(ds), "protocols": {"cv": CV_PROTOCOL, **READINGS},
+           "rows": rows, "subject_comparisons_vs_cnn_lstm_paper": cv_comparisons(),
+           "n_runs": len(runs), "run_keys": [r["key"] for r in runs],
            "stale_runs_left_out": stale_runs(r["key"] for r in runs)}
     write_json_atomic(path, doc)
     return path
-

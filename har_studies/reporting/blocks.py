@@ -12,6 +12,7 @@ import yaml
 
 from har_utils import config
 from har_utils.paper import NOT_RERUN, TABLE2_ROWS
+from har_utils.study_results import fixed_budget_reading
 
 from .. import constants
 
@@ -155,8 +156,7 @@ def results_block(results: Path, model: str = "cnn_lstm_paper") -> str:
                f"{tr.get('epochs_from', 'protocol cv')})")
     pct = lambda v: f"{100 * v:.2f} %"  # noqa: E731
     paper = lambda rid: f"{reported(rid):g} %"  # noqa: E731
-    fixed = next((f["evidence"].get("ours_fixed_budget") for f in au["findings"]
-                  if f["id"] == "a"), None)
+    fixed = fixed_budget_reading(model, results)
     rows = [{"the paper's claim": "accuracy of the CNN-LSTM (Conclusion, Table II)",
              "the paper": paper("headline_accuracy"),
              "this companion": f"**{pct(t['accuracy'])}** on the test subjects (95 % CI "
@@ -168,7 +168,8 @@ def results_block(results: Path, model: str = "cnn_lstm_paper") -> str:
         if acc.get("train") is not None else "-"
     if fixed:
         train += (f"; {pct(fixed['train_accuracy_logged'])} after the paper's "
-                  f"{fixed['epochs']} epochs ({fixed['n_seeds']} seeds, as Keras logs it)")
+                  f"{fixed['epochs']} epochs ({fixed['n_seeds']} seeds on {fixed['backend']}, "
+                  "as Keras logs it)")
     rows.append({"the paper's claim": "training accuracy at the end (III.B)",
                  "the paper": paper("train_accuracy"), "this companion": train,
                  "audit": _verdicts(au, "a")})
@@ -192,13 +193,12 @@ def results_block(results: Path, model: str = "cnn_lstm_paper") -> str:
         if not r["id"].startswith("table2_") or r["id"] == "table2_proposed":
             continue
         m = by_rid.get(r["id"])
-        ran = [z for p in ("cv", "subjects") for z in zoo["rows"]
-               if z["model"] == m and z["protocol"] == p]
+        ran = [z for z in zoo["rows"] if z["model"] == m and z["protocol"] == "cv"]
         if ran:
             z = ran[0]
             spread = f" ± {100 * z['accuracy_std']:.2f}" if z["n_seeds"] > 1 else ""
             ours = (f"`{m}` re-run: {100 * z['accuracy_mean']:.2f}{spread} % (protocol "
-                    f"{z['protocol']}, {z['n_seeds']} seed{'s' * (z['n_seeds'] > 1)})")
+                    f"cv, {z['n_seeds']} seed{'s' * (z['n_seeds'] > 1)})")
         else:
             ours = "not re-run" + (f": {not_rerun[r['id']].split(',')[0]}"
                                    if r["id"] in not_rerun else "")

@@ -1,6 +1,6 @@
 """Tables from results files that the generated blocks build on (those notebooks 05 and 06
-show are :mod:`har_utils.study_results`; here the zoo's table adds its planned runs), the
-markdown table format, and the console summaries the pipeline prints."""
+show are :mod:`har_utils.study_results`), the markdown table format, and the console
+summaries the pipeline prints."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from har_utils import config, study_results
+from har_utils import config
 
 
 def read_result(name: str, results: Path) -> dict[str, Any] | None:
@@ -32,19 +32,6 @@ def markdown_table(df: Any, floatfmt: str = ".2f", **to_markdown: Any) -> str:
             out[c] = col.map(whole)
     out = out.astype(object).where(out.notna(), None)
     return out.to_markdown(index=False, floatfmt=floatfmt, missingval="-", **to_markdown)
-
-
-def zoo_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
-    """The zoo table with a row for each model and protocol planned but not run yet."""
-    from ..experiments.zoo import CLASSICAL, ZOO, planned_seeds
-
-    ran = {(r["model"], r["protocol"]) for r in (summary or {}).get("rows", [])}
-    missing = [{"model": m, "protocol": p, "planned_seeds": planned_seeds(m, p)}
-               for m in ZOO for p in ("subjects", "retrain_all")
-               if (m, p) not in ran and not (m in CLASSICAL and p != "subjects")]
-    missing += [{"model": m, "protocol": "cv", "planned_seeds": "the"}
-                for m in ZOO if (m, "cv") not in ran]
-    return study_results.zoo_table(summary, missing)
 
 
 def epoch_rule_table(summary: dict[str, Any] | None) -> "pd.DataFrame":
