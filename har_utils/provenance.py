@@ -38,8 +38,22 @@ def git_commit() -> dict[str, object]:
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows: a seed's
+    numbers can differ from one CPU to another."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment() -> dict[str, object]:
-    """Provenance of the running environment: python, platform, packages, git, UTC time."""
+    """Provenance of the running environment: python, platform, CPU, packages, git, UTC time."""
     return {"python": platform.python_version(), "platform": platform.platform(),
+            "cpu": cpu_model(),
             "packages": package_versions(), "git": git_commit(),
             "utc_time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}

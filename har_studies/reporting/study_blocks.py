@@ -90,16 +90,23 @@ def rerun_lines(r: dict[str, Any] | None) -> list[str]:
                 "from a clean commit yet (`make check-reruns`).", ""]
     import pandas as pd
 
-    rows = pd.DataFrame([{"run": x["name"], "committed from a dirty tree": x["committed_dirty"],
+    rows = pd.DataFrame([{"run": x["name"] + (" (control)" if x.get("control") else ""),
+                          "committed from a dirty tree": x["committed_dirty"],
                           "committed %": round(100 * x["accuracy_committed"], 2),
                           "re-run %": round(100 * x["accuracy_rerun"], 2),
-                          "test windows differing": x["windows_differing"]} for x in r["runs"]])
+                          "differing (test windows; epochs for a fold run)":
+                              x["windows_differing"]} for x in r["runs"]])
+    control = next((x for x in r["runs"] if x.get("control")), None)
     return [f"Trained again from the clean commit `{r['commit'][:7]}` on {r['cpu_model']} "
-            f"(`make check-reruns`, into `build/`): {r['identical']} of {len(r['runs'])} final "
-            "runs predict every test window as committed. "
-            "The committed runs do not record their CPU model; a run is deterministic for a "
-            "seed, thread count and machine, so a difference can come from the machine as well "
-            "as from the working tree.", "", markdown_table(rows), ""]
+            f"(`make check-reruns`, into `build/`): {r['identical']} of {len(r['runs'])} runs "
+            "are identical to the committed ones"
+            + (f"; the control, a run committed from a clean tree, is "
+               f"{'identical' if control['identical_predictions'] else 'not identical'}"
+               if control else "") + ". "
+            "A run is deterministic for a seed, thread count and machine; runs record their CPU "
+            "model only since this check, so a difference in a run that does not name one can "
+            "come from the machine as well as from the working tree.", "",
+            markdown_table(rows), ""]
 
 
 def epoch_rule_lines(s: dict[str, Any]) -> list[str]:
