@@ -7,7 +7,13 @@ from typing import Any
 
 import pandas as pd
 
-from .converged import BASELINE
+from .converged import BASELINE, label, points
+
+
+def _order(name: str) -> int:
+    """A point's place in the study's order (the paper's configuration first)."""
+    order = [BASELINE, *(label(*x) for x in points())]
+    return order.index(name) if name in order else len(order)
 
 
 def _pp(x: float | None) -> float | None:
@@ -23,7 +29,7 @@ def screen_table(choice: dict[str, Any]) -> pd.DataFrame:
     base7 = (confirm.get(BASELINE) or {}).get("score")
     chosen = (choice.get("chosen") or {}).get("name")
     rows = []
-    for name, e in choice["points"].items():
+    for name, e in sorted(choice["points"].items(), key=lambda x: _order(x[0])):
         c = confirm.get(name) or {}
         rows.append({
             "point": name + (" (chosen)" if name == chosen else ""),
@@ -78,7 +84,8 @@ def undertraining_table(summary: dict[str, Any]) -> pd.DataFrame:
         "early stopping: epoch kept": _pp(r.get("early_stopping_epochs")),
         "converged: screen (pp)": _pp(r.get("converged_screen_pp")),
         "converged: 7 folds (pp)": _pp(r.get("converged_7_folds_pp")),
-        "converged: epochs": r.get("converged_epochs")} for r in summary.get("undertraining", [])])
+        "converged: epochs": r.get("converged_epochs")}
+        for r in sorted(summary.get("undertraining", []), key=lambda r: _order(r["point"]))])
 
 
 def screen_figure(choice: dict[str, Any]) -> Any:
