@@ -39,7 +39,7 @@ def git_commit() -> dict[str, object]:
 
 
 def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows: a seed's
+    """The CPU's model name (the kernel's cpuinfo), else what ``platform`` knows: a seed's
     numbers can differ from one CPU to another."""
     try:
         with open("/proc/cpuinfo") as f:

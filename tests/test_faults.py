@@ -63,7 +63,7 @@ def test_debug_shows_the_traceback(random_zip: Path) -> None:
 # --- arguments, checked before anything starts --------------------------------------------
 
 @pytest.mark.parametrize("args", [["cv", "run"], ["zoo", "run"], ["ablations", "run"],
-                                  ["ablations", "select"]])
+                                  ["beyond", "run"]])
 def test_workers_below_one(args: list[str]) -> None:
     clean_error(har(*args, "--workers", "0"), "Invalid value for '--workers'", "x>=1")
 

@@ -72,6 +72,14 @@ def test_execute_stores_curves_and_test_outputs_and_reuses_them(
     assert again == [r] and "1 stored, 0 to train" in lines[-2]
 
 
+def test_a_failing_run_does_not_stop_the_others(ds: HarDataset, tmp_path: Path) -> None:
+    bad = tiny(epochs=1, model_kwargs={"kernel_size": 500})  # longer than a window
+    good = tiny(seed=1, epochs=1)
+    with pytest.raises(HarError, match="1 run"):
+        runner.execute([bad, good], ds, ship_data=True, backup_root=tmp_path, log=lambda _: None)
+    assert runner.load(good, ds) is not None and runner.load(bad, ds) is None
+
+
 def test_fold_runs_never_score_the_test_set(ds: HarDataset, tmp_path: Path) -> None:
     [r] = runner.execute([tiny(test=False)], ds, ship_data=True, backup_root=tmp_path)
     assert "test" not in r and "test_proba" not in r and "y_pred" not in r
