@@ -26,7 +26,7 @@ from har_utils.io import write_json_atomic
 from . import compare, cv
 from .. import constants
 from .runner import (CLASSICAL, Run, checksum, execute, load, pairs, results_of, run_one,
-                     run_seconds)
+                     run_seconds, study_hours)
 
 STUDY = "beyond"
 #: Protocol cv's epoch rule, chosen on its folds (``results/cv/choice.json``; a test checks it).
@@ -564,15 +564,7 @@ def like_for_like(chosen: list[dict[str, Any]], k: int, paper: list[dict[str, An
 
 def compute_hours() -> float:
     """Training hours of one worker over every stored run of this study."""
-    total = 0.0
-    for path in (config.results_dir() / "runs").glob("*.json"):
-        try:
-            r = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if r.get("study") == STUDY:
-            total += run_seconds(r)
-    return total / 3600
+    return study_hours(STUDY)
 
 
 def write_summary(ds: HarDataset, p: Plan = Plan()) -> dict[str, Any]:

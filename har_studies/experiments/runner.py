@@ -294,6 +294,19 @@ def run_seconds(result: dict[str, Any]) -> float:
         result.get("seconds_per_epoch") or 0.0)
 
 
+def study_hours(study: str) -> float:
+    """Training hours of one worker over every stored run labelled ``study``."""
+    total = 0.0
+    for path in runs_dir().glob("*.json"):
+        try:
+            r = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if r.get("study") == study:
+            total += run_seconds(r)
+    return total / 3600
+
+
 def parent_watch(runner_pid: int) -> Any:
     """A callback that exits the worker once its runner dies, before it writes another backup
     a restarted runner would resume from."""

@@ -23,7 +23,7 @@ from har_utils.data import HarDataset
 from har_utils.io import write_json_atomic
 
 from .. import beyond, compare, cv
-from ..runner import Run, load, results_of, run_seconds
+from ..runner import Run, load, results_of, run_seconds, study_hours
 from .studies import BASE_MODEL, CHANNEL_SETS, STUDIES
 
 STUDY = "ablations_cv"
@@ -381,12 +381,11 @@ def summary(ds: HarDataset, p: Plan = Plan()) -> dict[str, Any]:
     choice = read_json(choice_path())
     if not choice:
         raise FileNotFoundError(f"{config.shown(choice_path())}: no choice yet")
+    early = read_json(early_stopping_path())
     out: dict[str, Any] = {"data": data.stamp(ds), "epoch_rule": EPOCH_RULE,
                            "chosen": choice.get("chosen"), "finals": {}, "missing_finals": [],
-                           "undertraining": undertraining(
-                               choice, read_json(early_stopping_path())),
-                           "early_stopping_protocol": (read_json(early_stopping_path()) or {})
-                           .get("protocol")}
+                           "undertraining": undertraining(choice, early),
+                           "early_stopping_protocol": (early or {}).get("protocol")}
     if choice.get("chosen"):
         for name, runs in final_runs(choice, p).items():
             got = [load(r, ds) for r in runs]
@@ -405,15 +404,7 @@ def summary(ds: HarDataset, p: Plan = Plan()) -> dict[str, Any]:
 def compute_hours() -> float:
     """Training hours of one worker over every run this study trained (the baseline's runs,
     which the beyond study trained, not counted)."""
-    total = 0.0
-    for path in (config.results_dir() / "runs").glob("*.json"):
-        try:
-            r = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if r.get("study") == STUDY:
-            total += run_seconds(r)
-    return total / 3600
+    return study_hours(STUDY)
 
 
 def write_summary(ds: HarDataset, p: Plan = Plan()) -> dict[str, Any]:
