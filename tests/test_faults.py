@@ -108,7 +108,7 @@ def test_an_unwritable_store_stops_before_training(tmp_path: Path,
     (tmp_path / "afile").write_text("")
     monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "afile" / "results"))
     trained: list[str] = []
-    monkeypatch.setattr(runner, "_guarded", lambda key, *a: trained.append(key))
+    monkeypatch.setattr(runner, "guarded_run", lambda key, *a: trained.append(key))
     ds = synthetic_dataset()
     run = runner.Run("tiny_cnn", 0, 1, (1, 3), (5,), name="tiny")
     with pytest.raises(HarError, match="cannot write in this folder") as err:

@@ -509,3 +509,192 @@ def test_uncommitted_code_ignores_changed_outputs(tmp_path: Path,
     assert runner.uncommitted_code() == []
     (tmp_path / "har_studies/x.py").write_text("2\n")
     assert runner.uncommitted_code() == ["har_studies/x.py"]
+
+
+# --- one run, one backup; claims; workers that end with their runner ---------------------
+
+def fake_result(key: str) -> dict:
+    """What a worker returns for a run, without training it."""
+    return {"key": key, "history": {}, "epochs_run": 1, "wall_seconds": 0.0,
+            "worker": {"address": "local", "pid": os.getpid()}}
+
+
+def test_each_store_keeps_its_own_backups(ds: HarDataset, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two runners on two stores never share a resume backup (they collided in one folder
+    under build/): a run's backup lives in its store, ``<store>/runs/.backup/<key>``."""
+    roots: list[Path] = []
+
+    def spy(key: str, run: Run, payload: object, expected: str, backup_root: str,
+            *rest: object) -> tuple:
+        roots.append(Path(backup_root))
+        return key, fake_result(key), None
+
+    monkeypatch.setattr(runner, "guarded_run", spy)
+    for store in ("one", "two"):
+        monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / store))
+        runner.execute([tiny()], ds, ship_data=True, log=lambda _: None)
+    assert roots == [tmp_path / "one" / "runs" / ".backup", tmp_path / "two" / "runs" / ".backup"]
+    assert runner.backup_dir() == tmp_path / "two" / "runs" / ".backup"
+    assert not (config.BUILD_DIR / "runs_backup").exists() or all(
+        not r.is_relative_to(config.BUILD_DIR) for r in roots)
+
+
+def _backup_at_epoch_one(backup: Path, weights: bytes) -> Path:
+    (backup / "state").mkdir(parents=True)
+    (backup / "state" / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
+    (backup / "epochs.json").write_text('[{"loss": 1.0}]')
+    path = backup / "state" / "latest.weights.h5"
+    path.write_bytes(weights)
+    return path
+
+
+def test_a_damaged_backup_is_discarded_with_a_warning(
+        ds: HarDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Weights cut short or not HDF5 at all: every retry failed with an HDF5 traceback; the
+    backup is removed with a warning naming the file and the run starts from scratch."""
+    import h5py
+
+    good = tmp_path / "good.h5"
+    with h5py.File(good, "w") as f:
+        f.create_dataset("w", data=np.arange(50_000, dtype=np.float32))
+    whole = good.read_bytes()
+    for i, damaged in enumerate([whole[:len(whole) // 2], b"\x00garbage" * 100, b""]):
+        backup = tmp_path / f"b{i}"
+        weights = _backup_at_epoch_one(backup, damaged)
+        lines: list[str] = []
+        assert runner.resume_point(backup, log=lines.append) == 0 and not backup.exists()
+        assert len(lines) == 1 and lines[0].startswith("warning: backup ")
+        assert config.shown(weights) in lines[0] and "training from scratch" in lines[0]
+    intact = _backup_at_epoch_one(tmp_path / "ok", whole).parent.parent
+    assert runner.resume_point(intact, log=pytest.fail) == 1  # an intact one resumes
+    # through the runner: a real run cut after its first epoch, its weights then damaged
+    run = tiny(epochs=2)
+    with monkeypatch.context() as m:
+        _interrupt_after(m, 2)
+        with pytest.raises(RuntimeError, match="1 run\\(s\\) failed"):
+            runner.execute([run], ds, ship_data=True, log=lambda _: None)
+    backup = runner.backup_dir() / run.key(runner.checksum(ds))
+    weights = backup / "state" / "latest.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:300])
+    capsys.readouterr()
+    [r] = runner.execute([run], ds, ship_data=True, log=lambda _: None)
+    assert r["resumed_at_epoch"] == 0 and r["epochs_run"] == 2 and not backup.exists()
+    said = capsys.readouterr().out  # the run's own log (its worker's output)
+    assert f"warning: backup {config.shown(backup)}" in said and config.shown(weights) in said
+    assert "training from scratch" in said
+
+
+@pytest.mark.parametrize("content", ["", "{not json", "[]", '{"host": "x"}'],
+                         ids=["empty", "not-json", "not-an-object", "no-pid"])
+def test_an_unreadable_claim_is_stale_after_a_bounded_wait(
+        ds: HarDataset, content: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A claim file left empty or unreadable (its runner died while writing it) made the
+    runner wait forever: after CLAIM_UNREADABLE_SECONDS it is stale, said, and taken over."""
+    import time
+
+    monkeypatch.setattr(runner, "CLAIM_UNREADABLE_SECONDS", 0.5)
+    monkeypatch.setattr(runner, "guarded_run",
+                        lambda key, *a: (key, fake_result(key), None))
+    run = tiny()
+    lock = runner.lock_path(run.key(runner.checksum(ds)))
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text(content)
+    lines: list[str] = []
+    t0 = time.monotonic()
+    [r] = runner.execute([run], ds, ship_data=True, log=lines.append, poll_seconds=0.05)
+    assert r["key"] == run.key(runner.checksum(ds)) and time.monotonic() - t0 < 30
+    assert any("claimed by another runner" in line for line in lines)
+    stale = [line for line in lines if "treated as stale" in line]
+    assert len(stale) == 1 and config.shown(lock) in stale[0], lines
+    assert not lock.exists()
+
+
+def test_a_store_outside_a_read_only_checkout_needs_nothing_written_in_it(
+        ds: HarDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With HAR_RESULTS_DIR elsewhere, a checkout whose build/ cannot be written (read-only)
+    was refused for build/runs_backup; the backups live with the store now, so it runs."""
+    (tmp_path / "checkout").write_text("")  # nothing can be made under a file, root or not
+    monkeypatch.setattr(config, "BUILD_DIR", tmp_path / "checkout" / "build")
+    monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "elsewhere"))
+    roots: list[str] = []
+    monkeypatch.setattr(runner, "guarded_run",
+                        lambda key, run, payload, expected, root, *a:
+                        (roots.append(root), (key, fake_result(key), None))[1])
+    [r] = runner.execute([tiny()], ds, ship_data=True, log=lambda _: None)
+    assert r["key"] and Path(roots[0]).is_relative_to(tmp_path / "elsewhere")
+    if os.geteuid() != 0:  # the same with permissions (root ignores them)
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o555)
+        try:
+            monkeypatch.setattr(config, "BUILD_DIR", ro / "build")
+            [again] = runner.execute([tiny(seed=1)], ds, ship_data=True, log=lambda _: None)
+            assert again["key"]
+        finally:
+            ro.chmod(0o755)
+
+
+_ORPHANS = """
+import os, sys, time
+sys.path.insert(0, sys.argv[1])
+from synthetic_uci import synthetic_dataset
+from har_studies.experiments import runner
+from har_studies.experiments.runner import Run
+
+def busy(key, *args):  # a run that takes long (sent by value: defined in __main__)
+    print(f"worker {os.getpid()}", flush=True)
+    time.sleep(300)
+
+runner.guarded_run = busy
+runs = [Run("tiny_cnn", s, 1, name=f"tiny/seed{s}") for s in range(2)]
+runner.execute(runs, synthetic_dataset(), workers=2)
+"""
+
+
+def test_local_workers_end_with_their_runner(tmp_path: Path) -> None:
+    """A runner killed (SIGKILL: no cleanup at all) leaves no worker running on: each local
+    worker ends within a second or so, busy or idle."""
+    import queue
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    def alive(pid: int) -> bool:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return False
+        return state not in ("Z", "X")  # a zombie has ended (its new parent reaps it)
+
+    err = (tmp_path / "stderr.txt").open("w")
+    proc = subprocess.Popen([sys.executable, "-c", _ORPHANS, str(Path(__file__).parent)],
+                            stdout=subprocess.PIPE, stderr=err, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
+    pids: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while len(pids) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                line = lines.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if line.startswith("worker "):
+                pids.add(int(line.split()[1]))
+        assert len(pids) == 2, (tmp_path / "stderr.txt").read_text()[-3000:]
+        assert all(alive(p) for p in pids)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        err.close()
+    t0 = time.monotonic()
+    while any(alive(p) for p in pids) and time.monotonic() - t0 < 10:
+        time.sleep(0.1)
+    left = [p for p in pids if alive(p)]
+    for p in left:  # not to leave them behind when the test fails
+        os.kill(p, signal.SIGKILL)
+    assert not left, f"workers {left} outlived their runner"

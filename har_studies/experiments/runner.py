@@ -257,23 +257,62 @@ def _subset(split: Split, subjects: Sequence[int]) -> Split:
     return Split(*(a[m] for a in split))
 
 
+def backup_dir() -> Path:
+    """Where the runs of this store keep their resume backups: ``results/runs/.backup``
+    (follows ``HAR_RESULTS_DIR``), so two stores never share one and a store elsewhere needs
+    nothing written in the checkout."""
+    return runs_dir() / ".backup"
+
+
+def damaged_weights(path: Path) -> str | None:
+    """Why the Keras weights file ``path`` cannot be restored (None: every array reads)."""
+    import h5py
+
+    def read(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset):
+            obj[()]
+
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(read)
+    except Exception as exc:  # noqa: BLE001 - h5py raises OSError, KeyError, ValueError, ...
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 def resume_point(backup: Path, log: Callable[[str], Any] = print) -> int:
-    """The epoch a run resumes at from its backup (0: none); a backup whose scored epochs do
-    not cover its saved state is removed."""
-    state = backup / "state" / "training_metadata.json"
+    """The epoch a run resumes at from its backup (0: none). A backup that cannot be resumed
+    (its scored epochs do not cover its saved state, a file unreadable, its weights cut short
+    or not HDF5) is removed with a warning naming it, and the run starts from scratch."""
     if not backup.exists():
         return 0
+    state = backup / "state" / "training_metadata.json"
+    weights = backup / "state" / "latest.weights.h5"
+    rows = backup / "epochs.json"
+    stopping = backup / "early_stopping" / "state.json"
+    problem = None
     try:
         epoch = int(json.loads(state.read_text())["epoch"]) if state.exists() else 0
-        rows = backup / "epochs.json"
         scored = len(json.loads(rows.read_text())) if rows.exists() else 0
-    except (OSError, ValueError, KeyError, TypeError):
+        if stopping.exists():
+            json.loads(stopping.read_text())["values"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         epoch, scored = -1, 0
-    if scored < epoch or epoch < 0:
-        log(f"backup {config.shown(backup)} does not match its scored epochs (state at epoch "
-            f"{epoch}, {scored} epoch(s) scored): removed, training from scratch")
+        problem = f"a file is unreadable ({type(exc).__name__}: {exc})"
+    if problem is None and scored < epoch:
+        problem = (f"it does not match its scored epochs (state at epoch {epoch}, {scored} "
+                   "epoch(s) scored)")
+    if problem is None and epoch > 0:
+        why = damaged_weights(weights) if weights.exists() else "the file is missing"
+        if why is not None:
+            problem = f"its weights {config.shown(weights)} are damaged ({why})"
+    if problem is not None:
+        log(f"warning: backup {config.shown(backup)} cannot be resumed: {problem}; removed, "
+            "training from scratch")
         shutil.rmtree(backup, ignore_errors=True)
         return 0
+    if epoch == 0:  # nothing to resume: leftovers (weights, scores) must not be read as one
+        shutil.rmtree(backup, ignore_errors=True)
     return epoch
 
 
@@ -318,6 +357,32 @@ def parent_watch(runner_pid: int) -> Any:
                 os._exit(3)
 
     return ParentWatch()
+
+
+#: Seconds between a local worker's checks that its runner still lives.
+WATCH_SECONDS = 0.5
+
+
+def end_with_runner(runner_pid: int) -> None:
+    """Initializer of each local worker process: a daemon thread ends the worker once
+    ``runner_pid`` is no longer its parent (the runner died: SIGTERM, SIGKILL, a crash), busy
+    or idle, so no worker outlives its runner or writes a backup a new runner would resume."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == runner_pid:
+            time.sleep(WATCH_SECONDS)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="har-end-with-runner", daemon=True).start()
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask; else the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _keras_body(run: Run, ds: HarDataset, backup: Path | None, log: Callable[[str], Any],
@@ -525,9 +590,23 @@ def check_clean_tree(allow_dirty: bool) -> list[str]:
     return changed
 
 
-def claim(key: str) -> bool:
+#: Seconds a claim file may stay empty or unreadable (a runner writing it) before it counts as
+#: stale: its runner died between creating and writing it, or the file was damaged.
+CLAIM_UNREADABLE_SECONDS = 5.0
+#: When this runner first found each unreadable claim: (path, inode, size, mtime) -> monotonic.
+UNREADABLE_CLAIMS: dict[tuple[str, int, int, int], float] = {}
+#: The unreadable claims already reported stale.
+STALE_CLAIMS_SAID: set[tuple[str, int, int, int]] = set()
+
+
+def warn(line: str) -> None:
+    """The default log of the claims' warnings: standard error."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def claim(key: str, log: Callable[[str], Any] = warn) -> bool:
     """Claim run ``key``: create its lock file atomically. False if a live runner holds it;
-    a dead local runner's claim is taken over."""
+    a dead local runner's claim, or one left empty or unreadable, is taken over."""
     path = lock_path(key)
     path.parent.mkdir(parents=True, exist_ok=True)
     mine = json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
@@ -536,9 +615,13 @@ def claim(key: str) -> bool:
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            if claim_alive(key):
+            if claim_alive(key, log):
                 return False
-            path.unlink(missing_ok=True)  # stale: its runner died
+            try:
+                path.unlink(missing_ok=True)  # stale: its runner died
+            except OSError as exc:
+                raise HarError(path, f"a stale claim that cannot be removed ({exc.strerror})",
+                               "delete the file (no runner holds it), then run again") from None
             continue
         with os.fdopen(fd, "w") as f:
             f.write(mine)
@@ -546,22 +629,55 @@ def claim(key: str) -> bool:
     return False
 
 
-def claim_alive(key: str) -> bool:
-    """Whether run ``key``'s claim is alive (another host's, or one being written, counts)."""
+def claim_alive(key: str, log: Callable[[str], Any] = warn) -> bool:
+    """Whether run ``key``'s claim is alive: another host's counts; this host's while its
+    process lives; an empty or unreadable one (being written) for
+    :data:`CLAIM_UNREADABLE_SECONDS`, then it is stale (said once through ``log``)."""
+    path = lock_path(key)
     try:
-        holder = json.loads(lock_path(key).read_text())
+        holder = json.loads(path.read_text())
+        if not isinstance(holder, dict):
+            raise ValueError(f"a JSON {type(holder).__name__}, not an object")
+        host, pid = holder["host"], int(holder["pid"])
     except FileNotFoundError:
         return False
-    except (OSError, ValueError):
-        return True
-    if holder.get("host") != socket.gethostname():
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return not unreadable_claim_stale(path, exc, log)
+    if host != socket.gethostname():
         return True
     try:
-        os.kill(int(holder["pid"]), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    return True
+
+
+def unreadable_claim_stale(path: Path, exc: Exception, log: Callable[[str], Any] = warn
+                           ) -> bool:
+    """Whether the claim file ``path``, unreadable with ``exc``, has been so for
+    :data:`CLAIM_UNREADABLE_SECONDS`: since its last change or since this runner first found
+    it, whichever is longer (a claim is written right after it is created)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        st = None
+    ident = (str(path), st.st_ino, st.st_size, st.st_mtime_ns) if st else (str(path), 0, 0, 0)
+    now = time.monotonic()
+    first = UNREADABLE_CLAIMS.setdefault(ident, now)
+    age = max(now - first, time.time() - st.st_mtime if st else 0.0)
+    if age < CLAIM_UNREADABLE_SECONDS:
+        return False
+    if ident not in STALE_CLAIMS_SAID:
+        STALE_CLAIMS_SAID.add(ident)
+        what = "empty" if st is not None and st.st_size == 0 else (
+            f"unreadable ({type(exc).__name__}: {exc})")
+        log(f"warning: claim {config.shown(path)} is {what} after {CLAIM_UNREADABLE_SECONDS:g} "
+            "s: treated as stale (its runner died while writing it); it is removed and the run "
+            "trained here")
     return True
 
 
@@ -628,11 +744,14 @@ def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
     for r, k in zip(runs, keys):
         if (force or load(r, ds) is None) and k not in todo:
             todo[k] = r
-    backup_root = config.BUILD_DIR / "runs_backup" if backup_root is None else backup_root
+    # the backups live with the store: two stores never share one, and a store outside a
+    # read-only checkout writes nothing in it
+    backup_root = backup_dir() if backup_root is None else backup_root
     dirty: list[str] = []
     if todo:  # before any training: a result that cannot be written would be lost
         check_writable(runs_dir())
-        check_writable(backup_root)
+        if any(r.model not in CLASSICAL for r in todo.values()):  # only Keras runs back up
+            check_writable(backup_root)
         dirty = check_clean_tree(allow_dirty)
     where = (f"Dask scheduler {scheduler}" if scheduler
              else f"{workers} local worker(s)")
@@ -659,7 +778,7 @@ def execute(runs: Sequence[Run], ds: HarDataset, *, workers: int = 1,
             log(f"[runner] {len(waiting)} run(s) claimed by another runner "
                 f"({', '.join(config.shown(lock_path(k)) for k in list(waiting)[:3])}"
                 f"{', ...' if len(waiting) > 3 else ''}): waiting for them")
-            while waiting and all(claim_alive(k) for k in waiting):
+            while waiting and all(claim_alive(k, log) for k in waiting):
                 time.sleep(poll_seconds)
                 waiting = {k: r for k, r in waiting.items() if not stored(k)}
     log(f"[runner] finished in {time.perf_counter() - t0:.0f} s")
@@ -680,7 +799,7 @@ def _train(todo: dict[str, Run], mine: set[str], *, payload: HarDataset | str, e
     arrives; the failures."""
 
     def claimed(key: str) -> bool:
-        if not claim(key):
+        if not claim(key, log):
             return False
         if not force and stored(key):  # another runner stored it meanwhile
             release(key)
@@ -701,7 +820,9 @@ def _train(todo: dict[str, Run], mine: set[str], *, payload: HarDataset | str, e
         backend: dict[str, Any] = {"backend": "dask", "n_jobs": -1}
     else:
         client = None
-        backend = {"backend": "loky" if workers > 1 else "sequential", "n_jobs": workers}
+        backend = {"backend": "loky", "n_jobs": workers, "initializer": end_with_runner,
+                   "initargs": (os.getpid(),)} if workers > 1 else {
+            "backend": "sequential", "n_jobs": 1}
     failures: list[str] = []
     try:
         groups = {k: process_group(r, todo.values()) for k, r in todo.items()}
@@ -715,7 +836,7 @@ def _train(todo: dict[str, Run], mine: set[str], *, payload: HarDataset | str, e
                 # local worker processes stop when this runner dies (not Dask's: their
                 # parent is the nanny)
                 pid = os.getpid() if backend["backend"] == "loky" else None
-                tasks = (delayed(_guarded)(k, r, payload, expected, str(backup_root), pid)
+                tasks = (delayed(guarded_run)(k, r, payload, expected, str(backup_root), pid)
                          for k, r in group.items() if claimed(k))
                 for key, result, error in Parallel(return_as="generator_unordered")(tasks):
                     state["i"] += 1
@@ -745,7 +866,7 @@ def _train(todo: dict[str, Run], mine: set[str], *, payload: HarDataset | str, e
     return failures
 
 
-def _guarded(key: str, run: Run, payload: HarDataset | str, expected: str, backup_root: str,
+def guarded_run(key: str, run: Run, payload: HarDataset | str, expected: str, backup_root: str,
              runner_pid: int | None = None
              ) -> tuple[str, dict[str, Any] | None, str | None]:
     """:func:`run_one` with its failure returned, not raised."""
