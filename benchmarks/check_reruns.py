@@ -83,6 +83,10 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--models", default="")
     args = ap.parse_args()
+    cores = runner.available_cores()
+    if not 1 <= args.workers <= cores:
+        ap.error(f"--workers {args.workers}: give 1 to {cores} (the CPU cores this process may "
+                 "use)")
     committed = config.COMMITTED_RESULTS_DIR
     out_dir = config.results_dir()
     dirty = runner.uncommitted_code()

@@ -6,6 +6,7 @@ is quick. This is the top of the package: nothing else in ``har_studies`` import
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import os
@@ -152,15 +153,56 @@ def _allow_dirty(ctx: click.Context, param: click.Parameter, value: bool) -> Non
         os.environ["HAR_ALLOW_DIRTY"] = "1"
 
 
+def check_workers(workers: int, scheduler: str | None) -> None:
+    """Local workers (no ``--scheduler``): at most the cores this process may use, else a usage
+    error before anything starts (a Dask cluster's workers run on its own machines)."""
+    if scheduler is not None or workers <= 1:
+        return
+    from .experiments.runner import available_cores
+
+    cores = available_cores()
+    if workers > cores:
+        raise click.BadParameter(
+            f"{workers} local workers, but this machine has {cores} CPU core(s) for this "
+            f"process; give at most --workers {cores} (or --scheduler to run on a Dask "
+            "cluster's workers)", ctx=click.get_current_context(silent=True),
+            param_hint="'--workers'")
+
+
 def runner_options(f: Callable[..., Any]) -> Any:
-    """The experiment runner's options: ``--workers``, ``--scheduler``, ``--source``,
-    ``--allow-dirty``."""
-    f = click.option("--allow-dirty", is_flag=True, expose_value=False, callback=_allow_dirty,
-                     help="store runs in the committed results/runs although tracked code "
-                          "differs from the commit (each run records the files)")(f)
-    f = source_option(scheduler_option(f))
+    """The experiment runner's options: ``--workers`` (at most the cores, checked first),
+    ``--scheduler``, ``--source``, ``--allow-dirty``."""
+
+    @functools.wraps(f)  # keeps the options declared on ``f`` (``__click_params__``)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        check_workers(kwargs["workers"], kwargs.get("scheduler"))
+        return f(*args, **kwargs)
+
+    g: Any = click.option("--allow-dirty", is_flag=True, expose_value=False,
+                          callback=_allow_dirty,
+                          help="store runs in the committed results/runs although tracked "
+                               "code differs from the commit (each run records the files)")(checked)
+    g = source_option(scheduler_option(g))
     return click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-                        help="parallel runs (local worker processes)")(f)
+                        help="parallel runs (local worker processes, at most the CPU cores)")(g)
+
+
+def smoke_option(study: str, help: str) -> Callable[..., Any]:
+    """``--smoke``: the study's smoke plan; its results go to ``build/<study>_smoke/results``
+    unless ``HAR_RESULTS_DIR`` names a folder, never to the committed ``results/``."""
+
+    def route(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+        if value and not os.environ.get("HAR_RESULTS_DIR", "").strip():
+            # every module (and each local worker) reads the results folder from here
+            os.environ["HAR_RESULTS_DIR"] = str(config.smoke_results_dir(study))
+            click.echo(f"[{study}] smoke run: results go to "
+                       f"{config.shown(config.results_dir())} (HAR_RESULTS_DIR names another "
+                       "folder)", err=True)
+        return value
+
+    return click.option("--smoke", is_flag=True, callback=route,
+                        help=f"{help} (results under build/{study}_smoke/ unless "
+                             "HAR_RESULTS_DIR is set)")
 
 
 def _setting(study: str, name: str) -> Any:
@@ -323,7 +365,7 @@ def _echo_cost(study: str, hours: str) -> None:
 @click.option("--stage", type=click.Choice(["folds", "all"]), default="all", show_default=True,
               help="folds: the fold runs and the choices only; all: the final runs too")
 @runner_options
-@click.option("--smoke", is_flag=True, help="2 folds x 2 epochs x 1 seed, C grid of 2")
+@smoke_option("cv", "2 folds x 2 epochs x 1 seed, C grid of 2")
 @click.option("--check", is_flag=True, help="exit 1 unless every planned run of --models is stored")
 def cv_run_cmd(models: list[str], stage: str, workers: int, scheduler: str | None, source: str,
                smoke: bool, check: bool) -> None:
@@ -341,7 +383,7 @@ def cv_run_cmd(models: list[str], stage: str, workers: int, scheduler: str | Non
 
 
 @cv_group.command("summary")
-@click.option("--smoke", is_flag=True, help="the smoke plan's runs")
+@smoke_option("cv", "the smoke plan's runs")
 @source_option
 def cv_summary_cmd(smoke: bool, source: str) -> None:
     """Write results/cv/summary.json."""
@@ -387,7 +429,7 @@ def beyond_cost_cmd() -> None:
               "(results/beyond/choice.json: commit it before the final stage); final: the "
               "final runs of the committed choice and the summary; all: both (the smoke run)")
 @runner_options
-@click.option("--smoke", is_flag=True, help="the tiny model, 2 epochs, a few candidates")
+@smoke_option("beyond", "the tiny model, 2 epochs, a few candidates")
 def beyond_run_cmd(stage: str, workers: int, scheduler: str | None, source: str,
                    smoke: bool) -> None:
     """Run what is missing of a stage."""
@@ -401,7 +443,7 @@ def beyond_run_cmd(stage: str, workers: int, scheduler: str | None, source: str,
 
 
 @beyond_group.command("summary")
-@click.option("--smoke", is_flag=True, help="the smoke plan's runs")
+@smoke_option("beyond", "the smoke plan's runs")
 @source_option
 def beyond_summary_cmd(smoke: bool, source: str) -> None:
     """Write results/beyond/summary.json from the committed choice and the stored runs."""
@@ -412,7 +454,7 @@ def beyond_summary_cmd(smoke: bool, source: str) -> None:
 
 
 @beyond_group.command("export")
-@click.option("--smoke", is_flag=True, help="the smoke plan's runs")
+@smoke_option("beyond", "the smoke plan's runs")
 @source_option
 def beyond_export_cmd(smoke: bool, source: str) -> None:
     """Save the chosen configuration's model to results/models/beyond.keras (trained again,
@@ -486,7 +528,7 @@ def ablations_cost_cmd() -> None:
               "all: select and final (the smoke run)")
 @click.option("--no-run", is_flag=True, help="train nothing: score what is stored")
 @runner_options
-@click.option("--smoke", is_flag=True, help="the tiny model, 2 epochs, two points")
+@smoke_option("ablations", "the tiny model, 2 epochs, two points")
 def ablations_run_cmd(stage: str, no_run: bool, workers: int, scheduler: str | None,
                       source: str, smoke: bool) -> None:
     """Run what is missing of a stage."""
@@ -502,7 +544,7 @@ def ablations_run_cmd(stage: str, no_run: bool, workers: int, scheduler: str | N
 
 
 @ablations_group.command("summary")
-@click.option("--smoke", is_flag=True, help="the smoke plan's runs")
+@smoke_option("ablations", "the smoke plan's runs")
 @source_option
 def ablations_summary_cmd(smoke: bool, source: str) -> None:
     """Write results/ablations/cv_summary.json from the committed choice and the stored runs."""

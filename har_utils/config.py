@@ -48,6 +48,12 @@ def results_dir() -> Path:
     return _setting("HAR_RESULTS_DIR", BUILD_DIR / LAB_PROFILE / "results")
 
 
+def smoke_results_dir(study: str) -> Path:
+    """Where a study's smoke run writes: ``HAR_RESULTS_DIR``, else ``build/<study>_smoke/results``
+    (never the committed ``results/`` unless a command names it)."""
+    return _setting("HAR_RESULTS_DIR", BUILD_DIR / f"{study}_smoke" / "results")
+
+
 def reported_results_dir() -> Path:
     """The results the README, the docs and ``har predict`` read: ``HAR_RESULTS_DIR``, else the
     committed ``results/``."""

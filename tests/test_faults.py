@@ -68,6 +68,20 @@ def test_workers_below_one(args: list[str]) -> None:
     clean_error(har(*args, "--workers", "0"), "Invalid value for '--workers'", "x>=1")
 
 
+@pytest.mark.parametrize("args", [["cv", "run"], ["zoo", "run"], ["ablations", "run"],
+                                  ["beyond", "run"]])
+def test_workers_above_the_cores(args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """More local workers than cores: a usage error saying how many there are, before the
+    data loads; a Dask cluster's workers (--scheduler) are not counted here."""
+    n = runner.available_cores()
+    monkeypatch.setattr(cli, "load", lambda source: pytest.fail("started"))
+    clean_error(har(*args, "--workers", str(n + 1)), "Invalid value for '--workers'",
+                f"{n + 1} local workers, but this machine has {n} CPU core(s)",
+                f"give at most --workers {n}")
+    cli.check_workers(n, None)  # as many as the cores: fine
+    cli.check_workers(n + 1, "tcp://127.0.0.1:8786")  # remote workers: the cluster's cores
+
+
 def test_a_scheduler_address_that_does_not_parse() -> None:
     clean_error(har("cv", "run", "--scheduler", "foo"), "'foo' is not a scheduler address",
                 "tcp://127.0.0.1:8786")
@@ -114,6 +128,39 @@ def test_an_unwritable_store_stops_before_training(tmp_path: Path,
     with pytest.raises(HarError, match="cannot write in this folder") as err:
         runner.execute([run], ds, ship_data=True, backup_root=tmp_path / "backup")
     assert "Fix: make it a writable folder" in str(err.value) and trained == []
+
+
+def test_a_smoke_run_never_writes_the_committed_results(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`har cv run --smoke` without HAR_RESULTS_DIR overwrote results/cv/choice.json and the
+    summaries: a smoke run writes build/<study>_smoke/results unless HAR_RESULTS_DIR names a
+    folder (the Makefile's published targets name results/)."""
+    from har_studies.experiments import cv
+
+    monkeypatch.delenv("HAR_RESULTS_DIR")
+    monkeypatch.setattr(config, "BUILD_DIR", tmp_path / "build")
+    committed = config.COMMITTED_RESULTS_DIR
+    files = [p for d in (committed, committed / "cv", committed / "zoo")
+             for p in d.glob("*.json")]
+    before = {p: p.stat().st_mtime_ns for p in files}
+    seen: list[Path] = []
+
+    def planned(models: list[str], ds: object, **kw: object) -> dict:
+        seen.append(config.results_dir())
+        if seen[-1].resolve().is_relative_to(committed.resolve()):  # stop before any write
+            raise AssertionError(f"a smoke run would write {seen[-1]}")
+        return {}
+
+    monkeypatch.setattr(cv, "run_models", planned)
+    monkeypatch.setattr(cli, "load", lambda source: synthetic_dataset())
+    r = har("cv", "run", "--smoke", "--models", "tiny_cnn")
+    assert r.exit_code == 0, (r.output, r.exception)
+    assert seen == [tmp_path / "build" / "cv_smoke" / "results"]
+    assert (seen[0] / "cv" / "summary.json").exists() and "smoke run: results go to" in r.stderr
+    assert {p: p.stat().st_mtime_ns for p in files} == before
+    monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "named"))  # named: written there
+    assert har("cv", "run", "--smoke", "--models", "tiny_cnn").exit_code == 0
+    assert seen[-1] == tmp_path / "named" and (tmp_path / "named" / "cv" / "summary.json").exists()
 
 
 # --- notebooks -----------------------------------------------------------------------------
