@@ -277,6 +277,8 @@ def predict_cmd(recording: Path, rate: float | None, model: str | None, causal: 
     from .deploy import predict
 
     rec = predict.read_recording(recording, rate)  # all input checks before TensorFlow
+    for note in rec.notes:
+        click.echo(f"note: {recording}: {note}", err=True)
     model_path = predict.model_path(model)
     table = predict.classify_recording(rec, predict.load_classifier(model_path), causal=causal)
     how = (f"resampled from {rec.source_rate_hz:g} Hz to 50 Hz (x{rec.resampled[0]}/"

@@ -126,6 +126,13 @@ def bad_cases(tmp: Path) -> dict[str, tuple[Path, list[str], str]]:
         "too short": (recording(120, 50.0), [], "too short"),
         "too short after resampling": (recording(250, 100.0), [], "too short"),
         "m/s2": (ok.assign(acc_z=ok["acc_z"] * 9.81), [], "m/s^2"),
+        "all zeros": (ok.assign(**{c: 0.0 for c in CHANNELS}), [], "all zero"),
+        "gravity removed": (ok.assign(acc_z=ok["acc_z"] - 1.0), [], "gravity seems removed"),
+        "gyro in deg/s": (ok.assign(**{c: ok[c] * 57.2958 for c in CHANNELS[3:]}), [],
+                          "looks like deg/s"),
+        "header commented out": (b"# " + ok.to_csv(index=False).encode(), [],
+                                 "starts with #"),
+        "only comments": (b"# nothing recorded\n\n", [], "only comment or blank lines"),
         "empty file": (b"", [], "empty"),
         "header only": (b"time,acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z\n", [], "no samples"),
         "binary": (bytes(range(256)) * 4, [], "not a readable CSV"),
@@ -151,6 +158,62 @@ def test_every_bad_input_gives_a_clear_error(tmp_path: Path) -> None:
         assert err.startswith(f"error: {path}:"), (name, err)
         assert phrase in err and "Fix:" in err, (name, err)
         assert "Traceback" not in err
+
+
+def test_units_must_be_total_acceleration_in_g_and_rad_per_s(tmp_path: Path) -> None:
+    """Zeros or gravity removed: the fix says to keep gravity; deg/s: divide by 57.2958. A
+    still phone (1 g, no rotation) and a lively one (0.6 g median, 15 rad/s) pass."""
+    ok = recording(400, 50.0)
+    fixes = {"zeros": (ok.assign(**{c: 0.0 for c in CHANNELS}), "must include gravity"),
+             "linear": (ok.assign(acc_z=ok["acc_z"] - 1.0), "not linear acceleration"),
+             "deg/s": (ok.assign(**{c: ok[c] * 57.2958 for c in CHANNELS[3:]}),
+                       "divide gyro_x, gyro_y, gyro_z by 57.2958 (deg/s to rad/s)")}
+    for name, (df, fix) in fixes.items():
+        with pytest.raises(HarDataError) as e:
+            predict.read_recording(write(df, tmp_path / "r.csv"))
+        assert fix in e.value.fix and e.value.path == tmp_path / "r.csv", name
+    still = ok.assign(acc_x=0.0, acc_y=0.0, acc_z=1.0, gyro_x=0.0, gyro_y=0.0, gyro_z=0.0)
+    lively = ok.assign(acc_z=ok["acc_z"] * 0.6, gyro_x=15.0)
+    for df in (still, lively):
+        predict.read_recording(write(df, tmp_path / "ok.csv"))
+
+
+def test_semicolons_tabs_decimal_commas_and_comment_lines_are_read(tmp_path: Path) -> None:
+    ok = recording(400, 50.0)
+    plain = predict.read_recording(write(ok, tmp_path / "plain.csv"))
+    assert plain.notes == []
+    variants = {"semicolons": (ok.to_csv(index=False, sep=";"), "separated by ';'"),
+                "tabs": (ok.to_csv(index=False, sep="\t"), "separated by tabs"),
+                "decimal commas": (ok.to_csv(index=False, sep=";", decimal=","),
+                                   "with decimal commas"),
+                "comments": ("# phone 3, left pocket\n" + ok.to_csv(index=False)
+                             + "# end of recording\n\n", "skipped 2 comment lines starting with "
+                             "# (lines 1, 403)")}
+    for name, (text, note) in variants.items():
+        (tmp_path / "v.csv").write_text(text)
+        rec = predict.read_recording(tmp_path / "v.csv")
+        assert any(note in n for n in rec.notes), (name, rec.notes)
+        assert np.allclose(rec.acc, plain.acc) and np.allclose(rec.gyro, plain.gyro), name
+        assert rec.t0 == pytest.approx(plain.t0), name
+    # errors name the line of the file, comment lines counted
+    lines = ok.to_csv(index=False).splitlines()
+    lines[10] = lines[10].replace(lines[10].split(",")[2], "x")  # acc_y of file line 11
+    lines.insert(3, "# paused")  # now line 12
+    (tmp_path / "c.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(HarDataError, match="'x' in column acc_y at line 12"):
+        predict.read_recording(tmp_path / "c.csv")
+
+
+def test_cli_notes_the_separator_and_the_skipped_comment_lines(
+        tmp_path: Path, model_path: Path) -> None:
+    csv = tmp_path / "semi.csv"
+    csv.write_text(recording(400, 50.0).to_csv(index=False, sep=";") + "# the end\n")
+    rc, out, err = run_cli(csv, "--model", model_path)
+    assert rc == 0, err
+    assert len(out.strip().splitlines()) - 1 == n_windows(400)
+    assert f"note: {csv}: the file is separated by ';'" in err
+    assert f"note: {csv}: skipped 1 comment line starting with # (line 402)" in err
+    assert "NaN" not in err and "missing" not in err
 
 
 def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
