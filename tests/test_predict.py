@@ -50,6 +50,16 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_model_atomic(build_model("tiny_cnn"), tmp_path_factory.mktemp("m") / "tiny.keras")
 
 
+@pytest.fixture(scope="module")
+def tflite_path(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> Path:
+    """The tiny model exported to TFLite at batch size 4."""
+    from har_studies.deploy import export
+    from har_utils.training import load_model
+    tfl = tmp_path_factory.mktemp("tfl") / "tiny.tflite"
+    assert export.export_tflite(load_model(model_path), tfl, batch_size=4).ok
+    return tfl
+
+
 def run_cli(*args: object) -> tuple[int, str, str]:
     """``har predict ARGS``: exit status, stdout, stderr."""
     from click.testing import CliRunner
@@ -77,11 +87,8 @@ def test_cli_resamples_100_hz_and_prints_one_line_per_window(
 
 
 def test_cli_with_rate_flag_causal_and_a_tflite_model(
-        tmp_path: Path, model_path: Path) -> None:
-    from har_studies.deploy import export
-    from har_utils.training import load_model
-    tfl = tmp_path / "m.tflite"
-    assert export.export_tflite(load_model(model_path), tfl, batch_size=4).ok
+        tmp_path: Path, tflite_path: Path) -> None:
+    tfl = tflite_path
     csv = write(recording(700, 50.0).drop(columns="time").rename(columns=str.upper),
                 tmp_path / "rec.csv")
     rc, out, err = run_cli(csv, "--rate", "50", "--model", tfl, "--causal")
@@ -214,6 +221,47 @@ def test_cli_notes_the_separator_and_the_skipped_comment_lines(
     assert f"note: {csv}: the file is separated by ';'" in err
     assert f"note: {csv}: skipped 1 comment line starting with # (line 402)" in err
     assert "NaN" not in err and "missing" not in err
+
+
+@pytest.fixture(scope="module")
+def four_output_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A tiny model with 4 outputs instead of 6, as .keras and as .tflite."""
+    from har_studies.deploy import export
+    from har_utils.models import build_model
+    from har_utils.training import save_model_atomic
+    folder = tmp_path_factory.mktemp("four")
+    model = build_model("tiny_cnn", n_classes=4)
+    tfl = folder / "four.tflite"
+    assert export.export_tflite(model, tfl, batch_size=1).ok
+    return save_model_atomic(model, folder / "four.keras"), tfl
+
+
+def test_a_model_without_the_six_activities_is_refused(
+        tmp_path: Path, four_output_models: tuple[Path, Path]) -> None:
+    csv = write(recording(300, 50.0), tmp_path / "r.csv")
+    for model in four_output_models:
+        rc, out, err = run_cli(csv, "--model", model)
+        assert rc == 2 and out == "", (model, err)
+        assert err.startswith(f"error: {model}: the model's output has shape (batch, 4)"), err
+        assert "(batch, 6)" in err and "Fix: pass a model trained on the 6" in err
+        assert "Traceback" not in err
+
+
+def test_a_damaged_tflite_model_is_a_clear_error(tmp_path: Path, tflite_path: Path) -> None:
+    csv = write(recording(300, 50.0), tmp_path / "r.csv")
+    good = tflite_path.read_bytes()
+    damaged = {"random": (np.random.default_rng(0).bytes(5000), "not a TFLite model"),
+               "empty": (b"", "not a TFLite model"),
+               "half": (good[:len(good) // 2], "a damaged TFLite model"),
+               "end cut": (good[:-16], "a damaged TFLite model")}
+    for name, (content, phrase) in damaged.items():
+        bad = tmp_path / f"{name.replace(' ', '_')}.tflite"
+        bad.write_bytes(content)
+        rc, out, err = run_cli(csv, "--model", bad)
+        assert rc == 2 and out == "", (name, err)
+        assert err.startswith(f"error: {bad}: {phrase}"), (name, err)
+        assert "Fix: export it again: `make deploy`" in err, (name, err)
+        assert "Traceback" not in err and "UnicodeDecodeError" not in err, (name, err)
 
 
 def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ tab-separated, lines starting with ``#`` skipped. It is resampled to 50 Hz, prep
 training (zero-phase, or causal with ``--causal``) and cut into windows of 128 samples every 64.
 Bad input raises :class:`HarDataError` naming the file and the fix: among the checks, the median
 acceleration magnitude must be near 1 g (gravity included, in g) and the gyroscope must read
-rad/s, not deg/s.
+rad/s, not deg/s; the model must take raw windows and give the six activities.
 """
 
 from __future__ import annotations
@@ -329,14 +329,20 @@ def load_classifier(path: str | os.PathLike[str]) -> Classifier:
 
         try:
             clf = joblib.load(path)
-            return lambda X: np.asarray(clf.predict_proba(np.asarray(X, np.float32)))
+            classes = getattr(clf, "classes_", None)
+            if not callable(getattr(clf, "predict_proba", None)):
+                raise TypeError(f"a {type(clf).__name__} without predict_proba")
         except Exception as exc:  # noqa: BLE001 - a damaged or foreign file
             raise HarDataError(path, f"not a saved window classifier ({type(exc).__name__})",
                                "export it again with `har beyond export`") from None
+        if classes is not None:
+            check_outputs((len(classes),), path)
+        return lambda X: np.asarray(clf.predict_proba(np.asarray(X, np.float32)))
     if path.suffix == ".tflite":
         from .runtime import TFLiteRunner
         runner = TFLiteRunner(path, num_threads=1)
         shape = runner.input_shape
+        out_shape: tuple[Any, ...] = runner.output_shape
         predict: Classifier = runner.predict
     else:
         from har_utils.training import load_model
@@ -344,12 +350,28 @@ def load_classifier(path: str | os.PathLike[str]) -> Classifier:
         from .. import input_layers  # noqa: F401  (layers a saved study model may hold)
         model = load_model(path)
         shape = tuple(model.input_shape[1:])
+        out_shape = tuple(model.output_shape[1:]) if isinstance(model.output_shape, tuple) \
+            else tuple(model.output_shape)
         predict = lambda X: np.asarray(model.predict(X, batch_size=256, verbose=0))  # noqa: E731
     if tuple(shape) != expected:
         raise HarDataError(path, f"the model takes inputs of shape {tuple(shape)}, not raw-signal "
                            f"windows {expected}", "pass a model trained on the 9 signal "
                            "channels (e.g. cnn_lstm_paper)")
+    check_outputs(out_shape, path)
     return predict
+
+
+def check_outputs(shape: tuple[Any, ...], path: Path) -> None:
+    """Refuse a model whose output per window (``shape``, batch left out) is not one
+    probability for each of the six activities."""
+    n = len(config.ACTIVITIES)
+    if tuple(shape) != (n,):
+        shown = "(batch, " + ", ".join(map(str, shape)) + ")" if shape else "(batch,)"
+        raise HarDataError(path, f"the model's output has shape {shown}, not one probability for "
+                           f"each of the {n} activities (batch, {n}): "
+                           f"{', '.join(config.ACTIVITY_NAMES)}",
+                           f"pass a model trained on the {n} UCI HAR activities in this order "
+                           "(e.g. cnn_lstm_paper, or beyond after `har beyond export`)")
 
 
 def windows_of(acc: np.ndarray, gyro: np.ndarray, zero_phase: bool = True
