@@ -264,6 +264,50 @@ def test_a_damaged_tflite_model_is_a_clear_error(tmp_path: Path, tflite_path: Pa
         assert "Traceback" not in err and "UnicodeDecodeError" not in err, (name, err)
 
 
+def test_a_full_disk_leaves_no_partial_output(tmp_path: Path, model_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import click
+    csv = write(recording(400, 50.0), tmp_path / "r.csv")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    target = out_dir / "windows.csv"
+    rc, out, err = run_cli(csv, "--model", model_path, "--output", target)
+    assert rc == 0 and out == "" and f"wrote {n_windows(400)} windows to {target}" in err
+    written = target.read_text()
+    table = pd.read_csv(target)
+    assert list(table.columns) == ["start_s", "end_s", "activity_id", "activity", "confidence"]
+    assert len(table) == n_windows(400)
+
+    def full_disk(self: pd.DataFrame, f: object = None, **kwargs: object) -> None:
+        f.write("start_s,end_s,activ")  # type: ignore[union-attr]  # a part, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)
+    rc, out, err = run_cli(csv, "--model", model_path, "--output", target)
+    assert rc == 2 and "Traceback" not in err
+    assert f"error: {target}: no space left on the disk while writing the predictions;" in err
+    assert "nothing was written" in err and "Fix: free disk space, or write elsewhere" in err
+    assert target.read_text() == written  # the earlier file, untouched
+    assert sorted(p.name for p in out_dir.iterdir()) == ["windows.csv"]  # no temporary left
+    monkeypatch.undo()
+
+    echo = click.echo
+
+    def full_stdout(message: object = None, *args: object, err: bool = False, **kw: object
+                    ) -> None:
+        if not err and "start_s" in str(message):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        echo(message, *args, err=err, **kw)
+
+    monkeypatch.setattr(click, "echo", full_stdout)
+    rc, out, err = run_cli(csv, "--model", model_path)
+    assert rc == 2 and "Traceback" not in err
+    assert "error: no space left on the disk while writing the predictions to standard output" \
+        in err and "Fix: free disk space" in err
+
+
 def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
     csv = write(recording(300, 50.0), tmp_path / "r.csv")
     rc, _, err = run_cli(csv, "--model", tmp_path / "none.keras")

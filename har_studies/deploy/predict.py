@@ -11,6 +11,7 @@ rad/s, not deg/s; the model must take raw windows and give the six activities.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from har_utils import config
-from har_utils.io import HarDataError
+from har_utils.io import HarDataError, HarError, atomic_write
 from har_utils.signals import Preprocessing, preprocess, sliding_windows, window_starts
 
 ACC_COLUMNS: tuple[str, ...] = ("acc_x", "acc_y", "acc_z")
@@ -402,6 +403,47 @@ def classify_recording(rec: Recording, classifier: Classifier, *, causal: bool =
                          "end_s": rec.t0 + (starts + config.WINDOW_LENGTH) / fs,
                          "activity_id": ids, "activity": [config.ACTIVITIES[i] for i in ids],
                          "confidence": conf})
+
+
+def table_text(table: pd.DataFrame) -> str:
+    """The lines ``har predict`` prints: a header and one line per window."""
+    lines = [f"{'start_s':>9}  {'end_s':>9}  {'activity':<18}  confidence"]
+    lines += [f"{r.start_s:9.2f}  {r.end_s:9.2f}  {r.activity:<18}  {r.confidence:.3f}"
+              for r in table.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def output_error(path: Path | None, exc: OSError, *, stdout: bool = False) -> HarError:
+    """An ``OSError`` while writing the predictions to ``path`` (``stdout``: standard output,
+    redirected to ``path`` if known) as an error naming where and the fix."""
+    # a file is named before the message; standard output in it
+    where = (" to standard output" + (f" ({path})" if path is not None else "")) if stdout \
+        else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        problem = f"no space left on the disk while writing the predictions{where}"
+        fix = "free disk space, or write elsewhere (--output FILE on a disk with room)"
+    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        problem = f"cannot write the predictions{where} ({os.strerror(exc.errno)})"
+        fix = "write elsewhere (--output FILE in a writable folder)"
+    else:
+        problem = f"cannot write the predictions{where} ({exc.strerror or exc})"
+        fix = "check the disk and the path, or write elsewhere (--output FILE)"
+    problem += ("; the output is incomplete" if stdout else
+                "; nothing was written (an existing file is left as it was)")
+    return HarError(None if stdout else path, problem, fix)
+
+
+def write_predictions(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """The table as CSV at ``path``, complete or not at all (a temporary file renamed)."""
+    path = Path(path)
+    try:
+        with atomic_write(path, "w") as f:
+            table.to_csv(f, index=False, lineterminator="\n")
+    except HarError as exc:  # atomic_write's account of an OSError: here it is the output
+        if isinstance(exc.__cause__, OSError):
+            raise output_error(path, exc.__cause__) from exc.__cause__
+        raise
+    return path
 
 
 # --- timelines on labelled recordings ------------------------------------------------------
