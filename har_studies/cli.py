@@ -262,8 +262,10 @@ def readme_cmd(check: bool) -> None:
 
 @har.command("predict", short_help="Classify every window of a recording (CSV).",
              epilog="CSV columns: acc_x, acc_y, acc_z (g, gravity included), gyro_x, gyro_y, "
-                    "gyro_z (rad/s), optional time (s). Resampled to 50 Hz if needed. Bad input "
-                    "ends with a message naming the file and exit status 2.")
+                    "gyro_z (rad/s), optional time (s); separated by commas, ';' or tabs; lines "
+                    "starting with # skipped. Resampled to 50 Hz if needed. Bad input (m/s^2, no "
+                    "gravity, deg/s, a model without the 6 activities, ...) ends with a message "
+                    "naming the file and exit status 2.")
 @click.argument("recording", type=click.Path(path_type=Path))
 @click.option("--rate", type=float, default=None, metavar="HZ",
               help="sample rate in Hz (needed without a time column)")
