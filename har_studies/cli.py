@@ -6,9 +6,11 @@ is quick. This is the top of the package: nothing else in ``har_studies`` import
 
 from __future__ import annotations
 
+import errno
 import functools
 import importlib
 import inspect
+import io
 import os
 import sys
 import textwrap
@@ -302,8 +304,10 @@ def readme_cmd(check: bool) -> None:
 
 @har.command("predict", short_help="Classify every window of a recording (CSV).",
              epilog="CSV columns: acc_x, acc_y, acc_z (g, gravity included), gyro_x, gyro_y, "
-                    "gyro_z (rad/s), optional time (s). Resampled to 50 Hz if needed. Bad input "
-                    "ends with a message naming the file and exit status 2.")
+                    "gyro_z (rad/s), optional time (s); separated by commas, ';' or tabs; lines "
+                    "starting with # skipped. Resampled to 50 Hz if needed. Bad input (m/s^2, no "
+                    "gravity, deg/s, a model without the 6 activities, ...) ends with a message "
+                    "naming the file and exit status 2.")
 @click.argument("recording", type=click.Path(path_type=Path))
 @click.option("--rate", type=float, default=None, metavar="HZ",
               help="sample rate in Hz (needed without a time column)")
@@ -312,13 +316,19 @@ def readme_cmd(check: bool) -> None:
                    "(beyond: the beyond study's choice; default: cnn_lstm_paper)")
 @click.option("--causal", is_flag=True,
               help="causal (streaming) filtering instead of zero-phase (as in training)")
-def predict_cmd(recording: Path, rate: float | None, model: str | None, causal: bool) -> None:
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="write the windows to this CSV file (complete or not at all) instead of "
+                   "printing them")
+def predict_cmd(recording: Path, rate: float | None, model: str | None, causal: bool,
+                output: Path | None) -> None:
     """Print the activity of every 2.56 s window (step 1.28 s) of a recording (a CSV file,
     one row per sample)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .deploy import predict
 
     rec = predict.read_recording(recording, rate)  # all input checks before TensorFlow
+    for note in rec.notes:
+        click.echo(f"note: {recording}: {note}", err=True)
     model_path = predict.model_path(model)
     table = predict.classify_recording(rec, predict.load_classifier(model_path), causal=causal)
     how = (f"resampled from {rec.source_rate_hz:g} Hz to 50 Hz (x{rec.resampled[0]}/"
@@ -329,9 +339,38 @@ def predict_cmd(recording: Path, rate: float | None, model: str | None, causal: 
     click.echo(f"{recording}: {rec.n} samples {how}; {len(table)} windows of 2.56 s every "
                f"1.28 s; {'causal' if causal else 'zero-phase'} filtering; model {model_path}",
                err=True)
-    click.echo(f"{'start_s':>9}  {'end_s':>9}  {'activity':<18}  confidence")
-    for r in table.itertuples(index=False):
-        click.echo(f"{r.start_s:9.2f}  {r.end_s:9.2f}  {r.activity:<18}  {r.confidence:.3f}")
+    if output is not None:
+        predict.write_predictions(table, output)
+        click.echo(f"wrote {len(table)} windows to {output}", err=True)
+        return
+    try:
+        click.echo(predict.table_text(table), nl=False)
+        sys.stdout.flush()
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:  # the reader stopped early (`| head`): click's way
+            raise
+        target = _stdout_file()
+        _drop_stdout()
+        raise predict.output_error(target, exc, stdout=True) from exc
+
+
+def _stdout_file() -> Path | None:
+    """The file standard output is redirected to (Linux), else ``None``."""
+    try:
+        target = Path(os.readlink(f"/proc/self/fd/{sys.stdout.fileno()}"))
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return None
+    return target if target.is_absolute() and target.is_file() else None
+
+
+def _drop_stdout() -> None:
+    """Send what standard output still buffers to /dev/null: the exit does not fail on it again."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass
 
 
 # --- har cv (har_studies.experiments.cv) ----------------------------------------------------

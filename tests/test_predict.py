@@ -50,6 +50,16 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_model_atomic(build_model("tiny_cnn"), tmp_path_factory.mktemp("m") / "tiny.keras")
 
 
+@pytest.fixture(scope="module")
+def tflite_path(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> Path:
+    """The tiny model exported to TFLite at batch size 4."""
+    from har_studies.deploy import export
+    from har_utils.training import load_model
+    tfl = tmp_path_factory.mktemp("tfl") / "tiny.tflite"
+    assert export.export_tflite(load_model(model_path), tfl, batch_size=4).ok
+    return tfl
+
+
 def run_cli(*args: object) -> tuple[int, str, str]:
     """``har predict ARGS``: exit status, stdout, stderr."""
     from click.testing import CliRunner
@@ -77,11 +87,8 @@ def test_cli_resamples_100_hz_and_prints_one_line_per_window(
 
 
 def test_cli_with_rate_flag_causal_and_a_tflite_model(
-        tmp_path: Path, model_path: Path) -> None:
-    from har_studies.deploy import export
-    from har_utils.training import load_model
-    tfl = tmp_path / "m.tflite"
-    assert export.export_tflite(load_model(model_path), tfl, batch_size=4).ok
+        tmp_path: Path, tflite_path: Path) -> None:
+    tfl = tflite_path
     csv = write(recording(700, 50.0).drop(columns="time").rename(columns=str.upper),
                 tmp_path / "rec.csv")
     rc, out, err = run_cli(csv, "--rate", "50", "--model", tfl, "--causal")
@@ -126,6 +133,13 @@ def bad_cases(tmp: Path) -> dict[str, tuple[Path, list[str], str]]:
         "too short": (recording(120, 50.0), [], "too short"),
         "too short after resampling": (recording(250, 100.0), [], "too short"),
         "m/s2": (ok.assign(acc_z=ok["acc_z"] * 9.81), [], "m/s^2"),
+        "all zeros": (ok.assign(**{c: 0.0 for c in CHANNELS}), [], "all zero"),
+        "gravity removed": (ok.assign(acc_z=ok["acc_z"] - 1.0), [], "gravity seems removed"),
+        "gyro in deg/s": (ok.assign(**{c: ok[c] * 57.2958 for c in CHANNELS[3:]}), [],
+                          "looks like deg/s"),
+        "header commented out": (b"# " + ok.to_csv(index=False).encode(), [],
+                                 "starts with #"),
+        "only comments": (b"# nothing recorded\n\n", [], "only comment or blank lines"),
         "empty file": (b"", [], "empty"),
         "header only": (b"time,acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z\n", [], "no samples"),
         "binary": (bytes(range(256)) * 4, [], "not a readable CSV"),
@@ -151,6 +165,147 @@ def test_every_bad_input_gives_a_clear_error(tmp_path: Path) -> None:
         assert err.startswith(f"error: {path}:"), (name, err)
         assert phrase in err and "Fix:" in err, (name, err)
         assert "Traceback" not in err
+
+
+def test_units_must_be_total_acceleration_in_g_and_rad_per_s(tmp_path: Path) -> None:
+    """Zeros or gravity removed: the fix says to keep gravity; deg/s: divide by 57.2958. A
+    still phone (1 g, no rotation) and a lively one (0.6 g median, 15 rad/s) pass."""
+    ok = recording(400, 50.0)
+    fixes = {"zeros": (ok.assign(**{c: 0.0 for c in CHANNELS}), "must include gravity"),
+             "linear": (ok.assign(acc_z=ok["acc_z"] - 1.0), "not linear acceleration"),
+             "deg/s": (ok.assign(**{c: ok[c] * 57.2958 for c in CHANNELS[3:]}),
+                       "divide gyro_x, gyro_y, gyro_z by 57.2958 (deg/s to rad/s)")}
+    for name, (df, fix) in fixes.items():
+        with pytest.raises(HarDataError) as e:
+            predict.read_recording(write(df, tmp_path / "r.csv"))
+        assert fix in e.value.fix and e.value.path == tmp_path / "r.csv", name
+    still = ok.assign(acc_x=0.0, acc_y=0.0, acc_z=1.0, gyro_x=0.0, gyro_y=0.0, gyro_z=0.0)
+    lively = ok.assign(acc_z=ok["acc_z"] * 0.6, gyro_x=15.0)
+    for df in (still, lively):
+        predict.read_recording(write(df, tmp_path / "ok.csv"))
+
+
+def test_semicolons_tabs_decimal_commas_and_comment_lines_are_read(tmp_path: Path) -> None:
+    ok = recording(400, 50.0)
+    plain = predict.read_recording(write(ok, tmp_path / "plain.csv"))
+    assert plain.notes == []
+    variants = {"semicolons": (ok.to_csv(index=False, sep=";"), "separated by ';'"),
+                "tabs": (ok.to_csv(index=False, sep="\t"), "separated by tabs"),
+                "decimal commas": (ok.to_csv(index=False, sep=";", decimal=","),
+                                   "with decimal commas"),
+                "comments": ("# phone 3, left pocket\n" + ok.to_csv(index=False)
+                             + "# end of recording\n\n", "skipped 2 comment lines starting with "
+                             "# (lines 1, 403)")}
+    for name, (text, note) in variants.items():
+        (tmp_path / "v.csv").write_text(text)
+        rec = predict.read_recording(tmp_path / "v.csv")
+        assert any(note in n for n in rec.notes), (name, rec.notes)
+        assert np.allclose(rec.acc, plain.acc) and np.allclose(rec.gyro, plain.gyro), name
+        assert rec.t0 == pytest.approx(plain.t0), name
+    # errors name the line of the file, comment lines counted
+    lines = ok.to_csv(index=False).splitlines()
+    lines[10] = lines[10].replace(lines[10].split(",")[2], "x")  # acc_y of file line 11
+    lines.insert(3, "# paused")  # now line 12
+    (tmp_path / "c.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(HarDataError, match="'x' in column acc_y at line 12"):
+        predict.read_recording(tmp_path / "c.csv")
+
+
+def test_cli_notes_the_separator_and_the_skipped_comment_lines(
+        tmp_path: Path, model_path: Path) -> None:
+    csv = tmp_path / "semi.csv"
+    csv.write_text(recording(400, 50.0).to_csv(index=False, sep=";") + "# the end\n")
+    rc, out, err = run_cli(csv, "--model", model_path)
+    assert rc == 0, err
+    assert len(out.strip().splitlines()) - 1 == n_windows(400)
+    assert f"note: {csv}: the file is separated by ';'" in err
+    assert f"note: {csv}: skipped 1 comment line starting with # (line 402)" in err
+    assert "NaN" not in err and "missing" not in err
+
+
+@pytest.fixture(scope="module")
+def four_output_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A tiny model with 4 outputs instead of 6, as .keras and as .tflite."""
+    from har_studies.deploy import export
+    from har_utils.models import build_model
+    from har_utils.training import save_model_atomic
+    folder = tmp_path_factory.mktemp("four")
+    model = build_model("tiny_cnn", n_classes=4)
+    tfl = folder / "four.tflite"
+    assert export.export_tflite(model, tfl, batch_size=1).ok
+    return save_model_atomic(model, folder / "four.keras"), tfl
+
+
+def test_a_model_without_the_six_activities_is_refused(
+        tmp_path: Path, four_output_models: tuple[Path, Path]) -> None:
+    csv = write(recording(300, 50.0), tmp_path / "r.csv")
+    for model in four_output_models:
+        rc, out, err = run_cli(csv, "--model", model)
+        assert rc == 2 and out == "", (model, err)
+        assert err.startswith(f"error: {model}: the model's output has shape (batch, 4)"), err
+        assert "(batch, 6)" in err and "Fix: pass a model trained on the 6" in err
+        assert "Traceback" not in err
+
+
+def test_a_damaged_tflite_model_is_a_clear_error(tmp_path: Path, tflite_path: Path) -> None:
+    csv = write(recording(300, 50.0), tmp_path / "r.csv")
+    good = tflite_path.read_bytes()
+    damaged = {"random": (np.random.default_rng(0).bytes(5000), "not a TFLite model"),
+               "empty": (b"", "not a TFLite model"),
+               "half": (good[:len(good) // 2], "a damaged TFLite model"),
+               "end cut": (good[:-16], "a damaged TFLite model")}
+    for name, (content, phrase) in damaged.items():
+        bad = tmp_path / f"{name.replace(' ', '_')}.tflite"
+        bad.write_bytes(content)
+        rc, out, err = run_cli(csv, "--model", bad)
+        assert rc == 2 and out == "", (name, err)
+        assert err.startswith(f"error: {bad}: {phrase}"), (name, err)
+        assert "Fix: export it again: `make deploy`" in err, (name, err)
+        assert "Traceback" not in err and "UnicodeDecodeError" not in err, (name, err)
+
+
+def test_a_full_disk_leaves_no_partial_output(tmp_path: Path, model_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import click
+    csv = write(recording(400, 50.0), tmp_path / "r.csv")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    target = out_dir / "windows.csv"
+    rc, out, err = run_cli(csv, "--model", model_path, "--output", target)
+    assert rc == 0 and out == "" and f"wrote {n_windows(400)} windows to {target}" in err
+    written = target.read_text()
+    table = pd.read_csv(target)
+    assert list(table.columns) == ["start_s", "end_s", "activity_id", "activity", "confidence"]
+    assert len(table) == n_windows(400)
+
+    def full_disk(self: pd.DataFrame, f: object = None, **kwargs: object) -> None:
+        f.write("start_s,end_s,activ")  # type: ignore[union-attr]  # a part, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)
+    rc, out, err = run_cli(csv, "--model", model_path, "--output", target)
+    assert rc == 2 and "Traceback" not in err
+    assert f"error: {target}: no space left on the disk while writing the predictions;" in err
+    assert "nothing was written" in err and "Fix: free disk space, or write elsewhere" in err
+    assert target.read_text() == written  # the earlier file, untouched
+    assert sorted(p.name for p in out_dir.iterdir()) == ["windows.csv"]  # no temporary left
+    monkeypatch.undo()
+
+    echo = click.echo
+
+    def full_stdout(message: object = None, *args: object, err: bool = False, **kw: object
+                    ) -> None:
+        if not err and "start_s" in str(message):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        echo(message, *args, err=err, **kw)
+
+    monkeypatch.setattr(click, "echo", full_stdout)
+    rc, out, err = run_cli(csv, "--model", model_path)
+    assert rc == 2 and "Traceback" not in err
+    assert "error: no space left on the disk while writing the predictions to standard output" \
+        in err and "Fix: free disk space" in err
 
 
 def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:

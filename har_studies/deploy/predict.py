@@ -1,16 +1,20 @@
 """Classify whole recordings window by window: a user's CSV (``har predict``) and HAPT timelines.
 
 The CSV has one row per sample: ``acc_x, acc_y, acc_z`` (g, gravity included), ``gyro_x, gyro_y,
-gyro_z`` (rad/s) and an optional ``time`` column (s), else ``--rate HZ``. It is resampled to 50 Hz,
-preprocessed as in training (zero-phase, or causal with ``--causal``) and cut into windows of 128
-samples every 64. Bad input raises :class:`HarDataError` naming the file and the fix.
+gyro_z`` (rad/s) and an optional ``time`` column (s), else ``--rate HZ``; comma-, semicolon- or
+tab-separated, lines starting with ``#`` skipped. It is resampled to 50 Hz, preprocessed as in
+training (zero-phase, or causal with ``--causal``) and cut into windows of 128 samples every 64.
+Bad input raises :class:`HarDataError` naming the file and the fix: among the checks, the median
+acceleration magnitude must be near 1 g (gravity included, in g) and the gyroscope must read
+rad/s, not deg/s; the model must take raw windows and give the six activities.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -19,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from har_utils import config
-from har_utils.io import HarDataError
+from har_utils.io import HarDataError, HarError, atomic_write
 from har_utils.signals import Preprocessing, preprocess, sliding_windows, window_starts
 
 ACC_COLUMNS: tuple[str, ...] = ("acc_x", "acc_y", "acc_z")
@@ -36,6 +40,17 @@ RATE_TOLERANCE: float = 0.02
 JITTER_TOLERANCE: float = 0.10
 #: A phone at rest reads about 1 g; a median magnitude above this suggests m/s^2.
 MAX_MEDIAN_ACC_G: float = 4.0
+#: The median magnitude of the total acceleration must lie in this band (g): it includes gravity.
+#: Every raw HAPT recording (61, all 30 subjects) lies within 1.003-1.031 g, every window of
+#: them within 0.75-1.23 g; linear acceleration (gravity removed) or zeros lie far below.
+ACC_MEDIAN_BAND_G: tuple[float, float] = (0.5, 1.5)
+#: Above this 95th percentile of the gyroscope magnitude (rad/s) the unit is deg/s: the raw HAPT
+#: recordings reach 1.2-2.3 rad/s (a single 2.56 s window at most 15.5 rad/s).
+MAX_GYRO_P95_RAD_S: float = 20.0
+DEG_PER_RAD: float = 57.2958
+#: Separators tried on the header line, and the comment mark of a skipped line.
+SEPARATORS: tuple[str, ...] = (",", ";", "\t")
+COMMENT: str = "#"
 FORMAT_FIX = ("give a header row with acc_x, acc_y, acc_z (g) and gyro_x, gyro_y, gyro_z "
               "(rad/s), plus a time column in seconds or --rate HZ")
 Classifier = Callable[[np.ndarray], np.ndarray]
@@ -70,6 +85,8 @@ class Recording:
     #: ``(up, down)`` of the polyphase resampling, or ``None`` if the file was at 50 Hz.
     resampled: tuple[int, int] | None = None
     path: Path | None = None
+    #: What reading the file did that a user should know (another separator, skipped comments).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -77,31 +94,96 @@ class Recording:
         return len(self.acc)
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+@dataclass
+class _Layout:
+    """What a first pass over the lines of a CSV found (indices 0-based)."""
+
+    comments: list[int] = field(default_factory=list)
+    blank: list[int] = field(default_factory=list)
+    header: bytes = b""
+    first_row: bytes = b""
+    first_comment: bytes = b""
+
+
+def _layout(path: Path) -> _Layout:
+    """Comment (``#``) and blank lines, the header and the first data line of ``path``."""
+    out = _Layout()
+    mark = COMMENT.encode()
+    with open(path, "rb") as f:
+        for i, line in enumerate(f):
+            text = line.strip()
+            if not text:
+                out.blank.append(i)
+            elif text.startswith(mark):
+                out.comments.append(i)
+                out.first_comment = out.first_comment or text
+            elif not out.header:
+                out.header = text
+            elif not out.first_row:
+                out.first_row = text
+    return out
+
+
+def _separator(header: bytes) -> str:
+    """The separator the header line uses most among :data:`SEPARATORS` (a comma if none)."""
+    counts = {sep: header.count(sep.encode()) for sep in SEPARATORS}
+    best = max(counts, key=lambda k: counts[k])
+    return best if counts[best] else ","
+
+
+def _shown_lines(lines: list[int], most: int = 5) -> str:
+    shown = ", ".join(str(i + 1) for i in lines[:most])
+    return shown + (f", ... ({len(lines)} in all)" if len(lines) > most else "")
+
+
+def _read_csv(path: Path) -> tuple[pd.DataFrame, np.ndarray, list[str], _Layout]:
+    """The table, the 1-based file line of each row, notes on what was skipped or guessed, and
+    the layout of the lines."""
     if not path.is_file():
         raise HarDataError(path, "recording not found" if not path.exists() else
                            "not a file", "check the path of the CSV")
+    notes: list[str] = []
     try:
-        df = pd.read_csv(path)
+        lay = _layout(path)
+        sep = _separator(lay.header)
+        # a decimal comma (0,98;0,01;...) only with another separator
+        decimal = "," if sep != "," and b"," in lay.first_row else "."
+        skipped = sorted(lay.comments + lay.blank)
+        df = pd.read_csv(path, sep=sep, decimal=decimal, skiprows=skipped,
+                         skip_blank_lines=False)
     except pd.errors.EmptyDataError:
-        raise HarDataError(path, "the file is empty", FORMAT_FIX) from None
+        raise HarDataError(path, "the file is empty" if not skipped else "the file holds no "
+                           "header and no samples, only comment or blank lines",
+                           FORMAT_FIX) from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise HarDataError(path, f"not a readable CSV ({first})",
                            f"save it as comma-separated text: {FORMAT_FIX}") from None
+    if sep != ",":
+        name = "tabs" if sep == "\t" else f"'{sep}'"
+        notes.append(f"the file is separated by {name}, not commas: read it that way"
+                     + (", with decimal commas" if decimal == "," else ""))
+    if lay.comments:
+        k = len(lay.comments)
+        notes.append(f"skipped {k} comment line{'s' if k > 1 else ''} starting with {COMMENT} "
+                     f"(line{'s' if k > 1 else ''} {_shown_lines(lay.comments)})")
+    kept = np.setdiff1d(np.arange(len(df) + 1 + len(skipped)), skipped)
+    lines = kept[1:len(df) + 1] + 1  # the rows after the header; 1-based
     df.columns = [str(c).strip().lower().replace("-", "_").replace(" ", "_") for c in df.columns]
-    return df
+    return df, lines, notes, lay
 
 
-def _numeric(df: pd.DataFrame, columns: tuple[str, ...], path: Path) -> np.ndarray:
-    """The named columns as float, with a clear error at the first NaN or non-numeric cell."""
+def _numeric(df: pd.DataFrame, columns: tuple[str, ...], path: Path,
+             lines: np.ndarray | None = None) -> np.ndarray:
+    """The named columns as float, with a clear error at the first NaN or non-numeric cell
+    (``lines``: the file line of each row, else the row after one header line)."""
     raw = df[list(columns)]
     values = raw.apply(pd.to_numeric, errors="coerce")
     bad = values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
     if bad.any():
         row, col = (int(v[0]) for v in np.nonzero(bad))
         cell = raw.iat[row, col]
-        line = row + 2  # 1-based, after the header line
+        line = int(lines[row]) if lines is not None else row + 2  # 1-based
         name = columns[col]
         n_bad = int(bad.sum())
         if pd.isna(cell) or (isinstance(cell, float) and not np.isfinite(cell)):
@@ -111,8 +193,8 @@ def _numeric(df: pd.DataFrame, columns: tuple[str, ...], path: Path) -> np.ndarr
         else:
             what = f"a non-numeric value {str(cell)!r} in column {name} at line {line}"
             fix = ("correct or delete that line: every cell below the header is a plain number "
-                   "(a dot for decimals, no units; a second header or a comment line does not "
-                   "belong in the data)")
+                   "(a dot for decimals, no units; a second header does not belong in the data, "
+                   f"and a comment line starts with {COMMENT})")
         raise HarDataError(path, f"{what} ({n_bad} bad cell{'s' if n_bad > 1 else ''} in all)",
                            fix)
     return values.to_numpy(dtype=float)
@@ -173,24 +255,26 @@ def resample_to_50hz(x: np.ndarray, fs: float) -> tuple[np.ndarray, tuple[int, i
 def read_recording(path: str | os.PathLike[str], rate: float | None = None) -> Recording:
     """Read and check a CSV recording (format: module docstring) and bring it to 50 Hz."""
     path = Path(path)
-    df = _read_csv(path)
+    df, lines, notes, lay = _read_csv(path)
     needed = ACC_COLUMNS + GYRO_COLUMNS
     missing = [c for c in needed if c not in df.columns]
     if missing:
         found = ", ".join(map(str, df.columns)) or "none"
+        commented = lay.first_comment.lower()
+        if all(c.encode() in commented for c in needed):
+            raise HarDataError(path, f"missing column(s) {', '.join(missing)}: the header line "
+                               f"{lay.comments[0] + 1} starts with {COMMENT}, which marks a "
+                               "comment line (skipped)", f"remove the {COMMENT} before the "
+                               "column names")
         raise HarDataError(path, f"missing column(s) {', '.join(missing)} (found: {found})",
                            FORMAT_FIX)
     if len(df) == 0:
         raise HarDataError(path, "the file has a header but no samples", FORMAT_FIX)
-    values = _numeric(df, needed, path)
-    times = _numeric(df, (TIME_COLUMN,), path)[:, 0] if TIME_COLUMN in df.columns else None
+    values = _numeric(df, needed, path, lines)
+    times = (_numeric(df, (TIME_COLUMN,), path, lines)[:, 0] if TIME_COLUMN in df.columns
+             else None)
     fs = sample_rate(times, rate, path)
-    acc, gyro = values[:, :3], values[:, 3:]
-    g = float(np.median(np.linalg.norm(acc, axis=1)))
-    if g > MAX_MEDIAN_ACC_G:
-        raise HarDataError(path, f"acceleration looks like m/s^2, not g (median magnitude "
-                           f"{g:.3g}; a phone at rest reads about 1 g)",
-                           "divide acc_x, acc_y, acc_z by 9.80665")
+    check_units(values[:, :3], values[:, 3:], path)
     both, ud = resample_to_50hz(values, fs)
     n50 = len(both)
     if n50 < config.WINDOW_LENGTH:
@@ -200,7 +284,33 @@ def read_recording(path: str | os.PathLike[str], rate: float | None = None) -> R
                            f"({config.WINDOW_LENGTH} samples at 50 Hz)",
                            "record for longer (at least a few seconds)")
     return Recording(both[:, :3], both[:, 3:], fs, float(times[0]) if times is not None else 0.0,
-                     ud, path)
+                     ud, path, notes)
+
+
+def check_units(acc: np.ndarray, gyro: np.ndarray, path: Path | None) -> None:
+    """Refuse acceleration that is not total acceleration in g, and a gyroscope in deg/s."""
+    g = float(np.median(np.linalg.norm(acc, axis=1)))
+    low, high = ACC_MEDIAN_BAND_G
+    if g > MAX_MEDIAN_ACC_G:
+        raise HarDataError(path, f"acceleration looks like m/s^2, not g (median magnitude "
+                           f"{g:.3g}; a phone at rest reads about 1 g)",
+                           "divide acc_x, acc_y, acc_z by 9.80665")
+    if not low <= g <= high:
+        zeros = not np.any(acc)
+        what = ("acc_x, acc_y, acc_z are all zero" if zeros else
+                f"the median acceleration magnitude is {g:.3g} g, outside {low:g}-{high:g} g")
+        hint = ("; gravity seems removed (linear acceleration)" if g < low and not zeros else "")
+        raise HarDataError(path, f"{what}{hint}: the total acceleration of a worn phone reads "
+                           "about 1 g, gravity included",
+                           "the acc columns must include gravity: use the accelerometer's raw "
+                           "(total) reading, not linear acceleration or user acceleration, in g "
+                           "(divide m/s^2 by 9.80665)")
+    p95 = float(np.percentile(np.linalg.norm(gyro, axis=1), 95))
+    if p95 > MAX_GYRO_P95_RAD_S:
+        raise HarDataError(path, f"the gyroscope looks like deg/s, not rad/s (95th percentile "
+                           f"of its magnitude {p95:.4g}; a body stays below "
+                           f"{MAX_GYRO_P95_RAD_S:g} rad/s)",
+                           f"divide gyro_x, gyro_y, gyro_z by {DEG_PER_RAD} (deg/s to rad/s)")
 
 
 # --- classifying ---------------------------------------------------------------------------
@@ -220,14 +330,20 @@ def load_classifier(path: str | os.PathLike[str]) -> Classifier:
 
         try:
             clf = joblib.load(path)
-            return lambda X: np.asarray(clf.predict_proba(np.asarray(X, np.float32)))
+            classes = getattr(clf, "classes_", None)
+            if not callable(getattr(clf, "predict_proba", None)):
+                raise TypeError(f"a {type(clf).__name__} without predict_proba")
         except Exception as exc:  # noqa: BLE001 - a damaged or foreign file
             raise HarDataError(path, f"not a saved window classifier ({type(exc).__name__})",
                                "export it again with `har beyond export`") from None
+        if classes is not None:
+            check_outputs((len(classes),), path)
+        return lambda X: np.asarray(clf.predict_proba(np.asarray(X, np.float32)))
     if path.suffix == ".tflite":
         from .runtime import TFLiteRunner
         runner = TFLiteRunner(path, num_threads=1)
         shape = runner.input_shape
+        out_shape: tuple[Any, ...] = runner.output_shape
         predict: Classifier = runner.predict
     else:
         from har_utils.training import load_model
@@ -235,12 +351,28 @@ def load_classifier(path: str | os.PathLike[str]) -> Classifier:
         from .. import input_layers  # noqa: F401  (layers a saved study model may hold)
         model = load_model(path)
         shape = tuple(model.input_shape[1:])
+        out_shape = tuple(model.output_shape[1:]) if isinstance(model.output_shape, tuple) \
+            else tuple(model.output_shape)
         predict = lambda X: np.asarray(model.predict(X, batch_size=256, verbose=0))  # noqa: E731
     if tuple(shape) != expected:
         raise HarDataError(path, f"the model takes inputs of shape {tuple(shape)}, not raw-signal "
                            f"windows {expected}", "pass a model trained on the 9 signal "
                            "channels (e.g. cnn_lstm_paper)")
+    check_outputs(out_shape, path)
     return predict
+
+
+def check_outputs(shape: tuple[Any, ...], path: Path) -> None:
+    """Refuse a model whose output per window (``shape``, batch left out) is not one
+    probability for each of the six activities."""
+    n = len(config.ACTIVITIES)
+    if tuple(shape) != (n,):
+        shown = "(batch, " + ", ".join(map(str, shape)) + ")" if shape else "(batch,)"
+        raise HarDataError(path, f"the model's output has shape {shown}, not one probability for "
+                           f"each of the {n} activities (batch, {n}): "
+                           f"{', '.join(config.ACTIVITY_NAMES)}",
+                           f"pass a model trained on the {n} UCI HAR activities in this order "
+                           "(e.g. cnn_lstm_paper, or beyond after `har beyond export`)")
 
 
 def windows_of(acc: np.ndarray, gyro: np.ndarray, zero_phase: bool = True
@@ -271,6 +403,47 @@ def classify_recording(rec: Recording, classifier: Classifier, *, causal: bool =
                          "end_s": rec.t0 + (starts + config.WINDOW_LENGTH) / fs,
                          "activity_id": ids, "activity": [config.ACTIVITIES[i] for i in ids],
                          "confidence": conf})
+
+
+def table_text(table: pd.DataFrame) -> str:
+    """The lines ``har predict`` prints: a header and one line per window."""
+    lines = [f"{'start_s':>9}  {'end_s':>9}  {'activity':<18}  confidence"]
+    lines += [f"{r.start_s:9.2f}  {r.end_s:9.2f}  {r.activity:<18}  {r.confidence:.3f}"
+              for r in table.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def output_error(path: Path | None, exc: OSError, *, stdout: bool = False) -> HarError:
+    """An ``OSError`` while writing the predictions to ``path`` (``stdout``: standard output,
+    redirected to ``path`` if known) as an error naming where and the fix."""
+    # a file is named before the message; standard output in it
+    where = (" to standard output" + (f" ({path})" if path is not None else "")) if stdout \
+        else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        problem = f"no space left on the disk while writing the predictions{where}"
+        fix = "free disk space, or write elsewhere (--output FILE on a disk with room)"
+    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        problem = f"cannot write the predictions{where} ({os.strerror(exc.errno)})"
+        fix = "write elsewhere (--output FILE in a writable folder)"
+    else:
+        problem = f"cannot write the predictions{where} ({exc.strerror or exc})"
+        fix = "check the disk and the path, or write elsewhere (--output FILE)"
+    problem += ("; the output is incomplete" if stdout else
+                "; nothing was written (an existing file is left as it was)")
+    return HarError(None if stdout else path, problem, fix)
+
+
+def write_predictions(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """The table as CSV at ``path``, complete or not at all (a temporary file renamed)."""
+    path = Path(path)
+    try:
+        with atomic_write(path, "w") as f:
+            table.to_csv(f, index=False, lineterminator="\n")
+    except HarError as exc:  # atomic_write's account of an OSError: here it is the output
+        if isinstance(exc.__cause__, OSError):
+            raise output_error(path, exc.__cause__) from exc.__cause__
+        raise
+    return path
 
 
 # --- timelines on labelled recordings ------------------------------------------------------

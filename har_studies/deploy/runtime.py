@@ -23,6 +23,10 @@ from har_utils.evaluation import inference_time
 from har_utils.io import HarDataError
 
 _INTERPRETER_WARNING = r"(?s).*tf\.lite\.Interpreter is deprecated"
+#: Bytes 4-8 of every TFLite flatbuffer.
+TFLITE_IDENTIFIER = b"TFL3"
+REEXPORT_FIX = ("export it again: `make deploy` writes the deployment study's files under "
+                "build/deploy/ (or call har_studies.deploy.export.export_tflite)")
 
 
 class TFLiteRunner:
@@ -35,16 +39,29 @@ class TFLiteRunner:
             raise HarDataError(self.path, "TFLite model not found",
                                "export it with har_studies.deploy.export.export_tflite "
                                "(benchmarks/bench_deploy.py writes them)")
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=_INTERPRETER_WARNING)
-            self.interpreter = tf.lite.Interpreter(model_path=str(self.path),
-                                                   num_threads=num_threads)
-        self.interpreter.allocate_tensors()
-        self._in = self.interpreter.get_input_details()[0]
-        self._out = self.interpreter.get_output_details()[0]
+        with open(self.path, "rb") as f:
+            head = f.read(8)
+        if head[4:8] != TFLITE_IDENTIFIER:
+            raise HarDataError(self.path, "not a TFLite model (no TFLite file identifier: "
+                               "another format, or damaged)", REEXPORT_FIX)
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=_INTERPRETER_WARNING)
+                self.interpreter = tf.lite.Interpreter(model_path=str(self.path),
+                                                       num_threads=num_threads)
+            self.interpreter.allocate_tensors()
+            self._in = self.interpreter.get_input_details()[0]
+            self._out = self.interpreter.get_output_details()[0]
+        except Exception as exc:  # noqa: BLE001 - the interpreter raises many types on bad bytes
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            raise HarDataError(self.path, "a damaged TFLite model (truncated or corrupt): "
+                               f"{type(exc).__name__}" + (f": {first}" if first else ""),
+                               REEXPORT_FIX) from None
         self.batch_size = int(self._in["shape"][0])
         self.input_shape = tuple(int(d) for d in self._in["shape"][1:])
         self.n_classes = int(self._out["shape"][-1])
+        #: The output of one window (the batch left out).
+        self.output_shape = tuple(int(d) for d in self._out["shape"][1:])
         self.input_dtype = np.dtype(self._in["dtype"])
         self.output_dtype = np.dtype(self._out["dtype"])
 
