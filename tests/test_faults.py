@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import ast
 import re
+import socket
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,7 +22,7 @@ from click.testing import CliRunner, Result
 
 from har_studies import cli, pipeline
 from har_utils import config, training
-from har_studies.experiments import runner
+from har_studies.experiments import runner, scheduler
 from har_utils.io import HarError
 from synthetic_uci import synthetic_dataset
 
@@ -78,7 +82,81 @@ def test_an_unreachable_scheduler_fails_within_seconds() -> None:
     r = har("zoo", "run", "--scheduler", "tcp://127.0.0.1:1")
     clean_error(r, "no Dask scheduler answers at tcp://127.0.0.1:1", "dask scheduler --port 8786",
                 "leave out --scheduler")
-    assert time.perf_counter() - t0 < cli.SCHEDULER_CONNECT_SECONDS + 5
+    assert time.perf_counter() - t0 < scheduler.SCHEDULER_CONNECT_SECONDS + 5
+
+
+@pytest.fixture
+def web_server() -> Iterator[str]:
+    """An HTTP server on a free port (what listens on a Dask dashboard's port)."""
+    class Quiet(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"<html>dashboard</html>")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield f"tcp://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A server that accepts connections and never writes a byte."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+    for conn in accepted:
+        conn.close()
+
+
+def test_a_web_server_as_scheduler_is_named_within_seconds(
+        web_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dask's own client reads an HTTP reply as a 3 EiB message length; the check names it."""
+    monkeypatch.setattr(scheduler, "SCHEDULER_CONNECT_SECONDS", 0.5)  # the test's wait
+    t0 = time.perf_counter()
+    r = har("cv", "run", "--smoke", "--scheduler", web_server)
+    clean_error(r, f"{web_server} is a web server", "'HTTP/1.0 200 OK'", "not a Dask scheduler",
+                "usually listens on 8786", "dask scheduler --port 8786")
+    assert time.perf_counter() - t0 < scheduler.SCHEDULER_CONNECT_SECONDS + 5
+    assert "8787 is the Dask dashboard's port; the scheduler is usually 8786" in \
+        scheduler.ports_hint(8787)
+
+
+def test_a_silent_server_as_scheduler_fails_within_seconds(
+        silent_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dask's own client waits for ever on a peer that accepts and never answers."""
+    monkeypatch.setattr(scheduler, "SCHEDULER_CONNECT_SECONDS", 0.5)  # the test's wait
+    t0 = time.perf_counter()
+    r = har("cv", "run", "--smoke", "--scheduler", silent_server)
+    clean_error(r, f"{silent_server} accepts connections but gave no Dask handshake within 0.5 s",
+                "not a Dask scheduler", "dask scheduler --port 8786")
+    assert time.perf_counter() - t0 < scheduler.SCHEDULER_CONNECT_SECONDS + 5
+
+
+def test_a_dask_scheduler_passes_the_check_and_a_worker_does_not() -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
+                      dashboard_address=None) as cluster:
+        assert scheduler.scheduler_problem(cluster.scheduler_address) is None
+        worker = next(iter(cluster.scheduler_info["workers"]))
+        problem = scheduler.scheduler_problem(worker)
+    assert problem and f"{worker} is a Dask Worker, not a scheduler" in problem
 
 
 # --- profiles, checked before any notebook runs --------------------------------------------
