@@ -281,6 +281,20 @@ def _ipc_kernel_manager() -> type:
     return IpcKernelManager
 
 
+def kernel_env(profile: str) -> dict[str, str]:
+    """What the pipeline sets for a notebook's kernel: the profile's output folders, this
+    process's data folder and every other path setting made absolute (the kernel runs in
+    ``notebooks/`` and may import the packages from another checkout), quiet TensorFlow."""
+    dirs = output_dirs(profile)
+    paths = {v: str(config.path_setting(v)) for v in config.PATH_SETTINGS
+             if config.path_setting(v)}
+    return {**paths, config.DATA_DIR_ENV: str(config.data_dir()),
+            config.RESULTS_DIR_ENV: str(dirs["results"]),
+            config.FIGURES_DIR_ENV: str(dirs["figures"]),
+            "HAR_PROFILE": profile, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0",
+            "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+
+
 def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
                  timeout: int | None = 3600) -> float:
     """Execute one notebook unless it is current; its wall seconds (``timeout`` per cell)."""
@@ -297,9 +311,7 @@ def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
         return 0.0
     for d in dirs.values():  # before the notebook runs: its outputs must have a place
         check_writable(d)
-    env = {"HAR_RESULTS_DIR": str(dirs["results"]), "HAR_FIGURES_DIR": str(dirs["figures"]),
-           "HAR_PROFILE": profile, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0",
-           "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    env = kernel_env(profile)
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # inherited by the kernel papermill starts
     running = dirs["build"] / f"{name}.running.ipynb"

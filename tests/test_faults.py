@@ -64,6 +64,36 @@ def test_debug_shows_the_traceback(random_zip: Path) -> None:
         assert isinstance(r.exception, HarError) and "checksum mismatch" in str(r.exception)
 
 
+def test_relative_path_settings_are_taken_from_the_project_root_wherever_it_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A relative HAR_DATA_DIR once landed in notebooks/ (the kernel's working folder): every
+    reader goes through config.path_setting, and the kernel gets absolute paths."""
+    from har_utils.data import hapt, uci
+
+    monkeypatch.chdir(tmp_path)  # neither the project root nor notebooks/
+    settings = {"HAR_DATA_DIR": "mydata", "HAR_RESULTS_DIR": "myresults",
+                "HAR_FIGURES_DIR": "myfigures", "HAR_UCI_ZIP": "mydata/uci.zip",
+                "HAR_HAPT_PKL": "mydata/HAPT.pkl.gz"}
+    assert set(settings) == set(config.PATH_SETTINGS)
+    for variable, value in settings.items():
+        monkeypatch.setenv(variable, value)
+    root = config.PROJECT_ROOT
+    assert config.data_dir() == root / "mydata" and config.cache_dir() == root / "mydata" / "cache"
+    assert config.raw_dir() == root / "mydata" / "raw"
+    assert config.results_dir() == config.reported_results_dir() == root / "myresults"
+    assert config.figures_dir() == root / "myfigures"
+    for read in (uci.find_local_zip, hapt.locate_resource):  # the files do not exist
+        with pytest.raises(HarError) as err:
+            read()
+        assert err.value.path in (root / "mydata" / "uci.zip", root / "mydata" / "HAPT.pkl.gz")
+    env = pipeline.kernel_env("smoke")
+    assert all(Path(env[v]).is_absolute() for v in config.PATH_SETTINGS)
+    assert env["HAR_DATA_DIR"] == str(root / "mydata")
+    assert env["HAR_UCI_ZIP"] == str(root / "mydata" / "uci.zip")
+    assert env["HAR_RESULTS_DIR"] == str(pipeline.output_dirs("smoke")["results"])
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- arguments, checked before anything starts --------------------------------------------
 
 @pytest.mark.parametrize("args", [["cv", "run"], ["zoo", "run"], ["ablations", "run"],
