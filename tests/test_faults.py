@@ -178,15 +178,20 @@ def test_a_silent_server_as_scheduler_fails_within_seconds(
     assert time.perf_counter() - t0 < scheduler.SCHEDULER_CONNECT_SECONDS + 5
 
 
-def test_a_dask_scheduler_passes_the_check_and_a_worker_does_not() -> None:
+def test_a_dask_scheduler_passes_the_check_its_worker_and_dashboard_do_not() -> None:
+    from urllib.parse import urlsplit
+
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
-                      dashboard_address=None) as cluster:
+                      dashboard_address="127.0.0.1:0") as cluster:
         assert scheduler.scheduler_problem(cluster.scheduler_address) is None
         worker = next(iter(cluster.scheduler_info["workers"]))
-        problem = scheduler.scheduler_problem(worker)
-    assert problem and f"{worker} is a Dask Worker, not a scheduler" in problem
+        as_worker = scheduler.scheduler_problem(worker)
+        dashboard = f"tcp://127.0.0.1:{urlsplit(cluster.dashboard_link).port}"
+        as_dashboard = scheduler.scheduler_problem(dashboard, seconds=0.5)
+    assert as_worker and f"{worker} is a Dask Worker, not a scheduler" in as_worker
+    assert as_dashboard and f"{dashboard} is a web server" in as_dashboard, as_dashboard
 
 
 # --- profiles, checked before any notebook runs --------------------------------------------
