@@ -178,6 +178,32 @@ def test_a_silent_server_as_scheduler_fails_within_seconds(
     assert time.perf_counter() - t0 < scheduler.SCHEDULER_CONNECT_SECONDS + 5
 
 
+@pytest.mark.parametrize("greeting, found", [
+    (b"SSH-2.0-OpenSSH_9.6\r\n", "answers, but not as a Dask scheduler (its reply begins "
+                                  "'SSH-2.0-OpenSSH_9.6')"),
+    (b"", "closed the connection during Dask's handshake"),  # an end of file or a reset
+])
+def test_another_protocol_or_a_closed_door_at_the_scheduler_address(greeting: bytes,
+                                                                    found: str) -> None:
+    """A peer that sends its own greeting (read as a length of petabytes: refused unread) or
+    closes at once is named at once, with the usual ports."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn = listener.accept()[0]
+        conn.sendall(greeting)
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    address = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+    t0 = time.perf_counter()
+    problem = scheduler.scheduler_problem(address)
+    listener.close()
+    assert problem and problem.startswith(f"{address} {found}"), problem
+    assert "a Dask scheduler usually listens on 8786" in problem
+    assert time.perf_counter() - t0 < 1
+
+
 def test_a_dask_scheduler_passes_the_check_its_worker_and_dashboard_do_not() -> None:
     from urllib.parse import urlsplit
 

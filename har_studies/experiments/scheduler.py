@@ -155,7 +155,7 @@ def read_exactly(sock: socket.socket, n: int, deadline: float) -> bytes:
 
 
 def peek(sock: socket.socket) -> bytes:
-    """Whatever else has arrived already (for the message), without waiting."""
+    """Whatever else has arrived (for the message), waiting at most 0.2 s."""
     sock.settimeout(0.2)
     try:
         return sock.recv(64)
