@@ -29,6 +29,7 @@ from har_utils.io import HarError, atomic_write, sha256_file, write_json_atomic
 from har_utils.provenance import environment
 
 from . import constants, profiles
+from .backends import EXPORT
 from .folders import check_writable
 
 
@@ -226,20 +227,25 @@ def input_hash(notebook: Path, params: dict[str, Any], upstream: str = "",
                package: str | None = None, keras_backend: str | None = None) -> str:
     """Hash of what decides a notebook's outputs besides the data (cells, not outputs): its
     code, parameters, package files, upstream notebooks and the Keras backend its kernel runs
-    (``keras_backend``, default :func:`kernel_backend`)."""
+    (``keras_backend``, default :func:`kernel_backend` of the notebook)."""
     h = hashlib.sha256()
     h.update(_code_of(notebook).encode())
     h.update(json.dumps(params, sort_keys=True).encode())
     h.update((package if package is not None else _package_hash()).encode())
     h.update(upstream.encode())
-    h.update(f"keras backend: {keras_backend or kernel_backend()}".encode())
+    h.update(f"keras backend: {keras_backend or kernel_backend(notebook.stem)}".encode())
     return h.hexdigest()
 
 
-def kernel_backend() -> str:
-    """The Keras backend a notebook's kernel starts on: this process's (the user's
-    ``KERAS_BACKEND``, else the training backend; :func:`kernel_env` passes it on)."""
-    return backend.current()
+#: Notebooks that run Keras on a backend of their own, whatever the kernel starts on.
+OWN_BACKEND: dict[str, str] = {"08_deployment": EXPORT}
+
+
+def kernel_backend(notebook: str = "") -> str:
+    """The Keras backend ``notebook`` runs on: its own (:data:`OWN_BACKEND`), else the one its
+    kernel starts on, this process's (the user's ``KERAS_BACKEND``, else the training backend;
+    :func:`kernel_env` passes it on)."""
+    return OWN_BACKEND.get(notebook) or backend.current()
 
 
 #: Committed files a notebook reads besides the outputs of the notebooks before it (part of its
@@ -410,7 +416,7 @@ def _record(profile: str, name: str, digest: str, params: dict[str, Any], wall: 
                      "seed": params.get("SEED", manifest.get("seed")),
                      "set": os.environ.get("HAR_SET", "")})
     manifest["notebooks"][name] = {
-        "input_hash": digest, "parameters": params, "backend": kernel_backend(),
+        "input_hash": digest, "parameters": params, "backend": kernel_backend(name),
         "wall_seconds": round(wall, 2),
         "finished_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "git_commit": env["git"]["commit"]}

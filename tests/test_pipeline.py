@@ -124,7 +124,7 @@ def test_input_hash_follows_code_and_parameters_not_outputs(tmp_path: Path) -> N
 def test_the_keras_backend_is_part_of_every_notebooks_hash(monkeypatch: pytest.MonkeyPatch
                                                            ) -> None:
     """A run trained with KERAS_BACKEND=tensorflow is not "up to date" on JAX, nor the reverse;
-    the kernel starts on the backend the hash names."""
+    the kernel starts on the backend the hash names; notebook 08 always runs on TensorFlow."""
     from har_utils import backend
 
     path = NOTEBOOKS[0]
@@ -136,6 +136,9 @@ def test_the_keras_backend_is_part_of_every_notebooks_hash(monkeypatch: pytest.M
     monkeypatch.setattr(backend, "current", lambda: "jax")
     on_jax = pipeline.chain_hashes("smoke")
     assert pipeline.kernel_env("smoke")["KERAS_BACKEND"] == "jax"
+    deploy = config.NOTEBOOKS_DIR / "08_deployment.ipynb"  # exports on TensorFlow whatever runs
+    assert pipeline.input_hash(deploy, {}, package="p") == pipeline.input_hash(
+        deploy, {}, package="p", keras_backend="tensorflow")
     monkeypatch.setattr(backend, "current", lambda: "tensorflow")
     on_tf = pipeline.chain_hashes("smoke")
     assert all(on_jax[n] != on_tf[n] for n in on_jax)
@@ -151,7 +154,10 @@ def test_the_manifest_and_the_training_record_name_the_backend(
     monkeypatch.setattr(config, "BUILD_DIR", tmp_path)
     monkeypatch.setattr(backend, "current", lambda: "tensorflow")
     pipeline._record("scratch", "04_training", "h", {"SEED": 0}, 1.0)
-    assert pipeline.load_manifest("scratch")["notebooks"]["04_training"]["backend"] == "tensorflow"
+    monkeypatch.setattr(backend, "current", lambda: "jax")
+    pipeline._record("scratch", "08_deployment", "h", {}, 1.0)
+    entries = pipeline.load_manifest("scratch")["notebooks"]
+    assert entries["04_training"]["backend"] == entries["08_deployment"]["backend"] == "tensorflow"
     # notebook 04's training record: the backend its model trained on (save_run records it);
     # histories written before that say nothing, and the record says None
     code = "\n".join("".join(c["source"]) for c in cells(config.NOTEBOOKS_DIR / "04_training.ipynb")
