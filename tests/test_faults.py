@@ -170,10 +170,11 @@ def test_a_web_server_as_scheduler_is_named_within_seconds(
 def test_a_silent_server_as_scheduler_fails_within_seconds(
         silent_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Dask's own client waits for ever on a peer that accepts and never answers."""
-    monkeypatch.setattr(scheduler, "SCHEDULER_CONNECT_SECONDS", 0.5)  # the test's wait
+    monkeypatch.setattr(scheduler, "SCHEDULER_CONNECT_SECONDS", 0.3)  # the test's waits
+    monkeypatch.setattr(scheduler, "WEB_PROBE_SECONDS", 0.1)
     t0 = time.perf_counter()
     r = har("cv", "run", "--smoke", "--scheduler", silent_server)
-    clean_error(r, f"{silent_server} accepts connections but gave no Dask handshake within 0.5 s",
+    clean_error(r, f"{silent_server} accepts connections but gave no Dask handshake within 0.3 s",
                 "not a Dask scheduler", "dask scheduler --port 8786")
     assert time.perf_counter() - t0 < scheduler.SCHEDULER_CONNECT_SECONDS + 5
 
