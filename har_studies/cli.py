@@ -110,13 +110,13 @@ source_option = click.option("--source", type=click.Choice(["auto", "uci", "hapt
                                   "(hapt), or whichever is available (auto)")
 def scheduler_address(ctx: click.Context, param: click.Parameter, value: str | None
                       ) -> str | None:
-    """``--scheduler``: a ``tcp://host:port`` address that answers (checked first)."""
+    """``--scheduler``: a ``tcp://host:port`` address where a Dask scheduler answers its
+    handshake within seconds (checked first; anything else is named)."""
     if value is None:
         return None
-    import socket
     from urllib.parse import urlsplit
 
-    from .experiments.runner import SCHEDULER_FIX
+    from .experiments.scheduler import SCHEDULER_FIX, scheduler_problem
 
     url = urlsplit(value if "://" in value else f"tcp://{value}")
     try:
@@ -126,17 +126,12 @@ def scheduler_address(ctx: click.Context, param: click.Parameter, value: str | N
     if url.scheme not in ("tcp", "tls") or not host or port is None:
         raise click.BadParameter(f"{value!r} is not a scheduler address; give one like "
                                  "tcp://127.0.0.1:8786", ctx, param)
-    try:
-        socket.create_connection((host, port), timeout=SCHEDULER_CONNECT_SECONDS).close()
-    except OSError as exc:
-        raise click.BadParameter(
-            f"no Dask scheduler answers at {value} within {SCHEDULER_CONNECT_SECONDS:g} s "
-            f"({exc.strerror or type(exc).__name__}). Fix: {SCHEDULER_FIX}", ctx, param) from None
-    return f"{url.scheme}://{host}:{port}"
+    address = f"{url.scheme}://{host}:{port}"
+    problem = scheduler_problem(address)
+    if problem:
+        raise click.BadParameter(f"{problem}. Fix: {SCHEDULER_FIX}", ctx, param)
+    return address
 
-
-#: Seconds ``--scheduler``'s address has to accept a connection.
-SCHEDULER_CONNECT_SECONDS = 3.0
 
 scheduler_option = click.option("--scheduler", default=None, metavar="ADDRESS",
                                 callback=scheduler_address,

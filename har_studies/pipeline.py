@@ -2,10 +2,11 @@
 
 ``har run`` executes ``notebooks/NAME.ipynb`` into ``build/<profile>/`` with the parameters of
 ``params/<profile>.yml`` (``common`` plus the notebook's section). A notebook reruns only when a
-hash of its cells, parameters, the package files it may run, the lock file and its upstream
-notebooks changed (never by file times), so an interrupted run resumes. The ``paper`` profile
-and the full studies' profiles write the committed ``results/`` and ``figures/``, others
-``build/<profile>/``. ``har publish`` copies a finished ``paper`` run into ``notebooks/``.
+hash of its cells, parameters, the package files it may run, the lock file, its upstream
+notebooks and the Keras backend changed (never by file times), so an interrupted run resumes.
+The ``paper`` profile and the full studies' profiles write the committed ``results/`` and
+``figures/``, others ``build/<profile>/``. ``har publish`` copies a finished ``paper`` run into
+``notebooks/``.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from typing import Any
 
 import yaml
 
-from har_utils import config
+from har_utils import backend, config
 from har_utils.io import HarError, atomic_write, sha256_file, write_json_atomic
 from har_utils.provenance import environment
 
 from . import constants, profiles
+from .backends import EXPORT
 from .folders import check_writable
 
 
@@ -222,14 +224,28 @@ def _package_hash(files: list[Path] | None = None) -> str:
 
 
 def input_hash(notebook: Path, params: dict[str, Any], upstream: str = "",
-               package: str | None = None) -> str:
-    """Hash of what decides a notebook's outputs besides the data (cells, not outputs)."""
+               package: str | None = None, keras_backend: str | None = None) -> str:
+    """Hash of what decides a notebook's outputs besides the data (cells, not outputs): its
+    code, parameters, package files, upstream notebooks and the Keras backend its kernel runs
+    (``keras_backend``, default :func:`kernel_backend` of the notebook)."""
     h = hashlib.sha256()
     h.update(_code_of(notebook).encode())
     h.update(json.dumps(params, sort_keys=True).encode())
     h.update((package if package is not None else _package_hash()).encode())
     h.update(upstream.encode())
+    h.update(f"keras backend: {keras_backend or kernel_backend(notebook.stem)}".encode())
     return h.hexdigest()
+
+
+#: Notebooks that run Keras on a backend of their own, whatever the kernel starts on.
+OWN_BACKEND: dict[str, str] = {"08_deployment": EXPORT}
+
+
+def kernel_backend(notebook: str = "") -> str:
+    """The Keras backend ``notebook`` runs on: its own (:data:`OWN_BACKEND`), else the one its
+    kernel starts on, this process's (the user's ``KERAS_BACKEND``, else the training backend;
+    :func:`kernel_env` passes it on)."""
+    return OWN_BACKEND.get(notebook) or backend.current()
 
 
 #: Committed files a notebook reads besides the outputs of the notebooks before it (part of its
@@ -281,6 +297,21 @@ def _ipc_kernel_manager() -> type:
     return IpcKernelManager
 
 
+def kernel_env(profile: str) -> dict[str, str]:
+    """What the pipeline sets for a notebook's kernel: the profile's output folders, this
+    process's data folder and every other path setting made absolute (the kernel runs in
+    ``notebooks/`` and may import the packages from another checkout), the Keras backend of
+    the input hash, quiet TensorFlow."""
+    dirs = output_dirs(profile)
+    paths = {v: str(config.path_setting(v)) for v in config.PATH_SETTINGS
+             if config.path_setting(v)}
+    return {**paths, config.DATA_DIR_ENV: str(config.data_dir()),
+            config.RESULTS_DIR_ENV: str(dirs["results"]),
+            config.FIGURES_DIR_ENV: str(dirs["figures"]), "KERAS_BACKEND": kernel_backend(),
+            "HAR_PROFILE": profile, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0",
+            "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+
+
 def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
                  timeout: int | None = 3600) -> float:
     """Execute one notebook unless it is current; its wall seconds (``timeout`` per cell)."""
@@ -297,9 +328,7 @@ def run_notebook(name: str, profile: str, digest: str, *, force: bool = False,
         return 0.0
     for d in dirs.values():  # before the notebook runs: its outputs must have a place
         check_writable(d)
-    env = {"HAR_RESULTS_DIR": str(dirs["results"]), "HAR_FIGURES_DIR": str(dirs["figures"]),
-           "HAR_PROFILE": profile, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0",
-           "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    env = kernel_env(profile)
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # inherited by the kernel papermill starts
     running = dirs["build"] / f"{name}.running.ipynb"
@@ -387,7 +416,8 @@ def _record(profile: str, name: str, digest: str, params: dict[str, Any], wall: 
                      "seed": params.get("SEED", manifest.get("seed")),
                      "set": os.environ.get("HAR_SET", "")})
     manifest["notebooks"][name] = {
-        "input_hash": digest, "parameters": params, "wall_seconds": round(wall, 2),
+        "input_hash": digest, "parameters": params, "backend": kernel_backend(name),
+        "wall_seconds": round(wall, 2),
         "finished_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "git_commit": env["git"]["commit"]}
     write_json_atomic(_manifest_path(profile), manifest)

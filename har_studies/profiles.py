@@ -16,6 +16,7 @@ from typing import Any
 
 from har_utils import config
 from har_utils.io import HarError
+from har_utils.threads import available_cores
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,9 @@ RULES: dict[str, Rule] = {
     "REPEATS_SINGLE": _at_least(1),
     "REPEATS_BIG": _at_least(1),
     "DAY_HOURS": Rule(lambda v: v > 0, "> 0"),
+    "THREADS": Rule(lambda v: 1 <= v <= available_cores(),
+                    "from 1 to the cores this process may use ({cores}): the cores JAX "
+                    "computes with"),
     "TF_THREADS": _at_least(0, " (0: TensorFlow's default)"),
     "TIMELINE_SUBJECT": Rule(lambda v: v in config.TEST_SUBJECTS,
                              f"a test subject: {list(config.TEST_SUBJECTS)}"),
@@ -105,10 +109,12 @@ RULES: dict[str, Rule] = {
 
 
 def _allowed(rule: Rule) -> str:
-    words = {"models": _models, "notebook_models": _notebook_models}
+    words = {"models": lambda: ", ".join(_models()),
+             "notebook_models": lambda: ", ".join(_notebook_models()),
+             "cores": lambda: str(available_cores())}
     text = rule.allowed
     for name in (n for n in words if "{" + n + "}" in text):
-        text = text.replace("{" + name + "}", ", ".join(words[name]()))
+        text = text.replace("{" + name + "}", words[name]())
     return text
 
 

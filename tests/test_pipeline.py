@@ -121,6 +121,61 @@ def test_input_hash_follows_code_and_parameters_not_outputs(tmp_path: Path) -> N
     assert pipeline.input_hash(path, {"SEED": 0}) != h0
 
 
+def test_the_keras_backend_is_part_of_every_notebooks_hash(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """A run trained with KERAS_BACKEND=tensorflow is not "up to date" on JAX, nor the reverse;
+    the kernel starts on the backend the hash names; notebook 08 always runs on TensorFlow."""
+    from har_utils import backend
+
+    path = NOTEBOOKS[0]
+    jax, tf = (pipeline.input_hash(path, {"SEED": 0}, package="p", keras_backend=b)
+               for b in ("jax", "tensorflow"))
+    assert jax != tf
+    assert pipeline.input_hash(path, {"SEED": 0}, package="p") == (
+        jax if pipeline.kernel_backend() == "jax" else tf)
+    monkeypatch.setattr(backend, "current", lambda: "jax")
+    on_jax = pipeline.chain_hashes("smoke")
+    assert pipeline.kernel_env("smoke")["KERAS_BACKEND"] == "jax"
+    deploy = config.NOTEBOOKS_DIR / "08_deployment.ipynb"  # exports on TensorFlow whatever runs
+    assert pipeline.input_hash(deploy, {}, package="p") == pipeline.input_hash(
+        deploy, {}, package="p", keras_backend="tensorflow")
+    monkeypatch.setattr(backend, "current", lambda: "tensorflow")
+    on_tf = pipeline.chain_hashes("smoke")
+    assert all(on_jax[n] != on_tf[n] for n in on_jax)
+    assert pipeline.kernel_env("smoke")["KERAS_BACKEND"] == "tensorflow"
+
+
+def test_the_manifest_and_the_training_record_name_the_backend(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ast
+
+    from har_utils import backend, training
+
+    monkeypatch.setattr(config, "BUILD_DIR", tmp_path)
+    monkeypatch.setattr(backend, "current", lambda: "tensorflow")
+    pipeline._record("scratch", "04_training", "h", {"SEED": 0}, 1.0)
+    monkeypatch.setattr(backend, "current", lambda: "jax")
+    pipeline._record("scratch", "08_deployment", "h", {}, 1.0)
+    entries = pipeline.load_manifest("scratch")["notebooks"]
+    assert entries["04_training"]["backend"] == entries["08_deployment"]["backend"] == "tensorflow"
+    # notebook 04's training record: the backend its model trained on (save_run records it);
+    # histories written before that say nothing, and the record says None
+    code = "\n".join("".join(c["source"]) for c in cells(config.NOTEBOOKS_DIR / "04_training.ipynb")
+                     if c["cell_type"] == "code")
+    [record] = [n.args[1] for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Call)
+                and getattr(n.func, "id", "") == "write_json_atomic"
+                and "training_" in ast.unparse(n.args[0])]
+    fields = {k.value: ast.unparse(v) for k, v in zip(record.keys, record.values)
+              if isinstance(k, ast.Constant)}
+    assert fields["backend"] == "training.trained_on(run)"
+    assert training.trained_on({"backend": {"backend": "jax", "version": "0.10.2"}}) == "jax"
+    assert training.trained_on({"backend": "tensorflow"}) == "tensorflow"
+    assert training.trained_on({"history": {}}) is None
+    published = json.loads((config.COMMITTED_RESULTS_DIR / "models" /
+                            "cnn_lstm_paper.history.json").read_text())
+    assert training.trained_on(published) == "jax"
+
+
 def test_only_the_paper_profile_writes_committed_outputs() -> None:
     assert pipeline.output_dirs("paper")["results"] == config.PROJECT_ROOT / "results"
     smoke = pipeline.output_dirs("smoke")

