@@ -197,6 +197,45 @@ def test_a_backup_whose_scored_epochs_lag_its_state_is_not_trusted(
     assert any("training from scratch" in line for line in lines)
 
 
+def test_a_kill_between_the_weights_and_the_epoch_count_resumes_consistently(
+        ds: HarDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keras wrote an epoch's weights, then its epoch count: a kill between the two left
+    epoch 2's weights under epoch 1's count, and the run resumed them an epoch behind (its
+    result differed). The count is now committed last, naming its weights by checksum: the
+    run resumes at epoch 1 with epoch 1's weights and equals the uninterrupted one."""
+    import keras
+
+    run = Run("tiny_cnn", 0, 2, FIT, FOLD, name="torn", test=True, patience=0)
+    monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "whole"))
+    [whole] = runner.execute([run], ds, ship_data=True, backup_root=tmp_path / "b1")
+    monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "cut"))
+    saved = {"n": 0}
+    original = keras.Model.save_weights
+
+    def killed_after_the_second(self: keras.Model, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # epoch 2's weights on disk, its count not yet
+        saved["n"] += 1
+        if saved["n"] == 2:
+            raise RuntimeError("killed")
+
+    with monkeypatch.context() as m:
+        m.setattr(keras.Model, "save_weights", killed_after_the_second)
+        with pytest.raises(RuntimeError, match="1 run\\(s\\) failed"):
+            runner.execute([run], ds, ship_data=True, backup_root=tmp_path / "b2")
+    assert saved["n"] == 2
+    lines: list[str] = []
+    [cut] = runner.execute([run], ds, ship_data=True, backup_root=tmp_path / "b2",
+                           log=lines.append)
+    assert cut["resumed_at_epoch"] == 1 and cut["epochs_run"] == whole["epochs_run"] == 2
+    assert cut["history"] == whole["history"]
+    assert cut["test_proba"] == whole["test_proba"] and cut["test"] == whole["test"]
+    # a backup written before (weights and count side by side, no checksum) is not trusted
+    backup = tmp_path / "legacy"
+    _backup_at_epoch_one(backup, b"", legacy=True)
+    assert runner.resume_point(backup, log=lines.append) == 0 and not backup.exists()
+    assert "training from scratch" in lines[-1] and "checksum" in lines[-1]
+
+
 def test_a_worker_whose_runner_died_stops_training() -> None:
     """The watch a local worker's run gets: silent while the runner is its parent; once the
     parent is another process (the runner died), the worker exits before the next backup."""
@@ -540,12 +579,19 @@ def test_each_store_keeps_its_own_backups(ds: HarDataset, tmp_path: Path,
         not r.is_relative_to(config.BUILD_DIR) for r in roots)
 
 
-def _backup_at_epoch_one(backup: Path, weights: bytes) -> Path:
+def _backup_at_epoch_one(backup: Path, weights: bytes, legacy: bool = False) -> Path:
+    """A backup at epoch 1 holding ``weights``, committed as the runner does (its count
+    naming the weights and their checksum), or with ``legacy`` as Keras wrote it (none)."""
+    import hashlib
+
     (backup / "state").mkdir(parents=True)
-    (backup / "state" / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
     (backup / "epochs.json").write_text('[{"loss": 1.0}]')
-    path = backup / "state" / "latest.weights.h5"
+    path = backup / "state" / ("latest.weights.h5" if legacy else "epoch-00001.weights.h5")
     path.write_bytes(weights)
+    meta = {"epoch": 1, "batch": 0} if legacy else {
+        "epoch": 1, "batch": 0, "weights": path.name,
+        "weights_sha256": hashlib.sha256(weights).hexdigest()}
+    (backup / "state" / "training_metadata.json").write_text(json.dumps(meta))
     return path
 
 
@@ -576,7 +622,10 @@ def test_a_damaged_backup_is_discarded_with_a_warning(
         with pytest.raises(RuntimeError, match="1 run\\(s\\) failed"):
             runner.execute([run], ds, ship_data=True, log=lambda _: None)
     backup = runner.backup_dir() / run.key(runner.checksum(ds))
-    weights = backup / "state" / "latest.weights.h5"
+    from har_studies.experiments.fitting import committed_backup
+
+    epoch, weights, why = committed_backup(backup / "state")
+    assert epoch == 1 and why is None and weights is not None
     weights.write_bytes(weights.read_bytes()[:300])
     capsys.readouterr()
     [r] = runner.execute([run], ds, ship_data=True, log=lambda _: None)

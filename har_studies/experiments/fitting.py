@@ -8,6 +8,7 @@ so a resumed run gives the numbers of the same run uninterrupted (on JAX).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -250,6 +251,96 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         write_json_atomic(self._state_path(), {"monitor": self.monitor, "values": self.values})
 
 
+#: The file that commits a backup's epoch: the epoch count, the name of the weights file
+#: saved at that epoch, and that file's SHA-256 (written last, by one atomic rename).
+BACKUP_METADATA = "training_metadata.json"
+#: The weights file of a backup written before epochs were committed whole (never trusted).
+LEGACY_BACKUP_WEIGHTS = "latest.weights.h5"
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def committed_backup(state: str | os.PathLike[str]) -> tuple[int, Path | None, str | None]:
+    """What the backup folder ``state`` (of :class:`AtomicBackupAndRestore`) committed: its
+    epoch (0: none), the weights file saved at that epoch, and why those weights cannot be
+    trusted with that epoch (None: they can). An unreadable metadata file raises (OSError,
+    ValueError, KeyError, TypeError)."""
+    state = Path(state)
+    path = state / BACKUP_METADATA
+    if not path.exists():
+        return 0, None, None
+    meta = json.loads(path.read_text())
+    epoch = int(meta["epoch"])
+    if epoch == 0:
+        return 0, None, None
+    name, recorded = meta.get("weights"), meta.get("weights_sha256")
+    if not isinstance(name, str) or not isinstance(recorded, str):
+        return epoch, state / LEGACY_BACKUP_WEIGHTS, (
+            "are not tied to its epoch count by a checksum (a backup written before epochs "
+            "were committed whole: they may be an epoch ahead of it)")
+    if not name or Path(name).name != name:
+        raise ValueError(f"{path}: the weights file it names, {name!r}, is not a file name")
+    weights = state / name
+    if not weights.exists():
+        return epoch, weights, "are missing"
+    actual = file_sha256(weights)
+    if actual != recorded:
+        return epoch, weights, (f"do not match the checksum its epoch count recorded (sha256 "
+                                f"{actual[:12]}..., recorded {recorded[:12]}...)")
+    return epoch, weights, None
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras' ``BackupAndRestore`` with each epoch's backup committed by one atomic rename.
+
+    Keras writes ``latest.weights.h5`` and then ``training_metadata.json`` (the epoch count),
+    each in place: a kill between the two left epoch k's weights under epoch k-1's count, and
+    the run resumed them an epoch behind. Here the weights go to a new file named by their
+    epoch (``epoch-00003.weights.h5``, flushed to disk), then ``training_metadata.json`` (the
+    epoch, that file's name and its SHA-256) replaces the previous one with ``os.replace``;
+    only then are older weights removed. A kill at any point leaves the last committed pair
+    or the new one, never a mix; at resume, the weights must match the recorded checksum."""
+
+    def __init__(self, backup_dir: str | os.PathLike[str]):
+        super().__init__(str(backup_dir), save_freq="epoch")
+
+    def _save_model(self) -> None:
+        folder = Path(self.backup_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        # never the committed file's name: that one stays whole until the new one is committed
+        name = f"epoch-{self._current_epoch:05d}.weights.h5"
+        weights = folder / name
+        self.model.save_weights(weights, overwrite=True)
+        with open(weights, "rb") as f:
+            os.fsync(f.fileno())
+        write_json_atomic(folder / BACKUP_METADATA, {
+            "epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": name,
+            "weights_sha256": file_sha256(weights)})
+        for old in folder.glob("*.weights.h5"):
+            if old.name != name:
+                old.unlink(missing_ok=True)
+
+    def _load_model(self) -> None:
+        epoch, weights, why = committed_backup(self.backup_dir)
+        if epoch == 0:  # nothing committed: leftover weights are not a state to resume
+            return
+        if why is not None:
+            raise RuntimeError(f"{weights} {why}: delete {self.backup_dir} to start the run "
+                               "over")
+        if not self.model.built:
+            raise ValueError("to resume from a backup, the model must be built before fit()")
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(weights)
+        self.model._initial_epoch = epoch
+
+
 def _xy(split: Split) -> tuple[np.ndarray, np.ndarray]:
     """Windows as float32 and their activity ids as one-hot columns (``ACTIVITY_IDS`` order)."""
     Y = keras.utils.to_categorical(np.searchsorted(ACTIVITY_IDS, split.y), ACTIVITY_IDS.size)
@@ -327,6 +418,6 @@ def train_run(config: StudyConfig, fit: Split, val: Split | None, *, out: Any = 
                                          monitor="val_loss", patience=config.patience,
                                          restore_best_weights=True)
     average = [keras.callbacks.SwapEMAWeights()] if config.ema else []
-    backup = None if folder is None else keras.callbacks.BackupAndRestore(str(folder / "state"))
+    backup = None if folder is None else AtomicBackupAndRestore(folder / "state")
     return train(config, fit, val, out=out, callbacks=[*average, *callbacks],
                           early_stopping=stopper, backup=backup)

@@ -279,30 +279,34 @@ def damaged_weights(path: Path) -> str | None:
 
 def resume_point(backup: Path, log: Callable[[str], Any] = print) -> int:
     """The epoch a run resumes at from its backup (0: none). A backup that cannot be resumed
-    (its scored epochs do not cover its saved state, a file unreadable, its weights cut short
-    or not HDF5) is removed with a warning naming it, and the run starts from scratch."""
+    (its scored epochs do not cover its saved state, a file unreadable, its weights cut short,
+    not HDF5, or not the ones its epoch count committed by checksum) is removed with a warning
+    naming it, and the run starts from scratch."""
+    from .fitting import committed_backup
+
     if not backup.exists():
         return 0
-    state = backup / "state" / "training_metadata.json"
-    weights = backup / "state" / "latest.weights.h5"
     rows = backup / "epochs.json"
     stopping = backup / "early_stopping" / "state.json"
     problem = None
+    weights: Path | None = None
     try:
-        epoch = int(json.loads(state.read_text())["epoch"]) if state.exists() else 0
+        epoch, weights, why = committed_backup(backup / "state")
         scored = len(json.loads(rows.read_text())) if rows.exists() else 0
         if stopping.exists():
             json.loads(stopping.read_text())["values"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        epoch, scored = -1, 0
+        epoch, scored, why = -1, 0, None
         problem = f"a file is unreadable ({type(exc).__name__}: {exc})"
     if problem is None and scored < epoch:
         problem = (f"it does not match its scored epochs (state at epoch {epoch}, {scored} "
                    "epoch(s) scored)")
-    if problem is None and epoch > 0:
-        why = damaged_weights(weights) if weights.exists() else "the file is missing"
+    if problem is None and epoch > 0 and weights is not None:
+        if why is None:
+            damage = damaged_weights(weights)
+            why = None if damage is None else f"are damaged ({damage})"
         if why is not None:
-            problem = f"its weights {config.shown(weights)} are damaged ({why})"
+            problem = f"its weights {config.shown(weights)} {why}"
     if problem is not None:
         log(f"warning: backup {config.shown(backup)} cannot be resumed: {problem}; removed, "
             "training from scratch")
