@@ -66,9 +66,13 @@ data: $(STAMP) ## Only the data step (notebook 01): source, fidelity, results/da
 # The deployment study's tests run Keras on TensorFlow (the TFLite export), the rest on JAX (the
 # training backend): one backend per process, so two pytest runs (tests/conftest.py).
 TF_TESTS := tests/test_deploy.py tests/test_predict.py
+# Each pytest run spreads its tests over one process per core (pytest-xdist, at most 4; a test
+# computes on one thread, tests/conftest.py). TEST_WORKERS=1 runs them in one process.
+TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n < 4 ? n : 4 )))
+XDIST := $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist worksteal)
 test: $(STAMP) ## All test tiers: unit, real data (offline HAPT), every notebook via papermill + nbval
-	$(PYTEST) tests --durations=15
-	KERAS_BACKEND=tensorflow $(PYTEST) $(TF_TESTS)
+	$(PYTEST) tests $(XDIST) --durations=15
+	KERAS_BACKEND=tensorflow $(PYTEST) $(TF_TESTS) $(XDIST)
 	$(MAKE) --no-print-directory test-notebooks
 	$(MAKE) --no-print-directory test-ablations
 	$(MAKE) --no-print-directory test-deploy

@@ -359,7 +359,8 @@ def _stdout_file() -> Path | None:
 
 
 def _drop_stdout() -> None:
-    """Send what standard output still buffers to /dev/null: the exit does not fail on it again."""
+    """Send what standard output still buffers to the null device: the exit does not fail on it
+    again."""
     try:
         fd = os.open(os.devnull, os.O_WRONLY)
         os.dup2(fd, sys.stdout.fileno())

@@ -9,6 +9,7 @@ point allows. These runs overwrite ``build/lab/``, as a student's own run would.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -40,9 +41,13 @@ def by_hand(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setenv("HAR_DATA_DIR", str(config.PROJECT_ROOT / "data"))
     for var in ("HAR_RESULTS_DIR", "HAR_FIGURES_DIR", "HAR_PROFILE"):
         monkeypatch.delenv(var, raising=False)
-    before = git_status()
-    yield dict(os.environ, PYTHONWARNINGS="ignore")
-    assert git_status() == before, "running a notebook by hand changed a tracked file"
+    # The tests share build/lab/: under pytest-xdist (make test) one runs at a time.
+    LAB.parent.mkdir(parents=True, exist_ok=True)
+    with open(LAB.parent / ".lab-tests.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        before = git_status()
+        yield dict(os.environ, PYTHONWARNINGS="ignore")
+        assert git_status() == before, "running a notebook by hand changed a tracked file"
 
 
 def notebook(name: str, replace: dict[str, str]) -> nbformat.NotebookNode:
