@@ -30,7 +30,7 @@ nbval = HAR_RESULTS_DIR=$(CURDIR)/build/$(1)/results HAR_FIGURES_DIR=$(CURDIR)/b
   $(PYTEST) -p no:cacheprovider --nbval --nbval-kernel-name python3 --nbval-cell-timeout=1800 \
   --nbval-sanitize-with tests/nbval_sanitize.cfg $(2)
 
-.PHONY: lock help venv reproduce publish deploy test-deploy zoo zoo-cost cv cv-cost test-cv beyond beyond-cost beyond-final test-beyond ablations ablations-cost ablations-final check-reruns data test test-fast test-data test-notebooks test-ablations bench bench-adapt bench-backends readme lab clean clean-data
+.PHONY: lock help venv reproduce publish deploy test-python test-tensorflow test-smoke test-notebooks-deploy test-tiers bench-tests test-deploy zoo zoo-cost cv cv-cost test-cv beyond beyond-cost beyond-final test-beyond ablations ablations-cost ablations-final check-reruns data test test-fast test-data test-notebooks test-ablations bench bench-adapt bench-backends readme lab clean clean-data
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -70,14 +70,28 @@ TF_TESTS := tests/test_deploy.py tests/test_predict.py
 # computes on one thread, tests/conftest.py). TEST_WORKERS=1 runs them in one process.
 TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n < 4 ? n : 4 )))
 XDIST := $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist worksteal)
-test: $(STAMP) ## All test tiers: unit, real data (offline HAPT), every notebook via papermill + nbval
+# make test: the tiers in this order (benchmarks/bench_tests.py times each; docs/timings.md).
+TEST_TIERS := test-python test-tensorflow test-smoke
+test: $(STAMP) ## All test tiers: unit, real data (offline HAPT), every notebook via papermill + nbval (about 10 minutes on 2 cores)
+	@for tier in $(TEST_TIERS); do $(MAKE) --no-print-directory $$tier || exit $$?; done
+
+test-python: $(STAMP) ## Python tests on JAX: unit, real data, notebooks run by hand, the studies' code
 	$(PYTEST) tests $(XDIST) --durations=15
+
+test-tensorflow: $(STAMP) ## Python tests of the deployment study, on TensorFlow
 	KERAS_BACKEND=tensorflow $(PYTEST) $(TF_TESTS) $(XDIST)
+
+# The smoke forms side by side, one make job per core: the pipeline's notebooks then the
+# deployment smoke (it reads their model) in one job, the three studies in the others.
+test-smoke: $(STAMP) ## Smoke tiers side by side: every notebook (papermill + nbval), then deployment; ablations, cv, beyond
+	$(MAKE) --no-print-directory -j$(TEST_WORKERS) --output-sync=target test-notebooks-deploy test-ablations test-cv test-beyond
+
+test-notebooks-deploy: $(STAMP)
 	$(MAKE) --no-print-directory test-notebooks
-	$(MAKE) --no-print-directory test-ablations
 	$(MAKE) --no-print-directory test-deploy
-	$(MAKE) --no-print-directory test-cv
-	$(MAKE) --no-print-directory test-beyond
+
+test-tiers: ## The tiers make test runs, in order
+	@echo $(TEST_TIERS)
 
 test-notebooks: $(STAMP) ## Smoke tier: run every notebook with PROFILE=smoke (papermill), then re-run and check it (nbval)
 	$(HAR) run --profile smoke $(NOTEBOOKS)
@@ -107,6 +121,10 @@ bench-backends: $(STAMP) ## Seconds per epoch of every zoo model on JAX and Tens
 bench: $(STAMP) ## Benchmarks that print figures: data load, training loop vs bare fit (writes results/benchmarks/)
 	$(PUBLISHED) $(PY) benchmarks/bench_data.py --repeats 3
 	$(PUBLISHED) $(PY) benchmarks/bench_training_loop.py --max-windows 3000 --epochs 3 --repeats 3
+
+bench-tests: $(STAMP) ## Time make test's tiers in a fresh clone (results/benchmarks/tests.json; about 10 minutes, quiet machine)
+	$(PUBLISHED) $(PY) benchmarks/bench_tests.py
+	$(HAR) readme
 
 bench-adapt: $(STAMP) ## Time docs/adapt.md's adaptations, each in a fresh clone (results/benchmarks/adapt.json; about 5 minutes)
 	$(PUBLISHED) $(PY) benchmarks/bench_adapt.py

@@ -100,6 +100,10 @@ def commands_block(results: Path) -> str:
     for row in rows:
         took = fresh.get(row["command"].strip("`"))
         row["from a fresh clone"] = "-" if took is None else duration(took)
+    t = read_result("benchmarks/tests.json", results)  # make test's own, newer benchmark
+    if t is not None:
+        rows[[r["command"] for r in rows].index("`make test`")]["from a fresh clone"] = (
+            f"{duration(t['total_seconds'])} (`{t['commit']}`, `make bench-tests`)")
     text = [f"Measured on {m.get('cpu_count', '?')} CPU cores. Published run `{m['run_id']}`: "
             "notebook wall times, without the first build of `.venv`." + set_note(m)]
     if f is not None:
@@ -420,6 +424,34 @@ def benchmarks_block(results: Path) -> str:
     cpus = (d or t)["cpu_count"]
     return "\n".join([f"On {cpus} CPU cores (`make bench`):", "",
                       markdown_table(pd_frame(rows), disable_numparse=True)])
+
+
+def make_target_help(target: str) -> str:
+    """The ``## ...`` description of ``target`` in the Makefile (empty when it has none)."""
+    m = re.search(rf"^{re.escape(target)}:[^\n]*?## (.*)$",
+                  (config.PROJECT_ROOT / "Makefile").read_text(), re.M)
+    return m.group(1).strip() if m else ""
+
+
+def tests_block(results: Path) -> str:
+    """Markdown: the wall time of each tier of ``make test`` from a fresh clone (``make
+    bench-tests``)."""
+    b = read_result("benchmarks/tests.json", results)
+    if b is None:
+        return "_Not measured yet: `make bench-tests`._"
+    rows = [{"tier": f"`make {r['tier']}`", "what it runs": make_target_help(r["tier"]),
+             "wall time": f"{r['wall_seconds']:.0f} s",
+             "load before": f"{r['load_average_before']:.2f}"} for r in b["tiers"]]
+    rows.append({"tier": "**all**", "what it runs": "`make test`",
+                 "wall time": f"**{b['total_seconds']:.0f} s**", "load before": ""})
+    met = "met" if b["total_seconds"] <= b["target_seconds"] else "missed"
+    cpu = b.get("environment", {}).get("cpu") or "?"
+    return "\n".join([
+        f"`make test` from a fresh clone of `{b['commit']}` on {b['cpu_count']} CPU cores ({cpu}), "
+        f"measured {b['measured_utc']}, the environment built beforehand: "
+        f"{b['total_seconds']:.0f} s against a target of {b['target_seconds']} s ({met}).", "",
+        markdown_table(pd_frame(rows), disable_numparse=True,
+                       colalign=("left", "left", "right", "right"))])
 
 
 def adapt_block(results: Path) -> str:

@@ -18,7 +18,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "audit": blocks.audit_block, "data": blocks.data_block,
     "checksums": blocks.checksums_block, "timings": blocks.timings_block,
     "benchmarks": blocks.benchmarks_block, "backends": blocks.backends_block,
-    "adapt": blocks.adapt_block,
+    "adapt": blocks.adapt_block, "tests": blocks.tests_block,
     "zoo": study_blocks.zoo_block,
     "cv": study_blocks.cv_block, "ablations": study_blocks.ablations_block,
     "deploy": study_blocks.deploy_block, "beyond": study_blocks.beyond_block}
