@@ -153,10 +153,11 @@ def test_cv_run_check_exits_1_while_a_planned_run_is_missing(
                             "logreg_features": {"rule": "r", "C": 0.1}})
     monkeypatch.setattr(cv, "write_summary", lambda ds, models=cv.MODELS, smoke=False:
                         calls.append((list(models), smoke)) or {"missing": missing})
-    import socket
+    from har_studies.experiments import scheduler
+
     dialled: list[Any] = []
-    monkeypatch.setattr(socket, "create_connection", lambda address, timeout: dialled.append(
-        address) or socket.socket())  # a scheduler that answers
+    monkeypatch.setattr(scheduler, "scheduler_problem", lambda address: dialled.append(
+        address) or None)  # a scheduler that answers Dask's handshake
     args = ["cv", "run", "--smoke", "--models", "cnn_lstm_paper,logreg_features",
             "--workers", "2", "--scheduler", "tcp://h:8786", "--source", "hapt"]
     r = har(*args)
@@ -168,7 +169,7 @@ def test_cv_run_check_exits_1_while_a_planned_run_is_missing(
     assert calls[0] == (["cnn_lstm_paper", "logreg_features"],
                         {"smoke": True, "stage": "all", "workers": 2, "scheduler": "tcp://h:8786"})
     assert calls[1] == (["cnn_lstm_paper", "logreg_features"], True)
-    assert no_data == ["hapt"] * 3 and dialled[0] == ("h", 8786)
+    assert no_data == ["hapt"] * 3 and dialled[0] == "tcp://h:8786"
     r = har("cv", "run", "--models", "cnn_lstm_paper,resnet_nope")
     assert r.exit_code == 2 and "unknown model(s) ['resnet_nope']" in r.stderr
     assert no_data == ["hapt"] * 3  # checked before any data is loaded
