@@ -48,7 +48,9 @@ def study(**kw) -> StudyConfig:
 
 @pytest.fixture(scope="module")
 def data() -> tuple[Split, Split]:
-    return synthetic(200, 1), synthetic(60, 2)
+    # whole batches of 32: JAX compiles a training (and a validation) step once per batch
+    # shape, and compiling, not the steps, is most of a tiny run's time
+    return synthetic(192, 1), synthetic(64, 2)
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +116,8 @@ def test_different_seed_different_weights(run, data):
 
 
 def test_early_stopping_restores_the_best_epoch():
-    fit = synthetic(200, 3, learnable=False)  # random labels: nothing to learn,
-    val = synthetic(60, 4, learnable=False)   # so the validation loss soon stops improving
+    fit = synthetic(192, 3, learnable=False)  # random labels: nothing to learn,
+    val = synthetic(64, 4, learnable=False)   # so the validation loss soon stops improving
     cfg = tiny(epochs=30, patience=1, learning_rate=0.05)
     lines: list[str] = []
     result = train(cfg, fit, val, out=lines.append)
@@ -166,7 +168,7 @@ def test_save_and_load_round_trip(run, data, tmp_path: Path):
 
 def test_predict_classes_gives_activity_ids(run, data):
     pred = predict_classes(run[0].model, data[1].X)
-    assert pred.shape == (60,) and set(pred.tolist()) <= {1, 2, 3, 4, 5, 6}
+    assert pred.shape == (len(data[1].y),) and set(pred.tolist()) <= {1, 2, 3, 4, 5, 6}
 
 
 def test_load_missing_or_broken_model_says_how_to_fix(tmp_path: Path):
@@ -184,9 +186,9 @@ def test_load_missing_or_broken_model_says_how_to_fix(tmp_path: Path):
 def test_patience_zero_turns_early_stopping_off() -> None:
     from har_utils.data import Split
     rng = np.random.default_rng(1)
-    X = rng.normal(size=(120, 128, 9)).astype(np.float32)
-    y = rng.integers(1, 7, size=120)
-    fit, val = Split(X[:80], y[:80], np.ones(80, int)), Split(X[80:], y[80:], np.ones(40, int))
+    X = rng.normal(size=(128, 128, 9)).astype(np.float32)
+    y = rng.integers(1, 7, size=128)
+    fit, val = Split(X[:80], y[:80], np.ones(80, int)), Split(X[80:], y[80:], np.ones(48, int))
     cfg = TrainConfig(model="tiny_cnn", epochs=4, batch_size=16, patience=0, seed=0)
     result = train(cfg, fit, val, out=lambda _l: None)
     assert result.epochs_run == 4 and result.best_epoch == 4
@@ -244,14 +246,14 @@ def test_adam_amsgrad_builds_and_trains(data):
     from har_utils import config
 
     assert set(KERAS_OPTIMIZERS) == set(config.OPTIMIZERS)
-    fit = Split(*(a[:100] for a in data[0]))
+    fit = Split(*(a[:96] for a in data[0]))
     result = train(tiny(epochs=1, optimizer="adam_amsgrad"), fit, None, out=lambda s: None)
     assert result.epochs_run == 1 and np.isfinite(result.history["loss"]).all()
 
 
 @pytest.fixture(scope="module")
 def standardized():
-    fit, val = offset_windows(100, 11), offset_windows(40, 12)
+    fit, val = offset_windows(96, 11), offset_windows(32, 12)  # whole batches of 32
     cfg = study(standardize=True, patience=0)
     quiet = {"out": lambda s: None}
     return cfg, fit, val, train_run(cfg, fit, val, **quiet), train_run(
@@ -352,13 +354,13 @@ def test_each_augmentation_does_what_it_says(augment):
         assert len(set(shifts)) > 1
 
 
-def test_augmented_training_is_reproducible_and_saves(data, tmp_path: Path):
-    fit, val = (Split(*(a[:n] for a in s)) for s, n in zip(data, (100, 30)))
+def test_augmented_training_is_reproducible_and_saves(standardized, tmp_path: Path):
+    plain_cfg, fit, val, plain, _ = standardized  # the same run without the augmentation
     cfg = study(augment="noise+scaling+shift", standardize=True, patience=0)
+    assert dataclasses.replace(cfg, augment="none") == plain_cfg
     first = train_run(cfg, fit, val, out=lambda s: None)
     second = train_run(cfg, fit, val, out=lambda s: None)
     assert first.history == second.history
-    plain = train_run(study(standardize=True, patience=0), fit, val, out=lambda s: None)
     assert plain.history["loss"] != first.history["loss"]
     model = load_model(save_run(first, tmp_path, "aug")["model"])
     np.testing.assert_array_equal(model.predict(val.X, verbose=0),
@@ -368,33 +370,38 @@ def test_augmented_training_is_reproducible_and_saves(data, tmp_path: Path):
 # --- the two backends: trained on JAX, exported with TensorFlow ------------------------------
 
 _ON_TENSORFLOW = """
-import json, sys
+import json, sys, traceback
 import numpy as np
 from har_studies.deploy import export, runtime  # sets the TensorFlow backend
 from har_studies import input_layers  # the study models' layers
 from har_utils import backend, training
 X = np.load(sys.argv[1])
-model = training.load_model(sys.argv[2])
-proba = np.asarray(model.predict(X, verbose=0))
-result = export.export_tflite(model, sys.argv[3], batch_size=8)
-lite = runtime.TFLiteRunner(sys.argv[3]).predict(X) if result.ok else None
-json.dump({"backend": backend.current(), "keras": proba.tolist(), "ok": result.ok,
-           "error": result.error, "tflite": None if lite is None else lite.tolist()},
-          open(sys.argv[4], "w"))
+models = {}
+for name, keras_file, tflite_file in json.loads(sys.argv[2]):  # each on its own
+    try:
+        model = training.load_model(keras_file)
+        proba = np.asarray(model.predict(X, verbose=0))
+        result = export.export_tflite(model, tflite_file, batch_size=8)
+        lite = runtime.TFLiteRunner(tflite_file).predict(X) if result.ok else None
+        models[name] = {"keras": proba.tolist(), "ok": result.ok, "error": result.error,
+                        "tflite": None if lite is None else lite.tolist()}
+    except Exception:
+        models[name] = {"ok": False, "error": traceback.format_exc()}
+json.dump({"backend": backend.current(), "models": models}, open(sys.argv[3], "w"))
 """
 
-
-@pytest.mark.slow
-@pytest.mark.parametrize("model,inputs", [
+ON_TENSORFLOW_CASES = [
     ("tiny_cnn", {}), ("cnn_lstm_paper", {}),
     # the beyond study's input layers together (the gravity frame's constant statistics once
     # made TensorFlow's rounding noise, scaled by 1e7, change the predictions by 0.15)
     ("cnn_lstm_paper", {"augment": "rotation", "max_angle": 45.0, "frame": "gravity",
-                        "window_stats": True, "standardize": True, "ema": 0.99})])
-def test_a_model_trained_on_jax_loads_predicts_and_exports_on_tensorflow(
-        data, tmp_path: Path, model: str, inputs: dict) -> None:
-    """The deployment study loads the saved ``.keras`` file under TensorFlow (in its own
-    process) and converts it to TFLite: the same predictions to 1e-5, before and after."""
+                        "window_stats": True, "standardize": True, "ema": 0.99})]
+
+
+def _on_tensorflow(data: tuple[Split, Split], folder: Path) -> dict:
+    """Each case trained on JAX and saved, its JAX predictions, and what one TensorFlow
+    process (starting TensorFlow is most of the time) made of every saved file: loaded,
+    predicted, converted to TFLite and run, each case on its own."""
     import json
     import os
     import subprocess
@@ -402,22 +409,71 @@ def test_a_model_trained_on_jax_loads_predicts_and_exports_on_tensorflow(
 
     from har_utils import backend
 
-    assert backend.current() == "jax"
-    result = train_run(study(model=model, epochs=1, patience=0, **inputs), *data, out=lambda _: None)
-    paths = save_run(result, tmp_path, "m")
+    fit = Split(*(a[:128] for a in data[0]))  # whole batches of 32: one compiled step each
+    val = Split(*(a[:32] for a in data[1]))
     X = np.asarray(data[1].X[:20], np.float32)
-    np.save(tmp_path / "X.npy", X)
-    on_jax = np.asarray(result.model.predict(X, verbose=0))
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
-    out = tmp_path / "out.json"
-    r = subprocess.run([sys.executable, "-c", _ON_TENSORFLOW, str(tmp_path / "X.npy"),
-                        str(paths["model"]), str(tmp_path / "m.tflite"), str(out)],
+    np.save(folder / "X.npy", X)
+    jax_backend, on_jax, files = backend.current(), [], []
+    for i, (model, inputs) in enumerate(ON_TENSORFLOW_CASES):
+        result = train_run(study(model=model, epochs=1, patience=0, **inputs), fit, val,
+                           out=lambda _: None)
+        paths = save_run(result, folder, f"m{i}")
+        on_jax.append(np.asarray(result.model.predict(X, verbose=0)).tolist())
+        files.append((str(i), str(paths["model"]), str(folder / f"m{i}.tflite")))
+    # as tests/conftest.py's isolated_dirs does for a test (a module fixture runs outside it)
+    env = {**{k: v for k, v in os.environ.items() if k != "HAR_UCI_ZIP"},
+           "KERAS_BACKEND": "tensorflow", "HAR_OFFLINE": "1",
+           **{f"HAR_{kind.upper()}_DIR": str(folder / kind)
+              for kind in ("data", "results", "figures")}}
+    out = folder / "out.json"
+    r = subprocess.run([sys.executable, "-c", _ON_TENSORFLOW, str(folder / "X.npy"),
+                        json.dumps(files), str(out)],
                        env=env, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
-    got = json.loads(out.read_text())
-    assert got["backend"] == "tensorflow" and got["ok"], got["error"]
-    np.testing.assert_allclose(np.asarray(got["keras"]), on_jax, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(got["tflite"]), on_jax, atol=1e-5)
+    got = json.loads(out.read_text()) if r.returncode == 0 and out.exists() else None
+    return {"jax_backend": jax_backend, "on_jax": on_jax, "returncode": r.returncode,
+            "stderr": r.stderr[-3000:], "got": got}
+
+
+@pytest.fixture(scope="module")
+def on_tensorflow(data, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """:func:`_on_tensorflow` once per test session: under pytest-xdist the worker that comes
+    first computes it and a worker given one of the cases later reads its record."""
+    import json
+    import os
+
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    try:
+        import fcntl
+    except ImportError:  # no POSIX file locks: each worker on its own
+        run_id = None
+    if run_id is None:
+        return _on_tensorflow(data, tmp_path_factory.mktemp("on_tensorflow"))
+    shared = tmp_path_factory.getbasetemp().parent / f"on_tensorflow-{run_id}"  # all workers'
+    shared.mkdir(exist_ok=True)
+    record = shared / "record.json"
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.exists():
+            folder = tmp_path_factory.mktemp("on_tensorflow")
+            record.write_text(json.dumps(_on_tensorflow(data, folder)))
+        return json.loads(record.read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model,inputs", ON_TENSORFLOW_CASES)
+def test_a_model_trained_on_jax_loads_predicts_and_exports_on_tensorflow(
+        on_tensorflow: dict, model: str, inputs: dict) -> None:
+    """The deployment study loads the saved ``.keras`` file under TensorFlow (in its own
+    process) and converts it to TFLite: the same predictions to 1e-5, before and after."""
+    assert on_tensorflow["jax_backend"] == "jax"
+    assert on_tensorflow["returncode"] == 0, on_tensorflow["stderr"]
+    got = on_tensorflow["got"]
+    assert got is not None and got["backend"] == "tensorflow"
+    i = ON_TENSORFLOW_CASES.index((model, inputs))
+    entry, on_jax = got["models"][str(i)], np.asarray(on_tensorflow["on_jax"][i])
+    assert entry["ok"], entry["error"]
+    np.testing.assert_allclose(np.asarray(entry["keras"]), on_jax, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(entry["tflite"]), on_jax, atol=1e-5)
 
 
 def test_same_seed_and_threads_give_the_same_metrics_on_jax(data) -> None:
@@ -427,9 +483,12 @@ def test_same_seed_and_threads_give_the_same_metrics_on_jax(data) -> None:
     from har_utils.threads import current_threads
 
     assert backend.current() == "jax" and current_threads()["intra_op"] == 1
+    # two whole batches of 64 an epoch: shuffled, with dropout; one compiled step shape (the
+    # compiling of a new model's steps, not the steps, is most of the time)
+    fit, val = Split(*(a[:128] for a in data[0])), data[1]
     cfg = tiny(model="cnn_lstm_paper", epochs=2, patience=0, batch_size=64)
-    a = train(cfg, *data, out=lambda _: None)
-    b = train(cfg, *data, out=lambda _: None)
-    assert a.history == b.history
-    np.testing.assert_array_equal(a.model.predict(data[1].X, verbose=0),
-                                  b.model.predict(data[1].X, verbose=0))
+    a = train(cfg, fit, val, out=lambda _: None)
+    b = train(cfg, fit, val, out=lambda _: None)
+    assert a.history == b.history and len(a.history["val_loss"]) == 2
+    np.testing.assert_array_equal(a.model.predict(val.X, verbose=0),
+                                  b.model.predict(val.X, verbose=0))
