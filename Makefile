@@ -70,6 +70,14 @@ TF_TESTS := tests/test_deploy.py tests/test_predict.py
 # computes on one thread, tests/conftest.py). TEST_WORKERS=1 runs them in one process.
 TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n < 4 ? n : 4 )))
 XDIST := $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist worksteal)
+# The test tiers share JAX's compiled programs through an on-disk cache under build/ (a model
+# compiled by one test process or notebook kernel is loaded by the next, not compiled again).
+TEST_TARGETS := test test-python test-tensorflow test-smoke test-notebooks-deploy test-notebooks \
+  test-ablations test-deploy test-cv test-beyond test-fast test-data
+$(TEST_TARGETS): export JAX_COMPILATION_CACHE_DIR := $(CURDIR)/build/jax_cache
+$(TEST_TARGETS): export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS := 0
+$(TEST_TARGETS): export JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES := 0
+
 # make test: the tiers in this order (benchmarks/bench_tests.py times each; docs/timings.md).
 TEST_TIERS := test-python test-tensorflow test-smoke
 test: $(STAMP) ## All test tiers: unit, real data (offline HAPT), every notebook via papermill + nbval (about 10 minutes on 2 cores)
