@@ -63,3 +63,29 @@ def committed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         tar.extractall(out, filter="data")
     return out
 
+
+@pytest.fixture(scope="session")
+def jax_compile_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """JAX's persistent compilation cache in a folder of this session, for this process and
+    the processes it starts (local and Dask workers, runner subprocesses: through the
+    environment). Every run builds a new Keras model, and JAX compiled each one's train,
+    test and predict steps again (most of a small run's seconds); a model compiled once is
+    now read back. Only compiling is cached: the executable of the same program, so results
+    are the same bits; a cache that cannot be read is compiled again, as before."""
+    import jax
+    from jax.experimental.compilation_cache import compilation_cache
+
+    path = tmp_path_factory.mktemp("jax_compile_cache")
+    settings = {"jax_compilation_cache_dir": str(path),
+                "jax_persistent_cache_min_compile_time_secs": 0.0,
+                "jax_persistent_cache_min_entry_size_bytes": 0}
+    before = {name: getattr(jax.config, name) for name in settings}
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in settings.items():
+            mp.setenv(name.upper(), str(value))
+            jax.config.update(name, value)
+        compilation_cache.reset_cache()  # a process that compiled already checks it again
+        yield path
+        for name, value in before.items():
+            jax.config.update(name, value)
+        compilation_cache.reset_cache()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,9 @@ from synthetic_uci import synthetic_dataset
 FOLD = (1, 3, 5)
 FIT = tuple(s for s in config.TRAIN_SUBJECTS if s not in FOLD)
 
+# a model compiled once is read back by the next run of it (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("jax_compile_cache")
+
 
 @pytest.fixture
 def ds() -> HarDataset:
@@ -28,6 +32,27 @@ def ds() -> HarDataset:
 
 def tiny(seed: int = 0, epochs: int = 2, **kw: object) -> Run:
     return Run("tiny_cnn", seed, epochs, FIT, FOLD, name=f"tiny/seed{seed}", **kw)
+
+
+@pytest.fixture(scope="module")
+def stored_tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The result file of ``tiny()`` (uninterrupted, trained once for the tests of this
+    module that start from it stored, or compare with it), in a store of its own."""
+    store = tmp_path_factory.mktemp("tiny_store")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HAR_RESULTS_DIR", str(store))
+        [r] = runner.execute([tiny()], synthetic_dataset(), ship_data=True,
+                             backup_root=store / "b", log=lambda _: None)
+        assert r["resumed_at_epoch"] == 0 and r["epochs_run"] == 2
+        return runner.result_path(r["key"])
+
+
+def store_tiny(stored_tiny: Path) -> dict:
+    """``tiny()``'s stored result, copied into this test's store; the result."""
+    path = runner.result_path(stored_tiny.stem)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(stored_tiny, path)
+    return json.loads(path.read_text())
 
 
 def test_a_run_never_validates_on_the_test_set_or_its_own_fit_subjects() -> None:
@@ -110,12 +135,15 @@ def test_watch_test_scores_the_test_subjects_each_epoch_and_steers_nothing(
     assert r["history"]["val_accuracy"][-1] == pytest.approx(r["test"]["accuracy"], abs=1e-6)
 
 
-def test_a_damaged_result_is_trained_again(ds: HarDataset, tmp_path: Path) -> None:
-    [r] = runner.execute([tiny()], ds, ship_data=True, backup_root=tmp_path)
+def test_a_damaged_result_is_trained_again(ds: HarDataset, tmp_path: Path,
+                                          stored_tiny: Path) -> None:
+    r = store_tiny(stored_tiny)
     path = runner.result_path(r["key"])
+    assert path == runner.result_path(tiny().key(runner.checksum(ds)))
     path.write_text(path.read_text()[:50])
     [again] = runner.execute([tiny()], ds, ship_data=True, backup_root=tmp_path)
     assert json.loads(path.read_text())["key"] == again["key"] == r["key"]
+    assert again["history"] == r["history"]  # trained again, as before
 
 
 def _interrupt_after(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
@@ -149,14 +177,19 @@ def _whole_then_cut(run: Run, ds: HarDataset, tmp_path: Path,
     return whole
 
 
+# Batches of 72: the 216 fit windows in 3 whole batches, one train step to compile, not two
+# (early stopping keeps tiny_cnn's 32: the steps the other tests compiled for it).
 @pytest.mark.parametrize("settings", [
     {},  # early stopping (patience 2) on the fold: its wait, best and best weights resume
-    {"model": "cnn_lstm_paper", "model_kwargs": {"filters": 16, "lstm_units": 16, "dense_units": 16},
-     "train": {"batch_size": 64}, "patience": 0},  # dropout (a narrow paper model: faster)
-    {"train": {"augment": "noise+scaling+shift"}, "patience": 0},  # augmentation draws
+    # dropout: the zoo's plain CNN, narrow (its dropout layer draws as the paper model's do;
+    # the paper model's LSTMs took most of a minute to compile)
+    {"model": "cnn", "model_kwargs": {"filters": 4, "dense_units": 8},
+     "train": {"batch_size": 72}, "patience": 0},
+    {"train": {"augment": "noise+scaling+shift", "batch_size": 72},
+     "patience": 0},  # augmentation draws
     # rotations, the gravity frame, window statistics, a cosine schedule, the weight average
     {"train": {"augment": "rotation", "frame": "gravity", "window_stats": True,
-               "lr_schedule": "cosine", "ema": 0.9}, "patience": 0},
+               "lr_schedule": "cosine", "ema": 0.9, "batch_size": 72}, "patience": 0},
 ], ids=["early-stopping", "dropout", "augmentation", "orientation-schedule-average"])
 def test_an_interrupted_and_resumed_run_equals_the_uninterrupted_one(
         ds: HarDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -198,7 +231,8 @@ def test_a_backup_whose_scored_epochs_lag_its_state_is_not_trusted(
 
 
 def test_a_kill_between_the_weights_and_the_epoch_count_resumes_consistently(
-        ds: HarDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        ds: HarDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        stored_tiny: Path) -> None:
     """Keras wrote an epoch's weights, then its epoch count: a kill between the two left
     epoch 2's weights under epoch 1's count, and the run resumed them an epoch behind (its
     result differed). The count is now committed last, naming its weights by checksum: the
@@ -206,8 +240,8 @@ def test_a_kill_between_the_weights_and_the_epoch_count_resumes_consistently(
     import keras
 
     run = Run("tiny_cnn", 0, 2, FIT, FOLD, name="torn", test=True, patience=0)
-    monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "whole"))
-    [whole] = runner.execute([run], ds, ship_data=True, backup_root=tmp_path / "b1")
+    whole = json.loads(stored_tiny.read_text())  # the same run uninterrupted (another store)
+    assert whole["key"] == run.key(runner.checksum(ds)) and whole["resumed_at_epoch"] == 0
     monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "cut"))
     saved = {"n": 0}
     original = keras.Model.save_weights
@@ -316,10 +350,10 @@ def test_a_failed_write_keeps_the_other_runs(ds: HarDataset, tmp_path: Path,
     assert not runner.lock_path(bad).exists()
 
 
-def test_runs_record_their_backend_and_key_it(ds: HarDataset, tmp_path: Path) -> None:
+def test_runs_record_their_backend_and_key_it(ds: HarDataset, stored_tiny: Path) -> None:
     from har_utils import backend
 
-    [r] = runner.execute([tiny()], ds, ship_data=True, backup_root=tmp_path)
+    r = json.loads(stored_tiny.read_text())  # tiny() as the runner stored it
     assert r["backend"] == backend.TRAINING == "jax"
     assert r["version"] == backend.version("jax") and r["device"].startswith(("CPU", "GPU"))
     assert r["config"]["engine"] == "jax"
@@ -377,9 +411,11 @@ def test_classical_runs_fit_with_the_runs_blas_threads(ds: HarDataset,
 
 @pytest.mark.slow
 def test_local_processes_and_a_dask_cluster_give_the_same_results(
-        ds: HarDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        ds: HarDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        stored_tiny: Path) -> None:
     from distributed import LocalCluster
 
+    # stored_tiny compiled this model here: each worker process reads it from the cache
     runs = [tiny(seed=0, test=True), tiny(seed=1, test=True)]
     monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "local"))
     local = runner.execute(runs, ds, workers=2, ship_data=True, backup_root=tmp_path / "bl")
@@ -418,12 +454,14 @@ print(json.dumps([r["history"]["val_accuracy"] for r in results]))
 
 
 @pytest.mark.slow
-def test_two_runners_on_one_store_train_each_run_once(tmp_path: Path) -> None:
+def test_two_runners_on_one_store_train_each_run_once(tmp_path: Path,
+                                                     stored_tiny: Path) -> None:
     """Two runner processes started together on one results folder: every run is trained
     by exactly one of them, the other reads it; both return the same results."""
     import subprocess
     import sys
 
+    # stored_tiny compiled the runs' model here: both runners read it from the cache
     tests = str(Path(__file__).parent)
     procs = [subprocess.Popen([sys.executable, "-c", _RUNNER, tests, str(tmp_path / f"b{i}")],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -448,12 +486,14 @@ def test_classical_runs_share_the_keras_workers_of_their_thread_count() -> None:
     assert runner.process_group(alone, runs) == ("", 3)
 
 
-def test_rekey_brings_an_old_key_run_to_the_one_key(ds: HarDataset, tmp_path: Path) -> None:
+def test_rekey_brings_an_old_key_run_to_the_one_key(ds: HarDataset, tmp_path: Path,
+                                                    stored_tiny: Path) -> None:
     import hashlib
 
     from har_studies.experiments import rekey
 
-    [new] = runner.execute([tiny(threads=1)], ds, ship_data=True, backup_root=tmp_path)
+    new = store_tiny(stored_tiny)  # tiny(threads=1), as the runner stored it
+    assert new["key"] == tiny(threads=1).key(runner.checksum(ds))
     path = runner.result_path(new["key"])
     # the same run as the code before the one key stored it: defaults left out of its config
     old = json.loads(path.read_text())

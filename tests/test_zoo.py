@@ -5,6 +5,7 @@ beside the paper's protocol read two ways) and the tables the docs and notebook 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,9 @@ from synthetic_uci import synthetic_dataset
 
 QUIET = {"ship_data": True, "log": lambda _line: None}
 
+# a model compiled once is read back by the next run of it (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("jax_compile_cache")
+
 
 @pytest.fixture
 def ds() -> HarDataset:
@@ -31,6 +35,29 @@ def short(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(zoo, "MODEL", "tiny_cnn")
     monkeypatch.setattr(zoo, "BUDGET", 3)
     monkeypatch.setattr(zoo, "SEEDS", (0,))
+
+
+@pytest.fixture(scope="module")
+def zoo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The runs folder of a store holding the ``short`` zoo's one run, trained once for the
+    tests of this module that read it (test_run_trains_the_paper_protocol_... trains its own)."""
+    store = tmp_path_factory.mktemp("zoo_store")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HAR_RESULTS_DIR", str(store))
+        for name, value in (("MODEL", "tiny_cnn"), ("BUDGET", 3), ("SEEDS", (0,))):
+            mp.setattr(zoo, name, value)
+        [paper] = zoo.run(synthetic_dataset(), **QUIET)
+        assert paper["epochs_run"] == 3 and paper["resumed_at_epoch"] == 0
+        return runner.runs_dir()
+
+
+@pytest.fixture
+def stored(short: None, zoo_store: Path) -> None:
+    """The ``short`` zoo's run stored in this test's results folder, as ``zoo.run`` left it."""
+    runs = runner.runs_dir()
+    runs.mkdir(parents=True, exist_ok=True)
+    for path in zoo_store.glob("*.json"):
+        shutil.copyfile(path, runs / path.name)
 
 
 def cv_summary(models: tuple[str, ...] = ("cnn_lstm_paper", "cnn")) -> dict:
@@ -87,7 +114,7 @@ def test_run_trains_the_paper_protocol_and_reads_it_two_ways(ds: HarDataset, sho
 
 
 def test_a_zoo_whose_runs_are_all_stored_starts_no_training(
-        ds: HarDataset, short: None, monkeypatch: pytest.MonkeyPatch) -> None:
+        ds: HarDataset, stored: None, monkeypatch: pytest.MonkeyPatch) -> None:
     [first] = zoo.run(ds, **QUIET)
     monkeypatch.setattr(runner, "run_one", lambda *a, **k: pytest.fail("trained again"))
     monkeypatch.setattr(runner, "_train", lambda *a, **k: pytest.fail("started training"))
@@ -105,7 +132,7 @@ def test_a_zoo_whose_runs_are_all_stored_starts_no_training(
     assert doc["run_keys"] == [first["key"]]
 
 
-def test_the_summary_takes_protocol_cv_from_its_summary(ds: HarDataset, short: None) -> None:
+def test_the_summary_takes_protocol_cv_from_its_summary(ds: HarDataset, stored: None) -> None:
     write_cv_summary(cv_summary())
     [paper] = zoo.run(ds, **QUIET)
     doc = json.loads(zoo.write_summary(ds).read_text())
@@ -121,7 +148,7 @@ def test_the_summary_takes_protocol_cv_from_its_summary(ds: HarDataset, short: N
     assert all(r["backends"] for r in doc["rows"])
 
 
-def test_summary_counts_only_runs_of_the_current_data(ds: HarDataset, short: None) -> None:
+def test_summary_counts_only_runs_of_the_current_data(ds: HarDataset, stored: None) -> None:
     zoo.run(ds, **QUIET)
     other = HarDataset(ds.train, ds.test, "uci", {"archive_sha256": "x", "cache": "x.npz"})
     doc = json.loads(zoo.write_summary(other).read_text())
@@ -137,7 +164,7 @@ def test_summary_counts_only_runs_of_the_current_data(ds: HarDataset, short: Non
     assert zoo.write_summary(ds, keep_rows=True) == path
 
 
-def test_tables_from_a_summary(ds: HarDataset, short: None) -> None:
+def test_tables_from_a_summary(ds: HarDataset, stored: None) -> None:
     write_cv_summary(cv_summary())
     zoo.run(ds, **QUIET)
     summary = json.loads(zoo.write_summary(ds).read_text())
