@@ -8,6 +8,7 @@ those (``make test`` runs both; the summary says when they were left out)."""
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import tarfile
 from pathlib import Path
@@ -20,7 +21,15 @@ import pytest
 from har_utils import backend  # noqa: E402
 from har_utils.threads import configure_threads  # noqa: E402
 
-configure_threads(1)
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One compute thread per test process. Under pytest-xdist (``make test``) the controller,
+    which runs no test, keeps every core: its workers start from its CPU affinity and each
+    claims a core of its own (har_utils.threads), instead of all sharing the controller's."""
+    controller = bool(getattr(config.option, "numprocesses", None)) and \
+        "PYTEST_XDIST_WORKER" not in os.environ
+    if not controller:
+        configure_threads(1)
 
 #: The test modules of the deployment study, which runs Keras on TensorFlow.
 TENSORFLOW_TESTS: tuple[str, ...] = ("test_deploy.py", "test_predict.py")
@@ -64,9 +73,10 @@ def committed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def jax_compile_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """JAX's persistent compilation cache in a folder of this session, for this process and
+    """JAX's persistent compilation cache (``make test``: ``build/jax_cache``, shared by its test
+    processes and notebook kernels; else a folder of this session), for this process and
     the processes it starts (local and Dask workers, runner subprocesses: through the
     environment). Every run builds a new Keras model, and JAX compiled each one's train,
     test and predict steps again (most of a small run's seconds); a model compiled once is
@@ -75,6 +85,9 @@ def jax_compile_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import jax
     from jax.experimental.compilation_cache import compilation_cache
 
+    if os.environ.get("JAX_COMPILATION_CACHE_DIR"):  # set by make test for every tier
+        yield Path(os.environ["JAX_COMPILATION_CACHE_DIR"])
+        return
     path = tmp_path_factory.mktemp("jax_compile_cache")
     settings = {"jax_compilation_cache_dir": str(path),
                 "jax_persistent_cache_min_compile_time_secs": 0.0,

@@ -14,9 +14,6 @@ from har_utils.data import HarDataset
 from har_studies.experiments import compare, cv
 from synthetic_uci import synthetic_dataset
 
-# a model compiled once is read back by the next run of it (tests/conftest.py)
-pytestmark = pytest.mark.usefixtures("jax_compile_cache")
-
 
 def test_folds_partition_the_training_subjects_and_are_fixed() -> None:
     f = cv.folds()

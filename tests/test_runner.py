@@ -21,9 +21,6 @@ from synthetic_uci import synthetic_dataset
 FOLD = (1, 3, 5)
 FIT = tuple(s for s in config.TRAIN_SUBJECTS if s not in FOLD)
 
-# a model compiled once is read back by the next run of it (tests/conftest.py)
-pytestmark = pytest.mark.usefixtures("jax_compile_cache")
-
 
 @pytest.fixture
 def ds() -> HarDataset:

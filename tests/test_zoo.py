@@ -20,9 +20,6 @@ from synthetic_uci import synthetic_dataset
 
 QUIET = {"ship_data": True, "log": lambda _line: None}
 
-# a model compiled once is read back by the next run of it (tests/conftest.py)
-pytestmark = pytest.mark.usefixtures("jax_compile_cache")
-
 
 @pytest.fixture
 def ds() -> HarDataset:
