@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from har_utils import config, data
+from har_utils import config, data, threads
 from har_utils.io import write_json_atomic
 from har_utils.provenance import cpu_model
 from har_studies.experiments import cv, runner
@@ -83,7 +83,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--models", default="")
     args = ap.parse_args()
-    cores = runner.available_cores()
+    cores = threads.available_cores()
     if not 1 <= args.workers <= cores:
         ap.error(f"--workers {args.workers}: give 1 to {cores} (the CPU cores this process may "
                  "use)")

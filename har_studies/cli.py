@@ -155,9 +155,9 @@ def check_workers(workers: int, scheduler: str | None) -> None:
     error before anything starts (a Dask cluster's workers run on its own machines)."""
     if scheduler is not None or workers <= 1:
         return
-    from .experiments.runner import available_cores
+    from har_utils import threads
 
-    cores = available_cores()
+    cores = threads.available_cores()
     if workers > cores:
         raise click.BadParameter(
             f"{workers} local workers, but this machine has {cores} CPU core(s) for this "

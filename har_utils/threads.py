@@ -21,8 +21,12 @@ _CLAIMS: list[IO[Any]] = []
 
 
 def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity: the most threads it can use)."""
-    return len(os.sched_getaffinity(0))
+    """The cores this process may run on (its CPU affinity: the most threads it can use; where
+    the system has no affinity, the machine's cores)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _jax_started() -> bool:

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from har_studies import cli, pipeline
-from har_utils import config, data
+from har_utils import config, data, threads
 from har_studies.experiments import cv, runner, zoo
 
 COMMANDS = {(): ["run", "publish", "study", "publish-study", "readme", "predict", "cv", "beyond",
@@ -178,7 +178,7 @@ def test_cv_run_check_exits_1_while_a_planned_run_is_missing(
 def test_zoo_run_passes_its_options(monkeypatch: pytest.MonkeyPatch, no_data: list[str],
                                     tmp_path: Path) -> None:
     calls: list[Any] = []
-    monkeypatch.setattr(runner, "available_cores", lambda: 4)  # --workers 2 on any machine
+    monkeypatch.setattr(threads, "available_cores", lambda: 4)  # --workers 2 on any machine
     monkeypatch.setattr(zoo, "run", lambda ds, seeds, **k: calls.append((seeds, k)))
     monkeypatch.setattr(zoo, "write_summary", lambda ds: tmp_path / "summary.json")
     assert har("zoo", "run").exit_code == 0

@@ -21,7 +21,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from har_studies import cli, pipeline
-from har_utils import config, training
+from har_utils import config, threads, training
 from har_studies.experiments import runner, scheduler
 from har_utils.io import HarError
 from synthetic_uci import synthetic_dataset
@@ -107,7 +107,7 @@ def test_workers_below_one(args: list[str]) -> None:
 def test_workers_above_the_cores(args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """More local workers than cores: a usage error saying how many there are, before the
     data loads; a Dask cluster's workers (--scheduler) are not counted here."""
-    n = runner.available_cores()
+    n = threads.available_cores()
     monkeypatch.setattr(cli, "load", lambda source: pytest.fail("started"))
     clean_error(har(*args, "--workers", str(n + 1)), "Invalid value for '--workers'",
                 f"{n + 1} local workers, but this machine has {n} CPU core(s)",

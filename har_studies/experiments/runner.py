@@ -378,14 +378,6 @@ def end_with_runner(runner_pid: int) -> None:
     threading.Thread(target=watch, name="har-end-with-runner", daemon=True).start()
 
 
-def available_cores() -> int:
-    """The CPU cores this process may run on (its affinity mask; else the machine's)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 def _keras_body(run: Run, ds: HarDataset, backup: Path | None, log: Callable[[str], Any],
                 save_model: Path | None = None, runner_pid: int | None = None
                 ) -> dict[str, Any]:
