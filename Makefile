@@ -30,7 +30,7 @@ nbval = HAR_RESULTS_DIR=$(CURDIR)/build/$(1)/results HAR_FIGURES_DIR=$(CURDIR)/b
   $(PYTEST) -p no:cacheprovider --nbval --nbval-kernel-name python3 --nbval-cell-timeout=1800 \
   --nbval-sanitize-with tests/nbval_sanitize.cfg $(2)
 
-.PHONY: lock help venv reproduce publish deploy test-python test-tensorflow test-smoke test-notebooks-deploy test-tiers bench-tests test-deploy zoo zoo-cost cv cv-cost test-cv beyond beyond-cost beyond-final test-beyond ablations ablations-cost ablations-final check-reruns data test test-fast test-data test-notebooks test-ablations bench bench-adapt bench-backends readme lab clean clean-data
+.PHONY: lock help venv reproduce publish deploy test-python test-tensorflow test-smoke test-notebooks-deploy test-tiers bench-tests test-deploy zoo zoo-cost cv cv-cost test-cv beyond beyond-cost beyond-final test-beyond small small-cost small-final ablations ablations-cost ablations-final check-reruns data test test-fast test-data test-notebooks test-ablations bench bench-adapt bench-backends readme lab clean clean-data
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -173,6 +173,16 @@ test-beyond: $(STAMP) ## Smoke form of the beyond study (notebook 09: tiny model
 	rm -rf build/beyond_smoke
 	$(HAR) study 09_beyond --profile beyond_smoke --force --timeout 1800
 	$(call nbval,beyond_smoke,build/beyond_smoke/09_beyond.ipynb)
+
+small-cost: $(STAMP) ## Cost table of the watch-model study (results/small/cost_table.csv)
+	$(PUBLISHED) $(HAR) small cost
+
+small: $(STAMP) ## A model for a watch, selection: int8 sizes, every fold run and the choice (results/small/choice.json: commit it before small-final; about half an hour with 2 workers, resumable)
+	$(PUBLISHED) $(HAR) small run --stage select --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+small-final: $(STAMP) ## A model for a watch, after the choice is committed: 5 final seeds, the summary, the shipped network (results/models/small.keras; then `make deploy`)
+	$(PUBLISHED) $(HAR) small run --stage final --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+	$(PUBLISHED) $(HAR) small export
 
 ablations-cost: $(STAMP) ## Cost table of the ablation study under protocol cv (results/ablations/cv_cost_table.csv)
 	$(PUBLISHED) $(HAR) ablations cost

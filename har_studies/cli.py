@@ -498,6 +498,71 @@ def beyond_export_cmd(smoke: bool, source: str) -> None:
     beyond.export(load(source), _plan(smoke), log=click.echo)
 
 
+# --- har small (har_studies.experiments.small) --------------------------------------------
+
+@har.group("small", cls=Group, doc="har_studies.experiments.small",
+           short_help="A model for a watch: int8 in 32 KB, chosen on the folds.")
+def small_group() -> None:
+    """A model for a watch: small networks whose int8 file fits in 32 KB, screened on folds of
+    the training subjects, one chosen and committed, then tested once."""
+
+
+def _small_plan(smoke: bool) -> Any:
+    from .experiments import small
+    return small.SMOKE if smoke else small.Plan()
+
+
+@small_group.command("cost")
+def small_cost_cmd() -> None:
+    """Print the cost table (and write results/small/cost_table.csv)."""
+    from .experiments import small
+    table, path = small.write_cost_table()
+    click.echo(table.round(3).to_string(index=False))
+    click.echo(f"total at most {table['hours'].sum():.2f} h of one worker; "
+               f"wrote {config.shown(path)}")
+
+
+@small_group.command("run")
+@click.option("--stage", type=click.Choice(["select", "final", "all"]), default="select",
+              show_default=True, help="select: the size export, every fold run and the choice "
+              "(results/small/choice.json: commit it before the final stage); final: the final "
+              "runs of the committed choice and the summary; all: both (the smoke run)")
+@runner_options
+@smoke_option("small", "the tiny model, 2 epochs, two candidates")
+def small_run_cmd(stage: str, workers: int, scheduler: str | None, source: str,
+                  smoke: bool) -> None:
+    """Run what is missing of a stage."""
+    from .experiments import small
+    doc = small.run(load(source), _small_plan(smoke), stage=stage, workers=workers,
+                    scheduler=scheduler)
+    chosen = doc.get("chosen")
+    click.echo(f"[small] chosen: {chosen['name']} ({chosen['epochs']} epochs)" if chosen else
+               f"[small] no choice yet; missing: {', '.join(doc['missing'])}")
+    wrote = small.choice_path() if stage == "select" else small.summary_path()
+    click.echo(f"wrote {config.shown(wrote)}")
+
+
+@small_group.command("summary")
+@smoke_option("small", "the smoke plan's runs")
+@source_option
+def small_summary_cmd(smoke: bool, source: str) -> None:
+    """Write results/small/summary.json from the committed choice and the stored runs."""
+    from .experiments import small
+    doc = small.write_summary(load(source), _small_plan(smoke))
+    click.echo(f"wrote {config.shown(small.summary_path())}; missing final runs: "
+               f"{doc['missing_finals']}")
+
+
+@small_group.command("export")
+@smoke_option("small", "the smoke plan's runs")
+@source_option
+def small_export_cmd(smoke: bool, source: str) -> None:
+    """Save the chosen network (its shipped seed, trained again and checked against its stored
+    final run) to results/models/small.keras for `make deploy` and `har predict --model small`."""
+    from .experiments import small
+    small.export(load(source), _small_plan(smoke), log=click.echo)
+
+
 # --- har zoo (har_studies.experiments.zoo) --------------------------------------------------
 
 @har.group("zoo", cls=Group, doc="har_studies.experiments.zoo",

@@ -13,7 +13,7 @@ from keras import layers
 from har_utils.models import MODELS, PAPER_TRAIN_DEFAULTS, lstm_head, register
 
 #: Registered models that are not part of the model zoo.
-NOT_IN_ZOO: tuple[str, ...] = ("tiny_cnn", "cnn_lstm_features")
+NOT_IN_ZOO: tuple[str, ...] = ("tiny_cnn", "cnn_lstm_features", "small_cnn")
 
 
 def zoo_names() -> list[str]:
@@ -162,3 +162,31 @@ def cnn_lstm_features(input_shape: tuple[int, int], n_classes: int, *, filters: 
     x = layers.MaxPooling1D(pool_size, name="pool2")(x)
     outputs = lstm_head(x, n_classes, lstm_units, dropout, dense_units)
     return keras.Model(inputs, outputs, name="cnn_lstm_features")
+
+
+@register("small_cnn", description="A CNN small enough for a watch: Conv1D blocks (batch norm, "
+                                   "ReLU, pooling), global average pooling, softmax",
+          train_defaults=PAPER_TRAIN_DEFAULTS)
+def small_cnn(input_shape: tuple[int, int], n_classes: int, *, filters: int = 16,
+              blocks: int = 3, kernel_size: int = 5, separable: bool = False,
+              dropout: float = 0.2) -> keras.Model:
+    """``blocks`` blocks of Conv1D(``filters`` in the first, twice that after; ``kernel_size``,
+    same padding, no bias) -> BatchNormalization -> ReLU -> MaxPool1D(2), then global average
+    pooling, Dropout(``dropout``) and Dense(n_classes, softmax). ``separable`` makes every
+    block after the first a depthwise-separable convolution. The watch-model study's family:
+    no recurrent layer, so its int8 TFLite file holds one operator per layer."""
+    if int(blocks) < 1:
+        raise ValueError(f"blocks must be >= 1, got {blocks}")
+    inputs = keras.Input(shape=tuple(input_shape), name="window")
+    x = inputs
+    for i in range(int(blocks)):
+        width = int(filters) * (1 if i == 0 else 2)
+        conv = layers.SeparableConv1D if separable and i > 0 else layers.Conv1D
+        x = conv(width, kernel_size, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
+        x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
+        x = layers.ReLU(name=f"relu{i + 1}")(x)
+        x = layers.MaxPooling1D(2, name=f"pool{i + 1}")(x)
+    x = layers.GlobalAveragePooling1D(name="gap")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name="small_cnn")

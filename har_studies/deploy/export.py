@@ -268,11 +268,37 @@ def _export_worker(job_json: str) -> int:
     return 0
 
 
+def _sizes_worker(job_json: str) -> int:
+    """Bytes of the int8 file (batch 1) of each untrained build in ``job_json`` (a list of
+    ``{"name", "model", "model_kwargs"}``), printed as one JSON line (the watch-model study's
+    size stage; weights' values do not change a file's size)."""
+    from har_utils.models import build_model
+
+    from .. import zoo_models  # noqa: F401  (registers the small models)
+    calibration = np.random.default_rng(0).normal(size=(64, config.WINDOW_LENGTH,
+                                                        len(config.CHANNELS))).astype(np.float32)
+    sizes = {}
+    with tempfile.TemporaryDirectory(prefix="har-sizes-") as tmp:
+        for job in json.loads(job_json):
+            model = build_model(job["model"], **job["model_kwargs"])
+            res = export_tflite(model, Path(tmp) / "model.tflite", batch_size=1,
+                                quantization="int8", representative_data=calibration)
+            if not res.ok:
+                print(f"{job['name']}: {res.error}", file=sys.stderr)
+                return 1
+            sizes[job["name"]] = res.size_bytes
+    print(json.dumps(sizes))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Internal entry point of the converter child: ``python -m har_studies.deploy _export JOB``."""
+    """Internal entry points of the converter child: ``python -m har_studies.deploy _export
+    JOB`` (one conversion) and ``_sizes JOBS`` (int8 sizes of untrained builds)."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 2 and argv[0] == "_export":
         return _export_worker(argv[1])
-    print("usage: python -m har_studies.deploy _export JOB_JSON (internal; see "
+    if len(argv) == 2 and argv[0] == "_sizes":
+        return _sizes_worker(argv[1])
+    print("usage: python -m har_studies.deploy _export|_sizes JOB_JSON (internal; see "
           "benchmarks/bench_deploy.py for the benchmark)", file=sys.stderr)
     return 2

@@ -583,7 +583,7 @@ def model_path(classical: bool = False) -> Path:
     return config.results_dir() / "models" / f"{MODEL_NAME}.{'joblib' if classical else 'keras'}"
 
 
-def _train_member(run: Run, payload: HarDataset | str, expected: str, path: str
+def train_member(run: Run, payload: HarDataset | str, expected: str, path: str
                   ) -> dict[str, Any]:
     """One final run trained again in this (fresh) process, its model saved to ``path``."""
     return run_one(run, payload, expected, save_model=Path(path), log=lambda _line: None)
@@ -624,7 +624,7 @@ def export(ds: HarDataset, p: Plan = Plan(), *, ship_data: bool = False, log: An
                 f"{r.threads or 'default'} thread(s))")
             ctx = multiprocessing.get_context("spawn")
             with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
-                again = pool.submit(_train_member, r, ds if ship_data else ds.source,
+                again = pool.submit(train_member, r, ds if ship_data else ds.source,
                                     expected, str(member)).result()
             same = again["y_pred"] == st["y_pred"]
             members.append({"name": r.label, "seed": r.seed, "key": st["key"],
