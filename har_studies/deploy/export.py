@@ -5,6 +5,15 @@ delegate), so the model is traced at a fixed input shape and its variables froze
 LSTM loop keeps ``READ_VARIABLE`` ops that fail at invoke time, TF 2.21). The int8 calibrator
 segfaults on a ``while``-loop LSTM, so int8 unrolls recurrent layers and converts in a child
 process: a crash or converter error becomes a recorded failure (``ExportResult.ok=False``).
+
+An int8 graph quantises its input with one scale for all nine channels, which rounds the small
+body-acceleration values of a still window to zero. So int8 exports a *standardised core*
+(:func:`standardised_core`): the model's own ``standardize`` layer moves out of the graph, or,
+for a model without one whose first layer is a valid-padded convolution (the paper's), the
+per-channel mean and standard deviation of the calibration windows are folded into that
+layer's weights. The mean and standard deviation travel inside the ``.tflite`` file as metadata
+(:data:`~.runtime.STANDARDISATION_METADATA`), and :class:`~.runtime.TFLiteRunner` (so
+``har predict``) applies them: nobody standardises by hand.
 """
 
 from __future__ import annotations
@@ -35,6 +44,8 @@ import tensorflow as tf
 from har_utils import config
 from har_utils.io import HarError, atomic_write
 
+from .runtime import read_standardisation, with_standardisation
+
 QUANTIZATIONS: tuple[str, ...] = ("float32", "dynamic", "int8")
 #: Windows fed to the int8 calibrator at most (random subset of ``representative_data``).
 MAX_CALIBRATION_WINDOWS: int = 512
@@ -58,6 +69,8 @@ class ExportResult:
     unrolled: bool = False
     #: The conversion ran in a child process (a converter crash cannot take the caller down).
     isolated: bool = False
+    #: int8: how the graph's input was standardised (None: the raw window, as float32 takes).
+    standardisation: str | None = None
 
 
 def has_recurrent_layers(model: keras.Model) -> bool:
@@ -105,6 +118,77 @@ def unroll_recurrent(model: keras.Model) -> keras.Model:
     return copy
 
 
+#: Layer types between the input and a first convolution that keep the channel axis last and
+#: the per-channel affine map exact (so it folds into the convolution's weights).
+_CHANNEL_PRESERVING = (keras.layers.InputLayer, keras.layers.Reshape)
+
+
+def _standardize_layers(model: keras.Model) -> list[keras.layers.Normalization]:
+    return [lyr for lyr in _all_layers(model)
+            if isinstance(lyr, keras.layers.Normalization) and lyr.name == "standardize"]
+
+
+def _first_conv(model: keras.Model) -> tuple[keras.layers.Layer, keras.layers.Layer] | None:
+    """The first layer of ``model`` if, after only input and reshape layers, it is a
+    valid-padded Conv1D (or TimeDistributed Conv1D) with a bias: (the layer, its Conv1D)."""
+    for lyr in model.layers:
+        if isinstance(lyr, _CHANNEL_PRESERVING) and (
+                not isinstance(lyr, keras.layers.Reshape) or lyr.target_shape[-1] ==
+                model.input_shape[-1]):
+            continue
+        conv = getattr(lyr, "layer", lyr)
+        if (isinstance(conv, keras.layers.Conv1D) and conv.padding == "valid"
+                and conv.use_bias):
+            return lyr, conv
+        return None
+    return None
+
+
+def standardised_core(model: keras.Model, calibration: np.ndarray
+                      ) -> tuple[keras.Model, np.ndarray | None, np.ndarray | None, str]:
+    """The graph int8 quantises, taking standardised windows: ``(core, mean, std, how)``.
+
+    - the model's ``standardize`` layers (one per ensemble member, all equal) become
+      identities, their mean and standard deviation the file's;
+    - else a first valid-padded convolution takes the calibration windows' per-channel mean
+      and standard deviation into its weights (exact: no padding sees a shifted zero);
+    - else the model as it is (``mean``/``std`` None: raw windows, one input scale).
+    """
+    norms = _standardize_layers(model)
+    if norms:
+        stats = [(np.asarray(n.mean, np.float64).ravel(),
+                  np.asarray(n.variance, np.float64).ravel()) for n in norms]
+        if all(np.allclose(m, stats[0][0]) and np.allclose(v, stats[0][1]) for m, v in stats):
+            mean, std = stats[0][0], np.sqrt(np.maximum(stats[0][1], keras.config.epsilon()))
+
+            def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
+                if isinstance(layer, keras.layers.Normalization) and layer.name == "standardize":
+                    return keras.layers.Identity(name=layer.name)
+                return layer.__class__.from_config(layer.get_config())
+
+            core = keras.models.clone_model(model, clone_function=clone, recursive=True)
+            core.set_weights(model.get_weights())
+            return (core, mean, std, f"the model's standardize layer ({len(norms)}) moved "
+                    "out of the int8 graph")
+        return model, None, None, "raw windows (the standardize layers differ)"
+    first = _first_conv(model)
+    if first is None:
+        return model, None, None, "raw windows (no standardize layer, no foldable first layer)"
+    X = np.asarray(calibration, np.float64)
+    mean, std = X.mean(axis=(0, 1)), X.std(axis=(0, 1))
+    std = np.where(std > 0, std, 1.0)
+    core = keras.models.clone_model(model)
+    core.set_weights(model.get_weights())
+    target = core.get_layer(first[0].name)
+    kernel, bias = (np.asarray(w, np.float64) for w in target.get_weights())
+    # conv(x) = sum_kc w[k, c] x[t+k, c] + b with x = std z + mean
+    folded = kernel * std[None, :, None]
+    bias = bias + np.einsum("kco,c->o", kernel, mean)
+    target.set_weights([folded.astype(np.float32), bias.astype(np.float32)])
+    return (core, mean, std, f"folded into {first[0].name} (mean and standard deviation of the "
+            "calibration windows)")
+
+
 def frozen_function(model: keras.Model, batch_size: int) -> Any:
     """``model`` as a concrete function of a fixed batch, its variables frozen into constants."""
     from tensorflow.python.framework.convert_to_constants import (
@@ -136,18 +220,25 @@ def _calibration_batches(representative_data: np.ndarray, batch_size: int,
 def convert_tflite(model: keras.Model, *, batch_size: int, quantization: str,
                    representative_data: np.ndarray | None = None) -> bytes:
     """The TFLite flatbuffer of ``model`` in this process (use :func:`export_tflite`)."""
+    mean = std = None
+    if quantization == "int8":  # export_tflite has checked representative_data
+        model, mean, std, _how = standardised_core(model, representative_data)
+        if mean is not None:
+            representative_data = ((np.asarray(representative_data, np.float64) - mean) / std
+                                   ).astype(np.float32)
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [frozen_function(model, batch_size)], model)
     if quantization in ("dynamic", "int8"):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if quantization == "int8":  # export_tflite has checked representative_data
+    if quantization == "int8":
         converter.representative_dataset = _calibration_batches(representative_data, batch_size)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
-        return converter.convert()
+        flat = converter.convert()
+    return flat if mean is None else with_standardisation(flat, mean, std, _how)
 
 
 def _short_error(exc: BaseException, limit: int = 600) -> str:
@@ -208,6 +299,9 @@ def export_tflite(model: keras.Model, path: str | os.PathLike[str], *, batch_siz
     if result.ok:
         result.path = str(path)
         result.size_bytes = path.stat().st_size
+        if quantization == "int8":
+            st = read_standardisation(path)
+            result.standardisation = None if st is None else st["how"]
     return result
 
 

@@ -25,13 +25,55 @@ from har_utils.io import HarDataError
 _INTERPRETER_WARNING = r"(?s).*tf\.lite\.Interpreter is deprecated"
 #: Bytes 4-8 of every TFLite flatbuffer.
 TFLITE_IDENTIFIER = b"TFL3"
+#: The metadata entry of an int8 file whose graph takes standardised windows: JSON with the
+#: per-channel ``mean`` and ``std`` to apply first, and ``how`` they got there.
+STANDARDISATION_METADATA = "har_standardisation"
 REEXPORT_FIX = ("export it again: `make deploy` writes the deployment study's files under "
                 "build/deploy/ (or call har_studies.deploy.export.export_tflite)")
 
 
+def with_standardisation(flat: bytes, mean: np.ndarray, std: np.ndarray, how: str) -> bytes:
+    """The TFLite flatbuffer ``flat`` with a :data:`STANDARDISATION_METADATA` entry added."""
+    import json
+
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(flat))
+    payload = json.dumps({"mean": [float(v) for v in mean], "std": [float(v) for v in std],
+                          "how": how}).encode()
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(payload, np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = STANDARDISATION_METADATA.encode()
+    entry.buffer = len(model.buffers) - 1
+    model.metadata = [*(model.metadata or []), entry]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def read_standardisation(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The :data:`STANDARDISATION_METADATA` entry of a TFLite file (``mean`` and ``std`` as
+    arrays), or None when its graph takes raw windows."""
+    import json
+
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    buf = Path(path).read_bytes()
+    model = schema.Model.GetRootAs(buf, 0)
+    for i in range(model.MetadataLength()):
+        entry = model.Metadata(i)
+        if entry.Name() == STANDARDISATION_METADATA.encode():
+            doc = json.loads(model.Buffers(entry.Buffer()).DataAsNumpy().tobytes())
+            return {"mean": np.asarray(doc["mean"], np.float32),
+                    "std": np.asarray(doc["std"], np.float32), "how": doc.get("how", "")}
+    return None
+
+
 class TFLiteRunner:
-    """A TFLite file on ``tf.lite.Interpreter``: ``predict(X)`` runs any number of float windows
-    in batches of the file's fixed size and returns float32 probabilities, int8 or not."""
+    """A TFLite file on ``tf.lite.Interpreter``: ``predict(X)`` runs any number of raw float
+    windows in batches of the file's fixed size and returns float32 probabilities, int8 or not
+    (an int8 file's standardisation, kept in its metadata, is applied first)."""
 
     def __init__(self, model: str | os.PathLike[str], num_threads: int = 1):
         self.path = Path(model)
@@ -64,8 +106,13 @@ class TFLiteRunner:
         self.output_shape = tuple(int(d) for d in self._out["shape"][1:])
         self.input_dtype = np.dtype(self._in["dtype"])
         self.output_dtype = np.dtype(self._out["dtype"])
+        #: The per-channel standardisation its graph expects applied first (None: raw windows).
+        self.standardisation = read_standardisation(self.path)
 
     def _quantize(self, x: np.ndarray) -> np.ndarray:
+        if self.standardisation is not None:
+            x = ((x - self.standardisation["mean"]) / self.standardisation["std"]
+                 ).astype(np.float32)
         if self.input_dtype == np.float32:
             return x
         scale, zero = self._in["quantization"]
