@@ -308,7 +308,8 @@ def readme_cmd(check: bool) -> None:
               help="sample rate in Hz (needed without a time column)")
 @click.option("--model", default=None, metavar="FILE|NAME",
               help="a .keras or .tflite file, or a model's name under results/models/ "
-                   "(beyond: the beyond study's choice; default: cnn_lstm_paper)")
+                   "(beyond: the beyond study's choice; small: the watch model; default: "
+                   "cnn_lstm_paper)")
 @click.option("--causal", is_flag=True,
               help="causal (streaming) filtering instead of zero-phase (as in training)")
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None, metavar="FILE",

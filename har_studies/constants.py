@@ -10,3 +10,6 @@ STUDY_PROFILES: tuple[str, ...] = ("ablations", "deploy", "beyond")
 #: The beyond study's chosen configuration, saved as results/models/<this>.keras by
 #: ``har beyond export`` (measured by the deployment benchmark, used by ``har predict``).
 BEYOND_MODEL: str = "beyond"
+#: The watch-model study's shipped network, saved as results/models/<this>.keras by
+#: ``har small export`` (measured by the deployment benchmark, ``har predict --model small``).
+SMALL_MODEL: str = "small"

@@ -84,6 +84,55 @@ def test_int8_export_quantises_input_and_output(cnn, windows: np.ndarray,
     assert np.abs(probs - cnn.predict(windows, verbose=0)).max() < 0.05
 
 
+def test_int8_takes_the_standardisation_out_of_the_graph_into_the_file(
+        windows: np.ndarray, tmp_path: Path) -> None:
+    """A model with a standardize layer: the int8 graph takes standardised windows, the file
+    carries the layer's mean and standard deviation, the runner applies them to raw windows."""
+    import keras
+
+    from har_studies.input_layers import standardization_layer
+    from har_utils.models import build_model
+
+    raw = windows * np.array([0.01, 0.01, 0.01, 1, 1, 1, 5, 5, 5], np.float32)  # unlike scales
+    inputs = keras.Input(raw.shape[1:])
+    model = keras.Model(inputs, build_model("tiny_cnn")(standardization_layer(raw)(inputs)))
+    core, mean, std, how = export.standardised_core(model, raw)
+    assert "standardize layer" in how
+    np.testing.assert_allclose(mean, raw.mean(axis=(0, 1)), rtol=1e-5)
+    np.testing.assert_allclose(core.predict((raw - mean) / std, verbose=0),
+                               model.predict(raw, verbose=0), atol=1e-5)
+    res = export.export_tflite(model, tmp_path / "s.tflite", batch_size=1, quantization="int8",
+                               representative_data=raw)
+    assert res.ok and res.standardisation == how
+    meta = runtime.read_standardisation(res.path)
+    np.testing.assert_allclose(meta["std"], std, rtol=1e-5)
+    probs = runtime.TFLiteRunner(res.path).predict(raw)
+    assert np.abs(probs - model.predict(raw, verbose=0)).max() < 0.05
+    # float32 keeps the whole model, raw windows in
+    f32 = export.export_tflite(model, tmp_path / "f.tflite", batch_size=1)
+    assert f32.standardisation is None and runtime.read_standardisation(f32.path) is None
+
+
+def test_a_first_valid_convolution_takes_the_standardisation_exactly(
+        cnn, windows: np.ndarray, tmp_path: Path) -> None:
+    """No standardize layer, a valid-padded first Conv1D (the paper's model): the calibration
+    windows' mean and std fold into its weights, exactly; a 'same'-padded one is left raw."""
+    X = windows * np.array([0.01, 0.01, 0.01, 1, 1, 1, 5, 5, 5], np.float32) + 1.0
+    core, mean, std, how = export.standardised_core(cnn, X)
+    assert how.startswith("folded into conv1")
+    np.testing.assert_allclose(core.predict(((X - mean) / std).astype(np.float32), verbose=0),
+                               cnn.predict(X, verbose=0), atol=1e-5)
+    from har_utils.models import build_model
+    same = build_model("small_cnn", filters=4, blocks=1)  # 'same' padding: not exact
+    assert export.standardised_core(same, X)[1] is None
+    res = export.export_tflite(cnn, tmp_path / "c.tflite", batch_size=1, quantization="int16x8",
+                               representative_data=X)
+    assert res.ok, res.error
+    runner = runtime.TFLiteRunner(res.path)
+    assert runner.input_dtype == np.int16 and runner.standardisation is not None
+    assert np.abs(runner.predict(X) - cnn.predict(X, verbose=0)).max() < 0.01
+
+
 @pytest.mark.slow  # a child process (TensorFlow start-up, ~10 s)
 def test_int8_failures_are_reported_not_raised(cnn, lstm, windows: np.ndarray,
                                                tmp_path: Path) -> None:
@@ -202,15 +251,17 @@ def test_classify_stream_equals_classifying_all_windows(cnn) -> None:
 
 def test_export_variants_unroll_short_loops_and_skip_int8_for_long_ones(cnn, lstm) -> None:
     from har_studies.deploy.benchmark import export_variants, skipped_variants
-    assert export_variants(cnn) == [("float32", None), ("dynamic", None), ("int8", None)]
+    assert export_variants(cnn) == [("float32", None), ("dynamic", None), ("int8", None),
+                                    ("int16x8", None)]
     assert export_variants(cnn, int8=False) == [("float32", None), ("dynamic", None)]
     assert skipped_variants(cnn) == {}
     assert export_variants(lstm) == [("float32", None), ("dynamic", None), ("dynamic", True),
-                                     ("int8", None)]  # a 32-step loop: short enough to unroll
+                                     ("int8", None), ("int16x8", None)]  # a 32-step loop: short enough to unroll
     assert export.recurrent_steps(lstm) == [STEPS, STEPS]
     long = build_model("lstm", input_shape=(64, 9), lstm_units=4, dense_units=4)
     assert export_variants(long) == [("float32", None), ("dynamic", None)]
     assert "64 steps" in skipped_variants(long)["int8"]
+    assert set(skipped_variants(long)) == {"int8", "int16x8"}
     assert skipped_variants(long, int8=False) == {}
     assert export.recurrent_steps(build_model("cnn_lstm_paper")) == [4, 4]
 
@@ -244,7 +295,9 @@ def test_the_benchmark_runs_in_smoke_form(tmp_path: Path) -> None:
     (row,) = b["models"]
     assert row["model"] == "tiny_cnn" and row["trained"]
     assert set(row["keras"]) == {"keras_eager", "keras_predict", "tf_function"}
-    assert {f"{q}_b{bs}" for q in export.QUANTIZATIONS for bs in (1, 16)} == set(row["tflite"])
+    assert ({f"{q}_b{bs}" for q in export.QUANTIZATIONS for bs in (1, 16)} - {"int16x8_b16"}
+            == set(row["tflite"]))  # 16x8 at batch 1 only
+    assert [t["variant"] for t in b["quantisation_targets"]] == ["int16x8_b1", "int8_b1"]
     assert all(e["ok"] and "accuracy" in e for e in row["tflite"].values())
     assert (out.parent / "tflite" / "tiny_cnn_dynamic_b1.tflite").is_file()
     assert row["energy_estimate"]["float32"]["label"] == "estimate"

@@ -54,15 +54,17 @@ class BenchSettings:
     export_dir: Path = field(default_factory=lambda: config.BUILD_DIR / "deploy" / "tflite")
 
     def model_names(self) -> list[str]:
-        """``models``, else every zoo model and the beyond study's model if saved."""
+        """``models``, else every zoo model, and the beyond study's and the watch model if
+        saved."""
         from ..zoo_models import zoo_names
         if self.models:
             return list(self.models)
         if self.synthetic:
             return ["tiny_cnn"]
         folder = self.model_dir or config.results_dir() / "models"
-        saved = any((folder / f"{constants.BEYOND_MODEL}{x}").is_file() for x in (".keras", ".joblib"))
-        return zoo_names() + ([constants.BEYOND_MODEL] if saved else [])
+        saved = [m for m in (constants.BEYOND_MODEL, constants.SMALL_MODEL)
+                 if any((folder / f"{m}{x}").is_file() for x in (".keras", ".joblib"))]
+        return zoo_names() + saved
 
 
 # --- data and models -----------------------------------------------------------------------
@@ -148,7 +150,7 @@ def export_variants(model: Any, int8: bool = True) -> list[tuple[str, bool | Non
     if short and export.has_recurrent_layers(model):
         out.append(("dynamic", True))
     if int8 and short:
-        out.append(("int8", None))
+        out += [("int8", None), ("int16x8", None)]
     return out
 
 
@@ -156,10 +158,10 @@ def skipped_variants(model: Any, int8: bool = True) -> dict[str, str]:
     """Exports :func:`export_variants` leaves out, with the reason (quantisation -> reason)."""
     from . import export
     if int8 and not _loops_short(model):
-        return {"int8": f"not attempted: full int8 needs the recurrent loops unrolled, and "
+        return {q: f"not attempted: full int8 needs the recurrent loops unrolled, and "
                         f"this model's loop over {max(export.recurrent_steps(model))} steps is longer than "
                         f"MAX_UNROLL_STEPS={MAX_UNROLL_STEPS} (a very large graph and a slow, "
-                        "crash-prone conversion)"}
+                        "crash-prone conversion)" for q in ("int8", "int16x8")}
     return {}
 
 
@@ -204,6 +206,8 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
     row["tflite"] = {}
     for bs in (1, big):
         for q, unroll in export_variants(model, s.int8):
+            if q == "int16x8" and bs != 1:
+                continue  # TFLite's 16x8 kernels are reference code: batch 1 says enough
             key = f"{q}{'_unrolled' if unroll else ''}_b{bs}"
             res = export.export_tflite(model, s.export_dir / f"{name}_{key}.tflite",
                                        batch_size=bs, quantization=q, unroll=unroll,
@@ -226,6 +230,8 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
                 clock.lap(f"tflite {key}: outputs on the test set")
             row["tflite"][key] = entry
         for q, reason in skipped_variants(model, s.int8).items():
+            if q == "int16x8" and bs != 1:
+                continue
             row["tflite"][f"{q}_b{bs}"] = {"path": None, "batch_size": bs, "quantization": q,
                                            "ok": False, "skipped": True, "error": reason}
             log(f"  {name} {q}_b{bs}: skipped ({reason})")
@@ -269,13 +275,31 @@ def bench_sklearn(name: str, path: Path, s: BenchSettings, d: dict[str, Any],
     return row
 
 
+#: Seconds of warm-up calls, and of timed calls, one timing spends at most (beyond its
+#: first two warm-up calls and :data:`MIN_REPEATS` timed ones): a slow way to call a model
+#: (eager Keras: about half a second a call) gets fewer repeats, a fast one all of them.
+TIME_BOX_S: float = 1.5
+MIN_REPEATS: int = 5
+
+
 def _measure(fn: Callable[[np.ndarray], Any], X: np.ndarray, bs: int, s: BenchSettings
              ) -> dict[str, float]:
-    """:func:`runtime.measure` with the settings' warm-up and repeats for batch size ``bs``."""
+    """:func:`runtime.measure` for batch size ``bs``: the settings' warm-up calls and repeats,
+    each capped by :data:`TIME_BOX_S` (the repeats done are in the result)."""
     from . import runtime
     big = bs == s.big_batch
-    return runtime.measure(fn, X, bs, warmup=s.warmup_big if big else s.warmup_single,
-                           repeats=s.repeats_big if big else s.repeats_single)
+    batch = np.asarray(X, np.float32)[np.arange(bs) % len(X)]
+    spent, last = 0.0, 0.0
+    for i in range(max(2, s.warmup_big if big else s.warmup_single)):
+        t0 = time.perf_counter()
+        np.asarray(fn(batch))
+        last = time.perf_counter() - t0
+        spent += last
+        if i >= 1 and spent > TIME_BOX_S:
+            break  # the first call may compile; the last one says what a call costs
+    wanted = s.repeats_big if big else s.repeats_single
+    repeats = min(wanted, max(MIN_REPEATS, int(TIME_BOX_S / max(last, 1e-6))))
+    return runtime.measure(fn, X, bs, warmup=0, repeats=repeats)
 
 
 class Stopwatch:
@@ -384,6 +408,23 @@ def targets(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def quantisation_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per trained model and integer quantisation at batch 1: test accuracy points lost
+    against the Keras model, against :data:`TARGETS`' ``quantisation_loss_points``."""
+    out = []
+    for r in rows:
+        for key, e in sorted(r.get("tflite", {}).items()):
+            if (e.get("batch_size") == 1 and e.get("quantization") in ("int8", "int16x8")
+                    and "accuracy_lost_points" in e):
+                lost = e["accuracy_lost_points"]
+                out.append({"model": r["model"], "variant": key, "bytes": e["size_bytes"],
+                            "accuracy": e["accuracy"], "lost_points": lost,
+                            "target": TARGETS["quantisation_loss_points"],
+                            "met": bool(lost <= TARGETS["quantisation_loss_points"]),
+                            "standardisation": e.get("standardisation")})
+    return out
+
+
 def set_threads(tf_threads: int) -> dict[str, int]:
     """Limit TensorFlow's intra-op threads when ``tf_threads > 0``; the settings in force."""
     from har_utils.threads import configure_threads, current_threads
@@ -431,6 +472,7 @@ def run(s: BenchSettings, ds: Any = None, *, log: Callable[[str], Any] = print
         result["targets"] = {"model": primary["model"], **targets(primary)}
         result["streaming"] = {"model": primary["model"], "variant": "keras float32",
                                **streaming(kept[primary["model"]], s)}
+    result["quantisation_targets"] = quantisation_targets(rows)
     result["seconds"] = round(time.perf_counter() - t0, 1)
     result["environment"] = environment()
     for row in result["models"]:  # the exported files, as the project shows them

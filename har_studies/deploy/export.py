@@ -46,7 +46,10 @@ from har_utils.io import HarError, atomic_write
 
 from .runtime import read_standardisation, with_standardisation
 
-QUANTIZATIONS: tuple[str, ...] = ("float32", "dynamic", "int8")
+QUANTIZATIONS: tuple[str, ...] = ("float32", "dynamic", "int8", "int16x8")
+#: Quantisations whose activations are integers too (calibrated on ``representative_data``;
+#: "int16x8": int8 weights, 16-bit activations, TFLite's experimental 16x8 mode).
+FULL_INTEGER: tuple[str, ...] = ("int8", "int16x8")
 #: Windows fed to the int8 calibrator at most (random subset of ``representative_data``).
 MAX_CALIBRATION_WINDOWS: int = 512
 #: The recurrent layer types (unrolled for int8; counted by :mod:`.flops`).
@@ -69,7 +72,7 @@ class ExportResult:
     unrolled: bool = False
     #: The conversion ran in a child process (a converter crash cannot take the caller down).
     isolated: bool = False
-    #: int8: how the graph's input was standardised (None: the raw window, as float32 takes).
+    #: int8, int16x8: how the graph's input was standardised (None: the raw window).
     standardisation: str | None = None
 
 
@@ -221,20 +224,23 @@ def convert_tflite(model: keras.Model, *, batch_size: int, quantization: str,
                    representative_data: np.ndarray | None = None) -> bytes:
     """The TFLite flatbuffer of ``model`` in this process (use :func:`export_tflite`)."""
     mean = std = None
-    if quantization == "int8":  # export_tflite has checked representative_data
+    if quantization in FULL_INTEGER:  # export_tflite has checked representative_data
         model, mean, std, _how = standardised_core(model, representative_data)
         if mean is not None:
             representative_data = ((np.asarray(representative_data, np.float64) - mean) / std
                                    ).astype(np.float32)
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [frozen_function(model, batch_size)], model)
-    if quantization in ("dynamic", "int8"):
+    if quantization in ("dynamic", *FULL_INTEGER):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if quantization == "int8":
+    if quantization in FULL_INTEGER:
         converter.representative_dataset = _calibration_batches(representative_data, batch_size)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+        sixteen = quantization == "int16x8"
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8 if sixteen
+            else tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int16 if sixteen else tf.int8
+        converter.inference_output_type = tf.int16 if sixteen else tf.int8
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
         flat = converter.convert()
@@ -267,12 +273,13 @@ def export_tflite(model: keras.Model, path: str | os.PathLike[str], *, batch_siz
                          f"not match the model input {tuple(model.input_shape[1:])}")
     path = Path(path)
     recurrent = has_recurrent_layers(model)
-    unroll = ((quantization == "int8") if unroll is None else bool(unroll)) and recurrent
-    isolate = (quantization == "int8" and recurrent) if isolate is None else isolate
+    full = quantization in FULL_INTEGER
+    unroll = (full if unroll is None else bool(unroll)) and recurrent
+    isolate = (full and recurrent) if isolate is None else isolate
     result = ExportResult(None, int(batch_size), quantization, ok=False, unrolled=unroll,
                           isolated=isolate)
-    if quantization == "int8" and (representative_data is None or len(representative_data) == 0):
-        result.error = ("int8 needs representative_data: pass training windows to calibrate "
+    if full and (representative_data is None or len(representative_data) == 0):
+        result.error = (f"{quantization} needs representative_data: pass training windows to calibrate "
                         "the activation ranges")
         return result
     t0 = time.perf_counter()
@@ -299,7 +306,7 @@ def export_tflite(model: keras.Model, path: str | os.PathLike[str], *, batch_siz
     if result.ok:
         result.path = str(path)
         result.size_bytes = path.stat().st_size
-        if quantization == "int8":
+        if full:
             st = read_standardisation(path)
             result.standardisation = None if st is None else st["how"]
     return result

@@ -58,7 +58,8 @@ Classifier = Callable[[np.ndarray], np.ndarray]
 
 def model_path(model: str | os.PathLike[str] | None) -> Path:
     """The model file ``--model`` names: a ``.keras`` or ``.tflite`` path, or a model's name
-    under results/models/ (``beyond``: the beyond study's); none: the paper model."""
+    under results/models/ (``beyond``: the beyond study's; ``small``: the watch model); none:
+    the paper model."""
     if model is None:
         return config.reported_results_dir() / "models" / "cnn_lstm_paper.keras"
     path = Path(model)
@@ -321,8 +322,8 @@ def load_classifier(path: str | os.PathLike[str]) -> Classifier:
     if not path.is_file():
         raise HarDataError(path, "model not found",
                            "pass --model with a .keras or .tflite file or the name of one in "
-                           "results/models/ (cnn_lstm_paper, or beyond after `har beyond "
-                           "export`), or restore results/models/cnn_lstm_paper.keras with git "
+                           "results/models/ (cnn_lstm_paper; beyond after `har beyond "
+                           "export`; small after `har small export`), or restore results/models/cnn_lstm_paper.keras with git "
                            "checkout")
     expected = (config.WINDOW_LENGTH, len(config.CHANNELS))
     if path.suffix == ".joblib":

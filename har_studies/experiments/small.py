@@ -33,12 +33,13 @@ from har_utils.data import HarDataset
 from har_utils.io import HarError, write_json_atomic
 
 from . import beyond, cv
+from .. import constants
 from .beyond import Candidate
 from .runner import Run, checksum, execute, load, results_of, study_hours
 
 STUDY = "small"
 #: The name ``har predict --model`` and the deployment benchmark know it by.
-MODEL_NAME = "small"
+MODEL_NAME = constants.SMALL_MODEL
 #: The int8 TFLite file of the chosen network must fit in this many bytes (a watch's budget).
 SIZE_LIMIT_BYTES = 32 * 1024
 #: Epochs per fold run: small networks rise more slowly than the paper's (the beyond study: 50).
