@@ -521,7 +521,8 @@ def stream_experiment(exp: dict[str, Any], classifier: Classifier) -> dict[str, 
 
 
 def plot_timeline(timelines: dict[str, pd.DataFrame], title: str) -> Any:
-    """Predicted against true activity over time, one panel per filtering mode."""
+    """Predicted against true activity over time, one panel per timeline; a key names its
+    panel ("zero_phase" and "causal" read as that filtering)."""
     import matplotlib.pyplot as plt
 
     names = ["transition /\nunlabelled"] + config.ACTIVITY_NAMES
@@ -541,7 +542,8 @@ def plot_timeline(timelines: dict[str, pd.DataFrame], title: str) -> Any:
                    label="predicted (wrong)", zorder=3)
         a = agreement(tl)
         score = "-" if a["agreement_scored"] is None else f"{100 * a['agreement_scored']:.1f} %"
-        ax.set_title(f"{mode.replace('_', '-')} filtering: agreement {score} on "
+        label = f"{mode.replace('_', '-')} filtering" if mode in ("zero_phase", "causal") else mode
+        ax.set_title(f"{label}: agreement {score} on "
                      f"{a['scored']} scored windows ({a['excluded']} excluded, shaded)",
                      fontsize=9, loc="left")
         ax.set_yticks(range(7), names, fontsize=7)

@@ -51,6 +51,18 @@ def targets_table(result: dict[str, Any]) -> pd.DataFrame:
                          for k, v in t.items() if isinstance(v, dict)])
 
 
+def quantisation_table(result: dict[str, Any]) -> pd.DataFrame:
+    """Each trained model's integer exports (batch 1): bytes, test accuracy, points lost
+    against its Keras model, the target and whether it is met, how the input is standardised."""
+    rows = result.get("quantisation_targets") or []
+    return pd.DataFrame([{"model": r["model"], "variant": r["variant"], "bytes": r["bytes"],
+                          "accuracy_%": r["accuracy"], "lost_points": r["lost_points"],
+                          "at most": r["target"], "met": r["met"],
+                          "input": r["standardisation"] or "raw windows"} for r in rows],
+                        columns=["model", "variant", "bytes", "accuracy_%", "lost_points",
+                                 "at most", "met", "input"])
+
+
 def day_table(result: dict[str, Any]) -> pd.DataFrame:
     """One day of recording per model and filtering mode: windows, seconds, CPU seconds."""
     return pd.DataFrame([{"model": r["model"], "filtering": mode, "variant": d["model_variant"],
