@@ -62,6 +62,7 @@ def facts(name: str, results: Path) -> dict[str, Any]:
         ms = ms if ms and ms.get("model") == name else None
         history = read_result("models/cnn_lstm_paper.history.json", results) or {}
         cfg = tr["config"]
+        files += ["model_summary.json"] * bool(ms)
         f = {"data": ev["data"], "files": files, "n_classes": len(ev["test"]["labels"]),
              "parameters": (ms or {}).get("parameters") or tr.get("parameters"),
              "parameters_from": "`results/model_summary.json`" if ms else "the training record",
@@ -119,9 +120,8 @@ def facts(name: str, results: Path) -> dict[str, Any]:
         if "int8_bytes_untrained" in ch:
             f["int8_budget"] = (ch["int8_bytes_untrained"], s.get("size_limit_bytes"))
     f["bench"], f["benchmark"] = bench, b
-    f["files"] += [x for x in ("model_summary.json", "deploy/benchmark.json", "data_summary.json")
-                   if (results / x).exists() and (x != "model_summary.json"
-                                                  or f["parameters_from"].endswith("json`"))]
+    f["files"] += [x for x in ("deploy/benchmark.json", "data_summary.json")
+                   if (results / x).exists()]
     return f
 
 
@@ -153,7 +153,7 @@ def details(name: str, f: dict[str, Any]) -> list[str]:
             f"- **File:** `results/models/{name}.keras`{size}."
             + ("" if budget is None else
                f" Its int8 file, measured on an untrained build when it was chosen: "
-               f"{budget[0]:,} bytes (the limit: {budget[1]:,})."),
+               f"{budget[0]:,} bytes" + (f" (the limit: {budget[1]:,})." if budget[1] else ".")),
             f"- **Training:** {f['recipe']}; epochs: {f['epochs']}.",
             f"- **Backend:** Keras on {f['backend'] or 'a backend the record does not name'}.",
             "- **Read from:** " + ", ".join(f"`results/{x}`" for x in f["files"]) + ".", ""]
