@@ -200,7 +200,8 @@ def test_readme_is_a_map_of_at_most_200_lines() -> None:
     readme = (config.PROJECT_ROOT / "README.md").read_text()
     assert len(readme.splitlines()) <= 200
     for page in docs.doc_files()[1:]:
-        assert f"(docs/{page.name})" in readme, f"README does not link {page.name}"
+        if page.parent.name == "docs":  # the model cards: linked from docs/deployment.md
+            assert f"(docs/{page.name})" in readme, f"README does not link {page.name}"
 
 
 def github_anchor(heading: str) -> str:

@@ -1,16 +1,18 @@
-"""Render the generated blocks (``<!-- BEGIN name -->`` ... ``<!-- END name -->``) of README.md
-and ``docs/*.md``: :data:`BLOCKS` maps each name to its renderer. ``har readme`` rewrites the
-files whose blocks changed; ``--check`` only lists them (exit 1)."""
+"""Render the generated blocks (``<!-- BEGIN name -->`` ... ``<!-- END name -->``) of README.md,
+``docs/*.md`` and the model cards (``docs/model_cards/*.md``): :data:`BLOCKS` maps each name to
+its renderer. ``har readme`` rewrites the files whose blocks changed; ``--check`` only lists them
+(exit 1)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from har_utils import config
 
-from . import blocks, study_blocks
+from . import blocks, model_cards, study_blocks
 
 BLOCKS: dict[str, Callable[[Path], str]] = {
     "commands": blocks.commands_block, "notebooks": blocks.notebooks_block,
@@ -21,15 +23,19 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "adapt": blocks.adapt_block, "tests": blocks.tests_block,
     "zoo": study_blocks.zoo_block,
     "cv": study_blocks.cv_block, "ablations": study_blocks.ablations_block,
-    "deploy": study_blocks.deploy_block, "beyond": study_blocks.beyond_block}
+    "deploy": study_blocks.deploy_block, "beyond": study_blocks.beyond_block,
+    "model-cards": model_cards.index_block,
+    **{f"card-{name}": partial(model_cards.card_block, name) for name in model_cards.MODELS}}
 
 MARKER = re.compile(r"(<!-- BEGIN (?P<name>[\w-]+) -->\n).*?(<!-- END (?P=name) -->)", re.S)
 
 
 def doc_files(root: Path | None = None) -> list[Path]:
-    """README.md and every ``docs/*.md`` of the project (or of ``root``)."""
+    """README.md, every ``docs/*.md`` and the model cards (``docs/model_cards/*.md``) of the
+    project (or of ``root``)."""
     root = config.PROJECT_ROOT if root is None else root
-    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    return [root / "README.md", *sorted((root / "docs").glob("*.md")),
+            *sorted((root / "docs" / "model_cards").glob("*.md"))]
 
 
 def block_names(text: str) -> list[str]:
