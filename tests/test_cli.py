@@ -19,9 +19,10 @@ from har_utils import config, data, threads
 from har_studies.experiments import cv, runner, zoo
 
 COMMANDS = {(): ["run", "publish", "study", "publish-study", "readme", "predict", "cv", "beyond",
-                 "zoo", "ablations"],
+                 "small", "zoo", "ablations"],
             ("cv",): ["cost", "run", "summary"],
             ("beyond",): ["cost", "run", "summary", "export"],
+            ("small",): ["cost", "run", "summary", "export"],
             ("zoo",): ["run", "summary"],
             ("ablations",): ["cost", "run", "summary"]}
 
