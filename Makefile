@@ -30,7 +30,7 @@ nbval = HAR_RESULTS_DIR=$(CURDIR)/build/$(1)/results HAR_FIGURES_DIR=$(CURDIR)/b
   $(PYTEST) -p no:cacheprovider --nbval --nbval-kernel-name python3 --nbval-cell-timeout=1800 \
   --nbval-sanitize-with tests/nbval_sanitize.cfg $(2)
 
-.PHONY: lock help venv reproduce publish deploy test-python test-tensorflow test-smoke test-notebooks-deploy test-tiers bench-tests test-deploy zoo zoo-cost cv cv-cost test-cv beyond beyond-cost beyond-final test-beyond small small-cost small-final ablations ablations-cost ablations-final check-reruns data test test-fast test-data test-notebooks test-ablations bench bench-adapt bench-backends readme lab clean clean-data
+.PHONY: lock help venv reproduce publish deploy test-python test-tensorflow test-smoke test-notebooks-deploy test-tiers bench-tests bench-int8 test-deploy zoo zoo-cost cv cv-cost test-cv beyond beyond-cost beyond-final test-beyond small small-cost small-final ablations ablations-cost ablations-final check-reruns data test test-fast test-data test-notebooks test-ablations bench bench-adapt bench-backends readme lab clean clean-data
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -129,6 +129,9 @@ bench-backends: $(STAMP) ## Seconds per epoch of every zoo model on JAX and Tens
 bench: $(STAMP) ## Benchmarks that print figures: data load, training loop vs bare fit (writes results/benchmarks/)
 	$(PUBLISHED) $(PY) benchmarks/bench_data.py --repeats 3
 	$(PUBLISHED) $(PY) benchmarks/bench_training_loop.py --max-windows 3000 --epochs 3 --repeats 3
+
+bench-int8: $(STAMP) ## Which training windows calibrate an int8 export (every one or the calmer half), scored on other training windows (results/deploy/int8_calibration.json; about 5 minutes)
+	$(PUBLISHED) $(PY) benchmarks/bench_int8_calibration.py
 
 bench-tests: $(STAMP) ## Time make test's tiers in a fresh clone (results/benchmarks/tests.json; about 10 minutes, quiet machine)
 	$(PUBLISHED) $(PY) benchmarks/bench_tests.py

@@ -52,6 +52,12 @@ QUANTIZATIONS: tuple[str, ...] = ("float32", "dynamic", "int8", "int16x8")
 FULL_INTEGER: tuple[str, ...] = ("int8", "int16x8")
 #: Windows fed to the int8 calibrator at most (random subset of ``representative_data``).
 MAX_CALIBRATION_WINDOWS: int = 512
+#: int8 calibrates on the calmer windows only: those whose largest absolute (standardised)
+#: value is at most this quantile of all windows'. The calibrator sets each activation's range
+#: from the extremes it sees; the most vigorous windows stretch those ranges, and the still
+#: windows' small activations round away. Chosen on training windows
+#: (``benchmarks/bench_int8_calibration.py``, ``results/deploy/int8_calibration.json``).
+CALM_QUANTILE: float = 0.5
 #: The recurrent layer types (unrolled for int8; counted by :mod:`.flops`).
 RECURRENT = (keras.layers.LSTM, keras.layers.GRU, keras.layers.SimpleRNN)
 
@@ -203,6 +209,16 @@ def frozen_function(model: keras.Model, batch_size: int) -> Any:
     return convert_variables_to_constants_v2(concrete)
 
 
+def calm_windows(X: np.ndarray, quantile: float = CALM_QUANTILE) -> np.ndarray:
+    """The windows of ``X`` whose largest absolute value is at most the ``quantile`` of all
+    windows' (``quantile`` 1: every window)."""
+    X = np.asarray(X, np.float32)
+    if quantile >= 1.0:
+        return X
+    peak = np.abs(X).max(axis=(1, 2))
+    return X[peak <= np.quantile(peak, quantile)]
+
+
 def _calibration_batches(representative_data: np.ndarray, batch_size: int,
                          max_windows: int = MAX_CALIBRATION_WINDOWS,
                          seed: int = 0) -> Callable[[], Iterator[list[np.ndarray]]]:
@@ -221,7 +237,8 @@ def _calibration_batches(representative_data: np.ndarray, batch_size: int,
 
 
 def convert_tflite(model: keras.Model, *, batch_size: int, quantization: str,
-                   representative_data: np.ndarray | None = None) -> bytes:
+                   representative_data: np.ndarray | None = None,
+                   calm_quantile: float = CALM_QUANTILE) -> bytes:
     """The TFLite flatbuffer of ``model`` in this process (use :func:`export_tflite`)."""
     mean = std = None
     if quantization in FULL_INTEGER:  # export_tflite has checked representative_data
@@ -229,6 +246,8 @@ def convert_tflite(model: keras.Model, *, batch_size: int, quantization: str,
         if mean is not None:
             representative_data = ((np.asarray(representative_data, np.float64) - mean) / std
                                    ).astype(np.float32)
+        if quantization == "int8":  # 16-bit activations have the resolution to spare
+            representative_data = calm_windows(representative_data, calm_quantile)
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [frozen_function(model, batch_size)], model)
     if quantization in ("dynamic", *FULL_INTEGER):
