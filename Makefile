@@ -33,7 +33,7 @@ nbval = HAR_RESULTS_DIR=$(CURDIR)/build/$(1)/results HAR_FIGURES_DIR=$(CURDIR)/b
 .PHONY: lock help venv reproduce publish deploy test-python test-tensorflow test-smoke test-notebooks-deploy test-tiers bench-tests bench-int8 test-deploy zoo zoo-cost cv cv-cost test-cv beyond beyond-cost beyond-final test-beyond small small-cost small-final ablations ablations-cost ablations-final check-reruns data test test-fast test-data test-notebooks test-ablations bench bench-adapt bench-backends readme lab clean clean-data
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "  Variables: PROFILE=$(PROFILE) (paper|smoke), HAR_UCI_ZIP=path/to/official.zip, HAR_OFFLINE=1"
 
 venv: $(STAMP) ## Create .venv from requirements.lock (exact versions) and register the python3 kernel
