@@ -47,7 +47,7 @@ class BenchSettings:
     tf_threads: int = 1                        # TensorFlow intra-op threads for Keras timings
     workers: int = 1                           # models measured at once, each in its own process
     day_hours: float = 24.0
-    day_models: str = "primary"                # "primary", "all" or "none"
+    day_models: str = "primary"                # "primary" (and the watch model), "all", "none"
     int8: bool = True
     watts_per_core: float | None = None        # stated power for the CPU-time energy estimate
     synthetic: bool = False                    # synthetic data and a tiny model (smoke test)
@@ -236,8 +236,8 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
                                            "ok": False, "skipped": True, "error": reason}
             log(f"  {name} {q}_b{bs}: skipped ({reason})")
 
-    wants_day = s.day_models == "all" or (s.day_models == "primary"
-                                          and (name == PRIMARY or s.synthetic))
+    wants_day = s.day_models == "all" or (s.day_models == "primary" and (
+        name in (PRIMARY, constants.SMALL_MODEL) or s.synthetic))
     row["day"] = day_runs(name, row, s, log=log) if wants_day else {}
     clock.lap("one day of recording")
     if s.watts_per_core and row["day"]:
@@ -317,14 +317,20 @@ class Stopwatch:
 
 def day_runs(name: str, row: dict[str, Any], s: BenchSettings, *,
              log: Callable[[str], Any] = print) -> dict[str, Any]:
-    """One day of recording through the fastest dynamic-range (else float32) export."""
+    """One day of recording through the fastest dynamic-range (else float32) export; the
+    watch model through its int8 batch-1 file, as it ships."""
     from . import runtime, streaming
-    timed = [(e["quantization"] != "dynamic", e["timing"]["ms_per_window"], key, e)
-             for key, e in row["tflite"].items()
-             if e.get("ok") and e["quantization"] in ("dynamic", "float32")]
-    if not timed:
-        return {}
-    *_, key, entry = min(timed, key=lambda t: t[:2])
+    shipped = row["tflite"].get("int8_b1", {})
+    if name == constants.SMALL_MODEL and shipped.get("ok"):
+        key, entry, choice = "int8_b1", shipped, "the int8 file the watch model ships as"
+    else:
+        timed = [(e["quantization"] != "dynamic", e["timing"]["ms_per_window"], key, e)
+                 for key, e in row["tflite"].items()
+                 if e.get("ok") and e["quantization"] in ("dynamic", "float32")]
+        if not timed:
+            return {}
+        *_, key, entry = min(timed, key=lambda t: t[:2])
+        choice = "the dynamic-range (else float32) export with the lower measured ms per window"
     runner = runtime.TFLiteRunner(entry["path"], num_threads=1)
     acc, gyro, label = (None, None, None) if s.synthetic else test_recordings()
     out = {}
@@ -334,8 +340,7 @@ def day_runs(name: str, row: dict[str, Any], s: BenchSettings, *,
                                                                   entry["batch_size"]),
                                     data_label=label)
         r["model_variant"] = key
-        r["variant_choice"] = ("the dynamic-range (else float32) export with the lower "
-                               "measured ms per window")
+        r["variant_choice"] = choice
         out["zero_phase" if zp else "causal"] = r
         log(f"  {name} day ({'zero-phase' if zp else 'causal'}, {key}): {r['windows']:,} "
             f"windows in {r['total_s']:.1f} s (filter {r['preprocess_s']:.1f} s, "

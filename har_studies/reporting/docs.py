@@ -24,6 +24,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "zoo": study_blocks.zoo_block,
     "cv": study_blocks.cv_block, "ablations": study_blocks.ablations_block,
     "deploy": study_blocks.deploy_block, "beyond": study_blocks.beyond_block,
+    "small": study_blocks.small_block,
     "model-cards": model_cards.index_block,
     **{f"card-{name}": partial(model_cards.card_block, name) for name in model_cards.MODELS}}
 

@@ -216,7 +216,7 @@ def deploy_block(results: Path) -> str:
     b = read_result("deploy/benchmark.json", results)
     if b is None:
         return "_The deployment benchmark has not run yet: notebook 08 (`make deploy`)._"
-    from ..deploy.tables import day_table, targets_table, variants_table
+    from ..deploy.tables import day_table, quantisation_table, targets_table, variants_table
     big = b["big_batch"]
     v = variants_table(b)
     out = [f"Measured by notebook 08 (`make deploy`) on a {b['cpu_count']}-core CPU with "
@@ -228,8 +228,9 @@ def deploy_block(results: Path) -> str:
             "ms_per_window_b1": "ms per window (batch 1)",
             f"windows_per_s_b{big}": f"windows/s (batch {big})",
             "accuracy_%": "test accuracy %", "lost_points": "points lost"}
-    # the paper's model, and beside it the beyond study's choice when it was measured
-    trained = [(b.get("targets") or {}).get("model", "cnn_lstm_paper"), constants.BEYOND_MODEL]
+    # the paper's model, and beside it the beyond study's choice and the watch model if measured
+    trained = [(b.get("targets") or {}).get("model", "cnn_lstm_paper"), constants.BEYOND_MODEL,
+               constants.SMALL_MODEL]
     prim = v[v["model"].isin(trained)]
     out += [markdown_table(prim[list(cols)].rename(columns=cols).round(3)), ""]
     out += [f"`{r['model']}` ({r['kind']}): TFLite {r['tflite_note']}; its "
@@ -245,6 +246,20 @@ def deploy_block(results: Path) -> str:
     t = targets_table(b)
     if len(t):
         out += ["Targets:", "", markdown_table(t.round(3)), ""]
+    q = quantisation_table(b)
+    if len(q):
+        out += ["Integer exports against the 0.5-point target (batch 1; the int8 and int16x8 "
+                "graphs take standardised windows, the file carries the mean and standard "
+                "deviation, and the runner applies them):", "", markdown_table(q.round(3)), ""]
+    cal = read_result("deploy/int8_calibration.json", results)
+    if cal:
+        lost = "; ".join(f"{m}: " + ", ".join(f"{v:.2f} ({'every window' if k == '1.0' else f'calmer {float(k):.0%}'})"
+                                              for k, v in per.items())
+                         for m, per in cal["mean_lost_points"].items())
+        out += [f"int8 calibrates on the calmer {100 * cal['chosen_quantile']:.0f} % of the training "
+                "windows (those whose largest standardised value is at most that quantile), "
+                f"chosen on training windows only (`make bench-int8`; {cal['scored']}): mean "
+                f"points lost over three calibration draws, {lost}.", ""]
     d = day_table(b)
     if len(d):
         first = next(iter(next(r["day"] for r in b["models"] if r.get("day")).values()))
@@ -291,6 +306,50 @@ def deploy_cost_text(b: dict[str, Any], check: dict[str, Any] | None) -> str:
                  f"{worst[2]}, batch {worst[3]}); {big} of those {len(ratios) - within} are "
                  f"batch-{b['big_batch']} throughputs.")
     return text
+
+
+def small_block(results: Path) -> str:
+    """Markdown: the watch-model study's candidates (int8 size, fold scores), its choice and,
+    once tested, the chosen network's test accuracy over its final seeds."""
+    choice = read_result("small/choice.json", results)
+    if choice is None:
+        return ("_The watch-model study has not run yet: `make small` (the choice), then "
+                "`make small-final`._")
+    limit = choice["size_limit_bytes"]
+    rows = []
+    for name, c in choice["candidates"].items():
+        screen, every = c.get("screen") or {}, c.get("all") or {}
+        rows.append({"candidate": name, "what": c["note"], "int8 bytes": c["int8_bytes"],
+                     f"fits {limit:,} B": c["fits"],
+                     "3-fold score": screen.get("score"), "7-fold score": every.get("score"),
+                     "epochs": every.get("epochs", screen.get("epochs"))})
+    import pandas as pd
+    out = [f"Data: {choice['data']['source_label']}. Int8 sizes: {choice['sizes_from']}. Scores: "
+           f"the nested leave-one-fold-out score of the {choice['epoch_rule']} epoch rule on "
+           "protocol cv's folds of the training subjects (fold runs only, no test):", "",
+           markdown_table(pd.DataFrame(rows).round(4)), ""]
+    ch = choice.get("chosen")
+    if ch is None:
+        missing = ", ".join(choice.get("missing", [])) or "-"
+        return "\n".join(out + [f"**Status:** no choice yet; missing: {missing}."]).rstrip()
+    out += [f"**Chosen** ({choice['chosen_by']}): `{ch['name']}` ({ch['note']}), "
+            f"{ch['epochs']} epochs, 7-fold score {ch['score_all_folds']:.4f}; seed "
+            f"{ch['shipped_seed']} ships as `results/models/small.keras`.", ""]
+    s = read_result("small/summary.json", results)
+    t = (s or {}).get("tested")
+    if not t:
+        return "\n".join(out + ["_Not tested yet: `make small-final`._"]).rstrip()
+    worst = min(t["per_subject_accuracy_mean"].items(), key=lambda kv: kv[1])
+    acc = ", ".join(f"{100 * a:.2f}" for a in t["accuracy"])
+    out += [f"Test accuracy over {t['n']} seeds ({', '.join(t['backends'])}): "
+            f"{100 * t['accuracy_mean']:.2f} ± {100 * t['accuracy_std']:.2f} % "
+            f"(seeds: {acc}); 95 % subject-bootstrap interval "
+            f"{100 * t['ci95_subject_bootstrap'][0]:.2f}-{100 * t['ci95_subject_bootstrap'][1]:.2f} %; "
+            f"worst test subject {worst[0]} ({100 * worst[1]:.2f} %, mean over seeds). "
+            f"Target: at least 97.5 % (moonshot 98.0 %): "
+            f"{'met' if t['accuracy_mean'] >= 0.975 else 'not met'}.",
+            f"Compute: {s['compute_hours']:.2f} h of one worker for every run of this study."]
+    return "\n".join(out).rstrip()
 
 
 def beyond_block(results: Path) -> str:
