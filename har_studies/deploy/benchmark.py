@@ -206,8 +206,10 @@ def bench_model(name: str, s: BenchSettings, d: dict[str, Any], *,
     row["tflite"] = {}
     for bs in (1, big):
         for q, unroll in export_variants(model, s.int8):
-            if q == "int16x8" and bs != 1:
-                continue  # TFLite's 16x8 kernels are reference code: batch 1 says enough
+            if q == "int16x8" and (bs != 1 or not origin["trained"]):
+                # TFLite's 16x8 kernels are reference code (slow): batch 1 says enough, and an
+                # untrained build has no accuracy to keep
+                continue
             key = f"{q}{'_unrolled' if unroll else ''}_b{bs}"
             res = export.export_tflite(model, s.export_dir / f"{name}_{key}.tflite",
                                        batch_size=bs, quantization=q, unroll=unroll,
