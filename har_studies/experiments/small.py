@@ -180,7 +180,7 @@ def select(ds: HarDataset, p: Plan = Plan(), *, train: bool = False,
     entry = doc["candidates"][best.name]
     doc["chosen_by"] = (f"the best nested score of the {beyond.EPOCH_RULE} rule on all 7 folds "
                         f"among the {len(top)} best of the 3-fold screen, of the candidates "
-                        f"whose int8 file fits in {SIZE_LIMIT_BYTES} bytes")
+                        f"whose int8 file fits in {SIZE_LIMIT_BYTES:,} bytes")
     doc["chosen"] = {"name": best.name, "epochs": int(entry["all"]["epochs"]),
                      "score_all_folds": entry["all"]["score"], "shipped_seed": SHIPPED_SEED,
                      "int8_bytes_untrained": entry["int8_bytes"], **best.describe()}

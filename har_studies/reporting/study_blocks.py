@@ -308,6 +308,10 @@ def deploy_cost_text(b: dict[str, Any], check: dict[str, Any] | None) -> str:
     return text
 
 
+def _pct(score: float | None) -> float | None:
+    return None if score is None else 100 * score
+
+
 def small_block(results: Path) -> str:
     """Markdown: the watch-model study's candidates (int8 size, fold scores), its choice and,
     once tested, the chosen network's test accuracy over its final seeds."""
@@ -321,19 +325,20 @@ def small_block(results: Path) -> str:
         screen, every = c.get("screen") or {}, c.get("all") or {}
         rows.append({"candidate": name, "what": c["note"], "int8 bytes": c["int8_bytes"],
                      f"fits {limit:,} B": c["fits"],
-                     "3-fold score": screen.get("score"), "7-fold score": every.get("score"),
+                     "3-fold score %": _pct(screen.get("score")),
+                     "7-fold score %": _pct(every.get("score")),
                      "epochs": every.get("epochs", screen.get("epochs"))})
     import pandas as pd
     out = [f"Data: {choice['data']['source_label']}. Int8 sizes: {choice['sizes_from']}. Scores: "
            f"the nested leave-one-fold-out score of the {choice['epoch_rule']} epoch rule on "
            "protocol cv's folds of the training subjects (fold runs only, no test):", "",
-           markdown_table(pd.DataFrame(rows).round(4)), ""]
+           markdown_table(pd.DataFrame(rows).round(2)), ""]
     ch = choice.get("chosen")
     if ch is None:
         missing = ", ".join(choice.get("missing", [])) or "-"
         return "\n".join(out + [f"**Status:** no choice yet; missing: {missing}."]).rstrip()
     out += [f"**Chosen** ({choice['chosen_by']}): `{ch['name']}` ({ch['note']}), "
-            f"{ch['epochs']} epochs, 7-fold score {ch['score_all_folds']:.4f}; seed "
+            f"{ch['epochs']} epochs, 7-fold score {100 * ch['score_all_folds']:.2f} %; seed "
             f"{ch['shipped_seed']} ships as `results/models/small.keras`.", ""]
     s = read_result("small/summary.json", results)
     t = (s or {}).get("tested")
