@@ -488,8 +488,9 @@ def _write_published(src: Path, dest: Path, run_id: str, profile: str) -> None:
 NOT_FROM_THE_RUN = ("results/manifest.json", "results/benchmarks/", "results/zoo/",
                     "results/zoo/summary.json", "results/ablations/", "figures/ablations/",
                     "results/runs/", "results/cv/", "results/deploy/", "figures/fig8_",
-                    "figures/fig9_", "results/beyond/", "figures/beyond_",
-                    f"results/models/{constants.BEYOND_MODEL}.")
+                    "figures/fig9_", "results/beyond/", "figures/beyond_", "results/small/",
+                    f"results/models/{constants.BEYOND_MODEL}.",
+                    f"results/models/{constants.SMALL_MODEL}.")
 
 
 def output_checksums(root: Path | None = None) -> dict[str, str]:

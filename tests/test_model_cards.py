@@ -31,6 +31,13 @@ def results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in READ:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(config.COMMITTED_RESULTS_DIR / name, tmp_path / name)
+    bench = tmp_path / "deploy" / "benchmark.json"
+    if bench.exists():  # the watch model's rows out, as before `make small-final`
+        b = json.loads(bench.read_text())
+        b["models"] = [r for r in b["models"] if r["model"] != "small"]
+        b["quantisation_targets"] = [r for r in b.get("quantisation_targets", [])
+                                     if r["model"] != "small"]
+        bench.write_text(json.dumps(b))
     monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path))
     return tmp_path
 
