@@ -206,7 +206,7 @@ check-reruns: $(STAMP) ## Protocol cv's committed final runs trained again from 
 	$(PUBLISHED) $(PY) benchmarks/check_reruns.py --workers $(WORKERS)
 	$(HAR) readme
 
-deploy: $(STAMP) ## The deployment benchmark (notebook 08, params/deploy.yml; about 10 minutes; needs results/models from `make reproduce`) -> results/deploy/, figures/fig8_*, fig9_*, notebooks/08 with outputs
+deploy: $(STAMP) ## The deployment benchmark (notebook 08, params/deploy.yml; about 4 minutes; needs results/models from `make reproduce`) -> results/deploy/, figures/fig8_*, fig9_*, notebooks/08 with outputs
 	$(HAR) study 08_deployment --profile deploy --force
 	$(HAR) publish-study 08_deployment --profile deploy
 	$(HAR) readme
