@@ -385,8 +385,8 @@ def cv_cost_cmd() -> None:
 
 
 def _experiment(study: str) -> Any:
-    from .experiments import beyond, cv
-    return {"cv": cv, "beyond": beyond}[study]
+    from .experiments import beyond, cv, small
+    return {"cv": cv, "beyond": beyond, "small": small}[study]
 
 
 def _echo_cost(study: str, hours: str) -> None:
@@ -516,11 +516,7 @@ def _small_plan(smoke: bool) -> Any:
 @small_group.command("cost")
 def small_cost_cmd() -> None:
     """Print the cost table (and write results/small/cost_table.csv)."""
-    from .experiments import small
-    table, path = small.write_cost_table()
-    click.echo(table.round(3).to_string(index=False))
-    click.echo(f"total at most {table['hours'].sum():.2f} h of one worker; "
-               f"wrote {config.shown(path)}")
+    _echo_cost("small", "hours")
 
 
 @small_group.command("run")

@@ -583,10 +583,22 @@ def model_path(classical: bool = False) -> Path:
     return config.results_dir() / "models" / f"{MODEL_NAME}.{'joblib' if classical else 'keras'}"
 
 
-def train_member(run: Run, payload: HarDataset | str, expected: str, path: str
+def _train_member(run: Run, payload: HarDataset | str, expected: str, path: str
                   ) -> dict[str, Any]:
     """One final run trained again in this (fresh) process, its model saved to ``path``."""
     return run_one(run, payload, expected, save_model=Path(path), log=lambda _line: None)
+
+
+def train_again(run: Run, payload: HarDataset | str, expected: str, path: Path
+                ) -> dict[str, Any]:
+    """``run`` trained again in a fresh spawned process (as the runner's workers start), its
+    model saved to ``path``; its result, to compare with the stored one."""
+    import concurrent.futures
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        return pool.submit(_train_member, run, payload, expected, str(path)).result()
 
 
 def export(ds: HarDataset, p: Plan = Plan(), *, ship_data: bool = False, log: Any = print
@@ -594,8 +606,6 @@ def export(ds: HarDataset, p: Plan = Plan(), *, ship_data: bool = False, log: An
     """Save the chosen model to ``results/models/beyond.keras`` (or ``.joblib``) with
     ``beyond.json``. The runner keeps no models, so each member is trained again in a fresh
     process and must predict exactly its stored final run's test labels."""
-    import concurrent.futures
-    import multiprocessing
     import tempfile
 
     from har_utils.io import HarError
@@ -622,10 +632,7 @@ def export(ds: HarDataset, p: Plan = Plan(), *, ship_data: bool = False, log: An
             member = Path(tmp) / f"seed{r.seed}.keras"
             log(f"[beyond export] training {r.label} again ({r.epochs} epochs, "
                 f"{r.threads or 'default'} thread(s))")
-            ctx = multiprocessing.get_context("spawn")
-            with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
-                again = pool.submit(train_member, r, ds if ship_data else ds.source,
-                                    expected, str(member)).result()
+            again = train_again(r, ds if ship_data else ds.source, expected, member)
             same = again["y_pred"] == st["y_pred"]
             members.append({"name": r.label, "seed": r.seed, "key": st["key"],
                             "test_accuracy": st["test"]["accuracy"],

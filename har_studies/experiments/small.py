@@ -256,8 +256,6 @@ def model_path() -> Path:
 def export(ds: HarDataset, p: Plan = Plan(), *, log: Any = print) -> dict[str, Any]:
     """Train the shipped seed's final run again in a fresh process, check it predicts its
     stored test labels, and save it to ``results/models/small.keras`` with ``small.json``."""
-    import concurrent.futures
-    import multiprocessing
     import tempfile
 
     from har_utils.provenance import environment
@@ -273,10 +271,7 @@ def export(ds: HarDataset, p: Plan = Plan(), *, log: Any = print) -> dict[str, A
     with tempfile.TemporaryDirectory() as tmp:
         member = Path(tmp) / "small.keras"
         log(f"[small export] training {r.label} again ({r.epochs} epochs)")
-        ctx = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
-            again = pool.submit(beyond.train_member, r, ds.source, checksum(ds),
-                                str(member)).result()
+        again = beyond.train_again(r, ds.source, checksum(ds), member)
         if again["y_pred"] != stored["y_pred"]:
             raise HarError(None, f"{r.label} trained again predicts other test labels than its "
                            "stored final run", "train on the machine and thread count the "
