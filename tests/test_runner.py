@@ -730,7 +730,9 @@ from har_studies.experiments import runner
 from har_studies.experiments.runner import Run
 
 def busy(key, *args):  # a run that takes long (sent by value: defined in __main__)
-    print(f"worker {os.getpid()}", flush=True)
+    # one write(2) of a short line is atomic on a pipe; print() may write the text and its
+    # newline apart, and the two workers' lines then interleave ("29029worker 29030")
+    os.write(1, f"worker {os.getpid()}\\n".encode())
     time.sleep(300)
 
 runner.guarded_run = busy
@@ -774,7 +776,7 @@ def test_local_workers_end_with_their_runner(tmp_path: Path) -> None:
         assert len(pids) == 2, (tmp_path / "stderr.txt").read_text()[-3000:]
         assert all(alive(p) for p in pids)
     finally:
-        os.kill(proc.pid, signal.SIGKILL)
+        proc.send_signal(signal.SIGKILL)  # a no-op once the runner has ended by itself
         proc.wait()
         err.close()
     t0 = time.monotonic()
