@@ -46,3 +46,21 @@ def test_a_candidate_over_the_size_limit_is_reported_not_trained(
     out = small.run(ds, small.SMOKE, stage="final", ship_data=True, backup_root=tmp_path / "b")
     assert out["tested"]["n"] == small.SMOKE.final_seeds and out["missing_finals"] == 0
     assert json.loads(small.summary_path().read_text())["tested"]["name"] == first
+
+
+@pytest.mark.parametrize("study", ["small", "beyond"])
+def test_the_final_stage_needs_a_committed_choice(study: str, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Missing or choosing nothing, the choice file is refused with the project's error, which
+    names the file and the command that writes it."""
+    from har_studies.experiments import beyond
+    from har_utils.io import HarError
+
+    module = {"small": small, "beyond": beyond}[study]
+    monkeypatch.setenv("HAR_RESULTS_DIR", str(tmp_path / "results"))
+    for content in (None, {"chosen": None, "missing": ["a fold run"]}):
+        if content is not None:
+            module.choice_path().parent.mkdir(parents=True, exist_ok=True)
+            module.choice_path().write_text(json.dumps(content))
+        with pytest.raises(HarError, match=f"choice.json: no choice yet(.|\n)*har {study} run"):
+            module.run(synthetic_dataset(), module.SMOKE, stage="final")

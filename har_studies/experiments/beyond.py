@@ -414,6 +414,11 @@ def write_choice(ds: HarDataset, p: Plan = Plan(), *, train: bool = False,
     return doc
 
 
+def committed_choice() -> dict[str, Any]:
+    return cv.committed_choice(choice_path(),
+                               "run the selection stage first (har beyond run --stage select)")
+
+
 def run(ds: HarDataset, p: Plan = Plan(), *, stage: str = "all", **execute_kw: Any
         ) -> dict[str, Any]:
     """Train up to the choice and write it; with ``stage`` "all" or "final", the final runs."""
@@ -421,10 +426,7 @@ def run(ds: HarDataset, p: Plan = Plan(), *, stage: str = "all", **execute_kw: A
         doc = write_choice(ds, p, train=True, **execute_kw)
         if stage == "select" or doc["chosen"] is None:
             return doc
-    doc = json.loads(choice_path().read_text())
-    if doc.get("chosen") is None:
-        raise ValueError(f"{config.shown(choice_path())} has no choice yet: run the selection "
-                         "stage first (har beyond run --stage select)")
+    doc = committed_choice()
     execute([r for rs in finals_of(doc, p).values() for r in rs], ds, **execute_kw)
     return write_summary(ds, p)
 
@@ -611,11 +613,8 @@ def export(ds: HarDataset, p: Plan = Plan(), *, ship_data: bool = False, log: An
     from har_utils.io import HarError
 
     path = choice_path()
-    doc = json.loads(path.read_text()) if path.exists() else {}
-    ch = doc.get("chosen")
-    if ch is None:
-        raise HarError(path, "no configuration chosen yet",
-                       "run the selection stage first (make beyond)")
+    doc = committed_choice()
+    ch = doc["chosen"]
     classical = ch["model"] in CLASSICAL
     k = 1 if classical else int(ch["ensemble_seeds"])
     runs = finals_of(doc, p)[ch["name"]][:k]

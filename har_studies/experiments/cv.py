@@ -20,7 +20,7 @@ import pandas as pd
 
 from har_utils import config, data, evaluation
 from har_utils.data import HarDataset
-from har_utils.io import write_json_atomic, write_table
+from har_utils.io import HarError, write_json_atomic, write_table
 
 from . import compare
 from .runner import CLASSICAL, Run, backend_of, execute, load, run_seconds
@@ -367,6 +367,15 @@ def choice_doc(ds: HarDataset, models: Sequence[str] = MODELS, *, smoke: bool = 
 
 def choice_path() -> Path:
     return config.results_dir() / STUDY / "choice.json"
+
+
+def committed_choice(path: Path, fix: str) -> dict[str, Any]:
+    """A study's committed choice document at ``path``, refused (naming the file and ``fix``)
+    while it is missing or chooses nothing."""
+    doc = json.loads(path.read_text()) if path.exists() else {}
+    if not doc.get("chosen"):
+        raise HarError(path, "no choice yet", fix)
+    return doc
 
 
 def write_choice(ds: HarDataset, models: Sequence[str] = MODELS, *, smoke: bool = False

@@ -203,12 +203,8 @@ def write_choice(ds: HarDataset, p: Plan = Plan(), *, train: bool = False,
 
 
 def committed_choice() -> dict[str, Any]:
-    path = choice_path()
-    doc = json.loads(path.read_text()) if path.exists() else {}
-    if doc.get("chosen") is None:
-        raise HarError(path, "no network chosen yet",
-                       "run the selection stage first (har small run --stage select)")
-    return doc
+    return cv.committed_choice(choice_path(),
+                               "run the selection stage first (har small run --stage select)")
 
 
 def chosen_finals(doc: dict[str, Any], p: Plan) -> list[Run]:

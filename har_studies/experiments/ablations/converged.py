@@ -415,13 +415,8 @@ def write_summary(ds: HarDataset, p: Plan = Plan()) -> dict[str, Any]:
 
 def committed_choice() -> dict[str, Any]:
     """The choice document, refused while it chooses nothing."""
-    from har_utils.io import HarError
-
-    choice = read_json(choice_path()) or {}
-    if not choice.get("chosen"):
-        raise HarError(choice_path(), "no choice yet", "run the select stage until it writes a "
-                       "choice (`har ablations run --stage select`), and commit it")
-    return choice
+    return cv.committed_choice(choice_path(), "run the select stage until it writes a choice "
+                               "(`har ablations run --stage select`), and commit it")
 
 
 def run(ds: HarDataset, p: Plan = Plan(), *, stage: str = "select", train: bool = True,
